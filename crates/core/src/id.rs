@@ -1,0 +1,232 @@
+//! Identifiers that validate on parse, so that nothing downstream has to
+//! wonder whether an account id has twelve digits.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Why a string is not a valid identifier. Names the kind and the input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{input:?} is not a valid {kind}: {why}")]
+pub struct IdError {
+    pub kind: &'static str,
+    pub input: String,
+    pub why: &'static str,
+}
+
+impl IdError {
+    fn new(kind: &'static str, input: &str, why: &'static str) -> Self {
+        // Hostile input can be huge; the message keeps a readable prefix.
+        let input: String = input.chars().take(80).collect();
+        Self { kind, input, why }
+    }
+}
+
+/// A 12-digit AWS account id.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AccountId([u8; 12]);
+
+impl AccountId {
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits are ever stored.
+        std::str::from_utf8(&self.0).unwrap_or("????????????")
+    }
+}
+
+impl FromStr for AccountId {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        let bytes = s.as_bytes();
+        if bytes.len() != 12 {
+            return Err(IdError::new("account id", s, "must be exactly 12 digits"));
+        }
+        if !bytes.iter().all(u8::is_ascii_digit) {
+            return Err(IdError::new("account id", s, "must contain only digits"));
+        }
+        let mut out = [0u8; 12];
+        out.copy_from_slice(bytes);
+        Ok(Self(out))
+    }
+}
+
+/// Validates `prefix` followed by 8 or 17 lowercase hex digits, the two
+/// lengths AWS has used for resource ids.
+fn check_hex_id(kind: &'static str, prefix: &str, s: &str) -> Result<(), IdError> {
+    let Some(rest) = s.strip_prefix(prefix) else {
+        return Err(IdError::new(kind, s, "has the wrong prefix"));
+    };
+    if rest.len() != 8 && rest.len() != 17 {
+        return Err(IdError::new(kind, s, "must end in 8 or 17 hex digits"));
+    }
+    if !rest
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(IdError::new(kind, s, "must end in lowercase hex digits"));
+    }
+    Ok(())
+}
+
+macro_rules! hex_id {
+    ($(#[$doc:meta])* $name:ident, $kind:literal, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = IdError;
+            fn from_str(s: &str) -> Result<Self, IdError> {
+                check_hex_id($kind, $prefix, s)?;
+                Ok(Self(s.to_owned()))
+            }
+        }
+    };
+}
+
+hex_id!(
+    /// An endpoint service id, `vpce-svc-…`.
+    ServiceId,
+    "endpoint service id",
+    "vpce-svc-"
+);
+hex_id!(
+    /// A VPC endpoint id, `vpce-…` (never a service id).
+    EndpointId,
+    "endpoint id",
+    "vpce-"
+);
+
+/// Where a policy or an allow entry applies: one service, or all of them.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    Any,
+    Service(ServiceId),
+}
+
+impl Scope {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Scope::Any => "*",
+            Scope::Service(s) => s.as_str(),
+        }
+    }
+}
+
+impl FromStr for Scope {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        if s == "*" {
+            Ok(Scope::Any)
+        } else {
+            s.parse().map(Scope::Service).map_err(|mut e: IdError| {
+                e.kind = "scope (\"*\" or an endpoint service id)";
+                e
+            })
+        }
+    }
+}
+
+macro_rules! string_like {
+    ($($name:ident),*) => {$(
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.as_str())
+            }
+        }
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    )*};
+}
+string_like!(AccountId, ServiceId, EndpointId, Scope);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_ids_are_twelve_digits() {
+        assert_eq!(
+            "222233334444".parse::<AccountId>().map(|a| a.to_string()),
+            Ok("222233334444".into())
+        );
+        for bad in [
+            "",
+            "22223333444",
+            "2222333344445",
+            "22223333444a",
+            "２２２２３３３３４４４４",
+            " 222233334444",
+        ] {
+            let err = bad.parse::<AccountId>().expect_err(bad);
+            assert_eq!(err.kind, "account id");
+        }
+    }
+
+    #[test]
+    fn service_and_endpoint_ids_check_prefix_and_hex() {
+        assert!("vpce-svc-0abc1234def567890".parse::<ServiceId>().is_ok());
+        assert!("vpce-svc-0abc1234".parse::<ServiceId>().is_ok());
+        assert!("vpce-0abc1234def567890".parse::<EndpointId>().is_ok());
+        // A service id is not an endpoint id, whatever its hex.
+        assert!("vpce-svc-0abc1234".parse::<EndpointId>().is_err());
+        for bad in [
+            "vpce-svc-0ABC1234",
+            "vpce-svc-0abc123",
+            "vpce-svc-",
+            "svc-0abc1234",
+            "vpce-svc-0abc1234;drop",
+        ] {
+            assert!(bad.parse::<ServiceId>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn errors_name_the_input_but_stay_short() {
+        let long = "x".repeat(10_000);
+        let err = long.parse::<EndpointId>().expect_err("invalid");
+        assert!(err.to_string().len() < 200);
+        assert!(err.to_string().contains("endpoint id"));
+    }
+
+    #[test]
+    fn scope_is_star_or_a_service() {
+        assert_eq!("*".parse::<Scope>(), Ok(Scope::Any));
+        assert!(matches!(
+            "vpce-svc-0abc1234".parse::<Scope>(),
+            Ok(Scope::Service(_))
+        ));
+        assert!("**".parse::<Scope>().is_err());
+    }
+
+    #[test]
+    fn ids_round_trip_through_serde_and_refuse_bad_input() {
+        let id: EndpointId = serde_json::from_str("\"vpce-0abc1234\"").expect("valid");
+        assert_eq!(
+            serde_json::to_string(&id).expect("serializes"),
+            "\"vpce-0abc1234\""
+        );
+        let err = serde_json::from_str::<EndpointId>("\"vpce-nothex!\"").expect_err("invalid");
+        assert!(err.to_string().contains("endpoint id"), "{err}");
+    }
+}

@@ -1,0 +1,20 @@
+//! Endpoint Gate's domain: identifiers, CIDR sets, the operator's policy,
+//! the decision and the request state machine. Pure and synchronous: no
+//! AWS, no I/O, no async, so every rule is tested as a plain function.
+
+pub mod cidr;
+pub mod decision;
+pub mod id;
+pub mod policy;
+pub mod request;
+pub mod time;
+
+pub use cidr::{Cidr, CidrError, CidrSet};
+pub use decision::{Decision, Discovery, Outcome, Reason, Request, Rule, decide};
+pub use id::{AccountId, EndpointId, IdError, Scope, ServiceId};
+pub use policy::{
+    AllowEntry, Effect, OnExpiry, OverlapMode, PolicyBook, ProtectedRange, ServicePolicy,
+    UnknownCidr, Unlisted,
+};
+pub use request::{Action, Connection, ConnectionState, DnsEntry, RequestRecord, RequestState};
+pub use time::Timestamp;

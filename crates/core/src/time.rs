@@ -1,0 +1,218 @@
+//! Seconds since the Unix epoch, printed and parsed as RFC 3339 UTC. The
+//! decision only ever compares instants and shows dates to people, which
+//! does not justify a calendar crate.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp(i64);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{input:?} is not a date (YYYY-MM-DD) or UTC time (YYYY-MM-DDTHH:MM:SSZ)")]
+pub struct TimeError {
+    pub input: String,
+}
+
+impl Timestamp {
+    pub const fn from_unix(secs: i64) -> Self {
+        Self(secs)
+    }
+
+    pub const fn unix(self) -> i64 {
+        self.0
+    }
+
+    pub fn now() -> Self {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        Self(secs)
+    }
+
+    pub const fn plus_secs(self, secs: i64) -> Self {
+        Self(self.0.saturating_add(secs))
+    }
+
+    /// The calendar date, `YYYY-MM-DD`.
+    pub fn date(self) -> String {
+        let (y, m, d) = civil_from_days(self.0.div_euclid(86_400));
+        format!("{y:04}-{m:02}-{d:02}")
+    }
+}
+
+// Howard Hinnant's days_from_civil / civil_from_days, proleptic Gregorian.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        4 | 6 | 9 | 11 => 30,
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        _ => 31,
+    }
+}
+
+impl FromStr for Timestamp {
+    type Err = TimeError;
+    fn from_str(s: &str) -> Result<Self, TimeError> {
+        let err = || TimeError {
+            input: s.chars().take(40).collect(),
+        };
+        let num = |part: &str| -> Result<u32, TimeError> {
+            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(err());
+            }
+            part.parse().map_err(|_| err())
+        };
+        let (date, time) = match s.split_once('T') {
+            Some((d, t)) => (d, Some(t.strip_suffix('Z').ok_or_else(err)?)),
+            None => (s, None),
+        };
+        let mut parts = date.split('-');
+        let (Some(y), Some(m), Some(d), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(err());
+        };
+        if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+            return Err(err());
+        }
+        let (y, m, d) = (i64::from(num(y)?), num(m)?, num(d)?);
+        if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
+            return Err(err());
+        }
+        let mut secs = days_from_civil(y, m, d) * 86_400;
+        if let Some(t) = time {
+            // Fractional seconds are accepted and dropped.
+            let t = t.split('.').next().unwrap_or(t);
+            let mut hms = t.split(':');
+            let (Some(h), Some(mi), Some(se), None) =
+                (hms.next(), hms.next(), hms.next(), hms.next())
+            else {
+                return Err(err());
+            };
+            if h.len() != 2 || mi.len() != 2 || se.len() != 2 {
+                return Err(err());
+            }
+            let (h, mi, se) = (num(h)?, num(mi)?, num(se)?);
+            if h > 23 || mi > 59 || se > 60 {
+                return Err(err());
+            }
+            secs += i64::from(h * 3600 + mi * 60 + se);
+        }
+        Ok(Self(secs))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.0.rem_euclid(86_400);
+        write!(
+            f,
+            "{}T{:02}:{:02}:{:02}Z",
+            self.date(),
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        )
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Timestamp({self})")
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn known_instants() {
+        assert_eq!(Timestamp::from_unix(0).to_string(), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            "2027-01-01".parse::<Timestamp>().map(|t| t.unix()),
+            Ok(1_798_761_600)
+        );
+        assert_eq!(
+            "2024-02-29T12:30:05Z"
+                .parse::<Timestamp>()
+                .map(|t| t.to_string()),
+            Ok("2024-02-29T12:30:05Z".into())
+        );
+        assert_eq!(
+            "2026-11-22T03:25:00.123Z"
+                .parse::<Timestamp>()
+                .map(|t| t.unix()),
+            Ok(1_795_317_900)
+        );
+    }
+
+    #[test]
+    fn refuses_impossible_dates() {
+        for bad in [
+            "2023-02-29",
+            "2027-13-01",
+            "2027-00-10",
+            "2027-1-1",
+            "27-01-01",
+            "2027-01-01T25:00:00Z",
+            "2027-01-01T10:00:00",
+            "yesterday",
+            "",
+            "2027-01-01T10:00Z",
+            "+027-01-01",
+        ] {
+            assert!(bad.parse::<Timestamp>().is_err(), "{bad}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn display_parses_back(secs in -62_000_000_000i64..250_000_000_000) {
+            let t = Timestamp::from_unix(secs);
+            prop_assume!(t.date().len() == 10);
+            prop_assert_eq!(t.to_string().parse::<Timestamp>(), Ok(t));
+        }
+    }
+}
