@@ -1,1 +1,10 @@
-// placeholder
+//! Endpoint Gate's use cases, written against ports (traits in domain
+//! terms) so they run the same over AWS, DynamoDB Local or in memory.
+
+pub mod decide;
+pub mod error;
+pub mod memory;
+pub mod ports;
+
+pub use decide::{Decider, Report, Settings};
+pub use error::PortError;

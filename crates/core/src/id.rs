@@ -230,3 +230,79 @@ mod tests {
         assert!(err.to_string().contains("endpoint id"), "{err}");
     }
 }
+
+/// Every endpoint and service id mentioned anywhere in `text`, in order of
+/// first appearance and without repeats. Used on messages whose format AWS
+/// does not document: look for the ids, then read the truth back.
+pub fn scan_ids(text: &str) -> (Vec<ServiceId>, Vec<EndpointId>) {
+    let (mut services, mut endpoints) = (Vec::new(), Vec::new());
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(pos) = text[from..].find("vpce-") {
+        let start = from + pos;
+        // An id starts at a word boundary: "xvpce-…" is not one.
+        let bounded =
+            start == 0 || !(bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'-');
+        let len = bytes[start..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'-')
+            .count();
+        let token = &text[start..start + len];
+        if bounded {
+            if let Ok(s) = token.parse::<ServiceId>() {
+                if !services.contains(&s) {
+                    services.push(s);
+                }
+            } else if let Ok(e) = token.parse::<EndpointId>() {
+                if !endpoints.contains(&e) {
+                    endpoints.push(e);
+                }
+            }
+        }
+        from = start + len.max(1);
+    }
+    (services, endpoints)
+}
+
+#[cfg(test)]
+mod scan_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn finds_ids_in_json_text_and_service_names() {
+        let msg = r#"{"Event":"Connect","ServiceId":"vpce-svc-0abc1234def567890","EndpointId":"vpce-0123456789abcdef0",
+                     "ServiceName":"com.amazonaws.vpce.us-east-1.vpce-svc-0abc1234def567890"}"#;
+        let (s, e) = scan_ids(msg);
+        assert_eq!(
+            s.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["vpce-svc-0abc1234def567890"]
+        );
+        assert_eq!(
+            e.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["vpce-0123456789abcdef0"]
+        );
+    }
+
+    #[test]
+    fn ignores_lookalikes() {
+        let (s, e) = scan_ids(
+            "xvpce-01234567 vpce-0123456Z vpce-svc- vpce-0123456789abcdef01 vpce-vpce-01234567",
+        );
+        assert!(s.is_empty() && e.is_empty(), "{s:?} {e:?}");
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_on_any_text(t in "\\PC{0,200}") {
+            let _ = scan_ids(&t);
+        }
+
+        #[test]
+        fn finds_an_id_wherever_it_is_embedded(pre in "[ {\":,]{0,5}[a-z ]{0,10}[ \":,]", hex in "[0-9a-f]{17}", post in "[ \"}:,.]{0,5}") {
+            let id = format!("vpce-{hex}");
+            let (_, e) = scan_ids(&format!("{pre}{id}{post}"));
+            prop_assert_eq!(e.iter().map(ToString::to_string).collect::<Vec<_>>(), vec![id]);
+        }
+    }
+}

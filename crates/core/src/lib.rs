@@ -11,7 +11,7 @@ pub mod time;
 
 pub use cidr::{Cidr, CidrError, CidrSet};
 pub use decision::{Decision, Discovery, Outcome, Reason, Request, Rule, decide};
-pub use id::{AccountId, EndpointId, IdError, Scope, ServiceId};
+pub use id::{AccountId, EndpointId, IdError, Scope, ServiceId, scan_ids};
 pub use policy::{
     AllowEntry, Effect, OnExpiry, OverlapMode, PolicyBook, ProtectedRange, ServicePolicy,
     UnknownCidr, Unlisted,

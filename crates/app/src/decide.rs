@@ -1,0 +1,508 @@
+//! Deciding connection requests: read the truth, decide once, act once.
+//!
+//! Every path, whether one endpoint named by an event or thousands found by
+//! the sweep, goes through [`Decider::run`]:
+//!
+//! 1. keep only connections that EC2 says are `pendingAcceptance`;
+//! 2. finish work an earlier run left outstanding (an Accept that failed, a
+//!    notification that was not sent) once its lease has passed;
+//! 3. decide the new ones and claim each decision with a conditional write,
+//!    so concurrent deliveries of one event produce one decision;
+//! 4. only the claimant acts: Accept/Reject batched per service, or notify.
+//!
+//! Any error before a decision is claimed leaves the connection pending:
+//! nothing is ever accepted on a failed read.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use futures_util::stream::{self, StreamExt};
+use gate_core::{
+    AccountId, Action, CidrSet, Connection, ConnectionState, Decision, EndpointId, Outcome,
+    PolicyBook, Request, RequestRecord, RequestState, ServiceId, Timestamp, decide,
+};
+use serde::Serialize;
+use tokio::sync::Mutex;
+
+use crate::error::PortError;
+use crate::ports::{
+    Audit, AuditEvent, AuditKind, Connections, ConsumerNetworks, Notifier, PolicySource, Requests,
+};
+
+/// How the decider behaves; read from configuration by the Lambda.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Recorded as the actor of automatic decisions.
+    pub actor: String,
+    /// Services the sweep reconciles; empty means every service of the provider.
+    pub services: Vec<ServiceId>,
+    /// Connections examined at once (consumer reads, store writes).
+    pub concurrency: usize,
+    /// Endpoints per Accept/Reject call.
+    pub batch: usize,
+    /// Outstanding work younger than this belongs to whoever claimed it.
+    pub lease_secs: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            actor: "endpoint-gate".into(),
+            services: Vec::new(),
+            concurrency: 16,
+            batch: 100,
+            lease_secs: 60,
+        }
+    }
+}
+
+/// The ports the decider works through, built once per cold start.
+#[derive(Clone)]
+pub struct Decider {
+    pub connections: Arc<dyn Connections>,
+    pub networks: Arc<dyn ConsumerNetworks>,
+    pub policies: Arc<dyn PolicySource>,
+    pub requests: Arc<dyn Requests>,
+    pub audit: Arc<dyn Audit>,
+    pub notifier: Arc<dyn Notifier>,
+    pub settings: Settings,
+}
+
+impl std::fmt::Debug for Decider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decider")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Decided {
+    pub endpoint: EndpointId,
+    pub service: ServiceId,
+    pub owner: AccountId,
+    pub outcome: Outcome,
+    pub reasons: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Note {
+    pub endpoint: EndpointId,
+    pub why: String,
+}
+
+/// What one run did. `failed` holds transient failures: the event should be
+/// retried, and the sweep will pick these up regardless.
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub decided: Vec<Decided>,
+    pub acted: Vec<Note>,
+    pub notified: Vec<EndpointId>,
+    pub skipped: Vec<Note>,
+    pub failed: Vec<Note>,
+}
+
+impl Report {
+    fn skip(&mut self, endpoint: &EndpointId, why: impl Into<String>) {
+        self.skipped.push(Note {
+            endpoint: endpoint.clone(),
+            why: why.into(),
+        });
+    }
+
+    fn fail(&mut self, endpoint: &EndpointId, err: &PortError) {
+        tracing::error!(endpoint_id = %endpoint, error = %err.chain(), transient = err.transient, "failed; connection left pending");
+        self.failed.push(Note {
+            endpoint: endpoint.clone(),
+            why: err.chain(),
+        });
+    }
+}
+
+/// Work left once decisions are claimed.
+enum Work {
+    Act(Action, RequestRecord),
+    Notify(RequestRecord),
+}
+
+impl Decider {
+    /// Decides the connection of one endpoint, named by an event.
+    pub async fn decide_endpoint(
+        &self,
+        endpoint: &EndpointId,
+        now: Timestamp,
+    ) -> Result<Report, PortError> {
+        match self.connections.get(endpoint).await? {
+            Some(conn) => self.run(vec![conn], now).await,
+            None => {
+                let mut report = Report::default();
+                report.skip(endpoint, "no connection to any of the provider's services");
+                Ok(report)
+            }
+        }
+    }
+
+    /// Reconciles every pending connection of the configured services.
+    pub async fn sweep(&self, now: Timestamp) -> Result<Report, PortError> {
+        let pending = self.connections.pending(&self.settings.services).await?;
+        tracing::info!(pending = pending.len(), "sweep read pending connections");
+        self.run(pending, now).await
+    }
+
+    /// Decides, claims and acts on these connections.
+    pub async fn run(
+        &self,
+        connections: Vec<Connection>,
+        now: Timestamp,
+    ) -> Result<Report, PortError> {
+        let mut report = Report::default();
+        let pending: Vec<Connection> = connections
+            .into_iter()
+            .filter(|c| {
+                let ok = c.state == ConnectionState::PendingAcceptance;
+                if !ok {
+                    report.skip(
+                        &c.endpoint,
+                        format!("connection is {}, not pendingAcceptance", c.state),
+                    );
+                }
+                ok
+            })
+            .collect();
+        if pending.is_empty() {
+            return Ok(report);
+        }
+
+        let ids: Vec<EndpointId> = pending.iter().map(|c| c.endpoint.clone()).collect();
+        let existing = self.requests.get_many(&ids).await?;
+        let pairs: Vec<(ServiceId, AccountId)> = pending
+            .iter()
+            .map(|c| (c.service.clone(), c.owner))
+            .collect();
+        // Fail closed: without the policy nothing is decided at all.
+        let book = self.policies.load_book(&pairs).await?;
+
+        let mut work = Vec::new();
+        let mut fresh = Vec::new();
+        for conn in pending {
+            match existing.get(&conn.endpoint) {
+                None => fresh.push(conn),
+                Some(rec) => match self.outstanding(rec, now) {
+                    Some(w) => work.push(w),
+                    None => report.skip(
+                        &conn.endpoint,
+                        format!(
+                            "already decided: {} by {} at {}",
+                            rec.state, rec.actor, rec.decided_at
+                        ),
+                    ),
+                },
+            }
+        }
+
+        let claimed = self.claim_all(fresh, &book, now, &mut report).await;
+        work.extend(claimed);
+        self.do_work(work, &book, now, &mut report).await;
+        Ok(report)
+    }
+
+    /// Work an earlier run claimed but did not finish, once its lease passed.
+    fn outstanding(&self, rec: &RequestRecord, now: Timestamp) -> Option<Work> {
+        if now.unix() - rec.decided_at.unix() < self.settings.lease_secs {
+            return None;
+        }
+        if let Some(action) = rec.action_outstanding() {
+            return Some(Work::Act(action, rec.clone()));
+        }
+        (rec.state == RequestState::Review && rec.notified_at.is_none())
+            .then(|| Work::Notify(rec.clone()))
+    }
+
+    async fn claim_all(
+        &self,
+        fresh: Vec<Connection>,
+        book: &PolicyBook,
+        now: Timestamp,
+        report: &mut Report,
+    ) -> Vec<Work> {
+        let others = Mutex::new(HashMap::<ServiceId, Arc<CidrSet<String>>>::new());
+        let results: Vec<(
+            Connection,
+            Result<Option<(Decision, RequestRecord)>, PortError>,
+        )> = stream::iter(fresh)
+            .map(|conn| {
+                let others = &others;
+                async move {
+                    let result = self.claim(&conn, book, others, now).await;
+                    (conn, result)
+                }
+            })
+            .buffer_unordered(self.settings.concurrency.max(1))
+            .collect()
+            .await;
+
+        let mut work = Vec::new();
+        for (conn, result) in results {
+            match result {
+                Err(e) => report.fail(&conn.endpoint, &e),
+                Ok(None) => report.skip(&conn.endpoint, "decided concurrently by another run"),
+                Ok(Some((decision, record))) => {
+                    report.decided.push(Decided {
+                        endpoint: conn.endpoint.clone(),
+                        service: conn.service.clone(),
+                        owner: conn.owner,
+                        outcome: decision.outcome,
+                        reasons: decision.summary(),
+                    });
+                    work.push(match record.state.action() {
+                        Some(action) => Work::Act(action, record),
+                        None => Work::Notify(record),
+                    });
+                }
+            }
+        }
+        work
+    }
+
+    /// Decides one connection and claims the decision. `None` when another
+    /// run claimed it first.
+    async fn claim(
+        &self,
+        conn: &Connection,
+        book: &PolicyBook,
+        others: &Mutex<HashMap<ServiceId, Arc<CidrSet<String>>>>,
+        now: Timestamp,
+    ) -> Result<Option<(Decision, RequestRecord)>, PortError> {
+        let discovery = self.networks.vpc_cidrs(conn.owner, &conn.endpoint).await?;
+        let other_consumers = self.other_consumers(&conn.service, book, others).await?;
+        let decision = decide(
+            book,
+            &Request {
+                service: &conn.service,
+                account: conn.owner,
+                endpoint: &conn.endpoint,
+                discovery: &discovery,
+                other_consumers: &other_consumers,
+            },
+            now,
+        );
+        let consumer_cidrs = match &discovery {
+            gate_core::Discovery::Read(c) => c.clone(),
+            gate_core::Discovery::Unavailable(_) => Vec::new(),
+        };
+        let record = RequestRecord {
+            service: conn.service.clone(),
+            endpoint: conn.endpoint.clone(),
+            owner: conn.owner,
+            state: RequestState::from_outcome(decision.outcome),
+            reasons: decision.reasons.clone(),
+            consumer_cidrs,
+            actor: self.settings.actor.clone(),
+            decided_at: now,
+            acted_at: None,
+            notified_at: None,
+            version: 1,
+        };
+        if !self.requests.create(&record).await? {
+            return Ok(None);
+        }
+        tracing::info!(
+            endpoint_id = %conn.endpoint,
+            owner = %conn.owner,
+            service_id = %conn.service,
+            outcome = %decision.outcome,
+            reasons = %decision.summary(),
+            "decided"
+        );
+        self.audit_quietly(AuditEvent {
+            at: now,
+            kind: AuditKind::Decided,
+            actor: self.settings.actor.clone(),
+            endpoint: Some(conn.endpoint.clone()),
+            service: Some(conn.service.clone()),
+            owner: Some(conn.owner),
+            outcome: Some(decision.outcome),
+            detail: decision.summary(),
+        })
+        .await;
+        Ok(Some((decision, record)))
+    }
+
+    /// Accepted consumers' CIDRs, read once per service per run, and only
+    /// where the policy asks for unique consumer CIDRs.
+    async fn other_consumers(
+        &self,
+        service: &ServiceId,
+        book: &PolicyBook,
+        cache: &Mutex<HashMap<ServiceId, Arc<CidrSet<String>>>>,
+    ) -> Result<Arc<CidrSet<String>>, PortError> {
+        let wanted = book
+            .policy_for(service)
+            .is_some_and(|p| p.policy.unique_consumer_cidrs);
+        if !wanted {
+            return Ok(Arc::new(CidrSet::default()));
+        }
+        let mut cache = cache.lock().await;
+        if let Some(set) = cache.get(service) {
+            return Ok(set.clone());
+        }
+        let set = Arc::new(CidrSet::new(self.requests.accepted_cidrs(service).await?));
+        cache.insert(service.clone(), set.clone());
+        Ok(set)
+    }
+
+    async fn do_work(
+        &self,
+        work: Vec<Work>,
+        book: &PolicyBook,
+        now: Timestamp,
+        report: &mut Report,
+    ) {
+        let mut batches: BTreeMap<(ServiceId, bool), Vec<RequestRecord>> = BTreeMap::new();
+        for w in work {
+            match w {
+                Work::Act(action, rec) => batches
+                    .entry((rec.service.clone(), action == Action::Accept))
+                    .or_default()
+                    .push(rec),
+                Work::Notify(rec) => self.notify(rec, book, now, report).await,
+            }
+        }
+        for ((service, accept), records) in batches {
+            let action = if accept {
+                Action::Accept
+            } else {
+                Action::Reject
+            };
+            for chunk in records.chunks(self.settings.batch.max(1)) {
+                self.act(action, &service, chunk, now, report).await;
+            }
+        }
+    }
+
+    async fn act(
+        &self,
+        action: Action,
+        service: &ServiceId,
+        records: &[RequestRecord],
+        now: Timestamp,
+        report: &mut Report,
+    ) {
+        let ids: Vec<EndpointId> = records.iter().map(|r| r.endpoint.clone()).collect();
+        let refused = match self.connections.act(action, service, &ids).await {
+            Ok(refused) => refused,
+            Err(e) => {
+                for id in &ids {
+                    report.fail(id, &e);
+                }
+                return;
+            }
+        };
+        for rec in records {
+            if let Some(r) = refused.iter().find(|r| r.endpoint == rec.endpoint.as_str()) {
+                // EC2 said no for this endpoint (no longer pending, gone):
+                // nothing is retried for a connection that is not pending.
+                tracing::warn!(endpoint_id = %rec.endpoint, code = %r.code, message = %r.message, ?action, "EC2 refused the action");
+                self.audit_quietly(self.event(
+                    rec,
+                    now,
+                    AuditKind::ActionRefused,
+                    format!("{:?} refused by EC2: {} {}", action, r.code, r.message),
+                ))
+                .await;
+                report.skip(
+                    &rec.endpoint,
+                    format!("EC2 refused {action:?}: {} {}", r.code, r.message),
+                );
+                continue;
+            }
+            let mut done = rec.clone();
+            done.acted_at = Some(now);
+            done.version += 1;
+            if let Err(e) = self.requests.update(&done).await {
+                // The action happened; only the bookkeeping is late. A retry
+                // calls Accept again, which EC2 refuses harmlessly.
+                report.fail(&rec.endpoint, &e);
+            }
+            let kind = if action == Action::Accept {
+                AuditKind::Accepted
+            } else {
+                AuditKind::Rejected
+            };
+            self.audit_quietly(self.event(
+                rec,
+                now,
+                kind,
+                format!("{} by {}", rec.state, rec.actor),
+            ))
+            .await;
+            report.acted.push(Note {
+                endpoint: rec.endpoint.clone(),
+                why: format!("{action:?}"),
+            });
+        }
+    }
+
+    async fn notify(
+        &self,
+        rec: RequestRecord,
+        book: &PolicyBook,
+        now: Timestamp,
+        report: &mut Report,
+    ) {
+        let approvers = book
+            .policy_for(&rec.service)
+            .map(|p| p.policy.approvers.clone())
+            .unwrap_or_default();
+        if let Err(e) = self.notifier.review_needed(&rec, &approvers).await {
+            report.fail(&rec.endpoint, &e);
+            return;
+        }
+        let mut done = rec.clone();
+        done.notified_at = Some(now);
+        done.version += 1;
+        if let Err(e) = self.requests.update(&done).await {
+            report.fail(&rec.endpoint, &e);
+        }
+        let who = if approvers.is_empty() {
+            "the approvers' topic".to_owned()
+        } else {
+            approvers.join(", ")
+        };
+        self.audit_quietly(self.event(
+            &rec,
+            now,
+            AuditKind::Notified,
+            format!("review requested from {who}"),
+        ))
+        .await;
+        report.notified.push(rec.endpoint);
+    }
+
+    fn event(
+        &self,
+        rec: &RequestRecord,
+        now: Timestamp,
+        kind: AuditKind,
+        detail: String,
+    ) -> AuditEvent {
+        AuditEvent {
+            at: now,
+            kind,
+            actor: self.settings.actor.clone(),
+            endpoint: Some(rec.endpoint.clone()),
+            service: Some(rec.service.clone()),
+            owner: Some(rec.owner),
+            outcome: None,
+            detail,
+        }
+    }
+
+    /// The audit is a record of what happened, not a gate on it: a failed
+    /// append is logged loudly and the decision stands.
+    async fn audit_quietly(&self, event: AuditEvent) {
+        if let Err(e) = self.audit.append(&event).await {
+            tracing::error!(error = %e.chain(), kind = ?event.kind, "audit append failed");
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! In-memory ports for tests of the use cases and handlers. They keep state
+//! that tests assert on, rather than expectations of calls.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use gate_core::{
+    AccountId, Action, AllowEntry, Cidr, Connection, ConnectionState, Discovery, EndpointId,
+    PolicyBook, RequestRecord, RequestState, ServiceId, ServicePolicy,
+};
+
+use crate::error::PortError;
+use crate::ports::{
+    Audit, AuditEvent, Connections, ConsumerNetworks, Notifier, PolicySource, Refused, Requests,
+};
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A test that panicked while holding the lock has already failed.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// EC2's connections, with a count of Accept/Reject calls.
+#[derive(Debug, Default)]
+pub struct InMemoryConnections {
+    pub connections: Mutex<HashMap<EndpointId, Connection>>,
+    pub act_calls: Mutex<Vec<(Action, ServiceId, Vec<EndpointId>)>>,
+    /// When set, every call fails with this (transient) error message.
+    pub fail_with: Mutex<Option<String>>,
+}
+
+impl InMemoryConnections {
+    pub fn with(connections: impl IntoIterator<Item = Connection>) -> Self {
+        let me = Self::default();
+        lock(&me.connections).extend(connections.into_iter().map(|c| (c.endpoint.clone(), c)));
+        me
+    }
+
+    pub fn state(&self, endpoint: &EndpointId) -> Option<ConnectionState> {
+        lock(&self.connections)
+            .get(endpoint)
+            .map(|c| c.state.clone())
+    }
+
+    pub fn act_call_count(&self) -> usize {
+        lock(&self.act_calls).len()
+    }
+
+    fn check(&self) -> Result<(), PortError> {
+        match lock(&self.fail_with).clone() {
+            Some(msg) => Err(PortError::plain(msg, true)),
+            None => Ok(()),
+        }
+    }
+}
+
+#[async_trait]
+impl Connections for InMemoryConnections {
+    async fn get(&self, endpoint: &EndpointId) -> Result<Option<Connection>, PortError> {
+        self.check()?;
+        Ok(lock(&self.connections).get(endpoint).cloned())
+    }
+
+    async fn pending(&self, services: &[ServiceId]) -> Result<Vec<Connection>, PortError> {
+        self.check()?;
+        let mut out: Vec<Connection> = lock(&self.connections)
+            .values()
+            .filter(|c| c.state == ConnectionState::PendingAcceptance)
+            .filter(|c| services.is_empty() || services.contains(&c.service))
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
+        Ok(out)
+    }
+
+    async fn act(
+        &self,
+        action: Action,
+        service: &ServiceId,
+        endpoints: &[EndpointId],
+    ) -> Result<Vec<Refused>, PortError> {
+        self.check()?;
+        lock(&self.act_calls).push((action, service.clone(), endpoints.to_vec()));
+        let mut conns = lock(&self.connections);
+        let mut refused = Vec::new();
+        for id in endpoints {
+            match conns.get_mut(id) {
+                Some(c)
+                    if &c.service == service && c.state == ConnectionState::PendingAcceptance =>
+                {
+                    c.state = match action {
+                        Action::Accept => ConnectionState::Available,
+                        Action::Reject => ConnectionState::Rejected,
+                    };
+                }
+                Some(c) => refused.push(Refused {
+                    endpoint: id.to_string(),
+                    code: "InvalidState".into(),
+                    message: format!("connection is {}", c.state),
+                }),
+                None => refused.push(Refused {
+                    endpoint: id.to_string(),
+                    code: "InvalidVpcEndpoint.NotFound".into(),
+                    message: "not found".into(),
+                }),
+            }
+        }
+        Ok(refused)
+    }
+}
+
+/// Consumer CIDRs by account; accounts not listed are unreadable.
+#[derive(Debug, Default)]
+pub struct StaticNetworks(pub HashMap<AccountId, Vec<Cidr>>);
+
+#[async_trait]
+impl ConsumerNetworks for StaticNetworks {
+    async fn vpc_cidrs(
+        &self,
+        owner: AccountId,
+        _endpoint: &EndpointId,
+    ) -> Result<Discovery, PortError> {
+        Ok(match self.0.get(&owner) {
+            Some(c) => Discovery::Read(c.clone()),
+            None => Discovery::Unavailable(format!("no read-only role in account {owner}")),
+        })
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct InMemoryPolicies {
+    pub policies: Mutex<Vec<ServicePolicy>>,
+    pub entries: Mutex<Vec<AllowEntry>>,
+    pub fail: Mutex<bool>,
+}
+
+impl InMemoryPolicies {
+    pub fn new(policies: Vec<ServicePolicy>, entries: Vec<AllowEntry>) -> Self {
+        Self {
+            policies: Mutex::new(policies),
+            entries: Mutex::new(entries),
+            fail: Mutex::new(false),
+        }
+    }
+}
+
+#[async_trait]
+impl PolicySource for InMemoryPolicies {
+    async fn load_book(&self, _pairs: &[(ServiceId, AccountId)]) -> Result<PolicyBook, PortError> {
+        if *lock(&self.fail) {
+            return Err(PortError::plain("policy table unreachable", true));
+        }
+        Ok(PolicyBook::new(
+            lock(&self.policies).clone(),
+            lock(&self.entries).clone(),
+        ))
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct InMemoryRequests {
+    pub records: Mutex<HashMap<EndpointId, RequestRecord>>,
+}
+
+impl InMemoryRequests {
+    pub fn get(&self, endpoint: &EndpointId) -> Option<RequestRecord> {
+        lock(&self.records).get(endpoint).cloned()
+    }
+}
+
+#[async_trait]
+impl Requests for InMemoryRequests {
+    async fn get_many(
+        &self,
+        endpoints: &[EndpointId],
+    ) -> Result<HashMap<EndpointId, RequestRecord>, PortError> {
+        let records = lock(&self.records);
+        Ok(endpoints
+            .iter()
+            .filter_map(|e| records.get(e).map(|r| (e.clone(), r.clone())))
+            .collect())
+    }
+
+    async fn create(&self, record: &RequestRecord) -> Result<bool, PortError> {
+        let mut records = lock(&self.records);
+        if records.contains_key(&record.endpoint) {
+            return Ok(false);
+        }
+        records.insert(record.endpoint.clone(), record.clone());
+        Ok(true)
+    }
+
+    async fn update(&self, record: &RequestRecord) -> Result<bool, PortError> {
+        let mut records = lock(&self.records);
+        match records.get(&record.endpoint) {
+            Some(old) if old.version + 1 == record.version => {
+                records.insert(record.endpoint.clone(), record.clone());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn accepted_cidrs(&self, service: &ServiceId) -> Result<Vec<(Cidr, String)>, PortError> {
+        Ok(lock(&self.records)
+            .values()
+            .filter(|r| {
+                &r.service == service
+                    && matches!(r.state, RequestState::Accepted | RequestState::Approved)
+            })
+            .flat_map(|r| {
+                r.consumer_cidrs
+                    .iter()
+                    .map(move |c| (*c, format!("{} of account {}", r.endpoint, r.owner)))
+            })
+            .collect())
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct InMemoryAudit {
+    pub events: Mutex<Vec<AuditEvent>>,
+}
+
+impl InMemoryAudit {
+    pub fn all(&self) -> Vec<AuditEvent> {
+        lock(&self.events).clone()
+    }
+}
+
+#[async_trait]
+impl Audit for InMemoryAudit {
+    async fn append(&self, event: &AuditEvent) -> Result<(), PortError> {
+        lock(&self.events).push(event.clone());
+        Ok(())
+    }
+
+    async fn history(&self, endpoint: &EndpointId) -> Result<Vec<AuditEvent>, PortError> {
+        Ok(lock(&self.events)
+            .iter()
+            .filter(|e| e.endpoint.as_ref() == Some(endpoint))
+            .cloned()
+            .collect())
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct RecordingNotifier {
+    pub sent: Mutex<Vec<(EndpointId, Vec<String>)>>,
+    pub fail: Mutex<bool>,
+}
+
+#[async_trait]
+impl Notifier for RecordingNotifier {
+    async fn review_needed(
+        &self,
+        record: &RequestRecord,
+        approvers: &[String],
+    ) -> Result<(), PortError> {
+        if *lock(&self.fail) {
+            return Err(PortError::plain("notification topic unreachable", true));
+        }
+        lock(&self.sent).push((record.endpoint.clone(), approvers.to_vec()));
+        Ok(())
+    }
+}

@@ -1,0 +1,114 @@
+//! What the use cases need from the outside world, in domain terms. Each
+//! trait is one capability, so a use case depends only on what it uses.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use gate_core::{
+    AccountId, Action, Cidr, Connection, Discovery, EndpointId, Outcome, PolicyBook, RequestRecord,
+    ServiceId, Timestamp,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::error::PortError;
+
+/// An endpoint the provider asked EC2 to accept or reject but which EC2
+/// refused (`Unsuccessful[]` in the response).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub endpoint: String,
+    pub code: String,
+    pub message: String,
+}
+
+/// The provider's view of its endpoint connections (EC2).
+#[async_trait]
+pub trait Connections: Send + Sync {
+    /// The connection of this endpoint to one of the provider's services.
+    async fn get(&self, endpoint: &EndpointId) -> Result<Option<Connection>, PortError>;
+    /// Every connection awaiting acceptance, on these services (all when empty).
+    async fn pending(&self, services: &[ServiceId]) -> Result<Vec<Connection>, PortError>;
+    /// Accepts or rejects endpoints of one service; what EC2 refused comes back.
+    async fn act(
+        &self,
+        action: Action,
+        service: &ServiceId,
+        endpoints: &[EndpointId],
+    ) -> Result<Vec<Refused>, PortError>;
+}
+
+/// The consumer side: which CIDRs the endpoint's VPC has.
+#[async_trait]
+pub trait ConsumerNetworks: Send + Sync {
+    /// `Ok(Discovery::Unavailable)` when the consumer cannot be read for a
+    /// lasting reason (no role, access denied); `Err` only when retrying helps.
+    async fn vpc_cidrs(
+        &self,
+        owner: AccountId,
+        endpoint: &EndpointId,
+    ) -> Result<Discovery, PortError>;
+}
+
+/// The operator's policies and allow entries.
+#[async_trait]
+pub trait PolicySource: Send + Sync {
+    /// Everything needed to decide these (service, account) pairs: their
+    /// policies, the `*` policy, and entries at both scopes.
+    async fn load_book(&self, pairs: &[(ServiceId, AccountId)]) -> Result<PolicyBook, PortError>;
+}
+
+/// Decided requests, written so that each is decided exactly once.
+#[async_trait]
+pub trait Requests: Send + Sync {
+    async fn get_many(
+        &self,
+        endpoints: &[EndpointId],
+    ) -> Result<HashMap<EndpointId, RequestRecord>, PortError>;
+    /// Stores the first decision; `false` when a decision already exists.
+    async fn create(&self, record: &RequestRecord) -> Result<bool, PortError>;
+    /// Replaces the record when the stored version is `record.version - 1`;
+    /// `false` when someone else wrote first.
+    async fn update(&self, record: &RequestRecord) -> Result<bool, PortError>;
+    /// CIDRs of the service's accepted consumers, labelled by who they are.
+    async fn accepted_cidrs(&self, service: &ServiceId) -> Result<Vec<(Cidr, String)>, PortError>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditKind {
+    Decided,
+    Accepted,
+    Rejected,
+    ActionRefused,
+    Notified,
+    BadInput,
+}
+
+/// One line of the append-only audit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub at: Timestamp,
+    pub kind: AuditKind,
+    pub actor: String,
+    pub endpoint: Option<EndpointId>,
+    pub service: Option<ServiceId>,
+    pub owner: Option<AccountId>,
+    pub outcome: Option<Outcome>,
+    pub detail: String,
+}
+
+#[async_trait]
+pub trait Audit: Send + Sync {
+    async fn append(&self, event: &AuditEvent) -> Result<(), PortError>;
+    async fn history(&self, endpoint: &EndpointId) -> Result<Vec<AuditEvent>, PortError>;
+}
+
+/// Tells approvers that a request waits for them.
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    async fn review_needed(
+        &self,
+        record: &RequestRecord,
+        approvers: &[String],
+    ) -> Result<(), PortError>;
+}

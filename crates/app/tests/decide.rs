@@ -1,0 +1,289 @@
+//! The decide use case over in-memory ports: outcomes, exactly-once under
+//! concurrency, failing closed, and finishing work that a failure left.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use gate_app::memory::*;
+use gate_app::ports::{AuditKind, Connections};
+use gate_app::{Decider, Settings};
+use gate_core::*;
+
+const SVC: &str = "vpce-svc-0abc1234def567890";
+const FRIEND: &str = "222233334444";
+const STRANGER: &str = "333344445555";
+const ENEMY: &str = "444455556666";
+
+fn now() -> Timestamp {
+    "2026-11-22T12:00:00Z".parse().expect("time")
+}
+
+fn endpoint(n: u32) -> EndpointId {
+    format!("vpce-{n:017x}").parse().expect("endpoint")
+}
+
+fn conn(n: u32, owner: &str) -> Connection {
+    Connection {
+        service: SVC.parse().expect("svc"),
+        endpoint: endpoint(n),
+        owner: owner.parse().expect("owner"),
+        state: ConnectionState::PendingAcceptance,
+        dns_entries: vec![],
+        created_at: None,
+    }
+}
+
+fn entry(account: &str, effect: Effect) -> AllowEntry {
+    AllowEntry {
+        scope: Scope::Any,
+        account: account.parse().expect("account"),
+        effect,
+        declared_cidrs: vec![],
+        expires_at: None,
+        owner: "netops".into(),
+        note: String::new(),
+        added_by: "test".into(),
+        added_at: None,
+    }
+}
+
+struct World {
+    connections: Arc<InMemoryConnections>,
+    policies: Arc<InMemoryPolicies>,
+    requests: Arc<InMemoryRequests>,
+    audit: Arc<InMemoryAudit>,
+    notifier: Arc<RecordingNotifier>,
+    decider: Decider,
+}
+
+fn world(conns: Vec<Connection>) -> World {
+    let connections = Arc::new(InMemoryConnections::with(conns));
+    let mut policy = ServicePolicy::cautious(Scope::Any);
+    policy.approvers = vec!["netops@example.com".into()];
+    let policies = Arc::new(InMemoryPolicies::new(
+        vec![policy],
+        vec![entry(FRIEND, Effect::Allow), entry(ENEMY, Effect::Deny)],
+    ));
+    let networks = HashMap::from([
+        (
+            FRIEND.parse().expect("acct"),
+            vec!["172.31.0.0/16".parse().expect("cidr")],
+        ),
+        (
+            STRANGER.parse().expect("acct"),
+            vec!["172.30.0.0/16".parse().expect("cidr")],
+        ),
+    ]);
+    let requests = Arc::new(InMemoryRequests::default());
+    let audit = Arc::new(InMemoryAudit::default());
+    let notifier = Arc::new(RecordingNotifier::default());
+    let decider = Decider {
+        connections: connections.clone(),
+        networks: Arc::new(StaticNetworks(networks)),
+        policies: policies.clone(),
+        requests: requests.clone(),
+        audit: audit.clone(),
+        notifier: notifier.clone(),
+        settings: Settings {
+            batch: 100,
+            ..Settings::default()
+        },
+    };
+    World {
+        connections,
+        policies,
+        requests,
+        audit,
+        notifier,
+        decider,
+    }
+}
+
+fn count(w: &World, kind: AuditKind) -> usize {
+    w.audit.all().iter().filter(|e| e.kind == kind).count()
+}
+
+#[tokio::test]
+async fn allowlisted_consumer_is_accepted_and_audited() {
+    let w = world(vec![conn(1, FRIEND)]);
+    let report = w
+        .decider
+        .decide_endpoint(&endpoint(1), now())
+        .await
+        .expect("runs");
+    assert_eq!(report.decided.len(), 1);
+    assert_eq!(report.decided[0].outcome, Outcome::Accept);
+    assert_eq!(
+        w.connections.state(&endpoint(1)),
+        Some(ConnectionState::Available)
+    );
+    let rec = w.requests.get(&endpoint(1)).expect("recorded");
+    assert_eq!(rec.state, RequestState::Accepted);
+    assert_eq!(rec.acted_at, Some(now()));
+    assert_eq!(
+        (
+            count(&w, AuditKind::Decided),
+            count(&w, AuditKind::Accepted)
+        ),
+        (1, 1)
+    );
+}
+
+#[tokio::test]
+async fn denied_consumer_is_rejected() {
+    let w = world(vec![conn(2, ENEMY)]);
+    w.decider
+        .decide_endpoint(&endpoint(2), now())
+        .await
+        .expect("runs");
+    assert_eq!(
+        w.connections.state(&endpoint(2)),
+        Some(ConnectionState::Rejected)
+    );
+    assert_eq!(count(&w, AuditKind::Rejected), 1);
+}
+
+#[tokio::test]
+async fn unlisted_consumer_goes_to_review_and_approvers_are_told() {
+    let w = world(vec![conn(3, STRANGER)]);
+    w.decider
+        .decide_endpoint(&endpoint(3), now())
+        .await
+        .expect("runs");
+    assert_eq!(
+        w.connections.state(&endpoint(3)),
+        Some(ConnectionState::PendingAcceptance)
+    );
+    assert_eq!(w.connections.act_call_count(), 0);
+    let sent = w.notifier.sent.lock().expect("lock").clone();
+    assert_eq!(
+        sent,
+        vec![(endpoint(3), vec!["netops@example.com".to_string()])]
+    );
+    assert!(
+        w.requests
+            .get(&endpoint(3))
+            .expect("recorded")
+            .notified_at
+            .is_some()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn duplicate_connect_event_accepts_once() {
+    let w = world(vec![conn(4, FRIEND)]);
+    let runs = (0..5).map(|_| {
+        let d = w.decider.clone();
+        tokio::spawn(async move { d.decide_endpoint(&endpoint(4), now()).await })
+    });
+    let mut decided = 0;
+    for r in runs {
+        decided += r.await.expect("joins").expect("runs").decided.len();
+    }
+    assert_eq!(decided, 1);
+    assert_eq!(w.connections.act_call_count(), 1);
+    assert_eq!(count(&w, AuditKind::Decided), 1);
+}
+
+#[tokio::test]
+async fn unreadable_policy_accepts_nothing() {
+    let w = world(vec![conn(5, FRIEND)]);
+    *w.policies.fail.lock().expect("lock") = true;
+    let err = w
+        .decider
+        .decide_endpoint(&endpoint(5), now())
+        .await
+        .expect_err("fails closed");
+    assert!(err.transient);
+    assert_eq!(
+        w.connections.state(&endpoint(5)),
+        Some(ConnectionState::PendingAcceptance)
+    );
+    assert!(w.requests.get(&endpoint(5)).is_none());
+}
+
+#[tokio::test]
+async fn connection_no_longer_pending_is_left_alone() {
+    let mut c = conn(6, FRIEND);
+    c.state = ConnectionState::Deleted;
+    let w = world(vec![c]);
+    let report = w
+        .decider
+        .decide_endpoint(&endpoint(6), now())
+        .await
+        .expect("runs");
+    assert!(report.decided.is_empty());
+    assert!(
+        report.skipped[0].why.contains("deleted"),
+        "{:?}",
+        report.skipped
+    );
+    assert!(
+        w.decider
+            .decide_endpoint(&endpoint(99), now())
+            .await
+            .expect("runs")
+            .skipped[0]
+            .why
+            .contains("no connection")
+    );
+}
+
+#[tokio::test]
+async fn failed_accept_is_finished_by_a_later_run_after_the_lease() {
+    let w = world(vec![conn(7, FRIEND)]);
+    // The connection was read; then EC2 throttles the Accept call.
+    *w.connections.fail_with.lock().expect("lock") = Some("throttled".into());
+    let first = w
+        .decider
+        .run(vec![conn(7, FRIEND)], now())
+        .await
+        .expect("runs");
+    assert_eq!(first.failed.len(), 1);
+    *w.connections.fail_with.lock().expect("lock") = None;
+    assert_eq!(
+        w.connections.state(&endpoint(7)),
+        Some(ConnectionState::PendingAcceptance)
+    );
+
+    // A duplicate right away leaves the work to its claimant.
+    let soon = w.decider.sweep(now().plus_secs(5)).await.expect("runs");
+    assert!(soon.skipped[0].why.contains("already decided"));
+    assert_eq!(
+        w.connections.state(&endpoint(7)),
+        Some(ConnectionState::PendingAcceptance)
+    );
+
+    // After the lease the sweep finishes it, without deciding again.
+    let later = w.decider.sweep(now().plus_secs(120)).await.expect("runs");
+    assert_eq!(later.acted.len(), 1);
+    assert_eq!(
+        w.connections.state(&endpoint(7)),
+        Some(ConnectionState::Available)
+    );
+    assert_eq!(count(&w, AuditKind::Decided), 1);
+}
+
+#[tokio::test]
+async fn failed_notification_is_sent_by_a_later_sweep() {
+    let w = world(vec![conn(8, STRANGER)]);
+    *w.notifier.fail.lock().expect("lock") = true;
+    let first = w.decider.sweep(now()).await.expect("runs");
+    assert_eq!(first.failed.len(), 1);
+    *w.notifier.fail.lock().expect("lock") = false;
+    w.decider.sweep(now().plus_secs(120)).await.expect("runs");
+    assert_eq!(w.notifier.sent.lock().expect("lock").len(), 1);
+    // Once sent, it is not sent again.
+    w.decider.sweep(now().plus_secs(240)).await.expect("runs");
+    assert_eq!(w.notifier.sent.lock().expect("lock").len(), 1);
+}
+
+#[tokio::test]
+async fn sweep_batches_accepts_per_service() {
+    let conns: Vec<Connection> = (100..350).map(|n| conn(n, FRIEND)).collect();
+    let w = world(conns);
+    let report = w.decider.sweep(now()).await.expect("runs");
+    assert_eq!(report.decided.len(), 250);
+    assert_eq!(w.connections.act_call_count(), 3);
+    assert!(w.connections.pending(&[]).await.expect("reads").is_empty());
+}
