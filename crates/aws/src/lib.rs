@@ -1,1 +1,13 @@
-// placeholder
+//! Adapters from Endpoint Gate's ports to AWS. The SDK stays in here:
+//! nothing outside this crate sees an SDK type.
+
+pub mod dynamo;
+pub mod ec2;
+pub mod error;
+pub mod networks;
+pub mod sns;
+
+pub use dynamo::DynamoStore;
+pub use ec2::Ec2Connections;
+pub use networks::AssumeRoleNetworks;
+pub use sns::SnsNotifier;

@@ -1,0 +1,439 @@
+//! One DynamoDB table for policies, allow entries, requests and the audit.
+//!
+//! | item          | pk                  | sk                      | gsi1pk          | gsi1sk              |
+//! |---------------|---------------------|-------------------------|-----------------|---------------------|
+//! | policy        | `POLICY#<scope>`    | `POLICY`                |                 |                     |
+//! | allow entry   | `ALLOW#<scope>`     | `ACCOUNT#<account>`     |                 |                     |
+//! | request       | `REQUEST#<vpce>`    | `REQUEST`               | `SERVICE#<svc>` | `<state>#<vpce>`    |
+//! | audit event   | `AUDIT#<vpce or ->` | `<time>#<nanos>#<kind>` |                 |                     |
+//!
+//! A decision needs exactly the policy and entry items of its (service,
+//! account) pairs, so they are fetched by key in batches; requests are
+//! claimed with conditional writes on their version.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, KeysAndAttributes, Projection, ProjectionType, ScalarAttributeType,
+};
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use gate_app::PortError;
+use gate_app::ports::{Audit, AuditEvent, PolicySource, Requests};
+use gate_core::{
+    AccountId, AllowEntry, Cidr, EndpointId, PolicyBook, RequestRecord, RequestState, Scope,
+    ServiceId, ServicePolicy,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{code, port_error};
+
+type Item = HashMap<String, AttributeValue>;
+
+const BATCH_GET_MAX: usize = 100;
+const BATCH_CONCURRENCY: usize = 8;
+const GSI1: &str = "gsi1";
+
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn key(pk: String, sk: impl Into<String>) -> Item {
+    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
+fn policy_key(scope: &Scope) -> Item {
+    key(format!("POLICY#{scope}"), "POLICY")
+}
+
+fn entry_key(scope: &Scope, account: AccountId) -> Item {
+    key(format!("ALLOW#{scope}"), format!("ACCOUNT#{account}"))
+}
+
+fn request_key(endpoint: &EndpointId) -> Item {
+    key(format!("REQUEST#{endpoint}"), "REQUEST")
+}
+
+fn to_item<T: Serialize>(value: &T, mut keys: Item) -> Result<Item, PortError> {
+    let attrs: Item = serde_dynamo::to_item(value)
+        .map_err(|e| PortError::permanent("encoding a DynamoDB item failed", e))?;
+    keys.extend(attrs);
+    Ok(keys)
+}
+
+/// Decodes a stored item. A malformed item is a permanent error that names
+/// the item, so a bad manual edit stops decisions loudly instead of being
+/// read as "no entry".
+fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, PortError> {
+    let name = ["pk", "sk"]
+        .iter()
+        .filter_map(|k| item.get(*k).and_then(|v| v.as_s().ok()).cloned())
+        .collect::<Vec<_>>()
+        .join(" / ");
+    serde_dynamo::from_item(item)
+        .map_err(|e| PortError::permanent(format!("stored item {name} is invalid"), e))
+}
+
+fn build<T>(r: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, PortError> {
+    r.map_err(|e| PortError::permanent("building the table definition failed", e))
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Creates the table with its index unless it exists. Deployments get it
+    /// from the SAM template; tests, the demo and the CLI's `init` use this.
+    pub async fn ensure_table(&self) -> Result<(), PortError> {
+        let attr = |n: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(n)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+        };
+        let key = |n: &str, t: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(n)
+                .key_type(t)
+                .build()
+        };
+        let gsi = GlobalSecondaryIndex::builder()
+            .index_name(GSI1)
+            .key_schema(build(key("gsi1pk", KeyType::Hash))?)
+            .key_schema(build(key("gsi1sk", KeyType::Range))?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build();
+        let result = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(build(attr("pk"))?)
+            .attribute_definitions(build(attr("sk"))?)
+            .attribute_definitions(build(attr("gsi1pk"))?)
+            .attribute_definitions(build(attr("gsi1sk"))?)
+            .key_schema(build(key("pk", KeyType::Hash))?)
+            .key_schema(build(key("sk", KeyType::Range))?)
+            .global_secondary_indexes(build(gsi)?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if code(&e) == Some("ResourceInUseException") => Ok(()),
+            Err(e) => Err(port_error(
+                format!("creating table {} failed", self.table),
+                e,
+            )),
+        }
+    }
+
+    pub async fn put_policy(&self, policy: &ServicePolicy) -> Result<(), PortError> {
+        self.put(
+            to_item(policy, policy_key(&policy.scope))?,
+            "writing a policy",
+        )
+        .await
+    }
+
+    pub async fn put_entry(&self, entry: &AllowEntry) -> Result<(), PortError> {
+        self.put(
+            to_item(entry, entry_key(&entry.scope, entry.account))?,
+            "writing an allow entry",
+        )
+        .await
+    }
+
+    /// Writes a raw item; for tests of how malformed stored data is handled.
+    pub async fn put_raw(&self, item: HashMap<String, AttributeValue>) -> Result<(), PortError> {
+        self.put(item, "writing an item").await
+    }
+
+    async fn put(&self, item: Item, what: &str) -> Result<(), PortError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| port_error(format!("{what} to {} failed", self.table), e))?;
+        Ok(())
+    }
+
+    /// Reads items by key in batches of 100, retrying what DynamoDB leaves
+    /// unprocessed, with bounded concurrency.
+    async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, PortError> {
+        let chunks: Vec<Vec<Item>> = keys.chunks(BATCH_GET_MAX).map(<[Item]>::to_vec).collect();
+        let pages: Vec<Vec<Item>> = stream::iter(chunks)
+            .map(|chunk| self.batch_get_chunk(chunk))
+            .buffer_unordered(BATCH_CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(pages.into_iter().flatten().collect())
+    }
+
+    async fn batch_get_chunk(&self, mut keys: Vec<Item>) -> Result<Vec<Item>, PortError> {
+        let mut out = Vec::new();
+        for attempt in 0..8u32 {
+            if keys.is_empty() {
+                return Ok(out);
+            }
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(25 << attempt.min(5))).await;
+            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut keys)))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| PortError::permanent("building a batch read failed", e))?;
+            let resp = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| port_error(format!("BatchGetItem on {} failed", self.table), e))?;
+            if let Some(mut items) = resp.responses {
+                out.extend(items.remove(&self.table).unwrap_or_default());
+            }
+            if let Some(mut left) = resp.unprocessed_keys {
+                keys = left.remove(&self.table).map(|k| k.keys).unwrap_or_default();
+            }
+        }
+        Err(PortError::plain(
+            format!(
+                "BatchGetItem on {} left keys unprocessed after retries",
+                self.table
+            ),
+            true,
+        ))
+    }
+
+    async fn query(
+        &self,
+        index: Option<&str>,
+        pk_name: &str,
+        pk: String,
+        sk_prefix: Option<(&str, String)>,
+    ) -> Result<Vec<Item>, PortError> {
+        let mut condition = format!("{pk_name} = :pk");
+        let mut values = HashMap::from([(":pk".to_owned(), s(pk))]);
+        if let Some((sk_name, prefix)) = sk_prefix {
+            condition.push_str(&format!(" AND begins_with({sk_name}, :prefix)"));
+            values.insert(":prefix".to_owned(), s(prefix));
+        }
+        let pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(index.map(str::to_owned))
+            .key_condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
+            .into_paginator()
+            .items()
+            .send();
+        pages
+            .try_collect()
+            .await
+            .map_err(|e| port_error(format!("Query on {} failed", self.table), e))
+    }
+
+    fn request_item(&self, record: &RequestRecord) -> Result<Item, PortError> {
+        let mut item = to_item(record, request_key(&record.endpoint))?;
+        item.insert("gsi1pk".into(), s(format!("SERVICE#{}", record.service)));
+        item.insert(
+            "gsi1sk".into(),
+            s(format!("{}#{}", record.state, record.endpoint)),
+        );
+        Ok(item)
+    }
+
+    /// A conditional put; `false` when the condition did not hold.
+    async fn put_if(
+        &self,
+        item: Item,
+        condition: &str,
+        values: Option<Item>,
+        what: String,
+    ) -> Result<bool, PortError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .set_expression_attribute_values(values)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if code(&e) == Some("ConditionalCheckFailedException") => Ok(false),
+            Err(e) => Err(port_error(what, e)),
+        }
+    }
+}
+
+#[async_trait]
+impl PolicySource for DynamoStore {
+    async fn load_book(&self, pairs: &[(ServiceId, AccountId)]) -> Result<PolicyBook, PortError> {
+        let mut scopes: Vec<Scope> = vec![Scope::Any];
+        let mut entries: Vec<(Scope, AccountId)> = Vec::new();
+        for (service, account) in pairs {
+            let scope = Scope::Service(service.clone());
+            for e in [(scope.clone(), *account), (Scope::Any, *account)] {
+                if !entries.contains(&e) {
+                    entries.push(e);
+                }
+            }
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+        let keys = scopes
+            .iter()
+            .map(policy_key)
+            .chain(entries.iter().map(|(s, a)| entry_key(s, *a)))
+            .collect();
+        let (mut policies, mut allow) = (Vec::new(), Vec::new());
+        for item in self.batch_get(keys).await? {
+            let is_policy = item
+                .get("sk")
+                .and_then(|v| v.as_s().ok())
+                .is_some_and(|sk| sk == "POLICY");
+            if is_policy {
+                policies.push(from_item::<ServicePolicy>(item)?);
+            } else {
+                allow.push(from_item::<AllowEntry>(item)?);
+            }
+        }
+        Ok(PolicyBook::new(policies, allow))
+    }
+}
+
+#[async_trait]
+impl Requests for DynamoStore {
+    async fn get_many(
+        &self,
+        endpoints: &[EndpointId],
+    ) -> Result<HashMap<EndpointId, RequestRecord>, PortError> {
+        let keys = endpoints.iter().map(request_key).collect();
+        self.batch_get(keys)
+            .await?
+            .into_iter()
+            .map(|item| from_item::<RequestRecord>(item).map(|r| (r.endpoint.clone(), r)))
+            .collect()
+    }
+
+    async fn create(&self, record: &RequestRecord) -> Result<bool, PortError> {
+        let item = self.request_item(record)?;
+        self.put_if(
+            item,
+            "attribute_not_exists(pk)",
+            None,
+            format!("recording the decision on {} failed", record.endpoint),
+        )
+        .await
+    }
+
+    async fn update(&self, record: &RequestRecord) -> Result<bool, PortError> {
+        let item = self.request_item(record)?;
+        let expected = record.version.saturating_sub(1).to_string();
+        let values = HashMap::from([(":v".to_owned(), AttributeValue::N(expected))]);
+        self.put_if(
+            item,
+            "version = :v",
+            Some(values),
+            format!("updating the request of {} failed", record.endpoint),
+        )
+        .await
+    }
+
+    async fn accepted_cidrs(&self, service: &ServiceId) -> Result<Vec<(Cidr, String)>, PortError> {
+        let mut out = Vec::new();
+        for state in [RequestState::Accepted, RequestState::Approved] {
+            let items = self
+                .query(
+                    Some(GSI1),
+                    "gsi1pk",
+                    format!("SERVICE#{service}"),
+                    Some(("gsi1sk", format!("{state}#"))),
+                )
+                .await?;
+            for item in items {
+                let r: RequestRecord = from_item(item)?;
+                let who = format!("{} of account {}", r.endpoint, r.owner);
+                out.extend(r.consumer_cidrs.iter().map(|c| (*c, who.clone())));
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl Audit for DynamoStore {
+    async fn append(&self, event: &AuditEvent) -> Result<(), PortError> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        let pk = format!(
+            "AUDIT#{}",
+            event
+                .endpoint
+                .as_ref()
+                .map(EndpointId::as_str)
+                .unwrap_or("-")
+        );
+        let kind = serde_json::to_value(event.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let item = to_item(event, key(pk, format!("{}#{nanos:09}#{kind}", event.at)))?;
+        // Append-only: an existing item is never overwritten.
+        let written = self
+            .put_if(
+                item,
+                "attribute_not_exists(pk)",
+                None,
+                format!("appending to the audit in {} failed", self.table),
+            )
+            .await?;
+        if written {
+            Ok(())
+        } else {
+            Err(PortError::plain(
+                "audit key collision; event not written",
+                true,
+            ))
+        }
+    }
+
+    async fn history(&self, endpoint: &EndpointId) -> Result<Vec<AuditEvent>, PortError> {
+        self.query(None, "pk", format!("AUDIT#{endpoint}"), None)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
+    }
+}

@@ -1,0 +1,176 @@
+//! The provider's endpoint connections through EC2.
+
+use async_trait::async_trait;
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::types::{Filter, VpcEndpointConnection};
+use gate_app::PortError;
+use gate_app::ports::{Connections, Refused};
+use gate_core::{Action, Connection, ConnectionState, DnsEntry, EndpointId, ServiceId, Timestamp};
+
+use crate::error::port_error;
+
+/// Largest page DescribeVpcEndpointConnections allows.
+const PAGE: i32 = 1000;
+/// Values one filter may carry.
+const FILTER_VALUES: usize = 200;
+
+#[derive(Debug, Clone)]
+pub struct Ec2Connections {
+    client: Client,
+}
+
+impl Ec2Connections {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    async fn describe(&self, filters: Vec<Filter>) -> Result<Vec<Connection>, PortError> {
+        let mut out = Vec::new();
+        let mut pages = self
+            .client
+            .describe_vpc_endpoint_connections()
+            .set_filters(Some(filters))
+            .max_results(PAGE)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| port_error("DescribeVpcEndpointConnections failed", e))?;
+            out.extend(
+                page.vpc_endpoint_connections()
+                    .iter()
+                    .filter_map(to_connection),
+            );
+        }
+        Ok(out)
+    }
+}
+
+fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values.into_iter().collect()))
+        .build()
+}
+
+/// The domain view of a connection. One whose ids do not parse cannot be
+/// acted on safely, so it is logged and left out.
+fn to_connection(c: &VpcEndpointConnection) -> Option<Connection> {
+    let parsed = (|| {
+        Ok::<_, gate_core::IdError>(Connection {
+            service: c.service_id().unwrap_or_default().parse()?,
+            endpoint: c.vpc_endpoint_id().unwrap_or_default().parse()?,
+            owner: c.vpc_endpoint_owner().unwrap_or_default().parse()?,
+            // EC2 sends camelCase states the SDK enum does not know.
+            state: ConnectionState::parse(
+                c.vpc_endpoint_state()
+                    .map(|s| s.as_str())
+                    .unwrap_or_default(),
+            ),
+            dns_entries: c
+                .dns_entries()
+                .iter()
+                .map(|d| DnsEntry {
+                    dns_name: d.dns_name().unwrap_or_default().to_owned(),
+                    hosted_zone_id: d.hosted_zone_id().unwrap_or_default().to_owned(),
+                })
+                .collect(),
+            created_at: c
+                .creation_timestamp()
+                .map(|t| Timestamp::from_unix(t.secs())),
+        })
+    })();
+    match parsed {
+        Ok(conn) => Some(conn),
+        Err(e) => {
+            tracing::error!(error = %e, "EC2 returned a connection with an unusable id; skipped");
+            None
+        }
+    }
+}
+
+#[async_trait]
+impl Connections for Ec2Connections {
+    async fn get(&self, endpoint: &EndpointId) -> Result<Option<Connection>, PortError> {
+        let found = self
+            .describe(vec![filter("vpc-endpoint-id", [endpoint.to_string()])])
+            .await?;
+        Ok(found.into_iter().find(|c| &c.endpoint == endpoint))
+    }
+
+    async fn pending(&self, services: &[ServiceId]) -> Result<Vec<Connection>, PortError> {
+        let state = || filter("vpc-endpoint-state", ["pendingAcceptance".to_owned()]);
+        if services.is_empty() {
+            return self.describe(vec![state()]).await;
+        }
+        let mut out = Vec::new();
+        for chunk in services.chunks(FILTER_VALUES) {
+            let ids = chunk.iter().map(ToString::to_string);
+            out.extend(
+                self.describe(vec![state(), filter("service-id", ids)])
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    async fn act(
+        &self,
+        action: Action,
+        service: &ServiceId,
+        endpoints: &[EndpointId],
+    ) -> Result<Vec<Refused>, PortError> {
+        let ids: Vec<String> = endpoints.iter().map(ToString::to_string).collect();
+        let unsuccessful = match action {
+            Action::Accept => {
+                self.client
+                    .accept_vpc_endpoint_connections()
+                    .service_id(service.as_str())
+                    .set_vpc_endpoint_ids(Some(ids))
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        port_error(
+                            format!("AcceptVpcEndpointConnections on {service} failed"),
+                            e,
+                        )
+                    })?
+                    .unsuccessful
+            }
+            Action::Reject => {
+                self.client
+                    .reject_vpc_endpoint_connections()
+                    .service_id(service.as_str())
+                    .set_vpc_endpoint_ids(Some(ids))
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        port_error(
+                            format!("RejectVpcEndpointConnections on {service} failed"),
+                            e,
+                        )
+                    })?
+                    .unsuccessful
+            }
+        };
+        Ok(unsuccessful
+            .unwrap_or_default()
+            .into_iter()
+            .map(|u| {
+                let (code, message) = u
+                    .error()
+                    .map(|e| {
+                        (
+                            e.code().unwrap_or_default().to_owned(),
+                            e.message().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .unwrap_or_default();
+                Refused {
+                    endpoint: u.resource_id().unwrap_or_default().to_owned(),
+                    code,
+                    message,
+                }
+            })
+            .collect())
+    }
+}

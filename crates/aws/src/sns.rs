@@ -1,0 +1,102 @@
+//! Review notifications on the approvers' SNS topic: a subject and body a
+//! person reads in email, and attributes that subscriptions can filter on.
+
+use async_trait::async_trait;
+use aws_sdk_sns::Client;
+use aws_sdk_sns::types::MessageAttributeValue;
+use gate_app::PortError;
+use gate_app::ports::Notifier;
+use gate_core::RequestRecord;
+
+use crate::error::port_error;
+
+#[derive(Debug, Clone)]
+pub struct SnsNotifier {
+    client: Client,
+    topic_arn: String,
+}
+
+impl SnsNotifier {
+    pub fn new(client: Client, topic_arn: String) -> Self {
+        Self { client, topic_arn }
+    }
+}
+
+/// Subject and body of the review email. Kept apart from the SNS call so
+/// the words can be read and tested.
+pub fn review_message(rec: &RequestRecord, approvers: &[String]) -> (String, String) {
+    // SNS subjects are limited to 100 characters.
+    let subject: String = format!(
+        "Endpoint Gate: review {} from account {}",
+        rec.endpoint, rec.owner
+    )
+    .chars()
+    .take(100)
+    .collect();
+    let mut body = String::new();
+    body.push_str(&format!(
+        "Account {} asks to connect endpoint {} to your endpoint service {}.\n\n",
+        rec.owner, rec.endpoint, rec.service
+    ));
+    body.push_str("Endpoint Gate did not accept it automatically because:\n");
+    for reason in &rec.reasons {
+        body.push_str(&format!("  - {reason}\n"));
+    }
+    if !rec.consumer_cidrs.is_empty() {
+        let cidrs: Vec<String> = rec.consumer_cidrs.iter().map(ToString::to_string).collect();
+        body.push_str(&format!("\nConsumer VPC CIDRs: {}\n", cidrs.join(", ")));
+    }
+    body.push_str(&format!(
+        "\nDecided at {} by {}.\n",
+        rec.decided_at, rec.actor
+    ));
+    if !approvers.is_empty() {
+        body.push_str(&format!(
+            "Approvers for this service: {}.\n",
+            approvers.join(", ")
+        ));
+    }
+    body.push_str(
+        "\nWhat happens next: the connection stays pending until an approver accepts or rejects it \
+         (Endpoint Gate approval link or Slack, the CLI `endpoint-gate approve`, or the VPC console). \
+         The consumer can see that it awaits review, and why.\n",
+    );
+    (subject, body)
+}
+
+fn attr(value: &str) -> Result<MessageAttributeValue, PortError> {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(value)
+        .build()
+        .map_err(|e| PortError::permanent("building an SNS message attribute failed", e))
+}
+
+#[async_trait]
+impl Notifier for SnsNotifier {
+    async fn review_needed(
+        &self,
+        rec: &RequestRecord,
+        approvers: &[String],
+    ) -> Result<(), PortError> {
+        let (subject, body) = review_message(rec, approvers);
+        self.client
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .subject(subject)
+            .message(body)
+            .message_attributes("event", attr("review_needed")?)
+            .message_attributes("service_id", attr(rec.service.as_str())?)
+            .message_attributes("endpoint_id", attr(rec.endpoint.as_str())?)
+            .message_attributes("account_id", attr(rec.owner.as_str())?)
+            .send()
+            .await
+            .map_err(|e| {
+                port_error(
+                    format!("publishing the review of {} failed", rec.endpoint),
+                    e,
+                )
+            })?;
+        Ok(())
+    }
+}
