@@ -1,1 +1,6 @@
-// placeholder
+//! Endpoint Gate's Lambda functions. Each bin is a few lines: read the
+//! configuration, build clients once, run the handler defined here.
+
+pub mod config;
+pub mod decide;
+pub mod trigger;

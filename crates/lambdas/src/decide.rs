@@ -1,0 +1,147 @@
+//! The `decide` function: an event in, decisions out.
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use gate_app::ports::{AuditEvent, AuditKind};
+use gate_app::{Decider, PortError, Report, Settings};
+use gate_aws::{AssumeRoleNetworks, DynamoStore, Ec2Connections, SnsNotifier};
+use gate_core::Timestamp;
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::config::DecideConfig;
+use crate::trigger;
+
+/// Builds the decider on real AWS clients, once per cold start.
+pub fn build(config: &DecideConfig, sdk: &SdkConfig) -> Decider {
+    let store = Arc::new(DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        config.table_name.clone(),
+    ));
+    Decider {
+        connections: Arc::new(Ec2Connections::new(aws_sdk_ec2::Client::new(sdk))),
+        networks: Arc::new(AssumeRoleNetworks::new(
+            sdk.clone(),
+            config.consumer_role_template.clone(),
+            config.consumer_role_external_id.clone(),
+        )),
+        policies: store.clone(),
+        requests: store.clone(),
+        audit: store,
+        notifier: Arc::new(SnsNotifier::new(
+            aws_sdk_sns::Client::new(sdk),
+            config.review_topic_arn.clone(),
+        )),
+        settings: Settings {
+            services: config.service_ids.clone(),
+            concurrency: config.concurrency,
+            lease_secs: config.lease_secs,
+            ..Settings::default()
+        },
+    }
+}
+
+/// Why an invocation failed. Lambda retries it; the failure destination
+/// keeps it when retries run out.
+#[derive(Debug, thiserror::Error)]
+pub enum DecideError {
+    #[error("{0} connection(s) could not be decided or acted on; retrying")]
+    Unfinished(usize),
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+impl From<DecideError> for Diagnostic {
+    fn from(e: DecideError) -> Self {
+        let retryable = match &e {
+            DecideError::Unfinished(_) => true,
+            DecideError::Port(p) => p.transient,
+        };
+        let message = match &e {
+            DecideError::Port(p) => p.chain(),
+            other => other.to_string(),
+        };
+        Diagnostic {
+            error_type: if retryable {
+                "Retryable"
+            } else {
+                "NonRetryable"
+            }
+            .into(),
+            error_message: message,
+        }
+    }
+}
+
+/// What the function returns: what it did, for logs and for the CLI.
+#[derive(Debug, Default, Serialize)]
+pub struct Outcome {
+    pub sweep: bool,
+    #[serde(flatten)]
+    pub report: Report,
+    pub ignored: Vec<String>,
+    pub rejected_input: Vec<String>,
+}
+
+/// Handles one invocation. Transient failures return `Err` so that Lambda
+/// retries; malformed input is recorded and acknowledged.
+pub async fn handle(decider: &Decider, event: LambdaEvent<Value>) -> Result<Outcome, DecideError> {
+    handle_at(decider, &event.payload, Timestamp::now()).await
+}
+
+pub async fn handle_at(
+    decider: &Decider,
+    event: &Value,
+    now: Timestamp,
+) -> Result<Outcome, DecideError> {
+    let work = trigger::parse(event);
+    for why in &work.rejected {
+        tracing::error!(input = %why, "malformed input acknowledged without action");
+        let audit = AuditEvent {
+            at: now,
+            kind: AuditKind::BadInput,
+            actor: decider.settings.actor.clone(),
+            endpoint: None,
+            service: None,
+            owner: None,
+            outcome: None,
+            detail: why.clone(),
+        };
+        if let Err(e) = decider.audit.append(&audit).await {
+            tracing::error!(error = %e.chain(), "recording malformed input failed");
+        }
+    }
+    for why in &work.ignored {
+        tracing::info!(reason = %why, "event ignored");
+    }
+
+    let mut out = Outcome {
+        sweep: work.sweep,
+        ignored: work.ignored,
+        rejected_input: work.rejected,
+        ..Outcome::default()
+    };
+    if work.sweep {
+        merge(&mut out.report, decider.sweep(now).await?);
+    }
+    for endpoint in &work.endpoints {
+        merge(
+            &mut out.report,
+            decider.decide_endpoint(endpoint, now).await?,
+        );
+    }
+    if !out.report.failed.is_empty() {
+        return Err(DecideError::Unfinished(out.report.failed.len()));
+    }
+    Ok(out)
+}
+
+fn merge(into: &mut Report, from: Report) {
+    into.decided.extend(from.decided);
+    into.acted.extend(from.acted);
+    into.notified.extend(from.notified);
+    into.skipped.extend(from.skipped);
+    into.failed.extend(from.failed);
+}
