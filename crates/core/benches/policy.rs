@@ -1,1 +1,124 @@
-fn main() {}
+//! Policy evaluation at scale: 100k allow entries, 100k protected CIDRs.
+//! `make bench` (or `cargo bench -p gate-core --bench policy`).
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use gate_core::*;
+
+const N: u32 = 100_000;
+
+fn account(n: u32) -> AccountId {
+    format!("{:012}", 100_000_000_000u64 + u64::from(n))
+        .parse()
+        .expect("account")
+}
+
+fn service(n: u32) -> ServiceId {
+    format!("vpce-svc-{n:017x}").parse().expect("service")
+}
+
+/// Disjoint /24s spread over 10.0.0.0/8 and 100.64.0.0/10, plus IPv6 /48s.
+fn protected(n: u32) -> ProtectedRange {
+    let cidr = match n % 3 {
+        0 => Cidr::V4 {
+            addr: 0x0A00_0000 | ((n & 0xFFFF) << 8),
+            len: 24,
+        },
+        1 => Cidr::V4 {
+            addr: 0x6440_0000 | ((n & 0x3FFF) << 8),
+            len: 24,
+        },
+        _ => Cidr::V6 {
+            addr: (0xfd00u128 << 112) | (u128::from(n) << 80),
+            len: 48,
+        },
+    };
+    ProtectedRange {
+        cidr,
+        label: format!("range {n}"),
+    }
+}
+
+fn build_book() -> PolicyBook {
+    let mut policy = ServicePolicy::cautious(Scope::Any);
+    policy.protected_cidrs = (0..N).map(protected).collect();
+    policy.unique_consumer_cidrs = true;
+    let entries = (0..N).map(|n| AllowEntry {
+        scope: if n % 2 == 0 {
+            Scope::Any
+        } else {
+            Scope::Service(service(n % 20))
+        },
+        account: account(n),
+        effect: if n % 50 == 0 {
+            Effect::Deny
+        } else {
+            Effect::Allow
+        },
+        declared_cidrs: vec![],
+        expires_at: Some(Timestamp::from_unix(4_000_000_000)),
+        owner: "netops".into(),
+        note: String::new(),
+        added_by: "bench".into(),
+        added_at: None,
+    });
+    PolicyBook::new([policy], entries)
+}
+
+fn bench(c: &mut Criterion) {
+    let book = build_book();
+    let others = CidrSet::new((0..N).map(|n| {
+        (
+            Cidr::V4 {
+                addr: 0xAC10_0000 | (n << 4),
+                len: 28,
+            },
+            format!("consumer {n}"),
+        )
+    }));
+    let now = Timestamp::from_unix(1_800_000_000);
+    let endpoint: EndpointId = "vpce-0123456789abcdef0".parse().expect("endpoint");
+    let svc = service(7);
+
+    let mut group = c.benchmark_group("decide_100k_entries_100k_protected");
+    for (name, cidrs, who) in [
+        ("allowlisted_clean", vec!["192.168.0.0/16"], 7u32),
+        (
+            "allowlisted_overlapping",
+            vec!["10.0.0.0/16", "fd00::/16"],
+            8,
+        ),
+        ("unlisted", vec!["192.168.0.0/16"], N + 5),
+        ("denied", vec!["192.168.0.0/16"], 50),
+    ] {
+        let discovery = Discovery::Read(cidrs.iter().map(|c| c.parse().expect("cidr")).collect());
+        let req = Request {
+            service: &svc,
+            account: account(who),
+            endpoint: &endpoint,
+            discovery: &discovery,
+            other_consumers: &others,
+        };
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(decide(black_box(&book), black_box(&req), now)))
+        });
+    }
+    group.finish();
+
+    let set = CidrSet::new((0..N).map(protected).map(|p| (p.cidr, p.label)));
+    let probe: Cidr = "10.77.3.0/24".parse().expect("cidr");
+    c.bench_function("cidr_set_find_overlap_100k", |b| {
+        b.iter(|| black_box(set.find_overlap(black_box(&probe))))
+    });
+    c.bench_function("policy_book_build_100k_entries_100k_cidrs", |b| {
+        b.iter(build_book)
+    });
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(20);
+    targets = bench
+}
+criterion_main!(benches);
