@@ -119,6 +119,12 @@ impl Report {
     }
 }
 
+/// A claimed decision, `None` when another run claimed it first.
+type Claim = Result<Option<(Decision, RequestRecord)>, PortError>;
+
+/// Accepted consumers' CIDRs per service, read at most once per run.
+type OthersCache = Mutex<HashMap<ServiceId, Arc<CidrSet<String>>>>;
+
 /// Work left once decisions are claimed.
 enum Work {
     Act(Action, RequestRecord),
@@ -225,11 +231,8 @@ impl Decider {
         now: Timestamp,
         report: &mut Report,
     ) -> Vec<Work> {
-        let others = Mutex::new(HashMap::<ServiceId, Arc<CidrSet<String>>>::new());
-        let results: Vec<(
-            Connection,
-            Result<Option<(Decision, RequestRecord)>, PortError>,
-        )> = stream::iter(fresh)
+        let others = OthersCache::default();
+        let results: Vec<(Connection, Claim)> = stream::iter(fresh)
             .map(|conn| {
                 let others = &others;
                 async move {
@@ -270,9 +273,9 @@ impl Decider {
         &self,
         conn: &Connection,
         book: &PolicyBook,
-        others: &Mutex<HashMap<ServiceId, Arc<CidrSet<String>>>>,
+        others: &OthersCache,
         now: Timestamp,
-    ) -> Result<Option<(Decision, RequestRecord)>, PortError> {
+    ) -> Claim {
         let discovery = self.networks.vpc_cidrs(conn.owner, &conn.endpoint).await?;
         let other_consumers = self.other_consumers(&conn.service, book, others).await?;
         let decision = decide(
@@ -334,7 +337,7 @@ impl Decider {
         &self,
         service: &ServiceId,
         book: &PolicyBook,
-        cache: &Mutex<HashMap<ServiceId, Arc<CidrSet<String>>>>,
+        cache: &OthersCache,
     ) -> Result<Arc<CidrSet<String>>, PortError> {
         let wanted = book
             .policy_for(service)

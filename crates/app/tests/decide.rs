@@ -1,6 +1,9 @@
 //! The decide use case over in-memory ports: outcomes, exactly-once under
 //! concurrency, failing closed, and finishing work that a failure left.
 
+// Fixtures that fail to build are test bugs: fail the test at once.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::collections::HashMap;
 use std::sync::Arc;
 

@@ -4,9 +4,12 @@
 
 use std::collections::HashMap;
 
+use std::error::Error as StdError;
+
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_config::sts::AssumeRoleProvider;
+use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_ec2::Client;
 use gate_app::PortError;
 use gate_app::ports::ConsumerNetworks;
@@ -133,13 +136,23 @@ impl AssumeRoleNetworks {
 }
 
 /// Transient errors are retried; everything else is a lasting reason the
-/// CIDRs cannot be read.
+/// CIDRs cannot be read. A role that cannot be assumed surfaces as a
+/// dispatch failure wrapping a credentials error: lasting, not transient
+/// (the STS client has already retried any throttling).
 fn lasting_or_retry<T>(e: PortError) -> Result<Result<T, String>, PortError> {
-    if e.transient {
-        Err(e)
-    } else {
-        Ok(Err(e.chain()))
+    let first = e.source.as_deref().map(|s| s as &(dyn StdError + 'static));
+    let assume_failed = std::iter::successors(first, |s: &&(dyn StdError + 'static)| (*s).source())
+        .filter_map(|s| s.downcast_ref::<CredentialsError>())
+        .any(|c| !matches!(c, CredentialsError::ProviderTimedOut(_)));
+    if e.transient && !assume_failed {
+        return Err(e);
     }
+    let why = if assume_failed {
+        format!("the read-only role could not be assumed: {}", e.chain())
+    } else {
+        e.chain()
+    };
+    Ok(Err(why))
 }
 
 #[async_trait]

@@ -1,6 +1,9 @@
 //! The EC2 adapter against modelled responses: the requests it sends,
 //! pagination, the camelCase state quirk, `Unsuccessful` items, and retries.
 
+// Fixtures that fail to build are test bugs: fail the test at once.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::operation::accept_vpc_endpoint_connections::AcceptVpcEndpointConnectionsOutput;
 use aws_sdk_ec2::operation::describe_vpc_endpoint_connections::DescribeVpcEndpointConnectionsOutput;

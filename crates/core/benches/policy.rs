@@ -1,6 +1,9 @@
 //! Policy evaluation at scale: 100k allow entries, 100k protected CIDRs.
 //! `make bench` (or `cargo bench -p gate-core --bench policy`).
 
+// Fixed inputs that fail to parse should stop the benchmark at once.
+#![allow(clippy::expect_used)]
+
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};

@@ -202,7 +202,7 @@ impl<L> CidrSet<L> {
     pub fn new(items: impl IntoIterator<Item = (Cidr, L)>) -> Self {
         let mut members: Vec<(Span, Cidr, L)> =
             items.into_iter().map(|(c, l)| (c.span(), c, l)).collect();
-        members.sort_by(|x, y| x.0.cmp(&y.0));
+        members.sort_by_key(|m| m.0);
         let mut reach = Vec::with_capacity(members.len());
         let mut best: Option<usize> = None;
         for (i, (span, _, _)) in members.iter().enumerate() {

@@ -300,14 +300,14 @@ fn check_cidrs(
                 format!("consumer VPC {cidr} overlaps protected {range}{label}{tail}"),
             );
         }
-        if policy.policy.unique_consumer_cidrs {
-            if let Some((other, who)) = req.other_consumers.find_overlap(cidr) {
-                why.push(
-                    Rule::ConsumerOverlap,
-                    Some(Outcome::Reject),
-                    format!("consumer VPC {cidr} overlaps {other} of {who}, and {} requires unique consumer CIDRs", req.service),
-                );
-            }
+        if policy.policy.unique_consumer_cidrs
+            && let Some((other, who)) = req.other_consumers.find_overlap(cidr)
+        {
+            why.push(
+                Rule::ConsumerOverlap,
+                Some(Outcome::Reject),
+                format!("consumer VPC {cidr} overlaps {other} of {who}, and {} requires unique consumer CIDRs", req.service),
+            );
         }
     }
 }

@@ -253,10 +253,10 @@ pub fn scan_ids(text: &str) -> (Vec<ServiceId>, Vec<EndpointId>) {
                 if !services.contains(&s) {
                     services.push(s);
                 }
-            } else if let Ok(e) = token.parse::<EndpointId>() {
-                if !endpoints.contains(&e) {
-                    endpoints.push(e);
-                }
+            } else if let Ok(e) = token.parse::<EndpointId>()
+                && !endpoints.contains(&e)
+            {
+                endpoints.push(e);
             }
         }
         from = start + len.max(1);

@@ -2,6 +2,9 @@
 //! in-memory ports: what each trigger does, and that malformed ones change
 //! nothing.
 
+// Fixtures that fail to build are test bugs: fail the test at once.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::path::PathBuf;
 use std::sync::Arc;
 

@@ -1,0 +1,8 @@
+//! End-to-end: the real decide handler against DynamoDB Local and moto
+//! with the connection lifecycle, with consumer accounts whose VPCs and
+//! CIDRs are real emulator resources.
+
+// Fixtures that fail to build are test bugs: fail the test at once.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod decide;

@@ -1,0 +1,401 @@
+//! The local AWS world of the end-to-end tests and the demo: a provider
+//! account with endpoint services, consumer accounts with VPCs, and the
+//! real Endpoint Gate adapters pointed at DynamoDB Local and moto.
+//!
+//! The servers are started by `tests/localenv/local_aws.py`, which exports
+//! the SDK's standard endpoint variables; nothing here knows another way
+//! to reach AWS.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_config::sts::AssumeRoleProvider;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_ec2::types::{Filter, VpcEndpointType};
+use aws_sdk_elasticloadbalancingv2::types::LoadBalancerTypeEnum;
+use gate_app::Decider;
+use gate_aws::DynamoStore;
+use gate_lambdas::config::DecideConfig;
+
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// The provider account moto uses for plain credentials.
+pub const PROVIDER: &str = "123456789012";
+/// The role every consumer account lets the provider's tests assume to set
+/// up its VPCs (AWS Organizations creates it in member accounts).
+pub const ADMIN_ROLE: &str = "OrganizationAccountAccessRole";
+/// The read-only role Endpoint Gate assumes to read consumer CIDRs.
+pub const READER_ROLE: &str = "EndpointGateCidrReader";
+
+static UNIQUE: AtomicU32 = AtomicU32::new(0);
+
+/// A name no other test in this run uses.
+pub fn unique(prefix: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    format!(
+        "{prefix}-{}-{nanos}-{}",
+        std::process::id(),
+        UNIQUE.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The local AWS environment, as exported by the launcher.
+#[derive(Debug, Clone)]
+pub struct Local {
+    pub sdk: SdkConfig,
+    pub moto_url: String,
+}
+
+/// A published endpoint service in the provider account.
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub id: String,
+    pub name: String,
+}
+
+/// A consumer account with one VPC and subnet.
+#[derive(Debug, Clone)]
+pub struct Consumer {
+    pub account: String,
+    pub sdk: SdkConfig,
+    pub vpc_id: String,
+    pub subnet_id: String,
+}
+
+impl Local {
+    /// Connects to the environment the launcher started. Panics with the
+    /// command to use when run outside it.
+    pub async fn from_env() -> Self {
+        let Ok(moto_url) = std::env::var("GATE_LOCAL_MOTO_URL") else {
+            panic!(
+                "the local AWS environment is not running: run the end-to-end tests with `make test` \
+                 (or `python3 tests/localenv/local_aws.py -- cargo test -p gate-e2e`)"
+            );
+        };
+        let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        Self { sdk, moto_url }
+    }
+
+    pub fn ec2(&self) -> aws_sdk_ec2::Client {
+        aws_sdk_ec2::Client::new(&self.sdk)
+    }
+
+    /// Credentials for another account, through its admin role.
+    pub async fn account(&self, account: &str) -> SdkConfig {
+        let arn = format!("arn:aws:iam::{account}:role/{ADMIN_ROLE}");
+        let provider = AssumeRoleProvider::builder(arn)
+            .session_name("gate-e2e")
+            .configure(&self.sdk)
+            .build()
+            .await;
+        self.sdk
+            .to_builder()
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+            )
+            .build()
+    }
+
+    /// A fresh, empty table with Endpoint Gate's schema.
+    pub async fn table(&self) -> Result<DynamoStore> {
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&self.sdk), unique("gate"));
+        store.ensure_table().await?;
+        Ok(store)
+    }
+
+    /// An endpoint service behind a new NLB, acceptance required.
+    pub async fn service(&self) -> Result<Service> {
+        let ec2 = self.ec2();
+        let vpc = ec2.create_vpc().cidr_block("10.0.0.0/16").send().await?;
+        let vpc_id = vpc
+            .vpc()
+            .and_then(|v| v.vpc_id())
+            .ok_or("no vpc id")?
+            .to_owned();
+        let subnet = ec2
+            .create_subnet()
+            .vpc_id(&vpc_id)
+            .cidr_block("10.0.1.0/24")
+            .send()
+            .await?;
+        let subnet_id = subnet
+            .subnet()
+            .and_then(|s| s.subnet_id())
+            .ok_or("no subnet id")?
+            .to_owned();
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk);
+        let lb = elb
+            .create_load_balancer()
+            .name(unique("nlb").chars().take(32).collect::<String>())
+            .r#type(LoadBalancerTypeEnum::Network)
+            .subnets(subnet_id)
+            .send()
+            .await?;
+        let lb_arn = lb
+            .load_balancers()
+            .first()
+            .and_then(|l| l.load_balancer_arn())
+            .ok_or("no NLB arn")?
+            .to_owned();
+        let svc = ec2
+            .create_vpc_endpoint_service_configuration()
+            .acceptance_required(true)
+            .network_load_balancer_arns(lb_arn)
+            .send()
+            .await?;
+        let cfg = svc
+            .service_configuration()
+            .ok_or("no service configuration")?;
+        let id = cfg.service_id().ok_or("no service id")?.to_owned();
+        // Consumers may only request endpoints to services that allow them.
+        ec2.modify_vpc_endpoint_service_permissions()
+            .service_id(&id)
+            .add_allowed_principals("*")
+            .send()
+            .await?;
+        Ok(Service {
+            id,
+            name: cfg.service_name().ok_or("no service name")?.to_owned(),
+        })
+    }
+
+    /// A consumer account with a VPC of `cidr` (plus `extra` CIDR blocks),
+    /// and, when `readable`, the read-only role Endpoint Gate assumes.
+    pub async fn consumer(
+        &self,
+        account: &str,
+        cidr: &str,
+        extra: &[&str],
+        readable: bool,
+    ) -> Result<Consumer> {
+        let sdk = self.account(account).await;
+        let ec2 = aws_sdk_ec2::Client::new(&sdk);
+        let vpc = ec2.create_vpc().cidr_block(cidr).send().await?;
+        let vpc_id = vpc
+            .vpc()
+            .and_then(|v| v.vpc_id())
+            .ok_or("no vpc id")?
+            .to_owned();
+        for block in extra {
+            ec2.associate_vpc_cidr_block()
+                .vpc_id(&vpc_id)
+                .cidr_block(*block)
+                .send()
+                .await?;
+        }
+        let subnet_block = first_subnet(cidr);
+        let subnet = ec2
+            .create_subnet()
+            .vpc_id(&vpc_id)
+            .cidr_block(subnet_block)
+            .send()
+            .await?;
+        let subnet_id = subnet
+            .subnet()
+            .and_then(|s| s.subnet_id())
+            .ok_or("no subnet id")?
+            .to_owned();
+        if readable {
+            let iam = aws_sdk_iam::Client::new(&sdk);
+            let trust = format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{PROVIDER}:root"}},"Action":"sts:AssumeRole"}}]}}"#
+            );
+            let created = iam
+                .create_role()
+                .role_name(READER_ROLE)
+                .assume_role_policy_document(trust)
+                .send()
+                .await;
+            if let Err(e) = created {
+                // A second VPC in the same account finds the role there already.
+                let exists = format!("{e:?}").contains("EntityAlreadyExists");
+                if !exists {
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok(Consumer {
+            account: account.to_owned(),
+            sdk,
+            vpc_id,
+            subnet_id,
+        })
+    }
+
+    /// The consumer's CreateVpcEndpoint to a service: a connection request.
+    pub async fn request(&self, consumer: &Consumer, service: &Service) -> Result<String> {
+        let ec2 = aws_sdk_ec2::Client::new(&consumer.sdk);
+        let out = ec2
+            .create_vpc_endpoint()
+            .vpc_endpoint_type(VpcEndpointType::Interface)
+            .vpc_id(&consumer.vpc_id)
+            .subnet_ids(&consumer.subnet_id)
+            .service_name(&service.name)
+            .send()
+            .await?;
+        Ok(out
+            .vpc_endpoint()
+            .and_then(|e| e.vpc_endpoint_id())
+            .ok_or("no endpoint id")?
+            .to_owned())
+    }
+
+    /// The connection's state as the provider sees it.
+    pub async fn state(&self, endpoint: &str) -> Result<String> {
+        let out = self
+            .ec2()
+            .describe_vpc_endpoint_connections()
+            .filters(
+                Filter::builder()
+                    .name("vpc-endpoint-id")
+                    .values(endpoint)
+                    .build(),
+            )
+            .send()
+            .await?;
+        let conn = out
+            .vpc_endpoint_connections()
+            .first()
+            .ok_or_else(|| format!("no connection for {endpoint}"))?;
+        Ok(conn
+            .vpc_endpoint_state()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default())
+    }
+
+    /// An SNS topic with an SQS queue subscribed, to read what was published.
+    pub async fn topic_with_queue(&self) -> Result<(String, String)> {
+        let sns = aws_sdk_sns::Client::new(&self.sdk);
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        let topic = sns.create_topic().name(unique("review")).send().await?;
+        let topic_arn = topic.topic_arn().ok_or("no topic arn")?.to_owned();
+        let queue = sqs
+            .create_queue()
+            .queue_name(unique("review-inbox"))
+            .send()
+            .await?;
+        let queue_url = queue.queue_url().ok_or("no queue url")?.to_owned();
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await?;
+        let queue_arn = attrs
+            .attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+            .ok_or("no queue arn")?
+            .clone();
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .send()
+            .await?;
+        Ok((topic_arn, queue_url))
+    }
+
+    /// Every SNS envelope waiting on the queue (JSON with Subject, Message,
+    /// MessageAttributes).
+    pub async fn drain(&self, queue_url: &str) -> Result<Vec<serde_json::Value>> {
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        let mut out = Vec::new();
+        loop {
+            let got = sqs
+                .receive_message()
+                .queue_url(queue_url)
+                .max_number_of_messages(10)
+                .send()
+                .await?;
+            if got.messages().is_empty() {
+                return Ok(out);
+            }
+            for m in got.messages() {
+                out.push(serde_json::from_str(m.body().unwrap_or("null"))?);
+                if let Some(h) = m.receipt_handle() {
+                    sqs.delete_message()
+                        .queue_url(queue_url)
+                        .receipt_handle(h)
+                        .send()
+                        .await?;
+                }
+            }
+        }
+    }
+
+    /// The decide function's configuration for a test's table and topic.
+    pub fn decide_config(
+        &self,
+        table: &str,
+        topic_arn: &str,
+        services: &[&Service],
+    ) -> DecideConfig {
+        let vars: HashMap<&str, String> = HashMap::from([
+            ("TABLE_NAME", table.to_owned()),
+            ("REVIEW_TOPIC_ARN", topic_arn.to_owned()),
+            (
+                "CONSUMER_ROLE_TEMPLATE",
+                format!("arn:aws:iam::{{account}}:role/{READER_ROLE}"),
+            ),
+            (
+                "SERVICE_IDS",
+                services
+                    .iter()
+                    .map(|s| s.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+        ]);
+        DecideConfig::from_lookup(|k| vars.get(k).cloned()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The real decider, built the way the Lambda builds it.
+    pub fn decider(&self, config: &DecideConfig) -> Decider {
+        gate_lambdas::decide::build(config, &self.sdk)
+    }
+
+    /// How many times each AWS action reached moto, for one service's
+    /// calls when `service` is given.
+    pub fn calls(&self, service: Option<&str>) -> Result<HashMap<String, u64>> {
+        let path = match service {
+            Some(s) => format!("/_gate/calls?service_id={s}"),
+            None => "/_gate/calls".to_owned(),
+        };
+        let body = http_get(&self.moto_url, &path)?;
+        Ok(serde_json::from_str(&body)?)
+    }
+}
+
+/// The first /24 (or the block itself when smaller) of an IPv4 CIDR.
+fn first_subnet(cidr: &str) -> String {
+    let (addr, len) = cidr.split_once('/').unwrap_or((cidr, "24"));
+    let len: u8 = len.parse().unwrap_or(24);
+    format!("{addr}/{}", len.max(24))
+}
+
+/// A plain HTTP GET on loopback, enough for the emulator's control routes.
+pub fn http_get(base: &str, path: &str) -> Result<String> {
+    let host = base.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = TcpStream::connect(host)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .ok_or("malformed HTTP response")?;
+    if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
+        return Err(format!("GET {path}: {}", head.lines().next().unwrap_or_default()).into());
+    }
+    Ok(body.to_owned())
+}

