@@ -33,14 +33,19 @@ bench-policy: ## Criterion: decisions with 100k allow entries and 100k protected
 	$(CARGO) bench --locked -p gate-core --bench policy
 
 bench-sweep: tools ## One sweep of 10,000 pending connections over 20 services, local AWS
-	$(LOCAL_AWS) -- $(CARGO) run --quiet --locked --release -p gate-e2e --bin sweep-bench
+	$(LOCAL_AWS) -- $(CARGO) run --quiet --locked -p gate-e2e --bin sweep-bench
 
 build: tools ## Lambda binaries for arm64 with cargo-lambda
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CARGO) lambda build --release --arm64 --bins -p gate-lambdas
 
-watch: tools ## Local Lambda runtime on 127.0.0.1:9000 against the local AWS (see README)
-	$(LOCAL_AWS) -- env PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CARGO) lambda watch \
-	  --invoke-address 127.0.0.1 --invoke-port 9000 -p gate-lambdas
+watch: tools ## Emulated Lambda runtime on 127.0.0.1:9000 against the local AWS; see README
+	$(LOCAL_AWS) -- sh -c '$(CARGO) run --quiet --locked -p gate-e2e --bin local-setup && \
+	  PATH="$(CURDIR)/$(VENV)/bin:$$PATH" exec $(CARGO) lambda watch \
+	  --invoke-address 127.0.0.1 --invoke-port 9000 -p gate-lambdas'
+
+invoke: tools ## Invoke decide in `make watch` with EVENT (default: the sweep sample)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CARGO) lambda invoke decide --invoke-address 127.0.0.1 \
+	  --invoke-port 9000 --data-file $(or $(EVENT),events/decide/scheduled-sweep.json)
 
 clean: ## Remove build output and local servers' logs (keeps .tools)
 	$(CARGO) clean

@@ -1,8 +1,6 @@
 use gate_app::ports::{Audit, AuditKind};
 use gate_aws::DynamoStore;
-use gate_core::{
-    AllowEntry, Effect, OverlapMode, ProtectedRange, Scope, ServicePolicy, Timestamp, Unlisted,
-};
+use gate_core::{AllowEntry, Effect, OverlapMode, ProtectedRange, Scope, ServicePolicy, Timestamp, Unlisted};
 use gate_e2e::{Local, Result, Service};
 use gate_lambdas::decide::handle_at;
 use serde_json::{Value, json};
@@ -20,24 +18,15 @@ async fn setup(policy: impl FnOnce(&mut ServicePolicy)) -> Result<Setup> {
     let local = Local::from_env().await;
     let service = local.service().await?;
     let store = local.table().await?;
-    let (topic, queue) = local.topic_with_queue().await?;
+    let (topic, queue) = local.topic_with_queue("review").await?;
     let mut p = ServicePolicy::cautious(service.id.parse()?);
-    p.protected_cidrs = vec![ProtectedRange {
-        cidr: "10.0.0.0/8".parse()?,
-        label: "on-prem".into(),
-    }];
+    p.protected_cidrs = vec![ProtectedRange { cidr: "10.0.0.0/8".parse()?, label: "on-prem".into() }];
     p.approvers = vec!["netops@example.com".into()];
     policy(&mut p);
     store.put_policy(&p).await?;
     let config = local.decide_config(store.table(), &topic, &[&service]);
     let decider = local.decider(&config);
-    Ok(Setup {
-        local,
-        service,
-        store,
-        queue,
-        decider,
-    })
+    Ok(Setup { local, service, store, queue, decider })
 }
 
 fn entry(scope: &str, account: &str, effect: Effect, declared: &[&str]) -> Result<AllowEntry> {
@@ -45,10 +34,7 @@ fn entry(scope: &str, account: &str, effect: Effect, declared: &[&str]) -> Resul
         scope: scope.parse()?,
         account: account.parse()?,
         effect,
-        declared_cidrs: declared
-            .iter()
-            .map(|c| c.parse())
-            .collect::<std::result::Result<_, _>>()?,
+        declared_cidrs: declared.iter().map(|c| c.parse()).collect::<std::result::Result<_, _>>()?,
         expires_at: Some("2099-01-01".parse()?),
         owner: "netops".into(),
         note: "e2e".into(),
@@ -75,59 +61,32 @@ async fn decide(s: &Setup, event: &Value) -> Result<gate_lambdas::decide::Outcom
 }
 
 async fn audit_kinds(store: &DynamoStore, endpoint: &str) -> Result<Vec<AuditKind>> {
-    Ok(store
-        .history(&endpoint.parse()?)
-        .await?
-        .into_iter()
-        .map(|e| e.kind)
-        .collect())
+    Ok(store.history(&endpoint.parse()?).await?.into_iter().map(|e| e.kind).collect())
 }
 
 #[tokio::test]
 async fn allowlisted_consumer_is_accepted() -> Result<()> {
     let s = setup(|_| {}).await?;
-    s.store
-        .put_entry(&entry(&s.service.id, "210000000001", Effect::Allow, &[])?)
-        .await?;
-    let consumer = s
-        .local
-        .consumer("210000000001", "172.31.0.0/16", &[], true)
-        .await?;
+    s.store.put_entry(&entry(&s.service.id, "210000000001", Effect::Allow, &[])?).await?;
+    let consumer = s.local.consumer("210000000001", "172.31.0.0/16", &[], true).await?;
     let endpoint = s.local.request(&consumer, &s.service).await?;
     assert_eq!(s.local.state(&endpoint).await?, "pendingAcceptance");
 
     let out = decide(&s, &connect_event(&s.service.id, &endpoint, "210000000001")).await?;
     assert_eq!(out.report.decided.len(), 1, "{:?}", out.report);
-    assert!(
-        out.report.decided[0].reasons.contains("172.31.0.0/16"),
-        "{}",
-        out.report.decided[0].reasons
-    );
+    assert!(out.report.decided[0].reasons.contains("172.31.0.0/16"), "{}", out.report.decided[0].reasons);
     assert_eq!(s.local.state(&endpoint).await?, "available");
-    assert_eq!(
-        audit_kinds(&s.store, &endpoint).await?,
-        vec![AuditKind::Decided, AuditKind::Accepted]
-    );
-    assert!(
-        s.local.drain(&s.queue).await?.is_empty(),
-        "an accept notifies nobody"
-    );
+    assert_eq!(audit_kinds(&s.store, &endpoint).await?, vec![AuditKind::Decided, AuditKind::Accepted]);
+    assert!(s.local.drain(&s.queue).await?.is_empty(), "an accept notifies nobody");
     Ok(())
 }
 
 #[tokio::test]
 async fn denied_consumer_is_rejected_even_with_a_service_allow() -> Result<()> {
     let s = setup(|_| {}).await?;
-    s.store
-        .put_entry(&entry(&s.service.id, "210000000002", Effect::Allow, &[])?)
-        .await?;
-    s.store
-        .put_entry(&entry("*", "210000000002", Effect::Deny, &[])?)
-        .await?;
-    let consumer = s
-        .local
-        .consumer("210000000002", "172.31.0.0/16", &[], true)
-        .await?;
+    s.store.put_entry(&entry(&s.service.id, "210000000002", Effect::Allow, &[])?).await?;
+    s.store.put_entry(&entry("*", "210000000002", Effect::Deny, &[])?).await?;
+    let consumer = s.local.consumer("210000000002", "172.31.0.0/16", &[], true).await?;
     let endpoint = s.local.request(&consumer, &s.service).await?;
     decide(&s, &connect_event(&s.service.id, &endpoint, "210000000002")).await?;
     assert_eq!(s.local.state(&endpoint).await?, "rejected");
@@ -137,10 +96,7 @@ async fn denied_consumer_is_rejected_even_with_a_service_allow() -> Result<()> {
 #[tokio::test]
 async fn unlisted_consumer_goes_to_review_and_approvers_get_an_email() -> Result<()> {
     let s = setup(|_| {}).await?;
-    let consumer = s
-        .local
-        .consumer("210000000003", "172.31.0.0/16", &[], true)
-        .await?;
+    let consumer = s.local.consumer("210000000003", "172.31.0.0/16", &[], true).await?;
     let endpoint = s.local.request(&consumer, &s.service).await?;
     decide(&s, &connect_event(&s.service.id, &endpoint, "210000000003")).await?;
     assert_eq!(s.local.state(&endpoint).await?, "pendingAcceptance");
@@ -149,20 +105,11 @@ async fn unlisted_consumer_goes_to_review_and_approvers_get_an_email() -> Result
     assert_eq!(mail.len(), 1, "{mail:?}");
     let subject = mail[0]["Subject"].as_str().unwrap_or_default();
     let body = mail[0]["Message"].as_str().unwrap_or_default();
-    assert!(
-        subject.contains(&endpoint) && subject.contains("210000000003"),
-        "{subject}"
-    );
+    assert!(subject.contains(&endpoint) && subject.contains("210000000003"), "{subject}");
     assert!(body.contains("not on the allowlist"), "{body}");
     assert!(body.contains("What happens next"), "{body}");
-    assert_eq!(
-        mail[0]["MessageAttributes"]["service_id"]["Value"],
-        json!(s.service.id)
-    );
-    assert_eq!(
-        audit_kinds(&s.store, &endpoint).await?,
-        vec![AuditKind::Decided, AuditKind::Notified]
-    );
+    assert_eq!(mail[0]["MessageAttributes"]["service_id"]["Value"], json!(s.service.id));
+    assert_eq!(audit_kinds(&s.store, &endpoint).await?, vec![AuditKind::Decided, AuditKind::Notified]);
     Ok(())
 }
 
@@ -176,22 +123,13 @@ async fn overlapping_cidr_follows_each_overlap_mode() -> Result<()> {
     ] {
         let s = setup(|p| p.overlap = mode).await?;
         let account = "210000000004";
-        s.store
-            .put_entry(&entry("*", account, Effect::Allow, &[])?)
-            .await?;
+        s.store.put_entry(&entry("*", account, Effect::Allow, &[])?).await?;
         let consumer = s.local.consumer(account, "10.0.0.0/16", &[], true).await?;
         let endpoint = s.local.request(&consumer, &s.service).await?;
         let out = decide(&s, &connect_event(&s.service.id, &endpoint, account)).await?;
-        assert_eq!(
-            s.local.state(&endpoint).await?,
-            state,
-            "{mode:?}: {:?}",
-            out.report
-        );
+        assert_eq!(s.local.state(&endpoint).await?, state, "{mode:?}: {:?}", out.report);
         assert!(
-            out.report.decided[0]
-                .reasons
-                .contains("overlaps protected 10.0.0.0/8 (on-prem)"),
+            out.report.decided[0].reasons.contains("overlaps protected 10.0.0.0/8 (on-prem)"),
             "{mode:?}"
         );
         assert_eq!(s.local.drain(&s.queue).await?.len(), mails, "{mode:?}");
@@ -203,26 +141,12 @@ async fn overlapping_cidr_follows_each_overlap_mode() -> Result<()> {
 async fn secondary_cidr_blocks_are_checked_too() -> Result<()> {
     let s = setup(|p| p.overlap = OverlapMode::Reject).await?;
     let account = "210000000005";
-    s.store
-        .put_entry(&entry("*", account, Effect::Allow, &[])?)
-        .await?;
-    let consumer = s
-        .local
-        .consumer(account, "172.31.0.0/16", &["10.50.0.0/16"], true)
-        .await?;
+    s.store.put_entry(&entry("*", account, Effect::Allow, &[])?).await?;
+    let consumer = s.local.consumer(account, "172.31.0.0/16", &["10.50.0.0/16"], true).await?;
     let endpoint = s.local.request(&consumer, &s.service).await?;
     let out = decide(&s, &connect_event(&s.service.id, &endpoint, account)).await?;
-    assert_eq!(
-        s.local.state(&endpoint).await?,
-        "rejected",
-        "{:?}",
-        out.report
-    );
-    assert!(
-        out.report.decided[0]
-            .reasons
-            .contains("10.50.0.0/16 overlaps")
-    );
+    assert_eq!(s.local.state(&endpoint).await?, "rejected", "{:?}", out.report);
+    assert!(out.report.decided[0].reasons.contains("10.50.0.0/16 overlaps"));
     Ok(())
 }
 
@@ -233,49 +157,27 @@ async fn unreadable_consumer_role_falls_back_to_declared_cidrs() -> Result<()> {
     // the other a protected one.
     let clean = "210000000006";
     let risky = "210000000007";
-    s.store
-        .put_entry(&entry("*", clean, Effect::Allow, &["192.168.0.0/16"])?)
-        .await?;
-    s.store
-        .put_entry(&entry("*", risky, Effect::Allow, &["10.9.0.0/16"])?)
-        .await?;
-    let a = s
-        .local
-        .consumer(clean, "192.168.0.0/16", &[], false)
-        .await?;
+    s.store.put_entry(&entry("*", clean, Effect::Allow, &["192.168.0.0/16"])?).await?;
+    s.store.put_entry(&entry("*", risky, Effect::Allow, &["10.9.0.0/16"])?).await?;
+    let a = s.local.consumer(clean, "192.168.0.0/16", &[], false).await?;
     let b = s.local.consumer(risky, "10.9.0.0/16", &[], false).await?;
     let ea = s.local.request(&a, &s.service).await?;
     let eb = s.local.request(&b, &s.service).await?;
 
     let out = decide(&s, &connect_event(&s.service.id, &ea, clean)).await?;
     assert_eq!(s.local.state(&ea).await?, "available");
-    assert!(
-        out.report.decided[0]
-            .reasons
-            .contains("using declared 192.168.0.0/16"),
-        "{:?}",
-        out.report
-    );
+    assert!(out.report.decided[0].reasons.contains("using declared 192.168.0.0/16"), "{:?}", out.report);
 
     let out = decide(&s, &connect_event(&s.service.id, &eb, risky)).await?;
     assert_eq!(s.local.state(&eb).await?, "rejected");
-    assert!(
-        out.report.decided[0]
-            .reasons
-            .contains("using declared 10.9.0.0/16"),
-        "{:?}",
-        out.report
-    );
+    assert!(out.report.decided[0].reasons.contains("using declared 10.9.0.0/16"), "{:?}", out.report);
     Ok(())
 }
 
 #[tokio::test]
 async fn unlisted_consumer_is_rejected_when_the_policy_says_so() -> Result<()> {
     let s = setup(|p| p.unlisted = Unlisted::Reject).await?;
-    let consumer = s
-        .local
-        .consumer("210000000008", "172.31.0.0/16", &[], true)
-        .await?;
+    let consumer = s.local.consumer("210000000008", "172.31.0.0/16", &[], true).await?;
     let endpoint = s.local.request(&consumer, &s.service).await?;
     decide(&s, &connect_event(&s.service.id, &endpoint, "210000000008")).await?;
     assert_eq!(s.local.state(&endpoint).await?, "rejected");
@@ -286,13 +188,8 @@ async fn unlisted_consumer_is_rejected_when_the_policy_says_so() -> Result<()> {
 async fn same_connect_event_delivered_five_times_at_once_accepts_once() -> Result<()> {
     let s = setup(|_| {}).await?;
     let account = "210000000009";
-    s.store
-        .put_entry(&entry("*", account, Effect::Allow, &[])?)
-        .await?;
-    let consumer = s
-        .local
-        .consumer(account, "172.31.0.0/16", &[], true)
-        .await?;
+    s.store.put_entry(&entry("*", account, Effect::Allow, &[])?).await?;
+    let consumer = s.local.consumer(account, "172.31.0.0/16", &[], true).await?;
     let endpoint = s.local.request(&consumer, &s.service).await?;
     let event = connect_event(&s.service.id, &endpoint, account);
 
@@ -310,20 +207,9 @@ async fn same_connect_event_delivered_five_times_at_once_accepts_once() -> Resul
     assert_eq!(decided, 1);
     assert_eq!(s.local.state(&endpoint).await?, "available");
     let calls = s.local.calls(Some(&s.service.id))?;
-    assert_eq!(
-        calls
-            .get("AcceptVpcEndpointConnections")
-            .copied()
-            .unwrap_or(0),
-        1,
-        "{calls:?}"
-    );
+    assert_eq!(calls.get("AcceptVpcEndpointConnections").copied().unwrap_or(0), 1, "{calls:?}");
     let kinds = audit_kinds(&s.store, &endpoint).await?;
-    assert_eq!(
-        kinds.iter().filter(|k| **k == AuditKind::Decided).count(),
-        1,
-        "{kinds:?}"
-    );
+    assert_eq!(kinds.iter().filter(|k| **k == AuditKind::Decided).count(), 1, "{kinds:?}");
     Ok(())
 }
 
@@ -331,14 +217,9 @@ async fn same_connect_event_delivered_five_times_at_once_accepts_once() -> Resul
 async fn sweep_decides_every_pending_connection_of_the_service() -> Result<()> {
     let s = setup(|_| {}).await?;
     let friend = "210000000010";
-    s.store
-        .put_entry(&entry("*", friend, Effect::Allow, &[])?)
-        .await?;
+    s.store.put_entry(&entry("*", friend, Effect::Allow, &[])?).await?;
     let a = s.local.consumer(friend, "172.31.0.0/16", &[], true).await?;
-    let b = s
-        .local
-        .consumer("210000000011", "172.30.0.0/16", &[], true)
-        .await?;
+    let b = s.local.consumer("210000000011", "172.30.0.0/16", &[], true).await?;
     let ea = s.local.request(&a, &s.service).await?;
     let eb = s.local.request(&b, &s.service).await?;
 
@@ -358,9 +239,7 @@ async fn sweep_decides_every_pending_connection_of_the_service() -> Result<()> {
 async fn a_corrupt_policy_item_accepts_nothing_and_says_which_item() -> Result<()> {
     let s = setup(|_| {}).await?;
     let account = "210000000012";
-    s.store
-        .put_entry(&entry("*", account, Effect::Allow, &[])?)
-        .await?;
+    s.store.put_entry(&entry("*", account, Effect::Allow, &[])?).await?;
     // Someone edits the allow entry by hand and breaks its CIDR.
     let mut item = std::collections::HashMap::new();
     for (k, v) in [
@@ -374,29 +253,19 @@ async fn a_corrupt_policy_item_accepts_nothing_and_says_which_item() -> Result<(
     }
     item.insert(
         "declared_cidrs".to_owned(),
-        aws_sdk_dynamodb::types::AttributeValue::L(vec![
-            aws_sdk_dynamodb::types::AttributeValue::S("10.0.0.300/8".into()),
-        ]),
+        aws_sdk_dynamodb::types::AttributeValue::L(vec![aws_sdk_dynamodb::types::AttributeValue::S(
+            "10.0.0.300/8".into(),
+        )]),
     );
     s.store.put_raw(item).await?;
-    let consumer = s
-        .local
-        .consumer(account, "172.31.0.0/16", &[], true)
-        .await?;
+    let consumer = s.local.consumer(account, "172.31.0.0/16", &[], true).await?;
     let endpoint = s.local.request(&consumer, &s.service).await?;
 
-    let err = handle_at(
-        &s.decider,
-        &connect_event(&s.service.id, &endpoint, account),
-        Timestamp::now(),
-    )
-    .await
-    .expect_err("fails closed");
+    let err = handle_at(&s.decider, &connect_event(&s.service.id, &endpoint, account), Timestamp::now())
+        .await
+        .expect_err("fails closed");
     let text = gate_lambdas_diag(err);
-    assert!(
-        text.contains(&format!("ALLOW#{}", s.service.id)) && text.contains("10.0.0.300/8"),
-        "{text}"
-    );
+    assert!(text.contains(&format!("ALLOW#{}", s.service.id)) && text.contains("10.0.0.300/8"), "{text}");
     assert_eq!(s.local.state(&endpoint).await?, "pendingAcceptance");
     Ok(())
 }
@@ -411,21 +280,14 @@ async fn policy_for_all_services_applies_when_the_service_has_none() -> Result<(
     let local = Local::from_env().await;
     let service = local.service().await?;
     let store = local.table().await?;
-    let (topic, _queue) = local.topic_with_queue().await?;
+    let (topic, _queue) = local.topic_with_queue("review").await?;
     let mut star = ServicePolicy::cautious(Scope::Any);
     star.unlisted = Unlisted::Reject;
     store.put_policy(&star).await?;
     let decider = local.decider(&local.decide_config(store.table(), &topic, &[&service]));
-    let consumer = local
-        .consumer("210000000013", "172.31.0.0/16", &[], true)
-        .await?;
+    let consumer = local.consumer("210000000013", "172.31.0.0/16", &[], true).await?;
     let endpoint = local.request(&consumer, &service).await?;
-    handle_at(
-        &decider,
-        &connect_event(&service.id, &endpoint, "210000000013"),
-        Timestamp::now(),
-    )
-    .await?;
+    handle_at(&decider, &connect_event(&service.id, &endpoint, "210000000013"), Timestamp::now()).await?;
     assert_eq!(local.state(&endpoint).await?, "rejected");
     Ok(())
 }

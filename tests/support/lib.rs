@@ -35,15 +35,8 @@ static UNIQUE: AtomicU32 = AtomicU32::new(0);
 
 /// A name no other test in this run uses.
 pub fn unique(prefix: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or_default();
-    format!(
-        "{prefix}-{}-{nanos}-{}",
-        std::process::id(),
-        UNIQUE.fetch_add(1, Ordering::Relaxed)
-    )
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or_default();
+    format!("{prefix}-{}-{nanos}-{}", std::process::id(), UNIQUE.fetch_add(1, Ordering::Relaxed))
 }
 
 /// The local AWS environment, as exported by the launcher.
@@ -90,16 +83,11 @@ impl Local {
     /// Credentials for another account, through its admin role.
     pub async fn account(&self, account: &str) -> SdkConfig {
         let arn = format!("arn:aws:iam::{account}:role/{ADMIN_ROLE}");
-        let provider = AssumeRoleProvider::builder(arn)
-            .session_name("gate-e2e")
-            .configure(&self.sdk)
-            .build()
-            .await;
+        let provider =
+            AssumeRoleProvider::builder(arn).session_name("gate-e2e").configure(&self.sdk).build().await;
         self.sdk
             .to_builder()
-            .credentials_provider(
-                aws_credential_types::provider::SharedCredentialsProvider::new(provider),
-            )
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
             .build()
     }
 
@@ -114,22 +102,9 @@ impl Local {
     pub async fn service(&self) -> Result<Service> {
         let ec2 = self.ec2();
         let vpc = ec2.create_vpc().cidr_block("10.0.0.0/16").send().await?;
-        let vpc_id = vpc
-            .vpc()
-            .and_then(|v| v.vpc_id())
-            .ok_or("no vpc id")?
-            .to_owned();
-        let subnet = ec2
-            .create_subnet()
-            .vpc_id(&vpc_id)
-            .cidr_block("10.0.1.0/24")
-            .send()
-            .await?;
-        let subnet_id = subnet
-            .subnet()
-            .and_then(|s| s.subnet_id())
-            .ok_or("no subnet id")?
-            .to_owned();
+        let vpc_id = vpc.vpc().and_then(|v| v.vpc_id()).ok_or("no vpc id")?.to_owned();
+        let subnet = ec2.create_subnet().vpc_id(&vpc_id).cidr_block("10.0.1.0/24").send().await?;
+        let subnet_id = subnet.subnet().and_then(|s| s.subnet_id()).ok_or("no subnet id")?.to_owned();
         let elb = aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk);
         let lb = elb
             .create_load_balancer()
@@ -138,21 +113,15 @@ impl Local {
             .subnets(subnet_id)
             .send()
             .await?;
-        let lb_arn = lb
-            .load_balancers()
-            .first()
-            .and_then(|l| l.load_balancer_arn())
-            .ok_or("no NLB arn")?
-            .to_owned();
+        let lb_arn =
+            lb.load_balancers().first().and_then(|l| l.load_balancer_arn()).ok_or("no NLB arn")?.to_owned();
         let svc = ec2
             .create_vpc_endpoint_service_configuration()
             .acceptance_required(true)
             .network_load_balancer_arns(lb_arn)
             .send()
             .await?;
-        let cfg = svc
-            .service_configuration()
-            .ok_or("no service configuration")?;
+        let cfg = svc.service_configuration().ok_or("no service configuration")?;
         let id = cfg.service_id().ok_or("no service id")?.to_owned();
         // Consumers may only request endpoints to services that allow them.
         ec2.modify_vpc_endpoint_service_permissions()
@@ -160,10 +129,7 @@ impl Local {
             .add_allowed_principals("*")
             .send()
             .await?;
-        Ok(Service {
-            id,
-            name: cfg.service_name().ok_or("no service name")?.to_owned(),
-        })
+        Ok(Service { id, name: cfg.service_name().ok_or("no service name")?.to_owned() })
     }
 
     /// A consumer account with a VPC of `cidr` (plus `extra` CIDR blocks),
@@ -178,41 +144,20 @@ impl Local {
         let sdk = self.account(account).await;
         let ec2 = aws_sdk_ec2::Client::new(&sdk);
         let vpc = ec2.create_vpc().cidr_block(cidr).send().await?;
-        let vpc_id = vpc
-            .vpc()
-            .and_then(|v| v.vpc_id())
-            .ok_or("no vpc id")?
-            .to_owned();
+        let vpc_id = vpc.vpc().and_then(|v| v.vpc_id()).ok_or("no vpc id")?.to_owned();
         for block in extra {
-            ec2.associate_vpc_cidr_block()
-                .vpc_id(&vpc_id)
-                .cidr_block(*block)
-                .send()
-                .await?;
+            ec2.associate_vpc_cidr_block().vpc_id(&vpc_id).cidr_block(*block).send().await?;
         }
         let subnet_block = first_subnet(cidr);
-        let subnet = ec2
-            .create_subnet()
-            .vpc_id(&vpc_id)
-            .cidr_block(subnet_block)
-            .send()
-            .await?;
-        let subnet_id = subnet
-            .subnet()
-            .and_then(|s| s.subnet_id())
-            .ok_or("no subnet id")?
-            .to_owned();
+        let subnet = ec2.create_subnet().vpc_id(&vpc_id).cidr_block(subnet_block).send().await?;
+        let subnet_id = subnet.subnet().and_then(|s| s.subnet_id()).ok_or("no subnet id")?.to_owned();
         if readable {
             let iam = aws_sdk_iam::Client::new(&sdk);
             let trust = format!(
                 r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{PROVIDER}:root"}},"Action":"sts:AssumeRole"}}]}}"#
             );
-            let created = iam
-                .create_role()
-                .role_name(READER_ROLE)
-                .assume_role_policy_document(trust)
-                .send()
-                .await;
+            let created =
+                iam.create_role().role_name(READER_ROLE).assume_role_policy_document(trust).send().await;
             if let Err(e) = created {
                 // A second VPC in the same account finds the role there already.
                 let exists = format!("{e:?}").contains("EntityAlreadyExists");
@@ -221,12 +166,7 @@ impl Local {
                 }
             }
         }
-        Ok(Consumer {
-            account: account.to_owned(),
-            sdk,
-            vpc_id,
-            subnet_id,
-        })
+        Ok(Consumer { account: account.to_owned(), sdk, vpc_id, subnet_id })
     }
 
     /// The consumer's CreateVpcEndpoint to a service: a connection request.
@@ -240,11 +180,7 @@ impl Local {
             .service_name(&service.name)
             .send()
             .await?;
-        Ok(out
-            .vpc_endpoint()
-            .and_then(|e| e.vpc_endpoint_id())
-            .ok_or("no endpoint id")?
-            .to_owned())
+        Ok(out.vpc_endpoint().and_then(|e| e.vpc_endpoint_id()).ok_or("no endpoint id")?.to_owned())
     }
 
     /// The connection's state as the provider sees it.
@@ -252,35 +188,21 @@ impl Local {
         let out = self
             .ec2()
             .describe_vpc_endpoint_connections()
-            .filters(
-                Filter::builder()
-                    .name("vpc-endpoint-id")
-                    .values(endpoint)
-                    .build(),
-            )
+            .filters(Filter::builder().name("vpc-endpoint-id").values(endpoint).build())
             .send()
             .await?;
-        let conn = out
-            .vpc_endpoint_connections()
-            .first()
-            .ok_or_else(|| format!("no connection for {endpoint}"))?;
-        Ok(conn
-            .vpc_endpoint_state()
-            .map(|s| s.as_str().to_owned())
-            .unwrap_or_default())
+        let conn =
+            out.vpc_endpoint_connections().first().ok_or_else(|| format!("no connection for {endpoint}"))?;
+        Ok(conn.vpc_endpoint_state().map(|s| s.as_str().to_owned()).unwrap_or_default())
     }
 
     /// An SNS topic with an SQS queue subscribed, to read what was published.
-    pub async fn topic_with_queue(&self) -> Result<(String, String)> {
+    pub async fn topic_with_queue(&self, name: &str) -> Result<(String, String)> {
         let sns = aws_sdk_sns::Client::new(&self.sdk);
         let sqs = aws_sdk_sqs::Client::new(&self.sdk);
-        let topic = sns.create_topic().name(unique("review")).send().await?;
+        let topic = sns.create_topic().name(unique(name)).send().await?;
         let topic_arn = topic.topic_arn().ok_or("no topic arn")?.to_owned();
-        let queue = sqs
-            .create_queue()
-            .queue_name(unique("review-inbox"))
-            .send()
-            .await?;
+        let queue = sqs.create_queue().queue_name(unique(&format!("{name}-inbox"))).send().await?;
         let queue_url = queue.queue_url().ok_or("no queue url")?.to_owned();
         let attrs = sqs
             .get_queue_attributes()
@@ -293,12 +215,7 @@ impl Local {
             .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
             .ok_or("no queue arn")?
             .clone();
-        sns.subscribe()
-            .topic_arn(&topic_arn)
-            .protocol("sqs")
-            .endpoint(queue_arn)
-            .send()
-            .await?;
+        sns.subscribe().topic_arn(&topic_arn).protocol("sqs").endpoint(queue_arn).send().await?;
         Ok((topic_arn, queue_url))
     }
 
@@ -308,50 +225,26 @@ impl Local {
         let sqs = aws_sdk_sqs::Client::new(&self.sdk);
         let mut out = Vec::new();
         loop {
-            let got = sqs
-                .receive_message()
-                .queue_url(queue_url)
-                .max_number_of_messages(10)
-                .send()
-                .await?;
+            let got = sqs.receive_message().queue_url(queue_url).max_number_of_messages(10).send().await?;
             if got.messages().is_empty() {
                 return Ok(out);
             }
             for m in got.messages() {
                 out.push(serde_json::from_str(m.body().unwrap_or("null"))?);
                 if let Some(h) = m.receipt_handle() {
-                    sqs.delete_message()
-                        .queue_url(queue_url)
-                        .receipt_handle(h)
-                        .send()
-                        .await?;
+                    sqs.delete_message().queue_url(queue_url).receipt_handle(h).send().await?;
                 }
             }
         }
     }
 
     /// The decide function's configuration for a test's table and topic.
-    pub fn decide_config(
-        &self,
-        table: &str,
-        topic_arn: &str,
-        services: &[&Service],
-    ) -> DecideConfig {
+    pub fn decide_config(&self, table: &str, topic_arn: &str, services: &[&Service]) -> DecideConfig {
         let vars: HashMap<&str, String> = HashMap::from([
             ("TABLE_NAME", table.to_owned()),
             ("REVIEW_TOPIC_ARN", topic_arn.to_owned()),
-            (
-                "CONSUMER_ROLE_TEMPLATE",
-                format!("arn:aws:iam::{{account}}:role/{READER_ROLE}"),
-            ),
-            (
-                "SERVICE_IDS",
-                services
-                    .iter()
-                    .map(|s| s.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(","),
-            ),
+            ("CONSUMER_ROLE_TEMPLATE", format!("arn:aws:iam::{{account}}:role/{READER_ROLE}")),
+            ("SERVICE_IDS", services.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(",")),
         ]);
         DecideConfig::from_lookup(|k| vars.get(k).cloned()).unwrap_or_else(|e| panic!("{e}"))
     }
@@ -382,20 +275,29 @@ fn first_subnet(cidr: &str) -> String {
 
 /// A plain HTTP GET on loopback, enough for the emulator's control routes.
 pub fn http_get(base: &str, path: &str) -> Result<String> {
+    http(base, "GET", path, "")
+}
+
+/// A plain HTTP POST of a JSON body on loopback.
+pub fn http_post(base: &str, path: &str, body: &str) -> Result<String> {
+    http(base, "POST", path, body)
+}
+
+fn http(base: &str, method: &str, path: &str, body: &str) -> Result<String> {
     let host = base.trim_start_matches("http://").trim_end_matches('/');
     let mut stream = TcpStream::connect(host)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.set_read_timeout(Some(Duration::from_secs(120)))?;
+    let length = body.len();
     write!(
         stream,
-        "GET {path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n{body}"
     )?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .ok_or("malformed HTTP response")?;
+    let (head, body) = response.split_once("\r\n\r\n").ok_or("malformed HTTP response")?;
     if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
-        return Err(format!("GET {path}: {}", head.lines().next().unwrap_or_default()).into());
+        return Err(format!("{method} {path}: {}", head.lines().next().unwrap_or_default()).into());
     }
     Ok(body.to_owned())
 }

@@ -18,15 +18,15 @@ use std::sync::Arc;
 
 use futures_util::stream::{self, StreamExt};
 use gate_core::{
-    AccountId, Action, CidrSet, Connection, ConnectionState, Decision, EndpointId, Outcome,
-    PolicyBook, Request, RequestRecord, RequestState, ServiceId, Timestamp, decide,
+    AccountId, Action, CidrSet, Connection, ConnectionState, Decision, EndpointId, Outcome, PolicyBook,
+    Request, RequestRecord, RequestState, ServiceId, Timestamp, decide,
 };
 use serde::Serialize;
 use tokio::sync::Mutex;
 
 use crate::error::PortError;
 use crate::ports::{
-    Audit, AuditEvent, AuditKind, Connections, ConsumerNetworks, Notifier, PolicySource, Requests,
+    Audit, AuditEvent, AuditKind, Connections, ConsumerNetworks, Notifier, PolicySource, Refused, Requests,
 };
 
 /// How the decider behaves; read from configuration by the Lambda.
@@ -70,9 +70,7 @@ pub struct Decider {
 
 impl std::fmt::Debug for Decider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Decider")
-            .field("settings", &self.settings)
-            .finish_non_exhaustive()
+        f.debug_struct("Decider").field("settings", &self.settings).finish_non_exhaustive()
     }
 }
 
@@ -104,18 +102,12 @@ pub struct Report {
 
 impl Report {
     fn skip(&mut self, endpoint: &EndpointId, why: impl Into<String>) {
-        self.skipped.push(Note {
-            endpoint: endpoint.clone(),
-            why: why.into(),
-        });
+        self.skipped.push(Note { endpoint: endpoint.clone(), why: why.into() });
     }
 
     fn fail(&mut self, endpoint: &EndpointId, err: &PortError) {
         tracing::error!(endpoint_id = %endpoint, error = %err.chain(), transient = err.transient, "failed; connection left pending");
-        self.failed.push(Note {
-            endpoint: endpoint.clone(),
-            why: err.chain(),
-        });
+        self.failed.push(Note { endpoint: endpoint.clone(), why: err.chain() });
     }
 }
 
@@ -125,6 +117,13 @@ type Claim = Result<Option<(Decision, RequestRecord)>, PortError>;
 /// Accepted consumers' CIDRs per service, read at most once per run.
 type OthersCache = Mutex<HashMap<ServiceId, Arc<CidrSet<String>>>>;
 
+/// What became of one request after its Accept/Reject call.
+enum Booked {
+    Done,
+    Refused(String),
+    Late(PortError),
+}
+
 /// Work left once decisions are claimed.
 enum Work {
     Act(Action, RequestRecord),
@@ -133,11 +132,7 @@ enum Work {
 
 impl Decider {
     /// Decides the connection of one endpoint, named by an event.
-    pub async fn decide_endpoint(
-        &self,
-        endpoint: &EndpointId,
-        now: Timestamp,
-    ) -> Result<Report, PortError> {
+    pub async fn decide_endpoint(&self, endpoint: &EndpointId, now: Timestamp) -> Result<Report, PortError> {
         match self.connections.get(endpoint).await? {
             Some(conn) => self.run(vec![conn], now).await,
             None => {
@@ -156,21 +151,14 @@ impl Decider {
     }
 
     /// Decides, claims and acts on these connections.
-    pub async fn run(
-        &self,
-        connections: Vec<Connection>,
-        now: Timestamp,
-    ) -> Result<Report, PortError> {
+    pub async fn run(&self, connections: Vec<Connection>, now: Timestamp) -> Result<Report, PortError> {
         let mut report = Report::default();
         let pending: Vec<Connection> = connections
             .into_iter()
             .filter(|c| {
                 let ok = c.state == ConnectionState::PendingAcceptance;
                 if !ok {
-                    report.skip(
-                        &c.endpoint,
-                        format!("connection is {}, not pendingAcceptance", c.state),
-                    );
+                    report.skip(&c.endpoint, format!("connection is {}, not pendingAcceptance", c.state));
                 }
                 ok
             })
@@ -181,10 +169,8 @@ impl Decider {
 
         let ids: Vec<EndpointId> = pending.iter().map(|c| c.endpoint.clone()).collect();
         let existing = self.requests.get_many(&ids).await?;
-        let pairs: Vec<(ServiceId, AccountId)> = pending
-            .iter()
-            .map(|c| (c.service.clone(), c.owner))
-            .collect();
+        let pairs: Vec<(ServiceId, AccountId)> =
+            pending.iter().map(|c| (c.service.clone(), c.owner)).collect();
         // Fail closed: without the policy nothing is decided at all.
         let book = self.policies.load_book(&pairs).await?;
 
@@ -197,10 +183,7 @@ impl Decider {
                     Some(w) => work.push(w),
                     None => report.skip(
                         &conn.endpoint,
-                        format!(
-                            "already decided: {} by {} at {}",
-                            rec.state, rec.actor, rec.decided_at
-                        ),
+                        format!("already decided: {} by {} at {}", rec.state, rec.actor, rec.decided_at),
                     ),
                 },
             }
@@ -220,8 +203,7 @@ impl Decider {
         if let Some(action) = rec.action_outstanding() {
             return Some(Work::Act(action, rec.clone()));
         }
-        (rec.state == RequestState::Review && rec.notified_at.is_none())
-            .then(|| Work::Notify(rec.clone()))
+        (rec.state == RequestState::Review && rec.notified_at.is_none()).then(|| Work::Notify(rec.clone()))
     }
 
     async fn claim_all(
@@ -339,9 +321,7 @@ impl Decider {
         book: &PolicyBook,
         cache: &OthersCache,
     ) -> Result<Arc<CidrSet<String>>, PortError> {
-        let wanted = book
-            .policy_for(service)
-            .is_some_and(|p| p.policy.unique_consumer_cidrs);
+        let wanted = book.policy_for(service).is_some_and(|p| p.policy.unique_consumer_cidrs);
         if !wanted {
             return Ok(Arc::new(CidrSet::default()));
         }
@@ -354,29 +334,18 @@ impl Decider {
         Ok(set)
     }
 
-    async fn do_work(
-        &self,
-        work: Vec<Work>,
-        book: &PolicyBook,
-        now: Timestamp,
-        report: &mut Report,
-    ) {
+    async fn do_work(&self, work: Vec<Work>, book: &PolicyBook, now: Timestamp, report: &mut Report) {
         let mut batches: BTreeMap<(ServiceId, bool), Vec<RequestRecord>> = BTreeMap::new();
         for w in work {
             match w {
-                Work::Act(action, rec) => batches
-                    .entry((rec.service.clone(), action == Action::Accept))
-                    .or_default()
-                    .push(rec),
+                Work::Act(action, rec) => {
+                    batches.entry((rec.service.clone(), action == Action::Accept)).or_default().push(rec)
+                }
                 Work::Notify(rec) => self.notify(rec, book, now, report).await,
             }
         }
         for ((service, accept), records) in batches {
-            let action = if accept {
-                Action::Accept
-            } else {
-                Action::Reject
-            };
+            let action = if accept { Action::Accept } else { Action::Reject };
             for chunk in records.chunks(self.settings.batch.max(1)) {
                 self.act(action, &service, chunk, now, report).await;
             }
@@ -401,62 +370,58 @@ impl Decider {
                 return;
             }
         };
-        for rec in records {
-            if let Some(r) = refused.iter().find(|r| r.endpoint == rec.endpoint.as_str()) {
-                // EC2 said no for this endpoint (no longer pending, gone):
-                // nothing is retried for a connection that is not pending.
-                tracing::warn!(endpoint_id = %rec.endpoint, code = %r.code, message = %r.message, ?action, "EC2 refused the action");
-                self.audit_quietly(self.event(
-                    rec,
-                    now,
-                    AuditKind::ActionRefused,
-                    format!("{:?} refused by EC2: {} {}", action, r.code, r.message),
-                ))
-                .await;
-                report.skip(
-                    &rec.endpoint,
-                    format!("EC2 refused {action:?}: {} {}", r.code, r.message),
-                );
-                continue;
-            }
-            let mut done = rec.clone();
-            done.acted_at = Some(now);
-            done.version += 1;
-            if let Err(e) = self.requests.update(&done).await {
-                // The action happened; only the bookkeeping is late. A retry
-                // calls Accept again, which EC2 refuses harmlessly.
-                report.fail(&rec.endpoint, &e);
-            }
-            let kind = if action == Action::Accept {
-                AuditKind::Accepted
-            } else {
-                AuditKind::Rejected
-            };
-            self.audit_quietly(self.event(
-                rec,
-                now,
-                kind,
-                format!("{} by {}", rec.state, rec.actor),
-            ))
+        let jobs: Vec<(RequestRecord, Option<Refused>)> = records
+            .iter()
+            .map(|rec| (rec.clone(), refused.iter().find(|r| r.endpoint == rec.endpoint.as_str()).cloned()))
+            .collect();
+        let results: Vec<(EndpointId, Booked)> = stream::iter(jobs)
+            .map(|(rec, refusal)| async move {
+                let booked = self.book_action(action, &rec, refusal.as_ref(), now).await;
+                (rec.endpoint, booked)
+            })
+            .buffer_unordered(self.settings.concurrency.max(1))
+            .collect()
             .await;
-            report.acted.push(Note {
-                endpoint: rec.endpoint.clone(),
-                why: format!("{action:?}"),
-            });
+        for (endpoint, booked) in results {
+            match booked {
+                Booked::Done => report.acted.push(Note { endpoint, why: format!("{action:?}") }),
+                Booked::Refused(why) => report.skip(&endpoint, why),
+                Booked::Late(e) => report.fail(&endpoint, &e),
+            }
         }
     }
 
-    async fn notify(
+    /// Records the outcome of the Accept/Reject call for one request.
+    async fn book_action(
         &self,
-        rec: RequestRecord,
-        book: &PolicyBook,
+        action: Action,
+        rec: &RequestRecord,
+        refusal: Option<&Refused>,
         now: Timestamp,
-        report: &mut Report,
-    ) {
-        let approvers = book
-            .policy_for(&rec.service)
-            .map(|p| p.policy.approvers.clone())
-            .unwrap_or_default();
+    ) -> Booked {
+        if let Some(r) = refusal {
+            // EC2 said no for this endpoint (no longer pending, gone):
+            // nothing is retried for a connection that is not pending.
+            tracing::warn!(endpoint_id = %rec.endpoint, code = %r.code, message = %r.message, ?action, "EC2 refused the action");
+            let detail = format!("{action:?} refused by EC2: {} {}", r.code, r.message);
+            self.audit_quietly(self.event(rec, now, AuditKind::ActionRefused, detail.clone())).await;
+            return Booked::Refused(detail);
+        }
+        let kind = if action == Action::Accept { AuditKind::Accepted } else { AuditKind::Rejected };
+        self.audit_quietly(self.event(rec, now, kind, format!("{} by {}", rec.state, rec.actor))).await;
+        let mut done = rec.clone();
+        done.acted_at = Some(now);
+        done.version += 1;
+        match self.requests.update(&done).await {
+            Ok(_) => Booked::Done,
+            // The action happened; only the bookkeeping is late. A retry
+            // calls Accept again, which EC2 refuses harmlessly.
+            Err(e) => Booked::Late(e),
+        }
+    }
+
+    async fn notify(&self, rec: RequestRecord, book: &PolicyBook, now: Timestamp, report: &mut Report) {
+        let approvers = book.policy_for(&rec.service).map(|p| p.policy.approvers.clone()).unwrap_or_default();
         if let Err(e) = self.notifier.review_needed(&rec, &approvers).await {
             report.fail(&rec.endpoint, &e);
             return;
@@ -467,11 +432,7 @@ impl Decider {
         if let Err(e) = self.requests.update(&done).await {
             report.fail(&rec.endpoint, &e);
         }
-        let who = if approvers.is_empty() {
-            "the approvers' topic".to_owned()
-        } else {
-            approvers.join(", ")
-        };
+        let who = if approvers.is_empty() { "the approvers' topic".to_owned() } else { approvers.join(", ") };
         self.audit_quietly(self.event(
             &rec,
             now,
@@ -482,13 +443,7 @@ impl Decider {
         report.notified.push(rec.endpoint);
     }
 
-    fn event(
-        &self,
-        rec: &RequestRecord,
-        now: Timestamp,
-        kind: AuditKind,
-        detail: String,
-    ) -> AuditEvent {
+    fn event(&self, rec: &RequestRecord, now: Timestamp, kind: AuditKind, detail: String) -> AuditEvent {
         AuditEvent {
             at: now,
             kind,

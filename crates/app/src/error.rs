@@ -14,43 +14,22 @@ pub struct PortError {
 }
 
 impl PortError {
-    pub fn transient(
-        what: impl Into<String>,
-        source: impl Into<Box<dyn StdError + Send + Sync>>,
-    ) -> Self {
-        Self {
-            what: what.into(),
-            transient: true,
-            source: Some(source.into()),
-        }
+    pub fn transient(what: impl Into<String>, source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        Self { what: what.into(), transient: true, source: Some(source.into()) }
     }
 
-    pub fn permanent(
-        what: impl Into<String>,
-        source: impl Into<Box<dyn StdError + Send + Sync>>,
-    ) -> Self {
-        Self {
-            what: what.into(),
-            transient: false,
-            source: Some(source.into()),
-        }
+    pub fn permanent(what: impl Into<String>, source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        Self { what: what.into(), transient: false, source: Some(source.into()) }
     }
 
     pub fn plain(what: impl Into<String>, transient: bool) -> Self {
-        Self {
-            what: what.into(),
-            transient,
-            source: None,
-        }
+        Self { what: what.into(), transient, source: None }
     }
 
     /// The message with its whole source chain, for logs.
     pub fn chain(&self) -> String {
         let mut out = self.what.clone();
-        let mut next = self
-            .source
-            .as_deref()
-            .map(|e| e as &(dyn StdError + 'static));
+        let mut next = self.source.as_deref().map(|e| e as &(dyn StdError + 'static));
         while let Some(e) = next {
             out.push_str(": ");
             out.push_str(&e.to_string());

@@ -6,8 +6,8 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use gate_core::{
-    AccountId, Action, AllowEntry, Cidr, Connection, ConnectionState, Discovery, EndpointId,
-    PolicyBook, RequestRecord, RequestState, ServiceId, ServicePolicy,
+    AccountId, Action, AllowEntry, Cidr, Connection, ConnectionState, Discovery, EndpointId, PolicyBook,
+    RequestRecord, RequestState, ServiceId, ServicePolicy,
 };
 
 use crate::error::PortError;
@@ -37,9 +37,7 @@ impl InMemoryConnections {
     }
 
     pub fn state(&self, endpoint: &EndpointId) -> Option<ConnectionState> {
-        lock(&self.connections)
-            .get(endpoint)
-            .map(|c| c.state.clone())
+        lock(&self.connections).get(endpoint).map(|c| c.state.clone())
     }
 
     pub fn act_call_count(&self) -> usize {
@@ -85,9 +83,7 @@ impl Connections for InMemoryConnections {
         let mut refused = Vec::new();
         for id in endpoints {
             match conns.get_mut(id) {
-                Some(c)
-                    if &c.service == service && c.state == ConnectionState::PendingAcceptance =>
-                {
+                Some(c) if &c.service == service && c.state == ConnectionState::PendingAcceptance => {
                     c.state = match action {
                         Action::Accept => ConnectionState::Available,
                         Action::Reject => ConnectionState::Rejected,
@@ -115,11 +111,7 @@ pub struct StaticNetworks(pub HashMap<AccountId, Vec<Cidr>>);
 
 #[async_trait]
 impl ConsumerNetworks for StaticNetworks {
-    async fn vpc_cidrs(
-        &self,
-        owner: AccountId,
-        _endpoint: &EndpointId,
-    ) -> Result<Discovery, PortError> {
+    async fn vpc_cidrs(&self, owner: AccountId, _endpoint: &EndpointId) -> Result<Discovery, PortError> {
         Ok(match self.0.get(&owner) {
             Some(c) => Discovery::Read(c.clone()),
             None => Discovery::Unavailable(format!("no read-only role in account {owner}")),
@@ -136,11 +128,7 @@ pub struct InMemoryPolicies {
 
 impl InMemoryPolicies {
     pub fn new(policies: Vec<ServicePolicy>, entries: Vec<AllowEntry>) -> Self {
-        Self {
-            policies: Mutex::new(policies),
-            entries: Mutex::new(entries),
-            fail: Mutex::new(false),
-        }
+        Self { policies: Mutex::new(policies), entries: Mutex::new(entries), fail: Mutex::new(false) }
     }
 }
 
@@ -150,10 +138,7 @@ impl PolicySource for InMemoryPolicies {
         if *lock(&self.fail) {
             return Err(PortError::plain("policy table unreachable", true));
         }
-        Ok(PolicyBook::new(
-            lock(&self.policies).clone(),
-            lock(&self.entries).clone(),
-        ))
+        Ok(PolicyBook::new(lock(&self.policies).clone(), lock(&self.entries).clone()))
     }
 }
 
@@ -175,10 +160,7 @@ impl Requests for InMemoryRequests {
         endpoints: &[EndpointId],
     ) -> Result<HashMap<EndpointId, RequestRecord>, PortError> {
         let records = lock(&self.records);
-        Ok(endpoints
-            .iter()
-            .filter_map(|e| records.get(e).map(|r| (e.clone(), r.clone())))
-            .collect())
+        Ok(endpoints.iter().filter_map(|e| records.get(e).map(|r| (e.clone(), r.clone()))).collect())
     }
 
     async fn create(&self, record: &RequestRecord) -> Result<bool, PortError> {
@@ -205,13 +187,10 @@ impl Requests for InMemoryRequests {
         Ok(lock(&self.records)
             .values()
             .filter(|r| {
-                &r.service == service
-                    && matches!(r.state, RequestState::Accepted | RequestState::Approved)
+                &r.service == service && matches!(r.state, RequestState::Accepted | RequestState::Approved)
             })
             .flat_map(|r| {
-                r.consumer_cidrs
-                    .iter()
-                    .map(move |c| (*c, format!("{} of account {}", r.endpoint, r.owner)))
+                r.consumer_cidrs.iter().map(move |c| (*c, format!("{} of account {}", r.endpoint, r.owner)))
             })
             .collect())
     }
@@ -236,11 +215,7 @@ impl Audit for InMemoryAudit {
     }
 
     async fn history(&self, endpoint: &EndpointId) -> Result<Vec<AuditEvent>, PortError> {
-        Ok(lock(&self.events)
-            .iter()
-            .filter(|e| e.endpoint.as_ref() == Some(endpoint))
-            .cloned()
-            .collect())
+        Ok(lock(&self.events).iter().filter(|e| e.endpoint.as_ref() == Some(endpoint)).cloned().collect())
     }
 }
 
@@ -252,11 +227,7 @@ pub struct RecordingNotifier {
 
 #[async_trait]
 impl Notifier for RecordingNotifier {
-    async fn review_needed(
-        &self,
-        record: &RequestRecord,
-        approvers: &[String],
-    ) -> Result<(), PortError> {
+    async fn review_needed(&self, record: &RequestRecord, approvers: &[String]) -> Result<(), PortError> {
         if *lock(&self.fail) {
             return Err(PortError::plain("notification topic unreachable", true));
         }

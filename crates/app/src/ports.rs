@@ -42,11 +42,7 @@ pub trait Connections: Send + Sync {
 pub trait ConsumerNetworks: Send + Sync {
     /// `Ok(Discovery::Unavailable)` when the consumer cannot be read for a
     /// lasting reason (no role, access denied); `Err` only when retrying helps.
-    async fn vpc_cidrs(
-        &self,
-        owner: AccountId,
-        endpoint: &EndpointId,
-    ) -> Result<Discovery, PortError>;
+    async fn vpc_cidrs(&self, owner: AccountId, endpoint: &EndpointId) -> Result<Discovery, PortError>;
 }
 
 /// The operator's policies and allow entries.
@@ -106,9 +102,5 @@ pub trait Audit: Send + Sync {
 /// Tells approvers that a request waits for them.
 #[async_trait]
 pub trait Notifier: Send + Sync {
-    async fn review_needed(
-        &self,
-        record: &RequestRecord,
-        approvers: &[String],
-    ) -> Result<(), PortError>;
+    async fn review_needed(&self, record: &RequestRecord, approvers: &[String]) -> Result<(), PortError>;
 }

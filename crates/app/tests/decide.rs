@@ -68,14 +68,8 @@ fn world(conns: Vec<Connection>) -> World {
         vec![entry(FRIEND, Effect::Allow), entry(ENEMY, Effect::Deny)],
     ));
     let networks = HashMap::from([
-        (
-            FRIEND.parse().expect("acct"),
-            vec!["172.31.0.0/16".parse().expect("cidr")],
-        ),
-        (
-            STRANGER.parse().expect("acct"),
-            vec!["172.30.0.0/16".parse().expect("cidr")],
-        ),
+        (FRIEND.parse().expect("acct"), vec!["172.31.0.0/16".parse().expect("cidr")]),
+        (STRANGER.parse().expect("acct"), vec!["172.30.0.0/16".parse().expect("cidr")]),
     ]);
     let requests = Arc::new(InMemoryRequests::default());
     let audit = Arc::new(InMemoryAudit::default());
@@ -87,19 +81,9 @@ fn world(conns: Vec<Connection>) -> World {
         requests: requests.clone(),
         audit: audit.clone(),
         notifier: notifier.clone(),
-        settings: Settings {
-            batch: 100,
-            ..Settings::default()
-        },
+        settings: Settings { batch: 100, ..Settings::default() },
     };
-    World {
-        connections,
-        policies,
-        requests,
-        audit,
-        notifier,
-        decider,
-    }
+    World { connections, policies, requests, audit, notifier, decider }
 }
 
 fn count(w: &World, kind: AuditKind) -> usize {
@@ -109,67 +93,33 @@ fn count(w: &World, kind: AuditKind) -> usize {
 #[tokio::test]
 async fn allowlisted_consumer_is_accepted_and_audited() {
     let w = world(vec![conn(1, FRIEND)]);
-    let report = w
-        .decider
-        .decide_endpoint(&endpoint(1), now())
-        .await
-        .expect("runs");
+    let report = w.decider.decide_endpoint(&endpoint(1), now()).await.expect("runs");
     assert_eq!(report.decided.len(), 1);
     assert_eq!(report.decided[0].outcome, Outcome::Accept);
-    assert_eq!(
-        w.connections.state(&endpoint(1)),
-        Some(ConnectionState::Available)
-    );
+    assert_eq!(w.connections.state(&endpoint(1)), Some(ConnectionState::Available));
     let rec = w.requests.get(&endpoint(1)).expect("recorded");
     assert_eq!(rec.state, RequestState::Accepted);
     assert_eq!(rec.acted_at, Some(now()));
-    assert_eq!(
-        (
-            count(&w, AuditKind::Decided),
-            count(&w, AuditKind::Accepted)
-        ),
-        (1, 1)
-    );
+    assert_eq!((count(&w, AuditKind::Decided), count(&w, AuditKind::Accepted)), (1, 1));
 }
 
 #[tokio::test]
 async fn denied_consumer_is_rejected() {
     let w = world(vec![conn(2, ENEMY)]);
-    w.decider
-        .decide_endpoint(&endpoint(2), now())
-        .await
-        .expect("runs");
-    assert_eq!(
-        w.connections.state(&endpoint(2)),
-        Some(ConnectionState::Rejected)
-    );
+    w.decider.decide_endpoint(&endpoint(2), now()).await.expect("runs");
+    assert_eq!(w.connections.state(&endpoint(2)), Some(ConnectionState::Rejected));
     assert_eq!(count(&w, AuditKind::Rejected), 1);
 }
 
 #[tokio::test]
 async fn unlisted_consumer_goes_to_review_and_approvers_are_told() {
     let w = world(vec![conn(3, STRANGER)]);
-    w.decider
-        .decide_endpoint(&endpoint(3), now())
-        .await
-        .expect("runs");
-    assert_eq!(
-        w.connections.state(&endpoint(3)),
-        Some(ConnectionState::PendingAcceptance)
-    );
+    w.decider.decide_endpoint(&endpoint(3), now()).await.expect("runs");
+    assert_eq!(w.connections.state(&endpoint(3)), Some(ConnectionState::PendingAcceptance));
     assert_eq!(w.connections.act_call_count(), 0);
     let sent = w.notifier.sent.lock().expect("lock").clone();
-    assert_eq!(
-        sent,
-        vec![(endpoint(3), vec!["netops@example.com".to_string()])]
-    );
-    assert!(
-        w.requests
-            .get(&endpoint(3))
-            .expect("recorded")
-            .notified_at
-            .is_some()
-    );
+    assert_eq!(sent, vec![(endpoint(3), vec!["netops@example.com".to_string()])]);
+    assert!(w.requests.get(&endpoint(3)).expect("recorded").notified_at.is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -192,16 +142,9 @@ async fn duplicate_connect_event_accepts_once() {
 async fn unreadable_policy_accepts_nothing() {
     let w = world(vec![conn(5, FRIEND)]);
     *w.policies.fail.lock().expect("lock") = true;
-    let err = w
-        .decider
-        .decide_endpoint(&endpoint(5), now())
-        .await
-        .expect_err("fails closed");
+    let err = w.decider.decide_endpoint(&endpoint(5), now()).await.expect_err("fails closed");
     assert!(err.transient);
-    assert_eq!(
-        w.connections.state(&endpoint(5)),
-        Some(ConnectionState::PendingAcceptance)
-    );
+    assert_eq!(w.connections.state(&endpoint(5)), Some(ConnectionState::PendingAcceptance));
     assert!(w.requests.get(&endpoint(5)).is_none());
 }
 
@@ -210,23 +153,11 @@ async fn connection_no_longer_pending_is_left_alone() {
     let mut c = conn(6, FRIEND);
     c.state = ConnectionState::Deleted;
     let w = world(vec![c]);
-    let report = w
-        .decider
-        .decide_endpoint(&endpoint(6), now())
-        .await
-        .expect("runs");
+    let report = w.decider.decide_endpoint(&endpoint(6), now()).await.expect("runs");
     assert!(report.decided.is_empty());
+    assert!(report.skipped[0].why.contains("deleted"), "{:?}", report.skipped);
     assert!(
-        report.skipped[0].why.contains("deleted"),
-        "{:?}",
-        report.skipped
-    );
-    assert!(
-        w.decider
-            .decide_endpoint(&endpoint(99), now())
-            .await
-            .expect("runs")
-            .skipped[0]
+        w.decider.decide_endpoint(&endpoint(99), now()).await.expect("runs").skipped[0]
             .why
             .contains("no connection")
     );
@@ -237,33 +168,20 @@ async fn failed_accept_is_finished_by_a_later_run_after_the_lease() {
     let w = world(vec![conn(7, FRIEND)]);
     // The connection was read; then EC2 throttles the Accept call.
     *w.connections.fail_with.lock().expect("lock") = Some("throttled".into());
-    let first = w
-        .decider
-        .run(vec![conn(7, FRIEND)], now())
-        .await
-        .expect("runs");
+    let first = w.decider.run(vec![conn(7, FRIEND)], now()).await.expect("runs");
     assert_eq!(first.failed.len(), 1);
     *w.connections.fail_with.lock().expect("lock") = None;
-    assert_eq!(
-        w.connections.state(&endpoint(7)),
-        Some(ConnectionState::PendingAcceptance)
-    );
+    assert_eq!(w.connections.state(&endpoint(7)), Some(ConnectionState::PendingAcceptance));
 
     // A duplicate right away leaves the work to its claimant.
     let soon = w.decider.sweep(now().plus_secs(5)).await.expect("runs");
     assert!(soon.skipped[0].why.contains("already decided"));
-    assert_eq!(
-        w.connections.state(&endpoint(7)),
-        Some(ConnectionState::PendingAcceptance)
-    );
+    assert_eq!(w.connections.state(&endpoint(7)), Some(ConnectionState::PendingAcceptance));
 
     // After the lease the sweep finishes it, without deciding again.
     let later = w.decider.sweep(now().plus_secs(120)).await.expect("runs");
     assert_eq!(later.acted.len(), 1);
-    assert_eq!(
-        w.connections.state(&endpoint(7)),
-        Some(ConnectionState::Available)
-    );
+    assert_eq!(w.connections.state(&endpoint(7)), Some(ConnectionState::Available));
     assert_eq!(count(&w, AuditKind::Decided), 1);
 }
 

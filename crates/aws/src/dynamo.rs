@@ -17,15 +17,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, KeysAndAttributes, Projection, ProjectionType, ScalarAttributeType,
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    KeysAndAttributes, Projection, ProjectionType, ScalarAttributeType,
 };
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use gate_app::PortError;
 use gate_app::ports::{Audit, AuditEvent, PolicySource, Requests};
 use gate_core::{
-    AccountId, AllowEntry, Cidr, EndpointId, PolicyBook, RequestRecord, RequestState, Scope,
-    ServiceId, ServicePolicy,
+    AccountId, AllowEntry, Cidr, EndpointId, PolicyBook, RequestRecord, RequestState, Scope, ServiceId,
+    ServicePolicy,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -90,10 +90,7 @@ fn build<T>(r: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, Port
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
+        Self { client, table: table.into() }
     }
 
     pub fn table(&self) -> &str {
@@ -104,26 +101,14 @@ impl DynamoStore {
     /// from the SAM template; tests, the demo and the CLI's `init` use this.
     pub async fn ensure_table(&self) -> Result<(), PortError> {
         let attr = |n: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(n)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
+            AttributeDefinition::builder().attribute_name(n).attribute_type(ScalarAttributeType::S).build()
         };
-        let key = |n: &str, t: KeyType| {
-            KeySchemaElement::builder()
-                .attribute_name(n)
-                .key_type(t)
-                .build()
-        };
+        let key = |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build();
         let gsi = GlobalSecondaryIndex::builder()
             .index_name(GSI1)
             .key_schema(build(key("gsi1pk", KeyType::Hash))?)
             .key_schema(build(key("gsi1sk", KeyType::Range))?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
             .build();
         let result = self
             .client
@@ -142,27 +127,16 @@ impl DynamoStore {
         match result {
             Ok(_) => Ok(()),
             Err(e) if code(&e) == Some("ResourceInUseException") => Ok(()),
-            Err(e) => Err(port_error(
-                format!("creating table {} failed", self.table),
-                e,
-            )),
+            Err(e) => Err(port_error(format!("creating table {} failed", self.table), e)),
         }
     }
 
     pub async fn put_policy(&self, policy: &ServicePolicy) -> Result<(), PortError> {
-        self.put(
-            to_item(policy, policy_key(&policy.scope))?,
-            "writing a policy",
-        )
-        .await
+        self.put(to_item(policy, policy_key(&policy.scope))?, "writing a policy").await
     }
 
     pub async fn put_entry(&self, entry: &AllowEntry) -> Result<(), PortError> {
-        self.put(
-            to_item(entry, entry_key(&entry.scope, entry.account))?,
-            "writing an allow entry",
-        )
-        .await
+        self.put(to_item(entry, entry_key(&entry.scope, entry.account))?, "writing an allow entry").await
     }
 
     /// Writes a raw item; for tests of how malformed stored data is handled.
@@ -222,10 +196,7 @@ impl DynamoStore {
             }
         }
         Err(PortError::plain(
-            format!(
-                "BatchGetItem on {} left keys unprocessed after retries",
-                self.table
-            ),
+            format!("BatchGetItem on {} left keys unprocessed after retries", self.table),
             true,
         ))
     }
@@ -253,19 +224,13 @@ impl DynamoStore {
             .into_paginator()
             .items()
             .send();
-        pages
-            .try_collect()
-            .await
-            .map_err(|e| port_error(format!("Query on {} failed", self.table), e))
+        pages.try_collect().await.map_err(|e| port_error(format!("Query on {} failed", self.table), e))
     }
 
     fn request_item(&self, record: &RequestRecord) -> Result<Item, PortError> {
         let mut item = to_item(record, request_key(&record.endpoint))?;
         item.insert("gsi1pk".into(), s(format!("SERVICE#{}", record.service)));
-        item.insert(
-            "gsi1sk".into(),
-            s(format!("{}#{}", record.state, record.endpoint)),
-        );
+        item.insert("gsi1sk".into(), s(format!("{}#{}", record.state, record.endpoint)));
         Ok(item)
     }
 
@@ -310,17 +275,11 @@ impl PolicySource for DynamoStore {
                 scopes.push(scope);
             }
         }
-        let keys = scopes
-            .iter()
-            .map(policy_key)
-            .chain(entries.iter().map(|(s, a)| entry_key(s, *a)))
-            .collect();
+        let keys =
+            scopes.iter().map(policy_key).chain(entries.iter().map(|(s, a)| entry_key(s, *a))).collect();
         let (mut policies, mut allow) = (Vec::new(), Vec::new());
         for item in self.batch_get(keys).await? {
-            let is_policy = item
-                .get("sk")
-                .and_then(|v| v.as_s().ok())
-                .is_some_and(|sk| sk == "POLICY");
+            let is_policy = item.get("sk").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk == "POLICY");
             if is_policy {
                 policies.push(from_item::<ServicePolicy>(item)?);
             } else {
@@ -397,14 +356,7 @@ impl Audit for DynamoStore {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or_default();
-        let pk = format!(
-            "AUDIT#{}",
-            event
-                .endpoint
-                .as_ref()
-                .map(EndpointId::as_str)
-                .unwrap_or("-")
-        );
+        let pk = format!("AUDIT#{}", event.endpoint.as_ref().map(EndpointId::as_str).unwrap_or("-"));
         let kind = serde_json::to_value(event.kind)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
@@ -419,21 +371,10 @@ impl Audit for DynamoStore {
                 format!("appending to the audit in {} failed", self.table),
             )
             .await?;
-        if written {
-            Ok(())
-        } else {
-            Err(PortError::plain(
-                "audit key collision; event not written",
-                true,
-            ))
-        }
+        if written { Ok(()) } else { Err(PortError::plain("audit key collision; event not written", true)) }
     }
 
     async fn history(&self, endpoint: &EndpointId) -> Result<Vec<AuditEvent>, PortError> {
-        self.query(None, "pk", format!("AUDIT#{endpoint}"), None)
-            .await?
-            .into_iter()
-            .map(from_item)
-            .collect()
+        self.query(None, "pk", format!("AUDIT#{endpoint}"), None).await?.into_iter().map(from_item).collect()
     }
 }

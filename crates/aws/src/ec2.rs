@@ -35,21 +35,14 @@ impl Ec2Connections {
             .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| port_error("DescribeVpcEndpointConnections failed", e))?;
-            out.extend(
-                page.vpc_endpoint_connections()
-                    .iter()
-                    .filter_map(to_connection),
-            );
+            out.extend(page.vpc_endpoint_connections().iter().filter_map(to_connection));
         }
         Ok(out)
     }
 }
 
 fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
-    Filter::builder()
-        .name(name)
-        .set_values(Some(values.into_iter().collect()))
-        .build()
+    Filter::builder().name(name).set_values(Some(values.into_iter().collect())).build()
 }
 
 /// The domain view of a connection. One whose ids do not parse cannot be
@@ -61,11 +54,7 @@ fn to_connection(c: &VpcEndpointConnection) -> Option<Connection> {
             endpoint: c.vpc_endpoint_id().unwrap_or_default().parse()?,
             owner: c.vpc_endpoint_owner().unwrap_or_default().parse()?,
             // EC2 sends camelCase states the SDK enum does not know.
-            state: ConnectionState::parse(
-                c.vpc_endpoint_state()
-                    .map(|s| s.as_str())
-                    .unwrap_or_default(),
-            ),
+            state: ConnectionState::parse(c.vpc_endpoint_state().map(|s| s.as_str()).unwrap_or_default()),
             dns_entries: c
                 .dns_entries()
                 .iter()
@@ -74,9 +63,7 @@ fn to_connection(c: &VpcEndpointConnection) -> Option<Connection> {
                     hosted_zone_id: d.hosted_zone_id().unwrap_or_default().to_owned(),
                 })
                 .collect(),
-            created_at: c
-                .creation_timestamp()
-                .map(|t| Timestamp::from_unix(t.secs())),
+            created_at: c.creation_timestamp().map(|t| Timestamp::from_unix(t.secs())),
         })
     })();
     match parsed {
@@ -91,9 +78,7 @@ fn to_connection(c: &VpcEndpointConnection) -> Option<Connection> {
 #[async_trait]
 impl Connections for Ec2Connections {
     async fn get(&self, endpoint: &EndpointId) -> Result<Option<Connection>, PortError> {
-        let found = self
-            .describe(vec![filter("vpc-endpoint-id", [endpoint.to_string()])])
-            .await?;
+        let found = self.describe(vec![filter("vpc-endpoint-id", [endpoint.to_string()])]).await?;
         Ok(found.into_iter().find(|c| &c.endpoint == endpoint))
     }
 
@@ -105,10 +90,7 @@ impl Connections for Ec2Connections {
         let mut out = Vec::new();
         for chunk in services.chunks(FILTER_VALUES) {
             let ids = chunk.iter().map(ToString::to_string);
-            out.extend(
-                self.describe(vec![state(), filter("service-id", ids)])
-                    .await?,
-            );
+            out.extend(self.describe(vec![state(), filter("service-id", ids)]).await?);
         }
         Ok(out)
     }
@@ -128,12 +110,7 @@ impl Connections for Ec2Connections {
                     .set_vpc_endpoint_ids(Some(ids))
                     .send()
                     .await
-                    .map_err(|e| {
-                        port_error(
-                            format!("AcceptVpcEndpointConnections on {service} failed"),
-                            e,
-                        )
-                    })?
+                    .map_err(|e| port_error(format!("AcceptVpcEndpointConnections on {service} failed"), e))?
                     .unsuccessful
             }
             Action::Reject => {
@@ -143,12 +120,7 @@ impl Connections for Ec2Connections {
                     .set_vpc_endpoint_ids(Some(ids))
                     .send()
                     .await
-                    .map_err(|e| {
-                        port_error(
-                            format!("RejectVpcEndpointConnections on {service} failed"),
-                            e,
-                        )
-                    })?
+                    .map_err(|e| port_error(format!("RejectVpcEndpointConnections on {service} failed"), e))?
                     .unsuccessful
             }
         };
@@ -159,17 +131,10 @@ impl Connections for Ec2Connections {
                 let (code, message) = u
                     .error()
                     .map(|e| {
-                        (
-                            e.code().unwrap_or_default().to_owned(),
-                            e.message().unwrap_or_default().to_owned(),
-                        )
+                        (e.code().unwrap_or_default().to_owned(), e.message().unwrap_or_default().to_owned())
                     })
                     .unwrap_or_default();
-                Refused {
-                    endpoint: u.resource_id().unwrap_or_default().to_owned(),
-                    code,
-                    message,
-                }
+                Refused { endpoint: u.resource_id().unwrap_or_default().to_owned(), code, message }
             })
             .collect())
     }

@@ -38,12 +38,9 @@ pub fn code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {
 /// connection failures.
 pub fn is_transient<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>, status: Option<u16>) -> bool {
     match err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
-        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
         SdkError::ServiceError(e) => {
-            status.is_some_and(|s| s >= 500)
-                || e.err().code().is_some_and(|c| TRANSIENT_CODES.contains(&c))
+            status.is_some_and(|s| s >= 500) || e.err().code().is_some_and(|c| TRANSIENT_CODES.contains(&c))
         }
         _ => false,
     }
@@ -61,11 +58,7 @@ where
         Some(c) => format!("{} ({c})", what.into()),
         None => what.into(),
     };
-    if transient {
-        PortError::transient(what, err)
-    } else {
-        PortError::permanent(what, err)
-    }
+    if transient { PortError::transient(what, err) } else { PortError::permanent(what, err) }
 }
 
 /// The HTTP status of a raw response, whatever its type.

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use std::error::Error as StdError;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
@@ -27,6 +28,18 @@ pub struct AssumeRoleNetworks {
     /// One client per consumer account, kept across warm invocations; the
     /// provider refreshes credentials itself.
     clients: Mutex<HashMap<AccountId, Client>>,
+    /// Accounts whose role was refused recently, so a sweep over thousands
+    /// of their endpoints asks STS once rather than once per endpoint.
+    refused: Mutex<HashMap<AccountId, (Instant, String)>>,
+}
+
+/// How long a refused role is remembered before STS is asked again.
+const REFUSED_TTL: Duration = Duration::from_secs(300);
+
+/// Why CIDRs could not be read, and whether the role itself was refused.
+struct Unreadable {
+    why: String,
+    role_refused: bool,
 }
 
 impl AssumeRoleNetworks {
@@ -36,6 +49,7 @@ impl AssumeRoleNetworks {
             role_template,
             external_id,
             clients: Mutex::new(HashMap::new()),
+            refused: Mutex::new(HashMap::new()),
         }
     }
 
@@ -48,15 +62,13 @@ impl AssumeRoleNetworks {
         if let Some(c) = clients.get(&account) {
             return c.clone();
         }
-        let mut provider = AssumeRoleProvider::builder(self.role_arn(account))
-            .session_name("endpoint-gate-cidr-read");
+        let mut provider =
+            AssumeRoleProvider::builder(self.role_arn(account)).session_name("endpoint-gate-cidr-read");
         if let Some(id) = &self.external_id {
             provider = provider.external_id(id);
         }
         let provider = provider.configure(&self.base).build().await;
-        let config = aws_sdk_ec2::config::Builder::from(&self.base)
-            .credentials_provider(provider)
-            .build();
+        let config = aws_sdk_ec2::config::Builder::from(&self.base).credentials_provider(provider).build();
         let client = Client::from_conf(config);
         clients.insert(account, client.clone());
         client
@@ -66,13 +78,9 @@ impl AssumeRoleNetworks {
         &self,
         owner: AccountId,
         endpoint: &EndpointId,
-    ) -> Result<Result<Vec<Cidr>, String>, PortError> {
+    ) -> Result<Result<Vec<Cidr>, Unreadable>, PortError> {
         let client = self.client(owner).await;
-        let endpoints = match client
-            .describe_vpc_endpoints()
-            .vpc_endpoint_ids(endpoint.as_str())
-            .send()
-            .await
+        let endpoints = match client.describe_vpc_endpoints().vpc_endpoint_ids(endpoint.as_str()).send().await
         {
             Ok(out) => out,
             Err(e) => {
@@ -82,15 +90,9 @@ impl AssumeRoleNetworks {
                 ));
             }
         };
-        let Some(vpc) = endpoints
-            .vpc_endpoints()
-            .first()
-            .and_then(|e| e.vpc_id())
-            .map(str::to_owned)
-        else {
-            return Ok(Err(format!(
-                "endpoint {endpoint} not found in account {owner}"
-            )));
+        let Some(vpc) = endpoints.vpc_endpoints().first().and_then(|e| e.vpc_id()).map(str::to_owned) else {
+            let why = format!("endpoint {endpoint} not found in account {owner}");
+            return Ok(Err(Unreadable { why, role_refused: false }));
         };
         let vpcs = match client.describe_vpcs().vpc_ids(&vpc).send().await {
             Ok(out) => out,
@@ -107,9 +109,7 @@ impl AssumeRoleNetworks {
                 .cidr_block_association_set()
                 .iter()
                 .filter(|a| {
-                    a.cidr_block_state()
-                        .and_then(|s| s.state())
-                        .is_none_or(|s| s.as_str() == "associated")
+                    a.cidr_block_state().and_then(|s| s.state()).is_none_or(|s| s.as_str() == "associated")
                 })
                 .filter_map(|a| a.cidr_block());
             let v6 = v
@@ -139,7 +139,7 @@ impl AssumeRoleNetworks {
 /// CIDRs cannot be read. A role that cannot be assumed surfaces as a
 /// dispatch failure wrapping a credentials error: lasting, not transient
 /// (the STS client has already retried any throttling).
-fn lasting_or_retry<T>(e: PortError) -> Result<Result<T, String>, PortError> {
+fn lasting_or_retry<T>(e: PortError) -> Result<Result<T, Unreadable>, PortError> {
     let first = e.source.as_deref().map(|s| s as &(dyn StdError + 'static));
     let assume_failed = std::iter::successors(first, |s: &&(dyn StdError + 'static)| (*s).source())
         .filter_map(|s| s.downcast_ref::<CredentialsError>())
@@ -152,20 +152,24 @@ fn lasting_or_retry<T>(e: PortError) -> Result<Result<T, String>, PortError> {
     } else {
         e.chain()
     };
-    Ok(Err(why))
+    Ok(Err(Unreadable { why, role_refused: assume_failed }))
 }
 
 #[async_trait]
 impl ConsumerNetworks for AssumeRoleNetworks {
-    async fn vpc_cidrs(
-        &self,
-        owner: AccountId,
-        endpoint: &EndpointId,
-    ) -> Result<Discovery, PortError> {
+    async fn vpc_cidrs(&self, owner: AccountId, endpoint: &EndpointId) -> Result<Discovery, PortError> {
+        if let Some((at, why)) = self.refused.lock().await.get(&owner)
+            && at.elapsed() < REFUSED_TTL
+        {
+            return Ok(Discovery::Unavailable(why.clone()));
+        }
         Ok(match self.read(owner, endpoint).await? {
             Ok(cidrs) => Discovery::Read(cidrs),
-            Err(why) => {
+            Err(Unreadable { why, role_refused }) => {
                 tracing::warn!(owner = %owner, endpoint_id = %endpoint, reason = %why, "consumer CIDRs unavailable");
+                if role_refused {
+                    self.refused.lock().await.insert(owner, (Instant::now(), why.clone()));
+                }
                 Discovery::Unavailable(why)
             }
         })

@@ -26,13 +26,10 @@ impl SnsNotifier {
 /// the words can be read and tested.
 pub fn review_message(rec: &RequestRecord, approvers: &[String]) -> (String, String) {
     // SNS subjects are limited to 100 characters.
-    let subject: String = format!(
-        "Endpoint Gate: review {} from account {}",
-        rec.endpoint, rec.owner
-    )
-    .chars()
-    .take(100)
-    .collect();
+    let subject: String = format!("Endpoint Gate: review {} from account {}", rec.endpoint, rec.owner)
+        .chars()
+        .take(100)
+        .collect();
     let mut body = String::new();
     body.push_str(&format!(
         "Account {} asks to connect endpoint {} to your endpoint service {}.\n\n",
@@ -46,15 +43,9 @@ pub fn review_message(rec: &RequestRecord, approvers: &[String]) -> (String, Str
         let cidrs: Vec<String> = rec.consumer_cidrs.iter().map(ToString::to_string).collect();
         body.push_str(&format!("\nConsumer VPC CIDRs: {}\n", cidrs.join(", ")));
     }
-    body.push_str(&format!(
-        "\nDecided at {} by {}.\n",
-        rec.decided_at, rec.actor
-    ));
+    body.push_str(&format!("\nDecided at {} by {}.\n", rec.decided_at, rec.actor));
     if !approvers.is_empty() {
-        body.push_str(&format!(
-            "Approvers for this service: {}.\n",
-            approvers.join(", ")
-        ));
+        body.push_str(&format!("Approvers for this service: {}.\n", approvers.join(", ")));
     }
     body.push_str(
         "\nWhat happens next: the connection stays pending until an approver accepts or rejects it \
@@ -74,11 +65,7 @@ fn attr(value: &str) -> Result<MessageAttributeValue, PortError> {
 
 #[async_trait]
 impl Notifier for SnsNotifier {
-    async fn review_needed(
-        &self,
-        rec: &RequestRecord,
-        approvers: &[String],
-    ) -> Result<(), PortError> {
+    async fn review_needed(&self, rec: &RequestRecord, approvers: &[String]) -> Result<(), PortError> {
         let (subject, body) = review_message(rec, approvers);
         self.client
             .publish()
@@ -91,12 +78,7 @@ impl Notifier for SnsNotifier {
             .message_attributes("account_id", attr(rec.owner.as_str())?)
             .send()
             .await
-            .map_err(|e| {
-                port_error(
-                    format!("publishing the review of {} failed", rec.endpoint),
-                    e,
-                )
-            })?;
+            .map_err(|e| port_error(format!("publishing the review of {} failed", rec.endpoint), e))?;
         Ok(())
     }
 }

@@ -7,9 +7,7 @@
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::operation::accept_vpc_endpoint_connections::AcceptVpcEndpointConnectionsOutput;
 use aws_sdk_ec2::operation::describe_vpc_endpoint_connections::DescribeVpcEndpointConnectionsOutput;
-use aws_sdk_ec2::types::{
-    DnsEntry, State, UnsuccessfulItem, UnsuccessfulItemError, VpcEndpointConnection,
-};
+use aws_sdk_ec2::types::{DnsEntry, State, UnsuccessfulItem, UnsuccessfulItemError, VpcEndpointConnection};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use gate_app::ports::Connections;
 use gate_aws::Ec2Connections;
@@ -30,10 +28,7 @@ fn connection(n: u32, state: &str) -> VpcEndpointConnection {
         .vpc_endpoint_state(State::from(state))
         .dns_entries(
             DnsEntry::builder()
-                .dns_name(format!(
-                    "{}-abcd.{SVC}.us-east-1.vpce.amazonaws.com",
-                    endpoint(n)
-                ))
+                .dns_name(format!("{}-abcd.{SVC}.us-east-1.vpce.amazonaws.com", endpoint(n)))
                 .hosted_zone_id("Z7HUB22UULQXV")
                 .build(),
         )
@@ -41,9 +36,7 @@ fn connection(n: u32, state: &str) -> VpcEndpointConnection {
 }
 
 fn has_filter(filters: &[aws_sdk_ec2::types::Filter], name: &str, value: &str) -> bool {
-    filters
-        .iter()
-        .any(|f| f.name() == Some(name) && f.values().iter().any(|v| v == value))
+    filters.iter().any(|f| f.name() == Some(name) && f.values().iter().any(|v| v == value))
 }
 
 #[tokio::test]
@@ -70,16 +63,9 @@ async fn pending_reads_every_page_with_state_and_service_filters() {
                 .build()
         });
     let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&first, &second]);
-    let conns = Ec2Connections::new(client)
-        .pending(&[SVC.parse().expect("svc")])
-        .await
-        .expect("reads");
+    let conns = Ec2Connections::new(client).pending(&[SVC.parse().expect("svc")]).await.expect("reads");
     assert_eq!(conns.len(), 3);
-    assert!(
-        conns
-            .iter()
-            .all(|c| c.state == ConnectionState::PendingAcceptance)
-    );
+    assert!(conns.iter().all(|c| c.state == ConnectionState::PendingAcceptance));
     assert_eq!(conns[2].endpoint.as_str(), endpoint(3));
     assert_eq!(conns[0].dns_entries[0].hosted_zone_id, "Z7HUB22UULQXV");
     assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
@@ -100,10 +86,7 @@ async fn a_connection_with_an_unusable_id_is_left_out() {
             .build()
     });
     let client = mock_client!(aws_sdk_ec2, [&rule]);
-    let conns = Ec2Connections::new(client)
-        .pending(&[])
-        .await
-        .expect("reads");
+    let conns = Ec2Connections::new(client).pending(&[]).await.expect("reads");
     assert_eq!(conns.len(), 1);
     assert_eq!(conns[0].state, ConnectionState::Available);
 }
@@ -115,10 +98,7 @@ async fn get_filters_by_endpoint_and_answers_none_when_absent() {
         .then_output(|| DescribeVpcEndpointConnectionsOutput::builder().build());
     let client = mock_client!(aws_sdk_ec2, [&rule]);
     let id: EndpointId = endpoint(9).parse().expect("id");
-    assert_eq!(
-        Ec2Connections::new(client).get(&id).await.expect("reads"),
-        None
-    );
+    assert_eq!(Ec2Connections::new(client).get(&id).await.expect("reads"), None);
     assert_eq!(rule.num_calls(), 1);
 }
 
@@ -144,10 +124,7 @@ async fn unsuccessful_items_come_back_as_refusals() {
     let client = mock_client!(aws_sdk_ec2, [&rule]);
     let svc: ServiceId = SVC.parse().expect("svc");
     let ids: Vec<EndpointId> = [1, 2].map(|n| endpoint(n).parse().expect("id")).to_vec();
-    let refused = Ec2Connections::new(client)
-        .act(Action::Accept, &svc, &ids)
-        .await
-        .expect("calls");
+    let refused = Ec2Connections::new(client).act(Action::Accept, &svc, &ids).await.expect("calls");
     assert_eq!(refused.len(), 1);
     assert_eq!(
         (refused[0].endpoint.as_str(), refused[0].code.as_str()),
@@ -169,10 +146,8 @@ async fn throttling_is_retried_by_the_sdk_then_succeeds() {
     let client = mock_client!(aws_sdk_ec2, [&rule]);
     let svc: ServiceId = SVC.parse().expect("svc");
     let ids = [endpoint(1).parse().expect("id")];
-    let refused = Ec2Connections::new(client)
-        .act(Action::Reject, &svc, &ids)
-        .await
-        .expect("succeeds after retries");
+    let refused =
+        Ec2Connections::new(client).act(Action::Reject, &svc, &ids).await.expect("succeeds after retries");
     assert!(refused.is_empty());
     assert_eq!(rule.num_calls(), 3);
 }
@@ -187,10 +162,7 @@ async fn throttling_that_outlasts_retries_is_a_transient_error() {
     let client = mock_client!(aws_sdk_ec2, [&rule]);
     let svc: ServiceId = SVC.parse().expect("svc");
     let ids = [endpoint(1).parse().expect("id")];
-    let err = Ec2Connections::new(client)
-        .act(Action::Accept, &svc, &ids)
-        .await
-        .expect_err("gives up");
+    let err = Ec2Connections::new(client).act(Action::Accept, &svc, &ids).await.expect_err("gives up");
     assert!(err.transient, "{}", err.chain());
     assert!(err.what.contains("RequestLimitExceeded"), "{}", err.what);
 }
@@ -207,10 +179,7 @@ async fn access_denied_is_permanent() {
     let client = mock_client!(aws_sdk_ec2, [&rule]);
     let svc: ServiceId = SVC.parse().expect("svc");
     let ids = [endpoint(1).parse().expect("id")];
-    let err = Ec2Connections::new(client)
-        .act(Action::Accept, &svc, &ids)
-        .await
-        .expect_err("denied");
+    let err = Ec2Connections::new(client).act(Action::Accept, &svc, &ids).await.expect_err("denied");
     assert!(!err.transient);
     assert_eq!(rule.num_calls(), 1);
 }

@@ -12,9 +12,7 @@ use gate_core::*;
 const N: u32 = 100_000;
 
 fn account(n: u32) -> AccountId {
-    format!("{:012}", 100_000_000_000u64 + u64::from(n))
-        .parse()
-        .expect("account")
+    format!("{:012}", 100_000_000_000u64 + u64::from(n)).parse().expect("account")
 }
 
 fn service(n: u32) -> ServiceId {
@@ -24,23 +22,11 @@ fn service(n: u32) -> ServiceId {
 /// Disjoint /24s spread over 10.0.0.0/8 and 100.64.0.0/10, plus IPv6 /48s.
 fn protected(n: u32) -> ProtectedRange {
     let cidr = match n % 3 {
-        0 => Cidr::V4 {
-            addr: 0x0A00_0000 | ((n & 0xFFFF) << 8),
-            len: 24,
-        },
-        1 => Cidr::V4 {
-            addr: 0x6440_0000 | ((n & 0x3FFF) << 8),
-            len: 24,
-        },
-        _ => Cidr::V6 {
-            addr: (0xfd00u128 << 112) | (u128::from(n) << 80),
-            len: 48,
-        },
+        0 => Cidr::V4 { addr: 0x0A00_0000 | ((n & 0xFFFF) << 8), len: 24 },
+        1 => Cidr::V4 { addr: 0x6440_0000 | ((n & 0x3FFF) << 8), len: 24 },
+        _ => Cidr::V6 { addr: (0xfd00u128 << 112) | (u128::from(n) << 80), len: 48 },
     };
-    ProtectedRange {
-        cidr,
-        label: format!("range {n}"),
-    }
+    ProtectedRange { cidr, label: format!("range {n}") }
 }
 
 fn build_book() -> PolicyBook {
@@ -48,17 +34,9 @@ fn build_book() -> PolicyBook {
     policy.protected_cidrs = (0..N).map(protected).collect();
     policy.unique_consumer_cidrs = true;
     let entries = (0..N).map(|n| AllowEntry {
-        scope: if n % 2 == 0 {
-            Scope::Any
-        } else {
-            Scope::Service(service(n % 20))
-        },
+        scope: if n % 2 == 0 { Scope::Any } else { Scope::Service(service(n % 20)) },
         account: account(n),
-        effect: if n % 50 == 0 {
-            Effect::Deny
-        } else {
-            Effect::Allow
-        },
+        effect: if n % 50 == 0 { Effect::Deny } else { Effect::Allow },
         declared_cidrs: vec![],
         expires_at: Some(Timestamp::from_unix(4_000_000_000)),
         owner: "netops".into(),
@@ -71,15 +49,9 @@ fn build_book() -> PolicyBook {
 
 fn bench(c: &mut Criterion) {
     let book = build_book();
-    let others = CidrSet::new((0..N).map(|n| {
-        (
-            Cidr::V4 {
-                addr: 0xAC10_0000 | (n << 4),
-                len: 28,
-            },
-            format!("consumer {n}"),
-        )
-    }));
+    let others = CidrSet::new(
+        (0..N).map(|n| (Cidr::V4 { addr: 0xAC10_0000 | (n << 4), len: 28 }, format!("consumer {n}"))),
+    );
     let now = Timestamp::from_unix(1_800_000_000);
     let endpoint: EndpointId = "vpce-0123456789abcdef0".parse().expect("endpoint");
     let svc = service(7);
@@ -87,11 +59,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("decide_100k_entries_100k_protected");
     for (name, cidrs, who) in [
         ("allowlisted_clean", vec!["192.168.0.0/16"], 7u32),
-        (
-            "allowlisted_overlapping",
-            vec!["10.0.0.0/16", "fd00::/16"],
-            8,
-        ),
+        ("allowlisted_overlapping", vec!["10.0.0.0/16", "fd00::/16"], 8),
         ("unlisted", vec!["192.168.0.0/16"], N + 5),
         ("denied", vec!["192.168.0.0/16"], 50),
     ] {
@@ -103,9 +71,7 @@ fn bench(c: &mut Criterion) {
             discovery: &discovery,
             other_consumers: &others,
         };
-        group.bench_function(name, |b| {
-            b.iter(|| black_box(decide(black_box(&book), black_box(&req), now)))
-        });
+        group.bench_function(name, |b| b.iter(|| black_box(decide(black_box(&book), black_box(&req), now))));
     }
     group.finish();
 
@@ -114,9 +80,7 @@ fn bench(c: &mut Criterion) {
     c.bench_function("cidr_set_find_overlap_100k", |b| {
         b.iter(|| black_box(set.find_overlap(black_box(&probe))))
     });
-    c.bench_function("policy_book_build_100k_entries_100k_cidrs", |b| {
-        b.iter(build_book)
-    });
+    c.bench_function("policy_book_build_100k_entries_100k_cidrs", |b| b.iter(build_book));
 }
 
 criterion_group! {

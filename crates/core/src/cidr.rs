@@ -24,10 +24,7 @@ pub struct CidrError {
 
 impl CidrError {
     fn new(input: &str, why: impl Into<String>) -> Self {
-        Self {
-            input: input.chars().take(80).collect(),
-            why: why.into(),
-        }
+        Self { input: input.chars().take(80).collect(), why: why.into() }
     }
 }
 
@@ -54,28 +51,12 @@ impl Cidr {
     fn span(&self) -> Span {
         match *self {
             Cidr::V4 { addr, len } => {
-                let host = if len == 0 {
-                    u32::MAX
-                } else {
-                    (1u32 << (32 - len)) - 1
-                };
-                Span {
-                    family: 4,
-                    start: addr.into(),
-                    end: (addr | host).into(),
-                }
+                let host = if len == 0 { u32::MAX } else { (1u32 << (32 - len)) - 1 };
+                Span { family: 4, start: addr.into(), end: (addr | host).into() }
             }
             Cidr::V6 { addr, len } => {
-                let host = if len == 0 {
-                    u128::MAX
-                } else {
-                    (1u128 << (128 - len)) - 1
-                };
-                Span {
-                    family: 6,
-                    start: addr,
-                    end: addr | host,
-                }
+                let host = if len == 0 { u128::MAX } else { (1u128 << (128 - len)) - 1 };
+                Span { family: 6, start: addr, end: addr | host }
             }
         }
     }
@@ -96,26 +77,16 @@ impl Cidr {
 impl FromStr for Cidr {
     type Err = CidrError;
     fn from_str(s: &str) -> Result<Self, CidrError> {
-        let (ip, len) = s
-            .split_once('/')
-            .ok_or_else(|| CidrError::new(s, "missing /prefix-length"))?;
-        let len: u8 = len
-            .parse()
-            .map_err(|_| CidrError::new(s, "prefix length is not a number"))?;
+        let (ip, len) = s.split_once('/').ok_or_else(|| CidrError::new(s, "missing /prefix-length"))?;
+        let len: u8 = len.parse().map_err(|_| CidrError::new(s, "prefix length is not a number"))?;
         if let Ok(v4) = ip.parse::<Ipv4Addr>() {
             if len > 32 {
                 return Err(CidrError::new(s, "IPv4 prefix length must be 0..=32"));
             }
             let addr = u32::from(v4);
             if mask_v4(addr, len) != addr {
-                let fixed = Cidr::V4 {
-                    addr: mask_v4(addr, len),
-                    len,
-                };
-                return Err(CidrError::new(
-                    s,
-                    format!("host bits are set; did you mean {fixed}?"),
-                ));
+                let fixed = Cidr::V4 { addr: mask_v4(addr, len), len };
+                return Err(CidrError::new(s, format!("host bits are set; did you mean {fixed}?")));
             }
             Ok(Cidr::V4 { addr, len })
         } else if let Ok(v6) = ip.parse::<Ipv6Addr>() {
@@ -124,14 +95,8 @@ impl FromStr for Cidr {
             }
             let addr = u128::from(v6);
             if mask_v6(addr, len) != addr {
-                let fixed = Cidr::V6 {
-                    addr: mask_v6(addr, len),
-                    len,
-                };
-                return Err(CidrError::new(
-                    s,
-                    format!("host bits are set; did you mean {fixed}?"),
-                ));
+                let fixed = Cidr::V6 { addr: mask_v6(addr, len), len };
+                return Err(CidrError::new(s, format!("host bits are set; did you mean {fixed}?")));
             }
             Ok(Cidr::V6 { addr, len })
         } else {
@@ -141,19 +106,11 @@ impl FromStr for Cidr {
 }
 
 fn mask_v4(addr: u32, len: u8) -> u32 {
-    if len == 0 {
-        0
-    } else {
-        addr & (u32::MAX << (32 - len))
-    }
+    if len == 0 { 0 } else { addr & (u32::MAX << (32 - len)) }
 }
 
 fn mask_v6(addr: u128, len: u8) -> u128 {
-    if len == 0 {
-        0
-    } else {
-        addr & (u128::MAX << (128 - len))
-    }
+    if len == 0 { 0 } else { addr & (u128::MAX << (128 - len)) }
 }
 
 impl fmt::Display for Cidr {
@@ -179,9 +136,7 @@ impl Serialize for Cidr {
 
 impl<'de> Deserialize<'de> for Cidr {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -200,16 +155,13 @@ pub struct CidrSet<L> {
 
 impl<L> CidrSet<L> {
     pub fn new(items: impl IntoIterator<Item = (Cidr, L)>) -> Self {
-        let mut members: Vec<(Span, Cidr, L)> =
-            items.into_iter().map(|(c, l)| (c.span(), c, l)).collect();
+        let mut members: Vec<(Span, Cidr, L)> = items.into_iter().map(|(c, l)| (c.span(), c, l)).collect();
         members.sort_by_key(|m| m.0);
         let mut reach = Vec::with_capacity(members.len());
         let mut best: Option<usize> = None;
         for (i, (span, _, _)) in members.iter().enumerate() {
             best = match best {
-                Some(b) if members[b].0.family == span.family && members[b].0.end >= span.end => {
-                    Some(b)
-                }
+                Some(b) if members[b].0.family == span.family && members[b].0.end >= span.end => Some(b),
                 _ => Some(i),
             };
             reach.push(best.unwrap_or(i));
@@ -229,9 +181,7 @@ impl<L> CidrSet<L> {
     pub fn find_overlap(&self, block: &Cidr) -> Option<(&Cidr, &L)> {
         let q = block.span();
         // Members that start at or before the query's end, in this family.
-        let upto = self
-            .members
-            .partition_point(|(s, _, _)| (s.family, s.start) <= (q.family, q.end));
+        let upto = self.members.partition_point(|(s, _, _)| (s.family, s.start) <= (q.family, q.end));
         if upto == 0 {
             return None;
         }
@@ -255,14 +205,7 @@ mod tests {
 
     #[test]
     fn parses_and_prints_both_families() {
-        for s in [
-            "10.0.0.0/16",
-            "0.0.0.0/0",
-            "192.168.1.7/32",
-            "2600:1f18::/56",
-            "::/0",
-            "fd00::1/128",
-        ] {
+        for s in ["10.0.0.0/16", "0.0.0.0/0", "192.168.1.7/32", "2600:1f18::/56", "::/0", "fd00::1/128"] {
             assert_eq!(c(s).to_string(), s);
         }
     }
@@ -313,43 +256,22 @@ mod tests {
             (c("192.168.10.0/24"), "lab"),
             (c("fd00::/8"), "ula"),
         ]);
-        assert_eq!(
-            set.find_overlap(&c("10.20.0.0/16")).map(|x| *x.1),
-            Some("on-prem")
-        );
-        assert_eq!(
-            set.find_overlap(&c("172.0.0.0/8")).map(|x| *x.1),
-            Some("transit")
-        );
-        assert_eq!(
-            set.find_overlap(&c("192.168.0.0/16")).map(|x| *x.1),
-            Some("lab")
-        );
-        assert_eq!(
-            set.find_overlap(&c("fd00:1::/32")).map(|x| *x.1),
-            Some("ula")
-        );
+        assert_eq!(set.find_overlap(&c("10.20.0.0/16")).map(|x| *x.1), Some("on-prem"));
+        assert_eq!(set.find_overlap(&c("172.0.0.0/8")).map(|x| *x.1), Some("transit"));
+        assert_eq!(set.find_overlap(&c("192.168.0.0/16")).map(|x| *x.1), Some("lab"));
+        assert_eq!(set.find_overlap(&c("fd00:1::/32")).map(|x| *x.1), Some("ula"));
         assert_eq!(set.find_overlap(&c("11.0.0.0/8")), None);
         assert_eq!(set.find_overlap(&c("2600::/16")), None);
         // An IPv6 query never matches IPv4 members whose numbers happen to fit.
-        assert_eq!(
-            CidrSet::new([(c("0.0.0.0/0"), ())]).find_overlap(&c("::/96")),
-            None
-        );
+        assert_eq!(CidrSet::new([(c("0.0.0.0/0"), ())]).find_overlap(&c("::/96")), None);
     }
 
     fn arb_v4() -> impl Strategy<Value = Cidr> {
-        (any::<u32>(), 0u8..=32).prop_map(|(a, l)| Cidr::V4 {
-            addr: mask_v4(a, l),
-            len: l,
-        })
+        (any::<u32>(), 0u8..=32).prop_map(|(a, l)| Cidr::V4 { addr: mask_v4(a, l), len: l })
     }
 
     fn arb_v6() -> impl Strategy<Value = Cidr> {
-        (any::<u128>(), 0u8..=128).prop_map(|(a, l)| Cidr::V6 {
-            addr: mask_v6(a, l),
-            len: l,
-        })
+        (any::<u128>(), 0u8..=128).prop_map(|(a, l)| Cidr::V6 { addr: mask_v6(a, l), len: l })
     }
 
     fn arb_cidr() -> impl Strategy<Value = Cidr> {
@@ -357,10 +279,7 @@ mod tests {
         prop_oneof![
             arb_v4(),
             arb_v6(),
-            (0u32..4, 6u8..=10).prop_map(|(a, l)| Cidr::V4 {
-                addr: mask_v4(a << 24, l),
-                len: l
-            }),
+            (0u32..4, 6u8..=10).prop_map(|(a, l)| Cidr::V4 { addr: mask_v4(a << 24, l), len: l }),
         ]
     }
 

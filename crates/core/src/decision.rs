@@ -12,9 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cidr::{Cidr, CidrSet};
 use crate::id::{AccountId, EndpointId, Scope, ServiceId};
-use crate::policy::{
-    AllowEntry, CompiledPolicy, Effect, OverlapMode, PolicyBook, UnknownCidr, Unlisted,
-};
+use crate::policy::{AllowEntry, CompiledPolicy, Effect, OverlapMode, PolicyBook, UnknownCidr, Unlisted};
 use crate::time::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -175,11 +173,7 @@ pub fn decide(book: &PolicyBook, req: &Request<'_>, now: Timestamp) -> Decision 
         why.push(
             Rule::Denied,
             Some(Outcome::Reject),
-            format!(
-                "account {account} is denied for {}{}",
-                scope_words(&deny.scope),
-                entry_words(deny)
-            ),
+            format!("account {account} is denied for {}{}", scope_words(&deny.scope), entry_words(deny)),
         );
         return finish(why);
     }
@@ -199,11 +193,7 @@ pub fn decide(book: &PolicyBook, req: &Request<'_>, now: Timestamp) -> Decision 
         Some(e) => why.push(
             Rule::Allowlisted,
             Some(Outcome::Accept),
-            format!(
-                "account {account} allowlisted for {}{}",
-                scope_words(&e.scope),
-                entry_words(e)
-            ),
+            format!("account {account} allowlisted for {}{}", scope_words(&e.scope), entry_words(e)),
         ),
         None => {
             let pushes = match policy.policy.unlisted {
@@ -213,10 +203,7 @@ pub fn decide(book: &PolicyBook, req: &Request<'_>, now: Timestamp) -> Decision 
             why.push(
                 Rule::Unlisted,
                 Some(pushes),
-                format!(
-                    "account {account} is not on the allowlist for {}",
-                    req.service
-                ),
+                format!("account {account} is not on the allowlist for {}", req.service),
             );
         }
     }
@@ -225,25 +212,14 @@ pub fn decide(book: &PolicyBook, req: &Request<'_>, now: Timestamp) -> Decision 
     finish(why)
 }
 
-fn check_cidrs(
-    policy: &CompiledPolicy,
-    allow: Option<&AllowEntry>,
-    req: &Request<'_>,
-    why: &mut Reasons,
-) {
-    let declared = allow
-        .map(|e| e.declared_cidrs.as_slice())
-        .unwrap_or_default();
+fn check_cidrs(policy: &CompiledPolicy, allow: Option<&AllowEntry>, req: &Request<'_>, why: &mut Reasons) {
+    let declared = allow.map(|e| e.declared_cidrs.as_slice()).unwrap_or_default();
     let cidrs: &[Cidr] = match req.discovery {
         Discovery::Read(cidrs) if !cidrs.is_empty() => {
             why.push(
                 Rule::CidrsDiscovered,
                 None,
-                format!(
-                    "consumer VPC CIDRs read from account {}: {}",
-                    req.account,
-                    list(cidrs)
-                ),
+                format!("consumer VPC CIDRs read from account {}: {}", req.account, list(cidrs)),
             );
             cidrs
         }
@@ -251,10 +227,7 @@ fn check_cidrs(
             why.push(
                 Rule::CidrsDeclared,
                 None,
-                format!(
-                    "consumer VPC CIDRs not readable ({reason}); using declared {}",
-                    list(declared)
-                ),
+                format!("consumer VPC CIDRs not readable ({reason}); using declared {}", list(declared)),
             );
             declared
         }
@@ -284,16 +257,8 @@ fn check_cidrs(
                 OverlapMode::Review => Some(Outcome::Review),
                 OverlapMode::Reject => Some(Outcome::Reject),
             };
-            let label = if label.is_empty() {
-                String::new()
-            } else {
-                format!(" ({label})")
-            };
-            let tail = if pushes.is_none() {
-                "; overlap allowed by policy"
-            } else {
-                ""
-            };
+            let label = if label.is_empty() { String::new() } else { format!(" ({label})") };
+            let tail = if pushes.is_none() { "; overlap allowed by policy" } else { "" };
             why.push(
                 Rule::ProtectedOverlap,
                 pushes,
@@ -306,7 +271,10 @@ fn check_cidrs(
             why.push(
                 Rule::ConsumerOverlap,
                 Some(Outcome::Reject),
-                format!("consumer VPC {cidr} overlaps {other} of {who}, and {} requires unique consumer CIDRs", req.service),
+                format!(
+                    "consumer VPC {cidr} overlaps {other} of {who}, and {} requires unique consumer CIDRs",
+                    req.service
+                ),
             );
         }
     }

@@ -56,11 +56,7 @@ struct Case {
 
 fn run(case: &Case) -> Decision {
     let book = PolicyBook::new(case.policies.clone(), case.entries.clone());
-    let others = CidrSet::new(
-        case.others
-            .iter()
-            .map(|(c, who)| (c.parse().expect(c), who.to_string())),
-    );
+    let others = CidrSet::new(case.others.iter().map(|(c, who)| (c.parse().expect(c), who.to_string())));
     let service = svc();
     let endpoint: EndpointId = "vpce-0123456789abcdef0".parse().expect("valid");
     let req = Request {
@@ -152,9 +148,7 @@ fn decision_table() {
         Case {
             name: "expired_allow_counts_as_absent",
             policies: vec![policy("*")],
-            entries: vec![with(allow_svc.clone(), |e| {
-                e.expires_at = Some(t("2026-01-01"))
-            })],
+            entries: vec![with(allow_svc.clone(), |e| e.expires_at = Some(t("2026-01-01")))],
             discovery: read(&["172.31.0.0/16"]),
             others: vec![],
             outcome: Outcome::Review,
@@ -165,9 +159,7 @@ fn decision_table() {
             policies: vec![policy("*")],
             entries: vec![
                 allow_svc.clone(),
-                with(entry("*", Effect::Deny), |e| {
-                    e.expires_at = Some(t("2026-01-01"))
-                }),
+                with(entry("*", Effect::Deny), |e| e.expires_at = Some(t("2026-01-01"))),
             ],
             discovery: read(&["172.31.0.0/16"]),
             others: vec![],
@@ -177,9 +169,7 @@ fn decision_table() {
         Case {
             name: "allow_until_a_future_date_still_applies",
             policies: vec![policy("*")],
-            entries: vec![with(allow_svc.clone(), |e| {
-                e.expires_at = Some(t("2027-01-01"))
-            })],
+            entries: vec![with(allow_svc.clone(), |e| e.expires_at = Some(t("2027-01-01")))],
             discovery: read(&["172.31.0.0/16"]),
             others: vec![],
             outcome: Outcome::Accept,
@@ -196,10 +186,7 @@ fn decision_table() {
         },
         Case {
             name: "service_policy_overrides_the_default",
-            policies: vec![
-                with(policy("*"), |p| p.unlisted = Unlisted::Reject),
-                policy(SVC),
-            ],
+            policies: vec![with(policy("*"), |p| p.unlisted = Unlisted::Reject), policy(SVC)],
             entries: vec![],
             discovery: read(&["172.31.0.0/16"]),
             others: vec![],
@@ -236,9 +223,7 @@ fn decision_table() {
         Case {
             name: "unreadable_cidrs_fall_back_to_declared",
             policies: vec![with(policy("*"), |p| p.overlap = OverlapMode::Reject)],
-            entries: vec![with(allow_svc.clone(), |e| {
-                e.declared_cidrs = cidrs(&["10.9.0.0/16"])
-            })],
+            entries: vec![with(allow_svc.clone(), |e| e.declared_cidrs = cidrs(&["10.9.0.0/16"]))],
             discovery: Discovery::Unavailable("role cannot be assumed".into()),
             others: vec![],
             outcome: Outcome::Reject,
@@ -302,10 +287,8 @@ fn decision_table() {
             name: "ipv6_consumer_cidr_checked_against_ipv6_protected",
             policies: vec![with(policy("*"), |p| {
                 p.overlap = OverlapMode::Reject;
-                p.protected_cidrs.push(ProtectedRange {
-                    cidr: "fd00::/8".parse().expect("v6"),
-                    label: "ula".into(),
-                });
+                p.protected_cidrs
+                    .push(ProtectedRange { cidr: "fd00::/8".parse().expect("v6"), label: "ula".into() });
             })],
             entries: vec![allow_svc.clone()],
             discovery: read(&["172.31.0.0/16", "fd12:3456:789a::/48"]),
@@ -336,9 +319,7 @@ fn reasons_read_like_sentences() {
     let case = Case {
         name: "words",
         policies: vec![policy("*")],
-        entries: vec![with(entry(SVC, Effect::Allow), |e| {
-            e.expires_at = Some(t("2027-01-01"))
-        })],
+        entries: vec![with(entry(SVC, Effect::Allow), |e| e.expires_at = Some(t("2027-01-01")))],
         discovery: read(&["10.0.0.0/16"]),
         others: vec![],
         outcome: Outcome::Review,
@@ -358,9 +339,7 @@ fn denied_accounts_skip_every_other_check() {
     let case = Case {
         name: "deny",
         policies: vec![policy("*")],
-        entries: vec![with(entry("*", Effect::Deny), |e| {
-            e.note = "compromised".into()
-        })],
+        entries: vec![with(entry("*", Effect::Deny), |e| e.note = "compromised".into())],
         discovery: read(&["10.0.0.0/16"]),
         others: vec![],
         outcome: Outcome::Reject,
@@ -381,13 +360,8 @@ mod properties {
     fn arb_policy() -> impl Strategy<Value = ServicePolicy> {
         (0..2u8, 0..3u8, 0..3u8, any::<bool>()).prop_map(|(u, o, k, uniq)| ServicePolicy {
             unlisted: [Unlisted::Review, Unlisted::Reject][u as usize],
-            overlap: [
-                OverlapMode::Ignore,
-                OverlapMode::Review,
-                OverlapMode::Reject,
-            ][o as usize],
-            unknown_cidr: [UnknownCidr::Allow, UnknownCidr::Review, UnknownCidr::Reject]
-                [k as usize],
+            overlap: [OverlapMode::Ignore, OverlapMode::Review, OverlapMode::Reject][o as usize],
+            unknown_cidr: [UnknownCidr::Allow, UnknownCidr::Review, UnknownCidr::Reject][k as usize],
             unique_consumer_cidrs: uniq,
             ..policy("*")
         })

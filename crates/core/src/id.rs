@@ -59,10 +59,7 @@ fn check_hex_id(kind: &'static str, prefix: &str, s: &str) -> Result<(), IdError
     if rest.len() != 8 && rest.len() != 17 {
         return Err(IdError::new(kind, s, "must end in 8 or 17 hex digits"));
     }
-    if !rest
-        .bytes()
-        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
+    if !rest.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
         return Err(IdError::new(kind, s, "must end in lowercase hex digits"));
     }
     Ok(())
@@ -166,18 +163,10 @@ mod tests {
 
     #[test]
     fn account_ids_are_twelve_digits() {
-        assert_eq!(
-            "222233334444".parse::<AccountId>().map(|a| a.to_string()),
-            Ok("222233334444".into())
-        );
-        for bad in [
-            "",
-            "22223333444",
-            "2222333344445",
-            "22223333444a",
-            "２２２２３３３３４４４４",
-            " 222233334444",
-        ] {
+        assert_eq!("222233334444".parse::<AccountId>().map(|a| a.to_string()), Ok("222233334444".into()));
+        for bad in
+            ["", "22223333444", "2222333344445", "22223333444a", "２２２２３３３３４４４４", " 222233334444"]
+        {
             let err = bad.parse::<AccountId>().expect_err(bad);
             assert_eq!(err.kind, "account id");
         }
@@ -190,13 +179,9 @@ mod tests {
         assert!("vpce-0abc1234def567890".parse::<EndpointId>().is_ok());
         // A service id is not an endpoint id, whatever its hex.
         assert!("vpce-svc-0abc1234".parse::<EndpointId>().is_err());
-        for bad in [
-            "vpce-svc-0ABC1234",
-            "vpce-svc-0abc123",
-            "vpce-svc-",
-            "svc-0abc1234",
-            "vpce-svc-0abc1234;drop",
-        ] {
+        for bad in
+            ["vpce-svc-0ABC1234", "vpce-svc-0abc123", "vpce-svc-", "svc-0abc1234", "vpce-svc-0abc1234;drop"]
+        {
             assert!(bad.parse::<ServiceId>().is_err(), "{bad}");
         }
     }
@@ -212,20 +197,14 @@ mod tests {
     #[test]
     fn scope_is_star_or_a_service() {
         assert_eq!("*".parse::<Scope>(), Ok(Scope::Any));
-        assert!(matches!(
-            "vpce-svc-0abc1234".parse::<Scope>(),
-            Ok(Scope::Service(_))
-        ));
+        assert!(matches!("vpce-svc-0abc1234".parse::<Scope>(), Ok(Scope::Service(_))));
         assert!("**".parse::<Scope>().is_err());
     }
 
     #[test]
     fn ids_round_trip_through_serde_and_refuse_bad_input() {
         let id: EndpointId = serde_json::from_str("\"vpce-0abc1234\"").expect("valid");
-        assert_eq!(
-            serde_json::to_string(&id).expect("serializes"),
-            "\"vpce-0abc1234\""
-        );
+        assert_eq!(serde_json::to_string(&id).expect("serializes"), "\"vpce-0abc1234\"");
         let err = serde_json::from_str::<EndpointId>("\"vpce-nothex!\"").expect_err("invalid");
         assert!(err.to_string().contains("endpoint id"), "{err}");
     }
@@ -241,12 +220,8 @@ pub fn scan_ids(text: &str) -> (Vec<ServiceId>, Vec<EndpointId>) {
     while let Some(pos) = text[from..].find("vpce-") {
         let start = from + pos;
         // An id starts at a word boundary: "xvpce-…" is not one.
-        let bounded =
-            start == 0 || !(bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'-');
-        let len = bytes[start..]
-            .iter()
-            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'-')
-            .count();
+        let bounded = start == 0 || !(bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'-');
+        let len = bytes[start..].iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'-').count();
         let token = &text[start..start + len];
         if bounded {
             if let Ok(s) = token.parse::<ServiceId>() {
@@ -274,21 +249,14 @@ mod scan_tests {
         let msg = r#"{"Event":"Connect","ServiceId":"vpce-svc-0abc1234def567890","EndpointId":"vpce-0123456789abcdef0",
                      "ServiceName":"com.amazonaws.vpce.us-east-1.vpce-svc-0abc1234def567890"}"#;
         let (s, e) = scan_ids(msg);
-        assert_eq!(
-            s.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            ["vpce-svc-0abc1234def567890"]
-        );
-        assert_eq!(
-            e.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            ["vpce-0123456789abcdef0"]
-        );
+        assert_eq!(s.iter().map(ToString::to_string).collect::<Vec<_>>(), ["vpce-svc-0abc1234def567890"]);
+        assert_eq!(e.iter().map(ToString::to_string).collect::<Vec<_>>(), ["vpce-0123456789abcdef0"]);
     }
 
     #[test]
     fn ignores_lookalikes() {
-        let (s, e) = scan_ids(
-            "xvpce-01234567 vpce-0123456Z vpce-svc- vpce-0123456789abcdef01 vpce-vpce-01234567",
-        );
+        let (s, e) =
+            scan_ids("xvpce-01234567 vpce-0123456Z vpce-svc- vpce-0123456789abcdef01 vpce-vpce-01234567");
         assert!(s.is_empty() && e.is_empty(), "{s:?} {e:?}");
     }
 

@@ -135,12 +135,7 @@ pub struct CompiledPolicy {
 
 impl From<ServicePolicy> for CompiledPolicy {
     fn from(policy: ServicePolicy) -> Self {
-        let protected = CidrSet::new(
-            policy
-                .protected_cidrs
-                .iter()
-                .map(|p| (p.cidr, p.label.clone())),
-        );
+        let protected = CidrSet::new(policy.protected_cidrs.iter().map(|p| (p.cidr, p.label.clone())));
         Self { policy, protected }
     }
 }
@@ -159,29 +154,20 @@ impl PolicyBook {
         entries: impl IntoIterator<Item = AllowEntry>,
     ) -> Self {
         Self {
-            policies: policies
-                .into_iter()
-                .map(|p| (p.scope.clone(), p.into()))
-                .collect(),
-            entries: entries
-                .into_iter()
-                .map(|e| ((e.scope.clone(), e.account), e))
-                .collect(),
+            policies: policies.into_iter().map(|p| (p.scope.clone(), p.into())).collect(),
+            entries: entries.into_iter().map(|e| ((e.scope.clone(), e.account), e)).collect(),
         }
     }
 
     /// The service's own policy, else the `*` policy, else none.
     pub fn policy_for(&self, service: &ServiceId) -> Option<&CompiledPolicy> {
-        self.policies
-            .get(&Scope::Service(service.clone()))
-            .or_else(|| self.policies.get(&Scope::Any))
+        self.policies.get(&Scope::Service(service.clone())).or_else(|| self.policies.get(&Scope::Any))
     }
 
     /// The service-scoped entry first, then the `*` entry; either may be absent.
     pub fn entries_for(&self, service: &ServiceId, account: AccountId) -> [Option<&AllowEntry>; 2] {
         [
-            self.entries
-                .get(&(Scope::Service(service.clone()), account)),
+            self.entries.get(&(Scope::Service(service.clone()), account)),
             self.entries.get(&(Scope::Any, account)),
         ]
     }

@@ -114,24 +114,14 @@ impl RequestState {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Accepted,
-            Self::Rejected,
-            Self::Review,
-            Self::Approved,
-            Self::Denied,
-            Self::Expired,
-        ]
-        .into_iter()
-        .find(|x| x.as_str() == s)
+        [Self::Accepted, Self::Rejected, Self::Review, Self::Approved, Self::Denied, Self::Expired]
+            .into_iter()
+            .find(|x| x.as_str() == s)
     }
 
     /// Only a review is still open; everything else is final.
     pub fn can_become(self, next: RequestState) -> bool {
-        matches!(
-            (self, next),
-            (Self::Review, Self::Approved | Self::Denied | Self::Expired)
-        )
+        matches!((self, next), (Self::Review, Self::Approved | Self::Denied | Self::Expired))
     }
 
     /// What the provider must do to the connection in this state, if anything.
@@ -179,11 +169,7 @@ pub struct RequestRecord {
 impl RequestRecord {
     /// True when the connection still needs its Accept/Reject call.
     pub fn action_outstanding(&self) -> Option<Action> {
-        if self.acted_at.is_some() {
-            None
-        } else {
-            self.state.action()
-        }
+        if self.acted_at.is_some() { None } else { self.state.action() }
     }
 }
 
@@ -193,22 +179,10 @@ mod tests {
 
     #[test]
     fn states_parse_whatever_the_case() {
-        assert_eq!(
-            ConnectionState::parse("pendingAcceptance"),
-            ConnectionState::PendingAcceptance
-        );
-        assert_eq!(
-            ConnectionState::parse("PendingAcceptance"),
-            ConnectionState::PendingAcceptance
-        );
-        assert_eq!(
-            ConnectionState::parse("AVAILABLE"),
-            ConnectionState::Available
-        );
-        assert_eq!(
-            ConnectionState::parse("weird"),
-            ConnectionState::Other("weird".into())
-        );
+        assert_eq!(ConnectionState::parse("pendingAcceptance"), ConnectionState::PendingAcceptance);
+        assert_eq!(ConnectionState::parse("PendingAcceptance"), ConnectionState::PendingAcceptance);
+        assert_eq!(ConnectionState::parse("AVAILABLE"), ConnectionState::Available);
+        assert_eq!(ConnectionState::parse("weird"), ConnectionState::Other("weird".into()));
     }
 
     #[test]

@@ -79,9 +79,7 @@ fn days_in_month(y: i64, m: u32) -> u32 {
 impl FromStr for Timestamp {
     type Err = TimeError;
     fn from_str(s: &str) -> Result<Self, TimeError> {
-        let err = || TimeError {
-            input: s.chars().take(40).collect(),
-        };
+        let err = || TimeError { input: s.chars().take(40).collect() };
         let num = |part: &str| -> Result<u32, TimeError> {
             if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(err());
@@ -93,8 +91,7 @@ impl FromStr for Timestamp {
             None => (s, None),
         };
         let mut parts = date.split('-');
-        let (Some(y), Some(m), Some(d), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(y), Some(m), Some(d), None) = (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(err());
         };
@@ -110,9 +107,7 @@ impl FromStr for Timestamp {
             // Fractional seconds are accepted and dropped.
             let t = t.split('.').next().unwrap_or(t);
             let mut hms = t.split(':');
-            let (Some(h), Some(mi), Some(se), None) =
-                (hms.next(), hms.next(), hms.next(), hms.next())
-            else {
+            let (Some(h), Some(mi), Some(se), None) = (hms.next(), hms.next(), hms.next(), hms.next()) else {
                 return Err(err());
             };
             if h.len() != 2 || mi.len() != 2 || se.len() != 2 {
@@ -131,14 +126,7 @@ impl FromStr for Timestamp {
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let secs = self.0.rem_euclid(86_400);
-        write!(
-            f,
-            "{}T{:02}:{:02}:{:02}Z",
-            self.date(),
-            secs / 3600,
-            secs / 60 % 60,
-            secs % 60
-        )
+        write!(f, "{}T{:02}:{:02}:{:02}Z", self.date(), secs / 3600, secs / 60 % 60, secs % 60)
     }
 }
 
@@ -156,9 +144,7 @@ impl Serialize for Timestamp {
 
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -170,22 +156,12 @@ mod tests {
     #[test]
     fn known_instants() {
         assert_eq!(Timestamp::from_unix(0).to_string(), "1970-01-01T00:00:00Z");
+        assert_eq!("2027-01-01".parse::<Timestamp>().map(|t| t.unix()), Ok(1_798_761_600));
         assert_eq!(
-            "2027-01-01".parse::<Timestamp>().map(|t| t.unix()),
-            Ok(1_798_761_600)
-        );
-        assert_eq!(
-            "2024-02-29T12:30:05Z"
-                .parse::<Timestamp>()
-                .map(|t| t.to_string()),
+            "2024-02-29T12:30:05Z".parse::<Timestamp>().map(|t| t.to_string()),
             Ok("2024-02-29T12:30:05Z".into())
         );
-        assert_eq!(
-            "2026-11-22T03:25:00.123Z"
-                .parse::<Timestamp>()
-                .map(|t| t.unix()),
-            Ok(1_795_317_900)
-        );
+        assert_eq!("2026-11-22T03:25:00.123Z".parse::<Timestamp>().map(|t| t.unix()), Ok(1_795_317_900));
     }
 
     #[test]

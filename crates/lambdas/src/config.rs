@@ -30,16 +30,11 @@ pub struct Env<F> {
 
 impl<F: Fn(&str) -> Option<String>> Env<F> {
     pub fn new(lookup: F) -> Self {
-        Self {
-            lookup,
-            problems: Vec::new(),
-        }
+        Self { lookup, problems: Vec::new() }
     }
 
     fn get(&self, name: &str) -> Option<String> {
-        (self.lookup)(name)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
+        (self.lookup)(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
     }
 
     pub fn required(&mut self, name: &str) -> String {
@@ -86,11 +81,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     }
 
     pub fn finish(self) -> Result<(), ConfigError> {
-        if self.problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError(self.problems))
-        }
+        if self.problems.is_empty() { Ok(()) } else { Err(ConfigError(self.problems)) }
     }
 }
 
@@ -120,9 +111,7 @@ impl DecideConfig {
         let table_name = env.required("TABLE_NAME");
         let review_topic_arn = env.required("REVIEW_TOPIC_ARN");
         if !review_topic_arn.is_empty() && !review_topic_arn.starts_with("arn:") {
-            env.problem(format!(
-                "REVIEW_TOPIC_ARN={review_topic_arn:?} is not an ARN"
-            ));
+            env.problem(format!("REVIEW_TOPIC_ARN={review_topic_arn:?} is not an ARN"));
         }
         let consumer_role_template = env
             .optional("CONSUMER_ROLE_TEMPLATE")
@@ -159,10 +148,7 @@ mod tests {
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> Result<DecideConfig, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         DecideConfig::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -170,10 +156,7 @@ mod tests {
     fn minimal_environment_gets_sane_defaults() {
         let c = config(&[
             ("TABLE_NAME", "gate"),
-            (
-                "REVIEW_TOPIC_ARN",
-                "arn:aws:sns:us-east-1:111122223333:review",
-            ),
+            ("REVIEW_TOPIC_ARN", "arn:aws:sns:us-east-1:111122223333:review"),
         ])
         .expect("valid");
         assert_eq!(c.concurrency, 16);
@@ -191,13 +174,9 @@ mod tests {
         ])
         .expect_err("invalid");
         let text = err.to_string();
-        for needle in [
-            "TABLE_NAME is required",
-            "not an ARN",
-            "\"nope\"",
-            "CONCURRENCY=\"lots\"",
-            "{account}",
-        ] {
+        for needle in
+            ["TABLE_NAME is required", "not an ARN", "\"nope\"", "CONCURRENCY=\"lots\"", "{account}"]
+        {
             assert!(text.contains(needle), "missing {needle} in {text}");
         }
         assert_eq!(err.0.len(), 5, "{text}");

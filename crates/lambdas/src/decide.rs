@@ -16,10 +16,7 @@ use crate::trigger;
 
 /// Builds the decider on real AWS clients, once per cold start.
 pub fn build(config: &DecideConfig, sdk: &SdkConfig) -> Decider {
-    let store = Arc::new(DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(sdk),
-        config.table_name.clone(),
-    ));
+    let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table_name.clone()));
     Decider {
         connections: Arc::new(Ec2Connections::new(aws_sdk_ec2::Client::new(sdk))),
         networks: Arc::new(AssumeRoleNetworks::new(
@@ -30,10 +27,7 @@ pub fn build(config: &DecideConfig, sdk: &SdkConfig) -> Decider {
         policies: store.clone(),
         requests: store.clone(),
         audit: store,
-        notifier: Arc::new(SnsNotifier::new(
-            aws_sdk_sns::Client::new(sdk),
-            config.review_topic_arn.clone(),
-        )),
+        notifier: Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(sdk), config.review_topic_arn.clone())),
         settings: Settings {
             services: config.service_ids.clone(),
             concurrency: config.concurrency,
@@ -64,12 +58,7 @@ impl From<DecideError> for Diagnostic {
             other => other.to_string(),
         };
         Diagnostic {
-            error_type: if retryable {
-                "Retryable"
-            } else {
-                "NonRetryable"
-            }
-            .into(),
+            error_type: if retryable { "Retryable" } else { "NonRetryable" }.into(),
             error_message: message,
         }
     }
@@ -91,11 +80,7 @@ pub async fn handle(decider: &Decider, event: LambdaEvent<Value>) -> Result<Outc
     handle_at(decider, &event.payload, Timestamp::now()).await
 }
 
-pub async fn handle_at(
-    decider: &Decider,
-    event: &Value,
-    now: Timestamp,
-) -> Result<Outcome, DecideError> {
+pub async fn handle_at(decider: &Decider, event: &Value, now: Timestamp) -> Result<Outcome, DecideError> {
     let work = trigger::parse(event);
     for why in &work.rejected {
         tracing::error!(input = %why, "malformed input acknowledged without action");
@@ -127,10 +112,7 @@ pub async fn handle_at(
         merge(&mut out.report, decider.sweep(now).await?);
     }
     for endpoint in &work.endpoints {
-        merge(
-            &mut out.report,
-            decider.decide_endpoint(endpoint, now).await?,
-        );
+        merge(&mut out.report, decider.decide_endpoint(endpoint, now).await?);
     }
     if !out.report.failed.is_empty() {
         return Err(DecideError::Unfinished(out.report.failed.len()));

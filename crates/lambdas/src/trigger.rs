@@ -47,10 +47,8 @@ pub fn parse(event: &Value) -> Work {
     } else if let Some(kind) = event.get("detail-type").and_then(Value::as_str) {
         parse_eventbridge(kind, event, &mut work);
     } else {
-        let keys: Vec<&str> = event
-            .as_object()
-            .map(|o| o.keys().map(String::as_str).collect())
-            .unwrap_or_default();
+        let keys: Vec<&str> =
+            event.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
         work.rejected.push(format!(
             "unknown event shape (expected SNS Records or an EventBridge detail-type); top-level keys: {}",
             short(&keys.join(", "))
@@ -63,8 +61,7 @@ fn parse_sns(event: &Value, work: &mut Work) {
     let sns: SnsEvent = match serde_json::from_value(event.clone()) {
         Ok(e) => e,
         Err(e) => {
-            work.rejected
-                .push(format!("Records is not an SNS event: {e}"));
+            work.rejected.push(format!("Records is not an SNS event: {e}"));
             return;
         }
     };
@@ -89,15 +86,9 @@ fn parse_eventbridge(kind: &str, event: &Value, work: &mut Work) {
     match kind {
         "Scheduled Event" => work.sweep = true,
         "AWS API Call via CloudTrail" => {
-            let name = detail
-                .get("eventName")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
+            let name = detail.get("eventName").and_then(Value::as_str).unwrap_or_default();
             if name != "CreateVpcEndpoint" {
-                work.ignored.push(format!(
-                    "CloudTrail {} is not a connection request",
-                    short(name)
-                ));
+                work.ignored.push(format!("CloudTrail {} is not a connection request", short(name)));
                 return;
             }
             if let Some(code) = detail.get("errorCode").and_then(Value::as_str) {
@@ -107,25 +98,17 @@ fn parse_eventbridge(kind: &str, event: &Value, work: &mut Work) {
                 ));
                 return;
             }
-            let response = detail
-                .get("responseElements")
-                .map(Value::to_string)
-                .unwrap_or_default();
+            let response = detail.get("responseElements").map(Value::to_string).unwrap_or_default();
             let (_, endpoints) = scan_ids(&response);
             if endpoints.is_empty() {
-                work.rejected.push(
-                    "CloudTrail CreateVpcEndpoint has no endpoint id in responseElements"
-                        .to_owned(),
-                );
+                work.rejected
+                    .push("CloudTrail CreateVpcEndpoint has no endpoint id in responseElements".to_owned());
             }
             for e in endpoints {
                 work.add(e);
             }
         }
-        other => work.ignored.push(format!(
-            "EventBridge detail-type {:?} is not for decide",
-            short(other)
-        )),
+        other => work.ignored.push(format!("EventBridge detail-type {:?} is not for decide", short(other))),
     }
 }
 
@@ -155,10 +138,7 @@ mod tests {
         let w = parse(&sns(&[
             r#"{"Event":"Connect","ServiceId":"vpce-svc-0abc1234","EndpointId":"vpce-0123456789abcdef0"}"#,
         ]));
-        assert_eq!(
-            w.endpoints,
-            vec!["vpce-0123456789abcdef0".parse::<EndpointId>().expect("id")]
-        );
+        assert_eq!(w.endpoints, vec!["vpce-0123456789abcdef0".parse::<EndpointId>().expect("id")]);
         assert!(w.rejected.is_empty() && !w.sweep);
     }
 
@@ -170,23 +150,15 @@ mod tests {
 
     #[test]
     fn message_without_ids_is_rejected_by_name() {
-        let w = parse(&sns(&[
-            "hello",
-            r#"{"EndpointId":"vpce-0123456789abcdef0"}"#,
-        ]));
+        let w = parse(&sns(&["hello", r#"{"EndpointId":"vpce-0123456789abcdef0"}"#]));
         assert_eq!(w.endpoints.len(), 1);
         assert_eq!(w.rejected.len(), 1);
-        assert!(
-            w.rejected[0].contains("m-0") && w.rejected[0].contains("hello"),
-            "{:?}",
-            w.rejected
-        );
+        assert!(w.rejected[0].contains("m-0") && w.rejected[0].contains("hello"), "{:?}", w.rejected);
     }
 
     #[test]
     fn schedule_means_sweep() {
-        let w =
-            parse(&json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}));
+        let w = parse(&json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}));
         assert!(w.sweep);
     }
 
@@ -205,9 +177,7 @@ mod tests {
     fn failed_or_unrelated_cloudtrail_calls_are_ignored() {
         let failed = parse(&json!({"detail-type": "AWS API Call via CloudTrail",
             "detail": {"eventName": "CreateVpcEndpoint", "errorCode": "UnauthorizedOperation", "responseElements": null}}));
-        assert!(
-            failed.endpoints.is_empty() && failed.ignored.len() == 1 && failed.rejected.is_empty()
-        );
+        assert!(failed.endpoints.is_empty() && failed.ignored.len() == 1 && failed.rejected.is_empty());
         let other = parse(
             &json!({"detail-type": "AWS API Call via CloudTrail", "detail": {"eventName": "DeleteVpcs"}}),
         );

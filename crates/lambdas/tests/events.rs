@@ -49,20 +49,13 @@ fn world() -> World {
     let decider = Decider {
         connections: connections.clone(),
         networks: Arc::new(StaticNetworks::default()),
-        policies: Arc::new(InMemoryPolicies::new(
-            vec![ServicePolicy::cautious(Scope::Any)],
-            vec![entry],
-        )),
+        policies: Arc::new(InMemoryPolicies::new(vec![ServicePolicy::cautious(Scope::Any)], vec![entry])),
         requests: Arc::new(InMemoryRequests::default()),
         audit: audit.clone(),
         notifier: Arc::new(RecordingNotifier::default()),
         settings: Settings::default(),
     };
-    World {
-        connections,
-        audit,
-        decider,
-    }
+    World { connections, audit, decider }
 }
 
 fn samples() -> Vec<(String, String)> {
@@ -71,20 +64,12 @@ fn samples() -> Vec<(String, String)> {
         .expect("events/decide exists")
         .map(|e| {
             let path = e.expect("entry").path();
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default()
-                .to_owned();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
             (name, std::fs::read_to_string(&path).expect("readable"))
         })
         .collect();
     out.sort();
-    assert!(
-        out.len() >= 8,
-        "expected the sample events, found {}",
-        out.len()
-    );
+    assert!(out.len() >= 8, "expected the sample events, found {}", out.len());
     out
 }
 
@@ -98,35 +83,17 @@ async fn every_sample_event_does_what_its_name_says() {
             Ok(v) => v,
             Err(e) => {
                 // The runtime refuses bytes that are not JSON before any handler runs.
-                assert!(
-                    name.starts_with("malformed-not-json"),
-                    "{name} is not JSON: {e}"
-                );
+                assert!(name.starts_with("malformed-not-json"), "{name} is not JSON: {e}");
                 continue;
             }
         };
-        let out = handle_at(&w.decider, &event, now)
-            .await
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let out = handle_at(&w.decider, &event, now).await.unwrap_or_else(|e| panic!("{name}: {e}"));
         let state = w.connections.state(&endpoint);
         if name.starts_with("malformed-") {
             assert!(!out.rejected_input.is_empty(), "{name}: not rejected");
-            assert_eq!(
-                state,
-                Some(ConnectionState::PendingAcceptance),
-                "{name} changed the connection"
-            );
-            let recorded = w
-                .audit
-                .all()
-                .iter()
-                .filter(|e| e.kind == AuditKind::BadInput)
-                .count();
-            assert_eq!(
-                recorded,
-                out.rejected_input.len(),
-                "{name}: bad input not recorded"
-            );
+            assert_eq!(state, Some(ConnectionState::PendingAcceptance), "{name} changed the connection");
+            let recorded = w.audit.all().iter().filter(|e| e.kind == AuditKind::BadInput).count();
+            assert_eq!(recorded, out.rejected_input.len(), "{name}: bad input not recorded");
         } else if name.contains("-failed") {
             assert!(!out.ignored.is_empty(), "{name}: not ignored");
             assert_eq!(state, Some(ConnectionState::PendingAcceptance), "{name}");

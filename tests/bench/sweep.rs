@@ -1,0 +1,124 @@
+//! `make bench-sweep`: one scheduled sweep reconciling 10,000 pending
+//! connections over 20 endpoint services on the local AWS environment.
+//! Prints wall time and every AWS call made, by service and action.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use gate_app::{Decider, Settings};
+use gate_aws::{AssumeRoleNetworks, DynamoStore, Ec2Connections, SnsNotifier};
+use gate_core::{AllowEntry, Effect, Outcome, Scope, ServicePolicy, Timestamp};
+use gate_e2e::{Local, Result, http_post};
+
+const SERVICES: usize = 20;
+const PER_SERVICE: usize = 500;
+const OWNER: &str = "222222222222";
+
+/// Counts DynamoDB requests by operation, as they leave the client.
+#[derive(Debug, Default, Clone)]
+struct Counter(Arc<Mutex<BTreeMap<String, u64>>>);
+
+impl Intercept for Counter {
+    fn name(&self) -> &'static str {
+        "CallCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> std::result::Result<(), BoxError> {
+        let name = cfg.load::<Metadata>().map(|m| m.name().to_owned()).unwrap_or_default();
+        *self.0.lock().map_err(|_| "counter poisoned")?.entry(name).or_default() += 1;
+        Ok(())
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let local = Local::from_env().await;
+    println!("Seeding {SERVICES} services × {PER_SERVICE} pending connections from account {OWNER}…");
+    let mut services = Vec::new();
+    for _ in 0..SERVICES {
+        let svc = local.service().await?;
+        let body = format!(r#"{{"service_id":"{}","owner":"{OWNER}","count":{PER_SERVICE}}}"#, svc.id);
+        http_post(&local.moto_url, "/_gate/seed", &body)?;
+        services.push(svc);
+    }
+
+    let counter = Counter::default();
+    let ddb_config = aws_sdk_dynamodb::config::Builder::from(&local.sdk).interceptor(counter.clone()).build();
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(ddb_config), gate_e2e::unique("sweep"));
+    store.ensure_table().await?;
+    store.put_policy(&ServicePolicy::cautious(Scope::Any)).await?;
+    // The owner has no read-only role: its declared CIDRs stand in.
+    store
+        .put_entry(&AllowEntry {
+            scope: Scope::Any,
+            account: OWNER.parse()?,
+            effect: Effect::Allow,
+            declared_cidrs: vec!["172.20.0.0/16".parse()?],
+            expires_at: None,
+            owner: "bench".into(),
+            note: String::new(),
+            added_by: "bench".into(),
+            added_at: None,
+        })
+        .await?;
+    let (topic, _queue) = local.topic_with_queue("review").await?;
+    let decider = Decider {
+        connections: Arc::new(Ec2Connections::new(local.ec2())),
+        networks: Arc::new(AssumeRoleNetworks::new(
+            local.sdk.clone(),
+            "arn:aws:iam::{account}:role/EndpointGateCidrReader".into(),
+            None,
+        )),
+        policies: Arc::new(store.clone()),
+        requests: Arc::new(store.clone()),
+        audit: Arc::new(store.clone()),
+        notifier: Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(&local.sdk), topic)),
+        settings: Settings {
+            services: services.iter().map(|s| s.id.parse()).collect::<std::result::Result<_, _>>()?,
+            ..Settings::default()
+        },
+    };
+    http_post(&local.moto_url, "/_gate/calls/reset", "")?;
+    counter.0.lock().map_err(|_| "poisoned")?.clear();
+
+    println!("Sweeping…");
+    let started = Instant::now();
+    let report = decider.sweep(Timestamp::now()).await?;
+    let elapsed = started.elapsed();
+
+    let accepted = report.decided.iter().filter(|d| d.outcome == Outcome::Accept).count();
+    let moto: BTreeMap<String, u64> = local.calls(None)?.into_iter().collect();
+    let dynamo = counter.0.lock().map_err(|_| "poisoned")?.clone();
+    println!("\nsweep of {} pending connections over {SERVICES} services", SERVICES * PER_SERVICE);
+    println!("  wall time       {:.2} s", elapsed.as_secs_f64());
+    println!(
+        "  decided         {} ({accepted} accepted), acted {}, failed {}",
+        report.decided.len(),
+        report.acted.len(),
+        report.failed.len()
+    );
+    println!("  EC2/STS calls   {}", moto.values().sum::<u64>());
+    for (action, n) in &moto {
+        println!("    {action:<40} {n}");
+    }
+    println!("  DynamoDB calls  {}", dynamo.values().sum::<u64>());
+    for (op, n) in &dynamo {
+        println!("    {op:<40} {n}");
+    }
+    if report.decided.len() != SERVICES * PER_SERVICE || !report.failed.is_empty() {
+        return Err("the sweep did not decide every connection".into());
+    }
+    Ok(())
+}

@@ -1,0 +1,169 @@
+//! `make demo`: the whole story on the local AWS environment, told as it
+//! happens. Each connection request travels the real path: the consumer's
+//! CreateVpcEndpoint, the endpoint service's connection notification on SNS,
+//! the decide handler, EC2's connection state.
+
+use std::time::{Duration, Instant};
+
+use gate_core::{AllowEntry, Effect, OverlapMode, ProtectedRange, Scope, ServicePolicy, Timestamp, Unlisted};
+use gate_e2e::{Local, Result};
+use gate_lambdas::decide::handle_at;
+use serde_json::{Value, json};
+
+const TEAM_A: &str = "210000000001";
+const STRANGER_B: &str = "210000000002";
+const PARTNER_C: &str = "210000000003";
+
+fn step(n: u32, text: &str) {
+    println!("\n[{n}/5] {text}");
+}
+
+fn say(text: &str) {
+    println!("      {text}");
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let started = Instant::now();
+    println!("Endpoint Gate demo: a provider account, three consumers, one policy.");
+    println!("Everything runs on this machine (moto + DynamoDB Local on 127.0.0.1).");
+    let local = Local::from_env().await;
+
+    step(1, "The provider publishes two endpoint services, acceptance required");
+    let payments = local.service().await?;
+    let ledger = local.service().await?;
+    say(&format!("payments  {}  ({})", payments.id, payments.name));
+    say(&format!("ledger    {}  ({})", ledger.id, ledger.name));
+    let store = local.table().await?;
+    let (review_topic, review_inbox) = local.topic_with_queue("approvers").await?;
+    let (connect_topic, connect_inbox) = local.topic_with_queue("connections").await?;
+    for svc in [&payments, &ledger] {
+        local
+            .ec2()
+            .create_vpc_endpoint_connection_notification()
+            .service_id(&svc.id)
+            .connection_notification_arn(&connect_topic)
+            .connection_events("Connect")
+            .send()
+            .await?;
+    }
+    say("connection notifications (Connect) → SNS topic → the decide function");
+
+    let mut policy = ServicePolicy::cautious(Scope::Any);
+    policy.unlisted = Unlisted::Review;
+    policy.overlap = OverlapMode::Reject;
+    policy.protected_cidrs = vec![
+        ProtectedRange { cidr: "192.168.0.0/16".parse()?, label: "on-premises".into() },
+        ProtectedRange { cidr: "100.64.0.0/10".parse()?, label: "transit".into() },
+    ];
+    policy.approvers = vec!["netops@example.com".into()];
+    store.put_policy(&policy).await?;
+    for (account, owner, note) in
+        [(TEAM_A, "team-a", "payments consumers"), (PARTNER_C, "partners", "partner C")]
+    {
+        store
+            .put_entry(&AllowEntry {
+                scope: Scope::Any,
+                account: account.parse()?,
+                effect: Effect::Allow,
+                declared_cidrs: vec![],
+                expires_at: Some("2027-12-31".parse()?),
+                owner: owner.into(),
+                note: note.into(),
+                added_by: "demo".into(),
+                added_at: Some(Timestamp::now()),
+            })
+            .await?;
+    }
+    say("policy for all services: unlisted → review, overlap with protected → reject");
+    say("  protected: 192.168.0.0/16 (on-premises), 100.64.0.0/10 (transit)");
+    say(&format!("allowlist: {TEAM_A} (team-a), {PARTNER_C} (partners), both until 2027-12-31"));
+
+    let config = local.decide_config(store.table(), &review_topic, &[&payments, &ledger]);
+    let decider = local.decider(&config);
+
+    step(2, &format!("Consumer A ({TEAM_A}, VPC 10.0.0.0/16, like every other VPC) asks for payments"));
+    let a = local.consumer(TEAM_A, "10.0.0.0/16", &[], true).await?;
+    let ea = local.request(&a, &payments).await?;
+    request_and_decide(&local, &decider, &connect_inbox, &ea).await?;
+
+    step(3, &format!("Consumer B ({STRANGER_B}, not on the allowlist) asks for ledger"));
+    let b = local.consumer(STRANGER_B, "10.0.0.0/16", &[], true).await?;
+    let eb = local.request(&b, &ledger).await?;
+    request_and_decide(&local, &decider, &connect_inbox, &eb).await?;
+    for mail in local.drain(&review_inbox).await? {
+        say("the approvers receive this email (SNS):");
+        say(&format!("  Subject: {}", mail["Subject"].as_str().unwrap_or_default()));
+        for line in mail["Message"].as_str().unwrap_or_default().lines() {
+            say(&format!("  | {line}"));
+        }
+    }
+
+    step(4, &format!("Consumer C ({PARTNER_C}, allowlisted, VPC 192.168.50.0/24) asks for payments"));
+    let c = local.consumer(PARTNER_C, "192.168.50.0/24", &[], true).await?;
+    let ec = local.request(&c, &payments).await?;
+    request_and_decide(&local, &decider, &connect_inbox, &ec).await?;
+
+    step(5, "Where things stand, as EC2 reports them");
+    for (who, endpoint) in [("A", &ea), ("B", &eb), ("C", &ec)] {
+        say(&format!("consumer {who}  {endpoint}  {}", local.state(endpoint).await?));
+    }
+    let history = gate_app::ports::Audit::history(&store, &eb.parse()?).await?;
+    say(&format!(
+        "audit of B's request: {}",
+        history.iter().map(|e| format!("{:?}", e.kind)).collect::<Vec<_>>().join(", ")
+    ));
+    println!(
+        "\nDone in {:.1}s. The local AWS environment is stopped when this command exits.",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Waits for the connection notification of `endpoint`, hands it to the
+/// decide handler as Lambda would, and prints the decision.
+async fn request_and_decide(
+    local: &Local,
+    decider: &gate_app::Decider,
+    inbox: &str,
+    endpoint: &str,
+) -> Result<()> {
+    say(&format!("CreateVpcEndpoint → {endpoint}: {}", local.state(endpoint).await?));
+    let notification = wait_for_notification(local, inbox, endpoint).await?;
+    say(&format!("SNS connection notification: {}", notification["Message"].as_str().unwrap_or_default()));
+    let out = handle_at(decider, &lambda_sns_event(&notification), Timestamp::now()).await?;
+    for d in &out.report.decided {
+        say(&format!("decide → {}", d.outcome.as_str().to_uppercase()));
+        for reason in d.reasons.split("; ") {
+            say(&format!("  - {reason}"));
+        }
+    }
+    say(&format!("connection state: {}", local.state(endpoint).await?));
+    Ok(())
+}
+
+async fn wait_for_notification(local: &Local, inbox: &str, endpoint: &str) -> Result<Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        for envelope in local.drain(inbox).await? {
+            if envelope["Message"].as_str().unwrap_or_default().contains(endpoint) {
+                return Ok(envelope);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(format!("no connection notification for {endpoint} within 10 s").into())
+}
+
+/// The SNS envelope from the queue, wrapped as Lambda's SNS event.
+fn lambda_sns_event(envelope: &Value) -> Value {
+    let s = |k: &str| envelope[k].as_str().unwrap_or_default().to_owned();
+    json!({"Records": [{
+        "EventSource": "aws:sns", "EventVersion": "1.0",
+        "EventSubscriptionArn": format!("{}:demo", s("TopicArn")),
+        "Sns": {"Type": "Notification", "MessageId": s("MessageId"), "TopicArn": s("TopicArn"),
+                "Subject": s("Subject"), "Message": s("Message"), "Timestamp": s("Timestamp"),
+                "SignatureVersion": "1", "Signature": s("Signature"), "SigningCertUrl": s("SigningCertURL"),
+                "UnsubscribeUrl": s("UnsubscribeURL"), "MessageAttributes": {}}
+    }]})
+}
