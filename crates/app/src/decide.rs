@@ -117,6 +117,27 @@ type Claim = Result<Option<(Decision, RequestRecord)>, PortError>;
 /// Accepted consumers' CIDRs per service, read at most once per run.
 type OthersCache = Mutex<HashMap<ServiceId, Arc<CidrSet<String>>>>;
 
+/// An approver's verdict on a request in review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Approve,
+    Deny,
+}
+
+/// What became of an answer.
+#[derive(Debug)]
+pub enum Answered {
+    /// This answer decided; `report` says whether EC2 acted (a failed
+    /// Accept is finished by the sweep).
+    Done { record: RequestRecord, report: Report },
+    /// Someone else decided first; the record says who and when.
+    AlreadyDecided(RequestRecord),
+    /// The connection is no longer waiting for an answer.
+    NotPending(ConnectionState),
+    /// Endpoint Gate has no request for this endpoint.
+    Unknown,
+}
+
 /// What became of one request after its Accept/Reject call.
 enum Booked {
     Done,
@@ -195,6 +216,57 @@ impl Decider {
         Ok(report)
     }
 
+    /// An approver's answer to a request in review: taken once, whoever
+    /// answers first (email, Slack, CLI) wins, and the connection is then
+    /// accepted or rejected.
+    pub async fn answer(
+        &self,
+        endpoint: &EndpointId,
+        verdict: Verdict,
+        actor: &str,
+        reason: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Answered, PortError> {
+        let Some(rec) = self.requests.get_many(std::slice::from_ref(endpoint)).await?.remove(endpoint) else {
+            return Ok(Answered::Unknown);
+        };
+        if rec.state != RequestState::Review {
+            return Ok(Answered::AlreadyDecided(rec));
+        }
+        match self.connections.get(endpoint).await? {
+            Some(c) if c.state == ConnectionState::PendingAcceptance => {}
+            Some(c) => return Ok(Answered::NotPending(c.state)),
+            None => return Ok(Answered::NotPending(ConnectionState::Deleted)),
+        }
+        let mut answered = rec.clone();
+        answered.state = match verdict {
+            Verdict::Approve => RequestState::Approved,
+            Verdict::Deny => RequestState::Denied,
+        };
+        answered.actor = actor.to_owned();
+        answered.decided_at = now;
+        answered.version += 1;
+        if !self.requests.update(&answered).await? {
+            // Someone answered between our read and write: theirs stands.
+            let current = self.requests.get_many(std::slice::from_ref(endpoint)).await?.remove(endpoint);
+            return Ok(current.map_or(Answered::Unknown, Answered::AlreadyDecided));
+        }
+        let outcome = if verdict == Verdict::Approve { Outcome::Accept } else { Outcome::Reject };
+        let detail = match reason {
+            Some(r) if !r.trim().is_empty() => format!("{} by {actor}: {}", answered.state, r.trim()),
+            _ => format!("{} by {actor}", answered.state),
+        };
+        tracing::info!(endpoint_id = %endpoint, owner = %rec.owner, service_id = %rec.service, outcome = %outcome, actor, "answered");
+        let mut event = self.event(&answered, now, AuditKind::Decided, detail);
+        event.actor = actor.to_owned();
+        event.outcome = Some(outcome);
+        self.audit_quietly(event).await;
+        let mut report = Report::default();
+        let action = if verdict == Verdict::Approve { Action::Accept } else { Action::Reject };
+        self.act(action, &answered.service, std::slice::from_ref(&answered), now, &mut report).await;
+        Ok(Answered::Done { record: answered, report })
+    }
+
     /// Work an earlier run claimed but did not finish, once its lease passed.
     fn outstanding(&self, rec: &RequestRecord, now: Timestamp) -> Option<Work> {
         if now.unix() - rec.decided_at.unix() < self.settings.lease_secs {
@@ -265,7 +337,6 @@ impl Decider {
             &Request {
                 service: &conn.service,
                 account: conn.owner,
-                endpoint: &conn.endpoint,
                 discovery: &discovery,
                 other_consumers: &other_consumers,
             },
@@ -329,7 +400,7 @@ impl Decider {
         if let Some(set) = cache.get(service) {
             return Ok(set.clone());
         }
-        let set = Arc::new(CidrSet::new(self.requests.accepted_cidrs(service).await?));
+        let set = Arc::new(crate::explain::consumers_of(self.requests.as_ref(), book, service).await?);
         cache.insert(service.clone(), set.clone());
         Ok(set)
     }

@@ -3,8 +3,9 @@
 
 pub mod decide;
 pub mod error;
+pub mod explain;
 pub mod memory;
 pub mod ports;
 
-pub use decide::{Decider, Report, Settings};
+pub use decide::{Answered, Decider, Report, Settings, Verdict};
 pub use error::PortError;

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use gate_core::{
-    AccountId, Action, Cidr, Connection, Discovery, EndpointId, Outcome, PolicyBook, RequestRecord,
-    ServiceId, Timestamp,
+    AccountId, Action, AllowEntry, Cidr, Connection, Discovery, EndpointId, Outcome, PolicyBook,
+    RequestRecord, Scope, ServiceId, ServicePolicy, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -103,4 +103,32 @@ pub trait Audit: Send + Sync {
 #[async_trait]
 pub trait Notifier: Send + Sync {
     async fn review_needed(&self, record: &RequestRecord, approvers: &[String]) -> Result<(), PortError>;
+}
+
+/// A stored policy or allow entry with the revision of its last write, so
+/// that a write can insist nothing changed since it was read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub revision: u64,
+}
+
+/// What the operator's configuration holds, all of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveConfig {
+    pub policies: Vec<Versioned<ServicePolicy>>,
+    pub entries: Vec<Versioned<AllowEntry>>,
+}
+
+/// Reading and writing the operator's configuration as a whole, for
+/// policy-as-code. Writes are conditional on the revision last seen:
+/// `expected = None` means "must not exist yet".
+#[async_trait]
+pub trait ConfigStore: Send + Sync {
+    async fn load_all(&self) -> Result<LiveConfig, PortError>;
+    async fn write_policy(&self, policy: &ServicePolicy, expected: Option<u64>) -> Result<bool, PortError>;
+    async fn write_entry(&self, entry: &AllowEntry, expected: Option<u64>) -> Result<bool, PortError>;
+    async fn delete_policy(&self, scope: &Scope, expected: u64) -> Result<bool, PortError>;
+    async fn delete_entry(&self, scope: &Scope, account: AccountId, expected: u64)
+    -> Result<bool, PortError>;
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use gate_app::memory::*;
 use gate_app::ports::{AuditKind, Connections};
-use gate_app::{Decider, Settings};
+use gate_app::{Answered, Decider, Settings, Verdict};
 use gate_core::*;
 
 const SVC: &str = "vpce-svc-0abc1234def567890";
@@ -207,4 +207,55 @@ async fn sweep_batches_accepts_per_service() {
     assert_eq!(report.decided.len(), 250);
     assert_eq!(w.connections.act_call_count(), 3);
     assert!(w.connections.pending(&[]).await.expect("reads").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn approve_and_deny_racing_make_one_decision() {
+    let w = world(vec![conn(20, STRANGER)]);
+    w.decider.decide_endpoint(&endpoint(20), now()).await.expect("runs");
+    let answers =
+        [(Verdict::Approve, "alice"), (Verdict::Deny, "bob"), (Verdict::Approve, "carol")].map(|(v, who)| {
+            let d = w.decider.clone();
+            tokio::spawn(async move {
+                d.answer(&endpoint(20), v, who, Some("looks fine"), now().plus_secs(60)).await
+            })
+        });
+    let mut done = Vec::new();
+    for a in answers {
+        if let Answered::Done { record, .. } = a.await.expect("joins").expect("answers") {
+            done.push(record);
+        }
+    }
+    assert_eq!(done.len(), 1, "exactly one answer decides");
+    let winner = &done[0];
+    let expected = if winner.state == RequestState::Approved {
+        ConnectionState::Available
+    } else {
+        ConnectionState::Rejected
+    };
+    assert_eq!(w.connections.state(&endpoint(20)), Some(expected));
+    assert_eq!(w.connections.act_call_count(), 1);
+    let stored = w.requests.get(&endpoint(20)).expect("recorded");
+    assert_eq!(stored.actor, winner.actor);
+    assert!(stored.acted_at.is_some());
+    let decided: Vec<_> = w.audit.all().into_iter().filter(|e| e.kind == AuditKind::Decided).collect();
+    assert_eq!(decided.len(), 2, "the review, then one answer");
+    assert_eq!(decided[1].actor, winner.actor);
+    assert!(decided[1].detail.contains("looks fine"));
+}
+
+#[tokio::test]
+async fn answering_a_request_not_in_review_changes_nothing() {
+    let w = world(vec![conn(21, FRIEND)]);
+    w.decider.decide_endpoint(&endpoint(21), now()).await.expect("runs");
+    let answer =
+        w.decider.answer(&endpoint(21), Verdict::Deny, "mallory", None, now()).await.expect("answers");
+    assert!(
+        matches!(answer, Answered::AlreadyDecided(ref r) if r.state == RequestState::Accepted),
+        "{answer:?}"
+    );
+    assert_eq!(w.connections.state(&endpoint(21)), Some(ConnectionState::Available));
+    let unknown =
+        w.decider.answer(&endpoint(22), Verdict::Approve, "alice", None, now()).await.expect("answers");
+    assert!(matches!(unknown, Answered::Unknown));
 }

@@ -22,7 +22,7 @@ use aws_sdk_dynamodb::types::{
 };
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use gate_app::PortError;
-use gate_app::ports::{Audit, AuditEvent, PolicySource, Requests};
+use gate_app::ports::{Audit, AuditEvent, ConfigStore, LiveConfig, PolicySource, Requests, Versioned};
 use gate_core::{
     AccountId, AllowEntry, Cidr, EndpointId, PolicyBook, RequestRecord, RequestState, Scope, ServiceId,
     ServicePolicy,
@@ -37,6 +37,7 @@ type Item = HashMap<String, AttributeValue>;
 const BATCH_GET_MAX: usize = 100;
 const BATCH_CONCURRENCY: usize = 8;
 const GSI1: &str = "gsi1";
+const CONFIG: &str = "CONFIG";
 
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
@@ -62,6 +63,29 @@ fn entry_key(scope: &Scope, account: AccountId) -> Item {
 
 fn request_key(endpoint: &EndpointId) -> Item {
     key(format!("REQUEST#{endpoint}"), "REQUEST")
+}
+
+/// Configuration items carry a revision and sit in `gsi1` under `CONFIG`,
+/// so the whole configuration is one query.
+fn config_item<T: Serialize>(value: &T, keys: Item, sort: String, revision: u64) -> Result<Item, PortError> {
+    let mut item = to_item(value, keys)?;
+    item.insert("gsi1pk".into(), s(CONFIG));
+    item.insert("gsi1sk".into(), s(sort));
+    item.insert("revision".into(), AttributeValue::N(revision.to_string()));
+    Ok(item)
+}
+
+fn policy_item(policy: &ServicePolicy, revision: u64) -> Result<Item, PortError> {
+    config_item(policy, policy_key(&policy.scope), format!("POLICY#{}", policy.scope), revision)
+}
+
+fn entry_item(entry: &AllowEntry, revision: u64) -> Result<Item, PortError> {
+    let sort = format!("ALLOW#{}#{}", entry.scope, entry.account);
+    config_item(entry, entry_key(&entry.scope, entry.account), sort, revision)
+}
+
+fn revision_of(item: &Item) -> u64 {
+    item.get("revision").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0)
 }
 
 fn to_item<T: Serialize>(value: &T, mut keys: Item) -> Result<Item, PortError> {
@@ -131,12 +155,14 @@ impl DynamoStore {
         }
     }
 
+    /// Writes a policy whatever is stored (tests, the demo); operators go
+    /// through [`ConfigStore`] and its conditional writes.
     pub async fn put_policy(&self, policy: &ServicePolicy) -> Result<(), PortError> {
-        self.put(to_item(policy, policy_key(&policy.scope))?, "writing a policy").await
+        self.put(policy_item(policy, 1)?, "writing a policy").await
     }
 
     pub async fn put_entry(&self, entry: &AllowEntry) -> Result<(), PortError> {
-        self.put(to_item(entry, entry_key(&entry.scope, entry.account))?, "writing an allow entry").await
+        self.put(entry_item(entry, 1)?, "writing an allow entry").await
     }
 
     /// Writes a raw item; for tests of how malformed stored data is handled.
@@ -376,5 +402,77 @@ impl Audit for DynamoStore {
 
     async fn history(&self, endpoint: &EndpointId) -> Result<Vec<AuditEvent>, PortError> {
         self.query(None, "pk", format!("AUDIT#{endpoint}"), None).await?.into_iter().map(from_item).collect()
+    }
+}
+
+impl DynamoStore {
+    /// Writes `item` when the stored revision is `expected` (`None`: absent).
+    async fn write_config(&self, item: Item, expected: Option<u64>, what: String) -> Result<bool, PortError> {
+        match expected {
+            None => self.put_if(item, "attribute_not_exists(pk)", None, what).await,
+            Some(r) => {
+                let values = HashMap::from([(":r".to_owned(), AttributeValue::N(r.to_string()))]);
+                self.put_if(item, "revision = :r", Some(values), what).await
+            }
+        }
+    }
+
+    async fn delete_if(&self, key: Item, expected: u64, what: String) -> Result<bool, PortError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .condition_expression("revision = :r")
+            .expression_attribute_values(":r", AttributeValue::N(expected.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if code(&e) == Some("ConditionalCheckFailedException") => Ok(false),
+            Err(e) => Err(port_error(what, e)),
+        }
+    }
+}
+
+#[async_trait]
+impl ConfigStore for DynamoStore {
+    async fn load_all(&self) -> Result<LiveConfig, PortError> {
+        let mut live = LiveConfig::default();
+        for item in self.query(Some(GSI1), "gsi1pk", CONFIG.to_owned(), None).await? {
+            let revision = revision_of(&item);
+            let is_policy = item.get("sk").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk == "POLICY");
+            if is_policy {
+                live.policies.push(Versioned { value: from_item(item)?, revision });
+            } else {
+                live.entries.push(Versioned { value: from_item(item)?, revision });
+            }
+        }
+        Ok(live)
+    }
+
+    async fn write_policy(&self, policy: &ServicePolicy, expected: Option<u64>) -> Result<bool, PortError> {
+        let item = policy_item(policy, expected.unwrap_or(0) + 1)?;
+        self.write_config(item, expected, format!("writing the policy of {} failed", policy.scope)).await
+    }
+
+    async fn write_entry(&self, entry: &AllowEntry, expected: Option<u64>) -> Result<bool, PortError> {
+        let item = entry_item(entry, expected.unwrap_or(0) + 1)?;
+        let what = format!("writing the entry of {} on {} failed", entry.account, entry.scope);
+        self.write_config(item, expected, what).await
+    }
+
+    async fn delete_policy(&self, scope: &Scope, expected: u64) -> Result<bool, PortError> {
+        self.delete_if(policy_key(scope), expected, format!("deleting the policy of {scope} failed")).await
+    }
+
+    async fn delete_entry(
+        &self,
+        scope: &Scope,
+        account: AccountId,
+        expected: u64,
+    ) -> Result<bool, PortError> {
+        let what = format!("deleting the entry of {account} on {scope} failed");
+        self.delete_if(entry_key(scope, account), expected, what).await
     }
 }

@@ -53,7 +53,6 @@ fn bench(c: &mut Criterion) {
         (0..N).map(|n| (Cidr::V4 { addr: 0xAC10_0000 | (n << 4), len: 28 }, format!("consumer {n}"))),
     );
     let now = Timestamp::from_unix(1_800_000_000);
-    let endpoint: EndpointId = "vpce-0123456789abcdef0".parse().expect("endpoint");
     let svc = service(7);
 
     let mut group = c.benchmark_group("decide_100k_entries_100k_protected");
@@ -64,13 +63,8 @@ fn bench(c: &mut Criterion) {
         ("denied", vec!["192.168.0.0/16"], 50),
     ] {
         let discovery = Discovery::Read(cidrs.iter().map(|c| c.parse().expect("cidr")).collect());
-        let req = Request {
-            service: &svc,
-            account: account(who),
-            endpoint: &endpoint,
-            discovery: &discovery,
-            other_consumers: &others,
-        };
+        let req =
+            Request { service: &svc, account: account(who), discovery: &discovery, other_consumers: &others };
         group.bench_function(name, |b| b.iter(|| black_box(decide(black_box(&book), black_box(&req), now))));
     }
     group.finish();

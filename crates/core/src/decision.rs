@@ -11,7 +11,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::cidr::{Cidr, CidrSet};
-use crate::id::{AccountId, EndpointId, Scope, ServiceId};
+use crate::id::{AccountId, Scope, ServiceId};
 use crate::policy::{AllowEntry, CompiledPolicy, Effect, OverlapMode, PolicyBook, UnknownCidr, Unlisted};
 use crate::time::Timestamp;
 
@@ -104,7 +104,6 @@ pub enum Discovery {
 pub struct Request<'a> {
     pub service: &'a ServiceId,
     pub account: AccountId,
-    pub endpoint: &'a EndpointId,
     pub discovery: &'a Discovery,
     /// CIDRs of the service's other accepted consumers, labelled by who they are.
     pub other_consumers: &'a CidrSet<String>,

@@ -58,11 +58,9 @@ fn run(case: &Case) -> Decision {
     let book = PolicyBook::new(case.policies.clone(), case.entries.clone());
     let others = CidrSet::new(case.others.iter().map(|(c, who)| (c.parse().expect(c), who.to_string())));
     let service = svc();
-    let endpoint: EndpointId = "vpce-0123456789abcdef0".parse().expect("valid");
     let req = Request {
         service: &service,
         account: ACCT.parse().expect("valid"),
-        endpoint: &endpoint,
         discovery: &case.discovery,
         other_consumers: &others,
     };

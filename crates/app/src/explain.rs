@@ -1,0 +1,36 @@
+//! "What would happen if this consumer connected now, and why": the same
+//! decision the decide function makes, for a request that may not exist.
+
+use gate_core::{AccountId, CidrSet, Decision, Discovery, PolicyBook, Request, ServiceId, Timestamp, decide};
+
+use crate::error::PortError;
+use crate::ports::{PolicySource, Requests};
+
+/// The decision for `account` connecting to `service` with `discovery` as
+/// its CIDRs, from the live policy.
+pub async fn explain(
+    policies: &dyn PolicySource,
+    requests: &dyn Requests,
+    service: &ServiceId,
+    account: AccountId,
+    discovery: &Discovery,
+    now: Timestamp,
+) -> Result<Decision, PortError> {
+    let book = policies.load_book(&[(service.clone(), account)]).await?;
+    let other_consumers = consumers_of(requests, &book, service).await?;
+    Ok(decide(&book, &Request { service, account, discovery, other_consumers: &other_consumers }, now))
+}
+
+/// The service's accepted consumers' CIDRs, read only when the policy asks
+/// for unique consumer CIDRs.
+pub(crate) async fn consumers_of(
+    requests: &dyn Requests,
+    book: &PolicyBook,
+    service: &ServiceId,
+) -> Result<CidrSet<String>, PortError> {
+    if book.policy_for(service).is_some_and(|p| p.policy.unique_consumer_cidrs) {
+        Ok(CidrSet::new(requests.accepted_cidrs(service).await?))
+    } else {
+        Ok(CidrSet::default())
+    }
+}
