@@ -115,7 +115,7 @@ impl Report {
 type Claim = Result<Option<(Decision, RequestRecord)>, PortError>;
 
 /// Accepted consumers' CIDRs per service, read at most once per run.
-type OthersCache = Mutex<HashMap<ServiceId, Arc<CidrSet<String>>>>;
+type OthersCache = Mutex<HashMap<(ServiceId, AccountId), Arc<CidrSet<String>>>>;
 
 /// An approver's verdict on a request in review.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -331,7 +331,7 @@ impl Decider {
         now: Timestamp,
     ) -> Claim {
         let discovery = self.networks.vpc_cidrs(conn.owner, &conn.endpoint).await?;
-        let other_consumers = self.other_consumers(&conn.service, book, others).await?;
+        let other_consumers = self.other_consumers(&conn.service, conn.owner, book, others).await?;
         let decision = decide(
             book,
             &Request {
@@ -384,11 +384,12 @@ impl Decider {
         Ok(Some((decision, record)))
     }
 
-    /// Accepted consumers' CIDRs, read once per service per run, and only
-    /// where the policy asks for unique consumer CIDRs.
+    /// Other accepted consumers' CIDRs, read once per service and account
+    /// per run, and only where the policy asks for unique consumer CIDRs.
     async fn other_consumers(
         &self,
         service: &ServiceId,
+        account: AccountId,
         book: &PolicyBook,
         cache: &OthersCache,
     ) -> Result<Arc<CidrSet<String>>, PortError> {
@@ -397,11 +398,13 @@ impl Decider {
             return Ok(Arc::new(CidrSet::default()));
         }
         let mut cache = cache.lock().await;
-        if let Some(set) = cache.get(service) {
+        let key = (service.clone(), account);
+        if let Some(set) = cache.get(&key) {
             return Ok(set.clone());
         }
-        let set = Arc::new(crate::explain::consumers_of(self.requests.as_ref(), book, service).await?);
-        cache.insert(service.clone(), set.clone());
+        let set =
+            Arc::new(crate::explain::consumers_of(self.requests.as_ref(), book, service, account).await?);
+        cache.insert(key, set.clone());
         Ok(set)
     }
 

@@ -17,20 +17,23 @@ pub async fn explain(
     now: Timestamp,
 ) -> Result<Decision, PortError> {
     let book = policies.load_book(&[(service.clone(), account)]).await?;
-    let other_consumers = consumers_of(requests, &book, service).await?;
+    let other_consumers = consumers_of(requests, &book, service, account).await?;
     Ok(decide(&book, &Request { service, account, discovery, other_consumers: &other_consumers }, now))
 }
 
-/// The service's accepted consumers' CIDRs, read only when the policy asks
-/// for unique consumer CIDRs.
+/// The CIDRs of the service's accepted consumers other than `account` (a
+/// consumer's second endpoint from the same VPC is not another consumer),
+/// read only when the policy asks for unique consumer CIDRs.
 pub(crate) async fn consumers_of(
     requests: &dyn Requests,
     book: &PolicyBook,
     service: &ServiceId,
+    account: AccountId,
 ) -> Result<CidrSet<String>, PortError> {
-    if book.policy_for(service).is_some_and(|p| p.policy.unique_consumer_cidrs) {
-        Ok(CidrSet::new(requests.accepted_cidrs(service).await?))
-    } else {
-        Ok(CidrSet::default())
+    if !book.policy_for(service).is_some_and(|p| p.policy.unique_consumer_cidrs) {
+        return Ok(CidrSet::default());
     }
+    let others =
+        requests.accepted_cidrs(service).await?.into_iter().filter(|(_, owner, _)| *owner != account);
+    Ok(CidrSet::new(others.map(|(cidr, owner, endpoint)| (cidr, format!("{endpoint} of account {owner}")))))
 }

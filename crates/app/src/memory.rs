@@ -183,15 +183,16 @@ impl Requests for InMemoryRequests {
         }
     }
 
-    async fn accepted_cidrs(&self, service: &ServiceId) -> Result<Vec<(Cidr, String)>, PortError> {
+    async fn accepted_cidrs(
+        &self,
+        service: &ServiceId,
+    ) -> Result<Vec<(Cidr, AccountId, EndpointId)>, PortError> {
         Ok(lock(&self.records)
             .values()
             .filter(|r| {
                 &r.service == service && matches!(r.state, RequestState::Accepted | RequestState::Approved)
             })
-            .flat_map(|r| {
-                r.consumer_cidrs.iter().map(move |c| (*c, format!("{} of account {}", r.endpoint, r.owner)))
-            })
+            .flat_map(|r| r.consumer_cidrs.iter().map(move |c| (*c, r.owner, r.endpoint.clone())))
             .collect())
     }
 }

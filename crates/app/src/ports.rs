@@ -65,8 +65,11 @@ pub trait Requests: Send + Sync {
     /// Replaces the record when the stored version is `record.version - 1`;
     /// `false` when someone else wrote first.
     async fn update(&self, record: &RequestRecord) -> Result<bool, PortError>;
-    /// CIDRs of the service's accepted consumers, labelled by who they are.
-    async fn accepted_cidrs(&self, service: &ServiceId) -> Result<Vec<(Cidr, String)>, PortError>;
+    /// CIDRs of the service's accepted consumers, with whose endpoint they are.
+    async fn accepted_cidrs(
+        &self,
+        service: &ServiceId,
+    ) -> Result<Vec<(Cidr, AccountId, EndpointId)>, PortError>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -367,8 +367,7 @@ impl Requests for DynamoStore {
                 .await?;
             for item in items {
                 let r: RequestRecord = from_item(item)?;
-                let who = format!("{} of account {}", r.endpoint, r.owner);
-                out.extend(r.consumer_cidrs.iter().map(|c| (*c, who.clone())));
+                out.extend(r.consumer_cidrs.iter().map(|c| (*c, r.owner, r.endpoint.clone())));
             }
         }
         Ok(out)

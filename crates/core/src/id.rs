@@ -155,7 +155,58 @@ macro_rules! string_like {
         }
     )*};
 }
-string_like!(AccountId, ServiceId, EndpointId, Scope);
+string_like!(ServiceId, EndpointId, Scope);
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AccountId({})", self.as_str())
+    }
+}
+
+impl Serialize for AccountId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Accepts a string, or a number written without quotes in YAML, as long
+/// as it still has twelve digits (a number has lost any leading zeros).
+impl<'de> Deserialize<'de> for AccountId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = AccountId;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a 12-digit account id")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<AccountId, E> {
+                v.parse().map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<AccountId, E> {
+                if (100_000_000_000..=999_999_999_999).contains(&v) {
+                    v.to_string().parse().map_err(E::custom)
+                } else {
+                    Err(E::custom(format!(
+                        "\"{v}\" is not a 12-digit account id; write account ids in quotes"
+                    )))
+                }
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<AccountId, E> {
+                match u64::try_from(v) {
+                    Ok(u) => self.visit_u64(u),
+                    Err(_) => Err(E::custom(format!("\"{v}\" is not an account id"))),
+                }
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
 
 #[cfg(test)]
 mod tests {

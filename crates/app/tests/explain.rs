@@ -1,0 +1,149 @@
+//! `explain` (what the CLI shows) agrees with what decide does, on a table
+//! of scenarios crossing policies, allow entries and consumer CIDRs.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use gate_app::explain::explain;
+use gate_app::memory::*;
+use gate_app::{Decider, Settings};
+use gate_core::*;
+
+const SVC: &str = "vpce-svc-0abc1234def567890";
+const ACCOUNT: &str = "222233334444";
+
+fn now() -> Timestamp {
+    "2026-11-22T12:00:00Z".parse().expect("time")
+}
+
+fn entry(scope: &str, effect: Effect, expired: bool, declared: &[&str]) -> AllowEntry {
+    AllowEntry {
+        scope: scope.parse().expect("scope"),
+        account: ACCOUNT.parse().expect("account"),
+        effect,
+        declared_cidrs: declared.iter().map(|c| c.parse().expect("cidr")).collect(),
+        expires_at: Some(if expired { "2026-01-01" } else { "2030-01-01" }.parse().expect("date")),
+        owner: "netops".into(),
+        note: String::new(),
+        added_by: "test".into(),
+        added_at: None,
+    }
+}
+
+#[tokio::test]
+async fn explain_agrees_with_decide_on_every_scenario() {
+    let policies: Vec<(&str, ServicePolicy)> = vec![
+        ("cautious", ServicePolicy::cautious(Scope::Any)),
+        ("strict", {
+            let mut p = ServicePolicy::cautious(Scope::Any);
+            p.unlisted = Unlisted::Reject;
+            p.overlap = OverlapMode::Reject;
+            p.unknown_cidr = UnknownCidr::Reject;
+            p.protected_cidrs =
+                vec![ProtectedRange { cidr: "10.0.0.0/8".parse().expect("cidr"), label: "on-prem".into() }];
+            p
+        }),
+        ("relaxed", {
+            let mut p = ServicePolicy::cautious(SVC.parse().expect("scope"));
+            p.overlap = OverlapMode::Ignore;
+            p.unknown_cidr = UnknownCidr::Allow;
+            p.unique_consumer_cidrs = true;
+            p.protected_cidrs =
+                vec![ProtectedRange { cidr: "10.0.0.0/8".parse().expect("cidr"), label: "on-prem".into() }];
+            p
+        }),
+    ];
+    let entry_sets: Vec<(&str, Vec<AllowEntry>)> = vec![
+        ("none", vec![]),
+        ("allow svc", vec![entry(SVC, Effect::Allow, false, &[])]),
+        ("allow * declared", vec![entry("*", Effect::Allow, false, &["10.20.0.0/16"])]),
+        ("allow expired", vec![entry(SVC, Effect::Allow, true, &[])]),
+        ("deny *", vec![entry(SVC, Effect::Allow, false, &[]), entry("*", Effect::Deny, false, &[])]),
+        ("deny expired", vec![entry(SVC, Effect::Allow, false, &[]), entry("*", Effect::Deny, true, &[])]),
+    ];
+    let networks: Vec<(&str, Option<Vec<&str>>)> = vec![
+        ("unreadable", None),
+        ("clean", Some(vec!["172.31.0.0/16"])),
+        ("protected", Some(vec!["10.1.0.0/16"])),
+    ];
+
+    let mut scenarios = 0;
+    let mut outcomes = HashMap::new();
+    for (pname, policy) in &policies {
+        for (ename, entries) in &entry_sets {
+            for (nname, cidrs) in &networks {
+                let owner: AccountId = ACCOUNT.parse().expect("account");
+                let endpoint: EndpointId = format!("vpce-{:017x}", scenarios).parse().expect("endpoint");
+                let conn = Connection {
+                    service: SVC.parse().expect("svc"),
+                    endpoint: endpoint.clone(),
+                    owner,
+                    state: ConnectionState::PendingAcceptance,
+                    dns_entries: vec![],
+                    created_at: None,
+                };
+                let net: HashMap<AccountId, Vec<Cidr>> = cidrs
+                    .iter()
+                    .map(|c| (owner, c.iter().map(|x| x.parse().expect("cidr")).collect()))
+                    .collect();
+                let requests = Arc::new(InMemoryRequests::default());
+                // Another consumer already accepted on 10.1.0.0/24, for the uniqueness rule.
+                let other = RequestRecord {
+                    service: SVC.parse().expect("svc"),
+                    endpoint: "vpce-0fffffffffffffff0".parse().expect("endpoint"),
+                    owner: "999988887777".parse().expect("account"),
+                    state: RequestState::Accepted,
+                    reasons: vec![],
+                    consumer_cidrs: vec!["10.1.0.0/24".parse().expect("cidr")],
+                    actor: "endpoint-gate".into(),
+                    decided_at: now(),
+                    acted_at: Some(now()),
+                    notified_at: None,
+                    version: 2,
+                };
+                requests.records.lock().unwrap().insert(other.endpoint.clone(), other);
+                let policies_port = Arc::new(InMemoryPolicies::new(vec![policy.clone()], entries.clone()));
+                let decider = Decider {
+                    connections: Arc::new(InMemoryConnections::with([conn])),
+                    networks: Arc::new(StaticNetworks(net.clone())),
+                    policies: policies_port.clone(),
+                    requests: requests.clone(),
+                    audit: Arc::new(InMemoryAudit::default()),
+                    notifier: Arc::new(RecordingNotifier::default()),
+                    settings: Settings::default(),
+                };
+
+                let discovery = match net.get(&owner) {
+                    Some(c) => Discovery::Read(c.clone()),
+                    None => Discovery::Unavailable(format!("no read-only role in account {owner}")),
+                };
+                let explained = explain(
+                    policies_port.as_ref(),
+                    requests.as_ref(),
+                    &conn_service(),
+                    owner,
+                    &discovery,
+                    now(),
+                )
+                .await
+                .expect("explains");
+                let report = decider.decide_endpoint(&endpoint, now()).await.expect("decides");
+                let decided = &report.decided[0];
+                let name = format!("{pname} / {ename} / {nname}");
+                assert_eq!(explained.outcome, decided.outcome, "{name}");
+                assert_eq!(explained.summary(), decided.reasons, "{name}");
+                *outcomes.entry(decided.outcome).or_insert(0) += 1;
+                scenarios += 1;
+            }
+        }
+    }
+    assert!(scenarios >= 50, "{scenarios} scenarios");
+    // The table is only worth something if it reaches every outcome.
+    assert_eq!(outcomes.len(), 3, "{outcomes:?}");
+}
+
+fn conn_service() -> ServiceId {
+    SVC.parse().expect("svc")
+}

@@ -1,0 +1,349 @@
+//! The policy file: the operator's policies and allowlist as reviewed code.
+//!
+//! ```yaml
+//! version: 1
+//! policies:
+//!   - service: "*"                 # or vpce-svc-…
+//!     unlisted: review             # review | reject
+//!     overlap: reject              # ignore | review | reject
+//!     protected_cidrs:
+//!       - { cidr: 192.168.0.0/16, label: on-premises }
+//!     unknown_cidr: review         # allow | review | reject
+//!     unique_consumer_cidrs: false
+//!     approvers: [netops@example.com]
+//!     approval_ttl: 3d             # s, m, h, d
+//!     reminder_interval: 1d
+//!     on_expiry: keep_pending      # reject | keep_pending
+//! allow:
+//!   - account: "210000000001"
+//!     service: "*"                 # default "*"
+//!     effect: allow                # allow | deny, default allow
+//!     cidrs: [10.0.0.0/16]         # declared CIDRs, used when the VPC cannot be read
+//!     expires: 2027-12-31
+//!     owner: team-a                # required: who vouches for this account
+//!     note: payments consumers
+//! ```
+//!
+//! Every error names the file, the line and the value.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use gate_core::{
+    AccountId, AllowEntry, Cidr, Effect, OnExpiry, OverlapMode, ProtectedRange, Scope, ServicePolicy,
+    Timestamp, UnknownCidr, Unlisted,
+};
+use serde::{Deserialize, Deserializer};
+
+/// One problem in a policy file, where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.file, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+/// The operator's configuration as the file declares it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Desired {
+    pub policies: Vec<ServicePolicy>,
+    pub entries: Vec<AllowEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Doc {
+    version: Option<u32>,
+    #[serde(default)]
+    policies: Vec<PolicyDoc>,
+    #[serde(default)]
+    allow: Vec<EntryDoc>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyDoc {
+    service: Scope,
+    unlisted: Option<Unlisted>,
+    overlap: Option<OverlapMode>,
+    #[serde(default)]
+    protected_cidrs: Vec<ProtectedDoc>,
+    unknown_cidr: Option<UnknownCidr>,
+    unique_consumer_cidrs: Option<bool>,
+    #[serde(default)]
+    approvers: Vec<String>,
+    approval_ttl: Option<Seconds>,
+    reminder_interval: Option<Seconds>,
+    on_expiry: Option<OnExpiry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProtectedDoc {
+    cidr: Cidr,
+    #[serde(default)]
+    label: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntryDoc {
+    account: AccountId,
+    #[serde(default = "any_scope")]
+    service: Scope,
+    #[serde(default = "allow")]
+    effect: Effect,
+    #[serde(default)]
+    cidrs: Vec<Cidr>,
+    expires: Option<Timestamp>,
+    owner: Option<String>,
+    #[serde(default)]
+    note: String,
+}
+
+fn any_scope() -> Scope {
+    Scope::Any
+}
+
+fn allow() -> Effect {
+    Effect::Allow
+}
+
+/// A duration written `90s`, `30m`, `12h` or `3d`.
+struct Seconds(i64);
+
+impl<'de> Deserialize<'de> for Seconds {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_duration(&text).map(Seconds).map_err(serde::de::Error::custom)
+    }
+}
+
+fn parse_duration(text: &str) -> Result<i64, String> {
+    let bad = || format!("{text:?} is not a duration like 90s, 30m, 12h or 3d");
+    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (number, unit) = text.split_at(split);
+    let n: i64 = number.parse().map_err(|_| bad())?;
+    let unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(bad()),
+    };
+    match n.checked_mul(unit) {
+        Some(secs) if secs > 0 && secs <= 365 * 86_400 => Ok(secs),
+        _ => Err(format!("{text:?} must be more than zero and at most a year")),
+    }
+}
+
+/// Files larger than this are refused before parsing.
+pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Parses and validates a policy file. `now` decides which expiries are past.
+pub fn parse(file: &str, text: &str, now: Timestamp) -> Result<Desired, Vec<FileError>> {
+    let err = |line: Option<usize>, message: String| FileError { file: file.to_owned(), line, message };
+    if text.len() > MAX_FILE_BYTES {
+        return Err(vec![err(None, format!("is larger than {} bytes", MAX_FILE_BYTES))]);
+    }
+    let doc: Doc = match serde_norway::from_str::<Option<Doc>>(text) {
+        Ok(Some(doc)) => doc,
+        Ok(None) => return Err(vec![err(None, "is empty; expected `policies:` and `allow:`".into())]),
+        Err(e) => {
+            let message = e.to_string().split(" at line ").next().unwrap_or_default().to_owned();
+            let line = e.location().map(|l| refine_line(text, l.line(), &message));
+            return Err(vec![err(line, message)]);
+        }
+    };
+
+    let mut errors = Vec::new();
+    if let Some(v) = doc.version
+        && v != 1
+    {
+        errors.push(err(line_of_key(text, "version"), format!("version {v} is not supported (only 1)")));
+    }
+
+    let policy_lines = item_lines(text, "policies");
+    let mut policies: Vec<ServicePolicy> = Vec::new();
+    let mut seen_policies: HashMap<Scope, usize> = HashMap::new();
+    for (i, p) in doc.policies.into_iter().enumerate() {
+        let line = policy_lines.get(i).copied();
+        if let Some(first) = seen_policies.insert(p.service.clone(), i) {
+            errors.push(err(
+                line,
+                format!(
+                    "a second policy for service {:?} (the first is policies[{first}])",
+                    p.service.as_str()
+                ),
+            ));
+            continue;
+        }
+        let base = ServicePolicy::cautious(p.service.clone());
+        policies.push(ServicePolicy {
+            scope: p.service,
+            unlisted: p.unlisted.unwrap_or(base.unlisted),
+            overlap: p.overlap.unwrap_or(base.overlap),
+            protected_cidrs: p
+                .protected_cidrs
+                .into_iter()
+                .map(|r| ProtectedRange { cidr: r.cidr, label: r.label })
+                .collect(),
+            unknown_cidr: p.unknown_cidr.unwrap_or(base.unknown_cidr),
+            unique_consumer_cidrs: p.unique_consumer_cidrs.unwrap_or(base.unique_consumer_cidrs),
+            approvers: p.approvers,
+            approval_ttl_secs: p.approval_ttl.map_or(base.approval_ttl_secs, |s| s.0),
+            reminder_interval_secs: p.reminder_interval.map_or(base.reminder_interval_secs, |s| s.0),
+            on_expiry: p.on_expiry.unwrap_or(base.on_expiry),
+        });
+    }
+
+    let entry_lines = item_lines(text, "allow");
+    let mut entries: Vec<AllowEntry> = Vec::new();
+    let mut seen_entries: HashMap<(Scope, AccountId), (usize, Effect)> = HashMap::new();
+    for (i, e) in doc.allow.into_iter().enumerate() {
+        let line = entry_lines.get(i).copied();
+        let what = format!("allow[{i}] (account {} on {})", e.account, e.service.as_str());
+        if let Some((first, effect)) = seen_entries.insert((e.service.clone(), e.account), (i, e.effect)) {
+            let message = if effect == e.effect {
+                format!("{what} is listed twice (the first is allow[{first}])")
+            } else {
+                format!("{what}: both allow and deny for the same account and service (see allow[{first}])")
+            };
+            errors.push(err(line, message));
+            continue;
+        }
+        if let Some(t) = e.expires
+            && t <= now
+        {
+            errors.push(err(line, format!("{what}: expires {} is in the past", t.date())));
+        }
+        let owner = e.owner.unwrap_or_default();
+        if owner.trim().is_empty() {
+            errors.push(err(line, format!("{what}: owner is required (who vouches for this account)")));
+        }
+        entries.push(AllowEntry {
+            scope: e.service,
+            account: e.account,
+            effect: e.effect,
+            declared_cidrs: e.cidrs,
+            expires_at: e.expires,
+            owner,
+            note: e.note,
+            added_by: String::new(),
+            added_at: None,
+        });
+    }
+    if errors.is_empty() { Ok(Desired { policies, entries }) } else { Err(errors) }
+}
+
+/// The parser places errors in a value at the start of the enclosing item;
+/// the line that holds the quoted value itself is more useful.
+fn refine_line(text: &str, line: usize, message: &str) -> usize {
+    let quoted = message.split('"').nth(1).filter(|v| !v.is_empty());
+    let found = quoted.and_then(|value| {
+        text.lines()
+            .enumerate()
+            .skip(line.saturating_sub(1))
+            .find(|(_, l)| l.contains(value))
+            .map(|(i, _)| i + 1)
+    });
+    found.unwrap_or(line)
+}
+
+/// The 1-based line of a top-level `key:`.
+fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| l.strip_prefix(key).is_some_and(|r| r.trim_start().starts_with(':')))
+        .map(|i| i + 1)
+}
+
+/// The 1-based line where each item of the top-level sequence `key` starts.
+fn item_lines(text: &str, key: &str) -> Vec<usize> {
+    let Some(start) = line_of_key(text, key) else { return Vec::new() };
+    let mut out = Vec::new();
+    let mut indent: Option<usize> = None;
+    for (i, line) in text.lines().enumerate().skip(start) {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let depth = line.len() - trimmed.len();
+        if depth == 0 && !trimmed.starts_with('-') {
+            break; // the next top-level key
+        }
+        if trimmed.starts_with("- ") || trimmed == "-" {
+            let item_indent = *indent.get_or_insert(depth);
+            if depth == item_indent {
+                out.push(i + 1);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> Timestamp {
+        "2026-11-22T12:00:00Z".parse().expect("time")
+    }
+
+    const GOOD: &str = r#"
+version: 1
+policies:
+  - service: "*"
+    overlap: reject
+    protected_cidrs:
+      - { cidr: 192.168.0.0/16, label: on-premises }
+    approvers: [netops@example.com]
+    approval_ttl: 2d
+  - service: vpce-svc-0abc1234def567890
+    unlisted: reject
+allow:
+  - account: "210000000001"
+    cidrs: [10.0.0.0/16]
+    expires: 2027-12-31
+    owner: team-a
+    note: payments consumers
+  - account: "210000000009"
+    effect: deny
+    owner: secops
+"#;
+
+    #[test]
+    fn a_complete_file_parses_with_defaults_filled_in() {
+        let d = parse("policy.yaml", GOOD, now()).expect("valid");
+        assert_eq!(d.policies.len(), 2);
+        assert_eq!(d.policies[0].overlap, OverlapMode::Reject);
+        assert_eq!(d.policies[0].approval_ttl_secs, 2 * 86_400);
+        assert_eq!(d.policies[1].unlisted, Unlisted::Reject);
+        assert_eq!(d.policies[1].overlap, OverlapMode::Review, "unset fields take the cautious default");
+        assert_eq!(d.entries[0].scope, Scope::Any);
+        assert_eq!(d.entries[1].effect, Effect::Deny);
+    }
+
+    #[test]
+    fn item_lines_follow_the_file() {
+        assert_eq!(item_lines(GOOD, "policies"), vec![4, 10]);
+        assert_eq!(item_lines(GOOD, "allow"), vec![13, 18]);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(90));
+        assert_eq!(parse_duration("3d"), Ok(259_200));
+        for bad in ["", "d", "3", "3w", "-3d", "0h", "400d", "99999999999999999999d"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}

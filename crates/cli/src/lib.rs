@@ -1,0 +1,5 @@
+//! The `endpoint-gate` command line: policy as code (validate, plan,
+//! apply), explain, and manual control (pending, approve, reject, audit).
+
+pub mod file;
+pub mod plan;

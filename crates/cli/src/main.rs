@@ -1,0 +1,393 @@
+//! endpoint-gate: keep the allowlist and policies as reviewed code, explain
+//! any decision, and answer reviews from a terminal.
+//!
+//! Exit codes: 0 success, 1 AWS or runtime failure, 2 invalid input (file or
+//! flags; nothing written), 3 conflict (apply met a concurrent change) or,
+//! with `plan --detailed-exitcode`, changes pending.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use aws_config::{BehaviorVersion, Region};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use gate_app::explain::explain;
+use gate_app::ports::{Audit, ConfigStore, Connections, Requests};
+use gate_app::{Answered, Decider, Settings, Verdict};
+use gate_aws::{AssumeRoleNetworks, DynamoStore, Ec2Connections, SnsNotifier};
+use gate_cli::file::{self, FileError};
+use gate_cli::plan::{self, Plan};
+use gate_core::{AccountId, Cidr, Discovery, EndpointId, ServiceId, Timestamp};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "endpoint-gate",
+    version,
+    about = "Endpoint Gate: PrivateLink connection requests decided by policy",
+    long_about = "Keep the allowlist and policies of Endpoint Gate as reviewed code, explain what \
+                  would happen to a consumer, and answer reviews from a terminal.\n\n\
+                  AWS access uses the standard configuration: AWS_PROFILE, AWS_REGION, \
+                  AWS_ENDPOINT_URL and friends, or --profile and --region."
+)]
+struct Cli {
+    /// The Endpoint Gate DynamoDB table.
+    #[arg(long, global = true, env = "GATE_TABLE", default_value = "endpoint-gate")]
+    table: String,
+    /// AWS profile (default: the standard chain).
+    #[arg(long, global = true)]
+    profile: Option<String>,
+    /// AWS region (default: the standard chain).
+    #[arg(long, global = true)]
+    region: Option<String>,
+    /// Output for people (table) or scripts (json).
+    #[arg(long, global = true, value_enum, default_value_t = Output::Table)]
+    output: Output,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Output {
+    Table,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check a policy file without touching AWS.
+    Validate { file: PathBuf },
+    /// Show what apply would change in the live tables.
+    Plan {
+        file: PathBuf,
+        /// Also remove live items the file no longer has.
+        #[arg(long)]
+        prune: bool,
+        /// Save the plan, to apply exactly it later with `apply --plan`.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Exit 3 when there are changes.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Apply the policy file (or a saved plan) with conditional writes.
+    Apply {
+        /// The policy file; omit with --plan.
+        file: Option<PathBuf>,
+        #[arg(long)]
+        prune: bool,
+        /// A plan saved by `plan --out`: applied only where nothing changed since.
+        #[arg(long, conflicts_with = "file")]
+        plan: Option<PathBuf>,
+    },
+    /// What would happen if this consumer connected now, and why.
+    Explain {
+        #[arg(long)]
+        service: ServiceId,
+        #[arg(long)]
+        account: AccountId,
+        /// The consumer VPC's CIDRs (repeat); without it, declared CIDRs or the unknown-CIDR rule apply.
+        #[arg(long = "cidr")]
+        cidrs: Vec<Cidr>,
+    },
+    /// Connections awaiting acceptance, with what Endpoint Gate decided.
+    Pending {
+        #[arg(long)]
+        service: Vec<ServiceId>,
+    },
+    /// Approve a request in review: the connection is accepted.
+    Approve {
+        endpoint: EndpointId,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Reject a request in review: the connection is rejected.
+    Reject {
+        endpoint: EndpointId,
+        #[arg(long)]
+        reason: String,
+    },
+    /// The audit trail of an endpoint's request.
+    Audit { endpoint: EndpointId },
+    /// Shell completions.
+    Completions { shell: clap_complete::Shell },
+}
+
+/// A failure with the exit code it deserves.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure { code: 1, message: format!("{e:#}") }
+    }
+}
+
+fn invalid(errors: Vec<FileError>) -> Failure {
+    let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    Failure { code: 2, message: lines.join("\n") }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            eprintln!("error: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn read_file(path: &PathBuf) -> Result<file::Desired, Failure> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure { code: 2, message: format!("{name}: cannot be read: {e}") })?;
+    file::parse(&name, &text, Timestamp::now()).map_err(invalid)
+}
+
+async fn run(cli: Cli) -> Result<u8, Failure> {
+    let json = cli.output == Output::Json;
+    match &cli.command {
+        Command::Validate { file } => {
+            let d = read_file(file)?;
+            println!(
+                "{}: valid ({} policies, {} allow entries)",
+                file.display(),
+                d.policies.len(),
+                d.entries.len()
+            );
+            return Ok(0);
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "endpoint-gate", &mut std::io::stdout());
+            return Ok(0);
+        }
+        _ => {}
+    }
+
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(p) = &cli.profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(r) = &cli.region {
+        loader = loader.region(Region::new(r.clone()));
+    }
+    let sdk = loader.load().await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), cli.table.clone());
+
+    match cli.command {
+        Command::Plan { file, prune, out, detailed_exitcode } => {
+            let desired = read_file(&file)?;
+            let live = store.load_all().await.context("reading the live configuration")?;
+            let plan = plan::plan(&desired, &live, prune, &caller(&sdk).await?, Timestamp::now());
+            if let Some(out) = out {
+                let text = serde_json::to_string_pretty(&plan).context("encoding the plan")?;
+                std::fs::write(&out, text).with_context(|| format!("writing {}", out.display()))?;
+            }
+            print(json, &plan, || plan.to_string());
+            Ok(if detailed_exitcode && !plan.is_empty() { 3 } else { 0 })
+        }
+        Command::Apply { file, prune, plan: saved } => {
+            let plan: Plan = match (file, saved) {
+                (_, Some(path)) => {
+                    let text = std::fs::read_to_string(&path).map_err(|e| Failure {
+                        code: 2,
+                        message: format!("{}: cannot be read: {e}", path.display()),
+                    })?;
+                    serde_json::from_str(&text).map_err(|e| Failure {
+                        code: 2,
+                        message: format!("{}: not a plan saved by `plan --out`: {e}", path.display()),
+                    })?
+                }
+                (Some(file), None) => {
+                    let desired = read_file(&file)?;
+                    let live = store.load_all().await.context("reading the live configuration")?;
+                    plan::plan(&desired, &live, prune, &caller(&sdk).await?, Timestamp::now())
+                }
+                (None, None) => {
+                    return Err(Failure { code: 2, message: "apply needs a policy file or --plan".into() });
+                }
+            };
+            if !json {
+                println!("{plan}");
+            }
+            match plan::apply(&plan, &store).await {
+                Ok(done) => {
+                    print(json, &done, || {
+                        let mut s = format!("Applied {} change(s).", done.applied.len());
+                        for c in &done.conflicts {
+                            s.push_str(&format!(
+                                "\nconflict: {c} changed since the plan; not overwritten (plan again)"
+                            ));
+                        }
+                        s
+                    });
+                    Ok(if done.conflicts.is_empty() { 0 } else { 3 })
+                }
+                Err((done, e)) => {
+                    let applied: Vec<String> = done.applied.iter().map(ToString::to_string).collect();
+                    Err(Failure {
+                        code: 1,
+                        message: format!(
+                            "{}\napplied before the failure: {}",
+                            e.chain(),
+                            if applied.is_empty() { "nothing".into() } else { applied.join(", ") }
+                        ),
+                    })
+                }
+            }
+        }
+        Command::Explain { service, account, cidrs } => {
+            let discovery = if cidrs.is_empty() {
+                Discovery::Unavailable("no --cidr given".into())
+            } else {
+                Discovery::Read(cidrs)
+            };
+            let d = explain(&store, &store, &service, account, &discovery, Timestamp::now())
+                .await
+                .context("reading the live policy")?;
+            print(json, &d, || {
+                let mut s = format!("{} → {}", account, d.outcome.as_str().to_uppercase());
+                for r in &d.reasons {
+                    s.push_str(&format!("\n  - {r}"));
+                }
+                s
+            });
+            Ok(0)
+        }
+        Command::Pending { service } => {
+            let ec2 = Ec2Connections::new(aws_sdk_ec2::Client::new(&sdk));
+            let conns = ec2.pending(&service).await.context("reading pending connections")?;
+            let ids: Vec<EndpointId> = conns.iter().map(|c| c.endpoint.clone()).collect();
+            let records = store.get_many(&ids).await.context("reading requests")?;
+            let rows: Vec<serde_json::Value> = conns
+                .iter()
+                .map(|c| {
+                    let r = records.get(&c.endpoint);
+                    serde_json::json!({
+                        "endpoint": c.endpoint, "service": c.service, "owner": c.owner,
+                        "state": r.map_or("undecided".to_owned(), |r| r.state.to_string()),
+                        "since": r.map(|r| r.decided_at.to_string()),
+                        "reasons": r.map(|r| r.reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")),
+                    })
+                })
+                .collect();
+            print(json, &rows, || {
+                if rows.is_empty() {
+                    return "No connection awaits acceptance.".into();
+                }
+                let mut s =
+                    format!("{:<24} {:<26} {:<13} {:<10} reasons", "endpoint", "service", "owner", "state");
+                for r in &rows {
+                    let f = |k: &str| r[k].as_str().unwrap_or("").to_owned();
+                    s.push_str(&format!(
+                        "\n{:<24} {:<26} {:<13} {:<10} {}",
+                        f("endpoint"),
+                        f("service"),
+                        f("owner"),
+                        f("state"),
+                        f("reasons")
+                    ));
+                }
+                s
+            });
+            Ok(0)
+        }
+        Command::Approve { endpoint, reason } => {
+            answer(&sdk, store, &endpoint, Verdict::Approve, reason.as_deref(), json).await
+        }
+        Command::Reject { endpoint, reason } => {
+            answer(&sdk, store, &endpoint, Verdict::Deny, Some(&reason), json).await
+        }
+        Command::Audit { endpoint } => {
+            let events = store.history(&endpoint).await.context("reading the audit")?;
+            print(json, &events, || {
+                if events.is_empty() {
+                    return format!("No audit entries for {endpoint}.");
+                }
+                let lines: Vec<String> = events
+                    .iter()
+                    .map(|e| {
+                        format!("{}  {:<14} {:<40} {}", e.at, format!("{:?}", e.kind), e.actor, e.detail)
+                    })
+                    .collect();
+                lines.join("\n")
+            });
+            Ok(0)
+        }
+        Command::Validate { .. } | Command::Completions { .. } => Ok(0),
+    }
+}
+
+/// The caller's identity, recorded as the actor of what the CLI does.
+async fn caller(sdk: &aws_config::SdkConfig) -> Result<String> {
+    let who = aws_sdk_sts::Client::new(sdk)
+        .get_caller_identity()
+        .send()
+        .await
+        .context("asking STS who is calling")?;
+    Ok(who.arn().unwrap_or("unknown").to_owned())
+}
+
+async fn answer(
+    sdk: &aws_config::SdkConfig,
+    store: DynamoStore,
+    endpoint: &EndpointId,
+    verdict: Verdict,
+    reason: Option<&str>,
+    json: bool,
+) -> Result<u8, Failure> {
+    let actor = caller(sdk).await?;
+    let store = Arc::new(store);
+    let decider = Decider {
+        connections: Arc::new(Ec2Connections::new(aws_sdk_ec2::Client::new(sdk))),
+        networks: Arc::new(AssumeRoleNetworks::new(sdk.clone(), String::new(), None)),
+        policies: store.clone(),
+        requests: store.clone(),
+        audit: store,
+        // Answers never notify; the topic is not used.
+        notifier: Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(sdk), String::new())),
+        settings: Settings::default(),
+    };
+    let answered =
+        decider.answer(endpoint, verdict, &actor, reason, Timestamp::now()).await.context("answering")?;
+    let (code, text) = match &answered {
+        Answered::Done { record, report } if report.failed.is_empty() => (
+            0,
+            format!(
+                "{endpoint}: {} by {actor}; the connection is {}",
+                record.state,
+                if verdict == Verdict::Approve { "accepted" } else { "rejected" }
+            ),
+        ),
+        Answered::Done { record, .. } => (
+            1,
+            format!(
+                "{endpoint}: {} by {actor}, but EC2 did not act yet; the sweep will finish it",
+                record.state
+            ),
+        ),
+        Answered::AlreadyDecided(r) => {
+            (3, format!("{endpoint}: already {} by {} at {}", r.state, r.actor, r.decided_at))
+        }
+        Answered::NotPending(s) => (3, format!("{endpoint}: the connection is {s}, not awaiting acceptance")),
+        Answered::Unknown => (2, format!("{endpoint}: Endpoint Gate has no request for this endpoint")),
+    };
+    print(json, &serde_json::json!({"endpoint": endpoint, "result": text, "code": code}), || text.clone());
+    Ok(code)
+}
+
+fn print<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) {
+    if json {
+        match serde_json::to_string_pretty(value) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("error: encoding output: {e}"),
+        }
+    } else {
+        println!("{}", text());
+    }
+}

@@ -1,0 +1,279 @@
+//! plan and apply: the difference between the policy file and the live
+//! tables, field by field, applied with conditional writes so a change made
+//! by someone else since the plan is reported, never overwritten.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use gate_app::PortError;
+use gate_app::ports::{ConfigStore, LiveConfig};
+use gate_core::{AccountId, AllowEntry, Scope, ServicePolicy, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::file::Desired;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Add,
+    Change,
+    Remove,
+}
+
+/// What one change is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Target {
+    Policy { scope: Scope },
+    Entry { scope: Scope, account: AccountId },
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Policy { scope } => write!(f, "policy {}", scope.as_str()),
+            Target::Entry { scope, account } => write!(f, "entry {account} on {}", scope.as_str()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// One item to add, change or remove, with the revision the plan saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub kind: Kind,
+    pub target: Target,
+    pub fields: Vec<FieldChange>,
+    /// The live revision when planned; `None` when the item did not exist.
+    pub revision: Option<u64>,
+    pub policy: Option<ServicePolicy>,
+    pub entry: Option<AllowEntry>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+    /// Live items the file no longer has; removed only with `--prune`.
+    pub unmanaged: Vec<Target>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
+
+fn policy_fields(p: &ServicePolicy) -> BTreeMap<&'static str, String> {
+    let protected: Vec<String> = p
+        .protected_cidrs
+        .iter()
+        .map(|r| if r.label.is_empty() { r.cidr.to_string() } else { format!("{} ({})", r.cidr, r.label) })
+        .collect();
+    BTreeMap::from([
+        ("unlisted", format!("{:?}", p.unlisted).to_lowercase()),
+        ("overlap", format!("{:?}", p.overlap).to_lowercase()),
+        ("protected_cidrs", protected.join(", ")),
+        ("unknown_cidr", format!("{:?}", p.unknown_cidr).to_lowercase()),
+        ("unique_consumer_cidrs", p.unique_consumer_cidrs.to_string()),
+        ("approvers", p.approvers.join(", ")),
+        ("approval_ttl", format!("{}s", p.approval_ttl_secs)),
+        ("reminder_interval", format!("{}s", p.reminder_interval_secs)),
+        ("on_expiry", format!("{:?}", p.on_expiry).to_lowercase()),
+    ])
+}
+
+/// Only what the file owns; who added an entry and when stay as stored.
+fn entry_fields(e: &AllowEntry) -> BTreeMap<&'static str, String> {
+    let cidrs: Vec<String> = e.declared_cidrs.iter().map(ToString::to_string).collect();
+    BTreeMap::from([
+        ("effect", e.effect.as_str().to_owned()),
+        ("cidrs", cidrs.join(", ")),
+        ("expires", e.expires_at.map(|t| t.to_string()).unwrap_or_default()),
+        ("owner", e.owner.clone()),
+        ("note", e.note.clone()),
+    ])
+}
+
+fn field_changes(
+    before: Option<BTreeMap<&str, String>>,
+    after: Option<BTreeMap<&str, String>>,
+) -> Vec<FieldChange> {
+    let names: Vec<&str> = before.iter().chain(after.iter()).flat_map(|m| m.keys().copied()).collect();
+    let mut seen = Vec::new();
+    let mut out = Vec::new();
+    for name in names {
+        if seen.contains(&name) {
+            continue;
+        }
+        seen.push(name);
+        let b = before.as_ref().and_then(|m| m.get(name)).filter(|v| !v.is_empty()).cloned();
+        let a = after.as_ref().and_then(|m| m.get(name)).filter(|v| !v.is_empty()).cloned();
+        if a != b {
+            out.push(FieldChange { field: name.to_owned(), before: b, after: a });
+        }
+    }
+    out
+}
+
+/// What applying `desired` to `live` would change. `actor` and `now` stamp
+/// new entries with who added them.
+pub fn plan(desired: &Desired, live: &LiveConfig, prune: bool, actor: &str, now: Timestamp) -> Plan {
+    let mut plan = Plan::default();
+    for p in &desired.policies {
+        let current = live.policies.iter().find(|l| l.value.scope == p.scope);
+        let fields = field_changes(current.map(|c| policy_fields(&c.value)), Some(policy_fields(p)));
+        if current.is_none() || !fields.is_empty() {
+            plan.changes.push(Change {
+                kind: if current.is_some() { Kind::Change } else { Kind::Add },
+                target: Target::Policy { scope: p.scope.clone() },
+                fields,
+                revision: current.map(|c| c.revision),
+                policy: Some(p.clone()),
+                entry: None,
+            });
+        }
+    }
+    for e in &desired.entries {
+        let current = live.entries.iter().find(|l| l.value.scope == e.scope && l.value.account == e.account);
+        let fields = field_changes(current.map(|c| entry_fields(&c.value)), Some(entry_fields(e)));
+        if current.is_none() || !fields.is_empty() {
+            let mut entry = e.clone();
+            match current {
+                Some(c) => {
+                    entry.added_by = c.value.added_by.clone();
+                    entry.added_at = c.value.added_at;
+                }
+                None => {
+                    entry.added_by = actor.to_owned();
+                    entry.added_at = Some(now);
+                }
+            }
+            plan.changes.push(Change {
+                kind: if current.is_some() { Kind::Change } else { Kind::Add },
+                target: Target::Entry { scope: e.scope.clone(), account: e.account },
+                fields,
+                revision: current.map(|c| c.revision),
+                policy: None,
+                entry: Some(entry),
+            });
+        }
+    }
+    let gone_policies =
+        live.policies.iter().filter(|l| !desired.policies.iter().any(|p| p.scope == l.value.scope));
+    for l in gone_policies {
+        let target = Target::Policy { scope: l.value.scope.clone() };
+        if prune {
+            plan.changes.push(Change {
+                kind: Kind::Remove,
+                target,
+                fields: field_changes(Some(policy_fields(&l.value)), None),
+                revision: Some(l.revision),
+                policy: None,
+                entry: None,
+            });
+        } else {
+            plan.unmanaged.push(target);
+        }
+    }
+    let gone_entries = live.entries.iter().filter(|l| {
+        !desired.entries.iter().any(|e| e.scope == l.value.scope && e.account == l.value.account)
+    });
+    for l in gone_entries {
+        let target = Target::Entry { scope: l.value.scope.clone(), account: l.value.account };
+        if prune {
+            plan.changes.push(Change {
+                kind: Kind::Remove,
+                target,
+                fields: field_changes(Some(entry_fields(&l.value)), None),
+                revision: Some(l.revision),
+                policy: None,
+                entry: None,
+            });
+        } else {
+            plan.unmanaged.push(target);
+        }
+    }
+    plan
+}
+
+/// What an apply did: changes written, and those refused because the live
+/// item changed since the plan.
+#[derive(Debug, Default, Serialize)]
+pub struct Applied {
+    pub applied: Vec<Target>,
+    pub conflicts: Vec<Target>,
+}
+
+/// Applies a plan with conditional writes. Stops at the first AWS error,
+/// reporting exactly what was applied before it.
+pub async fn apply(plan: &Plan, store: &dyn ConfigStore) -> Result<Applied, (Applied, PortError)> {
+    let mut done = Applied::default();
+    for change in &plan.changes {
+        let result = match (&change.target, change.kind) {
+            (Target::Policy { scope }, Kind::Remove) => {
+                store.delete_policy(scope, change.revision.unwrap_or(0)).await
+            }
+            (Target::Entry { scope, account }, Kind::Remove) => {
+                store.delete_entry(scope, *account, change.revision.unwrap_or(0)).await
+            }
+            (Target::Policy { .. }, _) => match &change.policy {
+                Some(p) => store.write_policy(p, change.revision).await,
+                None => Ok(false),
+            },
+            (Target::Entry { .. }, _) => match &change.entry {
+                Some(e) => store.write_entry(e, change.revision).await,
+                None => Ok(false),
+            },
+        };
+        match result {
+            Ok(true) => done.applied.push(change.target.clone()),
+            Ok(false) => done.conflicts.push(change.target.clone()),
+            Err(e) => return Err((done, e)),
+        }
+    }
+    Ok(done)
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.changes.is_empty() {
+            writeln!(f, "No changes: the live tables match the file.")?;
+        }
+        for c in &self.changes {
+            let sign = match c.kind {
+                Kind::Add => "+",
+                Kind::Change => "~",
+                Kind::Remove => "-",
+            };
+            writeln!(f, "{sign} {}", c.target)?;
+            for fc in &c.fields {
+                match (&fc.before, &fc.after) {
+                    (Some(b), Some(a)) => writeln!(f, "    {}: {b} → {a}", fc.field)?,
+                    (None, Some(a)) => writeln!(f, "    {}: {a}", fc.field)?,
+                    (Some(b), None) => writeln!(f, "    {}: {b} → (none)", fc.field)?,
+                    (None, None) => {}
+                }
+            }
+        }
+        if !self.unmanaged.is_empty() {
+            writeln!(f, "Live but not in the file (kept; --prune removes them):")?;
+            for t in &self.unmanaged {
+                writeln!(f, "  {t}")?;
+            }
+        }
+        let count = |k: Kind| self.changes.iter().filter(|c| c.kind == k).count();
+        write!(
+            f,
+            "Plan: {} to add, {} to change, {} to remove.",
+            count(Kind::Add),
+            count(Kind::Change),
+            count(Kind::Remove)
+        )
+    }
+}

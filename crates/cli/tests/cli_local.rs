@@ -1,0 +1,193 @@
+//! The `endpoint-gate` binary against DynamoDB Local (and moto for STS):
+//! plan, apply, drift, concurrent changes, bad files, explain.
+//! Run inside the local AWS environment (`make test`).
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use aws_config::BehaviorVersion;
+use gate_app::ports::ConfigStore;
+use gate_aws::DynamoStore;
+
+struct Env {
+    table: String,
+    store: DynamoStore,
+    dir: PathBuf,
+}
+
+async fn env(name: &str) -> Env {
+    assert!(
+        std::env::var("GATE_LOCAL_DYNAMODB_URL").is_ok(),
+        "run inside the local AWS environment: `make test` (tests/localenv/local_aws.py)"
+    );
+    let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let table = format!("cli-{name}-{}-{nanos}", std::process::id());
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table.clone());
+    store.ensure_table().await.expect("table");
+    let dir = std::env::temp_dir().join(&table);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    Env { table, store, dir }
+}
+
+impl Env {
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.join(name);
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_endpoint-gate"))
+            .args(["--table", &self.table])
+            .args(args)
+            .output()
+            .expect("runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
+const V1: &str = r#"
+version: 1
+policies:
+  - service: "*"
+    overlap: reject
+    protected_cidrs:
+      - { cidr: 192.168.0.0/16, label: on-premises }
+    approvers: [netops@example.com]
+allow:
+  - account: "210000000001"
+    cidrs: [10.0.0.0/16]
+    expires: 2027-12-31
+    owner: team-a
+  - account: "210000000009"
+    effect: deny
+    owner: secops
+    note: off-boarded
+"#;
+
+#[tokio::test]
+async fn plan_apply_then_nothing_left_to_change() {
+    let e = env("cycle").await;
+    let f = e.file("policy.yaml", V1);
+    let f = f.to_str().unwrap();
+
+    let (code, out, err) = e.run(&["plan", f]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("+ policy *") && out.contains("+ entry 210000000001 on *"), "{out}");
+    assert!(out.contains("Plan: 3 to add, 0 to change, 0 to remove."), "{out}");
+
+    let (code, out, err) = e.run(&["apply", f]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("Applied 3 change(s)."), "{out}");
+    let live = e.store.load_all().await.expect("reads");
+    assert_eq!((live.policies.len(), live.entries.len()), (1, 2));
+    let added = live.entries.iter().find(|v| v.value.account.as_str() == "210000000001").expect("entry");
+    assert!(
+        added.value.added_by.contains("arn:aws"),
+        "the operator's identity is recorded: {}",
+        added.value.added_by
+    );
+
+    let (code, out, _) = e.run(&["plan", f, "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("No changes"), "{out}");
+    // Applying again is a no-op.
+    let (code, out, _) = e.run(&["apply", f]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Applied 0 change(s)."), "{out}");
+}
+
+#[tokio::test]
+async fn an_edit_plans_exactly_its_diff_and_prune_removes_what_is_gone() {
+    let e = env("edit").await;
+    let f1 = e.file("v1.yaml", V1);
+    assert_eq!(e.run(&["apply", f1.to_str().unwrap()]).0, 0);
+    let v2 = V1.replace("cidrs: [10.0.0.0/16]", "cidrs: [10.1.0.0/16]").replace(
+        "  - account: \"210000000009\"\n    effect: deny\n    owner: secops\n    note: off-boarded\n",
+        "",
+    );
+    let f2 = e.file("v2.yaml", &v2);
+    let (code, out, _) = e.run(&["plan", f2.to_str().unwrap(), "--detailed-exitcode"]);
+    assert_eq!(code, 3, "changes pending: {out}");
+    assert!(out.contains("~ entry 210000000001 on *\n    cidrs: 10.0.0.0/16 → 10.1.0.0/16\n"), "{out}");
+    assert!(out.contains("Live but not in the file"), "{out}");
+    assert!(out.contains("Plan: 0 to add, 1 to change, 0 to remove."), "{out}");
+
+    let (code, out, _) = e.run(&["apply", f2.to_str().unwrap(), "--prune"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("- entry 210000000009 on *"), "{out}");
+    let live = e.store.load_all().await.expect("reads");
+    assert_eq!(live.entries.len(), 1);
+    assert_eq!(live.entries[0].value.declared_cidrs[0].to_string(), "10.1.0.0/16");
+    assert_eq!(live.entries[0].revision, 2);
+}
+
+#[tokio::test]
+async fn a_change_made_since_the_plan_is_reported_not_overwritten() {
+    let e = env("race").await;
+    let f1 = e.file("v1.yaml", V1);
+    assert_eq!(e.run(&["apply", f1.to_str().unwrap()]).0, 0);
+    let v2 = V1.replace("owner: team-a", "owner: team-a-payments");
+    let f2 = e.file("v2.yaml", &v2);
+    let plan = e.dir.join("plan.json");
+    let (code, _, err) = e.run(&["plan", f2.to_str().unwrap(), "--out", plan.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+
+    // Someone changes the same entry in the meantime.
+    let live = e.store.load_all().await.expect("reads");
+    let theirs = live.entries.iter().find(|v| v.value.account.as_str() == "210000000001").expect("entry");
+    let mut changed = theirs.value.clone();
+    changed.note = "changed by hand".into();
+    assert!(e.store.write_entry(&changed, Some(theirs.revision)).await.expect("writes"));
+
+    let (code, out, _) = e.run(&["apply", "--plan", plan.to_str().unwrap()]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("conflict: entry 210000000001 on * changed since the plan"), "{out}");
+    let after = e.store.load_all().await.expect("reads");
+    let kept = after.entries.iter().find(|v| v.value.account.as_str() == "210000000001").expect("entry");
+    assert_eq!(kept.value.note, "changed by hand");
+    assert_eq!(kept.value.owner, "team-a");
+}
+
+#[tokio::test]
+async fn a_bad_file_exits_2_and_writes_nothing() {
+    let e = env("bad").await;
+    let bad = V1.replace("10.0.0.0/16", "10.0.0.0/33");
+    let f = e.file("bad.yaml", &bad);
+    for cmd in ["validate", "plan", "apply"] {
+        let (code, out, err) = e.run(&[cmd, f.to_str().unwrap()]);
+        assert_eq!(code, 2, "{cmd}: {out}{err}");
+        assert!(err.contains("bad.yaml:11:") && err.contains("10.0.0.0/33"), "{cmd}: {err}");
+    }
+    let live = e.store.load_all().await.expect("reads");
+    assert!(live.policies.is_empty() && live.entries.is_empty());
+    let (code, _, err) = e.run(&["explain", "--service", "vpce-svc-nothex", "--account", "210000000001"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("vpce-svc-nothex"), "{err}");
+}
+
+#[tokio::test]
+async fn explain_reads_the_live_policy() {
+    let e = env("explain").await;
+    let f = e.file("policy.yaml", V1);
+    assert_eq!(e.run(&["apply", f.to_str().unwrap()]).0, 0);
+    let svc = "vpce-svc-0abc1234def567890";
+    let (code, out, _) =
+        e.run(&["explain", "--service", svc, "--account", "210000000001", "--cidr", "192.168.10.0/24"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("210000000001 → REJECT"), "{out}");
+    assert!(out.contains("overlaps protected 192.168.0.0/16 (on-premises) → reject"), "{out}");
+    let (_, out, _) = e.run(&["explain", "--service", svc, "--account", "210000000001"]);
+    assert!(out.contains("using declared 10.0.0.0/16"), "{out}");
+    assert!(out.starts_with("210000000001 → ACCEPT"), "{out}");
+    let (_, out, _) = e.run(&["--output", "json", "explain", "--service", svc, "--account", "210000000009"]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["outcome"], "reject");
+}
