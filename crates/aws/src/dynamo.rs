@@ -354,7 +354,10 @@ impl Requests for DynamoStore {
         .await
     }
 
-    async fn accepted_cidrs(&self, service: &ServiceId) -> Result<Vec<(Cidr, String)>, PortError> {
+    async fn accepted_cidrs(
+        &self,
+        service: &ServiceId,
+    ) -> Result<Vec<(Cidr, AccountId, EndpointId)>, PortError> {
         let mut out = Vec::new();
         for state in [RequestState::Accepted, RequestState::Approved] {
             let items = self

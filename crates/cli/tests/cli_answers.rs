@@ -1,0 +1,67 @@
+//! pending, approve, reject and audit from a terminal, against moto with
+//! the connection lifecycle and DynamoDB Local: an operator answers a
+//! review, the connection follows, and the audit names the operator.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::process::Command;
+
+use gate_core::{ServicePolicy, Timestamp};
+use gate_e2e::Local;
+use gate_lambdas::decide::handle_at;
+use serde_json::json;
+
+fn cli(table: &str, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_endpoint-gate"))
+        .args(["--table", table])
+        .args(args)
+        .output()
+        .expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[tokio::test]
+async fn operator_approves_and_rejects_reviews_once() {
+    let local = Local::from_env().await;
+    let service = local.service().await.expect("service");
+    let store = local.table().await.expect("table");
+    store.put_policy(&ServicePolicy::cautious(service.id.parse().expect("scope"))).await.expect("policy");
+    let (topic, _) = local.topic_with_queue("review").await.expect("topic");
+    let decider = local.decider(&local.decide_config(store.table(), &topic, &[&service]));
+    let a = local.consumer("230000000001", "172.31.0.0/16", &[], true).await.expect("consumer");
+    let b = local.consumer("230000000002", "172.30.0.0/16", &[], true).await.expect("consumer");
+    let ea = local.request(&a, &service).await.expect("endpoint");
+    let eb = local.request(&b, &service).await.expect("endpoint");
+    let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+    handle_at(&decider, &sweep, Timestamp::now()).await.expect("sweeps");
+
+    let (code, out, err) = cli(store.table(), &["pending", "--service", &service.id]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&ea) && out.contains(&eb) && out.contains("review"), "{out}");
+    assert!(out.contains("not on the allowlist"), "{out}");
+
+    let (code, out, err) = cli(store.table(), &["approve", &ea, "--reason", "ticket NET-42"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("approved by arn:aws:"), "{out}");
+    assert_eq!(local.state(&ea).await.expect("state"), "available");
+
+    // A second answer, either way, changes nothing and says who decided.
+    let (code, out, _) = cli(store.table(), &["reject", &ea, "--reason", "too late"]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("already approved by arn:aws:"), "{out}");
+    assert_eq!(local.state(&ea).await.expect("state"), "available");
+
+    let (code, _, _) = cli(store.table(), &["reject", &eb, "--reason", "unknown team"]);
+    assert_eq!(code, 0);
+    assert_eq!(local.state(&eb).await.expect("state"), "rejected");
+
+    let (code, out, _) = cli(store.table(), &["audit", &ea]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Decided") && out.contains("ticket NET-42") && out.contains("Accepted"), "{out}");
+    let (_, out, _) = cli(store.table(), &["approve", "vpce-0000000000000000f"]);
+    assert!(out.contains("no request for this endpoint"), "{out}");
+}
