@@ -4,6 +4,7 @@
 # installed into .tools/ by `make tools` (see tools.mk).
 
 include tools.mk
+include infra.mk
 
 CARGO ?= cargo
 
@@ -13,7 +14,8 @@ CARGO ?= cargo
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
 
-test: tools lint ## Everything CI runs: format, lints, unit, adapter and end-to-end tests
+test: tools lint ## Everything CI runs: format, lints, templates, unit, adapter and end-to-end tests
+	$(MAKE) --no-print-directory validate
 	$(MAKE) --no-print-directory test-localenv
 	$(LOCAL_AWS) -- $(CARGO) test --workspace --locked
 

@@ -155,6 +155,14 @@ impl Decider {
     /// Decides the connection of one endpoint, named by an event.
     pub async fn decide_endpoint(&self, endpoint: &EndpointId, now: Timestamp) -> Result<Report, PortError> {
         match self.connections.get(endpoint).await? {
+            Some(conn)
+                if !self.settings.services.is_empty() && !self.settings.services.contains(&conn.service) =>
+            {
+                // Another deployment, or a person, owns that service's requests.
+                let mut report = Report::default();
+                report.skip(endpoint, format!("{} is not one of this deployment's services", conn.service));
+                Ok(report)
+            }
             Some(conn) => self.run(vec![conn], now).await,
             None => {
                 let mut report = Report::default();

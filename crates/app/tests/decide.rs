@@ -259,3 +259,13 @@ async fn answering_a_request_not_in_review_changes_nothing() {
         w.decider.answer(&endpoint(22), Verdict::Approve, "alice", None, now()).await.expect("answers");
     assert!(matches!(unknown, Answered::Unknown));
 }
+
+#[tokio::test]
+async fn endpoints_of_services_this_deployment_does_not_manage_are_left_alone() {
+    let mut w = world(vec![conn(30, FRIEND)]);
+    w.decider.settings.services = vec!["vpce-svc-0fff0000fff000000".parse().expect("svc")];
+    let report = w.decider.decide_endpoint(&endpoint(30), now()).await.expect("runs");
+    assert!(report.decided.is_empty());
+    assert!(report.skipped[0].why.contains("not one of this deployment's services"), "{:?}", report.skipped);
+    assert_eq!(w.connections.state(&endpoint(30)), Some(ConnectionState::PendingAcceptance));
+}

@@ -75,12 +75,10 @@ struct PolicyDoc {
     service: Scope,
     unlisted: Option<Unlisted>,
     overlap: Option<OverlapMode>,
-    #[serde(default)]
-    protected_cidrs: Vec<ProtectedDoc>,
+    protected_cidrs: Option<Vec<ProtectedDoc>>,
     unknown_cidr: Option<UnknownCidr>,
     unique_consumer_cidrs: Option<bool>,
-    #[serde(default)]
-    approvers: Vec<String>,
+    approvers: Option<Vec<String>>,
     approval_ttl: Option<Seconds>,
     reminder_interval: Option<Seconds>,
     on_expiry: Option<OnExpiry>,
@@ -173,9 +171,14 @@ pub fn parse(file: &str, text: &str, now: Timestamp) -> Result<Desired, Vec<File
     }
 
     let policy_lines = item_lines(text, "policies");
+    // A service policy inherits what it leaves unset from the file's `*`
+    // policy, then from the cautious defaults; so `*` is read first.
+    let mut docs: Vec<(usize, PolicyDoc)> = doc.policies.into_iter().enumerate().collect();
+    docs.sort_by_key(|(i, p)| (p.service != Scope::Any, *i));
+    let mut star: Option<ServicePolicy> = None;
     let mut policies: Vec<ServicePolicy> = Vec::new();
     let mut seen_policies: HashMap<Scope, usize> = HashMap::new();
-    for (i, p) in doc.policies.into_iter().enumerate() {
+    for (i, p) in docs {
         let line = policy_lines.get(i).copied();
         if let Some(first) = seen_policies.insert(p.service.clone(), i) {
             errors.push(err(
@@ -187,23 +190,26 @@ pub fn parse(file: &str, text: &str, now: Timestamp) -> Result<Desired, Vec<File
             ));
             continue;
         }
-        let base = ServicePolicy::cautious(p.service.clone());
-        policies.push(ServicePolicy {
+        let base = star.clone().unwrap_or_else(|| ServicePolicy::cautious(p.service.clone()));
+        let protected = p
+            .protected_cidrs
+            .map(|v| v.into_iter().map(|r| ProtectedRange { cidr: r.cidr, label: r.label }).collect());
+        let policy = ServicePolicy {
             scope: p.service,
             unlisted: p.unlisted.unwrap_or(base.unlisted),
             overlap: p.overlap.unwrap_or(base.overlap),
-            protected_cidrs: p
-                .protected_cidrs
-                .into_iter()
-                .map(|r| ProtectedRange { cidr: r.cidr, label: r.label })
-                .collect(),
+            protected_cidrs: protected.unwrap_or(base.protected_cidrs),
             unknown_cidr: p.unknown_cidr.unwrap_or(base.unknown_cidr),
             unique_consumer_cidrs: p.unique_consumer_cidrs.unwrap_or(base.unique_consumer_cidrs),
-            approvers: p.approvers,
+            approvers: p.approvers.unwrap_or(base.approvers),
             approval_ttl_secs: p.approval_ttl.map_or(base.approval_ttl_secs, |s| s.0),
             reminder_interval_secs: p.reminder_interval.map_or(base.reminder_interval_secs, |s| s.0),
             on_expiry: p.on_expiry.unwrap_or(base.on_expiry),
-        });
+        };
+        if policy.scope == Scope::Any {
+            star = Some(policy.clone());
+        }
+        policies.push(policy);
     }
 
     let entry_lines = item_lines(text, "allow");
@@ -327,7 +333,10 @@ allow:
         assert_eq!(d.policies[0].overlap, OverlapMode::Reject);
         assert_eq!(d.policies[0].approval_ttl_secs, 2 * 86_400);
         assert_eq!(d.policies[1].unlisted, Unlisted::Reject);
-        assert_eq!(d.policies[1].overlap, OverlapMode::Review, "unset fields take the cautious default");
+        assert_eq!(d.policies[1].overlap, OverlapMode::Reject, "unset fields inherit from the * policy");
+        assert_eq!(d.policies[1].protected_cidrs, d.policies[0].protected_cidrs);
+        assert_eq!(d.policies[1].approvers, vec!["netops@example.com".to_string()]);
+        assert_eq!(d.policies[1].approval_ttl_secs, 2 * 86_400);
         assert_eq!(d.entries[0].scope, Scope::Any);
         assert_eq!(d.entries[1].effect, Effect::Deny);
     }

@@ -69,6 +69,21 @@ impl Plan {
     }
 }
 
+/// An enum as the policy file spells it.
+fn word<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// Seconds as the policy file writes them: `3d`, `12h`, `30m`, `90s`.
+fn duration(secs: i64) -> String {
+    match secs {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
 fn policy_fields(p: &ServicePolicy) -> BTreeMap<&'static str, String> {
     let protected: Vec<String> = p
         .protected_cidrs
@@ -76,15 +91,15 @@ fn policy_fields(p: &ServicePolicy) -> BTreeMap<&'static str, String> {
         .map(|r| if r.label.is_empty() { r.cidr.to_string() } else { format!("{} ({})", r.cidr, r.label) })
         .collect();
     BTreeMap::from([
-        ("unlisted", format!("{:?}", p.unlisted).to_lowercase()),
-        ("overlap", format!("{:?}", p.overlap).to_lowercase()),
+        ("unlisted", word(&p.unlisted)),
+        ("overlap", word(&p.overlap)),
         ("protected_cidrs", protected.join(", ")),
-        ("unknown_cidr", format!("{:?}", p.unknown_cidr).to_lowercase()),
+        ("unknown_cidr", word(&p.unknown_cidr)),
         ("unique_consumer_cidrs", p.unique_consumer_cidrs.to_string()),
         ("approvers", p.approvers.join(", ")),
-        ("approval_ttl", format!("{}s", p.approval_ttl_secs)),
-        ("reminder_interval", format!("{}s", p.reminder_interval_secs)),
-        ("on_expiry", format!("{:?}", p.on_expiry).to_lowercase()),
+        ("approval_ttl", duration(p.approval_ttl_secs)),
+        ("reminder_interval", duration(p.reminder_interval_secs)),
+        ("on_expiry", word(&p.on_expiry)),
     ])
 }
 

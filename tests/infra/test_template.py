@@ -1,0 +1,539 @@
+"""Checks of the templates in infra/ that cfn-lint and checkov do not make.
+
+- IAM: no Allow statement grants Resource "*" except for actions that have
+  no resource type (EC2 Describe*, plus WILDCARD_OK below).
+- Each function's environment in the template matches what its
+  Config::from_env reads (FUNCTION_ENV below).
+- Accept/Reject are granted only on the configured endpoint services' ARNs,
+  after expanding Fn::ForEach with sample parameters the way
+  AWS::LanguageExtensions does.
+
+Run with the project's venv: `.tools/venv/bin/python -m pytest tests/infra`
+(or `make test-infra`). Needs cfn-lint (for its YAML decoder, which reads
+!Ref/!Sub/!GetAtt... as {"Ref": ...}, {"Fn::Sub": ...}, {"Fn::GetAtt": [..]}).
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from cfnlint.decode import cfn_yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "infra" / "template.yaml"
+CONSUMER_ROLE = ROOT / "infra" / "consumer-role.yaml"
+TEMPLATES = [TEMPLATE, CONSUMER_ROLE]
+
+# ---------------------------------------------------------------------------
+# The one list to keep in step with the Rust side (or to generate from it):
+# per function (logical id in infra/template.yaml), the variables its
+# Config::from_env reads. Today: crates/lambdas/src/config.rs, DecideConfig
+# (REQUIRED is DecideConfig::REQUIRED). Variables the Lambda runtime sets
+# itself (AWS_LAMBDA_LOG_FORMAT, AWS_LAMBDA_LOG_LEVEL from LoggingConfig) are
+# not listed: the template must not set them.
+FUNCTION_ENV: dict[str, dict[str, list[str]]] = {
+    "DecideFunction": {
+        "required": ["TABLE_NAME", "REVIEW_TOPIC_ARN"],
+        "optional": [
+            "SERVICE_IDS",
+            "CONSUMER_ROLE_TEMPLATE",
+            "CONSUMER_ROLE_EXTERNAL_ID",
+            "CONCURRENCY",
+            "ACTION_LEASE_SECS",
+        ],
+    },
+}
+
+# Actions that may be granted on Resource "*" because IAM offers no resource
+# type for them (Service Authorization Reference, "Resource types" column
+# empty).
+WILDCARD_OK_PATTERNS = {
+    # Every EC2 Describe* action: no resource-level permissions.
+    "ec2:Describe*": "EC2 Describe* actions support no resource-level permissions",
+}
+WILDCARD_OK: dict[str, str] = {
+    # Others go here, one per line with the reason, e.g. if X-Ray tracing is
+    # turned on: "xray:PutTraceSegments": "no resource type".
+}
+
+ACCEPT_REJECT = ["ec2:AcceptVpcEndpointConnections", "ec2:RejectVpcEndpointConnections"]
+
+PSEUDO = {
+    "AWS::Partition": "aws",
+    "AWS::Region": "eu-west-1",
+    "AWS::AccountId": "111122223333",
+    "AWS::StackName": "endpoint-gate",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+SERVICES_ONE = ["vpce-svc-0a1b2c3d4e5f60718"]
+SERVICES_THREE = ["vpce-svc-0a1b2c3d4e5f60718", "vpce-svc-11112222333344445", "vpce-svc-081358aa"]
+
+
+def load(path: Path) -> dict:
+    return cfn_yaml.load(str(path))
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def statements(node: Any, where: str = "") -> Iterator[tuple[str, dict]]:
+    """Every IAM statement anywhere in the template (identity, resource and
+    trust policies, inside Fn::ForEach and Fn::If too), with its path."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            path = f"{where}/{key}"
+            if key == "Statement":
+                for i, st in enumerate(as_list(value)):
+                    for branch in if_branches(st):
+                        if isinstance(branch, dict):
+                            yield f"{path}[{i}]", branch
+            else:
+                yield from statements(value, path)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from statements(value, f"{where}[{i}]")
+
+
+def if_branches(value: Any) -> list:
+    """Both branches of an Fn::If (recursively), or the value itself."""
+    if isinstance(value, dict) and list(value) == ["Fn::If"]:
+        _, yes, no = value["Fn::If"]
+        return if_branches(yes) + if_branches(no)
+    return [value]
+
+
+def is_wildcard_resource(resource: Any) -> bool:
+    """"*" itself, or an ARN whose resource part is only "*"."""
+    for branch in if_branches(resource):
+        text = branch.get("Fn::Sub") if isinstance(branch, dict) else branch
+        if isinstance(text, list):
+            text = text[0]
+        if not isinstance(text, str):
+            continue
+        if text == "*":
+            return True
+        # ${AWS::Region} and the like hold colons: stand-ins before splitting.
+        parts = re.sub(r"\$\{[^}]*\}", "x", text).split(":", 5)
+        if len(parts) == 6 and parts[5] in ("*", "/*"):
+            return True
+    return False
+
+
+def action_allowed_on_wildcard(action: str) -> bool:
+    if action in WILDCARD_OK:
+        return True
+    return any(
+        fnmatch.fnmatchcase(action.lower(), pattern.lower()) and "*" not in action
+        for pattern in WILDCARD_OK_PATTERNS
+    )
+
+
+# A small evaluator of what CloudFormation does with given parameters:
+# Fn::ForEach (AWS::LanguageExtensions), Ref, Fn::Sub, Fn::Join, Fn::Split,
+# Fn::If and conditions. GetAtt and Ref of resources become placeholders.
+
+NO_VALUE = object()
+
+
+class Evaluator:
+    def __init__(self, template: dict, params: dict[str, Any]):
+        self.template = template
+        self.params = {}
+        for name, spec in template.get("Parameters", {}).items():
+            if name in params:
+                self.params[name] = params[name]
+            elif "Default" in spec:
+                default = spec["Default"]
+                if spec.get("Type") == "CommaDelimitedList":
+                    default = default.split(",") if default else [""]
+                self.params[name] = default
+        unknown = set(params) - set(self.params)
+        assert not unknown, f"no such parameters: {unknown}"
+        missing = set(template.get("Parameters", {})) - set(self.params)
+        assert not missing, f"give a value for {missing}"
+        self.resources = expand_foreach(template.get("Resources", {}), self.params)
+        self.known = set(self.resources) | sam_generated(self.resources)
+        self.conditions: dict[str, bool] = {}
+        for name in template.get("Conditions", {}):
+            self.condition(name)
+
+    def condition(self, name: str) -> bool:
+        if name not in self.conditions:
+            self.conditions[name] = bool(self.eval_condition(self.template["Conditions"][name]))
+        return self.conditions[name]
+
+    def eval_condition(self, node: Any) -> Any:
+        if isinstance(node, dict) and len(node) == 1:
+            (fn, arg), = node.items()
+            if fn == "Fn::Equals":
+                a, b = (self.resolve(x) for x in arg)
+                return str(a) == str(b)
+            if fn == "Fn::Not":
+                return not self.eval_condition(arg[0])
+            if fn == "Fn::And":
+                return all(self.eval_condition(x) for x in arg)
+            if fn == "Fn::Or":
+                return any(self.eval_condition(x) for x in arg)
+            if fn == "Condition":
+                return self.condition(arg)
+        return self.resolve(node)
+
+    def ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return NO_VALUE
+        if name in PSEUDO:
+            return PSEUDO[name]
+        if name in self.params:
+            return self.params[name]
+        assert name in self.known, f"Ref to unknown {name}"
+        return f"<{name}>"
+
+    def sub(self, text: str, variables: dict[str, Any]) -> str:
+        def one(match: re.Match) -> str:
+            name = match.group(1)
+            if name.startswith("!"):
+                return "${" + name[1:] + "}"
+            if name in variables:
+                return str(variables[name])
+            if "." in name and name.split(".", 1)[0] in self.known:
+                return f"<{name}>"
+            value = self.ref(name)
+            assert isinstance(value, str), f"${{{name}}} is not a string: {value!r}"
+            return value
+
+        return re.sub(r"\$\{([^}]+)\}", one, text)
+
+    def resolve(self, node: Any) -> Any:
+        if isinstance(node, list):
+            out = [self.resolve(x) for x in node]
+            return [x for x in out if x is not NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            (fn, arg), = node.items()
+            if fn == "Ref":
+                return self.ref(arg)
+            if fn == "Fn::GetAtt":
+                target, attr = arg if isinstance(arg, list) else arg.split(".", 1)
+                assert target in self.known, f"GetAtt of unknown {target}"
+                return f"<{target}.{attr}>"
+            if fn == "Fn::Sub":
+                if isinstance(arg, str):
+                    return self.sub(arg, {})
+                text, variables = arg
+                return self.sub(text, {k: self.resolve(v) for k, v in variables.items()})
+            if fn == "Fn::Join":
+                sep, items = arg
+                return sep.join(str(x) for x in as_list(self.resolve(items)))
+            if fn == "Fn::Split":
+                sep, text = arg
+                return self.resolve(text).split(sep)
+            if fn == "Fn::If":
+                name, yes, no = arg
+                return self.resolve(yes if self.condition(name) else no)
+        out = {k: self.resolve(v) for k, v in node.items()}
+        return {k: v for k, v in out.items() if v is not NO_VALUE}
+
+    def resolved_resources(self) -> dict[str, dict]:
+        """The resources CloudFormation would create with these parameters."""
+        return {
+            k: self.resolve(v)
+            for k, v in self.resources.items()
+            if "Condition" not in v or self.condition(v["Condition"])
+        }
+
+
+def sam_generated(resources: dict[str, Any]) -> set[str]:
+    """Logical ids SAM generates that a template may reference: each
+    function's event sources (EventBridge rules: <Function><Event>) and, for a
+    function without Role, <Function>Role."""
+    ids = set()
+    for name, res in resources.items():
+        if res.get("Type") == "AWS::Serverless::Function":
+            ids |= {name + event for event in res["Properties"].get("Events", {})}
+            if "Role" not in res["Properties"]:
+                ids.add(name + "Role")
+    return ids
+
+
+def alnum(value: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]", "", value)
+
+
+def expand_foreach(node: Any, params: dict[str, Any]) -> Any:
+    """Expand every Fn::ForEach::Name: [Identifier, Collection, Fragment]."""
+    if isinstance(node, list):
+        return [expand_foreach(x, params) for x in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key.startswith("Fn::ForEach::"):
+            ident, collection, fragment = value
+            if isinstance(collection, dict):
+                assert list(collection) == ["Ref"], f"{key}: collection must be a list or a Ref"
+                collection = params[collection["Ref"]]
+            for item in collection:
+                replaced = substitute(fragment, ident, item)
+                for k, v in expand_foreach(replaced, params).items():
+                    assert k not in out, f"{key}: duplicate logical id {k}"
+                    out[k] = v
+        else:
+            assert key not in out, f"duplicate key {key}"
+            out[key] = expand_foreach(value, params)
+    return out
+
+
+def substitute(node: Any, ident: str, item: str) -> Any:
+    if isinstance(node, str):
+        return node.replace("${" + ident + "}", item).replace("&{" + ident + "}", alnum(item))
+    if isinstance(node, list):
+        return [substitute(x, ident, item) for x in node]
+    if isinstance(node, dict):
+        if node.keys() == {"Ref"} and node["Ref"] == ident:
+            return item
+        if node.keys() == {"Fn::Sub"} and isinstance(node["Fn::Sub"], str):
+            return {"Fn::Sub": substitute(node["Fn::Sub"], ident, item)}
+        return {substitute(k, ident, item): substitute(v, ident, item) for k, v in node.items()}
+    return node
+
+
+def provider(services: list[str], **params: Any) -> Evaluator:
+    base = {
+        "EndpointServiceIds": services,
+        "ApproverEmails": ["netops@example.com", "alice.b@example.com"],
+    }
+    base.update(params)
+    return Evaluator(load(TEMPLATE), base)
+
+
+def functions(template: dict) -> dict[str, dict]:
+    return {
+        name: res
+        for name, res in template["Resources"].items()
+        if isinstance(res, dict) and res.get("Type") in ("AWS::Serverless::Function", "AWS::Lambda::Function")
+    }
+
+
+# ------------------------------------------------------------------- (a) IAM
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
+def test_no_wildcard_resource_except_for_actions_without_resource_types(path: Path) -> None:
+    template = load(path)
+    found = list(statements(template))
+    assert found, "no IAM statements found: is the walker broken?"
+    problems = []
+    for where, st in found:
+        if "NotResource" in st or "NotAction" in st:
+            problems.append(f"{where}: NotResource/NotAction grants more than it names")
+        if st.get("Effect") != "Allow":
+            continue
+        if "Principal" in st and "Resource" not in st:
+            continue  # a trust policy
+        assert "Resource" in st, f"{where}: Allow without Resource"
+        if not is_wildcard_resource(st["Resource"]):
+            continue
+        for action in as_list(st.get("Action", [])):
+            if not isinstance(action, str) or not action_allowed_on_wildcard(action):
+                problems.append(f"{where}: {action} on Resource '*'")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
+def test_everyone_is_only_allowed_under_a_condition(path: Path) -> None:
+    for where, st in statements(load(path)):
+        principal = st.get("Principal")
+        if st.get("Effect") == "Allow" and (principal == "*" or (isinstance(principal, dict) and "*" in as_list(principal.get("AWS")))):
+            assert st.get("Condition"), f"{where}: Principal '*' without a Condition"
+
+
+def test_the_wildcard_check_would_catch_a_broad_grant() -> None:
+    bad = {
+        "Statement": [
+            {"Effect": "Allow", "Action": ["ec2:DescribeVpcs", "dynamodb:PutItem"], "Resource": "*"},
+            {"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"},
+            {"Effect": "Allow", "Action": "ec2:AcceptVpcEndpointConnections",
+             "Resource": {"Fn::Sub": "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:*"}},
+            {"Effect": "Allow", "Action": "sns:Publish",
+             "Resource": {"Fn::If": ["C", {"Ref": "Topic"}, "*"]}},
+        ]
+    }
+    flagged = []
+    for _, st in statements(bad):
+        if is_wildcard_resource(st["Resource"]):
+            flagged += [a for a in as_list(st["Action"]) if not action_allowed_on_wildcard(a)]
+    assert flagged == ["dynamodb:PutItem", "ec2:Describe*", "ec2:AcceptVpcEndpointConnections", "sns:Publish"]
+
+
+def test_functions_use_an_explicit_role_so_every_statement_is_in_the_template() -> None:
+    for name, fn in functions(load(TEMPLATE)).items():
+        props = fn["Properties"]
+        assert "Role" in props, f"{name}: give it a role in the template"
+        assert "Policies" not in props, f"{name}: SAM policy templates hide their statements"
+
+
+# ------------------------------------------------------------ (b) environment
+
+
+def test_every_function_has_its_environment_listed() -> None:
+    assert set(functions(load(TEMPLATE))) == set(FUNCTION_ENV)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTION_ENV))
+def test_environment_sets_every_required_variable_and_nothing_unknown(name: str) -> None:
+    template = load(TEMPLATE)
+    fn = functions(template)[name]
+    variables = dict(template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
+    variables.update(fn["Properties"].get("Environment", {}).get("Variables", {}))
+    spec = FUNCTION_ENV[name]
+    known = set(spec["required"]) | set(spec["optional"])
+
+    unknown = set(variables) - known
+    assert not unknown, f"{name} sets variables its Config does not read: {sorted(unknown)}"
+    missing = set(spec["required"]) - set(variables)
+    assert not missing, f"{name} lacks required variables: {sorted(missing)}"
+    for var in spec["required"]:
+        value = variables[var]
+        assert value not in ("", None), f"{var} is empty"
+        assert "AWS::NoValue" not in str(value), f"{var} is required but may be left out (Fn::If/NoValue)"
+
+    # With defaults and sample parameters, everything resolves and required
+    # values are non-empty strings.
+    for params in ({}, {"ConsumerRoleExternalId": "gate-ext-1"}):
+        env = provider(SERVICES_THREE, **params).resolved_resources()[name]["Properties"]["Environment"]["Variables"]
+        for var in spec["required"]:
+            assert isinstance(env[var], str) and env[var], f"{var} = {env[var]!r}"
+        assert ("CONSUMER_ROLE_EXTERNAL_ID" in env) == bool(params)
+
+
+def test_decide_environment_values() -> None:
+    env = provider(SERVICES_THREE).resolved_resources()["DecideFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["TABLE_NAME"] == "<Table>"
+    assert env["REVIEW_TOPIC_ARN"] == "<ReviewTopic>"
+    assert env["SERVICE_IDS"] == ",".join(SERVICES_THREE)
+    assert env["CONSUMER_ROLE_TEMPLATE"] == "arn:aws:iam::{account}:role/EndpointGateCidrReader"
+    assert "{account}" in env["CONSUMER_ROLE_TEMPLATE"]
+    assert 1 <= int(env["CONCURRENCY"]) <= 256
+
+
+def test_action_lease_is_not_shorter_than_the_timeout() -> None:
+    props = functions(load(TEMPLATE))["DecideFunction"]["Properties"]
+    lease = int(props["Environment"]["Variables"]["ACTION_LEASE_SECS"])
+    assert lease >= int(props["Timeout"]), "a sweep could take over a claim a live invocation still holds"
+
+
+def test_log_settings_come_from_logging_config_not_environment() -> None:
+    for name, fn in functions(load(TEMPLATE)).items():
+        props = fn["Properties"]
+        assert props["LoggingConfig"]["LogFormat"] == "JSON", name
+        assert not any(v.startswith("AWS_") for v in props.get("Environment", {}).get("Variables", {})), name
+
+
+# ---------------------------------------------------- (c) Accept/Reject scope
+
+
+def service_arn(service: str) -> str:
+    return f"arn:aws:ec2:{PSEUDO['AWS::Region']}:{PSEUDO['AWS::AccountId']}:vpc-endpoint-service/{service}"
+
+
+def grants(action: str, statement: dict) -> bool:
+    return any(fnmatch.fnmatchcase(action.lower(), str(a).lower()) for a in as_list(statement.get("Action", [])))
+
+
+@pytest.mark.parametrize("services", [SERVICES_ONE, SERVICES_THREE], ids=["one", "three"])
+def test_accept_reject_only_on_the_configured_services(services: list[str]) -> None:
+    resources = provider(services).resolved_resources()
+    for action in ACCEPT_REJECT:
+        granted: list[str] = []
+        for where, st in statements(resources):
+            if st.get("Effect") == "Allow" and grants(action, st):
+                assert "NotResource" not in st, where
+                granted += as_list(st["Resource"])
+        for arn in granted:
+            assert re.fullmatch(r"arn:aws:ec2:[a-z0-9-]+:\d{12}:vpc-endpoint-service/vpce-svc-[0-9a-f]+", arn), (
+                f"{action} granted on {arn}, not on an endpoint service ARN"
+            )
+        assert sorted(granted) == sorted(service_arn(s) for s in services), action
+
+
+@pytest.mark.parametrize("services", [SERVICES_ONE, SERVICES_THREE], ids=["one", "three"])
+def test_each_service_notifies_the_connection_topic_which_only_they_may_publish_to(services: list[str]) -> None:
+    resources = provider(services).resolved_resources()
+    notifications = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::EC2::VPCEndpointConnectionNotification"]
+    assert sorted(n["ServiceId"] for n in notifications) == sorted(services)
+    for n in notifications:
+        assert "Connect" in n["ConnectionEvents"]
+        assert n["ConnectionNotificationArn"] == "<ConnectionTopic>"
+
+    (policy,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::SNS::TopicPolicy"]
+    assert policy["Topics"] == ["<ConnectionTopic>"]
+    (st,) = policy["PolicyDocument"]["Statement"]
+    assert st["Principal"] == {"Service": "vpce.amazonaws.com"}
+    assert st["Condition"]["StringEquals"]["aws:SourceAccount"] == PSEUDO["AWS::AccountId"]
+    source_arns = st["Condition"]["ArnLike"]["aws:SourceArn"]
+    assert len(source_arns) == len(services)
+    for service in services:
+        assert sum(fnmatch.fnmatchcase(service_arn(service), p) for p in source_arns) == 1, service
+    assert not any(fnmatch.fnmatchcase(service_arn("vpce-svc-0ffffffffffffffff"), p) for p in source_arns)
+
+
+def test_one_email_subscription_per_approver() -> None:
+    emails = ["netops@example.com", "alice.b@example.com", "bob@example.org"]
+    resources = provider(SERVICES_ONE, ApproverEmails=emails).resolved_resources()
+    subs = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::SNS::Subscription"]
+    assert sorted(s["Endpoint"] for s in subs) == sorted(emails)
+    assert all(s["Protocol"] == "email" and s["TopicArn"] == "<ReviewTopic>" for s in subs)
+
+
+def test_assume_role_only_on_the_consumer_role_name_and_external_id_when_set() -> None:
+    for params, condition in (
+        ({}, None),
+        ({"ConsumerRoleName": "GateReader", "ConsumerRoleExternalId": "ext-42"}, {"StringEquals": {"sts:ExternalId": "ext-42"}}),
+    ):
+        resources = provider(SERVICES_ONE, **params).resolved_resources()
+        found = [st for _, st in statements(resources) if "Principal" not in st and grants("sts:AssumeRole", st)]
+        assert len(found) == 1
+        name = params.get("ConsumerRoleName", "EndpointGateCidrReader")
+        assert found[0]["Resource"] == f"arn:aws:iam::*:role/{name}"
+        assert found[0].get("Condition") == condition
+
+
+def test_table_access_only_on_the_table_and_its_index() -> None:
+    resources = provider(SERVICES_ONE).resolved_resources()
+    for _, st in statements(resources):
+        if any(str(a).startswith("dynamodb:") for a in as_list(st.get("Action", []))):
+            assert sorted(as_list(st["Resource"])) == ["<Table.Arn>", "<Table.Arn>/index/gsi1"]
+
+
+def test_other_accounts_may_put_events_only_when_an_organization_is_named() -> None:
+    def bus_policies(**params: Any) -> list[dict]:
+        resources = provider(SERVICES_ONE, **params).resolved_resources()
+        return [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Events::EventBusPolicy"]
+
+    assert bus_policies() == []
+    (policy,) = bus_policies(ForwardingOrganizationId="o-abcdef1234")
+    st = policy["Statement"]
+    assert st["Action"] == "events:PutEvents"
+    assert st["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": "o-abcdef1234"}}
+    assert st["Resource"] == "arn:aws:events:eu-west-1:111122223333:event-bus/default"
+
+
+def test_consumer_role_trusts_only_the_provider_account() -> None:
+    for params, condition in (({}, None), ({"ExternalId": "ext-42"}, {"StringEquals": {"sts:ExternalId": "ext-42"}})):
+        resources = Evaluator(load(CONSUMER_ROLE), {"ProviderAccountId": "111122223333", **params}).resolved_resources()
+        role = resources["CidrReaderRole"]["Properties"]
+        (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+        assert trust["Principal"] == {"AWS": "arn:aws:iam::111122223333:root"}
+        assert trust.get("Condition") == condition
+        actions = sorted(a for _, st in statements(role["Policies"]) for a in as_list(st["Action"]))
+        assert actions == ["ec2:DescribeVpcEndpoints", "ec2:DescribeVpcs"]
