@@ -20,6 +20,9 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
     KeysAndAttributes, Projection, ProjectionType, ScalarAttributeType,
 };
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use gate_app::PortError;
 use gate_app::ports::{Audit, AuditEvent, ConfigStore, LiveConfig, PolicySource, Requests, Versioned};
@@ -82,6 +85,18 @@ fn policy_item(policy: &ServicePolicy, revision: u64) -> Result<Item, PortError>
 fn entry_item(entry: &AllowEntry, revision: u64) -> Result<Item, PortError> {
     let sort = format!("ALLOW#{}#{}", entry.scope, entry.account);
     config_item(entry, entry_key(&entry.scope, entry.account), sort, revision)
+}
+
+/// `Ok(false)` when DynamoDB refused a write because its condition did not hold.
+fn conditional<T, E>(result: Result<T, SdkError<E, HttpResponse>>, what: String) -> Result<bool, PortError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if code(&e) == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(e) => Err(port_error(what, e)),
+    }
 }
 
 fn revision_of(item: &Item) -> u64 {
@@ -277,11 +292,7 @@ impl DynamoStore {
             .set_expression_attribute_values(values)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if code(&e) == Some("ConditionalCheckFailedException") => Ok(false),
-            Err(e) => Err(port_error(what, e)),
-        }
+        conditional(result, what)
     }
 }
 
@@ -429,11 +440,7 @@ impl DynamoStore {
             .expression_attribute_values(":r", AttributeValue::N(expected.to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if code(&e) == Some("ConditionalCheckFailedException") => Ok(false),
-            Err(e) => Err(port_error(what, e)),
-        }
+        conditional(result, what)
     }
 }
 
