@@ -5,6 +5,7 @@
 pub mod cidr;
 pub mod decision;
 pub mod id;
+pub mod link;
 pub mod policy;
 pub mod request;
 pub mod time;
