@@ -5,9 +5,12 @@
 
 use std::time::{Duration, Instant};
 
+use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
 use gate_core::{AllowEntry, Effect, OverlapMode, ProtectedRange, Scope, ServicePolicy, Timestamp, Unlisted};
 use gate_e2e::{Local, Result};
+use gate_lambdas::config::RespondConfig;
 use gate_lambdas::decide::handle_at;
+use gate_lambdas::respond::Responder;
 use serde_json::{Value, json};
 
 const TEAM_A: &str = "210000000001";
@@ -79,8 +82,16 @@ async fn main() -> Result<()> {
     say("  protected: 192.168.0.0/16 (on-premises), 100.64.0.0/10 (transit)");
     say(&format!("allowlist: {TEAM_A} (team-a), {PARTNER_C} (partners), both until 2027-12-31"));
 
-    let config = local.decide_config(store.table(), &review_topic, &[&payments, &ledger]);
-    let decider = local.decider(&config);
+    let secret = local.link_secret().await?;
+    let config = local.decide_config_with_links(store.table(), &review_topic, &[&payments, &ledger], &secret);
+    let decider = local.decider(&config).await;
+    let responder = Responder::build(
+        &RespondConfig { table_name: store.table().to_owned(), keys_secret_arn: secret },
+        &local.sdk,
+    )
+    .await
+    .map_err(|e| e.chain())?;
+    say("approval links are signed with a key from Secrets Manager");
 
     step(2, &format!("Consumer A ({TEAM_A}, VPC 10.0.0.0/16, like every other VPC) asks for payments"));
     let a = local.consumer(TEAM_A, "10.0.0.0/16", &[], true).await?;
@@ -91,13 +102,32 @@ async fn main() -> Result<()> {
     let b = local.consumer(STRANGER_B, "10.0.0.0/16", &[], true).await?;
     let eb = local.request(&b, &ledger).await?;
     request_and_decide(&local, &decider, &connect_inbox, &eb).await?;
+    let mut approve = None;
     for mail in local.drain(&review_inbox).await? {
         say("the approvers receive this email (SNS):");
         say(&format!("  Subject: {}", mail["Subject"].as_str().unwrap_or_default()));
         for line in mail["Message"].as_str().unwrap_or_default().lines() {
             say(&format!("  | {line}"));
+            if let Some(q) = line.trim().strip_prefix("Approve: ").and_then(|l| l.split("/link?").nth(1)) {
+                approve.get_or_insert(q.to_owned());
+            }
         }
     }
+    let link = approve.ok_or("the email has no approve link")?;
+    let page = responder.handle(link_request("GET", &link, None)).await;
+    say(&format!(
+        "netops opens the Approve link: HTTP {} confirmation page; connection still {}",
+        page.status_code,
+        local.state(&eb).await?
+    ));
+    let done = responder
+        .handle(link_request("POST", "", Some(&format!("{link}&reason=known+team%2C+ticket+NET-42"))))
+        .await;
+    let text = done.body.unwrap_or_default();
+    let result =
+        text.split("<p id=\"result\">").nth(1).and_then(|t| t.split("</p>").next()).unwrap_or_default();
+    say(&format!("netops presses Approve: HTTP {}: {result}", done.status_code));
+    say(&format!("connection state: {}", local.state(&eb).await?));
 
     step(4, &format!("Consumer C ({PARTNER_C}, allowlisted, VPC 192.168.50.0/24) asks for payments"));
     let c = local.consumer(PARTNER_C, "192.168.50.0/24", &[], true).await?;
@@ -109,10 +139,10 @@ async fn main() -> Result<()> {
         say(&format!("consumer {who}  {endpoint}  {}", local.state(endpoint).await?));
     }
     let history = gate_app::ports::Audit::history(&store, &eb.parse()?).await?;
-    say(&format!(
-        "audit of B's request: {}",
-        history.iter().map(|e| format!("{:?}", e.kind)).collect::<Vec<_>>().join(", ")
-    ));
+    say("audit of B's request:");
+    for e in &history {
+        say(&format!("  {}  {:?} by {}: {}", e.at, e.kind, e.actor, e.detail));
+    }
     println!(
         "\nDone in {:.1}s. The local AWS environment is stopped when this command exits.",
         started.elapsed().as_secs_f64()
@@ -153,6 +183,16 @@ async fn wait_for_notification(local: &Local, inbox: &str, endpoint: &str) -> Re
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Err(format!("no connection notification for {endpoint} within 10 s").into())
+}
+
+/// A request to the respond function's URL, as a Function URL delivers it.
+fn link_request(method: &str, query: &str, body: Option<&str>) -> LambdaFunctionUrlRequest {
+    let mut r = LambdaFunctionUrlRequest::default();
+    r.raw_path = Some("/link".into());
+    r.raw_query_string = Some(query.into());
+    r.request_context.http.method = Some(method.into());
+    r.body = body.map(str::to_owned);
+    r
 }
 
 /// The SNS envelope from the queue, wrapped as Lambda's SNS event.

@@ -25,7 +25,7 @@ async fn setup(policy: impl FnOnce(&mut ServicePolicy)) -> Result<Setup> {
     policy(&mut p);
     store.put_policy(&p).await?;
     let config = local.decide_config(store.table(), &topic, &[&service]);
-    let decider = local.decider(&config);
+    let decider = local.decider(&config).await;
     Ok(Setup { local, service, store, queue, decider })
 }
 
@@ -284,7 +284,7 @@ async fn policy_for_all_services_applies_when_the_service_has_none() -> Result<(
     let mut star = ServicePolicy::cautious(Scope::Any);
     star.unlisted = Unlisted::Reject;
     store.put_policy(&star).await?;
-    let decider = local.decider(&local.decide_config(store.table(), &topic, &[&service]));
+    let decider = local.decider(&local.decide_config(store.table(), &topic, &[&service])).await;
     let consumer = local.consumer("210000000013", "172.31.0.0/16", &[], true).await?;
     let endpoint = local.request(&consumer, &service).await?;
     handle_at(&decider, &connect_event(&service.id, &endpoint, "210000000013"), Timestamp::now()).await?;

@@ -6,3 +6,4 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod decide;
+mod respond;

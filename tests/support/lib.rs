@@ -249,9 +249,39 @@ impl Local {
         DecideConfig::from_lookup(|k| vars.get(k).cloned()).unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// A link-signing secret in Secrets Manager, as `make deploy` expects it.
+    pub async fn link_secret(&self) -> Result<String> {
+        let key = |tag: &str| format!("{tag}-{}-0123456789abcdefghijklmnop", unique("k"));
+        let value = serde_json::json!({"current": key("current"), "previous": key("previous")}).to_string();
+        let out = aws_sdk_secretsmanager::Client::new(&self.sdk)
+            .create_secret()
+            .name(unique("endpoint-gate-link-keys"))
+            .secret_string(value)
+            .send()
+            .await?;
+        Ok(out.arn().ok_or("no secret arn")?.to_owned())
+    }
+
+    /// A decide configuration whose review emails carry approval links.
+    pub fn decide_config_with_links(
+        &self,
+        table: &str,
+        topic_arn: &str,
+        services: &[&Service],
+        secret_arn: &str,
+    ) -> DecideConfig {
+        let mut config = self.decide_config(table, topic_arn, services);
+        config.links = Some(gate_lambdas::config::LinkConfig {
+            respond_url: "https://respond.example.invalid".into(),
+            keys_secret_arn: secret_arn.to_owned(),
+            ttl_secs: 3 * 86_400,
+        });
+        config
+    }
+
     /// The real decider, built the way the Lambda builds it.
-    pub fn decider(&self, config: &DecideConfig) -> Decider {
-        gate_lambdas::decide::build(config, &self.sdk)
+    pub async fn decider(&self, config: &DecideConfig) -> Decider {
+        gate_lambdas::decide::build(config, &self.sdk).await.unwrap_or_else(|e| panic!("{}", e.chain()))
     }
 
     /// How many times each AWS action reached moto, for one service's

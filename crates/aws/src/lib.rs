@@ -5,9 +5,11 @@ pub mod dynamo;
 pub mod ec2;
 pub mod error;
 pub mod networks;
+pub mod secrets;
 pub mod sns;
 
 pub use dynamo::DynamoStore;
 pub use ec2::Ec2Connections;
 pub use networks::AssumeRoleNetworks;
-pub use sns::SnsNotifier;
+pub use secrets::LinkKeys;
+pub use sns::{EmailLinks, SnsNotifier};

@@ -6,25 +6,63 @@ use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
 use gate_app::PortError;
 use gate_app::ports::Notifier;
-use gate_core::RequestRecord;
+use gate_core::link::{Link, LinkAction};
+use gate_core::{EndpointId, RequestRecord, Timestamp};
 
 use crate::error::port_error;
+use crate::secrets::LinkKeys;
 
 #[derive(Debug, Clone)]
 pub struct SnsNotifier {
     client: Client,
     topic_arn: String,
+    links: Option<EmailLinks>,
+}
+
+/// Where approval links point and how they are signed.
+#[derive(Debug, Clone)]
+pub struct EmailLinks {
+    /// The respond function's URL.
+    pub base_url: String,
+    pub keys: LinkKeys,
+    /// How long a link stays valid after the review was requested.
+    pub ttl_secs: i64,
+}
+
+impl EmailLinks {
+    /// Approve and reject links for one approver.
+    pub fn for_approver(&self, endpoint: &EndpointId, approver: &str, now: Timestamp) -> [String; 2] {
+        [LinkAction::Approve, LinkAction::Reject].map(|action| {
+            let link = Link {
+                endpoint: endpoint.clone(),
+                action,
+                approver: approver.to_owned(),
+                expires: now.plus_secs(self.ttl_secs),
+            };
+            format!("{}/link?{}", self.base_url.trim_end_matches('/'), link.query(&self.keys.current))
+        })
+    }
 }
 
 impl SnsNotifier {
     pub fn new(client: Client, topic_arn: String) -> Self {
-        Self { client, topic_arn }
+        Self { client, topic_arn, links: None }
+    }
+
+    /// Adds Approve/Reject links for each approver to the emails.
+    pub fn with_links(mut self, links: EmailLinks) -> Self {
+        self.links = Some(links);
+        self
     }
 }
 
 /// Subject and body of the review email. Kept apart from the SNS call so
 /// the words can be read and tested.
-pub fn review_message(rec: &RequestRecord, approvers: &[String]) -> (String, String) {
+pub fn review_message(
+    rec: &RequestRecord,
+    approvers: &[String],
+    links: Option<&EmailLinks>,
+) -> (String, String) {
     // SNS subjects are limited to 100 characters.
     let subject: String = format!("Endpoint Gate: review {} from account {}", rec.endpoint, rec.owner)
         .chars()
@@ -47,6 +85,13 @@ pub fn review_message(rec: &RequestRecord, approvers: &[String]) -> (String, Str
     if !approvers.is_empty() {
         body.push_str(&format!("Approvers for this service: {}.\n", approvers.join(", ")));
     }
+    if let Some(links) = links {
+        for approver in approvers {
+            let [approve, reject] = links.for_approver(&rec.endpoint, approver, rec.decided_at);
+            body.push_str(&format!("\nFor {approver}:\n  Approve: {approve}\n  Reject:  {reject}\n"));
+        }
+        body.push_str("Each link opens a page that asks you to confirm; nothing happens until you do.\n");
+    }
     body.push_str(
         "\nWhat happens next: the connection stays pending until an approver accepts or rejects it \
          (Endpoint Gate approval link or Slack, the CLI `endpoint-gate approve`, or the VPC console). \
@@ -66,7 +111,7 @@ fn attr(value: &str) -> Result<MessageAttributeValue, PortError> {
 #[async_trait]
 impl Notifier for SnsNotifier {
     async fn review_needed(&self, rec: &RequestRecord, approvers: &[String]) -> Result<(), PortError> {
-        let (subject, body) = review_message(rec, approvers);
+        let (subject, body) = review_message(rec, approvers, self.links.as_ref());
         self.client
             .publish()
             .topic_arn(&self.topic_arn)

@@ -31,7 +31,7 @@ async fn operator_approves_and_rejects_reviews_once() {
     let store = local.table().await.expect("table");
     store.put_policy(&ServicePolicy::cautious(service.id.parse().expect("scope"))).await.expect("policy");
     let (topic, _) = local.topic_with_queue("review").await.expect("topic");
-    let decider = local.decider(&local.decide_config(store.table(), &topic, &[&service]));
+    let decider = local.decider(&local.decide_config(store.table(), &topic, &[&service])).await;
     let a = local.consumer("230000000001", "172.31.0.0/16", &[], true).await.expect("consumer");
     let b = local.consumer("230000000002", "172.30.0.0/16", &[], true).await.expect("consumer");
     let ea = local.request(&a, &service).await.expect("endpoint");

@@ -95,6 +95,16 @@ pub struct DecideConfig {
     pub service_ids: Vec<ServiceId>,
     pub concurrency: usize,
     pub lease_secs: i64,
+    /// Approval links in the review email, when the respond function is deployed.
+    pub links: Option<LinkConfig>,
+}
+
+/// Where approval links point and where their signing keys live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkConfig {
+    pub respond_url: String,
+    pub keys_secret_arn: String,
+    pub ttl_secs: i64,
 }
 
 impl DecideConfig {
@@ -128,6 +138,27 @@ impl DecideConfig {
             env.problem(format!("CONCURRENCY={concurrency} must be 1..=256"));
         }
         let lease_secs = env.parsed("ACTION_LEASE_SECS", 60);
+        let links = match (env.optional("RESPOND_URL"), env.optional("LINK_KEYS_SECRET_ARN")) {
+            (None, None) => None,
+            (Some(respond_url), Some(keys_secret_arn)) => {
+                if !respond_url.starts_with("https://") && !respond_url.starts_with("http://127.0.0.1") {
+                    env.problem(format!("RESPOND_URL={respond_url:?} must be an https URL"));
+                }
+                Some(LinkConfig {
+                    respond_url,
+                    keys_secret_arn,
+                    ttl_secs: env.parsed("LINK_TTL_SECS", 3 * 86_400),
+                })
+            }
+            (Some(_), None) => {
+                env.problem("RESPOND_URL is set but LINK_KEYS_SECRET_ARN is not".into());
+                None
+            }
+            (None, Some(_)) => {
+                env.problem("LINK_KEYS_SECRET_ARN is set but RESPOND_URL is not".into());
+                None
+            }
+        };
         env.finish()?;
         Ok(Self {
             table_name,
@@ -137,7 +168,31 @@ impl DecideConfig {
             service_ids,
             concurrency,
             lease_secs,
+            links,
         })
+    }
+}
+
+/// The respond function's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RespondConfig {
+    pub table_name: String,
+    pub keys_secret_arn: String,
+}
+
+impl RespondConfig {
+    pub const REQUIRED: &'static [&'static str] = &["TABLE_NAME", "LINK_KEYS_SECRET_ARN"];
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut env = Env::new(lookup);
+        let table_name = env.required("TABLE_NAME");
+        let keys_secret_arn = env.required("LINK_KEYS_SECRET_ARN");
+        env.finish()?;
+        Ok(Self { table_name, keys_secret_arn })
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 use gate_app::ports::{AuditEvent, AuditKind};
 use gate_app::{Decider, PortError, Report, Settings};
-use gate_aws::{AssumeRoleNetworks, DynamoStore, Ec2Connections, SnsNotifier};
+use gate_aws::{AssumeRoleNetworks, DynamoStore, Ec2Connections, EmailLinks, LinkKeys, SnsNotifier};
 use gate_core::Timestamp;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
@@ -14,10 +14,20 @@ use serde_json::Value;
 use crate::config::DecideConfig;
 use crate::trigger;
 
-/// Builds the decider on real AWS clients, once per cold start.
-pub fn build(config: &DecideConfig, sdk: &SdkConfig) -> Decider {
+/// Builds the decider on real AWS clients, once per cold start. Reads the
+/// link-signing keys when approval links are configured.
+pub async fn build(config: &DecideConfig, sdk: &SdkConfig) -> Result<Decider, PortError> {
+    let mut notifier = SnsNotifier::new(aws_sdk_sns::Client::new(sdk), config.review_topic_arn.clone());
+    if let Some(links) = &config.links {
+        let keys = LinkKeys::load(&aws_sdk_secretsmanager::Client::new(sdk), &links.keys_secret_arn).await?;
+        notifier = notifier.with_links(EmailLinks {
+            base_url: links.respond_url.clone(),
+            keys,
+            ttl_secs: links.ttl_secs,
+        });
+    }
     let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table_name.clone()));
-    Decider {
+    Ok(Decider {
         connections: Arc::new(Ec2Connections::new(aws_sdk_ec2::Client::new(sdk))),
         networks: Arc::new(AssumeRoleNetworks::new(
             sdk.clone(),
@@ -27,14 +37,14 @@ pub fn build(config: &DecideConfig, sdk: &SdkConfig) -> Decider {
         policies: store.clone(),
         requests: store.clone(),
         audit: store,
-        notifier: Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(sdk), config.review_topic_arn.clone())),
+        notifier: Arc::new(notifier),
         settings: Settings {
             services: config.service_ids.clone(),
             concurrency: config.concurrency,
             lease_secs: config.lease_secs,
             ..Settings::default()
         },
-    }
+    })
 }
 
 /// Why an invocation failed. Lambda retries it; the failure destination

@@ -3,4 +3,6 @@
 
 pub mod config;
 pub mod decide;
+pub mod pages;
+pub mod respond;
 pub mod trigger;

@@ -9,6 +9,6 @@ async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = DecideConfig::from_env()?;
     let sdk = aws_config::load_from_env().await;
-    let decider = decide::build(&config, &sdk);
+    let decider = decide::build(&config, &sdk).await?;
     run(service_fn(|event| decide::handle(&decider, event))).await
 }

@@ -1,0 +1,85 @@
+//! The link-signing keys, read once per cold start from Secrets Manager.
+//! The secret is JSON: `{"current": "…", "previous": "…"}`; `previous`
+//! keeps links signed before a rotation valid until they expire.
+
+use std::fmt;
+
+use aws_sdk_secretsmanager::Client;
+use gate_app::PortError;
+
+use crate::error::port_error;
+
+/// Keys, newest first. Debug never shows them.
+#[derive(Clone)]
+pub struct LinkKeys {
+    pub current: Vec<u8>,
+    pub previous: Option<Vec<u8>>,
+}
+
+impl fmt::Debug for LinkKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "LinkKeys(current: [redacted], previous: {})",
+            if self.previous.is_some() { "[redacted]" } else { "none" }
+        )
+    }
+}
+
+impl LinkKeys {
+    pub fn all(&self) -> Vec<&[u8]> {
+        std::iter::once(self.current.as_slice()).chain(self.previous.as_deref()).collect()
+    }
+
+    /// Parses the secret's JSON; the error names the field, never the value.
+    pub fn from_secret(text: &str) -> Result<Self, String> {
+        let v: serde_json::Value =
+            serde_json::from_str(text).map_err(|_| "the secret is not JSON".to_owned())?;
+        let key = |name: &str| -> Result<Option<Vec<u8>>, String> {
+            match v.get(name) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(serde_json::Value::String(s)) if s.len() >= 32 => Ok(Some(s.as_bytes().to_vec())),
+                Some(serde_json::Value::String(_)) => {
+                    Err(format!("the secret's {name:?} key is shorter than 32 characters"))
+                }
+                Some(_) => Err(format!("the secret's {name:?} key is not a string")),
+            }
+        };
+        let current = key("current")?.ok_or_else(|| "the secret has no \"current\" key".to_owned())?;
+        Ok(Self { current, previous: key("previous")? })
+    }
+
+    pub async fn load(client: &Client, secret_id: &str) -> Result<Self, PortError> {
+        let out = client
+            .get_secret_value()
+            .secret_id(secret_id)
+            .send()
+            .await
+            .map_err(|e| port_error(format!("reading secret {secret_id} failed"), e))?;
+        let text = out.secret_string().unwrap_or_default();
+        Self::from_secret(text).map_err(|why| PortError::plain(format!("secret {secret_id}: {why}"), false))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_parse_and_never_show() {
+        let k = LinkKeys::from_secret(r#"{"current": "0123456789abcdef0123456789abcdef", "previous": null}"#)
+            .expect("valid");
+        assert_eq!(k.all().len(), 1);
+        assert!(!format!("{k:?}").contains("0123"));
+        for (bad, why) in [
+            ("nope", "not JSON"),
+            ("{}", "no \"current\""),
+            (r#"{"current": "short"}"#, "shorter than 32"),
+            (r#"{"current": 5}"#, "not a string"),
+        ] {
+            let err = LinkKeys::from_secret(bad).expect_err(bad);
+            assert!(err.contains(why), "{bad}: {err}");
+            assert!(!err.contains("short\""), "{err}");
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! The `respond` function behind a Lambda Function URL: approvers answer
+//! from the links in the review email.
+//!
+//! `GET /link?…` only shows a confirmation page (mail scanners fetch every
+//! link); the POST from that page verifies the signature again and answers
+//! once through the same exactly-once path as the CLI.
+
+use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
+use aws_lambda_events::http::HeaderMap;
+use std::sync::Arc;
+
+use gate_app::{Answered, Decider, PortError, Settings, Verdict};
+use gate_aws::{AssumeRoleNetworks, DynamoStore, Ec2Connections, LinkKeys, SnsNotifier};
+use gate_core::link::{Link, LinkAction, LinkError};
+use gate_core::{EndpointId, RequestRecord, Timestamp};
+
+use crate::config::RespondConfig;
+use crate::pages::Page;
+
+/// Request bodies larger than this are refused: a form has five fields.
+pub const MAX_BODY: usize = 16 * 1024;
+
+/// What the function needs, built once per cold start.
+#[derive(Debug)]
+pub struct Responder {
+    pub decider: Decider,
+    pub keys: LinkKeys,
+}
+
+fn page(status: i64, page: Page) -> LambdaFunctionUrlResponse {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "content-type",
+        aws_lambda_events::http::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    // The pages carry no scripts and must not be framed or cached.
+    headers.insert(
+        "content-security-policy",
+        aws_lambda_events::http::HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    headers.insert("cache-control", aws_lambda_events::http::HeaderValue::from_static("no-store"));
+    headers.insert("referrer-policy", aws_lambda_events::http::HeaderValue::from_static("no-referrer"));
+    let mut response = LambdaFunctionUrlResponse::default();
+    response.status_code = status;
+    response.headers = headers;
+    response.body = Some(page.render());
+    response
+}
+
+/// A request turned away: its status and the words shown.
+#[derive(Debug)]
+struct Refusal {
+    status: i64,
+    title: &'static str,
+    text: String,
+}
+
+impl Refusal {
+    fn new(status: i64, title: &'static str, text: String) -> Self {
+        Self { status, title, text }
+    }
+
+    fn respond(self) -> LambdaFunctionUrlResponse {
+        tracing::warn!(status = self.status, reason = %self.text, "approval request refused");
+        page(self.status, Page::message(self.title, &self.text))
+    }
+}
+
+fn refusal(status: i64, title: &'static str, text: String) -> LambdaFunctionUrlResponse {
+    Refusal::new(status, title, text).respond()
+}
+
+fn link_refusal(e: &LinkError) -> Refusal {
+    match e {
+        LinkError::Malformed(_) => Refusal::new(400, "This link is not valid", e.to_string()),
+        LinkError::Tampered => Refusal::new(403, "This link is not valid", e.to_string()),
+        LinkError::Expired(_) => Refusal::new(
+            410,
+            "This link has expired",
+            format!("{e}. Ask for a new one, or answer from the CLI."),
+        ),
+    }
+}
+
+/// The body as text, decoding base64 when the Function URL sent it so.
+fn body_text(req: &LambdaFunctionUrlRequest) -> Result<String, Refusal> {
+    let raw = req.body.as_deref().unwrap_or_default();
+    if raw.len() > MAX_BODY * 2 {
+        return Err(Refusal::new(
+            413,
+            "Request too large",
+            format!("the body is larger than {MAX_BODY} bytes"),
+        ));
+    }
+    let bytes = if req.is_base64_encoded {
+        decode_base64(raw)
+            .ok_or_else(|| Refusal::new(400, "Bad request", "the body is not valid base64".into()))?
+    } else {
+        raw.as_bytes().to_vec()
+    };
+    if bytes.len() > MAX_BODY {
+        return Err(Refusal::new(
+            413,
+            "Request too large",
+            format!("the body is larger than {MAX_BODY} bytes"),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| Refusal::new(400, "Bad request", "the body is not UTF-8".into()))
+}
+
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let trimmed = text.trim_end_matches('=');
+    let mut out = Vec::with_capacity(trimmed.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in trimmed.bytes() {
+        acc = (acc << 6) | value(c)?;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+impl Responder {
+    /// Builds the responder on real AWS clients, once per cold start. The
+    /// link keys are read here and never logged.
+    pub async fn build(config: &RespondConfig, sdk: &aws_config::SdkConfig) -> Result<Self, PortError> {
+        let keys = LinkKeys::load(&aws_sdk_secretsmanager::Client::new(sdk), &config.keys_secret_arn).await?;
+        let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table_name.clone()));
+        let decider = Decider {
+            connections: Arc::new(Ec2Connections::new(aws_sdk_ec2::Client::new(sdk))),
+            // Answers never read consumer networks nor notify.
+            networks: Arc::new(AssumeRoleNetworks::new(sdk.clone(), String::new(), None)),
+            policies: store.clone(),
+            requests: store.clone(),
+            audit: store,
+            notifier: Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(sdk), String::new())),
+            settings: Settings::default(),
+        };
+        Ok(Self { decider, keys })
+    }
+
+    pub async fn handle(&self, req: LambdaFunctionUrlRequest) -> LambdaFunctionUrlResponse {
+        self.handle_at(req, Timestamp::now()).await
+    }
+
+    pub async fn handle_at(
+        &self,
+        req: LambdaFunctionUrlRequest,
+        now: Timestamp,
+    ) -> LambdaFunctionUrlResponse {
+        let http = &req.request_context.http;
+        let method = http.method.as_deref().unwrap_or_default().to_ascii_uppercase();
+        let path = req.raw_path.as_deref().unwrap_or("/");
+        if path != "/link" {
+            return refusal(404, "Not found", "there is nothing here".into());
+        }
+        match method.as_str() {
+            "GET" => {
+                let query = req.raw_query_string.as_deref().unwrap_or_default();
+                match self.verified(query, now) {
+                    Ok((link, sig)) => self.confirm(&link, &sig).await,
+                    Err(r) => r.respond(),
+                }
+            }
+            "POST" => {
+                let body = match body_text(&req) {
+                    Ok(b) => b,
+                    Err(r) => return r.respond(),
+                };
+                match self.verified(&body, now) {
+                    Ok((link, _)) => self.act(&link, &body, now).await,
+                    Err(r) => r.respond(),
+                }
+            }
+            _ => refusal(405, "Method not allowed", "use the link in the email".into()),
+        }
+    }
+
+    fn verified(&self, fields: &str, now: Timestamp) -> Result<(Link, String), Refusal> {
+        let (link, sig) = Link::parse(fields).map_err(|e| link_refusal(&e))?;
+        link.verify(&self.keys.all(), &sig, now).map_err(|e| link_refusal(&e))?;
+        Ok((link, sig))
+    }
+
+    async fn record(&self, endpoint: &EndpointId) -> Result<Option<RequestRecord>, PortError> {
+        Ok(self.decider.requests.get_many(std::slice::from_ref(endpoint)).await?.remove(endpoint))
+    }
+
+    /// GET: show what the POST would do. Changes nothing.
+    async fn confirm(&self, link: &Link, sig: &str) -> LambdaFunctionUrlResponse {
+        let rec = match self.record(&link.endpoint).await {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                return refusal(
+                    404,
+                    "Unknown request",
+                    format!("Endpoint Gate has no request for {}", link.endpoint),
+                );
+            }
+            Err(e) => {
+                return refusal(503, "Try again", format!("the request could not be read ({})", e.what));
+            }
+        };
+        if rec.state != gate_core::RequestState::Review {
+            return page(200, Page::message("Already decided", &already(&rec)));
+        }
+        let fields = [
+            ("e", link.endpoint.to_string()),
+            ("a", link.action.as_str().to_owned()),
+            ("by", link.approver.clone()),
+            ("exp", link.expires.unix().to_string()),
+            ("sig", sig.to_owned()),
+        ];
+        page(200, Page::confirm(&rec, link.action, &link.approver, &fields))
+    }
+
+    /// POST: answer once.
+    async fn act(&self, link: &Link, body: &str, now: Timestamp) -> LambdaFunctionUrlResponse {
+        let reason = body
+            .split('&')
+            .find_map(|p| p.strip_prefix("reason="))
+            .and_then(gate_core::link::percent_decode)
+            .map(|r| r.chars().take(500).collect::<String>());
+        let verdict = match link.action {
+            LinkAction::Approve => Verdict::Approve,
+            LinkAction::Reject => Verdict::Deny,
+        };
+        let actor = format!("email:{}", link.approver);
+        match self.decider.answer(&link.endpoint, verdict, &actor, reason.as_deref(), now).await {
+            Ok(Answered::Done { record, report }) => {
+                let acted = if report.failed.is_empty() {
+                    format!(
+                        "The connection is {}.",
+                        if verdict == Verdict::Approve { "accepted" } else { "rejected" }
+                    )
+                } else {
+                    "EC2 did not act yet; Endpoint Gate will finish it within minutes.".to_owned()
+                };
+                let text = format!("{} {} by {}. {acted}", record.endpoint, record.state, link.approver);
+                page(200, Page::message("Done", &text))
+            }
+            Ok(Answered::AlreadyDecided(rec)) => page(409, Page::message("Already decided", &already(&rec))),
+            Ok(Answered::NotPending(state)) => page(
+                409,
+                Page::message(
+                    "Nothing to decide",
+                    &format!("the connection is {state}, not awaiting acceptance"),
+                ),
+            ),
+            Ok(Answered::Unknown) => {
+                refusal(404, "Unknown request", format!("Endpoint Gate has no request for {}", link.endpoint))
+            }
+            Err(e) => {
+                tracing::error!(error = %e.chain(), endpoint_id = %link.endpoint, "answer failed");
+                refusal(
+                    503,
+                    "Try again",
+                    "the answer could not be recorded; nothing changed. Try again shortly.".into(),
+                )
+            }
+        }
+    }
+}
+
+fn already(rec: &RequestRecord) -> String {
+    format!("{} was already {} by {} at {}.", rec.endpoint, rec.state, rec.actor, rec.decided_at)
+}

@@ -1,0 +1,255 @@
+//! The respond function over in-memory ports: GET shows and changes
+//! nothing, POST answers once, and hostile requests are refused with the
+//! right status, leaving the request and the connection as they were.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
+use gate_app::memory::*;
+use gate_app::{Decider, Settings};
+use gate_aws::LinkKeys;
+use gate_core::link::{Link, LinkAction};
+use gate_core::*;
+use gate_lambdas::respond::{MAX_BODY, Responder};
+
+const SVC: &str = "vpce-svc-0a1b2c3d4e5f60718";
+const KEY: &str = "current-link-key-0123456789abcdef";
+const OLD: &str = "previous-link-key-0123456789abcdef";
+
+fn now() -> Timestamp {
+    "2026-11-22T12:00:00Z".parse().expect("time")
+}
+
+fn endpoint(n: u32) -> EndpointId {
+    format!("vpce-{n:017x}").parse().expect("endpoint")
+}
+
+struct World {
+    connections: Arc<InMemoryConnections>,
+    requests: Arc<InMemoryRequests>,
+    responder: Responder,
+}
+
+async fn world() -> World {
+    let conns = (1..=3).map(|n| Connection {
+        service: SVC.parse().expect("svc"),
+        endpoint: endpoint(n),
+        owner: "333344445555".parse().expect("owner"),
+        state: ConnectionState::PendingAcceptance,
+        dns_entries: vec![],
+        created_at: None,
+    });
+    let connections = Arc::new(InMemoryConnections::with(conns));
+    let requests = Arc::new(InMemoryRequests::default());
+    let decider = Decider {
+        connections: connections.clone(),
+        networks: Arc::new(StaticNetworks::default()),
+        policies: Arc::new(InMemoryPolicies::new(vec![ServicePolicy::cautious(Scope::Any)], vec![])),
+        requests: requests.clone(),
+        audit: Arc::new(InMemoryAudit::default()),
+        notifier: Arc::new(RecordingNotifier::default()),
+        settings: Settings::default(),
+    };
+    for n in 1..=3 {
+        decider.decide_endpoint(&endpoint(n), now()).await.expect("decides");
+    }
+    let keys = LinkKeys { current: KEY.as_bytes().to_vec(), previous: Some(OLD.as_bytes().to_vec()) };
+    World { connections, requests, responder: Responder { decider, keys } }
+}
+
+fn link(n: u32, action: LinkAction) -> Link {
+    Link {
+        endpoint: endpoint(n),
+        action,
+        approver: "netops@example.com".into(),
+        expires: now().plus_secs(3600),
+    }
+}
+
+fn request(
+    method: &str,
+    path: &str,
+    query: &str,
+    body: Option<&str>,
+    base64: bool,
+) -> LambdaFunctionUrlRequest {
+    let mut r = LambdaFunctionUrlRequest::default();
+    r.raw_path = Some(path.into());
+    r.raw_query_string = Some(query.into());
+    r.request_context.http.method = Some(method.into());
+    r.body = body.map(str::to_owned);
+    r.is_base64_encoded = base64;
+    r
+}
+
+fn b64(bytes: &[u8]) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
+        for i in 0..=chunk.len() {
+            out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+        out.push_str(&"=".repeat(3 - chunk.len()));
+    }
+    out
+}
+
+#[tokio::test]
+async fn get_shows_the_request_and_changes_nothing_then_post_approves_once() {
+    let w = world().await;
+    let q = link(1, LinkAction::Approve).query(KEY.as_bytes());
+    for _ in 0..3 {
+        // A mail scanner fetching the link, three times.
+        let r = w.responder.handle_at(request("GET", "/link", &q, None, false), now()).await;
+        assert_eq!(r.status_code, 200);
+        let html = r.body.unwrap_or_default();
+        assert!(html.contains("Approve this connection request") && html.contains("333344445555"), "{html}");
+        assert!(html.contains("not on the allowlist"), "{html}");
+        assert!(html.contains("method=\"post\""), "{html}");
+    }
+    assert_eq!(w.requests.get(&endpoint(1)).expect("rec").state, RequestState::Review);
+    assert_eq!(w.connections.act_call_count(), 0);
+
+    let body = format!("{q}&reason=ticket+NET-42");
+    let r =
+        w.responder.handle_at(request("POST", "/link", "", Some(&b64(body.as_bytes())), true), now()).await;
+    assert_eq!(r.status_code, 200, "{:?}", r.body);
+    assert!(r.body.unwrap_or_default().contains("The connection is accepted"));
+    assert_eq!(w.connections.state(&endpoint(1)), Some(ConnectionState::Available));
+    let rec = w.requests.get(&endpoint(1)).expect("rec");
+    assert_eq!((rec.state, rec.actor.as_str()), (RequestState::Approved, "email:netops@example.com"));
+
+    // The same link again, or its reject twin: already decided.
+    let r = w.responder.handle_at(request("POST", "/link", "", Some(&q), false), now()).await;
+    assert_eq!(r.status_code, 409);
+    let twin = link(1, LinkAction::Reject).query(KEY.as_bytes());
+    let r = w.responder.handle_at(request("POST", "/link", "", Some(&twin), false), now()).await;
+    assert_eq!(r.status_code, 409);
+    assert!(r.body.unwrap_or_default().contains("already approved by email:netops@example.com"));
+    assert_eq!(w.connections.act_call_count(), 1);
+}
+
+#[tokio::test]
+async fn a_reject_link_rejects() {
+    let w = world().await;
+    let q = link(2, LinkAction::Reject).query(OLD.as_bytes());
+    let r = w.responder.handle_at(request("POST", "/link", "", Some(&q), false), now()).await;
+    assert_eq!(r.status_code, 200, "a link signed before the key rotation still works");
+    assert_eq!(w.connections.state(&endpoint(2)), Some(ConnectionState::Rejected));
+}
+
+#[tokio::test]
+async fn hostile_requests_are_refused_and_change_nothing() {
+    let w = world().await;
+    let good = link(3, LinkAction::Approve).query(KEY.as_bytes());
+    let sig = link(3, LinkAction::Approve).sign(KEY.as_bytes());
+    let expired =
+        Link { expires: now().plus_secs(-60), ..link(3, LinkAction::Approve) }.query(KEY.as_bytes());
+    let foreign = link(3, LinkAction::Approve).query(b"someone-elses-key-0123456789abcdef");
+    let other_request = link(9, LinkAction::Approve).query(KEY.as_bytes());
+    let big = "a".repeat(MAX_BODY + 1);
+    let cases: Vec<(&str, LambdaFunctionUrlRequest, i64)> = vec![
+        (
+            "tampered action",
+            request("POST", "/link", "", Some(&good.replace("a=approve", "a=reject")), false),
+            403,
+        ),
+        (
+            "tampered endpoint",
+            request(
+                "POST",
+                "/link",
+                "",
+                Some(&good.replace(&endpoint(3).to_string(), &endpoint(2).to_string())),
+                false,
+            ),
+            403,
+        ),
+        (
+            "tampered approver",
+            request("POST", "/link", "", Some(&good.replace("by=netops", "by=mallory")), false),
+            403,
+        ),
+        ("tampered expiry", request("POST", "/link", "", Some(&good.replace("&exp=", "&exp=9")), false), 403),
+        ("signature of another key", request("POST", "/link", "", Some(&foreign), false), 403),
+        (
+            "signature cut short",
+            request("POST", "/link", "", Some(&good.replace(&sig, &sig[..63])), false),
+            403,
+        ),
+        (
+            "signature upper-cased",
+            request(
+                "POST",
+                "/link",
+                "",
+                Some(&good.replace(&sig, &sig.to_uppercase().replace('A', "B"))),
+                false,
+            ),
+            403,
+        ),
+        (
+            "no signature",
+            request("POST", "/link", "", Some(&good.replace(&format!("&sig={sig}"), "")), false),
+            400,
+        ),
+        ("expired", request("POST", "/link", "", Some(&expired), false), 410),
+        ("expired on GET", request("GET", "/link", &expired, None, false), 410),
+        (
+            "tampered on GET",
+            request("GET", "/link", &good.replace("a=approve", "a=reject"), None, false),
+            403,
+        ),
+        ("link for an unknown request", request("POST", "/link", "", Some(&other_request), false), 404),
+        ("unknown request on GET", request("GET", "/link", &other_request, None, false), 404),
+        (
+            "unknown action",
+            request("POST", "/link", "", Some(&good.replace("a=approve", "a=delete")), false),
+            400,
+        ),
+        ("field twice", request("POST", "/link", "", Some(&format!("{good}&a=approve")), false), 400),
+        ("empty body", request("POST", "/link", "", None, false), 400),
+        ("form in the query of a POST", request("POST", "/link", &good, None, false), 400),
+        ("JSON body", request("POST", "/link", "", Some("{\"e\":\"vpce-1\"}"), false), 400),
+        ("oversized body", request("POST", "/link", "", Some(&big), false), 413),
+        ("oversized base64 body", request("POST", "/link", "", Some(&b64(big.as_bytes())), true), 413),
+        ("broken base64", request("POST", "/link", "", Some("!!!notbase64"), true), 400),
+        ("base64 of binary", request("POST", "/link", "", Some(&b64(&[0xff, 0xfe, 0x00])), true), 400),
+        (
+            "broken percent escape",
+            request("POST", "/link", "", Some(&good.replace("by=netops", "by=net%ZZops")), false),
+            400,
+        ),
+        (
+            "control characters in approver",
+            request("POST", "/link", "", Some(&good.replace("by=netops", "by=net%0Aops")), false),
+            400,
+        ),
+        (
+            "script in approver",
+            request("GET", "/link", &good.replace("by=netops", "by=%3Cscript%3E"), None, false),
+            403,
+        ),
+        ("wrong path", request("POST", "/approve", "", Some(&good), false), 404),
+        ("root path", request("GET", "/", &good, None, false), 404),
+        ("path traversal", request("GET", "/link/../admin", &good, None, false), 404),
+        ("PUT", request("PUT", "/link", "", Some(&good), false), 405),
+        ("DELETE", request("DELETE", "/link", &good, None, false), 405),
+        ("no method", request("", "/link", &good, None, false), 405),
+        ("huge query", request("GET", "/link", &format!("{good}&by={}", "x".repeat(5000)), None, false), 400),
+    ];
+    assert!(cases.len() >= 30);
+    let before = w.requests.get(&endpoint(3)).expect("rec");
+    for (what, req, status) in cases {
+        let r = w.responder.handle_at(req, now()).await;
+        assert_eq!(r.status_code, status, "{what}: {:?}", r.body);
+        let html = r.body.unwrap_or_default();
+        assert!(!html.contains(KEY) && !html.contains(&sig), "{what}: leaks a secret");
+        assert!(!html.contains("<script>"), "{what}: unescaped input");
+    }
+    assert_eq!(w.requests.get(&endpoint(3)).expect("rec"), before);
+    assert_eq!(w.connections.act_call_count(), 0);
+}

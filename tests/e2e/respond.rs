@@ -1,0 +1,75 @@
+use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
+use gate_app::ports::{Audit, AuditKind};
+use gate_core::{ServicePolicy, Timestamp};
+use gate_e2e::{Local, Result};
+use gate_lambdas::config::RespondConfig;
+use gate_lambdas::decide::handle_at;
+use gate_lambdas::respond::Responder;
+use serde_json::json;
+
+fn http(method: &str, query: &str, body: Option<&str>) -> LambdaFunctionUrlRequest {
+    let mut r = LambdaFunctionUrlRequest::default();
+    r.raw_path = Some("/link".into());
+    r.raw_query_string = Some(query.into());
+    r.request_context.http.method = Some(method.into());
+    r.body = body.map(str::to_owned);
+    r
+}
+
+/// The review email's approve link for `approver`, as the query string.
+fn approve_link(email: &str, approver: &str) -> Option<String> {
+    let block = email.split(&format!("For {approver}:")).nth(1)?;
+    let line = block.lines().find(|l| l.trim_start().starts_with("Approve:"))?;
+    Some(line.split("/link?").nth(1)?.trim().to_owned())
+}
+
+#[tokio::test]
+async fn an_approver_answers_from_the_email_link_and_the_connection_follows() -> Result<()> {
+    let local = Local::from_env().await;
+    let service = local.service().await?;
+    let store = local.table().await?;
+    let mut policy = ServicePolicy::cautious(service.id.parse()?);
+    policy.approvers = vec!["netops@example.com".into(), "oncall@example.com".into()];
+    store.put_policy(&policy).await?;
+    let (topic, inbox) = local.topic_with_queue("review").await?;
+    let secret = local.link_secret().await?;
+    let decider =
+        local.decider(&local.decide_config_with_links(store.table(), &topic, &[&service], &secret)).await;
+    let responder = Responder::build(
+        &RespondConfig { table_name: store.table().to_owned(), keys_secret_arn: secret },
+        &local.sdk,
+    )
+    .await
+    .map_err(|e| e.chain())?;
+
+    let consumer = local.consumer("240000000001", "172.31.0.0/16", &[], true).await?;
+    let endpoint = local.request(&consumer, &service).await?;
+    let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+    handle_at(&decider, &sweep, Timestamp::now()).await?;
+
+    let mail = local.drain(&inbox).await?;
+    let body = mail[0]["Message"].as_str().unwrap_or_default().to_owned();
+    assert!(body.contains("https://respond.example.invalid/link?"), "{body}");
+    let link = approve_link(&body, "oncall@example.com").ok_or("no approve link for oncall")?;
+
+    // The mail scanner's GET: a page, nothing decided.
+    let page = responder.handle(http("GET", &link, None)).await;
+    assert_eq!(page.status_code, 200);
+    assert!(page.body.unwrap_or_default().contains(&endpoint));
+    assert_eq!(local.state(&endpoint).await?, "pendingAcceptance");
+
+    // The approver's POST from that page.
+    let done = responder.handle(http("POST", "", Some(&format!("{link}&reason=checked+with+team")))).await;
+    assert_eq!(done.status_code, 200, "{:?}", done.body);
+    assert_eq!(local.state(&endpoint).await?, "available");
+    let history = store.history(&endpoint.parse()?).await?;
+    let answer = history.iter().rfind(|e| e.kind == AuditKind::Decided).ok_or("no decision")?;
+    assert_eq!(answer.actor, "email:oncall@example.com");
+    assert!(answer.detail.contains("checked with team"), "{}", answer.detail);
+
+    // Clicking again: already decided, no second Accept.
+    let again = responder.handle(http("POST", "", Some(&link))).await;
+    assert_eq!(again.status_code, 409);
+    assert_eq!(local.calls(Some(&service.id))?.get("AcceptVpcEndpointConnections").copied(), Some(1));
+    Ok(())
+}
