@@ -6,7 +6,8 @@
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
-use gate_core::{AllowEntry, Effect, OverlapMode, ProtectedRange, Scope, ServicePolicy, Timestamp, Unlisted};
+use gate_app::ports::ConfigStore;
+use gate_core::Timestamp;
 use gate_e2e::{Local, Result};
 use gate_lambdas::config::RespondConfig;
 use gate_lambdas::decide::handle_at;
@@ -52,32 +53,18 @@ async fn main() -> Result<()> {
     }
     say("connection notifications (Connect) → SNS topic → the decide function");
 
-    let mut policy = ServicePolicy::cautious(Scope::Any);
-    policy.unlisted = Unlisted::Review;
-    policy.overlap = OverlapMode::Reject;
-    policy.protected_cidrs = vec![
-        ProtectedRange { cidr: "192.168.0.0/16".parse()?, label: "on-premises".into() },
-        ProtectedRange { cidr: "100.64.0.0/10".parse()?, label: "transit".into() },
-    ];
-    policy.approvers = vec!["netops@example.com".into()];
-    store.put_policy(&policy).await?;
-    for (account, owner, note) in
-        [(TEAM_A, "team-a", "payments consumers"), (PARTNER_C, "partners", "partner C")]
-    {
-        store
-            .put_entry(&AllowEntry {
-                scope: Scope::Any,
-                account: account.parse()?,
-                effect: Effect::Allow,
-                declared_cidrs: vec![],
-                expires_at: Some("2027-12-31".parse()?),
-                owner: owner.into(),
-                note: note.into(),
-                added_by: "demo".into(),
-                added_at: Some(Timestamp::now()),
-            })
-            .await?;
-    }
+    // The allowlist as code: the same parse, plan and apply as `endpoint-gate apply`.
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/demo-policy.yaml");
+    let text = std::fs::read_to_string(path)?;
+    let desired = gate_cli::file::parse("examples/demo-policy.yaml", &text, Timestamp::now())
+        .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))?;
+    let live = ConfigStore::load_all(&store).await?;
+    let plan = gate_cli::plan::plan(&desired, &live, false, "demo", Timestamp::now());
+    let applied = gate_cli::plan::apply(&plan, &store).await.map_err(|(_, e)| e.chain())?;
+    say(&format!(
+        "endpoint-gate apply examples/demo-policy.yaml: {} change(s) applied",
+        applied.applied.len()
+    ));
     say("policy for all services: unlisted → review, overlap with protected → reject");
     say("  protected: 192.168.0.0/16 (on-premises), 100.64.0.0/10 (transit)");
     say(&format!("allowlist: {TEAM_A} (team-a), {PARTNER_C} (partners), both until 2027-12-31"));

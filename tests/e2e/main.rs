@@ -6,4 +6,5 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod decide;
+mod demo;
 mod respond;
