@@ -111,6 +111,16 @@ impl DecideConfig {
     /// The variables this function reads; the deploy test checks the
     /// template sets each required one.
     pub const REQUIRED: &'static [&'static str] = &["TABLE_NAME", "REVIEW_TOPIC_ARN"];
+    pub const OPTIONAL: &'static [&'static str] = &[
+        "SERVICE_IDS",
+        "CONSUMER_ROLE_TEMPLATE",
+        "CONSUMER_ROLE_EXTERNAL_ID",
+        "CONCURRENCY",
+        "ACTION_LEASE_SECS",
+        "RESPOND_URL",
+        "LINK_KEYS_SECRET_ARN",
+        "LINK_TTL_SECS",
+    ];
 
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|k| std::env::var(k).ok())
@@ -182,6 +192,7 @@ pub struct RespondConfig {
 
 impl RespondConfig {
     pub const REQUIRED: &'static [&'static str] = &["TABLE_NAME", "LINK_KEYS_SECRET_ARN"];
+    pub const OPTIONAL: &'static [&'static str] = &[];
 
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|k| std::env::var(k).ok())
