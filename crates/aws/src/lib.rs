@@ -7,6 +7,7 @@ pub mod error;
 pub mod networks;
 pub mod secrets;
 pub mod sns;
+pub mod wiring;
 
 pub use dynamo::DynamoStore;
 pub use ec2::Ec2Connections;

@@ -7,15 +7,14 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use aws_config::{BehaviorVersion, Region};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use gate_app::explain::explain;
 use gate_app::ports::{Audit, ConfigStore, Connections, Requests};
-use gate_app::{Answered, Decider, Settings, Verdict};
-use gate_aws::{AssumeRoleNetworks, DynamoStore, Ec2Connections, SnsNotifier};
+use gate_app::{Answered, Verdict};
+use gate_aws::{DynamoStore, Ec2Connections};
 use gate_cli::file::{self, FileError};
 use gate_cli::plan::{self, Plan};
 use gate_core::{AccountId, Cidr, Discovery, EndpointId, ServiceId, Timestamp};
@@ -342,17 +341,7 @@ async fn answer(
     json: bool,
 ) -> Result<u8, Failure> {
     let actor = caller(sdk).await?;
-    let store = Arc::new(store);
-    let decider = Decider {
-        connections: Arc::new(Ec2Connections::new(aws_sdk_ec2::Client::new(sdk))),
-        networks: Arc::new(AssumeRoleNetworks::new(sdk.clone(), String::new(), None)),
-        policies: store.clone(),
-        requests: store.clone(),
-        audit: store,
-        // Answers never notify; the topic is not used.
-        notifier: Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(sdk), String::new())),
-        settings: Settings::default(),
-    };
+    let decider = gate_aws::wiring::answerer(sdk, store.table());
     let answered =
         decider.answer(endpoint, verdict, &actor, reason, Timestamp::now()).await.context("answering")?;
     let (code, text) = match &answered {

@@ -7,10 +7,8 @@
 
 use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
 use aws_lambda_events::http::HeaderMap;
-use std::sync::Arc;
-
-use gate_app::{Answered, Decider, PortError, Settings, Verdict};
-use gate_aws::{AssumeRoleNetworks, DynamoStore, Ec2Connections, LinkKeys, SnsNotifier};
+use gate_app::{Answered, Decider, PortError, Verdict};
+use gate_aws::LinkKeys;
 use gate_core::link::{Link, LinkAction, LinkError};
 use gate_core::{EndpointId, RequestRecord, Timestamp};
 
@@ -141,18 +139,7 @@ impl Responder {
     /// link keys are read here and never logged.
     pub async fn build(config: &RespondConfig, sdk: &aws_config::SdkConfig) -> Result<Self, PortError> {
         let keys = LinkKeys::load(&aws_sdk_secretsmanager::Client::new(sdk), &config.keys_secret_arn).await?;
-        let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table_name.clone()));
-        let decider = Decider {
-            connections: Arc::new(Ec2Connections::new(aws_sdk_ec2::Client::new(sdk))),
-            // Answers never read consumer networks nor notify.
-            networks: Arc::new(AssumeRoleNetworks::new(sdk.clone(), String::new(), None)),
-            policies: store.clone(),
-            requests: store.clone(),
-            audit: store,
-            notifier: Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(sdk), String::new())),
-            settings: Settings::default(),
-        };
-        Ok(Self { decider, keys })
+        Ok(Self { decider: gate_aws::wiring::answerer(sdk, &config.table_name), keys })
     }
 
     pub async fn handle(&self, req: LambdaFunctionUrlRequest) -> LambdaFunctionUrlResponse {
