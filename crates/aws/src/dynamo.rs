@@ -11,7 +11,7 @@
 //! account) pairs, so they are fetched by key in batches; requests are
 //! claimed with conditional writes on their version.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -299,18 +299,14 @@ impl DynamoStore {
 #[async_trait]
 impl PolicySource for DynamoStore {
     async fn load_book(&self, pairs: &[(ServiceId, AccountId)]) -> Result<PolicyBook, PortError> {
-        let mut scopes: Vec<Scope> = vec![Scope::Any];
-        let mut entries: Vec<(Scope, AccountId)> = Vec::new();
+        // Sets: a sweep names the same few (service, account) pairs thousands of times.
+        let mut scopes: BTreeSet<Scope> = BTreeSet::from([Scope::Any]);
+        let mut entries: BTreeSet<(Scope, AccountId)> = BTreeSet::new();
         for (service, account) in pairs {
             let scope = Scope::Service(service.clone());
-            for e in [(scope.clone(), *account), (Scope::Any, *account)] {
-                if !entries.contains(&e) {
-                    entries.push(e);
-                }
-            }
-            if !scopes.contains(&scope) {
-                scopes.push(scope);
-            }
+            entries.insert((scope.clone(), *account));
+            entries.insert((Scope::Any, *account));
+            scopes.insert(scope);
         }
         let keys =
             scopes.iter().map(policy_key).chain(entries.iter().map(|(s, a)| entry_key(s, *a))).collect();

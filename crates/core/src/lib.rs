@@ -8,6 +8,7 @@ pub mod id;
 pub mod link;
 pub mod policy;
 pub mod request;
+pub mod slack;
 pub mod time;
 
 pub use cidr::{Cidr, CidrError, CidrSet};
