@@ -96,7 +96,7 @@ checkov-infra: $(CHECKOV_STAMP)
 test-infra: $(CFN_LINT_STAMP) ## The template tests (IAM scope, environment vs Config::from_env)
 	$(PY) -m pytest -q -p no:cacheprovider tests/infra
 
-# sam build runs `cargo lambda build --release --arm64 --bin decide` in
+# sam build runs `cargo lambda build --release --arm64 --bin <fn>` (decide, respond) in
 # crates/lambdas for each function (Metadata BuildMethod: rust-cargolambda,
 # a beta feature of SAM, hence --beta-features); cargo-lambda comes from the
 # project's venv.

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import json
 import re
 from pathlib import Path
 from typing import Any, Iterator
@@ -33,7 +34,8 @@ TEMPLATES = [TEMPLATE, CONSUMER_ROLE]
 # The one list to keep in step with the Rust side (or to generate from it):
 # per function (logical id in infra/template.yaml), the variables its
 # Config::from_env reads. Today: crates/lambdas/src/config.rs, DecideConfig
-# (REQUIRED is DecideConfig::REQUIRED). Variables the Lambda runtime sets
+# and RespondConfig (REQUIRED is their REQUIRED, RespondConfig::OPTIONAL the
+# optional list). Variables the Lambda runtime sets
 # itself (AWS_LAMBDA_LOG_FORMAT, AWS_LAMBDA_LOG_LEVEL from LoggingConfig) are
 # not listed: the template must not set them.
 FUNCTION_ENV: dict[str, dict[str, list[str]]] = {
@@ -45,8 +47,21 @@ FUNCTION_ENV: dict[str, dict[str, list[str]]] = {
             "CONSUMER_ROLE_EXTERNAL_ID",
             "CONCURRENCY",
             "ACTION_LEASE_SECS",
+            "RESPOND_URL",
+            "LINK_KEYS_SECRET_ARN",
+            "LINK_TTL_SECS",
         ],
     },
+    "RespondFunction": {
+        "required": ["TABLE_NAME", "LINK_KEYS_SECRET_ARN"],
+        "optional": [],
+    },
+}
+
+# Optional variables a Config refuses unless all of a group are set (or none):
+# DecideConfig::from_env, "RESPOND_URL is set but LINK_KEYS_SECRET_ARN is not".
+SET_TOGETHER: dict[str, list[list[str]]] = {
+    "DecideFunction": [["RESPOND_URL", "LINK_KEYS_SECRET_ARN"]],
 }
 
 # Actions that may be granted on Resource "*" because IAM offers no resource
@@ -413,7 +428,43 @@ def test_environment_sets_every_required_variable_and_nothing_unknown(name: str)
         env = provider(SERVICES_THREE, **params).resolved_resources()[name]["Properties"]["Environment"]["Variables"]
         for var in spec["required"]:
             assert isinstance(env[var], str) and env[var], f"{var} = {env[var]!r}"
-        assert ("CONSUMER_ROLE_EXTERNAL_ID" in env) == bool(params)
+        if "CONSUMER_ROLE_EXTERNAL_ID" in known:
+            assert ("CONSUMER_ROLE_EXTERNAL_ID" in env) == bool(params)
+
+
+# Every parameter set the template's conditions depend on, for checks that
+# must hold whatever the operator chose.
+PARAMETER_SETS: list[dict[str, Any]] = [
+    {},
+    {"ConsumerRoleExternalId": "gate-ext-1"},
+    {"AlarmTopicArn": "arn:aws:sns:eu-west-1:111122223333:pager"},
+    {"ReservedConcurrency": "0", "RespondReservedConcurrency": "0"},
+    {"ForwardingOrganizationId": "o-abcdef1234"},
+]
+
+
+@pytest.mark.parametrize("name", sorted(SET_TOGETHER))
+def test_variables_that_go_together_are_set_together(name: str) -> None:
+    variables = functions(load(TEMPLATE))[name]["Properties"]["Environment"]["Variables"]
+    for group in SET_TOGETHER[name]:
+        # Written the same way: all unconditional, or all under one Fn::If.
+        conditions = {
+            var: variables[var]["Fn::If"][0] if isinstance(variables.get(var), dict) and "Fn::If" in variables[var] else None
+            for var in group
+            if var in variables
+        }
+        assert set(conditions) in (set(), set(group)), f"{name}: {sorted(conditions)} set without the rest of {group}"
+        assert len(set(conditions.values())) <= 1, f"{name}: {group} under different conditions: {conditions}"
+        for params in PARAMETER_SETS:
+            env = provider(SERVICES_ONE, **params).resolved_resources()[name]["Properties"]["Environment"]["Variables"]
+            present = [var for var in group if env.get(var) not in (None, "")]
+            assert present in ([], group), f"{name} with {params}: only {present} of {group}"
+
+
+def test_the_set_together_check_would_catch_a_half_set_group() -> None:
+    half = {"RESPOND_URL": {"Fn::If": ["C", "https://x", {"Ref": "AWS::NoValue"}]}, "LINK_KEYS_SECRET_ARN": "arn"}
+    conditions = {var: v["Fn::If"][0] if isinstance(v, dict) else None for var, v in half.items()}
+    assert len(set(conditions.values())) == 2
 
 
 def test_decide_environment_values() -> None:
@@ -424,6 +475,16 @@ def test_decide_environment_values() -> None:
     assert env["CONSUMER_ROLE_TEMPLATE"] == "arn:aws:iam::{account}:role/EndpointGateCidrReader"
     assert "{account}" in env["CONSUMER_ROLE_TEMPLATE"]
     assert 1 <= int(env["CONCURRENCY"]) <= 256
+    # decide's links point at respond's URL and are signed with the keys
+    # respond checks them with.
+    assert env["RESPOND_URL"] == "<RespondFunctionUrl.FunctionUrl>"
+    assert env["LINK_KEYS_SECRET_ARN"] == "<LinkKeysSecret>"
+    assert "LINK_TTL_SECS" not in env
+
+
+def test_respond_environment_values() -> None:
+    env = provider(SERVICES_THREE).resolved_resources()["RespondFunction"]["Properties"]["Environment"]["Variables"]
+    assert env == {"TABLE_NAME": "<Table>", "LINK_KEYS_SECRET_ARN": "<LinkKeysSecret>"}
 
 
 def test_action_lease_is_not_shorter_than_the_timeout() -> None:
@@ -450,20 +511,112 @@ def grants(action: str, statement: dict) -> bool:
     return any(fnmatch.fnmatchcase(action.lower(), str(a).lower()) for a in as_list(statement.get("Action", [])))
 
 
+def role_statements(resources: dict[str, dict]) -> dict[str, list[dict]]:
+    """Per role (logical id), the identity statements granted to it: its
+    inline Policies and the AWS::IAM::RolePolicy / AWS::IAM::Policy resources
+    naming it (resolved resources: a Ref to a role reads "<Role>")."""
+    out: dict[str, list[dict]] = {}
+    for name, res in resources.items():
+        props = res.get("Properties", {})
+        if res["Type"] == "AWS::IAM::Role":
+            out.setdefault(name, []).extend(st for _, st in statements(props.get("Policies", [])))
+        elif res["Type"] in ("AWS::IAM::RolePolicy", "AWS::IAM::Policy"):
+            roles = [props["RoleName"]] if "RoleName" in props else as_list(props.get("Roles", []))
+            assert roles, f"{name}: attached to no role"
+            for role in roles:
+                assert re.fullmatch(r"<\w+>", role), f"{name}: role {role!r} is not one of the template's"
+                out.setdefault(role.strip("<>"), []).extend(st for _, st in statements(props["PolicyDocument"]))
+    return out
+
+
+def allowed(role: list[dict], action: str) -> list[dict]:
+    return [st for st in role if st.get("Effect") == "Allow" and grants(action, st)]
+
+
 @pytest.mark.parametrize("services", [SERVICES_ONE, SERVICES_THREE], ids=["one", "three"])
 def test_accept_reject_only_on_the_configured_services(services: list[str]) -> None:
     resources = provider(services).resolved_resources()
+    roles = role_statements(resources)
     for action in ACCEPT_REJECT:
-        granted: list[str] = []
-        for where, st in statements(resources):
-            if st.get("Effect") == "Allow" and grants(action, st):
-                assert "NotResource" not in st, where
+        anywhere = [st for _, st in statements(resources) if st.get("Effect") == "Allow" and grants(action, st)]
+        by_role = {name: allowed(sts, action) for name, sts in roles.items() if allowed(sts, action)}
+        assert sum(len(v) for v in by_role.values()) == len(anywhere), f"{action} granted outside a role's policies"
+        assert set(by_role) == {"DecideRole", "RespondRole"}, action
+        for role, found in by_role.items():
+            granted: list[str] = []
+            for st in found:
+                assert "NotResource" not in st and "Condition" not in st, role
                 granted += as_list(st["Resource"])
-        for arn in granted:
-            assert re.fullmatch(r"arn:aws:ec2:[a-z0-9-]+:\d{12}:vpc-endpoint-service/vpce-svc-[0-9a-f]+", arn), (
-                f"{action} granted on {arn}, not on an endpoint service ARN"
-            )
-        assert sorted(granted) == sorted(service_arn(s) for s in services), action
+            for arn in granted:
+                assert re.fullmatch(r"arn:aws:ec2:[a-z0-9-]+:\d{12}:vpc-endpoint-service/vpce-svc-[0-9a-f]+", arn), (
+                    f"{role}: {action} granted on {arn}, not on an endpoint service ARN"
+                )
+            assert sorted(granted) == sorted(service_arn(s) for s in services), (role, action)
+
+
+def test_respond_is_granted_only_what_it_calls() -> None:
+    roles = role_statements(provider(SERVICES_THREE).resolved_resources())
+    actions = {a for st in roles["RespondRole"] if st.get("Effect") == "Allow" for a in as_list(st["Action"])}
+    assert actions == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "ec2:DescribeVpcEndpointConnections",
+        *ACCEPT_REJECT,
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:Query",
+        "secretsmanager:GetSecretValue",
+    }
+    for st in roles["RespondRole"]:
+        if st["Resource"] == "*":
+            assert as_list(st["Action"]) == ["ec2:DescribeVpcEndpointConnections"], st
+        if grants("logs:PutLogEvents", st):
+            assert st["Resource"] == "<RespondLogGroup.Arn>"
+
+
+def test_link_keys_are_read_only_by_decide_and_respond_and_only_that_secret() -> None:
+    resources = provider(SERVICES_ONE).resolved_resources()
+    anywhere = [st for _, st in statements(resources) if any(str(a).startswith("secretsmanager:") for a in as_list(st.get("Action", [])))]
+    by_role = {
+        name: [st for st in sts if any(str(a).startswith("secretsmanager:") for a in as_list(st["Action"]))]
+        for name, sts in role_statements(resources).items()
+    }
+    by_role = {k: v for k, v in by_role.items() if v}
+    assert set(by_role) == {"DecideRole", "RespondRole"}
+    assert sum(len(v) for v in by_role.values()) == len(anywhere)
+    for st in anywhere:
+        assert st["Effect"] == "Allow"
+        assert as_list(st["Action"]) == ["secretsmanager:GetSecretValue"], st
+        assert st["Resource"] == "<LinkKeysSecret>", st
+
+
+def test_link_keys_secret_starts_with_a_random_current_key_and_no_previous() -> None:
+    secret = provider(SERVICES_ONE).resolved_resources()["LinkKeysSecret"]
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert "SecretString" not in secret["Properties"], "the key must be generated, not written in the template"
+    gen = secret["Properties"]["GenerateSecretString"]
+    assert json.loads(gen["SecretStringTemplate"]) == {"previous": None}
+    assert gen["GenerateStringKey"] == "current"
+    assert gen["PasswordLength"] >= 32 and gen["ExcludePunctuation"] is True
+
+
+def test_only_respond_is_public_and_only_through_its_url() -> None:
+    template = load(TEMPLATE)
+    for name, fn in functions(template).items():
+        assert "FunctionUrlConfig" not in fn["Properties"], f"{name}: write the URL and its permissions out"
+    resources = provider(SERVICES_ONE).resolved_resources()
+    urls = {k: r["Properties"] for k, r in resources.items() if r["Type"] == "AWS::Lambda::Url"}
+    assert urls == {"RespondFunctionUrl": {"TargetFunctionArn": "<RespondFunction.Arn>", "AuthType": "NONE"}}
+    permissions = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
+    public = sorted((p for p in permissions if p["Principal"] == "*"), key=lambda p: p["Action"])
+    assert public == [
+        {"FunctionName": "<RespondFunction.Arn>", "Action": "lambda:InvokeFunction", "Principal": "*",
+         "InvokedViaFunctionUrl": True},
+        {"FunctionName": "<RespondFunction.Arn>", "Action": "lambda:InvokeFunctionUrl", "Principal": "*",
+         "FunctionUrlAuthType": "NONE"},
+    ]
+    assert template["Outputs"]["RespondUrl"]["Value"] == {"Fn::GetAtt": ["RespondFunctionUrl", "FunctionUrl"]}
 
 
 @pytest.mark.parametrize("services", [SERVICES_ONE, SERVICES_THREE], ids=["one", "three"])
