@@ -18,15 +18,16 @@ use std::sync::Arc;
 
 use futures_util::stream::{self, StreamExt};
 use gate_core::{
-    AccountId, Action, CidrSet, Connection, ConnectionState, Decision, EndpointId, Outcome, PolicyBook,
-    Request, RequestRecord, RequestState, ServiceId, Timestamp, decide,
+    AccountId, Action, CidrSet, Connection, ConnectionState, Decision, EndpointId, OnExpiry, Outcome,
+    PolicyBook, Request, RequestRecord, RequestState, ReviewStep, ServiceId, Timestamp, decide, review_step,
 };
 use serde::Serialize;
 use tokio::sync::Mutex;
 
 use crate::error::PortError;
 use crate::ports::{
-    Audit, AuditEvent, AuditKind, Connections, ConsumerNetworks, Notifier, PolicySource, Refused, Requests,
+    Audit, AuditEvent, AuditKind, Connections, ConsumerNetworks, Notifier, Nudge, PolicySource, Refused,
+    Requests,
 };
 
 /// How the decider behaves; read from configuration by the Lambda.
@@ -149,6 +150,7 @@ enum Booked {
 enum Work {
     Act(Action, RequestRecord),
     Notify(RequestRecord),
+    Review(ReviewStep, RequestRecord),
 }
 
 impl Decider {
@@ -208,7 +210,7 @@ impl Decider {
         for conn in pending {
             match existing.get(&conn.endpoint) {
                 None => fresh.push(conn),
-                Some(rec) => match self.outstanding(rec, now) {
+                Some(rec) => match self.outstanding(rec, &book, now) {
                     Some(w) => work.push(w),
                     None => report.skip(
                         &conn.endpoint,
@@ -276,14 +278,19 @@ impl Decider {
     }
 
     /// Work an earlier run claimed but did not finish, once its lease passed.
-    fn outstanding(&self, rec: &RequestRecord, now: Timestamp) -> Option<Work> {
+    /// Also a review's reminder or expiry, when the policy says one is due.
+    fn outstanding(&self, rec: &RequestRecord, book: &PolicyBook, now: Timestamp) -> Option<Work> {
         if now.unix() - rec.decided_at.unix() < self.settings.lease_secs {
             return None;
         }
         if let Some(action) = rec.action_outstanding() {
             return Some(Work::Act(action, rec.clone()));
         }
-        (rec.state == RequestState::Review && rec.notified_at.is_none()).then(|| Work::Notify(rec.clone()))
+        if rec.state == RequestState::Review && rec.notified_at.is_none() {
+            return Some(Work::Notify(rec.clone()));
+        }
+        let policy = &book.policy_for(&rec.service)?.policy;
+        review_step(rec, policy, now).map(|step| Work::Review(step, rec.clone()))
     }
 
     async fn claim_all(
@@ -365,6 +372,8 @@ impl Decider {
             decided_at: now,
             acted_at: None,
             notified_at: None,
+            reminders: 0,
+            expired_at: None,
             version: 1,
         };
         if !self.requests.create(&record).await? {
@@ -424,6 +433,7 @@ impl Decider {
                     batches.entry((rec.service.clone(), action == Action::Accept)).or_default().push(rec)
                 }
                 Work::Notify(rec) => self.notify(rec, book, now, report).await,
+                Work::Review(step, rec) => self.advance_review(step, rec, book, now, report).await,
             }
         }
         for ((service, accept), records) in batches {
@@ -499,6 +509,64 @@ impl Decider {
             // The action happened; only the bookkeeping is late. A retry
             // calls Accept again, which EC2 refuses harmlessly.
             Err(e) => Booked::Late(e),
+        }
+    }
+
+    /// A reminder, or the expiry the policy asks for.
+    async fn advance_review(
+        &self,
+        step: ReviewStep,
+        rec: RequestRecord,
+        book: &PolicyBook,
+        now: Timestamp,
+        report: &mut Report,
+    ) {
+        let policy = book.policy_for(&rec.service).map(|p| &p.policy);
+        let approvers = policy.map(|p| p.approvers.clone()).unwrap_or_default();
+        let ttl_days = policy.map_or(0, |p| p.approval_ttl_secs / 86_400);
+        let mut next = rec.clone();
+        next.version += 1;
+        let (nudge, detail) = match step {
+            ReviewStep::Remind => {
+                next.notified_at = Some(now);
+                next.reminders += 1;
+                (Nudge::Reminder(next.reminders), format!("reminder {} sent", next.reminders))
+            }
+            ReviewStep::Expire(OnExpiry::KeepPending) => {
+                next.expired_at = Some(now);
+                (
+                    Nudge::ExpiredKeptPending,
+                    format!("no answer within {ttl_days}d; kept pending, answers still count"),
+                )
+            }
+            ReviewStep::Expire(OnExpiry::Reject) => {
+                next.state = RequestState::Expired;
+                next.actor = self.settings.actor.clone();
+                next.decided_at = now;
+                (Nudge::ExpiredRejected, format!("no answer within {ttl_days}d; rejected as the policy says"))
+            }
+        };
+        // Claim the step first, so concurrent sweeps remind or expire once.
+        match self.requests.update(&next).await {
+            Ok(true) => {}
+            Ok(false) => return report.skip(&rec.endpoint, "review changed concurrently"),
+            Err(e) => return report.fail(&rec.endpoint, &e),
+        }
+        let kind = if next.state == RequestState::Expired { AuditKind::Decided } else { AuditKind::Notified };
+        let mut event = self.event(&next, now, kind, detail);
+        if next.state == RequestState::Expired {
+            event.outcome = Some(Outcome::Reject);
+            self.audit_quietly(event).await;
+            self.act(Action::Reject, &next.service, std::slice::from_ref(&next), now, report).await;
+        } else {
+            self.audit_quietly(event).await;
+        }
+        match self.notifier.nudge(&next, &approvers, nudge).await {
+            Ok(()) => report.notified.push(next.endpoint),
+            // The step is recorded; a lost reminder is not retried.
+            Err(e) => {
+                tracing::error!(error = %e.chain(), endpoint_id = %rec.endpoint, "nudging approvers failed")
+            }
         }
     }
 

@@ -12,7 +12,7 @@ use gate_core::{
 
 use crate::error::PortError;
 use crate::ports::{
-    Audit, AuditEvent, Connections, ConsumerNetworks, Notifier, PolicySource, Refused, Requests,
+    Audit, AuditEvent, Connections, ConsumerNetworks, Notifier, Nudge, PolicySource, Refused, Requests,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -223,6 +223,7 @@ impl Audit for InMemoryAudit {
 #[derive(Debug, Default)]
 pub struct RecordingNotifier {
     pub sent: Mutex<Vec<(EndpointId, Vec<String>)>>,
+    pub nudges: Mutex<Vec<(EndpointId, Nudge)>>,
     pub fail: Mutex<bool>,
 }
 
@@ -233,6 +234,19 @@ impl Notifier for RecordingNotifier {
             return Err(PortError::plain("notification topic unreachable", true));
         }
         lock(&self.sent).push((record.endpoint.clone(), approvers.to_vec()));
+        Ok(())
+    }
+
+    async fn nudge(
+        &self,
+        record: &RequestRecord,
+        _approvers: &[String],
+        nudge: Nudge,
+    ) -> Result<(), PortError> {
+        if *lock(&self.fail) {
+            return Err(PortError::plain("notification topic unreachable", true));
+        }
+        lock(&self.nudges).push((record.endpoint.clone(), nudge));
         Ok(())
     }
 }

@@ -106,6 +106,25 @@ pub trait Audit: Send + Sync {
 #[async_trait]
 pub trait Notifier: Send + Sync {
     async fn review_needed(&self, record: &RequestRecord, approvers: &[String]) -> Result<(), PortError>;
+    /// A later word about a review: a reminder, or what its expiry did.
+    async fn nudge(
+        &self,
+        record: &RequestRecord,
+        approvers: &[String],
+        nudge: Nudge,
+    ) -> Result<(), PortError>;
+}
+
+/// Why approvers hear about a review again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Nudge {
+    /// The n-th reminder.
+    Reminder(u32),
+    /// Nobody answered in time; the connection was rejected.
+    ExpiredRejected,
+    /// Nobody answered in time; the connection stays pending and answers still count.
+    ExpiredKeptPending,
 }
 
 /// A stored policy or allow entry with the revision of its last write, so

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use gate_app::memory::*;
-use gate_app::ports::{AuditKind, Connections};
+use gate_app::ports::{AuditKind, Connections, Nudge};
 use gate_app::{Answered, Decider, Settings, Verdict};
 use gate_core::*;
 
@@ -268,4 +268,63 @@ async fn endpoints_of_services_this_deployment_does_not_manage_are_left_alone() 
     assert!(report.decided.is_empty());
     assert!(report.skipped[0].why.contains("not one of this deployment's services"), "{:?}", report.skipped);
     assert_eq!(w.connections.state(&endpoint(30)), Some(ConnectionState::PendingAcceptance));
+}
+
+fn review_world(on_expiry: OnExpiry) -> World {
+    let w = world(vec![conn(40, STRANGER)]);
+    let mut policies = w.policies.policies.lock().expect("lock");
+    policies[0].reminder_interval_secs = 3600;
+    policies[0].approval_ttl_secs = 3 * 3600 + 60;
+    policies[0].on_expiry = on_expiry;
+    drop(policies);
+    w
+}
+
+fn nudges(w: &World) -> Vec<Nudge> {
+    w.notifier.nudges.lock().expect("lock").iter().map(|(_, n)| *n).collect()
+}
+
+#[tokio::test]
+async fn unanswered_reviews_get_reminders_then_expire_into_a_reject() {
+    let w = review_world(OnExpiry::Reject);
+    w.decider.sweep(now()).await.expect("runs");
+    // Sweeps every few minutes: one reminder per interval, not per sweep.
+    for minutes in (5..=185).step_by(5) {
+        w.decider.sweep(now().plus_secs(minutes * 60)).await.expect("runs");
+    }
+    assert_eq!(
+        nudges(&w),
+        vec![Nudge::Reminder(1), Nudge::Reminder(2), Nudge::Reminder(3), Nudge::ExpiredRejected]
+    );
+    let rec = w.requests.get(&endpoint(40)).expect("recorded");
+    assert_eq!(rec.state, RequestState::Expired);
+    assert_eq!(w.connections.state(&endpoint(40)), Some(ConnectionState::Rejected));
+    // Too late to answer.
+    let late = w
+        .decider
+        .answer(&endpoint(40), Verdict::Approve, "alice", None, now().plus_secs(99_999))
+        .await
+        .expect("answers");
+    assert!(matches!(late, Answered::AlreadyDecided(_)), "{late:?}");
+}
+
+#[tokio::test]
+async fn an_expired_review_kept_pending_stops_reminding_and_still_takes_an_answer() {
+    let w = review_world(OnExpiry::KeepPending);
+    w.decider.sweep(now()).await.expect("runs");
+    for minutes in (5..=600).step_by(5) {
+        w.decider.sweep(now().plus_secs(minutes * 60)).await.expect("runs");
+    }
+    assert_eq!(
+        nudges(&w),
+        vec![Nudge::Reminder(1), Nudge::Reminder(2), Nudge::Reminder(3), Nudge::ExpiredKeptPending]
+    );
+    assert_eq!(w.connections.state(&endpoint(40)), Some(ConnectionState::PendingAcceptance));
+    let answer = w
+        .decider
+        .answer(&endpoint(40), Verdict::Approve, "alice", None, now().plus_secs(40_000))
+        .await
+        .expect("answers");
+    assert!(matches!(answer, Answered::Done { .. }), "{answer:?}");
+    assert_eq!(w.connections.state(&endpoint(40)), Some(ConnectionState::Available));
 }

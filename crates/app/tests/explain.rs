@@ -101,6 +101,8 @@ async fn explain_agrees_with_decide_on_every_scenario() {
                     decided_at: now(),
                     acted_at: Some(now()),
                     notified_at: None,
+                    reminders: 0,
+                    expired_at: None,
                     version: 2,
                 };
                 requests.records.lock().unwrap().insert(other.endpoint.clone(), other);

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
 use gate_app::PortError;
-use gate_app::ports::Notifier;
+use gate_app::ports::{Notifier, Nudge};
 use gate_core::link::{Link, LinkAction};
 use gate_core::{EndpointId, RequestRecord, Timestamp};
 
@@ -45,6 +45,28 @@ impl EmailLinks {
 }
 
 impl SnsNotifier {
+    async fn publish(
+        &self,
+        rec: &RequestRecord,
+        subject: String,
+        body: String,
+        event: &str,
+    ) -> Result<(), PortError> {
+        self.client
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .subject(subject)
+            .message(body)
+            .message_attributes("event", attr(event)?)
+            .message_attributes("service_id", attr(rec.service.as_str())?)
+            .message_attributes("endpoint_id", attr(rec.endpoint.as_str())?)
+            .message_attributes("account_id", attr(rec.owner.as_str())?)
+            .send()
+            .await
+            .map_err(|e| port_error(format!("publishing the {event} of {} failed", rec.endpoint), e))?;
+        Ok(())
+    }
+
     pub fn new(client: Client, topic_arn: String) -> Self {
         Self { client, topic_arn, links: None }
     }
@@ -100,6 +122,52 @@ pub fn review_message(
     (subject, body)
 }
 
+fn nudge_word(nudge: Nudge) -> &'static str {
+    match nudge {
+        Nudge::Reminder(_) => "review_reminder",
+        Nudge::ExpiredRejected => "review_expired_rejected",
+        Nudge::ExpiredKeptPending => "review_expired_pending",
+    }
+}
+
+/// Subject and body of a reminder or an expiry notice.
+pub fn nudge_message(
+    rec: &RequestRecord,
+    approvers: &[String],
+    nudge: Nudge,
+    links: Option<&EmailLinks>,
+) -> (String, String) {
+    match nudge {
+        Nudge::Reminder(n) => {
+            let (subject, body) = review_message(rec, approvers, links);
+            let subject: String = format!("Reminder {n}: {subject}").chars().take(100).collect();
+            (subject, format!("Reminder {n}: this request still waits for an answer.\n\n{body}"))
+        }
+        Nudge::ExpiredRejected => (
+            format!("Endpoint Gate: {} rejected, no answer in time", rec.endpoint)
+                .chars()
+                .take(100)
+                .collect(),
+            format!(
+                "Nobody answered the review of endpoint {} (account {}, service {}) in time, so Endpoint Gate \
+                 rejected the connection as the service's policy says. The consumer can request again.\n",
+                rec.endpoint, rec.owner, rec.service
+            ),
+        ),
+        Nudge::ExpiredKeptPending => (
+            format!("Endpoint Gate: {} still pending, review time is over", rec.endpoint)
+                .chars()
+                .take(100)
+                .collect(),
+            format!(
+                "Nobody answered the review of endpoint {} (account {}, service {}) in time. As the service's \
+                 policy says, the connection stays pending and no more reminders are sent; an answer still counts.\n",
+                rec.endpoint, rec.owner, rec.service
+            ),
+        ),
+    }
+}
+
 fn attr(value: &str) -> Result<MessageAttributeValue, PortError> {
     MessageAttributeValue::builder()
         .data_type("String")
@@ -112,18 +180,11 @@ fn attr(value: &str) -> Result<MessageAttributeValue, PortError> {
 impl Notifier for SnsNotifier {
     async fn review_needed(&self, rec: &RequestRecord, approvers: &[String]) -> Result<(), PortError> {
         let (subject, body) = review_message(rec, approvers, self.links.as_ref());
-        self.client
-            .publish()
-            .topic_arn(&self.topic_arn)
-            .subject(subject)
-            .message(body)
-            .message_attributes("event", attr("review_needed")?)
-            .message_attributes("service_id", attr(rec.service.as_str())?)
-            .message_attributes("endpoint_id", attr(rec.endpoint.as_str())?)
-            .message_attributes("account_id", attr(rec.owner.as_str())?)
-            .send()
-            .await
-            .map_err(|e| port_error(format!("publishing the review of {} failed", rec.endpoint), e))?;
-        Ok(())
+        self.publish(rec, subject, body, "review_needed").await
+    }
+
+    async fn nudge(&self, rec: &RequestRecord, approvers: &[String], nudge: Nudge) -> Result<(), PortError> {
+        let (subject, body) = nudge_message(rec, approvers, nudge, self.links.as_ref());
+        self.publish(rec, subject, body, nudge_word(nudge)).await
     }
 }

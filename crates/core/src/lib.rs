@@ -18,5 +18,7 @@ pub use policy::{
     AllowEntry, Effect, OnExpiry, OverlapMode, PolicyBook, ProtectedRange, ServicePolicy, UnknownCidr,
     Unlisted,
 };
-pub use request::{Action, Connection, ConnectionState, DnsEntry, RequestRecord, RequestState};
+pub use request::{
+    Action, Connection, ConnectionState, DnsEntry, RequestRecord, RequestState, ReviewStep, review_step,
+};
 pub use time::Timestamp;

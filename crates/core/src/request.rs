@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::cidr::Cidr;
 use crate::decision::{Outcome, Reason};
 use crate::id::{AccountId, EndpointId, ServiceId};
+use crate::policy::{OnExpiry, ServicePolicy};
 use crate::time::Timestamp;
 
 /// The state of an endpoint connection. AWS sends camelCase
@@ -128,8 +129,9 @@ impl RequestState {
     pub fn action(self) -> Option<Action> {
         match self {
             Self::Accepted | Self::Approved => Some(Action::Accept),
-            Self::Rejected | Self::Denied => Some(Action::Reject),
-            Self::Review | Self::Expired => None,
+            // Only a review that expired under `on_expiry: reject` becomes Expired.
+            Self::Rejected | Self::Denied | Self::Expired => Some(Action::Reject),
+            Self::Review => None,
         }
     }
 }
@@ -161,7 +163,14 @@ pub struct RequestRecord {
     pub decided_at: Timestamp,
     /// Set once the Accept/Reject call succeeded, so a retry knows what is left.
     pub acted_at: Option<Timestamp>,
+    /// When approvers were last told (first notice or latest reminder).
     pub notified_at: Option<Timestamp>,
+    /// Reminders sent so far.
+    #[serde(default)]
+    pub reminders: u32,
+    /// When the review's time ran out and it was kept pending; no more reminders.
+    #[serde(default)]
+    pub expired_at: Option<Timestamp>,
     /// Incremented on every write; conditional writes compare it.
     pub version: u64,
 }
@@ -171,6 +180,28 @@ impl RequestRecord {
     pub fn action_outstanding(&self) -> Option<Action> {
         if self.acted_at.is_some() { None } else { self.state.action() }
     }
+}
+
+/// What a review still waiting for an answer needs now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewStep {
+    /// Remind the approvers.
+    Remind,
+    /// The approval time ran out; the policy says what happens.
+    Expire(OnExpiry),
+}
+
+/// The next step of a review, if one is due: expiry after the policy's
+/// approval TTL, otherwise a reminder every reminder interval.
+pub fn review_step(rec: &RequestRecord, policy: &ServicePolicy, now: Timestamp) -> Option<ReviewStep> {
+    if rec.state != RequestState::Review || rec.expired_at.is_some() {
+        return None;
+    }
+    let notified = rec.notified_at?;
+    if now >= rec.decided_at.plus_secs(policy.approval_ttl_secs) {
+        return Some(ReviewStep::Expire(policy.on_expiry));
+    }
+    (now >= notified.plus_secs(policy.reminder_interval_secs)).then_some(ReviewStep::Remind)
 }
 
 #[cfg(test)]
@@ -204,5 +235,52 @@ mod tests {
             assert_eq!(RequestState::parse(s.as_str()), Some(s));
         }
         assert_eq!(RequestState::parse("Accepted"), None);
+    }
+}
+
+#[cfg(test)]
+mod review_tests {
+    use super::*;
+    use crate::id::Scope;
+
+    fn rec(notified: Option<i64>) -> RequestRecord {
+        RequestRecord {
+            service: "vpce-svc-0abc1234".parse().expect("svc"),
+            endpoint: "vpce-0123456789abcdef0".parse().expect("endpoint"),
+            owner: "222233334444".parse().expect("owner"),
+            state: RequestState::Review,
+            reasons: vec![],
+            consumer_cidrs: vec![],
+            actor: "endpoint-gate".into(),
+            decided_at: Timestamp::from_unix(0),
+            acted_at: None,
+            notified_at: notified.map(Timestamp::from_unix),
+            reminders: 0,
+            expired_at: None,
+            version: 2,
+        }
+    }
+
+    #[test]
+    fn reminders_then_expiry_as_the_policy_says() {
+        let mut policy = ServicePolicy::cautious(Scope::Any);
+        policy.reminder_interval_secs = 100;
+        policy.approval_ttl_secs = 1000;
+        let t = Timestamp::from_unix;
+        assert_eq!(review_step(&rec(Some(0)), &policy, t(99)), None);
+        assert_eq!(review_step(&rec(Some(0)), &policy, t(100)), Some(ReviewStep::Remind));
+        assert_eq!(review_step(&rec(Some(900)), &policy, t(950)), None, "reminded recently");
+        assert_eq!(
+            review_step(&rec(Some(900)), &policy, t(1000)),
+            Some(ReviewStep::Expire(OnExpiry::KeepPending))
+        );
+        policy.on_expiry = OnExpiry::Reject;
+        assert_eq!(review_step(&rec(Some(0)), &policy, t(5000)), Some(ReviewStep::Expire(OnExpiry::Reject)));
+        // Not yet notified: the first notice comes first. Already expired: nothing more.
+        assert_eq!(review_step(&rec(None), &policy, t(5000)), None);
+        let kept = RequestRecord { expired_at: Some(t(1000)), ..rec(Some(0)) };
+        assert_eq!(review_step(&kept, &policy, t(5000)), None);
+        let answered = RequestRecord { state: RequestState::Approved, ..rec(Some(0)) };
+        assert_eq!(review_step(&answered, &policy, t(5000)), None);
     }
 }
