@@ -376,7 +376,17 @@ impl Decider {
             expired_at: None,
             version: 1,
         };
-        if !self.requests.create(&record).await? {
+        let decided = AuditEvent {
+            at: now,
+            kind: AuditKind::Decided,
+            actor: self.settings.actor.clone(),
+            endpoint: Some(conn.endpoint.clone()),
+            service: Some(conn.service.clone()),
+            owner: Some(conn.owner),
+            outcome: Some(decision.outcome),
+            detail: decision.summary(),
+        };
+        if !self.requests.create(&record, &decided).await? {
             return Ok(None);
         }
         tracing::info!(
@@ -387,17 +397,6 @@ impl Decider {
             reasons = %decision.summary(),
             "decided"
         );
-        self.audit_quietly(AuditEvent {
-            at: now,
-            kind: AuditKind::Decided,
-            actor: self.settings.actor.clone(),
-            endpoint: Some(conn.endpoint.clone()),
-            service: Some(conn.service.clone()),
-            owner: Some(conn.owner),
-            outcome: Some(decision.outcome),
-            detail: decision.summary(),
-        })
-        .await;
         Ok(Some((decision, record)))
     }
 

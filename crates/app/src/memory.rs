@@ -2,7 +2,7 @@
 //! that tests assert on, rather than expectations of calls.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use gate_core::{
@@ -145,9 +145,15 @@ impl PolicySource for InMemoryPolicies {
 #[derive(Debug, Default)]
 pub struct InMemoryRequests {
     pub records: Mutex<HashMap<EndpointId, RequestRecord>>,
+    /// Where decisions' audit entries go, as in the single table.
+    pub audit: Option<Arc<InMemoryAudit>>,
 }
 
 impl InMemoryRequests {
+    pub fn with_audit(audit: Arc<InMemoryAudit>) -> Self {
+        Self { records: Mutex::default(), audit: Some(audit) }
+    }
+
     pub fn get(&self, endpoint: &EndpointId) -> Option<RequestRecord> {
         lock(&self.records).get(endpoint).cloned()
     }
@@ -163,12 +169,15 @@ impl Requests for InMemoryRequests {
         Ok(endpoints.iter().filter_map(|e| records.get(e).map(|r| (e.clone(), r.clone()))).collect())
     }
 
-    async fn create(&self, record: &RequestRecord) -> Result<bool, PortError> {
+    async fn create(&self, record: &RequestRecord, decided: &AuditEvent) -> Result<bool, PortError> {
         let mut records = lock(&self.records);
         if records.contains_key(&record.endpoint) {
             return Ok(false);
         }
         records.insert(record.endpoint.clone(), record.clone());
+        if let Some(audit) = &self.audit {
+            lock(&audit.events).push(decided.clone());
+        }
         Ok(true)
     }
 

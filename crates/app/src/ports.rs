@@ -60,8 +60,9 @@ pub trait Requests: Send + Sync {
         &self,
         endpoints: &[EndpointId],
     ) -> Result<HashMap<EndpointId, RequestRecord>, PortError>;
-    /// Stores the first decision; `false` when a decision already exists.
-    async fn create(&self, record: &RequestRecord) -> Result<bool, PortError>;
+    /// Stores the first decision and its audit entry, both or neither;
+    /// `false` when a decision already exists.
+    async fn create(&self, record: &RequestRecord, decided: &AuditEvent) -> Result<bool, PortError>;
     /// Replaces the record when the stored version is `record.version - 1`;
     /// `false` when someone else wrote first.
     async fn update(&self, record: &RequestRecord) -> Result<bool, PortError>;

@@ -71,8 +71,8 @@ fn world(conns: Vec<Connection>) -> World {
         (FRIEND.parse().expect("acct"), vec!["172.31.0.0/16".parse().expect("cidr")]),
         (STRANGER.parse().expect("acct"), vec!["172.30.0.0/16".parse().expect("cidr")]),
     ]);
-    let requests = Arc::new(InMemoryRequests::default());
     let audit = Arc::new(InMemoryAudit::default());
+    let requests = Arc::new(InMemoryRequests::with_audit(audit.clone()));
     let notifier = Arc::new(RecordingNotifier::default());
     let decider = Decider {
         connections: connections.clone(),

@@ -16,10 +16,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
     KeysAndAttributes, Projection, ProjectionType, ScalarAttributeType,
 };
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -97,6 +99,18 @@ where
         Err(e) if code(&e) == Some("ConditionalCheckFailedException") => Ok(false),
         Err(e) => Err(port_error(what, e)),
     }
+}
+
+/// An audit event's item: ordered by time within its endpoint.
+fn audit_item(event: &AuditEvent) -> Result<Item, PortError> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    let pk = format!("AUDIT#{}", event.endpoint.as_ref().map(EndpointId::as_str).unwrap_or("-"));
+    let kind =
+        serde_json::to_value(event.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    to_item(event, key(pk, format!("{}#{nanos:09}#{kind}", event.at)))
 }
 
 fn revision_of(item: &Item) -> u64 {
@@ -337,15 +351,35 @@ impl Requests for DynamoStore {
             .collect()
     }
 
-    async fn create(&self, record: &RequestRecord) -> Result<bool, PortError> {
-        let item = self.request_item(record)?;
-        self.put_if(
-            item,
-            "attribute_not_exists(pk)",
-            None,
-            format!("recording the decision on {} failed", record.endpoint),
-        )
-        .await
+    async fn create(&self, record: &RequestRecord, decided: &AuditEvent) -> Result<bool, PortError> {
+        let what = || format!("recording the decision on {} failed", record.endpoint);
+        let put = |item: Item| {
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map(|p| TransactWriteItem::builder().put(p).build())
+                .map_err(|e| PortError::permanent(what(), e))
+        };
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(put(self.request_item(record)?)?)
+            .transact_items(put(audit_item(decided)?)?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            // The request item exists: someone else decided first.
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), TransactWriteItemsError::TransactionCanceledException(c)
+                    if c.cancellation_reasons().first().and_then(|r| r.code()) == Some("ConditionalCheckFailed")) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(port_error(what(), e)),
+        }
     }
 
     async fn update(&self, record: &RequestRecord) -> Result<bool, PortError> {
@@ -387,16 +421,7 @@ impl Requests for DynamoStore {
 #[async_trait]
 impl Audit for DynamoStore {
     async fn append(&self, event: &AuditEvent) -> Result<(), PortError> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or_default();
-        let pk = format!("AUDIT#{}", event.endpoint.as_ref().map(EndpointId::as_str).unwrap_or("-"));
-        let kind = serde_json::to_value(event.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        let item = to_item(event, key(pk, format!("{}#{nanos:09}#{kind}", event.at)))?;
+        let item = audit_item(event)?;
         // Append-only: an existing item is never overwritten.
         let written = self
             .put_if(
