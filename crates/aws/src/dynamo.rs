@@ -5,13 +5,14 @@
 //! | policy        | `POLICY#<scope>`    | `POLICY`                |                 |                     |
 //! | allow entry   | `ALLOW#<scope>`     | `ACCOUNT#<account>`     |                 |                     |
 //! | request       | `REQUEST#<vpce>`    | `REQUEST`               | `SERVICE#<svc>` | `<state>#<vpce>`    |
-//! | audit event   | `AUDIT#<vpce or ->` | `<time>#<nanos>#<kind>` |                 |                     |
+//! | audit event   | `AUDIT#<vpce or ->` | `<nanos>#<seq>#<kind>`  |                 |                     |
 //!
 //! A decision needs exactly the policy and entry items of its (service,
 //! account) pairs, so they are fetched by key in batches; requests are
 //! claimed with conditional writes on their version.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -101,16 +102,21 @@ where
     }
 }
 
-/// An audit event's item: ordered by time within its endpoint.
+/// An audit event's item, in write order within its endpoint: the sort key
+/// starts with the wall clock in nanoseconds, then a per-process counter so
+/// two writes in one nanosecond stay distinct. (Keying by the decision's own
+/// time put events of one second in random order.)
 fn audit_item(event: &AuditEvent) -> Result<Item, PortError> {
+    static SEQ: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
+        .map(|d| d.as_nanos())
         .unwrap_or_default();
+    let seq = SEQ.fetch_add(1, Ordering::Relaxed) % 1_000_000;
     let pk = format!("AUDIT#{}", event.endpoint.as_ref().map(EndpointId::as_str).unwrap_or("-"));
     let kind =
         serde_json::to_value(event.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-    to_item(event, key(pk, format!("{}#{nanos:09}#{kind}", event.at)))
+    to_item(event, key(pk, format!("{nanos:020}#{seq:06}#{kind}")))
 }
 
 fn revision_of(item: &Item) -> u64 {
@@ -369,16 +375,24 @@ impl Requests for DynamoStore {
             .transact_items(put(audit_item(decided)?)?)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
+        let reason = match &result {
+            Err(SdkError::ServiceError(e)) => match e.err() {
+                TransactWriteItemsError::TransactionCanceledException(c) => {
+                    c.cancellation_reasons().first().and_then(|r| r.code()).map(str::to_owned)
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        match (result, reason.as_deref()) {
+            (Ok(_), _) => Ok(true),
             // The request item exists: someone else decided first.
-            Err(SdkError::ServiceError(e))
-                if matches!(e.err(), TransactWriteItemsError::TransactionCanceledException(c)
-                    if c.cancellation_reasons().first().and_then(|r| r.code()) == Some("ConditionalCheckFailed")) =>
-            {
-                Ok(false)
+            (Err(_), Some("ConditionalCheckFailed")) => Ok(false),
+            // Another transaction on the same item was in flight: try again.
+            (Err(e), Some("TransactionConflict")) => {
+                Err(PortError::transient(format!("{} (conflict)", what()), e))
             }
-            Err(e) => Err(port_error(what(), e)),
+            (Err(e), _) => Err(port_error(what(), e)),
         }
     }
 
