@@ -73,7 +73,7 @@ async fn main() -> Result<()> {
     let config = local.decide_config_with_links(store.table(), &review_topic, &[&payments, &ledger], &secret);
     let decider = local.decider(&config).await;
     let responder = Responder::build(
-        &RespondConfig { table_name: store.table().to_owned(), keys_secret_arn: secret },
+        &RespondConfig { table_name: store.table().to_owned(), keys_secret_arn: secret, slack: None },
         &local.sdk,
     )
     .await

@@ -8,3 +8,4 @@
 mod decide;
 mod demo;
 mod respond;
+mod slack;

@@ -36,7 +36,7 @@ async fn an_approver_answers_from_the_email_link_and_the_connection_follows() ->
     let decider =
         local.decider(&local.decide_config_with_links(store.table(), &topic, &[&service], &secret)).await;
     let responder = Responder::build(
-        &RespondConfig { table_name: store.table().to_owned(), keys_secret_arn: secret },
+        &RespondConfig { table_name: store.table().to_owned(), keys_secret_arn: secret, slack: None },
         &local.sdk,
     )
     .await

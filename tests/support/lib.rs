@@ -6,6 +6,8 @@
 //! the SDK's standard endpoint variables; nothing here knows another way
 //! to reach AWS.
 
+pub mod function_url;
+
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -44,7 +46,14 @@ pub fn unique(prefix: &str) -> String {
 pub struct Local {
     pub sdk: SdkConfig,
     pub moto_url: String,
+    /// The Slack recorder: `/api` is its Web API, `/hooks/` its response URLs.
+    pub slack_url: String,
+    /// The bot token the recorder accepts.
+    pub slack_token: String,
 }
+
+/// The Slack app's signing secret in the local environment.
+pub const SLACK_SIGNING_SECRET: &str = "local-slack-signing-secret-0123456789";
 
 /// A published endpoint service in the provider account.
 #[derive(Debug, Clone)]
@@ -72,8 +81,15 @@ impl Local {
                  (or `python3 tests/localenv/local_aws.py -- cargo test -p gate-e2e`)"
             );
         };
+        let var =
+            |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set by the launcher"));
         let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
-        Self { sdk, moto_url }
+        Self {
+            sdk,
+            moto_url,
+            slack_url: var("GATE_LOCAL_SLACK_URL"),
+            slack_token: var("GATE_LOCAL_SLACK_TOKEN"),
+        }
     }
 
     pub fn ec2(&self) -> aws_sdk_ec2::Client {
@@ -262,6 +278,35 @@ impl Local {
         Ok(out.arn().ok_or("no secret arn")?.to_owned())
     }
 
+    /// The Slack app's secret in Secrets Manager: the signing secret and the
+    /// bot token the local recorder accepts.
+    pub async fn slack_secret(&self) -> Result<String> {
+        let value =
+            serde_json::json!({"signing_secret": SLACK_SIGNING_SECRET, "bot_token": self.slack_token})
+                .to_string();
+        let out = aws_sdk_secretsmanager::Client::new(&self.sdk)
+            .create_secret()
+            .name(unique("endpoint-gate-slack"))
+            .secret_string(value)
+            .send()
+            .await?;
+        Ok(out.arn().ok_or("no secret arn")?.to_owned())
+    }
+
+    /// Slack as the functions see it here: the recorder instead of Slack.
+    pub fn slack_config(&self, secret_arn: &str) -> gate_lambdas::config::SlackConfig {
+        gate_lambdas::config::SlackConfig {
+            secret_arn: secret_arn.to_owned(),
+            api_url: format!("{}/api", self.slack_url),
+            hooks_url: format!("{}/hooks/", self.slack_url),
+        }
+    }
+
+    /// Everything the Slack recorder got, oldest first.
+    pub fn slack_log(&self) -> Result<Vec<serde_json::Value>> {
+        Ok(serde_json::from_str(&http_get(&self.slack_url, "/_slack/log")?)?)
+    }
+
     /// A decide configuration whose review emails carry approval links.
     pub fn decide_config_with_links(
         &self,
@@ -330,4 +375,14 @@ fn http(base: &str, method: &str, path: &str, body: &str) -> Result<String> {
         return Err(format!("{method} {path}: {}", head.lines().next().unwrap_or_default()).into());
     }
     Ok(body.to_owned())
+}
+
+/// `X-Slack-Signature` for a body sent at `timestamp`, as Slack computes it.
+pub fn slack_signature(secret: &str, timestamp: &str, body: &str) -> String {
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key"));
+    mac.update(format!("v0:{timestamp}:{body}").as_bytes());
+    let bytes = mac.finalize().into_bytes();
+    format!("v0={}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }

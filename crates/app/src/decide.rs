@@ -26,8 +26,8 @@ use tokio::sync::Mutex;
 
 use crate::error::PortError;
 use crate::ports::{
-    Audit, AuditEvent, AuditKind, Connections, ConsumerNetworks, Notifier, Nudge, PolicySource, Refused,
-    Requests,
+    Audience, Audit, AuditEvent, AuditKind, Connections, ConsumerNetworks, Notifier, Nudge, PolicySource,
+    Refused, Requests,
 };
 
 /// How the decider behaves; read from configuration by the Lambda.
@@ -521,7 +521,7 @@ impl Decider {
         report: &mut Report,
     ) {
         let policy = book.policy_for(&rec.service).map(|p| &p.policy);
-        let approvers = policy.map(|p| p.approvers.clone()).unwrap_or_default();
+        let audience = Audience::of(policy);
         let ttl_days = policy.map_or(0, |p| p.approval_ttl_secs / 86_400);
         let mut next = rec.clone();
         next.version += 1;
@@ -560,7 +560,7 @@ impl Decider {
         } else {
             self.audit_quietly(event).await;
         }
-        match self.notifier.nudge(&next, &approvers, nudge).await {
+        match self.notifier.nudge(&next, &audience, nudge).await {
             Ok(()) => report.notified.push(next.endpoint),
             // The step is recorded; a lost reminder is not retried.
             Err(e) => {
@@ -570,8 +570,8 @@ impl Decider {
     }
 
     async fn notify(&self, rec: RequestRecord, book: &PolicyBook, now: Timestamp, report: &mut Report) {
-        let approvers = book.policy_for(&rec.service).map(|p| p.policy.approvers.clone()).unwrap_or_default();
-        if let Err(e) = self.notifier.review_needed(&rec, &approvers).await {
+        let audience = Audience::of(book.policy_for(&rec.service).map(|p| &p.policy));
+        if let Err(e) = self.notifier.review_needed(&rec, &audience).await {
             report.fail(&rec.endpoint, &e);
             return;
         }
@@ -581,7 +581,14 @@ impl Decider {
         if let Err(e) = self.requests.update(&done).await {
             report.fail(&rec.endpoint, &e);
         }
-        let who = if approvers.is_empty() { "the approvers' topic".to_owned() } else { approvers.join(", ") };
+        let mut who = if audience.approvers.is_empty() {
+            "the approvers' topic".to_owned()
+        } else {
+            audience.approvers.join(", ")
+        };
+        if let Some(channel) = &audience.slack_channel {
+            who.push_str(&format!(" (Slack {channel})"));
+        }
         self.audit_quietly(self.event(
             &rec,
             now,

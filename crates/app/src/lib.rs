@@ -4,6 +4,7 @@
 pub mod decide;
 pub mod error;
 pub mod explain;
+pub mod fanout;
 pub mod memory;
 pub mod ports;
 

@@ -12,7 +12,8 @@ use gate_core::{
 
 use crate::error::PortError;
 use crate::ports::{
-    Audit, AuditEvent, Connections, ConsumerNetworks, Notifier, Nudge, PolicySource, Refused, Requests,
+    Audience, Audit, AuditEvent, Connections, ConsumerNetworks, Notifier, Nudge, PolicySource, Refused,
+    Requests, SlackReplies, SlackReply,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -238,24 +239,39 @@ pub struct RecordingNotifier {
 
 #[async_trait]
 impl Notifier for RecordingNotifier {
-    async fn review_needed(&self, record: &RequestRecord, approvers: &[String]) -> Result<(), PortError> {
+    async fn review_needed(&self, record: &RequestRecord, to: &Audience) -> Result<(), PortError> {
         if *lock(&self.fail) {
             return Err(PortError::plain("notification topic unreachable", true));
         }
-        lock(&self.sent).push((record.endpoint.clone(), approvers.to_vec()));
+        lock(&self.sent).push((record.endpoint.clone(), to.approvers.clone()));
         Ok(())
     }
 
-    async fn nudge(
-        &self,
-        record: &RequestRecord,
-        _approvers: &[String],
-        nudge: Nudge,
-    ) -> Result<(), PortError> {
+    async fn nudge(&self, record: &RequestRecord, _to: &Audience, nudge: Nudge) -> Result<(), PortError> {
         if *lock(&self.fail) {
             return Err(PortError::plain("notification topic unreachable", true));
         }
         lock(&self.nudges).push((record.endpoint.clone(), nudge));
+        Ok(())
+    }
+}
+
+/// Replies to Slack button presses, kept for tests to read.
+#[derive(Debug, Default)]
+pub struct RecordingReplies {
+    pub sent: Mutex<Vec<(String, SlackReply)>>,
+}
+
+impl RecordingReplies {
+    pub fn taken(&self) -> Vec<(String, SlackReply)> {
+        std::mem::take(&mut *lock(&self.sent))
+    }
+}
+
+#[async_trait]
+impl SlackReplies for RecordingReplies {
+    async fn reply(&self, response_url: &str, reply: &SlackReply) -> Result<(), PortError> {
+        lock(&self.sent).push((response_url.to_owned(), reply.clone()));
         Ok(())
     }
 }

@@ -103,17 +103,32 @@ pub trait Audit: Send + Sync {
     async fn history(&self, endpoint: &EndpointId) -> Result<Vec<AuditEvent>, PortError>;
 }
 
+/// Who hears about a service's reviews, as its policy says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Audience {
+    /// Everyone who may answer: email addresses and `slack:<user id>`s.
+    pub approvers: Vec<String>,
+    /// Those of them who get signed links by email.
+    pub email: Vec<String>,
+    pub slack_channel: Option<String>,
+}
+
+impl Audience {
+    pub fn of(policy: Option<&ServicePolicy>) -> Self {
+        policy.map_or_else(Self::default, |p| Self {
+            approvers: p.approvers.clone(),
+            email: p.email_approvers(),
+            slack_channel: p.slack_channel.clone(),
+        })
+    }
+}
+
 /// Tells approvers that a request waits for them.
 #[async_trait]
 pub trait Notifier: Send + Sync {
-    async fn review_needed(&self, record: &RequestRecord, approvers: &[String]) -> Result<(), PortError>;
+    async fn review_needed(&self, record: &RequestRecord, to: &Audience) -> Result<(), PortError>;
     /// A later word about a review: a reminder, or what its expiry did.
-    async fn nudge(
-        &self,
-        record: &RequestRecord,
-        approvers: &[String],
-        nudge: Nudge,
-    ) -> Result<(), PortError>;
+    async fn nudge(&self, record: &RequestRecord, to: &Audience, nudge: Nudge) -> Result<(), PortError>;
 }
 
 /// Why approvers hear about a review again.
@@ -154,4 +169,20 @@ pub trait ConfigStore: Send + Sync {
     async fn delete_policy(&self, scope: &Scope, expected: u64) -> Result<bool, PortError>;
     async fn delete_entry(&self, scope: &Scope, account: AccountId, expected: u64)
     -> Result<bool, PortError>;
+}
+
+/// What the respond function tells Slack after a button press, through the
+/// message's `response_url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SlackReply {
+    /// Replace the review message with how it ended, so the channel sees
+    /// who decided and when.
+    Outcome { record: Box<RequestRecord>, note: String },
+    /// Only the person who clicked sees this; the message stays as it is.
+    Ephemeral(String),
+}
+
+#[async_trait]
+pub trait SlackReplies: Send + Sync {
+    async fn reply(&self, response_url: &str, reply: &SlackReply) -> Result<(), PortError>;
 }

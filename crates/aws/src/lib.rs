@@ -6,11 +6,14 @@ pub mod ec2;
 pub mod error;
 pub mod networks;
 pub mod secrets;
+pub mod slack;
+pub mod slack_messages;
 pub mod sns;
 pub mod wiring;
 
 pub use dynamo::DynamoStore;
 pub use ec2::Ec2Connections;
 pub use networks::AssumeRoleNetworks;
-pub use secrets::LinkKeys;
+pub use secrets::{LinkKeys, SlackSecrets};
+pub use slack::{SLACK_API, SlackHooks, SlackNotifier};
 pub use sns::{EmailLinks, SnsNotifier};

@@ -1,6 +1,8 @@
-//! The link-signing keys, read once per cold start from Secrets Manager.
-//! The secret is JSON: `{"current": "…", "previous": "…"}`; `previous`
-//! keeps links signed before a rotation valid until they expire.
+//! Secrets read once per cold start from Secrets Manager, never logged.
+//!
+//! - Link-signing keys: `{"current": "…", "previous": "…"}`; `previous`
+//!   keeps links signed before a rotation valid until they expire.
+//! - Slack: `{"signing_secret": "…", "bot_token": "xoxb-…"}`.
 
 use std::fmt;
 
@@ -50,15 +52,65 @@ impl LinkKeys {
     }
 
     pub async fn load(client: &Client, secret_id: &str) -> Result<Self, PortError> {
-        let out = client
-            .get_secret_value()
-            .secret_id(secret_id)
-            .send()
-            .await
-            .map_err(|e| port_error(format!("reading secret {secret_id} failed"), e))?;
-        let text = out.secret_string().unwrap_or_default();
-        Self::from_secret(text).map_err(|why| PortError::plain(format!("secret {secret_id}: {why}"), false))
+        load(client, secret_id, Self::from_secret).await
     }
+}
+
+/// The Slack app's credentials. Debug never shows them.
+#[derive(Clone)]
+pub struct SlackSecrets {
+    /// Verifies that interactivity requests come from Slack.
+    pub signing_secret: Vec<u8>,
+    /// Posts review messages (`chat:write`).
+    pub bot_token: String,
+}
+
+impl fmt::Debug for SlackSecrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SlackSecrets(signing_secret: [redacted], bot_token: [redacted])")
+    }
+}
+
+impl SlackSecrets {
+    /// Parses the secret's JSON; the error names the field, never the value.
+    pub fn from_secret(text: &str) -> Result<Self, String> {
+        let v: serde_json::Value =
+            serde_json::from_str(text).map_err(|_| "the secret is not JSON".to_owned())?;
+        let field = |name: &str| -> Result<String, String> {
+            match v.get(name) {
+                Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
+                Some(serde_json::Value::String(_)) | None | Some(serde_json::Value::Null) => {
+                    Err(format!("the secret has no {name:?}"))
+                }
+                Some(_) => Err(format!("the secret's {name:?} is not a string")),
+            }
+        };
+        let signing_secret = field("signing_secret")?.into_bytes();
+        let bot_token = field("bot_token")?;
+        if !bot_token.starts_with("xoxb-") {
+            return Err("the secret's \"bot_token\" is not a bot token (xoxb-…)".to_owned());
+        }
+        Ok(Self { signing_secret, bot_token })
+    }
+
+    pub async fn load(client: &Client, secret_id: &str) -> Result<Self, PortError> {
+        load(client, secret_id, Self::from_secret).await
+    }
+}
+
+async fn load<T>(
+    client: &Client,
+    secret_id: &str,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, PortError> {
+    let out = client
+        .get_secret_value()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .map_err(|e| port_error(format!("reading secret {secret_id} failed"), e))?;
+    parse(out.secret_string().unwrap_or_default())
+        .map_err(|why| PortError::plain(format!("secret {secret_id}: {why}"), false))
 }
 
 #[cfg(test)]
@@ -80,6 +132,26 @@ mod tests {
             let err = LinkKeys::from_secret(bad).expect_err(bad);
             assert!(err.contains(why), "{bad}: {err}");
             assert!(!err.contains("short\""), "{err}");
+        }
+    }
+
+    #[test]
+    fn slack_secrets_parse_and_never_show() {
+        let s = SlackSecrets::from_secret(r#"{"signing_secret": "s3cr3t", "bot_token": "xoxb-1-2-abc"}"#)
+            .expect("valid");
+        assert_eq!(s.bot_token, "xoxb-1-2-abc");
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("s3cr3t") && !shown.contains("xoxb"), "{shown}");
+        for (bad, why) in [
+            ("[]", "no \"signing_secret\""),
+            (r#"{"signing_secret": "s3cr3t"}"#, "no \"bot_token\""),
+            (r#"{"signing_secret": " ", "bot_token": "xoxb-1"}"#, "no \"signing_secret\""),
+            (r#"{"signing_secret": "s3cr3t", "bot_token": "xoxp-user-token"}"#, "not a bot token"),
+            (r#"{"signing_secret": 7, "bot_token": "xoxb-1"}"#, "not a string"),
+        ] {
+            let err = SlackSecrets::from_secret(bad).expect_err(bad);
+            assert!(err.contains(why), "{bad}: {err}");
+            assert!(!err.contains("s3cr3t") && !err.contains("xoxp-user"), "{err}");
         }
     }
 }

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
 use gate_app::PortError;
-use gate_app::ports::{Notifier, Nudge};
+use gate_app::ports::{Audience, Notifier, Nudge};
 use gate_core::link::{Link, LinkAction};
 use gate_core::{EndpointId, RequestRecord, Timestamp};
 
@@ -80,11 +80,7 @@ impl SnsNotifier {
 
 /// Subject and body of the review email. Kept apart from the SNS call so
 /// the words can be read and tested.
-pub fn review_message(
-    rec: &RequestRecord,
-    approvers: &[String],
-    links: Option<&EmailLinks>,
-) -> (String, String) {
+pub fn review_message(rec: &RequestRecord, to: &Audience, links: Option<&EmailLinks>) -> (String, String) {
     // SNS subjects are limited to 100 characters.
     let subject: String = format!("Endpoint Gate: review {} from account {}", rec.endpoint, rec.owner)
         .chars()
@@ -104,11 +100,11 @@ pub fn review_message(
         body.push_str(&format!("\nConsumer VPC CIDRs: {}\n", cidrs.join(", ")));
     }
     body.push_str(&format!("\nDecided at {} by {}.\n", rec.decided_at, rec.actor));
-    if !approvers.is_empty() {
-        body.push_str(&format!("Approvers for this service: {}.\n", approvers.join(", ")));
+    if !to.approvers.is_empty() {
+        body.push_str(&format!("Approvers for this service: {}.\n", to.approvers.join(", ")));
     }
-    if let Some(links) = links {
-        for approver in approvers {
+    if let Some(links) = links.filter(|_| !to.email.is_empty()) {
+        for approver in &to.email {
             let [approve, reject] = links.for_approver(&rec.endpoint, approver, rec.decided_at);
             body.push_str(&format!("\nFor {approver}:\n  Approve: {approve}\n  Reject:  {reject}\n"));
         }
@@ -133,13 +129,13 @@ fn nudge_word(nudge: Nudge) -> &'static str {
 /// Subject and body of a reminder or an expiry notice.
 pub fn nudge_message(
     rec: &RequestRecord,
-    approvers: &[String],
+    to: &Audience,
     nudge: Nudge,
     links: Option<&EmailLinks>,
 ) -> (String, String) {
     match nudge {
         Nudge::Reminder(n) => {
-            let (subject, body) = review_message(rec, approvers, links);
+            let (subject, body) = review_message(rec, to, links);
             let subject: String = format!("Reminder {n}: {subject}").chars().take(100).collect();
             (subject, format!("Reminder {n}: this request still waits for an answer.\n\n{body}"))
         }
@@ -178,13 +174,13 @@ fn attr(value: &str) -> Result<MessageAttributeValue, PortError> {
 
 #[async_trait]
 impl Notifier for SnsNotifier {
-    async fn review_needed(&self, rec: &RequestRecord, approvers: &[String]) -> Result<(), PortError> {
-        let (subject, body) = review_message(rec, approvers, self.links.as_ref());
+    async fn review_needed(&self, rec: &RequestRecord, to: &Audience) -> Result<(), PortError> {
+        let (subject, body) = review_message(rec, to, self.links.as_ref());
         self.publish(rec, subject, body, "review_needed").await
     }
 
-    async fn nudge(&self, rec: &RequestRecord, approvers: &[String], nudge: Nudge) -> Result<(), PortError> {
-        let (subject, body) = nudge_message(rec, approvers, nudge, self.links.as_ref());
+    async fn nudge(&self, rec: &RequestRecord, to: &Audience, nudge: Nudge) -> Result<(), PortError> {
+        let (subject, body) = nudge_message(rec, to, nudge, self.links.as_ref());
         self.publish(rec, subject, body, nudge_word(nudge)).await
     }
 }

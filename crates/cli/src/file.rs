@@ -10,7 +10,8 @@
 //!       - { cidr: 192.168.0.0/16, label: on-premises }
 //!     unknown_cidr: review         # allow | review | reject
 //!     unique_consumer_cidrs: false
-//!     approvers: [netops@example.com]
+//!     approvers: [netops@example.com, "slack:U0123ABCD"]
+//!     slack_channel: "#netops-approvals"   # or a channel id; reviews are posted there
 //!     approval_ttl: 3d             # s, m, h, d
 //!     reminder_interval: 1d
 //!     on_expiry: keep_pending      # reject | keep_pending
@@ -79,6 +80,7 @@ struct PolicyDoc {
     unknown_cidr: Option<UnknownCidr>,
     unique_consumer_cidrs: Option<bool>,
     approvers: Option<Vec<String>>,
+    slack_channel: Option<String>,
     approval_ttl: Option<Seconds>,
     reminder_interval: Option<Seconds>,
     on_expiry: Option<OnExpiry>,
@@ -202,10 +204,20 @@ pub fn parse(file: &str, text: &str, now: Timestamp) -> Result<Desired, Vec<File
             unknown_cidr: p.unknown_cidr.unwrap_or(base.unknown_cidr),
             unique_consumer_cidrs: p.unique_consumer_cidrs.unwrap_or(base.unique_consumer_cidrs),
             approvers: p.approvers.unwrap_or(base.approvers),
+            slack_channel: p.slack_channel.or(base.slack_channel),
             approval_ttl_secs: p.approval_ttl.map_or(base.approval_ttl_secs, |s| s.0),
             reminder_interval_secs: p.reminder_interval.map_or(base.reminder_interval_secs, |s| s.0),
             on_expiry: p.on_expiry.unwrap_or(base.on_expiry),
         };
+        let what = format!("policies[{i}] (service {})", policy.scope.as_str());
+        for approver in &policy.approvers {
+            if let Err(e) = gate_core::Approver::parse(approver) {
+                errors.push(err(line, format!("{what}: approver {e}")));
+            }
+        }
+        if let Some(Err(e)) = policy.slack_channel.as_deref().map(gate_core::check_slack_channel) {
+            errors.push(err(line, format!("{what}: slack_channel {e}")));
+        }
         if policy.scope == Scope::Any {
             star = Some(policy.clone());
         }

@@ -97,6 +97,7 @@ fn policy_fields(p: &ServicePolicy) -> BTreeMap<&'static str, String> {
         ("unknown_cidr", word(&p.unknown_cidr)),
         ("unique_consumer_cidrs", p.unique_consumer_cidrs.to_string()),
         ("approvers", p.approvers.join(", ")),
+        ("slack_channel", p.slack_channel.clone().unwrap_or_default()),
         ("approval_ttl", duration(p.approval_ttl_secs)),
         ("reminder_interval", duration(p.reminder_interval_secs)),
         ("on_expiry", word(&p.on_expiry)),

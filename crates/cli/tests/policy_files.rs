@@ -41,6 +41,9 @@ fn bad_files_are_refused_with_their_location() {
         ("not YAML", "policies: [\n  - service: \"*\"\n".into(), Some(2), ""),
         ("a list at the top", "- service: \"*\"\n".into(), Some(1), ""),
         ("tabs for indentation", "policies:\n\t- service: \"*\"\n".into(), Some(2), ""),
+        ("approver that is neither", "policies:\n  - service: \"*\"\n    approvers: [netops]\n".into(), Some(2), "approver \"netops\" is neither"),
+        ("slack approver without an id", "policies:\n  - service: \"*\"\n    approvers: [\"slack:@alice\"]\n".into(), Some(2), "slack:@alice"),
+        ("slack channel with markup", "policies:\n  - service: \"*\"\n    slack_channel: \"<!channel>\"\n".into(), Some(2), "<!channel>"),
         ("empty file", "".into(), None, "is empty"),
         ("a YAML bomb of aliases", "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n".into(), None, ""),
     ];

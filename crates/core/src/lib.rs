@@ -15,8 +15,8 @@ pub use cidr::{Cidr, CidrError, CidrSet};
 pub use decision::{Decision, Discovery, Outcome, Reason, Request, Rule, decide};
 pub use id::{AccountId, EndpointId, IdError, Scope, ServiceId, scan_ids};
 pub use policy::{
-    AllowEntry, Effect, OnExpiry, OverlapMode, PolicyBook, ProtectedRange, ServicePolicy, UnknownCidr,
-    Unlisted,
+    AllowEntry, Approver, Effect, OnExpiry, OverlapMode, PolicyBook, ProtectedRange, ServicePolicy,
+    UnknownCidr, Unlisted, check_slack_channel,
 };
 pub use request::{
     Action, Connection, ConnectionState, DnsEntry, RequestRecord, RequestState, ReviewStep, review_step,

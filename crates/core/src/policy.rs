@@ -60,13 +60,81 @@ pub struct ServicePolicy {
     pub protected_cidrs: Vec<ProtectedRange>,
     pub unknown_cidr: UnknownCidr,
     pub unique_consumer_cidrs: bool,
+    /// Who may answer a review: email addresses and `slack:<user id>`s.
     pub approvers: Vec<String>,
+    /// The Slack channel that gets review messages, when there is one.
+    #[serde(default)]
+    pub slack_channel: Option<String>,
     pub approval_ttl_secs: i64,
     pub reminder_interval_secs: i64,
     pub on_expiry: OnExpiry,
 }
 
+/// One approver identity as a policy lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Approver<'a> {
+    /// Gets signed links by email.
+    Email(&'a str),
+    /// Answers with the Slack buttons; the Slack user id.
+    Slack(&'a str),
+}
+
+impl<'a> Approver<'a> {
+    /// `name@example.com` or `slack:U0123ABCD`.
+    pub fn parse(text: &'a str) -> Result<Self, String> {
+        if let Some(id) = text.strip_prefix("slack:") {
+            return if is_slack_id(id) {
+                Ok(Approver::Slack(id))
+            } else {
+                Err(format!("{text:?} is not slack:<user id> (like slack:U0123ABCD)"))
+            };
+        }
+        let valid_email = text.len() <= 254
+            && text.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.contains('@')
+            })
+            && !text.chars().any(|c| c.is_whitespace() || c.is_control() || "<>\",;".contains(c));
+        if valid_email {
+            Ok(Approver::Email(text))
+        } else {
+            Err(format!("{text:?} is neither an email address nor slack:<user id>"))
+        }
+    }
+}
+
+/// Slack's user and channel ids: upper-case letters and digits.
+pub fn is_slack_id(id: &str) -> bool {
+    (2..=32).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+/// A channel as `chat.postMessage` takes it: an id (`C0123ABCD`) or `#name`.
+pub fn check_slack_channel(channel: &str) -> Result<(), String> {
+    let named = channel.strip_prefix('#').is_some_and(|name| {
+        (1..=80).contains(&name.len())
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
+    });
+    if named || is_slack_id(channel) {
+        Ok(())
+    } else {
+        Err(format!("{channel:?} is not a Slack channel id (C0123ABCD) or #lower-case-name"))
+    }
+}
+
 impl ServicePolicy {
+    /// The approvers who get email links.
+    pub fn email_approvers(&self) -> Vec<String> {
+        self.approvers
+            .iter()
+            .filter(|a| matches!(Approver::parse(a), Ok(Approver::Email(_))))
+            .cloned()
+            .collect()
+    }
+
+    /// Whether this Slack user may answer the service's reviews.
+    pub fn has_slack_approver(&self, user_id: &str) -> bool {
+        self.approvers.iter().any(|a| Approver::parse(a) == Ok(Approver::Slack(user_id)))
+    }
+
     /// The cautious default: unknown accounts and doubtful CIDRs go to a person.
     pub fn cautious(scope: Scope) -> Self {
         Self {
@@ -77,6 +145,7 @@ impl ServicePolicy {
             unknown_cidr: UnknownCidr::Review,
             unique_consumer_cidrs: false,
             approvers: Vec::new(),
+            slack_channel: None,
             approval_ttl_secs: 3 * 86_400,
             reminder_interval_secs: 86_400,
             on_expiry: OnExpiry::KeepPending,
@@ -178,5 +247,51 @@ impl PolicyBook {
 
     pub fn entry_count(&self) -> usize {
         self.entries.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn approvers_are_emails_or_slack_users() {
+        assert_eq!(Approver::parse("netops@example.com"), Ok(Approver::Email("netops@example.com")));
+        assert_eq!(Approver::parse("slack:U024BE7LH"), Ok(Approver::Slack("U024BE7LH")));
+        for bad in [
+            "",
+            "netops",
+            "net ops@example.com",
+            "@example.com",
+            "a@b",
+            "a@@b.com",
+            "<a@b.com>",
+            "slack:",
+            "slack:u024be7lh",
+            "slack:U1 ",
+            "slack:<@U1>",
+        ] {
+            assert!(Approver::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn only_listed_slack_users_answer_and_only_emails_get_links() {
+        let mut p = ServicePolicy::cautious(Scope::Any);
+        p.approvers = vec!["netops@example.com".into(), "slack:U024BE7LH".into()];
+        assert!(p.has_slack_approver("U024BE7LH"));
+        assert!(!p.has_slack_approver("U999"));
+        assert!(!p.has_slack_approver("netops@example.com"));
+        assert_eq!(p.email_approvers(), vec!["netops@example.com".to_owned()]);
+    }
+
+    #[test]
+    fn channels_are_ids_or_lower_case_names() {
+        for good in ["C0123ABCD", "#netops-approvals", "#a.b_c"] {
+            assert_eq!(check_slack_channel(good), Ok(()), "{good}");
+        }
+        for bad in ["", "#", "#Upper", "netops", "#with space", "C012;DROP"] {
+            assert!(check_slack_channel(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -59,9 +59,20 @@ pub struct ButtonPress {
     pub user_name: String,
     pub action: LinkAction,
     pub endpoint: EndpointId,
+    /// What the approver typed in the message's reason box, if anything.
+    pub reason: Option<String>,
     /// Where to update the original message; only Slack's own hooks.
     pub response_url: String,
 }
+
+/// The `action_id` of the reason box in review messages.
+pub const REASON_INPUT: &str = "reason";
+
+/// Reasons longer than this are cut: they are stored and shown.
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// Where Slack's `response_url`s point.
+pub const SLACK_HOOKS: &str = "https://hooks.slack.com/";
 
 #[derive(Deserialize)]
 struct Payload {
@@ -71,6 +82,21 @@ struct Payload {
     #[serde(default)]
     actions: Vec<ActionDoc>,
     response_url: Option<String>,
+    #[serde(default)]
+    state: State,
+}
+
+/// The message's inputs as they were when the button was pressed:
+/// block id → action id → value.
+#[derive(Deserialize, Default)]
+struct State {
+    #[serde(default)]
+    values: std::collections::HashMap<String, std::collections::HashMap<String, InputDoc>>,
+}
+
+#[derive(Deserialize)]
+struct InputDoc {
+    value: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -87,7 +113,9 @@ struct ActionDoc {
 }
 
 /// Parses the form-encoded body Slack POSTs (`payload=<url-encoded JSON>`).
-pub fn parse_button(body: &str) -> Result<ButtonPress, SlackError> {
+/// `hooks` is the prefix every `response_url` must have ([`SLACK_HOOKS`]
+/// in production).
+pub fn parse_button(body: &str, hooks: &str) -> Result<ButtonPress, SlackError> {
     let bad = |why: &str| SlackError::Malformed(why.to_owned());
     let encoded =
         body.split('&').find_map(|p| p.strip_prefix("payload=")).ok_or_else(|| bad("no payload field"))?;
@@ -112,18 +140,27 @@ pub fn parse_button(body: &str) -> Result<ButtonPress, SlackError> {
         .parse()
         .map_err(|e: crate::IdError| SlackError::Malformed(e.to_string()))?;
     let response_url = payload.response_url.unwrap_or_default();
-    if !response_url.starts_with("https://hooks.slack.com/") {
+    if hooks.is_empty() || !response_url.starts_with(hooks) {
         return Err(bad("response_url is not Slack's"));
     }
     let valid_user = |s: &str| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric());
     if !valid_user(&payload.user.id) {
         return Err(bad("user id is not a Slack id"));
     }
+    let reason = payload
+        .state
+        .values
+        .values()
+        .find_map(|block| block.get(REASON_INPUT))
+        .and_then(|input| input.value.as_deref())
+        .map(|r| r.trim().chars().filter(|c| !c.is_control()).take(MAX_REASON_CHARS).collect::<String>())
+        .filter(|r| !r.is_empty());
     Ok(ButtonPress {
         user_id: payload.user.id,
-        user_name: payload.user.username.chars().take(80).collect(),
+        user_name: payload.user.username.chars().filter(|c| !c.is_control()).take(80).collect(),
         action: kind,
         endpoint,
+        reason,
         response_url,
     })
 }
@@ -160,9 +197,33 @@ mod tests {
         let b = body(PRESS);
         let ts = now().unix().to_string();
         assert_eq!(verify(SECRET, &ts, &sign(&ts, &b), b.as_bytes(), now()), Ok(()));
-        let press = parse_button(&b).expect("parses");
+        let press = parse_button(&b, SLACK_HOOKS).expect("parses");
         assert_eq!((press.user_id.as_str(), press.action), ("U024BE7LH", LinkAction::Approve));
         assert_eq!(press.endpoint.as_str(), "vpce-0123456789abcdef0");
+        assert_eq!(press.reason, None);
+    }
+
+    #[test]
+    fn a_reject_carries_the_reason_typed_in_the_message() {
+        let typed = PRESS.replace("\"approve\"", "\"reject\"").replace(
+            "\"response_url\"",
+            r#""state":{"values":{"b1":{"reason":{"type":"plain_text_input","value":"  not our customer\u0007 "}}}},
+               "response_url""#,
+        );
+        let press = parse_button(&body(&typed), SLACK_HOOKS).expect("parses");
+        assert_eq!(press.action, LinkAction::Reject);
+        assert_eq!(press.reason.as_deref(), Some("not our customer"));
+        let long = typed.replace("not our customer", &"x".repeat(2000));
+        let press = parse_button(&body(&long), SLACK_HOOKS).expect("parses");
+        assert_eq!(press.reason.map(|r| r.len()), Some(MAX_REASON_CHARS));
+    }
+
+    #[test]
+    fn response_urls_must_have_the_configured_prefix() {
+        let local = PRESS.replace("https://hooks.slack.com/", "http://127.0.0.1:9/hooks/");
+        assert!(parse_button(&body(&local), "http://127.0.0.1:9/hooks/").is_ok());
+        assert!(parse_button(&body(&local), SLACK_HOOKS).is_err());
+        assert!(parse_button(&body(PRESS), "").is_err());
     }
 
     #[test]
@@ -207,16 +268,22 @@ mod tests {
             ("user id with markup", body(&PRESS.replace("U024BE7LH", "<@U1>"))),
             ("missing user", body(&PRESS.replace(r#""user":{"id":"U024BE7LH","username":"alice"},"#, ""))),
             ("broken escape", "payload=%7".to_owned()),
+            (
+                "response_url on a look-alike host",
+                body(&PRESS.replace("https://hooks.slack.com/", "https://hooks.slack.com.evil.example/")),
+            ),
+            ("two actions", body(&PRESS.replace(r#"[{"action_id":"approve","value":"vpce-0123456789abcdef0"}]"#, r#"[{"action_id":"approve","value":"vpce-0123456789abcdef0"},{"action_id":"reject","value":"vpce-0123456789abcdef0"}]"#))),
+            ("reason of the wrong type", body(&PRESS.replace("\"response_url\"", r#""state":{"values":{"b":{"reason":{"value":7}}}},"response_url""#))),
         ];
         for (what, b) in cases {
-            assert!(parse_button(&b).is_err(), "{what}");
+            assert!(parse_button(&b, SLACK_HOOKS).is_err(), "{what}");
         }
     }
 
     proptest! {
         #[test]
         fn parsing_never_panics(s in "\\PC{0,400}") {
-            let _ = parse_button(&s);
+            let _ = parse_button(&s, SLACK_HOOKS);
             let _ = verify(SECRET, &s, &s, s.as_bytes(), now());
         }
     }

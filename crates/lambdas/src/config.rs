@@ -76,6 +76,25 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         out
     }
 
+    /// A URL that must be https, or plain http on loopback for local runs.
+    pub fn url(&mut self, name: &str, default: &str) -> String {
+        let url = self.get(name).unwrap_or_else(|| default.to_owned());
+        if !url.starts_with("https://") && !url.starts_with("http://127.0.0.1") {
+            self.problems.push(format!("{name}={url:?} must be an https URL"));
+        }
+        url
+    }
+
+    /// Slack, when `SLACK_SECRET_ARN` is set.
+    pub fn slack(&mut self) -> Option<SlackConfig> {
+        let secret_arn = self.optional("SLACK_SECRET_ARN")?;
+        Some(SlackConfig {
+            secret_arn,
+            api_url: self.url("SLACK_API_URL", gate_aws::SLACK_API),
+            hooks_url: self.url("SLACK_HOOKS_URL", gate_core::slack::SLACK_HOOKS),
+        })
+    }
+
     pub fn problem(&mut self, text: String) {
         self.problems.push(text);
     }
@@ -97,6 +116,18 @@ pub struct DecideConfig {
     pub lease_secs: i64,
     /// Approval links in the review email, when the respond function is deployed.
     pub links: Option<LinkConfig>,
+    /// Review messages in Slack, when the Slack app is set up.
+    pub slack: Option<SlackConfig>,
+}
+
+/// The Slack app: its secret (signing secret and bot token) and where
+/// Slack is. The URLs are Slack's own unless a local run points them at
+/// the recording server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlackConfig {
+    pub secret_arn: String,
+    pub api_url: String,
+    pub hooks_url: String,
 }
 
 /// Where approval links point and where their signing keys live.
@@ -120,6 +151,8 @@ impl DecideConfig {
         "RESPOND_URL",
         "LINK_KEYS_SECRET_ARN",
         "LINK_TTL_SECS",
+        "SLACK_SECRET_ARN",
+        "SLACK_API_URL",
     ];
 
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -150,16 +183,11 @@ impl DecideConfig {
         let lease_secs = env.parsed("ACTION_LEASE_SECS", 60);
         let links = match (env.optional("RESPOND_URL"), env.optional("LINK_KEYS_SECRET_ARN")) {
             (None, None) => None,
-            (Some(respond_url), Some(keys_secret_arn)) => {
-                if !respond_url.starts_with("https://") && !respond_url.starts_with("http://127.0.0.1") {
-                    env.problem(format!("RESPOND_URL={respond_url:?} must be an https URL"));
-                }
-                Some(LinkConfig {
-                    respond_url,
-                    keys_secret_arn,
-                    ttl_secs: env.parsed("LINK_TTL_SECS", 3 * 86_400),
-                })
-            }
+            (Some(_), Some(keys_secret_arn)) => Some(LinkConfig {
+                respond_url: env.url("RESPOND_URL", ""),
+                keys_secret_arn,
+                ttl_secs: env.parsed("LINK_TTL_SECS", 3 * 86_400),
+            }),
             (Some(_), None) => {
                 env.problem("RESPOND_URL is set but LINK_KEYS_SECRET_ARN is not".into());
                 None
@@ -169,8 +197,10 @@ impl DecideConfig {
                 None
             }
         };
+        let slack = env.slack();
         env.finish()?;
         Ok(Self {
+            slack,
             table_name,
             review_topic_arn,
             consumer_role_template,
@@ -188,11 +218,13 @@ impl DecideConfig {
 pub struct RespondConfig {
     pub table_name: String,
     pub keys_secret_arn: String,
+    /// The Slack route, when the Slack app is set up.
+    pub slack: Option<SlackConfig>,
 }
 
 impl RespondConfig {
     pub const REQUIRED: &'static [&'static str] = &["TABLE_NAME", "LINK_KEYS_SECRET_ARN"];
-    pub const OPTIONAL: &'static [&'static str] = &[];
+    pub const OPTIONAL: &'static [&'static str] = &["SLACK_SECRET_ARN", "SLACK_HOOKS_URL"];
 
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|k| std::env::var(k).ok())
@@ -202,8 +234,9 @@ impl RespondConfig {
         let mut env = Env::new(lookup);
         let table_name = env.required("TABLE_NAME");
         let keys_secret_arn = env.required("LINK_KEYS_SECRET_ARN");
+        let slack = env.slack();
         env.finish()?;
-        Ok(Self { table_name, keys_secret_arn })
+        Ok(Self { table_name, keys_secret_arn, slack })
     }
 }
 
@@ -246,5 +279,21 @@ mod tests {
             assert!(text.contains(needle), "missing {needle} in {text}");
         }
         assert_eq!(err.0.len(), 5, "{text}");
+    }
+
+    #[test]
+    fn slack_is_off_until_its_secret_is_named_and_urls_must_be_https() {
+        let base =
+            [("TABLE_NAME", "gate"), ("REVIEW_TOPIC_ARN", "arn:aws:sns:us-east-1:111122223333:review")];
+        assert_eq!(config(&base).expect("valid").slack, None);
+        let arn = ("SLACK_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:111122223333:secret:slack");
+        let on = config(&[base[0], base[1], arn]).expect("valid").slack.expect("slack on");
+        assert_eq!(
+            (on.api_url.as_str(), on.hooks_url.as_str()),
+            (gate_aws::SLACK_API, gate_core::slack::SLACK_HOOKS)
+        );
+        let err = config(&[base[0], base[1], arn, ("SLACK_API_URL", "http://slack.example/api")])
+            .expect_err("plain http");
+        assert!(err.to_string().contains("SLACK_API_URL"), "{err}");
     }
 }

@@ -3,9 +3,14 @@
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
+use gate_app::fanout::Fanout;
+use gate_app::ports::Notifier;
 use gate_app::ports::{AuditEvent, AuditKind};
 use gate_app::{Decider, PortError, Report, Settings};
-use gate_aws::{AssumeRoleNetworks, DynamoStore, Ec2Connections, EmailLinks, LinkKeys, SnsNotifier};
+use gate_aws::{
+    AssumeRoleNetworks, DynamoStore, Ec2Connections, EmailLinks, LinkKeys, SlackNotifier, SlackSecrets,
+    SnsNotifier,
+};
 use gate_core::Timestamp;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
@@ -15,17 +20,28 @@ use crate::config::DecideConfig;
 use crate::trigger;
 
 /// Builds the decider on real AWS clients, once per cold start. Reads the
-/// link-signing keys when approval links are configured.
+/// link-signing keys and the Slack bot token when they are configured.
 pub async fn build(config: &DecideConfig, sdk: &SdkConfig) -> Result<Decider, PortError> {
-    let mut notifier = SnsNotifier::new(aws_sdk_sns::Client::new(sdk), config.review_topic_arn.clone());
+    let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+    let mut email = SnsNotifier::new(aws_sdk_sns::Client::new(sdk), config.review_topic_arn.clone());
     if let Some(links) = &config.links {
-        let keys = LinkKeys::load(&aws_sdk_secretsmanager::Client::new(sdk), &links.keys_secret_arn).await?;
-        notifier = notifier.with_links(EmailLinks {
+        let keys = LinkKeys::load(&secrets, &links.keys_secret_arn).await?;
+        email = email.with_links(EmailLinks {
             base_url: links.respond_url.clone(),
             keys,
             ttl_secs: links.ttl_secs,
         });
     }
+    let notifier: Arc<dyn Notifier> = match &config.slack {
+        None => Arc::new(email),
+        Some(slack) => {
+            let token = SlackSecrets::load(&secrets, &slack.secret_arn).await?.bot_token;
+            Arc::new(Fanout::new(vec![
+                ("email", Arc::new(email)),
+                ("slack", Arc::new(SlackNotifier::new(&slack.api_url, token)?)),
+            ]))
+        }
+    };
     let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table_name.clone()));
     Ok(Decider {
         connections: Arc::new(Ec2Connections::new(aws_sdk_ec2::Client::new(sdk))),
@@ -37,7 +53,7 @@ pub async fn build(config: &DecideConfig, sdk: &SdkConfig) -> Result<Decider, Po
         policies: store.clone(),
         requests: store.clone(),
         audit: store,
-        notifier: Arc::new(notifier),
+        notifier,
         settings: Settings {
             services: config.service_ids.clone(),
             concurrency: config.concurrency,

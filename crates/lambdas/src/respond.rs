@@ -1,15 +1,20 @@
 //! The `respond` function behind a Lambda Function URL: approvers answer
-//! from the links in the review email.
+//! from the links in the review email or the buttons in Slack.
 //!
 //! `GET /link?…` only shows a confirmation page (mail scanners fetch every
 //! link); the POST from that page verifies the signature again and answers
-//! once through the same exactly-once path as the CLI.
+//! once through the same exactly-once path as the CLI. `POST /slack` takes
+//! Slack's signed button presses and replies in the message.
+
+use std::sync::Arc;
 
 use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
-use aws_lambda_events::http::HeaderMap;
+use aws_lambda_events::http::{HeaderMap, HeaderValue};
+use gate_app::ports::{SlackReplies, SlackReply};
 use gate_app::{Answered, Decider, PortError, Verdict};
-use gate_aws::LinkKeys;
+use gate_aws::{LinkKeys, SlackHooks, SlackSecrets};
 use gate_core::link::{Link, LinkAction, LinkError};
+use gate_core::slack::{ButtonPress, SlackError};
 use gate_core::{EndpointId, RequestRecord, Timestamp};
 
 use crate::config::RespondConfig;
@@ -23,6 +28,35 @@ pub const MAX_BODY: usize = 16 * 1024;
 pub struct Responder {
     pub decider: Decider,
     pub keys: LinkKeys,
+    /// The Slack route; `None` when no Slack app is set up.
+    pub slack: Option<SlackRoute>,
+}
+
+/// What the Slack route needs: the signing secret that proves a request
+/// came from Slack, where replies may go, and how they are sent.
+pub struct SlackRoute {
+    pub signing_secret: Vec<u8>,
+    /// Every `response_url` must start with this.
+    pub hooks: String,
+    pub replies: Arc<dyn SlackReplies>,
+}
+
+impl std::fmt::Debug for SlackRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SlackRoute(signing_secret: [redacted], hooks: {})", self.hooks)
+    }
+}
+
+/// A plain-text answer to Slack's servers; people see the replies instead.
+fn to_slack(status: i64, text: &str) -> LambdaFunctionUrlResponse {
+    if status >= 400 {
+        tracing::warn!(status, reason = text, "Slack request refused");
+    }
+    let mut response = LambdaFunctionUrlResponse::default();
+    response.status_code = status;
+    response.headers.insert("content-type", HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.body = Some(text.to_owned());
+    response
 }
 
 fn page(status: i64, page: Page) -> LambdaFunctionUrlResponse {
@@ -138,8 +172,17 @@ impl Responder {
     /// Builds the responder on real AWS clients, once per cold start. The
     /// link keys are read here and never logged.
     pub async fn build(config: &RespondConfig, sdk: &aws_config::SdkConfig) -> Result<Self, PortError> {
-        let keys = LinkKeys::load(&aws_sdk_secretsmanager::Client::new(sdk), &config.keys_secret_arn).await?;
-        Ok(Self { decider: gate_aws::wiring::answerer(sdk, &config.table_name), keys })
+        let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+        let keys = LinkKeys::load(&secrets, &config.keys_secret_arn).await?;
+        let slack = match &config.slack {
+            None => None,
+            Some(slack) => Some(SlackRoute {
+                signing_secret: SlackSecrets::load(&secrets, &slack.secret_arn).await?.signing_secret,
+                hooks: slack.hooks_url.clone(),
+                replies: Arc::new(SlackHooks::new()?),
+            }),
+        };
+        Ok(Self { decider: gate_aws::wiring::answerer(sdk, &config.table_name), keys, slack })
     }
 
     pub async fn handle(&self, req: LambdaFunctionUrlRequest) -> LambdaFunctionUrlResponse {
@@ -154,6 +197,13 @@ impl Responder {
         let http = &req.request_context.http;
         let method = http.method.as_deref().unwrap_or_default().to_ascii_uppercase();
         let path = req.raw_path.as_deref().unwrap_or("/");
+        if path == "/slack" {
+            return match (&self.slack, method.as_str()) {
+                (None, _) => to_slack(404, "Slack is not set up for Endpoint Gate"),
+                (Some(route), "POST") => self.slack_press(route, &req, now).await,
+                (Some(_), _) => to_slack(405, "Slack sends POST requests"),
+            };
+        }
         if path != "/link" {
             return refusal(404, "Not found", "there is nothing here".into());
         }
@@ -262,6 +312,117 @@ impl Responder {
                 )
             }
         }
+    }
+}
+
+impl Responder {
+    /// A Slack button press: verified, checked against the service's
+    /// approvers, answered once, and replied to in the message.
+    async fn slack_press(
+        &self,
+        route: &SlackRoute,
+        req: &LambdaFunctionUrlRequest,
+        now: Timestamp,
+    ) -> LambdaFunctionUrlResponse {
+        let body = match body_text(req) {
+            Ok(b) => b,
+            Err(r) => return to_slack(r.status, &r.text),
+        };
+        let header = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let verified = gate_core::slack::verify(
+            &route.signing_secret,
+            header("x-slack-request-timestamp"),
+            header("x-slack-signature"),
+            body.as_bytes(),
+            now,
+        );
+        if let Err(e) = verified {
+            return to_slack(401, &e.to_string());
+        }
+        let press = match gate_core::slack::parse_button(&body, &route.hooks) {
+            Ok(p) => p,
+            Err(e @ SlackError::Malformed(_)) => return to_slack(400, &e.to_string()),
+            Err(e) => return to_slack(401, &e.to_string()),
+        };
+        let reply = self.answer_press(&press, now).await;
+        if let Err(e) = route.replies.reply(&press.response_url, &reply).await {
+            tracing::error!(error = %e.chain(), endpoint_id = %press.endpoint, "replying in Slack failed");
+        }
+        to_slack(200, "")
+    }
+
+    async fn answer_press(&self, press: &ButtonPress, now: Timestamp) -> SlackReply {
+        let ephemeral = |text: String| {
+            tracing::warn!(endpoint_id = %press.endpoint, user = press.user_id, reason = text, "Slack answer refused");
+            SlackReply::Ephemeral(text)
+        };
+        let rec = match self.record(&press.endpoint).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return ephemeral(format!("Endpoint Gate has no request for {}.", press.endpoint)),
+            Err(e) => {
+                tracing::error!(error = %e.chain(), "reading the request failed");
+                return ephemeral(
+                    "The request could not be read; nothing changed. Try again shortly.".into(),
+                );
+            }
+        };
+        match self.is_slack_approver(&rec, &press.user_id).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return ephemeral(format!(
+                    "You are not an approver of {}; your click changed nothing. The policy's approvers \
+                     list Slack users as slack:<user id>.",
+                    rec.service
+                ));
+            }
+            Err(e) => {
+                tracing::error!(error = %e.chain(), "reading the policy failed");
+                return ephemeral("The policy could not be read; nothing changed. Try again shortly.".into());
+            }
+        }
+        let verdict = match press.action {
+            LinkAction::Approve => Verdict::Approve,
+            LinkAction::Reject => Verdict::Deny,
+        };
+        let actor = if press.user_name.is_empty() {
+            format!("slack:{}", press.user_id)
+        } else {
+            format!("slack:{} ({})", press.user_id, press.user_name)
+        };
+        let reason = press.reason.as_deref();
+        match self.decider.answer(&press.endpoint, verdict, &actor, reason, now).await {
+            Ok(Answered::Done { record, report }) => {
+                let mut note = reason.map(|r| format!("Reason: {r}. ")).unwrap_or_default();
+                note.push_str(if !report.failed.is_empty() {
+                    "EC2 did not act yet; Endpoint Gate will finish it within minutes."
+                } else if verdict == Verdict::Approve {
+                    "The connection is accepted."
+                } else {
+                    "The connection is rejected."
+                });
+                SlackReply::Outcome { record: Box::new(record), note }
+            }
+            // Show the message as it ended, whichever channel answered first.
+            Ok(Answered::AlreadyDecided(record)) => SlackReply::Outcome {
+                note: format!("This was already decided; your click changed nothing. {}", already(&record)),
+                record: Box::new(record),
+            },
+            Ok(Answered::NotPending(state)) => {
+                ephemeral(format!("Nothing to decide: the connection is {state}, not awaiting acceptance."))
+            }
+            Ok(Answered::Unknown) => {
+                ephemeral(format!("Endpoint Gate has no request for {}.", press.endpoint))
+            }
+            Err(e) => {
+                tracing::error!(error = %e.chain(), endpoint_id = %press.endpoint, "answer failed");
+                ephemeral("The answer could not be recorded; nothing changed. Try again shortly.".into())
+            }
+        }
+    }
+
+    async fn is_slack_approver(&self, rec: &RequestRecord, user_id: &str) -> Result<bool, PortError> {
+        let book = self.decider.policies.load_book(&[(rec.service.clone(), rec.owner)]).await?;
+        Ok(book.policy_for(&rec.service).is_some_and(|p| p.policy.has_slack_approver(user_id)))
     }
 }
 

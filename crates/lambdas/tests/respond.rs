@@ -4,98 +4,13 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::sync::Arc;
+mod common;
 
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
-use gate_app::memory::*;
-use gate_app::{Decider, Settings};
-use gate_aws::LinkKeys;
+use common::*;
 use gate_core::link::{Link, LinkAction};
 use gate_core::*;
-use gate_lambdas::respond::{MAX_BODY, Responder};
-
-const SVC: &str = "vpce-svc-0a1b2c3d4e5f60718";
-const KEY: &str = "current-link-key-0123456789abcdef";
-const OLD: &str = "previous-link-key-0123456789abcdef";
-
-fn now() -> Timestamp {
-    "2026-11-22T12:00:00Z".parse().expect("time")
-}
-
-fn endpoint(n: u32) -> EndpointId {
-    format!("vpce-{n:017x}").parse().expect("endpoint")
-}
-
-struct World {
-    connections: Arc<InMemoryConnections>,
-    requests: Arc<InMemoryRequests>,
-    responder: Responder,
-}
-
-async fn world() -> World {
-    let conns = (1..=3).map(|n| Connection {
-        service: SVC.parse().expect("svc"),
-        endpoint: endpoint(n),
-        owner: "333344445555".parse().expect("owner"),
-        state: ConnectionState::PendingAcceptance,
-        dns_entries: vec![],
-        created_at: None,
-    });
-    let connections = Arc::new(InMemoryConnections::with(conns));
-    let requests = Arc::new(InMemoryRequests::default());
-    let decider = Decider {
-        connections: connections.clone(),
-        networks: Arc::new(StaticNetworks::default()),
-        policies: Arc::new(InMemoryPolicies::new(vec![ServicePolicy::cautious(Scope::Any)], vec![])),
-        requests: requests.clone(),
-        audit: Arc::new(InMemoryAudit::default()),
-        notifier: Arc::new(RecordingNotifier::default()),
-        settings: Settings::default(),
-    };
-    for n in 1..=3 {
-        decider.decide_endpoint(&endpoint(n), now()).await.expect("decides");
-    }
-    let keys = LinkKeys { current: KEY.as_bytes().to_vec(), previous: Some(OLD.as_bytes().to_vec()) };
-    World { connections, requests, responder: Responder { decider, keys } }
-}
-
-fn link(n: u32, action: LinkAction) -> Link {
-    Link {
-        endpoint: endpoint(n),
-        action,
-        approver: "netops@example.com".into(),
-        expires: now().plus_secs(3600),
-    }
-}
-
-fn request(
-    method: &str,
-    path: &str,
-    query: &str,
-    body: Option<&str>,
-    base64: bool,
-) -> LambdaFunctionUrlRequest {
-    let mut r = LambdaFunctionUrlRequest::default();
-    r.raw_path = Some(path.into());
-    r.raw_query_string = Some(query.into());
-    r.request_context.http.method = Some(method.into());
-    r.body = body.map(str::to_owned);
-    r.is_base64_encoded = base64;
-    r
-}
-
-fn b64(bytes: &[u8]) -> String {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
-        for i in 0..=chunk.len() {
-            out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-        out.push_str(&"=".repeat(3 - chunk.len()));
-    }
-    out
-}
+use gate_lambdas::respond::MAX_BODY;
 
 #[tokio::test]
 async fn get_shows_the_request_and_changes_nothing_then_post_approves_once() {

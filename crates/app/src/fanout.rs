@@ -1,0 +1,117 @@
+//! Several notification channels as one: email and Slack both hear of a
+//! review. A channel that fails is logged; the review counts as notified
+//! when at least one channel delivered it, so a Slack outage does not make
+//! the sweep email everyone again.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use gate_core::RequestRecord;
+
+use crate::error::PortError;
+use crate::ports::{Audience, Notifier, Nudge};
+
+pub struct Fanout {
+    channels: Vec<(&'static str, Arc<dyn Notifier>)>,
+}
+
+impl std::fmt::Debug for Fanout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.channels.iter().map(|(name, _)| name)).finish()
+    }
+}
+
+impl Fanout {
+    pub fn new(channels: Vec<(&'static str, Arc<dyn Notifier>)>) -> Self {
+        Self { channels }
+    }
+
+    /// Runs `send` on every channel; an error only when all of them failed.
+    async fn each<'a, F>(&'a self, record: &RequestRecord, send: F) -> Result<(), PortError>
+    where
+        F: Fn(&'a dyn Notifier) -> futures_util::future::BoxFuture<'a, Result<(), PortError>>,
+    {
+        let mut last = None;
+        let mut delivered = 0;
+        for (name, channel) in &self.channels {
+            match send(channel.as_ref()).await {
+                Ok(()) => delivered += 1,
+                Err(e) => {
+                    tracing::error!(channel = name, error = %e.chain(), endpoint_id = %record.endpoint,
+                        "a notification channel failed");
+                    last = Some(e);
+                }
+            }
+        }
+        match last {
+            Some(e) if delivered == 0 => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[async_trait]
+impl Notifier for Fanout {
+    async fn review_needed(&self, record: &RequestRecord, to: &Audience) -> Result<(), PortError> {
+        self.each(record, |c| c.review_needed(record, to)).await
+    }
+
+    async fn nudge(&self, record: &RequestRecord, to: &Audience, nudge: Nudge) -> Result<(), PortError> {
+        self.each(record, |c| c.nudge(record, to, nudge)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::RecordingNotifier;
+    use gate_core::{RequestRecord, RequestState, Timestamp};
+
+    fn record() -> RequestRecord {
+        RequestRecord {
+            service: "vpce-svc-0123456789abcdef0".parse().expect("service"),
+            endpoint: "vpce-0123456789abcdef0".parse().expect("endpoint"),
+            owner: "210000000001".parse().expect("account"),
+            state: RequestState::Review,
+            reasons: vec![],
+            consumer_cidrs: vec![],
+            actor: "endpoint-gate".into(),
+            decided_at: Timestamp::from_unix(1_800_000_000),
+            acted_at: None,
+            notified_at: None,
+            reminders: 0,
+            expired_at: None,
+            version: 1,
+        }
+    }
+
+    fn pair() -> (Arc<RecordingNotifier>, Arc<RecordingNotifier>, Fanout) {
+        let (email, slack) = (Arc::new(RecordingNotifier::default()), Arc::new(RecordingNotifier::default()));
+        let fanout = Fanout::new(vec![("email", email.clone()), ("slack", slack.clone())]);
+        (email, slack, fanout)
+    }
+
+    #[tokio::test]
+    async fn every_channel_hears_of_a_review() {
+        let (email, slack, fanout) = pair();
+        fanout.review_needed(&record(), &Audience::default()).await.expect("delivered");
+        assert_eq!((email.sent.lock().expect("lock").len(), slack.sent.lock().expect("lock").len()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn one_channel_down_still_counts_as_notified() {
+        let (email, slack, fanout) = pair();
+        *slack.fail.lock().expect("lock") = true;
+        fanout.review_needed(&record(), &Audience::default()).await.expect("email delivered");
+        assert_eq!(email.sent.lock().expect("lock").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn all_channels_down_is_an_error_so_the_sweep_retries() {
+        let (email, slack, fanout) = pair();
+        *email.fail.lock().expect("lock") = true;
+        *slack.fail.lock().expect("lock") = true;
+        assert!(fanout.review_needed(&record(), &Audience::default()).await.is_err());
+        assert!(fanout.nudge(&record(), &Audience::default(), Nudge::Reminder(1)).await.is_err());
+    }
+}

@@ -1,0 +1,142 @@
+//! A Lambda Function URL on loopback: real HTTP in, the function's
+//! `LambdaFunctionUrlRequest` out, as AWS builds it (raw path and query,
+//! lower-case headers, bodies that are not text base64-encoded), and the
+//! function's response back as HTTP. Browsers and HTTP clients in the tests
+//! talk to this, so the respond handler is exercised over the wire.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+/// Function URLs refuse payloads over 6 MB; so does this.
+const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
+
+/// A function behind the URL: takes the event, returns the response.
+pub type Handler = Arc<
+    dyn Fn(LambdaFunctionUrlRequest) -> Pin<Box<dyn Future<Output = LambdaFunctionUrlResponse> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// A running Function URL; stops when dropped.
+#[derive(Debug)]
+pub struct FunctionUrl {
+    pub url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FunctionUrl {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FunctionUrl {
+    /// Serves `handler` on a free 127.0.0.1 port.
+    pub async fn serve(handler: Handler) -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(async move {
+            while let Ok((stream, peer)) = listener.accept().await {
+                let handler = handler.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req| {
+                        let handler = handler.clone();
+                        async move { Ok::<_, std::convert::Infallible>(invoke(&handler, req, peer).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(Self { url: format!("http://{addr}"), task })
+    }
+}
+
+/// Content types a Function URL passes as text; everything else arrives base64.
+fn is_text(content_type: &str) -> bool {
+    let ct = content_type.to_ascii_lowercase();
+    ct.is_empty()
+        || ct.starts_with("text/")
+        || ct.starts_with("application/json")
+        || ct.starts_with("application/xml")
+        || ct.starts_with("application/javascript")
+}
+
+async fn invoke(handler: &Handler, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let Ok(collected) = Limited::new(body, MAX_PAYLOAD).collect().await else {
+        return plain(413, "Request Entity Too Large");
+    };
+    let bytes = collected.to_bytes();
+    let mut event = LambdaFunctionUrlRequest::default();
+    event.raw_path = Some(parts.uri.path().to_owned());
+    event.raw_query_string = Some(parts.uri.query().unwrap_or_default().to_owned());
+    event.headers = parts.headers.clone();
+    event.request_context.http.method = Some(parts.method.as_str().to_owned());
+    event.request_context.http.path = Some(parts.uri.path().to_owned());
+    event.request_context.http.source_ip = Some(peer.ip().to_string());
+    let content_type = parts.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if !bytes.is_empty() {
+        if is_text(content_type) {
+            event.body = Some(String::from_utf8_lossy(&bytes).into_owned());
+        } else {
+            event.body = Some(base64(&bytes));
+            event.is_base64_encoded = true;
+        }
+    }
+    let out = handler(event).await;
+    let mut response = Response::builder().status(u16::try_from(out.status_code).unwrap_or(502));
+    for (name, value) in &out.headers {
+        response = response.header(name, value);
+    }
+    let body = out.body.unwrap_or_default();
+    let body = if out.is_base64_encoded { unbase64(&body) } else { body.into_bytes() };
+    response.body(Full::new(Bytes::from(body))).unwrap_or_else(|_| plain(502, "Bad Gateway"))
+}
+
+fn plain(status: u16, text: &'static str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::BAD_GATEWAY);
+    r
+}
+
+const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 with padding, as Lambda encodes bodies.
+pub fn base64(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+        out.push_str(&"=".repeat(3 - chunk.len()));
+    }
+    out
+}
+
+fn unbase64(text: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in text.bytes().filter(|c| *c != b'=') {
+        let Some(v) = ALPHABET.iter().position(|a| *a == c) else { continue };
+        acc = (acc << 6) | v as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
