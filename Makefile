@@ -14,12 +14,12 @@ CARGO ?= cargo
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
 
-test: tools lint ## Everything CI runs: format, lints, templates, unit, adapter and end-to-end tests
+test: tools browser-tools lint ## Everything CI runs: format, lints, templates, unit, adapter and end-to-end tests
 	$(MAKE) --no-print-directory validate
 	$(MAKE) --no-print-directory test-localenv
 	$(LOCAL_AWS) -- $(CARGO) test --workspace --locked
 
-test-rust: tools ## Only the Rust tests (unit + end-to-end) against the local AWS
+test-rust: tools browser-tools ## Only the Rust tests (unit + end-to-end) against the local AWS
 	$(LOCAL_AWS) -- $(CARGO) test --workspace --locked
 
 lint: ## Formatting and clippy, warnings are errors

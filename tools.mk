@@ -46,7 +46,8 @@ CARGO_LAMBDA := $(VENV)/bin/cargo-lambda
 #   $(LOCAL_AWS) -- cargo test --test e2e
 LOCAL_AWS := python3 tests/localenv/local_aws.py
 
-.PHONY: tools tools-python tools-node check-python3 check-java check-npm test-localenv localenv-serve clean-tools
+.PHONY: tools tools-python tools-node check-python3 check-java check-npm test-localenv localenv-serve clean-tools \
+  browser-tools chromium
 
 tools: tools-python tools-node check-java
 	@echo "tools: ready in $(TOOLS)/ (python: $(PY), DynamoDB Local: $$(ls $(DDB_LOCAL_GLOB)))"
@@ -89,6 +90,30 @@ $(NODE_STAMP): | check-npm
 	@rm -f $(NODE_PREFIX)/.stamp-*
 	@touch $@
 
+# Browser tests: Debian's Chromium, driven by playwright-core from npm (which
+# never downloads a browser of its own).
+CHROMIUM ?= /usr/bin/chromium
+BROWSER_DIR := tests/browser
+BROWSER_STAMP := $(BROWSER_DIR)/node_modules/.stamp
+
+browser-tools: chromium $(BROWSER_STAMP)
+
+$(BROWSER_STAMP): $(BROWSER_DIR)/package-lock.json | check-npm
+	npm ci --prefix $(BROWSER_DIR) --no-audit --no-fund --loglevel=error
+	@touch $@
+
+chromium:
+	@test -x $(CHROMIUM) || { \
+	  command -v apt-get >/dev/null 2>&1 || { \
+	    echo "error: $(CHROMIUM) not found and no apt-get to install it. Install Chromium and run with CHROMIUM=/path/to/chromium." >&2; exit 1; }; \
+	  if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null 2>&1; then sudo=sudo; else \
+	    echo "error: $(CHROMIUM) not found; installing it needs root: apt-get install chromium" >&2; exit 1; fi; \
+	  echo "browser-tools: installing Debian's chromium for the browser tests"; \
+	  $$sudo apt-get install -y --no-install-recommends chromium >/dev/null || \
+	    { $$sudo apt-get update -q >/dev/null && $$sudo apt-get install -y --no-install-recommends chromium >/dev/null; } || \
+	    { echo "error: apt-get could not install chromium" >&2; exit 1; }; }
+	@$(CHROMIUM) --version
+
 # The local AWS environment's own tests (moto + the connection-lifecycle
 # extension), run with the venv's pytest.
 test-localenv: $(PY_STAMP)
@@ -99,6 +124,6 @@ localenv-serve: tools
 	$(LOCAL_AWS) --serve
 
 clean-tools:
-	rm -rf $(TOOLS)
+	rm -rf $(TOOLS) $(BROWSER_DIR)/node_modules
 
 .DEFAULT_GOAL := $(_TOOLS_MK_DEFAULT_GOAL)

@@ -70,7 +70,10 @@ async fn main() -> Result<()> {
     say(&format!("allowlist: {TEAM_A} (team-a), {PARTNER_C} (partners), both until 2027-12-31"));
 
     let secret = local.link_secret().await?;
-    let config = local.decide_config_with_links(store.table(), &review_topic, &[&payments, &ledger], &secret);
+    let slack = local.slack_secret().await?;
+    let mut config =
+        local.decide_config_with_links(store.table(), &review_topic, &[&payments, &ledger], &secret);
+    config.slack = Some(local.slack_config(&slack));
     let decider = local.decider(&config).await;
     let responder = Responder::build(
         &RespondConfig { table_name: store.table().to_owned(), keys_secret_arn: secret, slack: None },
@@ -79,6 +82,7 @@ async fn main() -> Result<()> {
     .await
     .map_err(|e| e.chain())?;
     say("approval links are signed with a key from Secrets Manager");
+    say("reviews also go to Slack #netops-approvals (here: a local recorder in Slack's place)");
 
     step(2, &format!("Consumer A ({TEAM_A}, VPC 10.0.0.0/16, like every other VPC) asks for payments"));
     let a = local.consumer(TEAM_A, "10.0.0.0/16", &[], true).await?;
@@ -98,6 +102,12 @@ async fn main() -> Result<()> {
             if let Some(q) = line.trim().strip_prefix("Approve: ").and_then(|l| l.split("/link?").nth(1)) {
                 approve.get_or_insert(q.to_owned());
             }
+        }
+    }
+    for message in local.slack_log()?.iter().filter(|m| m["kind"] == "message") {
+        say(&format!("and this message in Slack {}:", message["channel"].as_str().unwrap_or_default()));
+        for line in slack_text(&message["body"]) {
+            say(&format!("  | {line}"));
         }
     }
     let link = approve.ok_or("the email has no approve link")?;
@@ -170,6 +180,36 @@ async fn wait_for_notification(local: &Local, inbox: &str, endpoint: &str) -> Re
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Err(format!("no connection notification for {endpoint} within 10 s").into())
+}
+
+/// A Block Kit message as a person sees it, roughly: one line per element.
+fn slack_text(message: &Value) -> Vec<String> {
+    let mut lines = Vec::new();
+    let text = |v: &Value| v["text"].as_str().unwrap_or_default().replace("*", "").replace("&gt;", ">");
+    for block in message["blocks"].as_array().into_iter().flatten() {
+        match block["type"].as_str().unwrap_or_default() {
+            "header" => lines.push(text(&block["text"]).to_uppercase()),
+            "section" => {
+                for field in block["fields"].as_array().into_iter().flatten() {
+                    lines.push(text(field).replacen('\n', ": ", 1));
+                }
+                lines.extend(text(&block["text"]).lines().filter(|l| !l.is_empty()).map(str::to_owned));
+            }
+            "input" => lines.push(format!("{}: [ ]", text(&block["label"]))),
+            "actions" => lines.push(
+                block["elements"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|b| format!("[ {} ]", text(&b["text"])))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            "context" => lines.extend(block["elements"].as_array().into_iter().flatten().map(text)),
+            _ => {}
+        }
+    }
+    lines
 }
 
 /// A request to the respond function's URL, as a Function URL delivers it.

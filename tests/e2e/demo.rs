@@ -29,6 +29,11 @@ fn the_demo_tells_all_five_outcomes() -> Result<()> {
         step(3).contains("decide → REVIEW") && step(3).contains("Subject: Endpoint Gate: review"),
         "{text}"
     );
+    assert!(
+        step(3).contains("and this message in Slack #netops-approvals:")
+            && step(3).contains("[ Approve ] [ Reject ]"),
+        "{text}"
+    );
     assert!(step(3).contains("HTTP 200 confirmation page; connection still pendingAcceptance"), "{text}");
     assert!(step(3).contains("approved by netops@example.com. The connection is accepted."), "{text}");
     // 4. C: overlaps a protected range under reject → rejected, with the reason.

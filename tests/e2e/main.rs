@@ -5,6 +5,8 @@
 // Fixtures that fail to build are test bugs: fail the test at once.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod approvals;
+mod browser;
 mod decide;
 mod demo;
 mod respond;

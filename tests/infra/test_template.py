@@ -3,7 +3,7 @@
 - IAM: no Allow statement grants Resource "*" except for actions that have
   no resource type (EC2 Describe*, plus WILDCARD_OK below).
 - Each function's environment in the template matches what its
-  Config::from_env reads (FUNCTION_ENV below).
+  Config::from_env reads (FUNCTION_ENV below, read from the Rust source).
 - Accept/Reject are granted only on the configured endpoint services' ARNs,
   after expanding Fn::ForEach with sample parameters the way
   AWS::LanguageExtensions does.
@@ -31,32 +31,31 @@ CONSUMER_ROLE = ROOT / "infra" / "consumer-role.yaml"
 TEMPLATES = [TEMPLATE, CONSUMER_ROLE]
 
 # ---------------------------------------------------------------------------
-# The one list to keep in step with the Rust side (or to generate from it):
-# per function (logical id in infra/template.yaml), the variables its
-# Config::from_env reads. Today: crates/lambdas/src/config.rs, DecideConfig
-# and RespondConfig (REQUIRED is their REQUIRED, RespondConfig::OPTIONAL the
-# optional list). Variables the Lambda runtime sets
-# itself (AWS_LAMBDA_LOG_FORMAT, AWS_LAMBDA_LOG_LEVEL from LoggingConfig) are
-# not listed: the template must not set them.
-FUNCTION_ENV: dict[str, dict[str, list[str]]] = {
-    "DecideFunction": {
-        "required": ["TABLE_NAME", "REVIEW_TOPIC_ARN"],
-        "optional": [
-            "SERVICE_IDS",
-            "CONSUMER_ROLE_TEMPLATE",
-            "CONSUMER_ROLE_EXTERNAL_ID",
-            "CONCURRENCY",
-            "ACTION_LEASE_SECS",
-            "RESPOND_URL",
-            "LINK_KEYS_SECRET_ARN",
-            "LINK_TTL_SECS",
-        ],
-    },
-    "RespondFunction": {
-        "required": ["TABLE_NAME", "LINK_KEYS_SECRET_ARN"],
-        "optional": [],
-    },
-}
+# Per function (logical id in infra/template.yaml), the variables its
+# Config::from_env reads, taken from the REQUIRED and OPTIONAL constants in
+# crates/lambdas/src/config.rs so there is one list. Variables the Lambda
+# runtime sets itself (AWS_LAMBDA_LOG_FORMAT, AWS_LAMBDA_LOG_LEVEL from
+# LoggingConfig) are not listed: the template must not set them.
+CONFIG_RS = ROOT / "crates" / "lambdas" / "src" / "config.rs"
+CONFIG_TYPES = {"DecideFunction": "DecideConfig", "RespondFunction": "RespondConfig"}
+
+
+def rust_env() -> dict[str, dict[str, list[str]]]:
+    text = CONFIG_RS.read_text()
+    out: dict[str, dict[str, list[str]]] = {}
+    for function, rust_type in CONFIG_TYPES.items():
+        block = re.search(rf"\nimpl {rust_type} \{{(.*?)\n\}}", text, re.S)
+        assert block, f"no `impl {rust_type}` in {CONFIG_RS}"
+        lists = {}
+        for constant in ("REQUIRED", "OPTIONAL"):
+            found = re.search(rf"const {constant}: &'static \[&'static str\] = &\[(.*?)\];", block.group(1), re.S)
+            assert found, f"no {rust_type}::{constant} in {CONFIG_RS}"
+            lists[constant.lower()] = re.findall(r'"([A-Z0-9_]+)"', found.group(1))
+        out[function] = lists
+    return out
+
+
+FUNCTION_ENV = rust_env()
 
 # Optional variables a Config refuses unless all of a group are set (or none):
 # DecideConfig::from_env, "RESPOND_URL is set but LINK_KEYS_SECRET_ARN is not".
