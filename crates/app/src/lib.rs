@@ -5,8 +5,10 @@ pub mod decide;
 pub mod error;
 pub mod explain;
 pub mod fanout;
+pub mod lookup;
 pub mod memory;
 pub mod ports;
+pub mod record;
 
 pub use decide::{Answered, Decider, Report, Settings, Verdict};
 pub use error::PortError;

@@ -7,13 +7,13 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use gate_core::{
     AccountId, Action, AllowEntry, Cidr, Connection, ConnectionState, Discovery, EndpointId, PolicyBook,
-    RequestRecord, RequestState, ServiceId, ServicePolicy,
+    RegistryEntry, RequestRecord, RequestState, ServiceId, ServicePolicy,
 };
 
 use crate::error::PortError;
 use crate::ports::{
-    Audience, Audit, AuditEvent, Connections, ConsumerNetworks, Notifier, Nudge, PolicySource, Refused,
-    Requests, SlackReplies, SlackReply,
+    Audience, Audit, AuditEvent, Catalogue, Connections, ConsumerNetworks, Notifier, Nudge, PolicySource,
+    Refused, Registry, Requests, ServiceInfo, SlackReplies, SlackReply,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -61,10 +61,14 @@ impl Connections for InMemoryConnections {
     }
 
     async fn pending(&self, services: &[ServiceId]) -> Result<Vec<Connection>, PortError> {
+        let all = self.all(services).await?;
+        Ok(all.into_iter().filter(|c| c.state == ConnectionState::PendingAcceptance).collect())
+    }
+
+    async fn all(&self, services: &[ServiceId]) -> Result<Vec<Connection>, PortError> {
         self.check()?;
         let mut out: Vec<Connection> = lock(&self.connections)
             .values()
-            .filter(|c| c.state == ConnectionState::PendingAcceptance)
             .filter(|c| services.is_empty() || services.contains(&c.service))
             .cloned()
             .collect();
@@ -273,5 +277,66 @@ impl SlackReplies for RecordingReplies {
     async fn reply(&self, response_url: &str, reply: &SlackReply) -> Result<(), PortError> {
         lock(&self.sent).push((response_url.to_owned(), reply.clone()));
         Ok(())
+    }
+}
+
+/// The registry in memory, with the same version rule as the store.
+#[derive(Debug, Default)]
+pub struct InMemoryRegistry {
+    pub entries: Mutex<HashMap<EndpointId, RegistryEntry>>,
+    pub changes: Mutex<Vec<RegistryEntry>>,
+}
+
+impl InMemoryRegistry {
+    pub fn snapshot(&self) -> HashMap<EndpointId, RegistryEntry> {
+        lock(&self.entries).clone()
+    }
+
+    fn select(&self, keep: impl Fn(&RegistryEntry) -> bool, history: bool) -> Vec<RegistryEntry> {
+        let mut out: Vec<RegistryEntry> =
+            lock(&self.entries).values().filter(|e| keep(e) && (history || e.is_active())).cloned().collect();
+        out.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
+        out
+    }
+}
+
+#[async_trait]
+impl Registry for InMemoryRegistry {
+    async fn get(&self, endpoint: &EndpointId) -> Result<Option<RegistryEntry>, PortError> {
+        Ok(lock(&self.entries).get(endpoint).cloned())
+    }
+
+    async fn put(&self, entry: &RegistryEntry) -> Result<bool, PortError> {
+        let mut entries = lock(&self.entries);
+        let stored = entries.get(&entry.endpoint).map_or(0, |e| e.version);
+        if stored + 1 != entry.version {
+            return Ok(false);
+        }
+        entries.insert(entry.endpoint.clone(), entry.clone());
+        lock(&self.changes).push(entry.clone());
+        Ok(true)
+    }
+
+    async fn by_account(&self, account: AccountId, history: bool) -> Result<Vec<RegistryEntry>, PortError> {
+        Ok(self.select(|e| e.owner == account, history))
+    }
+
+    async fn by_service(&self, service: &ServiceId, history: bool) -> Result<Vec<RegistryEntry>, PortError> {
+        Ok(self.select(|e| &e.service == service, history))
+    }
+
+    async fn changes(&self, endpoint: &EndpointId) -> Result<Vec<RegistryEntry>, PortError> {
+        Ok(lock(&self.changes).iter().filter(|e| &e.endpoint == endpoint).cloned().collect())
+    }
+}
+
+/// A fixed service catalogue.
+#[derive(Debug, Default)]
+pub struct StaticCatalogue(pub Vec<ServiceInfo>);
+
+#[async_trait]
+impl Catalogue for StaticCatalogue {
+    async fn services(&self, ids: &[ServiceId]) -> Result<Vec<ServiceInfo>, PortError> {
+        Ok(self.0.iter().filter(|s| ids.is_empty() || ids.contains(&s.id)).cloned().collect())
     }
 }

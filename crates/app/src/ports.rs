@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use gate_core::{
     AccountId, Action, AllowEntry, Cidr, Connection, Discovery, EndpointId, Outcome, PolicyBook,
-    RequestRecord, Scope, ServiceId, ServicePolicy, Timestamp,
+    RegistryEntry, RequestRecord, Scope, ServiceId, ServicePolicy, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +28,9 @@ pub trait Connections: Send + Sync {
     async fn get(&self, endpoint: &EndpointId) -> Result<Option<Connection>, PortError>;
     /// Every connection awaiting acceptance, on these services (all when empty).
     async fn pending(&self, services: &[ServiceId]) -> Result<Vec<Connection>, PortError>;
+    /// Every connection in any state EC2 still lists, on these services
+    /// (all when empty): the registry's sweep and backfill.
+    async fn all(&self, services: &[ServiceId]) -> Result<Vec<Connection>, PortError>;
     /// Accepts or rejects endpoints of one service; what EC2 refused comes back.
     async fn act(
         &self,
@@ -185,4 +188,39 @@ pub enum SlackReply {
 #[async_trait]
 pub trait SlackReplies: Send + Sync {
     async fn reply(&self, response_url: &str, reply: &SlackReply) -> Result<(), PortError>;
+}
+
+/// The registry of endpoints: one entry per endpoint, written conditionally
+/// on its version, and queried by key or index only.
+#[async_trait]
+pub trait Registry: Send + Sync {
+    async fn get(&self, endpoint: &EndpointId) -> Result<Option<RegistryEntry>, PortError>;
+    /// Stores `entry` when the stored version is `entry.version - 1` (or
+    /// nothing is stored and `entry.version == 1`), and keeps the state
+    /// change in the endpoint's history; `false` when someone wrote first.
+    async fn put(&self, entry: &RegistryEntry) -> Result<bool, PortError>;
+    /// A consumer account's endpoints; only the active ones unless `history`.
+    async fn by_account(&self, account: AccountId, history: bool) -> Result<Vec<RegistryEntry>, PortError>;
+    /// A service's endpoints; only the active ones unless `history`.
+    async fn by_service(&self, service: &ServiceId, history: bool) -> Result<Vec<RegistryEntry>, PortError>;
+    /// Every state the endpoint was recorded in, oldest first.
+    async fn changes(&self, endpoint: &EndpointId) -> Result<Vec<RegistryEntry>, PortError>;
+}
+
+/// A published endpoint service, as consumers need to know it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceInfo {
+    pub id: ServiceId,
+    /// What a consumer puts in CreateVpcEndpoint (`com.amazonaws.vpce.…`).
+    pub name: String,
+    /// `Interface` (NLB) or `GatewayLoadBalancer`.
+    pub kind: String,
+    pub acceptance_required: bool,
+    pub state: String,
+}
+
+/// The provider's published endpoint services.
+#[async_trait]
+pub trait Catalogue: Send + Sync {
+    async fn services(&self, ids: &[ServiceId]) -> Result<Vec<ServiceInfo>, PortError>;
 }

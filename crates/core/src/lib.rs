@@ -2,11 +2,13 @@
 //! the decision and the request state machine. Pure and synchronous: no
 //! AWS, no I/O, no async, so every rule is tested as a plain function.
 
+pub mod caller;
 pub mod cidr;
 pub mod decision;
 pub mod id;
 pub mod link;
 pub mod policy;
+pub mod registry;
 pub mod request;
 pub mod slack;
 pub mod time;
@@ -18,6 +20,7 @@ pub use policy::{
     AllowEntry, Approver, Effect, OnExpiry, OverlapMode, PolicyBook, ProtectedRange, ServicePolicy,
     UnknownCidr, Unlisted, check_slack_channel,
 };
+pub use registry::{Attribution, Merge, Observation, RegistryEntry};
 pub use request::{
     Action, Connection, ConnectionState, DnsEntry, RequestRecord, RequestState, ReviewStep, review_step,
 };

@@ -1,0 +1,251 @@
+//! The record and lookup use cases over in-memory ports: the registry
+//! follows EC2 whatever order events come in, knows who accepted, and a
+//! consumer sees only its own account through every route.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use gate_app::lookup::{Filter, Lookup, LookupError};
+use gate_app::memory::*;
+use gate_app::ports::{Registry, ServiceInfo};
+use gate_app::record::{Hint, Recorder};
+use gate_app::{Decider, Settings};
+use gate_core::caller::Caller;
+use gate_core::*;
+
+const SVC: &str = "vpce-svc-0abc1234def567890";
+const OTHER_SVC: &str = "vpce-svc-0fff1234def567890";
+const A: &str = "222233334444";
+const B: &str = "333344445555";
+
+fn endpoint(n: u32) -> EndpointId {
+    format!("vpce-{n:017x}").parse().expect("endpoint")
+}
+
+fn conn(n: u32, owner: &str, service: &str, state: ConnectionState) -> Connection {
+    Connection {
+        service: service.parse().expect("svc"),
+        endpoint: endpoint(n),
+        owner: owner.parse().expect("owner"),
+        dns_entries: if state == ConnectionState::Available {
+            vec![DnsEntry {
+                dns_name: format!("{}-x.{SVC}.us-east-1.vpce.amazonaws.com", endpoint(n)),
+                hosted_zone_id: "Z7HUB22UULQXV".into(),
+            }]
+        } else {
+            vec![]
+        },
+        state,
+        created_at: None,
+    }
+}
+
+struct World {
+    connections: Arc<InMemoryConnections>,
+    requests: Arc<InMemoryRequests>,
+    audit: Arc<InMemoryAudit>,
+    registry: Arc<InMemoryRegistry>,
+    recorder: Recorder,
+}
+
+fn world(conns: Vec<Connection>) -> World {
+    let connections = Arc::new(InMemoryConnections::with(conns));
+    let audit = Arc::new(InMemoryAudit::default());
+    let requests = Arc::new(InMemoryRequests::with_audit(audit.clone()));
+    let registry = Arc::new(InMemoryRegistry::default());
+    let recorder = Recorder {
+        connections: connections.clone(),
+        requests: requests.clone(),
+        registry: registry.clone(),
+        services: vec![SVC.parse().expect("svc")],
+    };
+    World { connections, requests, audit, registry, recorder }
+}
+
+fn hint(n: u32) -> Hint {
+    Hint { endpoint: endpoint(n), accepted_by: None }
+}
+
+fn set_state(w: &World, n: u32, state: ConnectionState) {
+    let mut conns = w.connections.connections.lock().unwrap();
+    let c = conns.get_mut(&endpoint(n)).expect("known");
+    *c = conn(n, &c.owner.to_string(), c.service.as_str(), state);
+}
+
+#[tokio::test]
+async fn shuffled_concurrent_replays_end_at_ec2s_truth() {
+    let states = [
+        ConnectionState::Available,
+        ConnectionState::Rejected,
+        ConnectionState::Deleted,
+        ConnectionState::PendingAcceptance,
+    ];
+    let w = world((0..25).map(|n| conn(n, A, SVC, ConnectionState::PendingAcceptance)).collect());
+    // First deliveries while everything is pending, then the lives move on.
+    w.recorder.record(&(0..25).map(hint).collect::<Vec<_>>()).await;
+    for n in 0..25 {
+        let last = &states[n as usize % states.len()];
+        if *last == ConnectionState::Deleted {
+            set_state(&w, n, ConnectionState::Available);
+            w.recorder.record(&[hint(n)]).await;
+        }
+        set_state(&w, n, last.clone());
+    }
+    // 100 events, four per endpoint, in a scrambled order, delivered at once.
+    let mut order: Vec<u32> = (0..100).map(|i| (i * 37) % 25).collect();
+    order.rotate_left(13);
+    let runs = order.chunks(10).map(|chunk| {
+        let hints: Vec<Hint> = chunk.iter().map(|n| hint(*n)).collect();
+        let recorder = w.recorder.clone();
+        async move { recorder.record(&hints).await }
+    });
+    let reports = futures_util::future::join_all(runs).await;
+    assert!(reports.iter().all(|r| r.failed.is_empty()), "{reports:?}");
+
+    let registry = w.registry.snapshot();
+    for n in 0..25 {
+        let truth = w.connections.state(&endpoint(n)).expect("listed");
+        let entry = registry.get(&endpoint(n)).expect("recorded");
+        assert_eq!(entry.state, truth, "endpoint {n}");
+        assert_eq!(
+            entry.is_active(),
+            matches!(truth, ConnectionState::Available | ConnectionState::PendingAcceptance)
+        );
+    }
+    // Deleted endpoints keep the DNS names they had, as history.
+    let deleted = registry.get(&endpoint(2)).expect("recorded");
+    assert_eq!((deleted.state.clone(), deleted.dns_entries.len()), (ConnectionState::Deleted, 1));
+}
+
+#[tokio::test]
+async fn an_endpoint_gate_accept_is_attributed_with_its_reasons() {
+    let w = world(vec![conn(1, A, SVC, ConnectionState::PendingAcceptance)]);
+    let policies = InMemoryPolicies::new(
+        vec![ServicePolicy::cautious(Scope::Any)],
+        vec![AllowEntry {
+            scope: Scope::Any,
+            account: A.parse().expect("acct"),
+            effect: Effect::Allow,
+            declared_cidrs: vec!["10.0.0.0/16".parse().expect("cidr")],
+            expires_at: None,
+            owner: "team-a".into(),
+            note: String::new(),
+            added_by: "test".into(),
+            added_at: None,
+        }],
+    );
+    let decider = Decider {
+        connections: w.connections.clone(),
+        networks: Arc::new(StaticNetworks::default()),
+        policies: Arc::new(policies),
+        requests: w.requests.clone(),
+        audit: w.audit.clone(),
+        notifier: Arc::new(RecordingNotifier::default()),
+        settings: Settings::default(),
+    };
+    decider.decide_endpoint(&endpoint(1), Timestamp::now()).await.expect("decides");
+    w.recorder.record(&[hint(1)]).await;
+    let entry = w.registry.get(&endpoint(1)).await.expect("reads").expect("recorded");
+    assert_eq!(entry.accepted_by.as_deref(), Some("endpoint-gate"));
+    assert!(entry.why.contains("allowlisted"), "{}", entry.why);
+}
+
+#[tokio::test]
+async fn a_console_accept_names_the_person_and_other_services_are_left_alone() {
+    let w = world(vec![
+        conn(1, A, SVC, ConnectionState::Available),
+        conn(2, A, OTHER_SVC, ConnectionState::Available),
+    ]);
+    let console = Hint {
+        endpoint: endpoint(1),
+        accepted_by: Some("arn:aws:sts::123456789012:assumed-role/Admin/alice".into()),
+    };
+    let report = w.recorder.record(&[console, hint(2), hint(99)]).await;
+    assert_eq!((report.written.len(), report.skipped.len(), report.unknown.len()), (1, 1, 1), "{report:?}");
+    let entry = w.registry.get(&endpoint(1)).await.expect("reads").expect("recorded");
+    assert_eq!(entry.accepted_by.as_deref(), Some("arn:aws:sts::123456789012:assumed-role/Admin/alice"));
+    assert!(entry.why.contains("outside Endpoint Gate"), "{}", entry.why);
+}
+
+#[tokio::test]
+async fn the_sweep_backfills_and_notices_vanished_endpoints() {
+    let w = world((0..5).map(|n| conn(n, A, SVC, ConnectionState::Available)).collect());
+    let seen = std::sync::Mutex::new(Vec::new());
+    let report =
+        w.recorder.sweep(&|done, total| seen.lock().unwrap().push((done, total))).await.expect("sweeps");
+    assert_eq!(report.written.len(), 5);
+    assert_eq!(seen.lock().unwrap().last(), Some(&(5, 5)), "progress reaches the end");
+    w.connections.connections.lock().unwrap().remove(&endpoint(3));
+    let report = w.recorder.sweep(&|_, _| {}).await.expect("sweeps");
+    assert_eq!((report.written.clone(), report.unchanged), (vec![endpoint(3)], 4));
+    let gone = w.registry.get(&endpoint(3)).await.expect("reads").expect("kept");
+    assert_eq!(gone.state, ConnectionState::Deleted);
+    let active = w.registry.by_account(A.parse().expect("acct"), false).await.expect("reads");
+    assert_eq!(active.len(), 4, "deleted endpoints leave the active view");
+    let all = w.registry.by_account(A.parse().expect("acct"), true).await.expect("reads");
+    assert_eq!(all.len(), 5, "and stay in history");
+}
+
+fn caller(account: &str, operator: bool) -> Caller {
+    Caller {
+        account: account.parse().expect("acct"),
+        arn: format!("arn:aws:iam::{account}:role/x"),
+        operator,
+    }
+}
+
+#[tokio::test]
+async fn a_consumer_sees_only_its_own_account_through_every_route() {
+    let w = world(vec![
+        conn(1, A, SVC, ConnectionState::Available),
+        conn(2, B, SVC, ConnectionState::Available),
+        conn(3, B, SVC, ConnectionState::PendingAcceptance),
+    ]);
+    w.recorder.sweep(&|_, _| {}).await.expect("sweeps");
+    let lookup = Lookup {
+        registry: w.registry.clone(),
+        requests: w.requests.clone(),
+        audit: w.audit.clone(),
+        catalogue: Arc::new(StaticCatalogue(vec![ServiceInfo {
+            id: SVC.parse().expect("svc"),
+            name: "com.amazonaws.vpce.us-east-1.vpce-svc-0abc1234def567890".into(),
+            kind: "Interface".into(),
+            acceptance_required: true,
+            state: "Available".into(),
+        }])),
+        services: vec![SVC.parse().expect("svc")],
+    };
+    let a = caller(A, false);
+    let mine = lookup.endpoints(&a, &Filter::default()).await.expect("own");
+    assert_eq!(mine.iter().map(|e| e.endpoint.clone()).collect::<Vec<_>>(), vec![endpoint(1)]);
+    let by_service = lookup
+        .endpoints(&a, &Filter { service: Some(SVC.parse().expect("svc")), ..Filter::default() })
+        .await
+        .expect("own");
+    assert!(by_service.iter().all(|e| e.owner.to_string() == A), "a service filter does not widen the view");
+    let asked_b =
+        lookup.endpoints(&a, &Filter { account: Some(B.parse().expect("acct")), ..Filter::default() }).await;
+    assert!(matches!(asked_b, Err(LookupError::Forbidden(_))), "{asked_b:?}");
+    for n in [2, 3, 99] {
+        let got = lookup.endpoint(&a, &endpoint(n)).await;
+        assert!(matches!(got, Err(LookupError::NotFound(_))), "endpoint {n}: {got:?}");
+    }
+    assert!(lookup.endpoint(&a, &endpoint(1)).await.is_ok());
+    assert_eq!(lookup.services().await.expect("catalogue").len(), 1);
+
+    let ops = caller("123456789012", true);
+    assert_eq!(
+        lookup
+            .endpoints(&ops, &Filter { account: Some(B.parse().expect("acct")), ..Filter::default() })
+            .await
+            .expect("ops")
+            .len(),
+        2
+    );
+    assert!(lookup.endpoint(&ops, &endpoint(2)).await.is_ok());
+    assert!(
+        matches!(lookup.endpoints(&ops, &Filter::default()).await, Err(LookupError::BadRequest(_))),
+        "no scans"
+    );
+}
