@@ -161,8 +161,10 @@ impl Recorder {
 
     /// Merges one observation, retrying when another writer got there first.
     async fn observe(&self, mut obs: Observation) -> Result<Done, PortError> {
-        if obs.attribution.is_none() {
-            obs.attribution = self.gate_attribution(&obs.endpoint).await?;
+        // Endpoint Gate's own record explains best; CloudTrail's caller of its
+        // own Accept would only name decide's role.
+        if let Some(ours) = self.gate_attribution(&obs.endpoint).await? {
+            obs.attribution = Some(ours);
         }
         for _ in 0..WRITE_ATTEMPTS {
             let existing = self.registry.get(&obs.endpoint).await?;

@@ -6,6 +6,12 @@
 //! | allow entry   | `ALLOW#<scope>`     | `ACCOUNT#<account>`     |                 |                     |
 //! | request       | `REQUEST#<vpce>`    | `REQUEST`               | `SERVICE#<svc>` | `<state>#<vpce>`    |
 //! | audit event   | `AUDIT#<vpce or ->` | `<nanos>#<seq>#<kind>`  |                 |                     |
+//! | registry      | `ENDPOINT#<vpce>`   | `ENTRY`                 | `REGSVC#<svc>`  | `<view>#<vpce>`     |
+//! | its changes   | `ENDPOINT#<vpce>`   | `CHANGE#<version>`      |                 |                     |
+//!
+//! Registry entries are also in `gsi2` (`REGACCT#<account>`, `<view>#<vpce>`),
+//! where `<view>` is `active` or `history`, so the active view of an account
+//! or a service is one query on a key prefix (see `registry_store.rs`).
 //!
 //! A decision needs exactly the policy and entry items of its (service,
 //! account) pairs, so they are fetched by key in batches; requests are
@@ -38,11 +44,12 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{code, port_error};
 
-type Item = HashMap<String, AttributeValue>;
+pub(crate) type Item = HashMap<String, AttributeValue>;
 
 const BATCH_GET_MAX: usize = 100;
 const BATCH_CONCURRENCY: usize = 8;
-const GSI1: &str = "gsi1";
+pub(crate) const GSI1: &str = "gsi1";
+pub(crate) const GSI2: &str = "gsi2";
 const CONFIG: &str = "CONFIG";
 
 #[derive(Debug, Clone)]
@@ -51,11 +58,11 @@ pub struct DynamoStore {
     table: String,
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-fn key(pk: String, sk: impl Into<String>) -> Item {
+pub(crate) fn key(pk: String, sk: impl Into<String>) -> Item {
     HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
 }
 
@@ -123,7 +130,7 @@ fn revision_of(item: &Item) -> u64 {
     item.get("revision").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0)
 }
 
-fn to_item<T: Serialize>(value: &T, mut keys: Item) -> Result<Item, PortError> {
+pub(crate) fn to_item<T: Serialize>(value: &T, mut keys: Item) -> Result<Item, PortError> {
     let attrs: Item = serde_dynamo::to_item(value)
         .map_err(|e| PortError::permanent("encoding a DynamoDB item failed", e))?;
     keys.extend(attrs);
@@ -133,7 +140,7 @@ fn to_item<T: Serialize>(value: &T, mut keys: Item) -> Result<Item, PortError> {
 /// Decodes a stored item. A malformed item is a permanent error that names
 /// the item, so a bad manual edit stops decisions loudly instead of being
 /// read as "no entry".
-fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, PortError> {
+pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, PortError> {
     let name = ["pk", "sk"]
         .iter()
         .filter_map(|k| item.get(*k).and_then(|v| v.as_s().ok()).cloned())
@@ -156,6 +163,10 @@ impl DynamoStore {
         &self.table
     }
 
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// Creates the table with its index unless it exists. Deployments get it
     /// from the SAM template; tests, the demo and the CLI's `init` use this.
     pub async fn ensure_table(&self) -> Result<(), PortError> {
@@ -169,6 +180,12 @@ impl DynamoStore {
             .key_schema(build(key("gsi1sk", KeyType::Range))?)
             .projection(Projection::builder().projection_type(ProjectionType::All).build())
             .build();
+        let gsi2 = GlobalSecondaryIndex::builder()
+            .index_name(GSI2)
+            .key_schema(build(key("gsi2pk", KeyType::Hash))?)
+            .key_schema(build(key("gsi2sk", KeyType::Range))?)
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .build();
         let result = self
             .client
             .create_table()
@@ -178,9 +195,12 @@ impl DynamoStore {
             .attribute_definitions(build(attr("sk"))?)
             .attribute_definitions(build(attr("gsi1pk"))?)
             .attribute_definitions(build(attr("gsi1sk"))?)
+            .attribute_definitions(build(attr("gsi2pk"))?)
+            .attribute_definitions(build(attr("gsi2sk"))?)
             .key_schema(build(key("pk", KeyType::Hash))?)
             .key_schema(build(key("sk", KeyType::Range))?)
             .global_secondary_indexes(build(gsi)?)
+            .global_secondary_indexes(build(gsi2)?)
             .send()
             .await;
         match result {
@@ -262,7 +282,7 @@ impl DynamoStore {
         ))
     }
 
-    async fn query(
+    pub(crate) async fn query(
         &self,
         index: Option<&str>,
         pk_name: &str,
@@ -293,6 +313,48 @@ impl DynamoStore {
         item.insert("gsi1pk".into(), s(format!("SERVICE#{}", record.service)));
         item.insert("gsi1sk".into(), s(format!("{}#{}", record.state, record.endpoint)));
         Ok(item)
+    }
+
+    /// Conditional puts, all or none; `false` when a condition did not hold.
+    pub(crate) async fn transact_puts(
+        &self,
+        puts: Vec<(Item, &str, Option<Item>)>,
+        what: String,
+    ) -> Result<bool, PortError> {
+        let mut request = self.client.transact_write_items();
+        for (item, condition, values) in puts {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression(condition)
+                .set_expression_attribute_values(values)
+                .build()
+                .map_err(|e| PortError::permanent(what.clone(), e))?;
+            request = request.transact_items(TransactWriteItem::builder().put(put).build());
+        }
+        let result = request.send().await;
+        let reason = match &result {
+            Err(SdkError::ServiceError(e)) => match e.err() {
+                TransactWriteItemsError::TransactionCanceledException(c) => c
+                    .cancellation_reasons()
+                    .iter()
+                    .filter_map(|r| r.code())
+                    .find(|code| *code != "None")
+                    .map(str::to_owned),
+                _ => None,
+            },
+            _ => None,
+        };
+        match (result, reason.as_deref()) {
+            (Ok(_), _) => Ok(true),
+            // An item's condition failed: someone else wrote first.
+            (Err(_), Some("ConditionalCheckFailed")) => Ok(false),
+            // Another transaction on the same item was in flight: try again.
+            (Err(e), Some("TransactionConflict")) => {
+                Err(PortError::transient(format!("{what} (conflict)"), e))
+            }
+            (Err(e), _) => Err(port_error(what, e)),
+        }
     }
 
     /// A conditional put; `false` when the condition did not hold.
@@ -358,42 +420,9 @@ impl Requests for DynamoStore {
     }
 
     async fn create(&self, record: &RequestRecord, decided: &AuditEvent) -> Result<bool, PortError> {
-        let what = || format!("recording the decision on {} failed", record.endpoint);
-        let put = |item: Item| {
-            Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .map(|p| TransactWriteItem::builder().put(p).build())
-                .map_err(|e| PortError::permanent(what(), e))
-        };
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(put(self.request_item(record)?)?)
-            .transact_items(put(audit_item(decided)?)?)
-            .send()
-            .await;
-        let reason = match &result {
-            Err(SdkError::ServiceError(e)) => match e.err() {
-                TransactWriteItemsError::TransactionCanceledException(c) => {
-                    c.cancellation_reasons().first().and_then(|r| r.code()).map(str::to_owned)
-                }
-                _ => None,
-            },
-            _ => None,
-        };
-        match (result, reason.as_deref()) {
-            (Ok(_), _) => Ok(true),
-            // The request item exists: someone else decided first.
-            (Err(_), Some("ConditionalCheckFailed")) => Ok(false),
-            // Another transaction on the same item was in flight: try again.
-            (Err(e), Some("TransactionConflict")) => {
-                Err(PortError::transient(format!("{} (conflict)", what()), e))
-            }
-            (Err(e), _) => Err(port_error(what(), e)),
-        }
+        let absent = "attribute_not_exists(pk)";
+        let puts = vec![(self.request_item(record)?, absent, None), (audit_item(decided)?, absent, None)];
+        self.transact_puts(puts, format!("recording the decision on {} failed", record.endpoint)).await
     }
 
     async fn update(&self, record: &RequestRecord) -> Result<bool, PortError> {

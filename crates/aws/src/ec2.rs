@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{Filter, VpcEndpointConnection};
 use gate_app::PortError;
-use gate_app::ports::{Connections, Refused};
+use gate_app::ports::{Catalogue, Connections, Refused, ServiceInfo};
 use gate_core::{Action, Connection, ConnectionState, DnsEntry, EndpointId, ServiceId, Timestamp};
 
 use crate::error::port_error;
@@ -36,6 +36,60 @@ impl Ec2Connections {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| port_error("DescribeVpcEndpointConnections failed", e))?;
             out.extend(page.vpc_endpoint_connections().iter().filter_map(to_connection));
+        }
+        Ok(out)
+    }
+}
+
+impl Ec2Connections {
+    /// Connections of these services (all when empty), in one state or any.
+    async fn of_services(
+        &self,
+        services: &[ServiceId],
+        state: Option<&str>,
+    ) -> Result<Vec<Connection>, PortError> {
+        let state = || state.map(|s| filter("vpc-endpoint-state", [s.to_owned()]));
+        if services.is_empty() {
+            return self.describe(state().into_iter().collect()).await;
+        }
+        let mut out = Vec::new();
+        for chunk in services.chunks(FILTER_VALUES) {
+            let ids = chunk.iter().map(ToString::to_string);
+            out.extend(
+                self.describe(state().into_iter().chain([filter("service-id", ids)]).collect()).await?,
+            );
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl Catalogue for Ec2Connections {
+    async fn services(&self, ids: &[ServiceId]) -> Result<Vec<ServiceInfo>, PortError> {
+        let mut pages = self
+            .client
+            .describe_vpc_endpoint_service_configurations()
+            .set_service_ids((!ids.is_empty()).then(|| ids.iter().map(ToString::to_string).collect()))
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| port_error("DescribeVpcEndpointServiceConfigurations failed", e))?;
+            for c in page.service_configurations() {
+                let Ok(id) = c.service_id().unwrap_or_default().parse() else { continue };
+                out.push(ServiceInfo {
+                    id,
+                    name: c.service_name().unwrap_or_default().to_owned(),
+                    kind: c
+                        .service_type()
+                        .first()
+                        .and_then(|t| t.service_type())
+                        .map(|t| t.as_str().to_owned())
+                        .unwrap_or_default(),
+                    acceptance_required: c.acceptance_required().unwrap_or(true),
+                    state: c.service_state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                });
+            }
         }
         Ok(out)
     }
@@ -83,16 +137,11 @@ impl Connections for Ec2Connections {
     }
 
     async fn pending(&self, services: &[ServiceId]) -> Result<Vec<Connection>, PortError> {
-        let state = || filter("vpc-endpoint-state", ["pendingAcceptance".to_owned()]);
-        if services.is_empty() {
-            return self.describe(vec![state()]).await;
-        }
-        let mut out = Vec::new();
-        for chunk in services.chunks(FILTER_VALUES) {
-            let ids = chunk.iter().map(ToString::to_string);
-            out.extend(self.describe(vec![state(), filter("service-id", ids)]).await?);
-        }
-        Ok(out)
+        self.of_services(services, Some("pendingAcceptance")).await
+    }
+
+    async fn all(&self, services: &[ServiceId]) -> Result<Vec<Connection>, PortError> {
+        self.of_services(services, None).await
     }
 
     async fn act(

@@ -5,6 +5,7 @@ pub mod dynamo;
 pub mod ec2;
 pub mod error;
 pub mod networks;
+pub mod registry_store;
 pub mod secrets;
 pub mod slack;
 pub mod slack_messages;

@@ -240,6 +240,65 @@ impl RespondConfig {
     }
 }
 
+/// The record function's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordConfig {
+    pub table_name: String,
+    pub service_ids: Vec<ServiceId>,
+}
+
+impl RecordConfig {
+    pub const REQUIRED: &'static [&'static str] = &["TABLE_NAME"];
+    pub const OPTIONAL: &'static [&'static str] = &["SERVICE_IDS"];
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut env = Env::new(lookup);
+        let table_name = env.required("TABLE_NAME");
+        let service_ids = env.services("SERVICE_IDS");
+        env.finish()?;
+        Ok(Self { table_name, service_ids })
+    }
+}
+
+/// The lookup function's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookupConfig {
+    pub table_name: String,
+    pub service_ids: Vec<ServiceId>,
+    /// IAM roles or users who see every account (role sessions included).
+    pub operator_arns: Vec<String>,
+}
+
+impl LookupConfig {
+    pub const REQUIRED: &'static [&'static str] = &["TABLE_NAME"];
+    pub const OPTIONAL: &'static [&'static str] = &["SERVICE_IDS", "OPERATOR_ARNS"];
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut env = Env::new(lookup);
+        let table_name = env.required("TABLE_NAME");
+        let service_ids = env.services("SERVICE_IDS");
+        let operator_arns: Vec<String> = env
+            .optional("OPERATOR_ARNS")
+            .map(|v| v.split(',').map(str::trim).filter(|a| !a.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default();
+        for arn in &operator_arns {
+            if !arn.starts_with("arn:") || !(arn.contains(":role/") || arn.contains(":user/")) {
+                env.problem(format!("OPERATOR_ARNS: {arn:?} is not an IAM role or user ARN"));
+            }
+        }
+        env.finish()?;
+        Ok(Self { table_name, service_ids, operator_arns })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;

@@ -3,6 +3,9 @@
 
 pub mod config;
 pub mod decide;
+pub mod lookup;
+pub mod lookup_page;
 pub mod pages;
+pub mod record;
 pub mod respond;
 pub mod trigger;

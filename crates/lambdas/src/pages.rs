@@ -1,8 +1,29 @@
 //! The few HTML pages approvers see. No scripts, no external resources;
 //! every value is escaped.
 
+use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlResponse;
+use aws_lambda_events::http::{HeaderMap, HeaderValue};
 use gate_core::RequestRecord;
 use gate_core::link::LinkAction;
+
+/// A page as a Function URL response: no scripts, never framed or cached.
+pub fn html(status: i64, page: Page) -> LambdaFunctionUrlResponse {
+    let mut headers = HeaderMap::new();
+    headers.insert("content-type", HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(
+        "content-security-policy",
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    headers.insert("cache-control", HeaderValue::from_static("no-store"));
+    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    let mut response = LambdaFunctionUrlResponse::default();
+    response.status_code = status;
+    response.headers = headers;
+    response.body = Some(page.render());
+    response
+}
 
 /// Escapes text for HTML content and attribute values.
 pub fn escape(text: &str) -> String {
@@ -26,13 +47,20 @@ pub struct Page {
     body: String,
 }
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem;color:#1d2430}\
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:64rem;margin:3rem auto;padding:0 1rem;color:#1d2430}\
     h1{font-size:1.4rem}dl{display:grid;grid-template-columns:max-content auto;gap:.3rem 1rem}dt{color:#5b6677}\
     li{margin:.2rem 0}textarea{width:100%;min-height:4rem}\
     button{font-size:1rem;padding:.6rem 1.4rem;border:0;border-radius:.3rem;color:#fff;cursor:pointer}\
-    .approve{background:#1f7a3f}.reject{background:#a32b2b}";
+    .approve{background:#1f7a3f}.reject{background:#a32b2b}\
+    table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #dde2ea;vertical-align:top}\
+    code{font-size:.85rem}.state{font-weight:600}";
 
 impl Page {
+    /// A page from a title and a body that is already escaped HTML.
+    pub fn new(title: &str, body: String) -> Self {
+        Self { title: title.to_owned(), body }
+    }
+
     pub fn message(title: &str, text: &str) -> Self {
         Self { title: title.to_owned(), body: format!("<p id=\"result\">{}</p>", escape(text)) }
     }

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
-use aws_lambda_events::http::{HeaderMap, HeaderValue};
+use aws_lambda_events::http::HeaderValue;
 use gate_app::ports::{SlackReplies, SlackReply};
 use gate_app::{Answered, Decider, PortError, Verdict};
 use gate_aws::{LinkKeys, SlackHooks, SlackSecrets};
@@ -18,7 +18,7 @@ use gate_core::slack::{ButtonPress, SlackError};
 use gate_core::{EndpointId, RequestRecord, Timestamp};
 
 use crate::config::RespondConfig;
-use crate::pages::Page;
+use crate::pages::{Page, html as page};
 
 /// Request bodies larger than this are refused: a form has five fields.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -56,28 +56,6 @@ fn to_slack(status: i64, text: &str) -> LambdaFunctionUrlResponse {
     response.status_code = status;
     response.headers.insert("content-type", HeaderValue::from_static("text/plain; charset=utf-8"));
     response.body = Some(text.to_owned());
-    response
-}
-
-fn page(status: i64, page: Page) -> LambdaFunctionUrlResponse {
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        "content-type",
-        aws_lambda_events::http::HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    // The pages carry no scripts and must not be framed or cached.
-    headers.insert(
-        "content-security-policy",
-        aws_lambda_events::http::HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-        ),
-    );
-    headers.insert("cache-control", aws_lambda_events::http::HeaderValue::from_static("no-store"));
-    headers.insert("referrer-policy", aws_lambda_events::http::HeaderValue::from_static("no-referrer"));
-    let mut response = LambdaFunctionUrlResponse::default();
-    response.status_code = status;
-    response.headers = headers;
-    response.body = Some(page.render());
     response
 }
 

@@ -1,0 +1,96 @@
+//! The registry in the single table: one entry item per endpoint, found by
+//! key, by service (`gsi1`) and by account (`gsi2`), and one change item per
+//! version. Every read is a key lookup or an index query on a key prefix;
+//! nothing scans.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+use gate_app::PortError;
+use gate_app::ports::Registry;
+use gate_core::{AccountId, EndpointId, RegistryEntry, ServiceId};
+
+use crate::dynamo::{DynamoStore, GSI1, GSI2, Item, from_item, key, s, to_item};
+use crate::error::port_error;
+
+fn entry_key(endpoint: &EndpointId) -> Item {
+    key(format!("ENDPOINT#{endpoint}"), "ENTRY")
+}
+
+fn view(entry: &RegistryEntry) -> &'static str {
+    if entry.is_active() { "active" } else { "history" }
+}
+
+fn entry_item(entry: &RegistryEntry) -> Result<Item, PortError> {
+    let mut item = to_item(entry, entry_key(&entry.endpoint))?;
+    let sort = format!("{}#{}", view(entry), entry.endpoint);
+    item.insert("gsi1pk".into(), s(format!("REGSVC#{}", entry.service)));
+    item.insert("gsi1sk".into(), s(sort.clone()));
+    item.insert("gsi2pk".into(), s(format!("REGACCT#{}", entry.owner)));
+    item.insert("gsi2sk".into(), s(sort));
+    Ok(item)
+}
+
+/// Only registry entries: other items share the partition of the index
+/// only if someone wrote one by hand.
+fn entries(items: Vec<Item>) -> Result<Vec<RegistryEntry>, PortError> {
+    items.into_iter().map(from_item).collect()
+}
+
+impl DynamoStore {
+    async fn registry_view(
+        &self,
+        index: &str,
+        pk: String,
+        history: bool,
+    ) -> Result<Vec<RegistryEntry>, PortError> {
+        let (pk_name, sk_name) = if index == GSI1 { ("gsi1pk", "gsi1sk") } else { ("gsi2pk", "gsi2sk") };
+        let prefix = if history { None } else { Some((sk_name, "active#".to_owned())) };
+        entries(self.query(Some(index), pk_name, pk, prefix).await?)
+    }
+}
+
+#[async_trait]
+impl Registry for DynamoStore {
+    async fn get(&self, endpoint: &EndpointId) -> Result<Option<RegistryEntry>, PortError> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(entry_key(endpoint)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| port_error(format!("reading the registry entry of {endpoint} failed"), e))?;
+        out.item.map(from_item).transpose()
+    }
+
+    async fn put(&self, entry: &RegistryEntry) -> Result<bool, PortError> {
+        let (condition, values) = if entry.version <= 1 {
+            ("attribute_not_exists(pk)", None)
+        } else {
+            let previous = AttributeValue::N((entry.version - 1).to_string());
+            ("version = :previous", Some(HashMap::from([(":previous".to_owned(), previous)])))
+        };
+        let change = to_item(
+            entry,
+            key(format!("ENDPOINT#{}", entry.endpoint), format!("CHANGE#{:010}", entry.version)),
+        )?;
+        let puts = vec![(entry_item(entry)?, condition, values), (change, "attribute_not_exists(pk)", None)];
+        self.transact_puts(puts, format!("recording {} in the registry failed", entry.endpoint)).await
+    }
+
+    async fn by_account(&self, account: AccountId, history: bool) -> Result<Vec<RegistryEntry>, PortError> {
+        self.registry_view(GSI2, format!("REGACCT#{account}"), history).await
+    }
+
+    async fn by_service(&self, service: &ServiceId, history: bool) -> Result<Vec<RegistryEntry>, PortError> {
+        self.registry_view(GSI1, format!("REGSVC#{service}"), history).await
+    }
+
+    async fn changes(&self, endpoint: &EndpointId) -> Result<Vec<RegistryEntry>, PortError> {
+        let prefix = Some(("sk", "CHANGE#".to_owned()));
+        entries(self.query(None, "pk", format!("ENDPOINT#{endpoint}"), prefix).await?)
+    }
+}

@@ -1,0 +1,14 @@
+//! lookup: consumers' view of their endpoints and requests (Function URL, IAM auth).
+
+use gate_lambdas::config::LookupConfig;
+use gate_lambdas::lookup::LookupFn;
+use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let config = LookupConfig::from_env()?;
+    let sdk = aws_config::load_from_env().await;
+    let lookup = LookupFn::build(&config, &sdk);
+    run(service_fn(|event: LambdaEvent<_>| async { Ok::<_, Error>(lookup.handle(event.payload).await) })).await
+}

@@ -1,0 +1,222 @@
+//! The `lookup` function behind a Function URL with IAM auth: consumers see
+//! their endpoints, DNS names and request status; operators see everything.
+//!
+//! | route                      | answer                                     |
+//! |----------------------------|--------------------------------------------|
+//! | `GET /`                    | the page: your endpoints and the catalogue |
+//! | `GET /api/endpoints`       | `?account=&service=&history=true`          |
+//! | `GET /api/endpoints/<vpce>`| one endpoint, its request, its changes     |
+//! | `GET /api/services`        | the service catalogue                      |
+//!
+//! The caller's account is the one AWS verified the signature for
+//! (`requestContext.authorizer.iam`), never a parameter.
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
+use aws_lambda_events::http::HeaderValue;
+use gate_app::lookup::{Filter, Lookup, LookupError};
+use gate_aws::{DynamoStore, Ec2Connections};
+use gate_core::caller::Caller;
+use gate_core::link::percent_decode;
+use serde::Serialize;
+
+use crate::config::LookupConfig;
+use crate::lookup_page;
+use crate::pages::html;
+
+/// Query strings longer than this are refused.
+const MAX_QUERY: usize = 1024;
+
+#[derive(Debug)]
+pub struct LookupFn {
+    pub lookup: Lookup,
+    pub operators: Vec<String>,
+}
+
+impl LookupFn {
+    pub fn build(config: &LookupConfig, sdk: &SdkConfig) -> Self {
+        let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table_name.clone()));
+        let lookup = Lookup {
+            registry: store.clone(),
+            requests: store.clone(),
+            audit: store,
+            catalogue: Arc::new(Ec2Connections::new(aws_sdk_ec2::Client::new(sdk))),
+            services: config.service_ids.clone(),
+        };
+        Self { lookup, operators: config.operator_arns.clone() }
+    }
+
+    pub async fn handle(&self, req: LambdaFunctionUrlRequest) -> LambdaFunctionUrlResponse {
+        let method = req.request_context.http.method.as_deref().unwrap_or_default().to_ascii_uppercase();
+        let path = req.raw_path.as_deref().unwrap_or("/").to_owned();
+        let iam = req.request_context.authorizer.as_ref().and_then(|a| a.iam.as_ref());
+        let caller = match iam {
+            Some(iam) => Caller::from_signed(
+                iam.account_id.as_deref().unwrap_or_default(),
+                iam.user_arn.as_deref().unwrap_or_default(),
+                &self.operators,
+            ),
+            None => Err("the request is not signed (the Function URL must use AWS_IAM auth)".to_owned()),
+        };
+        let caller = match caller {
+            Ok(c) => c,
+            Err(why) => return json(401, &Problem { error: why }),
+        };
+        if method != "GET" {
+            return json(405, &Problem { error: "lookup only answers GET".into() });
+        }
+        let query = match parse_query(req.raw_query_string.as_deref().unwrap_or_default()) {
+            Ok(q) => q,
+            Err(why) => return json(400, &Problem { error: why }),
+        };
+        tracing::info!(caller = caller.arn, account = %caller.account, operator = caller.operator, path, "lookup");
+        match self.route(&caller, &path, &query).await {
+            Ok(response) => response,
+            Err(e) => {
+                let status = match &e {
+                    LookupError::BadRequest(_) => 400,
+                    LookupError::Forbidden(_) => 403,
+                    LookupError::NotFound(_) => 404,
+                    LookupError::Port(p) => {
+                        tracing::error!(error = %p.chain(), "lookup failed");
+                        return json(
+                            503,
+                            &Problem { error: "the registry could not be read; try again".into() },
+                        );
+                    }
+                };
+                json(status, &Problem { error: e.to_string() })
+            }
+        }
+    }
+
+    async fn route(
+        &self,
+        caller: &Caller,
+        path: &str,
+        query: &Query,
+    ) -> Result<LambdaFunctionUrlResponse, LookupError> {
+        match path {
+            "/" => {
+                query.only(&["account", "history"])?;
+                let filter = Filter {
+                    account: query.account()?.or(Some(caller.account)),
+                    service: None,
+                    history: query.history()?,
+                };
+                let endpoints = self.lookup.endpoints(caller, &filter).await?;
+                let mut views = Vec::new();
+                for e in endpoints.iter().filter(|e| e.state != gate_core::ConnectionState::Available) {
+                    views.push(self.lookup.endpoint(caller, &e.endpoint).await?);
+                }
+                let services = self.lookup.services().await?;
+                Ok(html(200, lookup_page::page(caller, filter.account, &endpoints, &views, &services)))
+            }
+            "/api/endpoints" => {
+                query.only(&["account", "service", "history"])?;
+                let filter = Filter {
+                    account: query.account()?,
+                    service: query.service()?,
+                    history: query.history()?,
+                };
+                Ok(json(200, &self.lookup.endpoints(caller, &filter).await?))
+            }
+            "/api/services" => {
+                query.only(&[])?;
+                Ok(json(200, &self.lookup.services().await?))
+            }
+            _ => match path.strip_prefix("/api/endpoints/") {
+                Some(id) => {
+                    query.only(&[])?;
+                    let endpoint =
+                        id.parse().map_err(|e: gate_core::IdError| LookupError::BadRequest(e.to_string()))?;
+                    Ok(json(200, &self.lookup.endpoint(caller, &endpoint).await?))
+                }
+                None => Err(LookupError::NotFound(format!(
+                    "no route {:?}",
+                    path.chars().take(80).collect::<String>()
+                ))),
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Problem {
+    error: String,
+}
+
+fn json<T: Serialize>(status: i64, body: &T) -> LambdaFunctionUrlResponse {
+    let mut response = LambdaFunctionUrlResponse::default();
+    response.status_code = status;
+    response.headers.insert("content-type", HeaderValue::from_static("application/json"));
+    response.headers.insert("cache-control", HeaderValue::from_static("no-store"));
+    response.body =
+        Some(serde_json::to_string(body).unwrap_or_else(|_| "{\"error\":\"encoding failed\"}".into()));
+    response
+}
+
+/// A parsed query string: each key at most once.
+#[derive(Debug, Default)]
+pub struct Query(Vec<(String, String)>);
+
+/// Parses `a=1&b=2`; refuses long, badly escaped or repeated parameters.
+pub fn parse_query(raw: &str) -> Result<Query, String> {
+    if raw.len() > MAX_QUERY {
+        return Err(format!("the query string is longer than {MAX_QUERY} characters"));
+    }
+    let mut out: Vec<(String, String)> = Vec::new();
+    for part in raw.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = part.split_once('=').unwrap_or((part, ""));
+        let decode = |s: &str| percent_decode(s).filter(|d| !d.chars().any(char::is_control));
+        let (Some(k), Some(v)) = (decode(k), decode(v)) else {
+            return Err(format!("query parameter {:?} is badly encoded", short(part)));
+        };
+        if out.iter().any(|(seen, _)| *seen == k) {
+            return Err(format!("query parameter {:?} is given twice", short(&k)));
+        }
+        out.push((k, v));
+    }
+    Ok(Query(out))
+}
+
+fn short(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+impl Query {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    fn only(&self, allowed: &[&str]) -> Result<(), LookupError> {
+        match self.0.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+            Some((k, _)) => Err(LookupError::BadRequest(format!("unknown query parameter {:?}", short(k)))),
+            None => Ok(()),
+        }
+    }
+
+    fn account(&self) -> Result<Option<gate_core::AccountId>, LookupError> {
+        self.get("account")
+            .map(|v| v.parse().map_err(|e: gate_core::IdError| LookupError::BadRequest(e.to_string())))
+            .transpose()
+    }
+
+    fn service(&self) -> Result<Option<gate_core::ServiceId>, LookupError> {
+        self.get("service")
+            .map(|v| v.parse().map_err(|e: gate_core::IdError| LookupError::BadRequest(e.to_string())))
+            .transpose()
+    }
+
+    fn history(&self) -> Result<bool, LookupError> {
+        match self.get("history") {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(other) => {
+                Err(LookupError::BadRequest(format!("history={:?}: use true or false", short(other))))
+            }
+        }
+    }
+}
