@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
 use gate_app::ports::ConfigStore;
 use gate_core::Timestamp;
-use gate_e2e::{Local, Result};
+use gate_e2e::{Local, Result, lambda_sns_event};
 use gate_lambdas::config::RespondConfig;
 use gate_lambdas::decide::handle_at;
 use gate_lambdas::respond::Responder;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const TEAM_A: &str = "210000000001";
 const STRANGER_B: &str = "210000000002";
@@ -220,17 +220,4 @@ fn link_request(method: &str, query: &str, body: Option<&str>) -> LambdaFunction
     r.request_context.http.method = Some(method.into());
     r.body = body.map(str::to_owned);
     r
-}
-
-/// The SNS envelope from the queue, wrapped as Lambda's SNS event.
-fn lambda_sns_event(envelope: &Value) -> Value {
-    let s = |k: &str| envelope[k].as_str().unwrap_or_default().to_owned();
-    json!({"Records": [{
-        "EventSource": "aws:sns", "EventVersion": "1.0",
-        "EventSubscriptionArn": format!("{}:demo", s("TopicArn")),
-        "Sns": {"Type": "Notification", "MessageId": s("MessageId"), "TopicArn": s("TopicArn"),
-                "Subject": s("Subject"), "Message": s("Message"), "Timestamp": s("Timestamp"),
-                "SignatureVersion": "1", "Signature": s("Signature"), "SigningCertUrl": s("SigningCertURL"),
-                "UnsubscribeUrl": s("UnsubscribeURL"), "MessageAttributes": {}}
-    }]})
 }

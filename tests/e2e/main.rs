@@ -9,5 +9,6 @@ mod approvals;
 mod browser;
 mod decide;
 mod demo;
+mod registry;
 mod respond;
 mod slack;

@@ -37,7 +37,12 @@ TEMPLATES = [TEMPLATE, CONSUMER_ROLE]
 # runtime sets itself (AWS_LAMBDA_LOG_FORMAT, AWS_LAMBDA_LOG_LEVEL from
 # LoggingConfig) are not listed: the template must not set them.
 CONFIG_RS = ROOT / "crates" / "lambdas" / "src" / "config.rs"
-CONFIG_TYPES = {"DecideFunction": "DecideConfig", "RespondFunction": "RespondConfig"}
+CONFIG_TYPES = {
+    "DecideFunction": "DecideConfig",
+    "RespondFunction": "RespondConfig",
+    "RecordFunction": "RecordConfig",
+    "LookupFunction": "LookupConfig",
+}
 
 
 def rust_env() -> dict[str, dict[str, list[str]]]:
@@ -600,15 +605,25 @@ def test_link_keys_secret_starts_with_a_random_current_key_and_no_previous() -> 
     assert gen["PasswordLength"] >= 32 and gen["ExcludePunctuation"] is True
 
 
-def test_only_respond_is_public_and_only_through_its_url() -> None:
+def test_only_respond_is_public_and_lookup_needs_a_signature() -> None:
     template = load(TEMPLATE)
     for name, fn in functions(template).items():
         assert "FunctionUrlConfig" not in fn["Properties"], f"{name}: write the URL and its permissions out"
     resources = provider(SERVICES_ONE).resolved_resources()
     urls = {k: r["Properties"] for k, r in resources.items() if r["Type"] == "AWS::Lambda::Url"}
-    assert urls == {"RespondFunctionUrl": {"TargetFunctionArn": "<RespondFunction.Arn>", "AuthType": "NONE"}}
+    assert urls == {
+        "RespondFunctionUrl": {"TargetFunctionArn": "<RespondFunction.Arn>", "AuthType": "NONE"},
+        "LookupFunctionUrl": {"TargetFunctionArn": "<LookupFunction.Arn>", "AuthType": "AWS_IAM"},
+    }
     permissions = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
-    public = sorted((p for p in permissions if p["Principal"] == "*"), key=lambda p: p["Action"])
+    for p in permissions:
+        if p["FunctionName"] == "<LookupFunction.Arn>":
+            # Signed calls only; "*" only narrowed to the organization.
+            assert p["FunctionUrlAuthType"] == "AWS_IAM" and p["Action"] == "lambda:InvokeFunctionUrl", p
+            assert p["Principal"] != "*" or p.get("PrincipalOrgID"), p
+    public = sorted(
+        (p for p in permissions if p["Principal"] == "*" and not p.get("PrincipalOrgID")), key=lambda p: p["Action"]
+    )
     assert public == [
         {"FunctionName": "<RespondFunction.Arn>", "Action": "lambda:InvokeFunction", "Principal": "*",
          "InvokedViaFunctionUrl": True},
@@ -660,11 +675,22 @@ def test_assume_role_only_on_the_consumer_role_name_and_external_id_when_set() -
         assert found[0].get("Condition") == condition
 
 
-def test_table_access_only_on_the_table_and_its_index() -> None:
+def test_table_access_only_on_the_table_and_its_indexes() -> None:
     resources = provider(SERVICES_ONE).resolved_resources()
+    allowed = {"<Table.Arn>", "<Table.Arn>/index/gsi1", "<Table.Arn>/index/gsi2"}
     for _, st in statements(resources):
         if any(str(a).startswith("dynamodb:") for a in as_list(st.get("Action", []))):
-            assert sorted(as_list(st["Resource"])) == ["<Table.Arn>", "<Table.Arn>/index/gsi1"]
+            assert "<Table.Arn>" in as_list(st["Resource"]) and set(as_list(st["Resource"])) <= allowed, st
+            # Nothing deletes or rewrites in bulk: the audit is append-only.
+            assert not {"dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:Scan"} & set(as_list(st["Action"])), st
+
+
+def test_lookup_only_reads() -> None:
+    role = provider(SERVICES_ONE).resolved_resources()["LookupRole"]
+    actions = {a for policy in role["Properties"]["Policies"] for st in policy["PolicyDocument"]["Statement"]
+               for a in as_list(st["Action"])}
+    writes = {a for a in actions if not a.split(":")[1].startswith(("Get", "BatchGet", "Query", "Describe"))}
+    assert writes <= {"logs:CreateLogStream", "logs:PutLogEvents"}, writes
 
 
 def test_other_accounts_may_put_events_only_when_an_organization_is_named() -> None:

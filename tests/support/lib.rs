@@ -324,6 +324,32 @@ impl Local {
         config
     }
 
+    /// Connection notifications of every kind (Connect, Accept, Reject,
+    /// Delete) for a service, to an SNS topic.
+    pub async fn notify(&self, service: &Service, topic_arn: &str) -> Result<()> {
+        self.ec2()
+            .create_vpc_endpoint_connection_notification()
+            .service_id(&service.id)
+            .connection_notification_arn(topic_arn)
+            .set_connection_events(Some(["Connect", "Accept", "Reject", "Delete"].map(String::from).to_vec()))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// The record function's recorder on a test's table.
+    pub fn recorder(&self, table: &str, services: &[&Service]) -> gate_app::record::Recorder {
+        let config = gate_lambdas::config::RecordConfig {
+            table_name: table.to_owned(),
+            service_ids: services
+                .iter()
+                .map(|s| s.id.parse())
+                .collect::<std::result::Result<_, _>>()
+                .unwrap_or_default(),
+        };
+        gate_lambdas::record::build(&config, &self.sdk)
+    }
+
     /// The real decider, built the way the Lambda builds it.
     pub async fn decider(&self, config: &DecideConfig) -> Decider {
         gate_lambdas::decide::build(config, &self.sdk).await.unwrap_or_else(|e| panic!("{}", e.chain()))
@@ -385,4 +411,17 @@ pub fn slack_signature(secret: &str, timestamp: &str, body: &str) -> String {
     mac.update(format!("v0:{timestamp}:{body}").as_bytes());
     let bytes = mac.finalize().into_bytes();
     format!("v0={}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+/// The SNS envelope from the queue, wrapped as Lambda's SNS event.
+pub fn lambda_sns_event(envelope: &serde_json::Value) -> serde_json::Value {
+    let s = |k: &str| envelope[k].as_str().unwrap_or_default().to_owned();
+    serde_json::json!({"Records": [{
+        "EventSource": "aws:sns", "EventVersion": "1.0",
+        "EventSubscriptionArn": format!("{}:demo", s("TopicArn")),
+        "Sns": {"Type": "Notification", "MessageId": s("MessageId"), "TopicArn": s("TopicArn"),
+                "Subject": s("Subject"), "Message": s("Message"), "Timestamp": s("Timestamp"),
+                "SignatureVersion": "1", "Signature": s("Signature"), "SigningCertUrl": s("SigningCertURL"),
+                "UnsubscribeUrl": s("UnsubscribeURL"), "MessageAttributes": {}}
+    }]})
 }

@@ -4,7 +4,7 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use gate_lambdas::config::{DecideConfig, RespondConfig};
+use gate_lambdas::config::{DecideConfig, LookupConfig, RecordConfig, RespondConfig};
 use serde_norway::Value;
 
 fn variables(template: &Value, function: &str) -> Option<Vec<String>> {
@@ -18,9 +18,11 @@ fn template_environment_matches_what_each_function_reads() {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/template.yaml"))
         .expect("template");
     let template: Value = serde_norway::from_str(&text).expect("the template is YAML");
-    let functions: [(&str, &[&str], &[&str]); 2] = [
+    let functions: [(&str, &[&str], &[&str]); 4] = [
         ("DecideFunction", DecideConfig::REQUIRED, DecideConfig::OPTIONAL),
         ("RespondFunction", RespondConfig::REQUIRED, RespondConfig::OPTIONAL),
+        ("RecordFunction", RecordConfig::REQUIRED, RecordConfig::OPTIONAL),
+        ("LookupFunction", LookupConfig::REQUIRED, LookupConfig::OPTIONAL),
     ];
     let mut checked = 0;
     for (function, required, optional) in functions {

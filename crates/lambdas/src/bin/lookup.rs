@@ -10,5 +10,6 @@ async fn main() -> Result<(), Error> {
     let config = LookupConfig::from_env()?;
     let sdk = aws_config::load_from_env().await;
     let lookup = LookupFn::build(&config, &sdk);
-    run(service_fn(|event: LambdaEvent<_>| async { Ok::<_, Error>(lookup.handle(event.payload).await) })).await
+    run(service_fn(|event: LambdaEvent<_>| async { Ok::<_, Error>(lookup.handle(event.payload).await) }))
+        .await
 }

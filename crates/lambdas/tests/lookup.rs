@@ -1,0 +1,189 @@
+//! The lookup function over in-memory ports: the caller's account comes
+//! from the signed context only, every route keeps accounts apart, and
+//! hostile query strings are refused by name.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::lambda_function_urls::{
+    LambdaFunctionUrlRequest, LambdaFunctionUrlRequestContextAuthorizerDescription,
+    LambdaFunctionUrlRequestContextAuthorizerIamDescription,
+};
+use gate_app::lookup::Lookup;
+use gate_app::memory::*;
+use gate_app::ports::ServiceInfo;
+use gate_app::record::Recorder;
+use gate_core::*;
+use gate_lambdas::lookup::LookupFn;
+
+const SVC: &str = "vpce-svc-0abc1234def567890";
+const A: &str = "222233334444";
+const B: &str = "333344445555";
+const PROVIDER: &str = "123456789012";
+
+fn endpoint(n: u32) -> EndpointId {
+    format!("vpce-{n:017x}").parse().expect("endpoint")
+}
+
+async fn world() -> LookupFn {
+    let conns = [(1, A), (2, B), (3, B)].map(|(n, owner)| Connection {
+        service: SVC.parse().expect("svc"),
+        endpoint: endpoint(n),
+        owner: owner.parse().expect("owner"),
+        state: ConnectionState::Available,
+        dns_entries: vec![DnsEntry {
+            dns_name: format!("{}.vpce.example", endpoint(n)),
+            hosted_zone_id: "Z1".into(),
+        }],
+        created_at: None,
+    });
+    let connections = Arc::new(InMemoryConnections::with(conns));
+    let requests = Arc::new(InMemoryRequests::default());
+    let registry = Arc::new(InMemoryRegistry::default());
+    let recorder =
+        Recorder { connections, requests: requests.clone(), registry: registry.clone(), services: vec![] };
+    recorder.sweep(&|_, _| {}).await.expect("sweeps");
+    let lookup = Lookup {
+        registry,
+        requests,
+        audit: Arc::new(InMemoryAudit::default()),
+        catalogue: Arc::new(StaticCatalogue(vec![ServiceInfo {
+            id: SVC.parse().expect("svc"),
+            name: format!("com.amazonaws.vpce.us-east-1.{SVC}"),
+            kind: "Interface".into(),
+            acceptance_required: true,
+            state: "Available".into(),
+        }])),
+        services: vec![SVC.parse().expect("svc")],
+    };
+    LookupFn { lookup, operators: vec![format!("arn:aws:iam::{PROVIDER}:role/NetOps")] }
+}
+
+fn get(path: &str, query: &str, signer: Option<(&str, &str)>) -> LambdaFunctionUrlRequest {
+    let mut r = LambdaFunctionUrlRequest::default();
+    r.raw_path = Some(path.into());
+    r.raw_query_string = Some(query.into());
+    r.request_context.http.method = Some("GET".into());
+    if let Some((account, arn)) = signer {
+        let mut iam = LambdaFunctionUrlRequestContextAuthorizerIamDescription::default();
+        iam.account_id = Some(account.into());
+        iam.user_arn = Some(arn.into());
+        let mut authorizer = LambdaFunctionUrlRequestContextAuthorizerDescription::default();
+        authorizer.iam = Some(iam);
+        r.request_context.authorizer = Some(authorizer);
+    }
+    r
+}
+
+fn as_a() -> Option<(&'static str, &'static str)> {
+    Some((A, "arn:aws:sts::222233334444:assumed-role/Dev/alice"))
+}
+
+#[tokio::test]
+async fn account_a_never_sees_account_b_through_any_route() {
+    let f = world().await;
+    let b_ids = [endpoint(2).to_string(), endpoint(3).to_string()];
+    let routes: Vec<(&str, String, i64)> = vec![
+        ("/", String::new(), 200),
+        ("/", format!("account={B}"), 403),
+        ("/api/endpoints", String::new(), 200),
+        ("/api/endpoints", format!("account={B}"), 403),
+        ("/api/endpoints", format!("service={SVC}"), 200),
+        ("/api/endpoints", format!("service={SVC}&history=true"), 200),
+        ("/api/endpoints", format!("account={A}"), 200),
+        ("/api/endpoints/x", String::new(), 400),
+        ("/api/services", String::new(), 200),
+    ];
+    let mut routes = routes;
+    for id in &b_ids {
+        routes.push((Box::leak(format!("/api/endpoints/{id}").into_boxed_str()), String::new(), 404));
+    }
+    for (path, query, status) in routes {
+        let r = f.handle(get(path, &query, as_a())).await;
+        assert_eq!(r.status_code, status, "{path}?{query}: {:?}", r.body);
+        let body = r.body.unwrap_or_default();
+        for id in &b_ids {
+            // A 404 may repeat the id the caller typed; nothing else about it.
+            assert!(!body.contains(&format!("{id}.vpce.example")), "{path}?{query} shows B's DNS name");
+            assert!(
+                path.ends_with(id.as_str()) || !body.contains(id.as_str()),
+                "{path}?{query} shows B's {id}"
+            );
+        }
+        assert!(!body.contains(B), "{path}?{query} shows account B");
+    }
+    let mine = f.handle(get("/api/endpoints", "", as_a())).await.body.unwrap_or_default();
+    assert!(mine.contains(&endpoint(1).to_string()) && mine.contains(".vpce.example"), "{mine}");
+}
+
+#[tokio::test]
+async fn operators_see_every_account_but_not_by_scanning() {
+    let f = world().await;
+    let ops = Some((PROVIDER, "arn:aws:sts::123456789012:assumed-role/NetOps/bob"));
+    let r = f.handle(get("/api/endpoints", &format!("account={B}"), ops)).await;
+    assert_eq!(r.status_code, 200);
+    assert!(r.body.unwrap_or_default().contains(&endpoint(3).to_string()));
+    assert_eq!(f.handle(get("/api/endpoints", "", ops)).await.status_code, 400, "no unfiltered listing");
+    // The provider account itself, outside the operator role, is just a caller.
+    let other = Some((PROVIDER, "arn:aws:sts::123456789012:assumed-role/NetOpsReadOnly/eve"));
+    assert_eq!(f.handle(get("/api/endpoints", &format!("account={B}"), other)).await.status_code, 403);
+}
+
+#[tokio::test]
+async fn unsigned_and_hostile_requests_are_refused_by_name() {
+    let f = world().await;
+    let long = "a=".to_owned() + &"x".repeat(2000);
+    let cases: Vec<(LambdaFunctionUrlRequest, i64, &str)> = vec![
+        (get("/api/endpoints", "", None), 401, "not signed"),
+        (get("/api/endpoints", "", Some(("", "arn:aws:iam::1:user/x"))), 401, "not signed by an AWS account"),
+        (get("/api/endpoints", "", Some(("anonymous", ""))), 401, "not signed by an AWS account"),
+        (get("/api/endpoints", "account=12345", as_a()), 400, "12345"),
+        (get("/api/endpoints", "service=vpce-svc-XYZ", as_a()), 400, "vpce-svc-XYZ"),
+        (get("/api/endpoints", "history=maybe", as_a()), 400, "history"),
+        (get("/api/endpoints", "account=%ZZ", as_a()), 400, "badly encoded"),
+        (get("/api/endpoints", "account=%0A", as_a()), 400, "badly encoded"),
+        (get("/api/endpoints", &format!("account={A}&account={B}"), as_a()), 400, "given twice"),
+        (get("/api/endpoints", "owner=1", as_a()), 400, "unknown query parameter"),
+        (get("/api/endpoints", &long, as_a()), 400, "longer than"),
+        (get("/api/endpoints/vpce-../../etc", "", as_a()), 400, ""),
+        (get("/admin", "", as_a()), 404, "no route"),
+        (get("/api/services", "x=1", as_a()), 400, "unknown query parameter"),
+        (
+            {
+                let mut r = get("/api/endpoints", "", as_a());
+                r.request_context.http.method = Some("POST".into());
+                r
+            },
+            405,
+            "GET",
+        ),
+    ];
+    assert!(cases.len() >= 15);
+    for (req, status, needle) in cases {
+        let what = format!("{:?}?{:?}", req.raw_path, req.raw_query_string);
+        let r = f.handle(req).await;
+        assert_eq!(r.status_code, status, "{what}: {:?}", r.body);
+        let body = r.body.unwrap_or_default();
+        assert!(body.contains(needle), "{what}: {body}");
+        assert!(serde_json::from_str::<serde_json::Value>(&body).is_ok(), "{what}: errors are JSON");
+    }
+}
+
+#[tokio::test]
+async fn the_page_escapes_and_lists_dns_names() {
+    let f = world().await;
+    let r = f.handle(get("/", "", as_a())).await;
+    assert_eq!(r.status_code, 200);
+    let html = r.body.unwrap_or_default();
+    assert!(
+        html.contains(&format!("{}.vpce.example", endpoint(1))) && html.contains("com.amazonaws.vpce"),
+        "{html}"
+    );
+    assert_eq!(
+        r.headers
+            .get("content-security-policy")
+            .map(|v| v.to_str().unwrap_or_default().starts_with("default-src 'none'")),
+        Some(true)
+    );
+}

@@ -1,0 +1,206 @@
+//! The registry end to end: decide's accept, a person's accept in the
+//! console, a consumer's delete and a scrambled replay of 100 events, each
+//! recorded from the emulator's truth, then read the way lookup reads.
+
+use gate_app::ports::Registry;
+use gate_core::{AccountId, ConnectionState, Timestamp};
+use gate_e2e::{Local, Result, Service, lambda_sns_event};
+use gate_lambdas::decide::handle_at;
+use gate_lambdas::record::handle;
+use serde_json::{Value, json};
+
+/// The DNS names the emulator reports for an endpoint's connection.
+async fn dns_names(local: &Local, endpoint: &str) -> Result<Vec<String>> {
+    let out = local
+        .ec2()
+        .describe_vpc_endpoint_connections()
+        .filters(aws_sdk_ec2::types::Filter::builder().name("vpc-endpoint-id").values(endpoint).build())
+        .send()
+        .await?;
+    let conn = out.vpc_endpoint_connections().first().ok_or("no connection")?;
+    Ok(conn.dns_entries().iter().filter_map(|d| d.dns_name().map(str::to_owned)).collect())
+}
+
+async fn allow(store: &gate_aws::DynamoStore, account: &str) -> Result<()> {
+    store.put_policy(&gate_core::ServicePolicy::cautious(gate_core::Scope::Any)).await?;
+    store
+        .put_entry(&gate_core::AllowEntry {
+            scope: gate_core::Scope::Any,
+            account: account.parse()?,
+            effect: gate_core::Effect::Allow,
+            declared_cidrs: vec![],
+            expires_at: None,
+            owner: "team".into(),
+            note: String::new(),
+            added_by: "e2e".into(),
+            added_at: None,
+        })
+        .await?;
+    Ok(())
+}
+
+struct World {
+    local: Local,
+    service: Service,
+    store: gate_aws::DynamoStore,
+    inbox: String,
+    recorder: gate_app::record::Recorder,
+}
+
+async fn world() -> Result<World> {
+    let local = Local::from_env().await;
+    let service = local.service().await?;
+    let store = local.table().await?;
+    let (topic, inbox) = local.topic_with_queue("connections").await?;
+    local.notify(&service, &topic).await?;
+    let recorder = local.recorder(store.table(), &[&service]);
+    Ok(World { local, service, store, inbox, recorder })
+}
+
+impl World {
+    /// Every connection notification so far, as Lambda's SNS events.
+    async fn notifications(&self) -> Result<Vec<Value>> {
+        Ok(self.local.drain(&self.inbox).await?.iter().map(lambda_sns_event).collect())
+    }
+}
+
+#[tokio::test]
+async fn decides_accept_is_recorded_with_the_emulators_dns_names_and_a_delete_leaves_history() -> Result<()> {
+    let w = world().await?;
+    allow(&w.store, "270000000001").await?;
+    let (review, _) = w.local.topic_with_queue("review").await?;
+    let decider = w.local.decider(&w.local.decide_config(w.store.table(), &review, &[&w.service])).await;
+    let consumer = w.local.consumer("270000000001", "10.0.0.0/16", &[], true).await?;
+    let endpoint = w.local.request(&consumer, &w.service).await?;
+    let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+    handle_at(&decider, &sweep, Timestamp::now()).await?;
+    assert_eq!(w.local.state(&endpoint).await?, "available");
+
+    for event in w.notifications().await? {
+        handle(&w.recorder, &event).await?;
+    }
+    let entry = w.store.get(&endpoint.parse()?).await?.ok_or("not recorded")?;
+    assert_eq!(entry.state, ConnectionState::Available);
+    let mut recorded: Vec<String> = entry.dns_entries.iter().map(|d| d.dns_name.clone()).collect();
+    let mut truth = dns_names(&w.local, &endpoint).await?;
+    recorded.sort();
+    truth.sort();
+    assert!(!truth.is_empty());
+    assert_eq!(recorded, truth);
+    assert_eq!(entry.accepted_by.as_deref(), Some("endpoint-gate"));
+    assert!(entry.why.contains("allowlisted"), "{}", entry.why);
+
+    // The consumer deletes it: out of the active view, still in history.
+    aws_sdk_ec2::Client::new(&consumer.sdk).delete_vpc_endpoints().vpc_endpoint_ids(&endpoint).send().await?;
+    for event in w.notifications().await? {
+        handle(&w.recorder, &event).await?;
+    }
+    let account: AccountId = "270000000001".parse()?;
+    assert!(w.store.by_account(account, false).await?.is_empty());
+    let history = w.store.by_account(account, true).await?;
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].state, ConnectionState::Deleted);
+    let states: Vec<String> =
+        w.store.changes(&endpoint.parse()?).await?.iter().map(|c| c.state.to_string()).collect();
+    assert_eq!(states.last().map(String::as_str), Some("deleted"), "{states:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_console_accept_is_recorded_with_the_person_who_clicked() -> Result<()> {
+    let w = world().await?;
+    let consumer = w.local.consumer("270000000002", "10.0.0.0/16", &[], true).await?;
+    let endpoint = w.local.request(&consumer, &w.service).await?;
+    // The person in the console:
+    w.local
+        .ec2()
+        .accept_vpc_endpoint_connections()
+        .service_id(&w.service.id)
+        .vpc_endpoint_ids(&endpoint)
+        .send()
+        .await?;
+    // ...and the CloudTrail event EventBridge delivers for it (the sample, with this run's ids).
+    let sample = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../events/record/cloudtrail-console-accept.json"
+    ))?;
+    let event: Value = serde_json::from_str(
+        &sample
+            .replace("vpce-svc-0a1b2c3d4e5f60718", &w.service.id)
+            .replace("vpce-0f1e2d3c4b5a69788", &endpoint),
+    )?;
+    handle(&w.recorder, &event).await?;
+    let entry = w.store.get(&endpoint.parse()?).await?.ok_or("not recorded")?;
+    assert_eq!(entry.state, ConnectionState::Available);
+    assert_eq!(
+        entry.accepted_by.as_deref(),
+        Some("arn:aws:sts::111122223333:assumed-role/NetworkAdmin/alice")
+    );
+    assert!(entry.why.contains("outside Endpoint Gate"), "{}", entry.why);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_scrambled_replay_of_100_events_ends_at_the_emulators_truth() -> Result<()> {
+    let w = world().await?;
+    let mut endpoints = Vec::new();
+    for n in 0..8 {
+        let consumer = w.local.consumer(&format!("27000000010{n}"), "10.0.0.0/16", &[], true).await?;
+        endpoints.push((consumer.clone(), w.local.request(&consumer, &w.service).await?));
+    }
+    let ec2 = w.local.ec2();
+    for (n, (consumer, endpoint)) in endpoints.iter().enumerate() {
+        match n % 4 {
+            0 => {}
+            1 => {
+                ec2.accept_vpc_endpoint_connections()
+                    .service_id(&w.service.id)
+                    .vpc_endpoint_ids(endpoint)
+                    .send()
+                    .await?;
+            }
+            2 => {
+                ec2.reject_vpc_endpoint_connections()
+                    .service_id(&w.service.id)
+                    .vpc_endpoint_ids(endpoint)
+                    .send()
+                    .await?;
+            }
+            _ => {
+                ec2.accept_vpc_endpoint_connections()
+                    .service_id(&w.service.id)
+                    .vpc_endpoint_ids(endpoint)
+                    .send()
+                    .await?;
+                aws_sdk_ec2::Client::new(&consumer.sdk)
+                    .delete_vpc_endpoints()
+                    .vpc_endpoint_ids(endpoint)
+                    .send()
+                    .await?;
+            }
+        }
+    }
+    let events = w.notifications().await?;
+    assert!(events.len() >= 16, "{} notifications", events.len());
+    // 100 deliveries: each notification several times, in a scrambled order.
+    let mut replay: Vec<Value> = (0..100).map(|i| events[(i * 7 + 3) % events.len()].clone()).collect();
+    replay.reverse();
+    let runs = replay.chunks(20).map(|chunk| {
+        let recorder = w.recorder.clone();
+        let chunk = chunk.to_vec();
+        async move {
+            for event in chunk {
+                handle(&recorder, &event).await?;
+            }
+            Ok::<_, gate_lambdas::record::RecordError>(())
+        }
+    });
+    for run in futures_util::future::join_all(runs).await {
+        run?;
+    }
+    for (_, endpoint) in &endpoints {
+        let entry = w.store.get(&endpoint.parse()?).await?.ok_or("not recorded")?;
+        assert_eq!(entry.state.to_string(), w.local.state(endpoint).await?, "{endpoint}");
+    }
+    Ok(())
+}
