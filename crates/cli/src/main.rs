@@ -3,7 +3,7 @@
 //!
 //! Exit codes: 0 success, 1 AWS or runtime failure, 2 invalid input (file or
 //! flags; nothing written), 3 conflict (apply met a concurrent change) or,
-//! with `plan --detailed-exitcode`, changes pending.
+//! with `plan --detailed-exitcode`, changes pending, 4 not found.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,11 +12,14 @@ use anyhow::{Context, Result};
 use aws_config::{BehaviorVersion, Region};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use gate_app::explain::explain;
+use gate_app::lookup::{Filter, Lookup, LookupError};
 use gate_app::ports::{Audit, ConfigStore, Connections, Requests};
 use gate_app::{Answered, Verdict};
 use gate_aws::{DynamoStore, Ec2Connections};
 use gate_cli::file::{self, FileError};
 use gate_cli::plan::{self, Plan};
+use gate_cli::registry;
+use gate_core::caller::Caller;
 use gate_core::{AccountId, Cidr, Discovery, EndpointId, ServiceId, Timestamp};
 
 #[derive(Parser, Debug)]
@@ -108,6 +111,32 @@ enum Command {
     },
     /// The audit trail of an endpoint's request.
     Audit { endpoint: EndpointId },
+    /// Endpoints in the registry, with their DNS names.
+    Endpoints {
+        /// A consumer account's endpoints.
+        #[arg(long, required_unless_present = "service")]
+        account: Option<AccountId>,
+        /// An endpoint service's endpoints.
+        #[arg(long)]
+        service: Option<ServiceId>,
+        /// Include deleted and rejected endpoints.
+        #[arg(long)]
+        history: bool,
+    },
+    /// One endpoint: its registry entry, its request's status and history.
+    Endpoint { endpoint: EndpointId },
+    /// The published endpoint services and the names consumers connect to.
+    Services {
+        #[arg(long)]
+        service: Vec<ServiceId>,
+    },
+    /// Record every connection of the services in the registry: for
+    /// deployments that accepted endpoints before Endpoint Gate. Safe to rerun.
+    Backfill {
+        /// Only these services (default: every service of the account).
+        #[arg(long)]
+        service: Vec<ServiceId>,
+    },
     /// Shell completions.
     Completions { shell: clap_complete::Shell },
 }
@@ -318,7 +347,80 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             });
             Ok(0)
         }
+        Command::Endpoints { account, service, history } => {
+            let lookup = lookup(&sdk, store, vec![]);
+            let filter = Filter { account, service, history };
+            let entries = lookup.endpoints(&operator(&sdk).await?, &filter).await.map_err(lookup_failure)?;
+            print(json, &entries, || registry::endpoints_table(&entries));
+            Ok(0)
+        }
+        Command::Endpoint { endpoint } => {
+            let lookup = lookup(&sdk, store, vec![]);
+            let view = lookup.endpoint(&operator(&sdk).await?, &endpoint).await.map_err(lookup_failure)?;
+            print(json, &view, || registry::endpoint_story(&view));
+            Ok(0)
+        }
+        Command::Services { service } => {
+            let services = lookup(&sdk, store, service).services().await.map_err(lookup_failure)?;
+            print(json, &services, || registry::services_table(&services));
+            Ok(0)
+        }
+        Command::Backfill { service } => {
+            let recorder = gate_app::record::Recorder {
+                connections: std::sync::Arc::new(Ec2Connections::new(aws_sdk_ec2::Client::new(&sdk))),
+                requests: std::sync::Arc::new(store.clone()),
+                registry: std::sync::Arc::new(store),
+                services: service,
+            };
+            let progress = |done: usize, total: usize| eprintln!("backfill: {done}/{total} connections");
+            let report = recorder.sweep(&progress).await.context("backfill")?;
+            print(json, &report, || {
+                format!(
+                    "Backfill: {} recorded, {} already up to date, {} failed.",
+                    report.written.len(),
+                    report.unchanged,
+                    report.failed.len()
+                )
+            });
+            Ok(if report.failed.is_empty() { 0 } else { 1 })
+        }
         Command::Validate { .. } | Command::Completions { .. } => Ok(0),
+    }
+}
+
+/// The lookup use case over the table and EC2's catalogue.
+fn lookup(sdk: &aws_config::SdkConfig, store: DynamoStore, services: Vec<ServiceId>) -> Lookup {
+    let store = std::sync::Arc::new(store);
+    Lookup {
+        registry: store.clone(),
+        requests: store.clone(),
+        audit: store,
+        catalogue: std::sync::Arc::new(Ec2Connections::new(aws_sdk_ec2::Client::new(sdk))),
+        services,
+    }
+}
+
+/// The CLI reads the table with the operator's own credentials: whoever can
+/// read the table directly sees every account, so the CLI says so.
+async fn operator(sdk: &aws_config::SdkConfig) -> Result<Caller, Failure> {
+    let who = aws_sdk_sts::Client::new(sdk)
+        .get_caller_identity()
+        .send()
+        .await
+        .context("asking STS who is calling")?;
+    let account: AccountId = who
+        .account()
+        .unwrap_or_default()
+        .parse()
+        .map_err(|e| Failure { code: 1, message: format!("STS returned an unusable account: {e}") })?;
+    Ok(Caller { account, arn: who.arn().unwrap_or("unknown").to_owned(), operator: true })
+}
+
+fn lookup_failure(e: LookupError) -> Failure {
+    match e {
+        LookupError::Port(p) => Failure { code: 1, message: p.chain() },
+        LookupError::NotFound(m) => Failure { code: 4, message: m },
+        other => Failure { code: 2, message: other.to_string() },
     }
 }
 
