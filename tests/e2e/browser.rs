@@ -1,8 +1,8 @@
-//! The email approval page in a real browser: Debian's headless Chromium,
-//! driven by playwright-core, opens the link from the review email through
+//! The pages in a real browser: Debian's headless Chromium, driven by
+//! playwright-core. An approver opens the link from the review email through
 //! the Function URL, sees the request's details, types a reason and presses
-//! Approve. Screenshots of both pages are kept in
-//! `target/artefacts/browser/`.
+//! Approve; a consumer opens the lookup page and finds their DNS names and
+//! why a request waits. Screenshots are kept in `target/artefacts/browser/`.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -17,9 +17,13 @@ fn browser_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser")
 }
 
-/// Runs the browser script; a missing browser or package is a failure that
+fn shots() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/artefacts/browser")
+}
+
+/// Runs a browser script; a missing browser or package is a failure that
 /// says how to install it, never a skip.
-fn approve_in_chromium(url: &str, shots: &PathBuf, reason: &str) -> Result<Value> {
+fn chromium(script: &str, args: &[String]) -> Result<Value> {
     let dir = browser_dir();
     if !dir.join("node_modules/playwright-core").exists() {
         return Err("playwright-core is not installed: run `make browser-tools`".into());
@@ -28,7 +32,7 @@ fn approve_in_chromium(url: &str, shots: &PathBuf, reason: &str) -> Result<Value
     if !PathBuf::from(&chromium).exists() {
         return Err(format!("{chromium} not found: run `make browser-tools` (Debian's chromium)").into());
     }
-    let out = Command::new("node").arg(dir.join("approve.mjs")).arg(url).arg(shots).arg(reason).output()?;
+    let out = Command::new("node").arg(dir.join(script)).args(args).output()?;
     if !out.status.success() {
         return Err(format!("the browser run failed: {}", String::from_utf8_lossy(&out.stderr)).into());
     }
@@ -41,15 +45,12 @@ async fn an_approver_approves_in_a_real_browser() -> Result<()> {
     let s = setup().await?;
     let endpoint = s.reviewed("260000000001").await?;
     let query = s.email_link(&endpoint, "netops@example.com", "Approve:").await?;
-    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/artefacts/browser");
-    let _ = std::fs::remove_dir_all(&shots);
+    let shots = shots();
 
     let url = format!("{}/link?{query}", s.url.url);
-    let dir = shots.clone();
-    let run = tokio::task::spawn_blocking(move || {
-        approve_in_chromium(&url, &dir, "checked in Chromium").map_err(|e| e.to_string())
-    })
-    .await??;
+    let args = [url, shots.display().to_string(), "checked in Chromium".to_owned()];
+    let run = tokio::task::spawn_blocking(move || chromium("approve.mjs", &args).map_err(|e| e.to_string()))
+        .await??;
 
     let confirm = &run["confirm"];
     assert_eq!(confirm["status"], 200);
@@ -72,5 +73,81 @@ async fn an_approver_approves_in_a_real_browser() -> Result<()> {
         let size = std::fs::metadata(shots.join(shot))?.len();
         assert!(size > 1000, "{shot} is {size} bytes");
     }
+    Ok(())
+}
+
+// The browser runs while the Function URL serves: two threads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_finds_dns_names_and_why_a_request_waits_on_the_lookup_page() -> Result<()> {
+    let s = setup().await?;
+    s.store
+        .put_entry(&gate_core::AllowEntry {
+            scope: gate_core::Scope::Any,
+            account: "260000000002".parse()?,
+            effect: gate_core::Effect::Allow,
+            declared_cidrs: vec![],
+            expires_at: None,
+            owner: "team-a".into(),
+            note: String::new(),
+            added_by: "e2e".into(),
+            added_at: None,
+        })
+        .await?;
+    let accepted = s.reviewed("260000000002").await?; // allowlisted: accepted at once
+    let approved = s.reviewed("260000000003").await?;
+    let waiting = s.reviewed("260000000003").await?;
+    let now = gate_core::Timestamp::now();
+    s.decider
+        .answer(&approved.parse()?, gate_app::Verdict::Approve, "email:netops@example.com", None, now)
+        .await?;
+    let recorder = s.local.recorder(s.store.table(), &[&s.service]);
+    recorder.sweep(&|_, _| {}).await.map_err(|e| e.chain())?;
+    assert_eq!(s.local.state(&accepted).await?, "available");
+
+    // The consumer of `waiting` (account ...03) opens the page, signed in as a developer.
+    let store = std::sync::Arc::new(gate_aws::DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&s.local.sdk),
+        s.store.table(),
+    ));
+    let lookup = std::sync::Arc::new(gate_lambdas::lookup::LookupFn {
+        lookup: gate_app::lookup::Lookup {
+            registry: store.clone(),
+            requests: store.clone(),
+            audit: store,
+            catalogue: std::sync::Arc::new(gate_aws::Ec2Connections::new(s.local.ec2())),
+            services: vec![s.service.id.parse()?],
+        },
+        operators: vec![],
+    });
+    let handler: gate_e2e::function_url::Handler = std::sync::Arc::new(move |event| {
+        let lookup = lookup.clone();
+        Box::pin(async move { lookup.handle(event).await })
+    });
+    let signer =
+        Some(("260000000003".to_owned(), "arn:aws:sts::260000000003:assumed-role/Developer/dana".to_owned()));
+    let url = gate_e2e::function_url::FunctionUrl::serve_signed(handler, signer).await?;
+    let args = [format!("{}/", url.url), shots().join("lookup.png").display().to_string()];
+    let page =
+        tokio::task::spawn_blocking(move || chromium("page.mjs", &args).map_err(|e| e.to_string())).await??;
+
+    assert_eq!(page["status"], 200);
+    let text = page["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains(&format!("Why {waiting} is review")) && text.contains("not on the allowlist"),
+        "{text}"
+    );
+    assert!(text.contains("review requested from netops@example.com"), "who was asked: {text}");
+    assert!(!text.contains(&accepted), "another account's endpoint is on the page: {text}");
+    let rows = page["tables"]["endpoints"].as_array().map(Vec::len).unwrap_or(0);
+    assert_eq!(rows, 3, "header and the two endpoints of this account: {page}");
+    let approved_row = page["tables"]["endpoints"].to_string();
+    assert!(
+        approved_row.contains(&approved) && approved_row.contains(".vpce.amazonaws.com"),
+        "{approved_row}"
+    );
+    assert!(approved_row.contains("approved by email:netops@example.com after review"), "{approved_row}");
+    let services = page["tables"]["services"].to_string();
+    assert!(services.contains(&s.service.name), "{services}");
+    assert!(std::fs::metadata(shots().join("lookup.png"))?.len() > 1000);
     Ok(())
 }

@@ -9,7 +9,10 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
+use aws_lambda_events::event::lambda_function_urls::{
+    LambdaFunctionUrlRequest, LambdaFunctionUrlRequestContextAuthorizerDescription,
+    LambdaFunctionUrlRequestContextAuthorizerIamDescription, LambdaFunctionUrlResponse,
+};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
@@ -27,6 +30,11 @@ pub type Handler = Arc<
         + Sync,
 >;
 
+/// The identity AWS would have verified for an `AWS_IAM` Function URL:
+/// (account id, caller ARN). AWS checks the SigV4 signature before the
+/// function runs; this stands in for that check and nothing else.
+pub type Signer = Option<(String, String)>;
+
 /// A running Function URL; stops when dropped.
 #[derive(Debug)]
 pub struct FunctionUrl {
@@ -41,17 +49,26 @@ impl Drop for FunctionUrl {
 }
 
 impl FunctionUrl {
-    /// Serves `handler` on a free 127.0.0.1 port.
+    /// Serves `handler` on a free 127.0.0.1 port (an `AuthType: NONE` URL).
     pub async fn serve(handler: Handler) -> std::io::Result<Self> {
+        Self::serve_signed(handler, None).await
+    }
+
+    /// Serves `handler` as an `AWS_IAM` URL whose every caller is `signer`.
+    pub async fn serve_signed(handler: Handler, signer: Signer) -> std::io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let task = tokio::spawn(async move {
             while let Ok((stream, peer)) = listener.accept().await {
                 let handler = handler.clone();
+                let signer = signer.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |req| {
                         let handler = handler.clone();
-                        async move { Ok::<_, std::convert::Infallible>(invoke(&handler, req, peer).await) }
+                        let signer = signer.clone();
+                        async move {
+                            Ok::<_, std::convert::Infallible>(invoke(&handler, req, peer, &signer).await)
+                        }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -73,7 +90,12 @@ fn is_text(content_type: &str) -> bool {
         || ct.starts_with("application/javascript")
 }
 
-async fn invoke(handler: &Handler, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+async fn invoke(
+    handler: &Handler,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    signer: &Signer,
+) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let Ok(collected) = Limited::new(body, MAX_PAYLOAD).collect().await else {
         return plain(413, "Request Entity Too Large");
@@ -86,6 +108,14 @@ async fn invoke(handler: &Handler, req: Request<Incoming>, peer: SocketAddr) -> 
     event.request_context.http.method = Some(parts.method.as_str().to_owned());
     event.request_context.http.path = Some(parts.uri.path().to_owned());
     event.request_context.http.source_ip = Some(peer.ip().to_string());
+    if let Some((account, arn)) = signer {
+        let mut iam = LambdaFunctionUrlRequestContextAuthorizerIamDescription::default();
+        iam.account_id = Some(account.clone());
+        iam.user_arn = Some(arn.clone());
+        let mut authorizer = LambdaFunctionUrlRequestContextAuthorizerDescription::default();
+        authorizer.iam = Some(iam);
+        event.request_context.authorizer = Some(authorizer);
+    }
     let content_type = parts.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
     if !bytes.is_empty() {
         if is_text(content_type) {
