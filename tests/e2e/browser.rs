@@ -133,7 +133,7 @@ async fn a_consumer_finds_dns_names_and_why_a_request_waits_on_the_lookup_page()
     assert_eq!(page["status"], 200);
     let text = page["text"].as_str().unwrap_or_default();
     assert!(
-        text.contains(&format!("Why {waiting} is review")) && text.contains("not on the allowlist"),
+        text.contains(&format!("Why {waiting} waits for review")) && text.contains("not on the allowlist"),
         "{text}"
     );
     assert!(text.contains("review requested from netops@example.com"), "who was asked: {text}");

@@ -51,11 +51,12 @@ pub fn page(
     }
     for view in waiting {
         let Some(request) = &view.request else { continue };
-        body.push_str(&format!(
-            "<h3>Why {} is {}</h3><ul>",
-            escape(view.endpoint.as_str()),
-            escape(&request.state)
-        ));
+        let heading = if request.state == "review" {
+            format!("Why {} waits for review", view.endpoint)
+        } else {
+            format!("{} is {}: why", view.endpoint, request.state)
+        };
+        body.push_str(&format!("<h3>{}</h3><ul>", escape(&heading)));
         for reason in &request.reasons {
             body.push_str(&format!("<li>{}</li>", escape(reason)));
         }
