@@ -9,7 +9,7 @@ include infra.mk
 CARGO ?= cargo
 
 .DEFAULT_GOAL := help
-.PHONY: help test test-rust lint demo bench bench-policy bench-sweep build watch invoke clean
+.PHONY: help test test-rust lint demo bench bench-policy bench-sweep bench-registry build watch invoke clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -29,10 +29,13 @@ lint: ## Formatting and clippy, warnings are errors
 demo: tools ## Tell the whole story on the local AWS: accept, review, reject
 	$(LOCAL_AWS) -- $(CARGO) run --quiet --locked -p gate-e2e --bin demo
 
-bench: bench-policy bench-sweep ## All benchmarks
+bench: bench-policy bench-sweep bench-registry ## All benchmarks
 
 bench-policy: ## Criterion: decisions with 100k allow entries and 100k protected CIDRs
 	$(CARGO) bench --locked -p gate-core --bench policy
+
+bench-registry: tools ## Registry queries with 100,000 endpoints in DynamoDB Local
+	$(LOCAL_AWS) -- $(CARGO) run --quiet --locked -p gate-e2e --bin registry-bench
 
 bench-sweep: tools ## One sweep of 10,000 pending connections over 20 services, local AWS
 	$(LOCAL_AWS) -- $(CARGO) run --quiet --locked -p gate-e2e --bin sweep-bench

@@ -3,11 +3,14 @@
 //! CreateVpcEndpoint, the endpoint service's connection notification on SNS,
 //! the decide handler, EC2's connection state.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
+use gate_app::lookup::Filter;
 use gate_app::ports::ConfigStore;
 use gate_core::Timestamp;
+use gate_core::caller::Caller;
 use gate_e2e::{Local, Result, lambda_sns_event};
 use gate_lambdas::config::RespondConfig;
 use gate_lambdas::decide::handle_at;
@@ -41,7 +44,9 @@ async fn main() -> Result<()> {
     let store = local.table().await?;
     let (review_topic, review_inbox) = local.topic_with_queue("approvers").await?;
     let (connect_topic, connect_inbox) = local.topic_with_queue("connections").await?;
+    let (registry_topic, registry_inbox) = local.topic_with_queue("registry").await?;
     for svc in [&payments, &ledger] {
+        local.notify(svc, &registry_topic).await?;
         local
             .ec2()
             .create_vpc_endpoint_connection_notification()
@@ -51,7 +56,7 @@ async fn main() -> Result<()> {
             .send()
             .await?;
     }
-    say("connection notifications (Connect) → SNS topic → the decide function");
+    say("connection notifications: Connect → the decide function; all events → the record function");
 
     // The allowlist as code: the same parse, plan and apply as `endpoint-gate apply`.
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/demo-policy.yaml");
@@ -131,14 +136,62 @@ async fn main() -> Result<()> {
     let ec = local.request(&c, &payments).await?;
     request_and_decide(&local, &decider, &connect_inbox, &ec).await?;
 
-    step(5, "Where things stand, as EC2 reports them");
+    step(5, "What consumers see: the registry, kept by the record function");
+    let recorder = local.recorder(store.table(), &[&payments, &ledger]);
+    let events = local.drain(&registry_inbox).await?;
+    for event in &events {
+        gate_lambdas::record::handle(&recorder, &lambda_sns_event(event)).await?;
+    }
+    say(&format!("record: {} connection notifications → registry", events.len()));
     for (who, endpoint) in [("A", &ea), ("B", &eb), ("C", &ec)] {
-        say(&format!("consumer {who}  {endpoint}  {}", local.state(endpoint).await?));
+        say(&format!("EC2: consumer {who}  {endpoint}  {}", local.state(endpoint).await?));
+    }
+    let lookup = gate_app::lookup::Lookup {
+        registry: Arc::new(store.clone()),
+        requests: Arc::new(store.clone()),
+        audit: Arc::new(store.clone()),
+        catalogue: Arc::new(gate_aws::Ec2Connections::new(local.ec2())),
+        services: vec![payments.id.parse()?, ledger.id.parse()?],
+    };
+    let consumer = |account: &str| -> Result<Caller> {
+        Ok(Caller {
+            account: account.parse()?,
+            arn: format!("arn:aws:sts::{account}:assumed-role/Developer/dev"),
+            operator: false,
+        })
+    };
+    say(&format!("lookup, signed in as consumer A ({TEAM_A}):"));
+    for e in lookup.endpoints(&consumer(TEAM_A)?, &Filter::default()).await.map_err(|e| e.to_string())? {
+        say(&format!(
+            "  {}  {}  accepted by {}",
+            e.endpoint,
+            e.state,
+            e.accepted_by.as_deref().unwrap_or("-")
+        ));
+        for d in &e.dns_entries {
+            say(&format!("    {}", d.dns_name));
+        }
+    }
+    let asked = lookup.endpoint(&consumer(TEAM_A)?, &eb.parse()?).await;
+    say(&format!(
+        "  A asks for B's endpoint: {}",
+        asked.err().map(|e| e.to_string()).unwrap_or_else(|| "shown (wrong!)".into())
+    ));
+    say(&format!("lookup, signed in as consumer B ({STRANGER_B}): its request's history"));
+    let view = lookup.endpoint(&consumer(STRANGER_B)?, &eb.parse()?).await.map_err(|e| e.to_string())?;
+    if let Some(r) = &view.request {
+        say(&format!("  request {} by {} at {}", r.state, r.decided_by, r.decided_at));
+        for n in &r.notified {
+            say(&format!("  notified: {n}"));
+        }
+    }
+    if let Some(e) = &view.entry {
+        say(&format!("  {} by {}: {}", e.state, e.accepted_by.as_deref().unwrap_or("-"), e.why));
     }
     let history = gate_app::ports::Audit::history(&store, &eb.parse()?).await?;
-    say("audit of B's request:");
+    say("  audit:");
     for e in &history {
-        say(&format!("  {}  {:?} by {}: {}", e.at, e.kind, e.actor, e.detail));
+        say(&format!("    {}  {:?} by {}: {}", e.at, e.kind, e.actor, e.detail));
     }
     println!(
         "\nDone in {:.1}s. The local AWS environment is stopped when this command exits.",

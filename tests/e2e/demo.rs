@@ -41,13 +41,26 @@ fn the_demo_tells_all_five_outcomes() -> Result<()> {
         step(4).contains("decide → REJECT") && step(4).contains("overlaps protected 192.168.0.0/16"),
         "{text}"
     );
-    // 5. EC2's truth, and B's history naming its approver.
+    // 5. EC2's truth; the registry lookup of A shows its DNS names; B's history names its approver.
     let end = step(5);
     for (who, state) in [("A", "available"), ("B", "available"), ("C", "rejected")] {
-        let line =
-            end.lines().find(|l| l.trim_start().starts_with(&format!("consumer {who}"))).unwrap_or_default();
+        let line = end
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("EC2: consumer {who}")))
+            .unwrap_or_default();
         assert!(line.ends_with(state), "consumer {who}: {line}");
     }
+    let a = end
+        .split("signed in as consumer A")
+        .nth(1)
+        .and_then(|t| t.split("A asks for").next())
+        .unwrap_or_default();
+    assert!(
+        a.contains("available  accepted by endpoint-gate") && a.contains(".vpce.amazonaws.com"),
+        "{text}"
+    );
+    assert!(end.contains("A asks for B's endpoint: no endpoint"), "{text}");
+    assert!(end.contains("request approved by email:netops@example.com"), "{text}");
     assert!(end.contains("Decided by email:netops@example.com"), "{text}");
     Ok(())
 }
