@@ -186,7 +186,12 @@ async fn main() -> Result<()> {
         }
     }
     if let Some(e) = &view.entry {
-        say(&format!("  {} by {}: {}", e.state, e.accepted_by.as_deref().unwrap_or("-"), e.why));
+        say(&format!(
+            "  registry: {}, accepted by {} ({})",
+            e.state,
+            e.accepted_by.as_deref().unwrap_or("-"),
+            e.why
+        ));
     }
     let history = gate_app::ports::Audit::history(&store, &eb.parse()?).await?;
     say("  audit:");

@@ -2,14 +2,60 @@
 //! outcomes is checked in its output and against the emulator's truth.
 
 use std::process::Command;
+use std::sync::OnceLock;
 
 use gate_e2e::Result;
 
+/// The demo's output, run once for the tests of this file.
+fn demo() -> &'static str {
+    static OUTPUT: OnceLock<String> = OnceLock::new();
+    OUTPUT.get_or_init(|| {
+        let out = Command::new(env!("CARGO_BIN_EXE_demo")).output().expect("the demo runs");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "demo failed:\n{text}\n{}", String::from_utf8_lossy(&out.stderr));
+        text
+    })
+}
+
+/// What differs between runs (ids, times, signatures) replaced by placeholders.
+fn normalised(text: &str) -> Vec<String> {
+    let rules = [
+        (r"vpce-svc-[0-9a-f]+", "vpce-svc-ID"),
+        (r"vpce-[0-9a-f]{17}(-[a-z0-9]{8})?", "vpce-ID"),
+        (r"us-east-1[a-f]\b", "us-east-1x"),
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "TIME"),
+        (r"sig=[0-9a-f]{64}", "sig=SIG"),
+        (r"exp=\d+", "exp=EXP"),
+        (r"connections-[0-9-]+", "connections-N"),
+        (r"Done in [0-9.]+s", "Done in Ns"),
+    ];
+    let rules: Vec<(regex::Regex, &str)> =
+        rules.iter().map(|(re, to)| (regex::Regex::new(re).expect("pattern"), *to)).collect();
+    text.lines()
+        .map(|line| {
+            rules.iter().fold(line.trim_end().to_owned(), |l, (re, to)| re.replace_all(&l, *to).into_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn the_readme_transcript_is_what_the_demo_prints_today() -> Result<()> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))?;
+    let section = readme.split("## What `make demo` shows").nth(1).ok_or("no demo section in the README")?;
+    let block = section.split("```\n").nth(1).ok_or("no transcript block")?;
+    let want = normalised(block);
+    let got = normalised(demo());
+    let got: Vec<String> = got.into_iter().skip_while(|l| !l.starts_with("Endpoint Gate demo")).collect();
+    for (i, (w, g)) in want.iter().zip(&got).enumerate() {
+        assert_eq!(w, g, "README transcript line {} differs from `make demo` (regenerate it)", i + 1);
+    }
+    assert_eq!(want.len(), got.len(), "the README transcript and `make demo` differ in length");
+    Ok(())
+}
+
 #[test]
 fn the_demo_tells_all_five_outcomes() -> Result<()> {
-    let out = Command::new(env!("CARGO_BIN_EXE_demo")).output()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "demo failed:\n{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let text = demo();
     let step = |n: u32| -> &str {
         let start = text.find(&format!("[{n}/5]")).unwrap_or(text.len());
         let end = text.find(&format!("[{}/5]", n + 1)).unwrap_or(text.len());
