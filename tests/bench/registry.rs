@@ -76,7 +76,7 @@ async fn main() -> Result<()> {
         .buffer_unordered(8);
     while let Some(n) = seeding.try_next().await.map_err(|e| e.chain())? {
         done += n;
-        if done % 20_000 == 0 {
+        if done.is_multiple_of(20_000) {
             println!("  {done}/{total} in {:.0} s", started.elapsed().as_secs_f64());
         }
     }

@@ -10,136 +10,18 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use aws_config::{BehaviorVersion, Region};
-use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser};
 use gate_app::explain::explain;
 use gate_app::lookup::{Filter, Lookup, LookupError};
 use gate_app::ports::{Audit, ConfigStore, Connections, Requests};
 use gate_app::{Answered, Verdict};
 use gate_aws::{DynamoStore, Ec2Connections};
+use gate_cli::args::{Cli, Command, Output};
 use gate_cli::file::{self, FileError};
 use gate_cli::plan::{self, Plan};
 use gate_cli::registry;
 use gate_core::caller::Caller;
-use gate_core::{AccountId, Cidr, Discovery, EndpointId, ServiceId, Timestamp};
-
-#[derive(Parser, Debug)]
-#[command(
-    name = "endpoint-gate",
-    version,
-    about = "Endpoint Gate: PrivateLink connection requests decided by policy",
-    long_about = "Keep the allowlist and policies of Endpoint Gate as reviewed code, explain what \
-                  would happen to a consumer, and answer reviews from a terminal.\n\n\
-                  AWS access uses the standard configuration: AWS_PROFILE, AWS_REGION, \
-                  AWS_ENDPOINT_URL and friends, or --profile and --region."
-)]
-struct Cli {
-    /// The Endpoint Gate DynamoDB table.
-    #[arg(long, global = true, env = "GATE_TABLE", default_value = "endpoint-gate")]
-    table: String,
-    /// AWS profile (default: the standard chain).
-    #[arg(long, global = true)]
-    profile: Option<String>,
-    /// AWS region (default: the standard chain).
-    #[arg(long, global = true)]
-    region: Option<String>,
-    /// Output for people (table) or scripts (json).
-    #[arg(long, global = true, value_enum, default_value_t = Output::Table)]
-    output: Output,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Output {
-    Table,
-    Json,
-}
-
-#[derive(Subcommand, Debug)]
-enum Command {
-    /// Check a policy file without touching AWS.
-    Validate { file: PathBuf },
-    /// Show what apply would change in the live tables.
-    Plan {
-        file: PathBuf,
-        /// Also remove live items the file no longer has.
-        #[arg(long)]
-        prune: bool,
-        /// Save the plan, to apply exactly it later with `apply --plan`.
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Exit 3 when there are changes.
-        #[arg(long)]
-        detailed_exitcode: bool,
-    },
-    /// Apply the policy file (or a saved plan) with conditional writes.
-    Apply {
-        /// The policy file; omit with --plan.
-        file: Option<PathBuf>,
-        #[arg(long)]
-        prune: bool,
-        /// A plan saved by `plan --out`: applied only where nothing changed since.
-        #[arg(long, conflicts_with = "file")]
-        plan: Option<PathBuf>,
-    },
-    /// What would happen if this consumer connected now, and why.
-    Explain {
-        #[arg(long)]
-        service: ServiceId,
-        #[arg(long)]
-        account: AccountId,
-        /// The consumer VPC's CIDRs (repeat); without it, declared CIDRs or the unknown-CIDR rule apply.
-        #[arg(long = "cidr")]
-        cidrs: Vec<Cidr>,
-    },
-    /// Connections awaiting acceptance, with what Endpoint Gate decided.
-    Pending {
-        #[arg(long)]
-        service: Vec<ServiceId>,
-    },
-    /// Approve a request in review: the connection is accepted.
-    Approve {
-        endpoint: EndpointId,
-        #[arg(long)]
-        reason: Option<String>,
-    },
-    /// Reject a request in review: the connection is rejected.
-    Reject {
-        endpoint: EndpointId,
-        #[arg(long)]
-        reason: String,
-    },
-    /// The audit trail of an endpoint's request.
-    Audit { endpoint: EndpointId },
-    /// Endpoints in the registry, with their DNS names.
-    Endpoints {
-        /// A consumer account's endpoints.
-        #[arg(long, required_unless_present = "service")]
-        account: Option<AccountId>,
-        /// An endpoint service's endpoints.
-        #[arg(long)]
-        service: Option<ServiceId>,
-        /// Include deleted and rejected endpoints.
-        #[arg(long)]
-        history: bool,
-    },
-    /// One endpoint: its registry entry, its request's status and history.
-    Endpoint { endpoint: EndpointId },
-    /// The published endpoint services and the names consumers connect to.
-    Services {
-        #[arg(long)]
-        service: Vec<ServiceId>,
-    },
-    /// Record every connection of the services in the registry: for
-    /// deployments that accepted endpoints before Endpoint Gate. Safe to rerun.
-    Backfill {
-        /// Only these services (default: every service of the account).
-        #[arg(long)]
-        service: Vec<ServiceId>,
-    },
-    /// Shell completions.
-    Completions { shell: clap_complete::Shell },
-}
+use gate_core::{AccountId, Discovery, EndpointId, ServiceId, Timestamp};
 
 /// A failure with the exit code it deserves.
 struct Failure {
