@@ -109,7 +109,9 @@ async fn main() -> Result<()> {
             }
         }
     }
-    for message in local.slack_log()?.iter().filter(|m| m["kind"] == "message") {
+    // The recorder is shared (tests run beside the demo): only this review's message.
+    let ours = |m: &&Value| m["kind"] == "message" && m["body"].to_string().contains(eb.as_str());
+    for message in local.slack_log()?.iter().filter(ours) {
         say(&format!("and this message in Slack {}:", message["channel"].as_str().unwrap_or_default()));
         for line in slack_text(&message["body"]) {
             say(&format!("  | {line}"));
