@@ -9,7 +9,7 @@ include infra.mk
 CARGO ?= cargo
 
 .DEFAULT_GOAL := help
-.PHONY: help test test-rust lint demo bench bench-policy bench-sweep bench-registry build watch invoke clean
+.PHONY: help test test-rust lint demo bench bench-policy bench-sweep bench-registry fuzz build watch invoke clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -51,6 +51,34 @@ watch: tools ## Emulated Lambda runtime on 127.0.0.1:9000 against the local AWS;
 invoke: tools ## Invoke decide in `make watch` with EVENT (default: the sweep sample)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CARGO) lambda invoke decide --invoke-address 127.0.0.1 \
 	  --invoke-port 9000 --data-file $(or $(EVENT),events/decide/scheduled-sweep.json)
+
+# Fuzzing: cargo-fuzz (libFuzzer, AddressSanitizer) on every parser of
+# untrusted input, seeded from events/, examples/ and fuzz/seeds/.
+# cargo-fuzz needs nightly-only flags; RUSTC_BOOTSTRAP lets the stable
+# toolchain accept them for this build only.
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := decide_event record_event slack_payload approval_link policy_file lookup_query
+FUZZ_CORPUS := target/fuzz/corpus
+seeds_decide_event := events/decide
+seeds_record_event := events/record
+seeds_policy_file := examples
+seeds_slack_payload := fuzz/seeds/slack_payload
+seeds_approval_link := fuzz/seeds/approval_link
+seeds_lookup_query := fuzz/seeds/lookup_query
+
+fuzz: fuzz-tools ## Fuzz each parser FUZZ_SECONDS (default 30); prints runs per target
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_CORPUS)/$$t target/fuzz/artifacts/$$t; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
+	  seeds=$$(case $$t in decide_event) echo $(seeds_decide_event);; record_event) echo $(seeds_record_event);; \
+	    policy_file) echo $(seeds_policy_file);; slack_payload) echo $(seeds_slack_payload);; \
+	    approval_link) echo $(seeds_approval_link);; lookup_query) echo $(seeds_lookup_query);; esac); \
+	  RUSTC_BOOTSTRAP=1 $(CARGO_FUZZ) fuzz run --fuzz-dir fuzz --target-dir target/fuzz $$t \
+	    $(FUZZ_CORPUS)/$$t $$seeds -- -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+	    -artifact_prefix=target/fuzz/artifacts/$$t/ > target/fuzz/$$t.log 2>&1 \
+	    || { tail -40 target/fuzz/$$t.log; echo "fuzz: $$t FAILED (crash input in target/fuzz/artifacts/$$t/)"; exit 1; }; \
+	  echo "fuzz: $$t $$(grep -o 'Done [0-9]* runs in [0-9]* second(s)' target/fuzz/$$t.log)"; \
+	done
 
 clean: ## Remove build output and local servers' logs (keeps .tools)
 	$(CARGO) clean

@@ -47,7 +47,7 @@ CARGO_LAMBDA := $(VENV)/bin/cargo-lambda
 LOCAL_AWS := python3 tests/localenv/local_aws.py
 
 .PHONY: tools tools-python tools-node check-python3 check-java check-npm test-localenv localenv-serve clean-tools \
-  browser-tools chromium
+  browser-tools chromium fuzz-tools
 
 tools: tools-python tools-node check-java
 	@echo "tools: ready in $(TOOLS)/ (python: $(PY), DynamoDB Local: $$(ls $(DDB_LOCAL_GLOB)))"
@@ -113,6 +113,15 @@ chromium:
 	    { $$sudo apt-get update -q >/dev/null && $$sudo apt-get install -y --no-install-recommends chromium >/dev/null; } || \
 	    { echo "error: apt-get could not install chromium" >&2; exit 1; }; }
 	@$(CHROMIUM) --version
+
+# cargo-fuzz, built from crates.io into .tools/cargo.
+CARGO_FUZZ_VERSION := 0.13.2
+CARGO_FUZZ := $(TOOLS)/cargo/bin/cargo-fuzz
+
+fuzz-tools: $(CARGO_FUZZ)
+
+$(CARGO_FUZZ):
+	cargo install cargo-fuzz --locked --version $(CARGO_FUZZ_VERSION) --root $(TOOLS)/cargo
 
 # The local AWS environment's own tests (moto + the connection-lifecycle
 # extension), run with the venv's pytest.

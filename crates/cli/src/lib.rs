@@ -2,6 +2,7 @@
 //! apply), explain, and manual control (pending, approve, reject, audit).
 
 pub mod args;
-pub mod file;
+/// The policy file; the parser lives with the other parsers of untrusted input.
+pub use gate_inputs::policy_file as file;
 pub mod plan;
 pub mod registry;

@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::DecideConfig;
-use crate::trigger;
+use gate_inputs::decide_event as trigger;
 
 /// Builds the decider on real AWS clients, once per cold start. Reads the
 /// link-signing keys and the Slack bot token when they are configured.

@@ -8,4 +8,3 @@ pub mod lookup_page;
 pub mod pages;
 pub mod record;
 pub mod respond;
-pub mod trigger;

@@ -19,15 +19,12 @@ use aws_lambda_events::http::HeaderValue;
 use gate_app::lookup::{Filter, Lookup, LookupError};
 use gate_aws::{DynamoStore, Ec2Connections};
 use gate_core::caller::Caller;
-use gate_core::link::percent_decode;
+use gate_inputs::query::{Query, parse_query};
 use serde::Serialize;
 
 use crate::config::LookupConfig;
 use crate::lookup_page;
 use crate::pages::html;
-
-/// Query strings longer than this are refused.
-const MAX_QUERY: usize = 1024;
 
 #[derive(Debug)]
 pub struct LookupFn {
@@ -100,11 +97,11 @@ impl LookupFn {
     ) -> Result<LambdaFunctionUrlResponse, LookupError> {
         match path {
             "/" => {
-                query.only(&["account", "history"])?;
+                bad(query.only(&["account", "history"]))?;
                 let filter = Filter {
-                    account: query.account()?.or(Some(caller.account)),
+                    account: bad(query.account())?.or(Some(caller.account)),
                     service: None,
-                    history: query.history()?,
+                    history: bad(query.history())?,
                 };
                 let endpoints = self.lookup.endpoints(caller, &filter).await?;
                 let mut views = Vec::new();
@@ -115,21 +112,21 @@ impl LookupFn {
                 Ok(html(200, lookup_page::page(caller, filter.account, &endpoints, &views, &services)))
             }
             "/api/endpoints" => {
-                query.only(&["account", "service", "history"])?;
+                bad(query.only(&["account", "service", "history"]))?;
                 let filter = Filter {
-                    account: query.account()?,
-                    service: query.service()?,
-                    history: query.history()?,
+                    account: bad(query.account())?,
+                    service: bad(query.service())?,
+                    history: bad(query.history())?,
                 };
                 Ok(json(200, &self.lookup.endpoints(caller, &filter).await?))
             }
             "/api/services" => {
-                query.only(&[])?;
+                bad(query.only(&[]))?;
                 Ok(json(200, &self.lookup.services().await?))
             }
             _ => match path.strip_prefix("/api/endpoints/") {
                 Some(id) => {
-                    query.only(&[])?;
+                    bad(query.only(&[]))?;
                     let endpoint =
                         id.parse().map_err(|e: gate_core::IdError| LookupError::BadRequest(e.to_string()))?;
                     Ok(json(200, &self.lookup.endpoint(caller, &endpoint).await?))
@@ -158,65 +155,7 @@ fn json<T: Serialize>(status: i64, body: &T) -> LambdaFunctionUrlResponse {
     response
 }
 
-/// A parsed query string: each key at most once.
-#[derive(Debug, Default)]
-pub struct Query(Vec<(String, String)>);
-
-/// Parses `a=1&b=2`; refuses long, badly escaped or repeated parameters.
-pub fn parse_query(raw: &str) -> Result<Query, String> {
-    if raw.len() > MAX_QUERY {
-        return Err(format!("the query string is longer than {MAX_QUERY} characters"));
-    }
-    let mut out: Vec<(String, String)> = Vec::new();
-    for part in raw.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = part.split_once('=').unwrap_or((part, ""));
-        let decode = |s: &str| percent_decode(s).filter(|d| !d.chars().any(char::is_control));
-        let (Some(k), Some(v)) = (decode(k), decode(v)) else {
-            return Err(format!("query parameter {:?} is badly encoded", short(part)));
-        };
-        if out.iter().any(|(seen, _)| *seen == k) {
-            return Err(format!("query parameter {:?} is given twice", short(&k)));
-        }
-        out.push((k, v));
-    }
-    Ok(Query(out))
-}
-
-fn short(s: &str) -> String {
-    s.chars().take(40).collect()
-}
-
-impl Query {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
-    }
-
-    fn only(&self, allowed: &[&str]) -> Result<(), LookupError> {
-        match self.0.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
-            Some((k, _)) => Err(LookupError::BadRequest(format!("unknown query parameter {:?}", short(k)))),
-            None => Ok(()),
-        }
-    }
-
-    fn account(&self) -> Result<Option<gate_core::AccountId>, LookupError> {
-        self.get("account")
-            .map(|v| v.parse().map_err(|e: gate_core::IdError| LookupError::BadRequest(e.to_string())))
-            .transpose()
-    }
-
-    fn service(&self) -> Result<Option<gate_core::ServiceId>, LookupError> {
-        self.get("service")
-            .map(|v| v.parse().map_err(|e: gate_core::IdError| LookupError::BadRequest(e.to_string())))
-            .transpose()
-    }
-
-    fn history(&self) -> Result<bool, LookupError> {
-        match self.get("history") {
-            None | Some("false") => Ok(false),
-            Some("true") => Ok(true),
-            Some(other) => {
-                Err(LookupError::BadRequest(format!("history={:?}: use true or false", short(other))))
-            }
-        }
-    }
+/// A query the route cannot take.
+fn bad<T>(r: Result<T, String>) -> Result<T, LookupError> {
+    r.map_err(LookupError::BadRequest)
 }

@@ -11,87 +11,13 @@
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
-use aws_lambda_events::event::sns::SnsEvent;
 use gate_app::record::{Hint, RecordReport, Recorder};
 use gate_aws::{DynamoStore, Ec2Connections};
-use gate_core::scan_ids;
+use gate_inputs::record_event;
 use lambda_runtime::Diagnostic;
 use serde_json::Value;
 
 use crate::config::RecordConfig;
-
-/// What an event asks `record` to do.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Work {
-    pub hints: Vec<Hint>,
-    pub sweep: bool,
-    pub ignored: Vec<String>,
-    pub rejected: Vec<String>,
-}
-
-fn short(text: &str) -> String {
-    text.chars().take(120).collect()
-}
-
-/// Classifies an event and collects the endpoints it names.
-pub fn parse(event: &Value) -> Work {
-    let mut work = Work::default();
-    if event.get("Records").is_some() {
-        match serde_json::from_value::<SnsEvent>(event.clone()) {
-            Ok(sns) => {
-                for record in sns.records {
-                    let (_, endpoints) = scan_ids(&record.sns.message);
-                    if endpoints.is_empty() {
-                        work.rejected.push(format!(
-                            "SNS message {} names no endpoint id",
-                            short(&record.sns.message_id)
-                        ));
-                    }
-                    work.hints
-                        .extend(endpoints.into_iter().map(|endpoint| Hint { endpoint, accepted_by: None }));
-                }
-            }
-            Err(e) => work.rejected.push(format!("Records is not an SNS event: {e}")),
-        }
-        return work;
-    }
-    let detail = event.get("detail").unwrap_or(&Value::Null);
-    match event.get("detail-type").and_then(Value::as_str) {
-        Some("Scheduled Event") => work.sweep = true,
-        Some("AWS API Call via CloudTrail") => cloudtrail(detail, &mut work),
-        Some(other) => {
-            work.ignored.push(format!("EventBridge detail-type {:?} is not for record", short(other)))
-        }
-        None => work
-            .rejected
-            .push("unknown event shape (expected SNS Records or an EventBridge detail-type)".into()),
-    }
-    work
-}
-
-fn cloudtrail(detail: &Value, work: &mut Work) {
-    let name = detail.get("eventName").and_then(Value::as_str).unwrap_or_default();
-    let accept = match name {
-        "AcceptVpcEndpointConnections" => true,
-        "RejectVpcEndpointConnections" => false,
-        _ => return work.ignored.push(format!("CloudTrail {} does not change a connection", short(name))),
-    };
-    if let Some(code) = detail.get("errorCode").and_then(Value::as_str) {
-        return work.ignored.push(format!("the {name} call failed ({}); nothing changed", short(code)));
-    }
-    let (_, endpoints) = scan_ids(&detail.get("requestParameters").map(Value::to_string).unwrap_or_default());
-    if endpoints.is_empty() {
-        return work.rejected.push(format!("CloudTrail {name} names no endpoint id in requestParameters"));
-    }
-    let actor = detail
-        .pointer("/userIdentity/arn")
-        .and_then(Value::as_str)
-        .filter(|a| a.starts_with("arn:") && a.len() <= 2048 && !a.chars().any(char::is_control))
-        .map(str::to_owned);
-    let accepted_by = if accept { actor } else { None };
-    work.hints
-        .extend(endpoints.into_iter().map(|endpoint| Hint { endpoint, accepted_by: accepted_by.clone() }));
-}
 
 /// Builds the recorder on real AWS clients, once per cold start.
 pub fn build(config: &RecordConfig, sdk: &SdkConfig) -> Recorder {
@@ -122,14 +48,16 @@ impl From<RecordError> for Diagnostic {
 /// One invocation: parse, record, report. Malformed events are logged and
 /// acknowledged (the same bytes would fail again); failures are retried.
 pub async fn handle(recorder: &Recorder, event: &Value) -> Result<RecordReport, RecordError> {
-    let work = parse(event);
+    let work = record_event::parse(event);
     for why in &work.ignored {
         tracing::info!(why, "event ignored");
     }
     for why in &work.rejected {
         tracing::warn!(why, "malformed event acknowledged");
     }
-    let mut report = recorder.record(&work.hints).await;
+    let hints: Vec<Hint> =
+        work.named.into_iter().map(|n| Hint { endpoint: n.endpoint, accepted_by: n.accepted_by }).collect();
+    let mut report = recorder.record(&hints).await;
     if work.sweep {
         let swept = recorder.sweep(&|done, total| tracing::info!(done, total, "registry sweep")).await?;
         report.written.extend(swept.written);
@@ -145,75 +73,4 @@ pub async fn handle(recorder: &Recorder, event: &Value) -> Result<RecordReport, 
         "recorded"
     );
     if report.failed.is_empty() { Ok(report) } else { Err(RecordError::Unfinished(report.failed.len())) }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn trail(name: &str, params: Value, extra: Value) -> Value {
-        let mut detail = json!({"eventName": name, "requestParameters": params,
-            "userIdentity": {"arn": "arn:aws:sts::123456789012:assumed-role/Admin/alice"}});
-        if let (Some(d), Some(e)) = (detail.as_object_mut(), extra.as_object()) {
-            d.extend(e.clone());
-        }
-        json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.ec2", "detail": detail})
-    }
-
-    #[test]
-    fn a_console_accept_names_its_caller() {
-        let params = json!({"AcceptVpcEndpointConnectionsRequest": {"ServiceId": "vpce-svc-0123456789abcdef0",
-            "VpcEndpointId": {"tag": 1, "content": "vpce-0123456789abcdef0"}}});
-        let work = parse(&trail("AcceptVpcEndpointConnections", params, json!({})));
-        assert_eq!(work.hints.len(), 1);
-        assert_eq!(
-            work.hints[0].accepted_by.as_deref(),
-            Some("arn:aws:sts::123456789012:assumed-role/Admin/alice")
-        );
-    }
-
-    #[test]
-    fn hostile_and_irrelevant_events_are_refused_or_ignored_by_name() {
-        let ids = json!({"VpcEndpointId": "vpce-0123456789abcdef0"});
-        let cases = [
-            (
-                trail(
-                    "AcceptVpcEndpointConnections",
-                    ids.clone(),
-                    json!({"errorCode": "Client.UnauthorizedOperation"}),
-                ),
-                "ignored",
-            ),
-            (trail("DescribeVpcEndpoints", ids.clone(), json!({})), "ignored"),
-            (trail("AcceptVpcEndpointConnections", json!({"x": "vpce-nothex!"}), json!({})), "rejected"),
-            (trail("AcceptVpcEndpointConnections", Value::Null, json!({})), "rejected"),
-            (json!({"Records": "nope"}), "rejected"),
-            (json!({"Records": [{"Sns": {"Message": "no ids here"}}]}), "rejected"),
-            (json!({"detail-type": "Something Else"}), "ignored"),
-            (json!([1, 2, 3]), "rejected"),
-            (json!(null), "rejected"),
-        ];
-        for (event, want) in cases {
-            let work = parse(&event);
-            assert!(work.hints.is_empty(), "{event}");
-            let got = if work.rejected.is_empty() { "ignored" } else { "rejected" };
-            assert_eq!(got, want, "{event}: {work:?}");
-        }
-        // A forged actor with control characters is not recorded as one.
-        let forged =
-            trail("AcceptVpcEndpointConnections", ids, json!({"userIdentity": {"arn": "arn:x\nFAKE"}}));
-        assert_eq!(parse(&forged).hints[0].accepted_by, None);
-    }
-
-    #[test]
-    fn a_reject_names_no_acceptor_and_a_schedule_sweeps() {
-        let work = parse(&trail(
-            "RejectVpcEndpointConnections",
-            json!({"VpcEndpointId": "vpce-0123456789abcdef0"}),
-            json!({}),
-        ));
-        assert_eq!(work.hints[0].accepted_by, None);
-        assert!(parse(&json!({"detail-type": "Scheduled Event", "detail": {}})).sweep);
-    }
 }

@@ -1,0 +1,19 @@
+//! Policy files: any text as YAML.
+#![no_main]
+
+use gate_core::Timestamp;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    match gate_inputs::policy_file::parse("fuzz.yaml", text, Timestamp::from_unix(1_800_000_000)) {
+        Ok(desired) => {
+            // What parses is consistent: one policy per scope.
+            let mut scopes: Vec<_> = desired.policies.iter().map(|p| p.scope.as_str().to_owned()).collect();
+            scopes.sort();
+            scopes.dedup();
+            assert_eq!(scopes.len(), desired.policies.len());
+        }
+        Err(errors) => assert!(!errors.is_empty()),
+    }
+});
