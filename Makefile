@@ -9,7 +9,7 @@ include infra.mk
 CARGO ?= cargo
 
 .DEFAULT_GOAL := help
-.PHONY: help test test-rust lint demo bench bench-policy bench-sweep bench-registry fuzz build watch invoke clean
+.PHONY: help test test-rust lint demo bench bench-policy bench-sweep bench-registry bench-coldstart fuzz build watch invoke clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -18,6 +18,7 @@ test: tools browser-tools lint ## Everything CI runs: format, lints, templates, 
 	$(MAKE) --no-print-directory validate
 	$(MAKE) --no-print-directory test-localenv
 	$(LOCAL_AWS) -- $(CARGO) test --workspace --locked
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(CI_FUZZ_SECONDS)
 
 test-rust: tools browser-tools ## Only the Rust tests (unit + end-to-end) against the local AWS
 	$(LOCAL_AWS) -- $(CARGO) test --workspace --locked
@@ -29,10 +30,15 @@ lint: ## Formatting and clippy, warnings are errors
 demo: tools ## Tell the whole story on the local AWS: accept, review, reject
 	$(LOCAL_AWS) -- $(CARGO) run --quiet --locked -p gate-e2e --bin demo
 
-bench: bench-policy bench-sweep bench-registry ## All benchmarks
+bench: bench-policy bench-sweep bench-registry bench-coldstart ## All benchmarks
 
 bench-policy: ## Criterion: decisions with 100k allow entries and 100k protected CIDRs
 	$(CARGO) bench --locked -p gate-core --bench policy
+
+bench-coldstart: tools ## decide against a boto3 peer: cold start, warm latency, RSS (local Runtime API)
+	$(CARGO) build --quiet --locked --release -p gate-lambdas --bin decide
+	$(CARGO) build --quiet --locked -p gate-e2e --bin coldstart-setup
+	$(LOCAL_AWS) -- python3 tests/bench/coldstart/bench.py --rust target/release/decide --setup target/debug/coldstart-setup
 
 bench-registry: tools ## Registry queries with 100,000 endpoints in DynamoDB Local
 	$(LOCAL_AWS) -- $(CARGO) run --quiet --locked -p gate-e2e --bin registry-bench
@@ -57,6 +63,8 @@ invoke: tools ## Invoke decide in `make watch` with EVENT (default: the sweep sa
 # cargo-fuzz needs nightly-only flags; RUSTC_BOOTSTRAP lets the stable
 # toolchain accept them for this build only.
 FUZZ_SECONDS ?= 30
+# make test fuzzes each target this long: a bounded run that catches regressions.
+CI_FUZZ_SECONDS ?= 20
 FUZZ_TARGETS := decide_event record_event slack_payload approval_link policy_file lookup_query
 FUZZ_CORPUS := target/fuzz/corpus
 seeds_decide_event := events/decide

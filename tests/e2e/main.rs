@@ -9,6 +9,7 @@ mod approvals;
 mod browser;
 mod decide;
 mod demo;
+mod faults;
 mod registry;
 mod respond;
 mod slack;

@@ -1,0 +1,224 @@
+"""`make bench-coldstart`: the decide function against its Python peer, each
+run as Lambda runs it, against a minimal local Lambda Runtime API.
+
+    python3 tests/localenv/local_aws.py -- python3 tests/bench/coldstart/bench.py \
+        --rust target/release/decide --setup target/debug/coldstart-setup
+
+For each runtime, on its own fresh world (tests/bench/coldstart_setup.rs):
+- cold start: a new process per run, exec → first response (`COLD` runs);
+- warm: one process, `WARM` invocations, event handed out → response;
+- peak RSS (VmHWM) of the process after the warm invocations.
+Every invocation decides one pending, allowlisted connection (an accept).
+The Python peer (peer.py, boto3) runs under AWS's runtime interface client
+(awslambdaric). Prints absolute figures and Rust/Python ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import queue
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[2]
+VENV_PYTHON = ROOT / ".tools" / "venv" / "bin" / "python"
+PREFIX = "/2018-06-01/runtime"
+
+
+class RuntimeApi:
+    """The Runtime API, just enough for lambda_runtime and awslambdaric."""
+
+    def __init__(self) -> None:
+        self.events: queue.Queue = queue.Queue()
+        self.handed: dict[str, float] = {}
+        self.done: dict[str, tuple[float, bool, bytes]] = {}
+        self.cond = threading.Condition()
+        self.ids = itertools.count(1)
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def reply(self, status: int, body: bytes = b"{}", headers: dict | None = None) -> None:
+                self.send_response(status)
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                if self.path != f"{PREFIX}/invocation/next":
+                    return self.reply(404)
+                event = api.events.get()
+                request_id = f"req-{next(api.ids)}"
+                headers = {
+                    "Lambda-Runtime-Aws-Request-Id": request_id,
+                    "Lambda-Runtime-Deadline-Ms": str(int(time.time() * 1000) + 60_000),
+                    "Lambda-Runtime-Invoked-Function-Arn": "arn:aws:lambda:us-east-1:123456789012:function:decide",
+                    "Lambda-Runtime-Trace-Id": "Root=1-00000000-000000000000000000000000",
+                }
+                api.handed[request_id] = time.monotonic()
+                self.reply(200, json.dumps(event).encode(), headers)
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                parts = self.path.removeprefix(PREFIX).strip("/").split("/")
+                if parts[:1] == ["init"]:
+                    print(f"init error: {body[:500]!r}", file=sys.stderr)
+                    with api.cond:
+                        api.done["init"] = (time.monotonic(), False, body)
+                        api.cond.notify_all()
+                    return self.reply(202)
+                if len(parts) == 3 and parts[0] == "invocation":
+                    with api.cond:
+                        api.done[parts[1]] = (time.monotonic(), parts[2] == "response", body)
+                        api.cond.notify_all()
+                    return self.reply(202)
+                self.reply(404)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+
+    def wait(self, count: int, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while len([k for k in self.done if k != "init"]) < count:
+                if "init" in self.done:
+                    raise RuntimeError("the function failed to start")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise RuntimeError("the function did not answer in time")
+                self.cond.wait(left)
+
+    def reset(self) -> None:
+        with self.cond:
+            self.handed.clear()
+            self.done.clear()
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def world(setup: str, count: int) -> dict:
+    out = subprocess.run([setup, str(count)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run(name: str, argv: list[str], cwd: Path, env: dict, events: list, cold: int, warm: int) -> dict:
+    api = RuntimeApi()
+    env = {**env, "AWS_LAMBDA_RUNTIME_API": api.address}
+    failures = 0
+    colds = []
+    events = list(events)
+    for _ in range(cold):
+        api.reset()
+        api.events.put(events.pop())
+        started = time.monotonic()
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            api.wait(1)
+        finally:
+            proc.kill()
+            _, err = proc.communicate()
+        (_, (finished, ok, body)), = [(k, v) for k, v in api.done.items() if k != "init"]
+        if not ok or b'"accept"' not in body.lower():
+            failures += 1
+            print(f"{name}: unexpected answer {body[:300]!r} {err[-500:]!r}", file=sys.stderr)
+        colds.append(finished - started)
+    api.reset()
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    latencies = []
+    try:
+        api.events.put(events.pop())  # the cold one, not counted
+        api.wait(1)
+        for i in range(warm):
+            api.events.put(events.pop())
+            api.wait(2 + i)
+        rss = peak_rss_mb(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
+    for request_id, (finished, ok, body) in api.done.items():
+        if request_id in ("init", "req-1"):
+            continue
+        latencies.append(finished - api.handed[request_id])
+        if not ok or b'"accept"' not in body.lower():
+            failures += 1
+    return {"cold": colds, "warm": latencies, "rss": rss, "failures": failures}
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.1f} ms"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rust", required=True, help="the decide binary (release build for the host)")
+    parser.add_argument("--setup", required=True, help="the coldstart-setup binary")
+    parser.add_argument("--cold", type=int, default=5)
+    parser.add_argument("--warm", type=int, default=40)
+    args = parser.parse_args()
+    if "GATE_LOCAL_MOTO_URL" not in os.environ:
+        print("run inside the local AWS environment: make bench-coldstart", file=sys.stderr)
+        return 2
+    base = {k: v for k, v in os.environ.items()}
+    lambda_env = {
+        "AWS_LAMBDA_FUNCTION_NAME": "decide",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+        "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/decide",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "local",
+        "AWS_LAMBDA_LOG_FORMAT": "JSON",
+        "AWS_LAMBDA_LOG_LEVEL": "WARN",
+        "CONSUMER_ROLE_TEMPLATE": "arn:aws:iam::{account}:role/EndpointGateCidrReader",
+    }
+    n = args.cold + args.warm + 1
+    results = {}
+    for name in ("rust", "python"):
+        w = world(args.setup, n)
+        env = {**base, **lambda_env, "TABLE_NAME": w["table"], "REVIEW_TOPIC_ARN": w["topic"], "SERVICE_IDS": w["service"]}
+        if name == "rust":
+            argv, cwd = [str(Path(args.rust).resolve())], ROOT
+        else:
+            argv, cwd = [str(VENV_PYTHON), "-m", "awslambdaric", "peer.handler"], HERE
+        print(f"{name}: {args.cold} cold starts, {args.warm} warm invocations…", file=sys.stderr)
+        results[name] = run(name, argv, cwd, env, w["events"], args.cold, args.warm)
+    r, p = results["rust"], results["python"]
+    rows = [
+        ("cold start, exec → first response (median)", statistics.median(r["cold"]), statistics.median(p["cold"]), ms),
+        ("warm invocation (median)", statistics.median(r["warm"]), statistics.median(p["warm"]), ms),
+        ("warm invocation (p95)", sorted(r["warm"])[int(len(r["warm"]) * 0.95) - 1],
+         sorted(p["warm"])[int(len(p["warm"]) * 0.95) - 1], ms),
+        ("peak RSS", r["rss"], p["rss"], lambda v: f"{v:8.1f} MB"),
+    ]
+    size = Path(args.rust).stat().st_size / 1e6
+    print(f"\ndecide: Rust ({Path(args.rust).name}, {size:.1f} MB) against a boto3 peer under awslambdaric")
+    print(f"{'':46} {'Rust':>11} {'Python':>11} {'Rust/Python':>12}")
+    for label, rv, pv, fmt in rows:
+        print(f"{label:46} {fmt(rv):>11} {fmt(pv):>11} {rv / pv:>11.2f}x")
+    print(f"every invocation accepted its connection: {r['failures'] + p['failures'] == 0}")
+    return 0 if r["failures"] + p["failures"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

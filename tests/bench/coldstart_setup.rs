@@ -1,0 +1,59 @@
+//! `make bench` (cold start): the world both the Rust decide function and
+//! the Python peer decide in. One endpoint service, pending connections
+//! from an allowlisted account without a reader role (declared CIDRs
+//! apply), a table with the `*` policy and the allow entry, a review topic.
+//! Prints one JSON line: {table, topic, service, events: [SNS event, ...]}.
+
+use gate_aws::DynamoStore;
+use gate_core::{AllowEntry, Effect, Scope, ServicePolicy};
+use gate_e2e::{Local, Result, http_post};
+use serde_json::json;
+
+const OWNER: &str = "222222222222";
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let count: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(60);
+    let local = Local::from_env().await;
+    let service = local.service().await?;
+    let seeded = http_post(
+        &local.moto_url,
+        "/_gate/seed",
+        &json!({"service_id": service.id, "owner": OWNER, "count": count}).to_string(),
+    )?;
+    let seeded: serde_json::Value = serde_json::from_str(&seeded)?;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&local.sdk), gate_e2e::unique("coldstart"));
+    store.ensure_table().await?;
+    store.put_policy(&ServicePolicy::cautious(Scope::Any)).await?;
+    store
+        .put_entry(&AllowEntry {
+            scope: Scope::Any,
+            account: OWNER.parse()?,
+            effect: Effect::Allow,
+            declared_cidrs: vec!["172.20.0.0/16".parse()?],
+            expires_at: None,
+            owner: "bench".into(),
+            note: String::new(),
+            added_by: "bench".into(),
+            added_at: None,
+        })
+        .await?;
+    let (topic, _) = local.topic_with_queue("review").await?;
+    let events: Vec<serde_json::Value> = seeded["endpoint_ids"]
+        .as_array()
+        .ok_or("no endpoints seeded")?
+        .iter()
+        .map(|e| {
+            let message = json!({"Event": "Connect", "ServiceId": service.id, "EndpointId": e,
+                "EndpointOwner": OWNER, "EndpointState": "pendingAcceptance"});
+            json!({"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0",
+                "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:connections:1",
+                "Sns": {"Type": "Notification", "MessageId": e, "TopicArn": "arn:aws:sns:us-east-1:123456789012:connections",
+                        "Subject": null, "Message": message.to_string(), "Timestamp": "2026-11-22T10:00:00.000Z",
+                        "SignatureVersion": "1", "Signature": "x", "SigningCertUrl": "https://x", "UnsubscribeUrl": "https://x",
+                        "MessageAttributes": {}}}]})
+        })
+        .collect();
+    println!("{}", json!({"table": store.table(), "topic": topic, "service": service.id, "events": events}));
+    Ok(())
+}

@@ -1,0 +1,229 @@
+//! A bad day: 1,000 connection requests decided through a proxy that fails
+//! 20% of the calls to EC2, STS, SNS and DynamoDB (throttling, 5xx, slow
+//! answers, dropped connections, replies lost after the call took effect).
+//! One notification in ten is never delivered; the others are delivered as
+//! Lambda would (up to three attempts); then the scheduled sweep runs until
+//! nothing is left. Checked with fault-free
+//! clients against the emulator's truth: every request ends as the policy
+//! says, none is accepted against policy, none is lost.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use futures_util::stream::{self, StreamExt};
+use gate_app::ports::{Connections, Requests};
+use gate_app::{Decider, Settings};
+use gate_aws::{AssumeRoleNetworks, DynamoStore, Ec2Connections, SnsNotifier};
+use gate_core::{
+    AllowEntry, ConnectionState, Effect, EndpointId, RequestState, Scope, ServicePolicy, Timestamp,
+};
+use gate_e2e::{Local, Result, http_get, http_post};
+use gate_lambdas::decide::handle_at;
+use serde_json::{Value, json};
+
+const REQUESTS: usize = 1_000;
+const FAULT_RATE: &str = "0.2";
+const ALLOWED: &str = "290000000001";
+const DENIED: &str = "290000000002";
+const UNKNOWN: &str = "290000000003";
+
+/// A fault proxy in front of one local endpoint; stopped when dropped.
+struct FaultProxy {
+    child: Child,
+    url: String,
+}
+
+impl FaultProxy {
+    fn start(upstream: &str, seed: u32) -> Result<Self> {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/localenv/fault_proxy.py");
+        let mut child = Command::new("python3")
+            .args([script, "--upstream", upstream, "--rate", FAULT_RATE, "--seed", &seed.to_string()])
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().ok_or("no stdout")?).read_line(&mut line)?;
+        let url = line
+            .trim()
+            .strip_prefix("READY ")
+            .ok_or_else(|| format!("fault proxy said {line:?}"))?
+            .to_owned();
+        Ok(Self { child, url })
+    }
+
+    fn counts(&self) -> Result<HashMap<String, u64>> {
+        Ok(serde_json::from_str(&http_get(&self.url, "/_faults")?)?)
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn entry(account: &str, effect: Effect) -> Result<AllowEntry> {
+    Ok(AllowEntry {
+        scope: Scope::Any,
+        account: account.parse()?,
+        effect,
+        declared_cidrs: vec!["172.20.0.0/16".parse()?],
+        expires_at: None,
+        owner: "faults".into(),
+        note: String::new(),
+        added_by: "e2e".into(),
+        added_at: None,
+    })
+}
+
+fn notification(service: &str, endpoint: &str, owner: &str) -> Value {
+    let message = json!({"Event": "Connect", "ServiceId": service, "EndpointId": endpoint,
+        "EndpointOwner": owner, "EndpointState": "pendingAcceptance"});
+    json!({"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:c:1",
+        "Sns": {"Type": "Notification", "MessageId": endpoint, "TopicArn": "arn:aws:sns:us-east-1:123456789012:c",
+                "Subject": null, "Message": message.to_string(), "Timestamp": "2026-11-22T10:00:00.000Z",
+                "SignatureVersion": "1", "Signature": "x", "SigningCertUrl": "https://x", "UnsubscribeUrl": "https://x",
+                "MessageAttributes": {}}}]})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_requests_at_a_20_percent_fault_rate_end_as_the_policy_says() -> Result<()> {
+    let local = Local::from_env().await;
+    let ddb_url = std::env::var("GATE_LOCAL_DYNAMODB_URL")?;
+    let clean = DynamoStore::new(aws_sdk_dynamodb::Client::new(&local.sdk), gate_e2e::unique("faults"));
+    clean.ensure_table().await?;
+    clean.put_policy(&ServicePolicy::cautious(Scope::Any)).await?;
+    clean.put_entry(&entry(ALLOWED, Effect::Allow)?).await?;
+    clean.put_entry(&entry(DENIED, Effect::Deny)?).await?;
+    let (topic, _) = local.topic_with_queue("faults-review").await?;
+
+    // 1,000 pending connections over two services: 40% allowlisted, 30% denied, 30% unknown.
+    let mut owner_of: HashMap<String, (String, &str)> = HashMap::new();
+    let mut services = Vec::new();
+    for _ in 0..2 {
+        let service = local.service().await?;
+        for (owner, share) in [(ALLOWED, 200), (DENIED, 150), (UNKNOWN, 150)] {
+            let body = json!({"service_id": service.id, "owner": owner, "count": share}).to_string();
+            let seeded: Value = serde_json::from_str(&http_post(&local.moto_url, "/_gate/seed", &body)?)?;
+            for e in seeded["endpoint_ids"].as_array().ok_or("no ids")? {
+                owner_of.insert(e.as_str().unwrap_or_default().to_owned(), (service.id.clone(), owner));
+            }
+        }
+        services.push(service);
+    }
+    assert_eq!(owner_of.len(), REQUESTS);
+
+    // decide, with every AWS call through the fault proxies.
+    let moto_proxy = FaultProxy::start(&local.moto_url, 7)?;
+    let ddb_proxy = FaultProxy::start(&ddb_url, 11)?;
+    // The environment's AWS_ENDPOINT_URL names moto; this loader's explicit URL wins over it.
+    let faulty = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&moto_proxy.url)
+        .load()
+        .await;
+    let ddb = aws_sdk_dynamodb::config::Builder::from(&local.sdk).endpoint_url(&ddb_proxy.url).build();
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(ddb), clean.table());
+    let service_ids = services.iter().map(|s| s.id.parse()).collect::<std::result::Result<Vec<_>, _>>()?;
+    let decider = Arc::new(Decider {
+        connections: Arc::new(Ec2Connections::new(aws_sdk_ec2::Client::new(&faulty))),
+        networks: Arc::new(AssumeRoleNetworks::new(
+            faulty.clone(),
+            "arn:aws:iam::{account}:role/EndpointGateCidrReader".into(),
+            None,
+        )),
+        policies: Arc::new(store.clone()),
+        requests: Arc::new(store.clone()),
+        audit: Arc::new(store.clone()),
+        notifier: Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(&faulty), topic)),
+        settings: Settings { services: service_ids.clone(), ..Settings::default() },
+    });
+
+    // Each event up to three times, as Lambda retries an asynchronous invocation.
+    // One notification in ten never arrives at all: only the sweep can find those.
+    let events: Vec<Value> = owner_of
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 10 != 0)
+        .map(|(_, (e, (s, o)))| notification(s, e, o))
+        .collect();
+    let missed = REQUESTS - events.len();
+    let lost_events: usize = stream::iter(events)
+        .map(|event| {
+            let decider = decider.clone();
+            async move {
+                for _ in 0..3 {
+                    if handle_at(&decider, &event, Timestamp::now()).await.is_ok() {
+                        return 0;
+                    }
+                }
+                1
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<usize>>()
+        .await
+        .into_iter()
+        .sum();
+
+    // The scheduled sweep, every five minutes, until nothing is left to do.
+    let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+    let mut sweeps = 0;
+    for round in 1..=10i64 {
+        sweeps = round;
+        let later = Timestamp::from_unix(Timestamp::now().unix() + 300 * round);
+        match handle_at(&decider, &sweep, later).await {
+            Ok(out)
+                if out.report.failed.is_empty()
+                    && out.report.decided.is_empty()
+                    && out.report.acted.is_empty() =>
+            {
+                break;
+            }
+            _ => continue,
+        }
+    }
+
+    // The truth, read without faults.
+    let truth = Ec2Connections::new(local.ec2()).all(&service_ids).await?;
+    let ids: Vec<EndpointId> = truth.iter().map(|c| c.endpoint.clone()).collect();
+    let records = clean.get_many(&ids).await?;
+    let (mut accepted, mut rejected, mut review, mut wrong, mut lost) = (0, 0, 0, Vec::new(), Vec::new());
+    for c in &truth {
+        let owner = owner_of.get(c.endpoint.as_str()).map(|(_, o)| *o).unwrap_or_default();
+        let record = records.get(&c.endpoint);
+        match (owner, &c.state, record.map(|r| r.state)) {
+            (ALLOWED, ConnectionState::Available, Some(RequestState::Accepted)) => accepted += 1,
+            (DENIED, ConnectionState::Rejected, Some(RequestState::Rejected)) => rejected += 1,
+            (UNKNOWN, ConnectionState::PendingAcceptance, Some(RequestState::Review)) => review += 1,
+            (_, _, None) => lost.push(c.endpoint.to_string()),
+            (o, s, r) => wrong.push(format!("{} owner {o}: {s} / {r:?}", c.endpoint)),
+        }
+    }
+    let faults: Vec<String> = [("EC2/STS/SNS", moto_proxy.counts()?), ("DynamoDB", ddb_proxy.counts()?)]
+        .into_iter()
+        .map(|(name, c)| {
+            let injected: u64 = c.iter().filter(|(k, _)| *k != "requests").map(|(_, v)| v).sum();
+            format!("{name}: {injected} of {} calls failed ({c:?})", c.get("requests").copied().unwrap_or(0))
+        })
+        .collect();
+    println!(
+        "faults: {REQUESTS} requests at a {FAULT_RATE} fault rate; {missed} notifications never delivered, \
+         {lost_events} failed all three attempts; {sweeps} sweep(s)\n  {}\n  outcomes: {accepted} accepted, {rejected} rejected, {review} in review; \
+         {} wrong, {} lost",
+        faults.join("\n  "),
+        wrong.len(),
+        lost.len()
+    );
+    let accepted_against_policy: Vec<&String> = wrong.iter().filter(|w| w.contains("available")).collect();
+    assert!(accepted_against_policy.is_empty(), "accepted against policy: {accepted_against_policy:?}");
+    assert!(lost.is_empty(), "lost: {lost:?}");
+    assert!(wrong.is_empty(), "not as the policy says: {wrong:?}");
+    assert_eq!((accepted, rejected, review), (400, 300, 300));
+    for (name, proxy) in [("EC2/STS/SNS", &moto_proxy), ("DynamoDB", &ddb_proxy)] {
+        let calls = proxy.counts()?.get("requests").copied().unwrap_or(0);
+        assert!(calls > 1_000, "{name} saw only {calls} calls: the faults were not in the path");
+    }
+    Ok(())
+}

@@ -1,0 +1,155 @@
+"""A reverse proxy that makes a bad day: between Endpoint Gate and a local
+AWS endpoint (moto or DynamoDB Local) it injects, at a configurable rate,
+the failures AWS clients must survive:
+
+- throttle:   the service's own throttling error (DynamoDB JSON
+              ThrottlingException, EC2 RequestLimitExceeded, Query-protocol
+              Throttling), HTTP 400
+- error5xx:   HTTP 500 or 503 with an InternalError body
+- slow:       the request is forwarded after a delay (SLOW_SECONDS)
+- drop:       the connection is closed before the request is forwarded
+- lost_reply: the request IS forwarded (it takes effect) and the connection
+              is closed before the answer: the client cannot know it worked
+
+    python tests/localenv/fault_proxy.py --upstream http://127.0.0.1:5000 --rate 0.2 --seed 7
+    # prints `READY http://127.0.0.1:<port>`
+
+The emulator's own control routes (/_gate/...) pass untouched. GET /_faults
+returns the counts of what was injected. Standard library only; binds
+127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import random
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+KINDS = ["throttle", "error5xx", "slow", "drop", "lost_reply"]
+SLOW_SECONDS = 0.4
+
+
+def throttle_body(headers, body: bytes) -> tuple[str, bytes]:
+    target = headers.get("X-Amz-Target") or ""
+    if target.startswith("DynamoDB"):
+        return "application/x-amz-json-1.0", json.dumps(
+            {"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException", "message": "Rate exceeded"}
+        ).encode()
+    form = urllib.parse.parse_qs(body.decode(errors="replace"))
+    if form.get("Version", [""])[0] == "2016-11-15":  # EC2's query protocol
+        return "text/xml", (
+            b"<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded."
+            b"</Message></Error></Errors><RequestID>fault</RequestID></Response>"
+        )
+    return "text/xml", (
+        b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message>"
+        b"</Error><RequestId>fault</RequestId></ErrorResponse>"
+    )
+
+
+class Proxy:
+    def __init__(self, upstream: str, rate: float, seed: int, kinds: list[str]):
+        parsed = urllib.parse.urlparse(upstream)
+        self.host, self.port = parsed.hostname, parsed.port
+        self.rate = rate
+        self.kinds = kinds
+        self.random = random.Random(seed)
+        self.lock = threading.Lock()
+        self.counts = {k: 0 for k in KINDS} | {"requests": 0}
+
+    def pick(self) -> str | None:
+        with self.lock:
+            self.counts["requests"] += 1
+            if self.random.random() >= self.rate:
+                return None
+            kind = self.random.choice(self.kinds)
+            self.counts[kind] += 1
+            return kind
+
+
+def handler_for(proxy: Proxy) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args) -> None:
+            pass
+
+        def send(self, status: int, body: bytes, content_type: str, extra: dict | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            for k, v in (extra or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def forward(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+            conn = http.client.HTTPConnection(proxy.host, proxy.port, timeout=120)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
+            conn.request(self.command, self.path, body=body, headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+            conn.close()
+            return response.status, response.getheaders(), data
+
+        def handle_any(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.path.startswith("/_faults"):
+                with proxy.lock:
+                    return self.send(200, json.dumps(proxy.counts).encode(), "application/json")
+            kind = None if self.path.startswith("/_gate") else proxy.pick()
+            if kind == "drop":
+                self.close_connection = True
+                self.connection.close()
+                return
+            if kind == "throttle":
+                content_type, payload = throttle_body(self.headers, body)
+                return self.send(400, payload, content_type)
+            if kind == "error5xx":
+                status = proxy.random.choice([500, 503])
+                return self.send(status, b"<Error><Code>InternalError</Code></Error>", "text/xml")
+            if kind == "slow":
+                time.sleep(SLOW_SECONDS)
+            status, headers, data = self.forward(body)
+            if kind == "lost_reply":
+                self.close_connection = True
+                self.connection.close()
+                return
+            self.send_response(status)
+            for k, v in headers:
+                if k.lower() not in ("connection", "keep-alive", "transfer-encoding", "content-length"):
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = handle_any
+
+    return Handler
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--upstream", required=True)
+    parser.add_argument("--rate", type=float, default=0.2, help="share of requests that fail somehow")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--kinds", default=",".join(KINDS))
+    args = parser.parse_args(argv)
+    kinds = [k for k in args.kinds.split(",") if k]
+    if not 0 <= args.rate <= 1 or any(k not in KINDS for k in kinds):
+        parser.error(f"--rate in [0, 1], --kinds from {KINDS}")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(Proxy(args.upstream, args.rate, args.seed, kinds)))
+    server.daemon_threads = True
+    print(f"READY http://127.0.0.1:{server.server_address[1]}", flush=True)
+    server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
