@@ -13,3 +13,4 @@ mod faults;
 mod registry;
 mod respond;
 mod slack;
+mod storms;
