@@ -5,8 +5,8 @@
 //! Prints one JSON line: {table, topic, service, events: [SNS event, ...]}.
 
 use gate_aws::DynamoStore;
-use gate_core::{AllowEntry, Effect, Scope, ServicePolicy};
-use gate_e2e::{Local, Result, http_post};
+use gate_core::{Effect, Scope, ServicePolicy};
+use gate_e2e::{Local, Result, allow_entry, connect_event, http_post};
 use serde_json::json;
 
 const OWNER: &str = "222222222222";
@@ -25,34 +25,13 @@ async fn main() -> Result<()> {
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&local.sdk), gate_e2e::unique("coldstart"));
     store.ensure_table().await?;
     store.put_policy(&ServicePolicy::cautious(Scope::Any)).await?;
-    store
-        .put_entry(&AllowEntry {
-            scope: Scope::Any,
-            account: OWNER.parse()?,
-            effect: Effect::Allow,
-            declared_cidrs: vec!["172.20.0.0/16".parse()?],
-            expires_at: None,
-            owner: "bench".into(),
-            note: String::new(),
-            added_by: "bench".into(),
-            added_at: None,
-        })
-        .await?;
+    store.put_entry(&allow_entry("*", OWNER, Effect::Allow, &["172.20.0.0/16"])?).await?;
     let (topic, _) = local.topic_with_queue("review").await?;
     let events: Vec<serde_json::Value> = seeded["endpoint_ids"]
         .as_array()
         .ok_or("no endpoints seeded")?
         .iter()
-        .map(|e| {
-            let message = json!({"Event": "Connect", "ServiceId": service.id, "EndpointId": e,
-                "EndpointOwner": OWNER, "EndpointState": "pendingAcceptance"});
-            json!({"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0",
-                "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:connections:1",
-                "Sns": {"Type": "Notification", "MessageId": e, "TopicArn": "arn:aws:sns:us-east-1:123456789012:connections",
-                        "Subject": null, "Message": message.to_string(), "Timestamp": "2026-11-22T10:00:00.000Z",
-                        "SignatureVersion": "1", "Signature": "x", "SigningCertUrl": "https://x", "UnsubscribeUrl": "https://x",
-                        "MessageAttributes": {}}}]})
-        })
+        .map(|e| connect_event(&service.id, e.as_str().unwrap_or_default(), OWNER))
         .collect();
     println!("{}", json!({"table": store.table(), "topic": topic, "service": service.id, "events": events}));
     Ok(())

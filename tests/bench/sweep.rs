@@ -14,8 +14,8 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use gate_app::{Decider, Settings};
 use gate_aws::{AssumeRoleNetworks, DynamoStore, Ec2Connections, SnsNotifier};
-use gate_core::{AllowEntry, Effect, Outcome, Scope, ServicePolicy, Timestamp};
-use gate_e2e::{Local, Result, http_post};
+use gate_core::{Effect, Outcome, Scope, ServicePolicy, Timestamp};
+use gate_e2e::{Local, Result, allow_entry, http_post};
 
 const SERVICES: usize = 20;
 const PER_SERVICE: usize = 500;
@@ -60,19 +60,7 @@ async fn main() -> Result<()> {
     store.ensure_table().await?;
     store.put_policy(&ServicePolicy::cautious(Scope::Any)).await?;
     // The owner has no read-only role: its declared CIDRs stand in.
-    store
-        .put_entry(&AllowEntry {
-            scope: Scope::Any,
-            account: OWNER.parse()?,
-            effect: Effect::Allow,
-            declared_cidrs: vec!["172.20.0.0/16".parse()?],
-            expires_at: None,
-            owner: "bench".into(),
-            note: String::new(),
-            added_by: "bench".into(),
-            added_at: None,
-        })
-        .await?;
+    store.put_entry(&allow_entry("*", OWNER, Effect::Allow, &["172.20.0.0/16"])?).await?;
     let (topic, _queue) = local.topic_with_queue("review").await?;
     let decider = Decider {
         connections: Arc::new(Ec2Connections::new(local.ec2())),

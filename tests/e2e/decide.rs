@@ -1,7 +1,7 @@
 use gate_app::ports::{Audit, AuditKind};
 use gate_aws::DynamoStore;
 use gate_core::{AllowEntry, Effect, OverlapMode, ProtectedRange, Scope, ServicePolicy, Timestamp, Unlisted};
-use gate_e2e::{Local, Result, Service};
+use gate_e2e::{Local, Result, Service, connect_event};
 use gate_lambdas::decide::{DecideError, handle_at};
 use serde_json::{Value, json};
 
@@ -41,19 +41,6 @@ fn entry(scope: &str, account: &str, effect: Effect, declared: &[&str]) -> Resul
         added_by: "e2e".into(),
         added_at: None,
     })
-}
-
-/// The SNS connection notification Lambda would receive for `endpoint`.
-fn connect_event(service: &str, endpoint: &str, owner: &str) -> Value {
-    let message = json!({"Event": "Connect", "ServiceId": service, "EndpointId": endpoint,
-                         "EndpointOwner": owner, "EndpointState": "pendingAcceptance"});
-    json!({"Records": [{
-        "EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:c:1",
-        "Sns": {"Type": "Notification", "MessageId": "e2e", "TopicArn": "arn:aws:sns:us-east-1:123456789012:c",
-                "Subject": "Endpoint Connection Notification", "Message": message.to_string(),
-                "Timestamp": "2026-11-22T10:00:00.000Z", "SignatureVersion": "1", "Signature": "x",
-                "SigningCertUrl": "https://x", "UnsubscribeUrl": "https://x", "MessageAttributes": {}}
-    }]})
 }
 
 async fn decide(s: &Setup, event: &Value) -> Result<gate_lambdas::decide::Outcome> {

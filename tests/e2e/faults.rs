@@ -16,10 +16,8 @@ use futures_util::stream::{self, StreamExt};
 use gate_app::ports::{Connections, Requests};
 use gate_app::{Decider, Settings};
 use gate_aws::{AssumeRoleNetworks, DynamoStore, Ec2Connections, SnsNotifier};
-use gate_core::{
-    AllowEntry, ConnectionState, Effect, EndpointId, RequestState, Scope, ServicePolicy, Timestamp,
-};
-use gate_e2e::{Local, Result, http_get, http_post};
+use gate_core::{ConnectionState, Effect, EndpointId, RequestState, Scope, ServicePolicy, Timestamp};
+use gate_e2e::{Local, Result, allow_entry, connect_event, http_get, http_post};
 use gate_lambdas::decide::handle_at;
 use serde_json::{Value, json};
 
@@ -64,30 +62,6 @@ impl Drop for FaultProxy {
     }
 }
 
-fn entry(account: &str, effect: Effect) -> Result<AllowEntry> {
-    Ok(AllowEntry {
-        scope: Scope::Any,
-        account: account.parse()?,
-        effect,
-        declared_cidrs: vec!["172.20.0.0/16".parse()?],
-        expires_at: None,
-        owner: "faults".into(),
-        note: String::new(),
-        added_by: "e2e".into(),
-        added_at: None,
-    })
-}
-
-fn notification(service: &str, endpoint: &str, owner: &str) -> Value {
-    let message = json!({"Event": "Connect", "ServiceId": service, "EndpointId": endpoint,
-        "EndpointOwner": owner, "EndpointState": "pendingAcceptance"});
-    json!({"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:c:1",
-        "Sns": {"Type": "Notification", "MessageId": endpoint, "TopicArn": "arn:aws:sns:us-east-1:123456789012:c",
-                "Subject": null, "Message": message.to_string(), "Timestamp": "2026-11-22T10:00:00.000Z",
-                "SignatureVersion": "1", "Signature": "x", "SigningCertUrl": "https://x", "UnsubscribeUrl": "https://x",
-                "MessageAttributes": {}}}]})
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_requests_at_a_20_percent_fault_rate_end_as_the_policy_says() -> Result<()> {
     let local = Local::from_env().await;
@@ -95,8 +69,8 @@ async fn a_thousand_requests_at_a_20_percent_fault_rate_end_as_the_policy_says()
     let clean = DynamoStore::new(aws_sdk_dynamodb::Client::new(&local.sdk), gate_e2e::unique("faults"));
     clean.ensure_table().await?;
     clean.put_policy(&ServicePolicy::cautious(Scope::Any)).await?;
-    clean.put_entry(&entry(ALLOWED, Effect::Allow)?).await?;
-    clean.put_entry(&entry(DENIED, Effect::Deny)?).await?;
+    clean.put_entry(&allow_entry("*", ALLOWED, Effect::Allow, &["172.20.0.0/16"])?).await?;
+    clean.put_entry(&allow_entry("*", DENIED, Effect::Deny, &[])?).await?;
     let (topic, _) = local.topic_with_queue("faults-review").await?;
 
     // 1,000 pending connections over two services: 40% allowlisted, 30% denied, 30% unknown.
@@ -146,7 +120,7 @@ async fn a_thousand_requests_at_a_20_percent_fault_rate_end_as_the_policy_says()
         .iter()
         .enumerate()
         .filter(|(i, _)| i % 10 != 0)
-        .map(|(_, (e, (s, o)))| notification(s, e, o))
+        .map(|(_, (e, (s, o)))| connect_event(s, e, o))
         .collect();
     let missed = REQUESTS - events.len();
     let lost_events: usize = stream::iter(events)

@@ -5,8 +5,8 @@
 
 use futures_util::future::join_all;
 use gate_app::ports::{Audit, AuditKind, Registry};
-use gate_core::{AllowEntry, ConnectionState, Effect, Scope, ServicePolicy, Timestamp};
-use gate_e2e::{Local, Result, lambda_sns_event};
+use gate_core::{ConnectionState, Effect, Scope, ServicePolicy, Timestamp};
+use gate_e2e::{Local, Result, allow_entry, connect_event, lambda_sns_event};
 use gate_lambdas::decide::handle_at;
 use serde_json::{Value, json};
 
@@ -15,35 +15,13 @@ const ACCOUNT: &str = "291000000001";
 type Run<'a> =
     std::pin::Pin<Box<dyn std::future::Future<Output = std::result::Result<(), String>> + Send + 'a>>;
 
-fn connect(service: &str, endpoint: &str) -> Value {
-    let message = json!({"Event": "Connect", "ServiceId": service, "EndpointId": endpoint,
-                         "EndpointOwner": ACCOUNT, "EndpointState": "pendingAcceptance"});
-    json!({"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:c:1",
-        "Sns": {"Type": "Notification", "MessageId": endpoint, "TopicArn": "arn:aws:sns:us-east-1:123456789012:c",
-                "Subject": null, "Message": message.to_string(), "Timestamp": "2026-11-22T10:00:00.000Z",
-                "SignatureVersion": "1", "Signature": "x", "SigningCertUrl": "https://x", "UnsubscribeUrl": "https://x",
-                "MessageAttributes": {}}}]})
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicate_and_scrambled_deliveries_to_decide_and_record_at_once() -> Result<()> {
     let local = Local::from_env().await;
     let service = local.service().await?;
     let store = local.table().await?;
     store.put_policy(&ServicePolicy::cautious(Scope::Any)).await?;
-    store
-        .put_entry(&AllowEntry {
-            scope: Scope::Any,
-            account: ACCOUNT.parse()?,
-            effect: Effect::Allow,
-            declared_cidrs: vec![],
-            expires_at: None,
-            owner: "storm".into(),
-            note: String::new(),
-            added_by: "e2e".into(),
-            added_at: None,
-        })
-        .await?;
+    store.put_entry(&allow_entry("*", ACCOUNT, Effect::Allow, &[])?).await?;
     let (connections, inbox) = local.topic_with_queue("storm-connections").await?;
     local.notify(&service, &connections).await?;
     let (review, _) = local.topic_with_queue("storm-review").await?;
@@ -62,8 +40,8 @@ async fn duplicate_and_scrambled_deliveries_to_decide_and_record_at_once() -> Re
     for round in 0..5 {
         for (i, e) in endpoints.iter().enumerate() {
             let idx = (i * 5 + round * 7) % endpoints.len();
-            order.push((round % 2 == 0, connect(&service.id, &endpoints[idx])));
-            order.push((round % 2 == 1, connect(&service.id, e)));
+            order.push((round % 2 == 0, connect_event(&service.id, &endpoints[idx], ACCOUNT)));
+            order.push((round % 2 == 1, connect_event(&service.id, e, ACCOUNT)));
         }
     }
     let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});

@@ -425,3 +425,38 @@ pub fn lambda_sns_event(envelope: &serde_json::Value) -> serde_json::Value {
                 "UnsubscribeUrl": s("UnsubscribeURL"), "MessageAttributes": {}}
     }]})
 }
+
+/// The SNS connection notification (Connect) Lambda receives for an
+/// endpoint, as an SNS event.
+pub fn connect_event(service: &str, endpoint: &str, owner: &str) -> serde_json::Value {
+    let message = serde_json::json!({"Event": "Connect", "ServiceId": service, "EndpointId": endpoint,
+                                     "EndpointOwner": owner, "EndpointState": "pendingAcceptance"});
+    serde_json::json!({"Records": [{
+        "EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:c:1",
+        "Sns": {"Type": "Notification", "MessageId": endpoint, "TopicArn": "arn:aws:sns:us-east-1:123456789012:c",
+                "Subject": "Endpoint Connection Notification", "Message": message.to_string(),
+                "Timestamp": "2026-11-22T10:00:00.000Z", "SignatureVersion": "1", "Signature": "x",
+                "SigningCertUrl": "https://x", "UnsubscribeUrl": "https://x", "MessageAttributes": {}}
+    }]})
+}
+
+/// An allow (or deny) entry for `account` on `scope` (`*` or a service id),
+/// with declared CIDRs for when its VPC cannot be read.
+pub fn allow_entry(
+    scope: &str,
+    account: &str,
+    effect: gate_core::Effect,
+    declared: &[&str],
+) -> Result<gate_core::AllowEntry> {
+    Ok(gate_core::AllowEntry {
+        scope: scope.parse()?,
+        account: account.parse()?,
+        effect,
+        declared_cidrs: declared.iter().map(|c| c.parse()).collect::<std::result::Result<_, _>>()?,
+        expires_at: None,
+        owner: "e2e".into(),
+        note: String::new(),
+        added_by: "e2e".into(),
+        added_at: None,
+    })
+}

@@ -4,25 +4,14 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::process::Command;
+mod common;
+
+use common::cli;
 
 use gate_core::{ServicePolicy, Timestamp};
 use gate_e2e::Local;
 use gate_lambdas::decide::handle_at;
 use serde_json::json;
-
-fn cli(table: &str, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_endpoint-gate"))
-        .args(["--table", table])
-        .args(args)
-        .output()
-        .expect("runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
 
 #[tokio::test]
 async fn operator_approves_and_rejects_reviews_once() {

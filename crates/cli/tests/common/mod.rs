@@ -1,0 +1,17 @@
+//! What the binary's tests share: running `endpoint-gate` on a table.
+
+use std::process::Command;
+
+/// Runs the binary on `table`: (exit code, stdout, stderr).
+pub fn cli(table: &str, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_endpoint-gate"))
+        .args(["--table", table])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("endpoint-gate does not run: {e}"));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
