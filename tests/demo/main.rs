@@ -81,7 +81,11 @@ async fn main() -> Result<()> {
     config.slack = Some(local.slack_config(&slack));
     let decider = local.decider(&config).await;
     let responder = Responder::build(
-        &RespondConfig { table_name: store.table().to_owned(), keys_secret_arn: secret, slack: None },
+        &RespondConfig {
+            table_name: store.table().to_owned(),
+            keys_secret_arn: secret,
+            slack: Some(local.slack_config(&slack)),
+        },
         &local.sdk,
     )
     .await
@@ -131,6 +135,13 @@ async fn main() -> Result<()> {
     let result =
         text.split("<p id=\"result\">").nth(1).and_then(|t| t.split("</p>").next()).unwrap_or_default();
     say(&format!("netops presses Approve: HTTP {}: {result}", done.status_code));
+    let updated = |m: &&Value| m["kind"] == "update" && m["body"].to_string().contains(eb.as_str());
+    for update in local.slack_log()?.iter().filter(updated) {
+        say("the Slack message now reads (chat.update, no more buttons):");
+        for line in slack_text(&update["body"]) {
+            say(&format!("  | {line}"));
+        }
+    }
     say(&format!("connection state: {}", local.state(&eb).await?));
 
     step(4, &format!("Consumer C ({PARTNER_C}, allowlisted, VPC 192.168.50.0/24) asks for payments"));

@@ -124,6 +124,30 @@ impl Setup {
             .collect())
     }
 
+    /// The `chat.update`s of a posted message, oldest first.
+    pub fn updates(&self, message: &Value) -> Result<Vec<Value>> {
+        Ok(self
+            .local
+            .slack_log()?
+            .into_iter()
+            .filter(|m| {
+                m["kind"] == "update" && m["ts"] == message["ts"] && m["channel"] == message["channel_id"]
+            })
+            .collect())
+    }
+
+    /// Posts an email link's form, as its confirmation page's button does.
+    pub async fn press_link(&self, query: String) -> Result<u16> {
+        let response = self
+            .http
+            .post(format!("{}/link", self.url.url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(query)
+            .send()
+            .await?;
+        Ok(response.status().as_u16())
+    }
+
     /// The review email's approve or reject link for `approver`, as a query string.
     pub async fn email_link(&self, endpoint: &str, approver: &str, label: &str) -> Result<String> {
         let mail = self.local.drain(&self.inbox).await?;

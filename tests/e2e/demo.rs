@@ -82,6 +82,11 @@ fn the_demo_tells_all_five_outcomes() -> Result<()> {
     );
     assert!(step(3).contains("HTTP 200 confirmation page; connection still pendingAcceptance"), "{text}");
     assert!(step(3).contains("approved by netops@example.com. The connection is accepted."), "{text}");
+    let slack_after = step(3).split("the Slack message now reads").nth(1).unwrap_or_default();
+    assert!(
+        slack_after.contains("Approved by netops@example.com at") && !slack_after.contains("[ Approve ]"),
+        "the Slack message shows the email answer: {text}"
+    );
     // 4. C: overlaps a protected range under reject → rejected, with the reason.
     assert!(
         step(4).contains("decide → REJECT") && step(4).contains("overlaps protected 192.168.0.0/16"),

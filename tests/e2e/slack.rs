@@ -38,6 +38,34 @@ async fn an_approver_approves_from_slack_and_the_message_shows_who() -> Result<(
         shown.contains(&format!("*Approved* by <@{APPROVER}>")) && !shown.contains("\"actions\""),
         "{shown}"
     );
+    assert_eq!(s.updates(&message)?, Vec::<serde_json::Value>::new(), "the click's response_url did it");
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_answer_by_email_replaces_the_slack_message_too() -> Result<()> {
+    let s = setup().await?;
+    let endpoint = s.reviewed("250000000005").await?;
+    let message = s.message(&endpoint)?;
+    let query = s.email_link(&endpoint, "netops@example.com", "Approve:").await?;
+    assert_eq!(s.press_link(query).await?, 200);
+    assert_eq!(s.local.state(&endpoint).await?, "available");
+
+    let updates = s.updates(&message)?;
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    let shown = updates[0]["body"].to_string();
+    assert!(
+        shown.contains("*Approved* by netops@example.com at")
+            && shown.contains("The connection is accepted.")
+            && !shown.contains("\"actions\""),
+        "the buttons are gone and the message says who decided: {shown}"
+    );
+    // A click on a message that was stale anyway changes nothing and says who decided.
+    let (status, hook) = s.click(&message, "reject", APPROVER, "").await?;
+    assert_eq!(status, 200);
+    let reply = s.replies(&hook)?.pop().ok_or("no Slack reply")?.to_string();
+    assert!(reply.contains("already decided") && reply.contains("email:netops@example.com"), "{reply}");
+    assert_eq!(s.local.state(&endpoint).await?, "available");
     Ok(())
 }
 
@@ -65,15 +93,9 @@ async fn email_and_slack_racing_for_one_request_give_one_decision() -> Result<()
         let endpoint = s.reviewed(account).await?;
         let message = s.message(&endpoint)?;
         let query = s.email_link(&endpoint, "netops@example.com", link).await?;
-        let email = s
-            .http
-            .post(format!("{}/link", s.url.url))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(query)
-            .send();
-        let (slack, email) = tokio::join!(s.click(&message, button, APPROVER, ""), email);
+        let (slack, email) = tokio::join!(s.click(&message, button, APPROVER, ""), s.press_link(query));
         let (slack_status, hook) = slack?;
-        let email_status = email?.status().as_u16();
+        let email_status = email?;
         assert_eq!(slack_status, 200);
         assert!([200, 409].contains(&email_status), "{email_status}");
 

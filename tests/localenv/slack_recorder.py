@@ -6,11 +6,14 @@ response URLs of interactive messages, recording what Endpoint Gate sends.
 
 Routes:
     POST /api/chat.postMessage   Bearer token checked as Slack does (HTTP 200,
-                                 {"ok": false, "error": "invalid_auth"} when wrong)
+                                 {"ok": false, "error": "invalid_auth"} when wrong);
+                                 channels named "#x" answer with an id, as Slack does
+    POST /api/chat.update        the same token check; the message must exist
+                                 (channel id and ts), else "message_not_found"
     POST /hooks/<anything>       a message's response_url
     GET  /_slack/log             everything recorded, oldest first
     POST /_slack/fail            {"times": N, "error": "ratelimited"}: the next N
-                                 chat.postMessage calls fail that way
+                                 Web API calls fail that way
 
 Binds 127.0.0.1 only. Standard library only.
 """
@@ -44,7 +47,8 @@ class Recorder:
         with self.lock:
             return self.failures.pop(0) if self.failures else None
 
-    def post_message(self, auth: str, body: dict) -> dict:
+    def refused(self, auth: str, body: dict) -> dict | None:
+        """Slack's answer when the call fails before it acts, else None."""
         if not auth.startswith("Bearer "):
             return {"ok": False, "error": "not_authed"}
         if auth.removeprefix("Bearer ") != self.token:
@@ -57,9 +61,37 @@ class Recorder:
             return {"ok": False, "error": "channel_not_found"}
         if not body.get("text") and not body.get("blocks"):
             return {"ok": False, "error": "no_text"}
+        return None
+
+    @staticmethod
+    def channel_id(channel: str) -> str:
+        """Slack answers with the channel's id; a name stands for a made-up one."""
+        if not channel.startswith("#"):
+            return channel
+        return "C" + "".join(c for c in channel.upper() if c.isalnum())[:10]
+
+    def post_message(self, auth: str, body: dict) -> dict:
+        refused = self.refused(auth, body)
+        if refused:
+            return refused
+        channel = self.channel_id(body["channel"])
         ts = f"{int(time.time())}.{next(self.counter):06d}"
-        self.record({"kind": "message", "channel": channel, "ts": ts, "body": body})
+        self.record({"kind": "message", "channel": body["channel"], "channel_id": channel, "ts": ts, "body": body})
         return {"ok": True, "channel": channel, "ts": ts, "message": {"text": body.get("text", "")}}
+
+    def update(self, auth: str, body: dict) -> dict:
+        refused = self.refused(auth, body)
+        if refused:
+            return refused
+        channel, ts = body["channel"], body.get("ts")
+        with self.lock:
+            posted = any(
+                e["kind"] == "message" and e["channel_id"] == channel and e["ts"] == ts for e in self.log
+            )
+        if not posted:
+            return {"ok": False, "error": "message_not_found"}
+        self.record({"kind": "update", "channel": channel, "ts": ts, "body": body})
+        return {"ok": True, "channel": channel, "ts": ts, "text": body.get("text", "")}
 
 
 def handler_for(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
@@ -97,11 +129,15 @@ def handler_for(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
             except (ValueError, json.JSONDecodeError):
                 self.reply(400, {"ok": False, "error": "invalid_json"})
                 return
-            if self.path == "/api/chat.postMessage":
+            methods = {"/api/chat.postMessage": recorder.post_message, "/api/chat.update": recorder.update}
+            if self.path in methods:
                 if not (self.headers.get("Content-Type") or "").startswith("application/json"):
                     self.reply(200, {"ok": False, "error": "invalid_form_data"})
                     return
-                self.reply(200, recorder.post_message(self.headers.get("Authorization") or "", body or {}))
+                if not isinstance(body, dict):
+                    self.reply(200, {"ok": False, "error": "invalid_arguments"})
+                    return
+                self.reply(200, methods[self.path](self.headers.get("Authorization") or "", body))
             elif self.path.startswith("/hooks/"):
                 recorder.record({"kind": "hook", "path": self.path, "body": body})
                 self.reply(200, b"ok", "text/plain")

@@ -45,7 +45,8 @@ def call(url: str, path: str, body=None, token: str | None = TOKEN, content_type
 
 def test_post_message_records_and_returns_a_timestamp(slack_url):
     status, answer = call(slack_url, "/api/chat.postMessage", {"channel": "#netops", "text": "hi", "blocks": []})
-    assert (status, answer["ok"], answer["channel"]) == (200, True, "#netops")
+    # Slack answers with the channel's id, which chat.update then needs.
+    assert (status, answer["ok"], answer["channel"]) == (200, True, "CNETOPS")
     assert answer["ts"]
     _, log = call(slack_url, "/_slack/log")
     assert any(e["kind"] == "message" and e["ts"] == answer["ts"] for e in log)
@@ -77,3 +78,19 @@ def test_response_urls_are_recorded(slack_url):
     assert (status, answer) == (200, "ok")
     _, log = call(slack_url, "/_slack/log")
     assert {"kind": "hook", "path": "/hooks/actions/T0/1/abc", "body": {"replace_original": True, "text": "done"}} in log
+
+
+def test_update_needs_the_channel_id_and_ts_of_a_posted_message(slack_url):
+    _, posted = call(slack_url, "/api/chat.postMessage", {"channel": "#updates", "text": "review"})
+    by_name = {"channel": "#updates", "ts": posted["ts"], "text": "done"}
+    assert call(slack_url, "/api/chat.update", by_name)[1] == {"ok": False, "error": "message_not_found"}
+    unknown = {"channel": posted["channel"], "ts": "1.000000", "text": "done"}
+    assert call(slack_url, "/api/chat.update", unknown)[1] == {"ok": False, "error": "message_not_found"}
+    wrong_token = call(slack_url, "/api/chat.update", {**by_name, "channel": posted["channel"]}, token="xoxb-wrong")
+    assert wrong_token[1] == {"ok": False, "error": "invalid_auth"}
+
+    status, answer = call(slack_url, "/api/chat.update", {**by_name, "channel": posted["channel"]})
+    assert (status, answer["ok"], answer["ts"]) == (200, True, posted["ts"])
+    _, log = call(slack_url, "/_slack/log")
+    updates = [e for e in log if e["kind"] == "update" and e["ts"] == posted["ts"]]
+    assert [u["body"]["text"] for u in updates] == ["done"]

@@ -125,6 +125,23 @@ pub enum Verdict {
     Deny,
 }
 
+/// What an answered review's message says after who decided: the reason
+/// given, and whether EC2 has acted yet.
+pub fn answer_note(verdict: Verdict, reason: Option<&str>, acted: bool) -> String {
+    let mut note = match reason.map(str::trim) {
+        Some(r) if !r.is_empty() => format!("Reason: {r}. "),
+        _ => String::new(),
+    };
+    note.push_str(if !acted {
+        "EC2 did not act yet; Endpoint Gate will finish it within minutes."
+    } else if verdict == Verdict::Approve {
+        "The connection is accepted."
+    } else {
+        "The connection is rejected."
+    });
+    note
+}
+
 /// What became of an answer.
 #[derive(Debug)]
 pub enum Answered {
@@ -274,7 +291,16 @@ impl Decider {
         let mut report = Report::default();
         let action = if verdict == Verdict::Approve { Action::Accept } else { Action::Reject };
         self.act(action, &answered.service, std::slice::from_ref(&answered), now, &mut report).await;
+        self.settle(&answered, &answer_note(verdict, reason, report.failed.is_empty())).await;
         Ok(Answered::Done { record: answered, report })
+    }
+
+    /// Shows where the review was posted how it ended. The decision stands
+    /// whatever happens here; a stale message still answers "already decided".
+    async fn settle(&self, rec: &RequestRecord, note: &str) {
+        if let Err(e) = self.notifier.settled(rec, note).await {
+            tracing::error!(error = %e.chain(), endpoint_id = %rec.endpoint, "showing the outcome to approvers failed");
+        }
     }
 
     /// Work an earlier run claimed but did not finish, once its lease passed.
@@ -374,6 +400,7 @@ impl Decider {
             notified_at: None,
             reminders: 0,
             expired_at: None,
+            slack_message: None,
             version: 1,
         };
         let decided = AuditEvent {
@@ -557,6 +584,7 @@ impl Decider {
             event.outcome = Some(Outcome::Reject);
             self.audit_quietly(event).await;
             self.act(Action::Reject, &next.service, std::slice::from_ref(&next), now, report).await;
+            self.settle(&next, "Nobody answered in time; rejected as the policy says.").await;
         } else {
             self.audit_quietly(event).await;
         }
@@ -571,12 +599,13 @@ impl Decider {
 
     async fn notify(&self, rec: RequestRecord, book: &PolicyBook, now: Timestamp, report: &mut Report) {
         let audience = Audience::of(book.policy_for(&rec.service).map(|p| &p.policy));
-        if let Err(e) = self.notifier.review_needed(&rec, &audience).await {
-            report.fail(&rec.endpoint, &e);
-            return;
-        }
+        let posted = match self.notifier.review_needed(&rec, &audience).await {
+            Ok(posted) => posted,
+            Err(e) => return report.fail(&rec.endpoint, &e),
+        };
         let mut done = rec.clone();
         done.notified_at = Some(now);
+        done.slack_message = posted.slack;
         done.version += 1;
         if let Err(e) = self.requests.update(&done).await {
             report.fail(&rec.endpoint, &e);

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use gate_core::RequestRecord;
 
 use crate::error::PortError;
-use crate::ports::{Audience, Notifier, Nudge};
+use crate::ports::{Audience, Notifier, Nudge, Posted};
 
 pub struct Fanout {
     channels: Vec<(&'static str, Arc<dyn Notifier>)>,
@@ -26,16 +26,17 @@ impl Fanout {
         Self { channels }
     }
 
-    /// Runs `send` on every channel; an error only when all of them failed.
-    async fn each<'a, F>(&'a self, record: &RequestRecord, send: F) -> Result<(), PortError>
+    /// Runs `send` on every channel and keeps what the ones that delivered
+    /// returned; an error only when all of them failed.
+    async fn each<'a, T, F>(&'a self, record: &RequestRecord, send: F) -> Result<Vec<T>, PortError>
     where
-        F: Fn(&'a dyn Notifier) -> futures_util::future::BoxFuture<'a, Result<(), PortError>>,
+        F: Fn(&'a dyn Notifier) -> futures_util::future::BoxFuture<'a, Result<T, PortError>>,
     {
         let mut last = None;
-        let mut delivered = 0;
+        let mut delivered = Vec::new();
         for (name, channel) in &self.channels {
             match send(channel.as_ref()).await {
-                Ok(()) => delivered += 1,
+                Ok(value) => delivered.push(value),
                 Err(e) => {
                     tracing::error!(channel = name, error = %e.chain(), endpoint_id = %record.endpoint,
                         "a notification channel failed");
@@ -44,20 +45,25 @@ impl Fanout {
             }
         }
         match last {
-            Some(e) if delivered == 0 => Err(e),
-            _ => Ok(()),
+            Some(e) if delivered.is_empty() => Err(e),
+            _ => Ok(delivered),
         }
     }
 }
 
 #[async_trait]
 impl Notifier for Fanout {
-    async fn review_needed(&self, record: &RequestRecord, to: &Audience) -> Result<(), PortError> {
-        self.each(record, |c| c.review_needed(record, to)).await
+    async fn review_needed(&self, record: &RequestRecord, to: &Audience) -> Result<Posted, PortError> {
+        let posted = self.each(record, |c| c.review_needed(record, to)).await?;
+        Ok(Posted { slack: posted.into_iter().find_map(|p| p.slack) })
     }
 
     async fn nudge(&self, record: &RequestRecord, to: &Audience, nudge: Nudge) -> Result<(), PortError> {
-        self.each(record, |c| c.nudge(record, to, nudge)).await
+        self.each(record, |c| c.nudge(record, to, nudge)).await.map(drop)
+    }
+
+    async fn settled(&self, record: &RequestRecord, note: &str) -> Result<(), PortError> {
+        self.each(record, |c| c.settled(record, note)).await.map(drop)
     }
 }
 
@@ -81,6 +87,7 @@ mod tests {
             notified_at: None,
             reminders: 0,
             expired_at: None,
+            slack_message: None,
             version: 1,
         }
     }
@@ -96,6 +103,17 @@ mod tests {
         let (email, slack, fanout) = pair();
         fanout.review_needed(&record(), &Audience::default()).await.expect("delivered");
         assert_eq!((email.sent.lock().expect("lock").len(), slack.sent.lock().expect("lock").len()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn the_slack_message_posted_comes_back_and_hears_how_it_ended() {
+        let (email, slack, fanout) = pair();
+        *email.fail.lock().expect("lock") = true;
+        let to = Audience { slack_channel: Some("C0REVIEWS".into()), ..Audience::default() };
+        let posted = fanout.review_needed(&record(), &to).await.expect("slack delivered");
+        assert_eq!(posted.slack.map(|m| m.channel).as_deref(), Some("C0REVIEWS"));
+        fanout.settled(&record(), "The connection is accepted.").await.expect("slack updated");
+        assert_eq!(slack.settled.lock().expect("lock")[0].1, "The connection is accepted.");
     }
 
     #[tokio::test]

@@ -10,5 +10,5 @@ pub mod memory;
 pub mod ports;
 pub mod record;
 
-pub use decide::{Answered, Decider, Report, Settings, Verdict};
+pub use decide::{Answered, Decider, Report, Settings, Verdict, answer_note};
 pub use error::PortError;

@@ -7,13 +7,13 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use gate_core::{
     AccountId, Action, AllowEntry, Cidr, Connection, ConnectionState, Discovery, EndpointId, PolicyBook,
-    RegistryEntry, RequestRecord, RequestState, ServiceId, ServicePolicy,
+    RegistryEntry, RequestRecord, RequestState, ServiceId, ServicePolicy, SlackMessage,
 };
 
 use crate::error::PortError;
 use crate::ports::{
     Audience, Audit, AuditEvent, Catalogue, Connections, ConsumerNetworks, Notifier, Nudge, PolicySource,
-    Refused, Registry, Requests, ServiceInfo, SlackReplies, SlackReply,
+    Posted, Refused, Registry, Requests, ServiceInfo, SlackReplies, SlackReply,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -238,16 +238,32 @@ impl Audit for InMemoryAudit {
 pub struct RecordingNotifier {
     pub sent: Mutex<Vec<(EndpointId, Vec<String>)>>,
     pub nudges: Mutex<Vec<(EndpointId, Nudge)>>,
+    /// Reviews shown as ended: the record as it was then, and the note.
+    pub settled: Mutex<Vec<(RequestRecord, String)>>,
     pub fail: Mutex<bool>,
 }
 
 #[async_trait]
 impl Notifier for RecordingNotifier {
-    async fn review_needed(&self, record: &RequestRecord, to: &Audience) -> Result<(), PortError> {
+    /// Posts to the audience's Slack channel, if any, as message `<n>.0`.
+    async fn review_needed(&self, record: &RequestRecord, to: &Audience) -> Result<Posted, PortError> {
         if *lock(&self.fail) {
             return Err(PortError::plain("notification topic unreachable", true));
         }
-        lock(&self.sent).push((record.endpoint.clone(), to.approvers.clone()));
+        let mut sent = lock(&self.sent);
+        sent.push((record.endpoint.clone(), to.approvers.clone()));
+        let slack = to
+            .slack_channel
+            .as_ref()
+            .map(|channel| SlackMessage { channel: channel.clone(), ts: format!("{}.0", sent.len()) });
+        Ok(Posted { slack })
+    }
+
+    async fn settled(&self, record: &RequestRecord, note: &str) -> Result<(), PortError> {
+        if *lock(&self.fail) {
+            return Err(PortError::plain("notification topic unreachable", true));
+        }
+        lock(&self.settled).push((record.clone(), note.to_owned()));
         Ok(())
     }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use gate_core::{
     AccountId, Action, AllowEntry, Cidr, Connection, Discovery, EndpointId, Outcome, PolicyBook,
-    RegistryEntry, RequestRecord, Scope, ServiceId, ServicePolicy, Timestamp,
+    RegistryEntry, RequestRecord, Scope, ServiceId, ServicePolicy, SlackMessage, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -126,12 +126,24 @@ impl Audience {
     }
 }
 
-/// Tells approvers that a request waits for them.
+/// Tells approvers that a request waits for them, and how it ended.
 #[async_trait]
 pub trait Notifier: Send + Sync {
-    async fn review_needed(&self, record: &RequestRecord, to: &Audience) -> Result<(), PortError>;
+    /// Where the review was posted comes back, to be kept on the request.
+    async fn review_needed(&self, record: &RequestRecord, to: &Audience) -> Result<Posted, PortError>;
     /// A later word about a review: a reminder, or what its expiry did.
     async fn nudge(&self, record: &RequestRecord, to: &Audience, nudge: Nudge) -> Result<(), PortError>;
+    /// The review is over: where it was posted now shows who decided and
+    /// `note`. Channels that keep nothing to update (email) do nothing.
+    async fn settled(&self, _record: &RequestRecord, _note: &str) -> Result<(), PortError> {
+        Ok(())
+    }
+}
+
+/// Where a review was posted, so that its message can later show the outcome.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Posted {
+    pub slack: Option<SlackMessage>,
 }
 
 /// Why approvers hear about a review again.

@@ -328,3 +328,66 @@ async fn an_expired_review_kept_pending_stops_reminding_and_still_takes_an_answe
     assert!(matches!(answer, Answered::Done { .. }), "{answer:?}");
     assert_eq!(w.connections.state(&endpoint(40)), Some(ConnectionState::Available));
 }
+
+fn slack_world() -> World {
+    let w = review_world(OnExpiry::Reject);
+    w.policies.policies.lock().expect("lock")[0].slack_channel = Some("#netops".into());
+    w
+}
+
+fn settled(w: &World) -> Vec<(RequestState, String, String)> {
+    let settled = w.notifier.settled.lock().expect("lock");
+    settled.iter().map(|(rec, note)| (rec.state, rec.actor.clone(), note.clone())).collect()
+}
+
+#[tokio::test]
+async fn an_answer_from_anywhere_shows_on_the_review_message() {
+    let w = slack_world();
+    w.decider.sweep(now()).await.expect("runs");
+    let posted = w.requests.get(&endpoint(40)).expect("recorded").slack_message.expect("message kept");
+    assert_eq!((posted.channel.as_str(), posted.ts.as_str()), ("#netops", "1.0"));
+
+    let later = now().plus_secs(600);
+    let (ana, ep) = ("email:ana@example.com", endpoint(40));
+    let answer = w.decider.answer(&ep, Verdict::Deny, ana, Some(" dup "), later).await.expect("answers");
+    assert!(matches!(answer, Answered::Done { .. }));
+    assert_eq!(
+        settled(&w),
+        vec![(
+            RequestState::Denied,
+            "email:ana@example.com".to_string(),
+            "Reason: dup. The connection is rejected.".to_string()
+        )]
+    );
+    // The message is what the record says: a second answer settles nothing more.
+    let again = w.decider.answer(&endpoint(40), Verdict::Approve, "bob", None, later).await.expect("answers");
+    assert!(matches!(again, Answered::AlreadyDecided(_)), "{again:?}");
+    assert_eq!(settled(&w).len(), 1);
+}
+
+#[tokio::test]
+async fn an_expired_review_shows_it_was_rejected_on_its_message() {
+    let w = slack_world();
+    w.decider.sweep(now()).await.expect("runs");
+    for minutes in (5..=185).step_by(5) {
+        w.decider.sweep(now().plus_secs(minutes * 60)).await.expect("runs");
+    }
+    let settled = settled(&w);
+    assert_eq!(settled.len(), 1, "{settled:?}");
+    assert_eq!(settled[0].0, RequestState::Expired);
+    assert!(settled[0].2.contains("Nobody answered in time"), "{settled:?}");
+    // Reminders did not replace the message the outcome is shown on.
+    assert!(w.requests.get(&endpoint(40)).expect("recorded").slack_message.is_some());
+}
+
+#[tokio::test]
+async fn a_failing_message_update_never_undoes_the_answer() {
+    let w = slack_world();
+    w.decider.sweep(now()).await.expect("runs");
+    *w.notifier.fail.lock().expect("lock") = true;
+    let ep = endpoint(40);
+    let answer = w.decider.answer(&ep, Verdict::Approve, "email:ana@example.com", None, now()).await;
+    assert!(matches!(answer.expect("answers"), Answered::Done { .. }));
+    assert_eq!(w.connections.state(&endpoint(40)), Some(ConnectionState::Available));
+    assert_eq!(w.requests.get(&endpoint(40)).expect("recorded").state, RequestState::Approved);
+}

@@ -103,6 +103,7 @@ async fn explain_agrees_with_decide_on_every_scenario() {
                     notified_at: None,
                     reminders: 0,
                     expired_at: None,
+                    slack_message: None,
                     version: 2,
                 };
                 requests.records.lock().unwrap().insert(other.endpoint.clone(), other);

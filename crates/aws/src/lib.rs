@@ -18,3 +18,9 @@ pub use networks::AssumeRoleNetworks;
 pub use secrets::{LinkKeys, SlackSecrets};
 pub use slack::{SLACK_API, SlackHooks, SlackNotifier};
 pub use sns::{EmailLinks, SnsNotifier};
+
+/// Where the functions may send requests or point people: https only, or a
+/// local stand-in on loopback for local runs.
+pub fn is_https_or_loopback(url: &str) -> bool {
+    url.starts_with("https://") || url.starts_with("http://127.0.0.1")
+}

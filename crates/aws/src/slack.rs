@@ -1,13 +1,14 @@
 //! Slack's Web API and response URLs: the review message posted with
-//! `chat.postMessage`, and the reply to a button press. Slack answers most
-//! failures with HTTP 200 and `"ok": false`, so both are checked.
+//! `chat.postMessage` and updated with `chat.update`, and the reply to a
+//! button press. Slack answers most failures with HTTP 200 and
+//! `"ok": false`, so both are checked.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use gate_app::PortError;
-use gate_app::ports::{Audience, Notifier, Nudge, SlackReplies, SlackReply};
-use gate_core::RequestRecord;
+use gate_app::ports::{Audience, Notifier, Nudge, Posted, SlackReplies, SlackReply};
+use gate_core::{RequestRecord, SlackMessage};
 use serde_json::Value;
 
 use crate::slack_messages;
@@ -83,36 +84,71 @@ impl SlackNotifier {
         Ok(Self { http: client()?, api: api.trim_end_matches('/').to_owned(), token })
     }
 
-    /// Posts a message; Slack's timestamp of it comes back.
+    /// Calls a Web API method with the bot token; Slack's answer comes back.
+    async fn call(&self, method: &str, message: &Value, what: &str) -> Result<Value, PortError> {
+        let request = self.http.post(format!("{}/{method}", self.api)).bearer_auth(&self.token);
+        send(request, message, what, true).await
+    }
+
+    /// Posts a message; where Slack keeps it comes back. `chat.update` needs
+    /// the channel's id, which Slack returns even when given a name.
     async fn post(
         &self,
         channel: &str,
         mut message: Value,
         rec: &RequestRecord,
-    ) -> Result<String, PortError> {
+    ) -> Result<SlackMessage, PortError> {
         message["channel"] = Value::String(channel.to_owned());
         message["unfurl_links"] = Value::Bool(false);
-        let request = self.http.post(format!("{}/chat.postMessage", self.api)).bearer_auth(&self.token);
         let what = format!("posting the review of {} to Slack {channel}", rec.endpoint);
-        let answer = send(request, &message, &what, true).await?;
-        Ok(answer.get("ts").and_then(Value::as_str).unwrap_or_default().to_owned())
+        let answer = self.call("chat.postMessage", &message, &what).await?;
+        let field = |name: &str| answer.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let id = field("channel");
+        Ok(SlackMessage { channel: if id.is_empty() { channel.to_owned() } else { id }, ts: field("ts") })
     }
 }
 
 #[async_trait]
 impl Notifier for SlackNotifier {
-    async fn review_needed(&self, rec: &RequestRecord, to: &Audience) -> Result<(), PortError> {
-        let Some(channel) = &to.slack_channel else { return Ok(()) };
-        let ts = self
+    async fn review_needed(&self, rec: &RequestRecord, to: &Audience) -> Result<Posted, PortError> {
+        let Some(channel) = &to.slack_channel else { return Ok(Posted::default()) };
+        let posted = self
             .post(channel, slack_messages::review(rec, to, "Endpoint connection needs review"), rec)
             .await?;
-        tracing::info!(endpoint_id = %rec.endpoint, channel, ts, "review posted to Slack");
-        Ok(())
+        tracing::info!(endpoint_id = %rec.endpoint, channel, ts = posted.ts, "review posted to Slack");
+        Ok(Posted { slack: Some(posted) })
     }
 
+    /// Reminders and expiry notices go in the review's thread, shown in the
+    /// channel too, so the conversation about one request stays together.
     async fn nudge(&self, rec: &RequestRecord, to: &Audience, nudge: Nudge) -> Result<(), PortError> {
         let Some(channel) = &to.slack_channel else { return Ok(()) };
-        self.post(channel, slack_messages::nudge(rec, to, nudge), rec).await.map(drop)
+        let mut message = slack_messages::nudge(rec, to, nudge);
+        if let Some(review) = rec.slack_message.as_ref().filter(|m| !m.ts.is_empty()) {
+            message["thread_ts"] = Value::String(review.ts.clone());
+            message["reply_broadcast"] = Value::Bool(true);
+        }
+        self.post(channel, message, rec).await.map(drop)
+    }
+
+    /// Replaces the review message with who decided. A click in Slack has
+    /// already done so through its `response_url`, so Slack answers are
+    /// left alone; a message Endpoint Gate never posted has nothing to update.
+    async fn settled(&self, rec: &RequestRecord, note: &str) -> Result<(), PortError> {
+        let Some(review) = rec.slack_message.as_ref().filter(|m| !m.ts.is_empty()) else { return Ok(()) };
+        if rec.actor.starts_with("slack:") {
+            return Ok(());
+        }
+        let mut message = slack_messages::outcome(rec, note);
+        if let Some(fields) = message.as_object_mut() {
+            fields.remove("replace_original");
+        }
+        message["channel"] = Value::String(review.channel.clone());
+        message["ts"] = Value::String(review.ts.clone());
+        let what = format!("showing the outcome of {} in Slack", rec.endpoint);
+        self.call("chat.update", &message, &what).await?;
+        tracing::info!(endpoint_id = %rec.endpoint, ts = review.ts, "Slack review message updated");
+        Ok(())
     }
 }
 

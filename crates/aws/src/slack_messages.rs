@@ -186,6 +186,7 @@ mod tests {
             notified_at: None,
             reminders: 0,
             expired_at: None,
+            slack_message: None,
             version: 1,
         }
     }

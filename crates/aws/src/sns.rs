@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
 use gate_app::PortError;
-use gate_app::ports::{Audience, Notifier, Nudge};
+use gate_app::ports::{Audience, Notifier, Nudge, Posted};
 use gate_core::link::{Link, LinkAction};
 use gate_core::{EndpointId, RequestRecord, Timestamp};
 
@@ -174,9 +174,9 @@ fn attr(value: &str) -> Result<MessageAttributeValue, PortError> {
 
 #[async_trait]
 impl Notifier for SnsNotifier {
-    async fn review_needed(&self, rec: &RequestRecord, to: &Audience) -> Result<(), PortError> {
+    async fn review_needed(&self, rec: &RequestRecord, to: &Audience) -> Result<Posted, PortError> {
         let (subject, body) = review_message(rec, to, self.links.as_ref());
-        self.publish(rec, subject, body, "review_needed").await
+        self.publish(rec, subject, body, "review_needed").await.map(|()| Posted::default())
     }
 
     async fn nudge(&self, rec: &RequestRecord, to: &Audience, nudge: Nudge) -> Result<(), PortError> {

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use gate_core::{AccountId, Cidr, EndpointId, ServiceId};
 
 #[derive(Parser, Debug)]
@@ -86,12 +86,16 @@ pub enum Command {
         endpoint: EndpointId,
         #[arg(long)]
         reason: Option<String>,
+        #[command(flatten)]
+        slack: SlackArgs,
     },
     /// Reject a request in review: the connection is rejected.
     Reject {
         endpoint: EndpointId,
         #[arg(long)]
         reason: String,
+        #[command(flatten)]
+        slack: SlackArgs,
     },
     /// The audit trail of an endpoint's request.
     Audit { endpoint: EndpointId },
@@ -123,4 +127,17 @@ pub enum Command {
     },
     /// Shell completions.
     Completions { shell: clap_complete::Shell },
+}
+
+/// Where an answer from the terminal shows in Slack.
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct SlackArgs {
+    /// The Slack app's secret (Secrets Manager ARN, as the stack's
+    /// `SlackSecretArn`): the review's Slack message then shows this answer
+    /// and loses its buttons, as with answers from email.
+    #[arg(long, env = "GATE_SLACK_SECRET_ARN")]
+    pub slack_secret_arn: Option<String>,
+    /// Slack's Web API; https only, or a local stand-in on 127.0.0.1.
+    #[arg(long, env = "GATE_SLACK_API_URL", default_value = "https://slack.com/api", hide = true)]
+    pub slack_api_url: String,
 }

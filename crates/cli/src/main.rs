@@ -15,8 +15,8 @@ use gate_app::explain::explain;
 use gate_app::lookup::{Filter, Lookup, LookupError};
 use gate_app::ports::{Audit, ConfigStore, Connections, Requests};
 use gate_app::{Answered, Verdict};
-use gate_aws::{DynamoStore, Ec2Connections};
-use gate_cli::args::{Cli, Command, Output};
+use gate_aws::{DynamoStore, Ec2Connections, SlackNotifier, SlackSecrets};
+use gate_cli::args::{Cli, Command, Output, SlackArgs};
 use gate_cli::file::{self, FileError};
 use gate_cli::plan::{self, Plan};
 use gate_cli::registry;
@@ -207,11 +207,11 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             });
             Ok(0)
         }
-        Command::Approve { endpoint, reason } => {
-            answer(&sdk, store, &endpoint, Verdict::Approve, reason.as_deref(), json).await
+        Command::Approve { endpoint, reason, slack } => {
+            answer(&sdk, store, &slack, &endpoint, Verdict::Approve, reason.as_deref(), json).await
         }
-        Command::Reject { endpoint, reason } => {
-            answer(&sdk, store, &endpoint, Verdict::Deny, Some(&reason), json).await
+        Command::Reject { endpoint, reason, slack } => {
+            answer(&sdk, store, &slack, &endpoint, Verdict::Deny, Some(&reason), json).await
         }
         Command::Audit { endpoint } => {
             let events = store.history(&endpoint).await.context("reading the audit")?;
@@ -319,13 +319,25 @@ async fn caller(sdk: &aws_config::SdkConfig) -> Result<String> {
 async fn answer(
     sdk: &aws_config::SdkConfig,
     store: DynamoStore,
+    slack: &SlackArgs,
     endpoint: &EndpointId,
     verdict: Verdict,
     reason: Option<&str>,
     json: bool,
 ) -> Result<u8, Failure> {
+    let mut decider = gate_aws::wiring::answerer(sdk, store.table());
+    if let Some(arn) = &slack.slack_secret_arn {
+        if !gate_aws::is_https_or_loopback(&slack.slack_api_url) {
+            let message = format!("--slack-api-url {:?} must be an https URL", slack.slack_api_url);
+            return Err(Failure { code: 2, message });
+        }
+        let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+        let token =
+            SlackSecrets::load(&secrets, arn).await.context("reading the Slack app's secret")?.bot_token;
+        decider.notifier =
+            std::sync::Arc::new(SlackNotifier::new(&slack.slack_api_url, token).context("Slack")?);
+    }
     let actor = caller(sdk).await?;
-    let decider = gate_aws::wiring::answerer(sdk, store.table());
     let answered =
         decider.answer(endpoint, verdict, &actor, reason, Timestamp::now()).await.context("answering")?;
     let (code, text) = match &answered {

@@ -54,3 +54,50 @@ async fn operator_approves_and_rejects_reviews_once() {
     let (_, out, _) = cli(store.table(), &["approve", "vpce-0000000000000000f"]);
     assert!(out.contains("no request for this endpoint"), "{out}");
 }
+
+#[tokio::test]
+async fn an_answer_from_the_terminal_shows_on_the_slack_message() {
+    let local = Local::from_env().await;
+    let service = local.service().await.expect("service");
+    let store = local.table().await.expect("table");
+    let mut policy = ServicePolicy::cautious(service.id.parse().expect("scope"));
+    policy.slack_channel = Some("#netops-cli".into());
+    store.put_policy(&policy).await.expect("policy");
+    let (topic, _) = local.topic_with_queue("review").await.expect("topic");
+    let secret = local.slack_secret().await.expect("slack secret");
+    let mut config = local.decide_config(store.table(), &topic, &[&service]);
+    config.slack = Some(local.slack_config(&secret));
+    let decider = local.decider(&config).await;
+    let a = local.consumer("230000000003", "172.31.0.0/16", &[], true).await.expect("consumer");
+    let endpoint = local.request(&a, &service).await.expect("endpoint");
+    let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+    handle_at(&decider, &sweep, Timestamp::now()).await.expect("sweeps");
+    let log = local.slack_log().expect("slack log");
+    let message = log
+        .iter()
+        .find(|m| m["kind"] == "message" && m["body"].to_string().contains(&endpoint))
+        .expect("review posted to Slack");
+
+    let api = format!("{}/api", local.slack_url);
+    let bad =
+        ["approve", &endpoint, "--slack-secret-arn", &secret, "--slack-api-url", "http://slack.example/api"];
+    let (code, _, err) = cli(store.table(), &bad);
+    assert_eq!((code, err.contains("--slack-api-url")), (2, true), "{err}");
+    assert_eq!(local.state(&endpoint).await.expect("state"), "pendingAcceptance", "refused before acting");
+
+    let args =
+        ["approve", &endpoint, "--reason", "NET-7", "--slack-secret-arn", &secret, "--slack-api-url", &api];
+    let (code, out, err) = cli(store.table(), &args);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(local.state(&endpoint).await.expect("state"), "available");
+    let log = local.slack_log().expect("slack log");
+    let updates: Vec<_> = log.iter().filter(|m| m["kind"] == "update" && m["ts"] == message["ts"]).collect();
+    assert_eq!(updates.len(), 1, "{log:?}");
+    let shown = updates[0]["body"].to_string();
+    assert!(
+        shown.contains("*Approved* by arn:aws:")
+            && shown.contains("Reason: NET-7")
+            && !shown.contains("\"actions\""),
+        "{shown}"
+    );
+}

@@ -22,6 +22,7 @@ pub use policy::{
 };
 pub use registry::{Attribution, Merge, Observation, RegistryEntry};
 pub use request::{
-    Action, Connection, ConnectionState, DnsEntry, RequestRecord, RequestState, ReviewStep, review_step,
+    Action, Connection, ConnectionState, DnsEntry, RequestRecord, RequestState, ReviewStep, SlackMessage,
+    review_step,
 };
 pub use time::Timestamp;

@@ -171,8 +171,19 @@ pub struct RequestRecord {
     /// When the review's time ran out and it was kept pending; no more reminders.
     #[serde(default)]
     pub expired_at: Option<Timestamp>,
+    /// The review's Slack message, so that an answer from anywhere can show
+    /// on it who decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slack_message: Option<SlackMessage>,
     /// Incremented on every write; conditional writes compare it.
     pub version: u64,
+}
+
+/// Where Slack keeps a message: its channel and timestamp (`ts`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlackMessage {
+    pub channel: String,
+    pub ts: String,
 }
 
 impl RequestRecord {
@@ -257,6 +268,7 @@ mod review_tests {
             notified_at: notified.map(Timestamp::from_unix),
             reminders: 0,
             expired_at: None,
+            slack_message: None,
             version: 2,
         }
     }

@@ -79,7 +79,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     /// A URL that must be https, or plain http on loopback for local runs.
     pub fn url(&mut self, name: &str, default: &str) -> String {
         let url = self.get(name).unwrap_or_else(|| default.to_owned());
-        if !url.starts_with("https://") && !url.starts_with("http://127.0.0.1") {
+        if !gate_aws::is_https_or_loopback(&url) {
             self.problems.push(format!("{name}={url:?} must be an https URL"));
         }
         url
@@ -224,7 +224,7 @@ pub struct RespondConfig {
 
 impl RespondConfig {
     pub const REQUIRED: &'static [&'static str] = &["TABLE_NAME", "LINK_KEYS_SECRET_ARN"];
-    pub const OPTIONAL: &'static [&'static str] = &["SLACK_SECRET_ARN", "SLACK_HOOKS_URL"];
+    pub const OPTIONAL: &'static [&'static str] = &["SLACK_SECRET_ARN", "SLACK_API_URL", "SLACK_HOOKS_URL"];
 
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|k| std::env::var(k).ok())

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
 use aws_lambda_events::http::HeaderValue;
 use gate_app::ports::{SlackReplies, SlackReply};
-use gate_app::{Answered, Decider, PortError, Verdict};
-use gate_aws::{LinkKeys, SlackHooks, SlackSecrets};
+use gate_app::{Answered, Decider, PortError, Verdict, answer_note};
+use gate_aws::{LinkKeys, SlackHooks, SlackNotifier, SlackSecrets};
 use gate_core::link::{Link, LinkAction, LinkError};
 use gate_core::slack::{ButtonPress, SlackError};
 use gate_core::{EndpointId, RequestRecord, Timestamp};
@@ -152,15 +152,21 @@ impl Responder {
     pub async fn build(config: &RespondConfig, sdk: &aws_config::SdkConfig) -> Result<Self, PortError> {
         let secrets = aws_sdk_secretsmanager::Client::new(sdk);
         let keys = LinkKeys::load(&secrets, &config.keys_secret_arn).await?;
+        let mut decider = gate_aws::wiring::answerer(sdk, &config.table_name);
         let slack = match &config.slack {
             None => None,
-            Some(slack) => Some(SlackRoute {
-                signing_secret: SlackSecrets::load(&secrets, &slack.secret_arn).await?.signing_secret,
-                hooks: slack.hooks_url.clone(),
-                replies: Arc::new(SlackHooks::new()?),
-            }),
+            Some(slack) => {
+                let secrets = SlackSecrets::load(&secrets, &slack.secret_arn).await?;
+                // An answer by email replaces the review message in Slack too.
+                decider.notifier = Arc::new(SlackNotifier::new(&slack.api_url, secrets.bot_token)?);
+                Some(SlackRoute {
+                    signing_secret: secrets.signing_secret,
+                    hooks: slack.hooks_url.clone(),
+                    replies: Arc::new(SlackHooks::new()?),
+                })
+            }
         };
-        Ok(Self { decider: gate_aws::wiring::answerer(sdk, &config.table_name), keys, slack })
+        Ok(Self { decider, keys, slack })
     }
 
     pub async fn handle(&self, req: LambdaFunctionUrlRequest) -> LambdaFunctionUrlResponse {
@@ -369,17 +375,10 @@ impl Responder {
         };
         let reason = press.reason.as_deref();
         match self.decider.answer(&press.endpoint, verdict, &actor, reason, now).await {
-            Ok(Answered::Done { record, report }) => {
-                let mut note = reason.map(|r| format!("Reason: {r}. ")).unwrap_or_default();
-                note.push_str(if !report.failed.is_empty() {
-                    "EC2 did not act yet; Endpoint Gate will finish it within minutes."
-                } else if verdict == Verdict::Approve {
-                    "The connection is accepted."
-                } else {
-                    "The connection is rejected."
-                });
-                SlackReply::Outcome { record: Box::new(record), note }
-            }
+            Ok(Answered::Done { record, report }) => SlackReply::Outcome {
+                record: Box::new(record),
+                note: answer_note(verdict, reason, report.failed.is_empty()),
+            },
             // Show the message as it ended, whichever channel answered first.
             Ok(Answered::AlreadyDecided(record)) => SlackReply::Outcome {
                 note: format!("This was already decided; your click changed nothing. {}", already(&record)),
