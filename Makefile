@@ -35,10 +35,10 @@ bench: bench-policy bench-sweep bench-registry bench-coldstart ## All benchmarks
 bench-policy: ## Criterion: decisions with 100k allow entries and 100k protected CIDRs
 	$(CARGO) bench --locked -p gate-core --bench policy
 
-bench-coldstart: tools ## decide against a boto3 peer: cold start, warm latency, RSS (local Runtime API)
-	$(CARGO) build --quiet --locked --release -p gate-lambdas --bin decide
+bench-coldstart: tools ## Every function, and decide against a boto3 peer: cold start, warm latency, RSS (local Runtime API)
+	$(CARGO) build --quiet --locked --release -p gate-lambdas --bins
 	$(CARGO) build --quiet --locked -p gate-e2e --bin coldstart-setup
-	$(LOCAL_AWS) -- python3 tests/bench/coldstart/bench.py --rust target/release/decide --setup target/debug/coldstart-setup
+	$(LOCAL_AWS) -- python3 tests/bench/coldstart/bench.py --bin-dir target/release --setup target/debug/coldstart-setup
 
 bench-registry: tools ## Registry queries with 100,000 endpoints in DynamoDB Local
 	$(LOCAL_AWS) -- $(CARGO) run --quiet --locked -p gate-e2e --bin registry-bench

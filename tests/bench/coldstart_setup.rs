@@ -1,19 +1,38 @@
-//! `make bench` (cold start): the world both the Rust decide function and
-//! the Python peer decide in. One endpoint service, pending connections
-//! from an allowlisted account without a reader role (declared CIDRs
-//! apply), a table with the `*` policy and the allow entry, a review topic.
-//! Prints one JSON line: {table, topic, service, events: [SNS event, ...]}.
+//! `make bench-coldstart`: the world one function is measured in.
+//!
+//!     coldstart-setup <count> <decide|record|respond|lookup>
+//!
+//! One endpoint service with `count` pending connections from an
+//! allowlisted account without a reader role (declared CIDRs apply), a
+//! table with the `*` policy and the allow entry, a review topic and a
+//! link-keys secret. Per function, one event per invocation, each doing the
+//! function's everyday work on its own connection:
+//! - decide: the Connect notification; the connection is accepted;
+//! - record: the same notification; the endpoint is recorded;
+//! - respond: the GET of an Approve link; the request is in review, so the
+//!   confirmation page shows it;
+//! - lookup: the consumer's signed GET of its endpoints, all recorded.
+//!
+//! Prints one JSON line: {table, topic, service, link_secret, events: [...]}.
 
-use gate_aws::DynamoStore;
-use gate_core::{Effect, Scope, ServicePolicy};
+use aws_lambda_events::event::lambda_function_urls::{
+    LambdaFunctionUrlRequest, LambdaFunctionUrlRequestContextAuthorizerDescription,
+    LambdaFunctionUrlRequestContextAuthorizerIamDescription,
+};
+use gate_app::ports::{AuditEvent, AuditKind, Requests};
+use gate_aws::{DynamoStore, LinkKeys};
+use gate_core::link::{Link, LinkAction};
+use gate_core::{Effect, RequestRecord, RequestState, Scope, ServicePolicy, Timestamp};
 use gate_e2e::{Local, Result, allow_entry, connect_event, http_post};
-use serde_json::json;
+use serde_json::{Value, json};
 
 const OWNER: &str = "222222222222";
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let count: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(60);
+    let mut args = std::env::args().skip(1);
+    let count: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(60);
+    let function = args.next().unwrap_or_else(|| "decide".into());
     let local = Local::from_env().await;
     let service = local.service().await?;
     let seeded = http_post(
@@ -21,18 +40,103 @@ async fn main() -> Result<()> {
         "/_gate/seed",
         &json!({"service_id": service.id, "owner": OWNER, "count": count}).to_string(),
     )?;
-    let seeded: serde_json::Value = serde_json::from_str(&seeded)?;
+    let seeded: Value = serde_json::from_str(&seeded)?;
+    let endpoints: Vec<String> = seeded["endpoint_ids"]
+        .as_array()
+        .ok_or("no endpoints seeded")?
+        .iter()
+        .filter_map(|e| e.as_str().map(str::to_owned))
+        .collect();
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&local.sdk), gate_e2e::unique("coldstart"));
     store.ensure_table().await?;
     store.put_policy(&ServicePolicy::cautious(Scope::Any)).await?;
     store.put_entry(&allow_entry("*", OWNER, Effect::Allow, &["172.20.0.0/16"])?).await?;
     let (topic, _) = local.topic_with_queue("review").await?;
-    let events: Vec<serde_json::Value> = seeded["endpoint_ids"]
-        .as_array()
-        .ok_or("no endpoints seeded")?
-        .iter()
-        .map(|e| connect_event(&service.id, e.as_str().unwrap_or_default(), OWNER))
-        .collect();
-    println!("{}", json!({"table": store.table(), "topic": topic, "service": service.id, "events": events}));
+    let link_secret = local.link_secret().await?;
+
+    let events: Vec<Value> = match function.as_str() {
+        "decide" | "record" => endpoints.iter().map(|e| connect_event(&service.id, e, OWNER)).collect(),
+        "respond" => {
+            let secrets = aws_sdk_secretsmanager::Client::new(&local.sdk);
+            let key = LinkKeys::load(&secrets, &link_secret).await.map_err(|e| e.chain())?.current;
+            let mut events = Vec::new();
+            for endpoint in &endpoints {
+                in_review(&store, &service.id, endpoint).await?;
+                let link = Link {
+                    endpoint: endpoint.parse()?,
+                    action: LinkAction::Approve,
+                    approver: "netops@example.com".into(),
+                    expires: Timestamp::now().plus_secs(86_400),
+                };
+                events.push(serde_json::to_value(request("/link", &link.query(&key), None))?);
+            }
+            events
+        }
+        "lookup" => {
+            let recorder = local.recorder(store.table(), &[&service]);
+            recorder.sweep(&|_, _| {}).await.map_err(|e| e.chain())?;
+            let caller = (OWNER, format!("arn:aws:sts::{OWNER}:assumed-role/Developer/dev"));
+            let event = serde_json::to_value(request("/api/endpoints", "", Some(caller)))?;
+            vec![event; count]
+        }
+        other => return Err(format!("unknown function {other:?}: decide, record, respond or lookup").into()),
+    };
+    println!(
+        "{}",
+        json!({"table": store.table(), "topic": topic, "service": service.id,
+               "link_secret": link_secret, "events": events})
+    );
     Ok(())
+}
+
+/// A request in review for `endpoint`, as decide leaves it for an unlisted consumer.
+async fn in_review(store: &DynamoStore, service: &str, endpoint: &str) -> Result<()> {
+    let now = Timestamp::now();
+    let record = RequestRecord {
+        service: service.parse()?,
+        endpoint: endpoint.parse()?,
+        owner: OWNER.parse()?,
+        state: RequestState::Review,
+        reasons: vec![],
+        consumer_cidrs: vec!["172.20.0.0/16".parse()?],
+        actor: "endpoint-gate".into(),
+        decided_at: now,
+        acted_at: None,
+        notified_at: Some(now),
+        reminders: 0,
+        expired_at: None,
+        slack_message: None,
+        version: 1,
+    };
+    let decided = AuditEvent {
+        at: now,
+        kind: AuditKind::Decided,
+        actor: "endpoint-gate".into(),
+        endpoint: Some(record.endpoint.clone()),
+        service: Some(record.service.clone()),
+        owner: Some(record.owner),
+        outcome: Some(gate_core::Outcome::Review),
+        detail: "sent for review".into(),
+    };
+    store.create(&record, &decided).await.map_err(|e| e.chain())?;
+    Ok(())
+}
+
+/// A GET as the Function URL delivers it, signed by `caller` (account, ARN)
+/// when the URL uses IAM auth.
+fn request(path: &str, query: &str, caller: Option<(&str, String)>) -> LambdaFunctionUrlRequest {
+    let mut r = LambdaFunctionUrlRequest::default();
+    r.raw_path = Some(path.into());
+    r.raw_query_string = Some(query.into());
+    r.request_context.http.method = Some("GET".into());
+    r.request_context.http.path = Some(path.into());
+    if let Some((account, arn)) = caller {
+        let mut iam = LambdaFunctionUrlRequestContextAuthorizerIamDescription::default();
+        iam.account_id = Some(account.into());
+        iam.user_arn = Some(arn);
+        let mut authorizer = LambdaFunctionUrlRequestContextAuthorizerDescription::default();
+        authorizer.iam = Some(iam);
+        r.request_context.authorizer = Some(authorizer);
+    }
+    r
 }

@@ -2,8 +2,10 @@
 //! `LambdaFunctionUrlRequest` out, as AWS builds it (raw path and query,
 //! lower-case headers, bodies that are not text base64-encoded), and the
 //! function's response back as HTTP. Browsers and HTTP clients in the tests
-//! talk to this, so the respond handler is exercised over the wire.
+//! talk to this, so the handlers are exercised over the wire. An `AWS_IAM`
+//! URL either trusts a given caller or checks SigV4 signatures as AWS does.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -35,6 +37,19 @@ pub type Handler = Arc<
 /// function runs; this stands in for that check and nothing else.
 pub type Signer = Option<(String, String)>;
 
+/// Callers an `AWS_IAM` URL knows, by access key id: (secret key, account, ARN).
+pub type AccessKeys = HashMap<String, (String, String, String)>;
+
+/// How the URL authenticates its callers.
+#[derive(Clone)]
+enum Auth {
+    /// `AuthType: NONE`, or `AWS_IAM` with every caller this identity.
+    Given(Signer),
+    /// `AWS_IAM` as AWS checks it: a SigV4 signature for `lambda` in this
+    /// region by a known access key, within 5 minutes; else 403 Forbidden.
+    SigV4 { region: String, keys: Arc<AccessKeys> },
+}
+
 /// A running Function URL; stops when dropped.
 #[derive(Debug)]
 pub struct FunctionUrl {
@@ -56,19 +71,27 @@ impl FunctionUrl {
 
     /// Serves `handler` as an `AWS_IAM` URL whose every caller is `signer`.
     pub async fn serve_signed(handler: Handler, signer: Signer) -> std::io::Result<Self> {
+        Self::serve_with(handler, Auth::Given(signer)).await
+    }
+
+    /// Serves `handler` as an `AWS_IAM` URL that checks SigV4 signatures the
+    /// way AWS does, for callers with these access keys.
+    pub async fn serve_iam(handler: Handler, region: &str, keys: AccessKeys) -> std::io::Result<Self> {
+        Self::serve_with(handler, Auth::SigV4 { region: region.to_owned(), keys: Arc::new(keys) }).await
+    }
+
+    async fn serve_with(handler: Handler, auth: Auth) -> std::io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let task = tokio::spawn(async move {
             while let Ok((stream, peer)) = listener.accept().await {
                 let handler = handler.clone();
-                let signer = signer.clone();
+                let auth = auth.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |req| {
                         let handler = handler.clone();
-                        let signer = signer.clone();
-                        async move {
-                            Ok::<_, std::convert::Infallible>(invoke(&handler, req, peer, &signer).await)
-                        }
+                        let auth = auth.clone();
+                        async move { Ok::<_, std::convert::Infallible>(invoke(&handler, req, peer, &auth).await) }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -94,9 +117,16 @@ async fn invoke(
     handler: &Handler,
     req: Request<Incoming>,
     peer: SocketAddr,
-    signer: &Signer,
+    auth: &Auth,
 ) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
+    let signer = match auth {
+        Auth::Given(signer) => signer.clone(),
+        Auth::SigV4 { region, keys } => match verify_sigv4(&parts, region, keys) {
+            Some(identity) => Some(identity),
+            None => return forbidden(),
+        },
+    };
     let Ok(collected) = Limited::new(body, MAX_PAYLOAD).collect().await else {
         return plain(413, "Request Entity Too Large");
     };
@@ -133,6 +163,68 @@ async fn invoke(
     let body = out.body.unwrap_or_default();
     let body = if out.is_base64_encoded { unbase64(&body) } else { body.into_bytes() };
     response.body(Full::new(Bytes::from(body))).unwrap_or_else(|_| plain(502, "Bad Gateway"))
+}
+
+/// What AWS answers for a missing or wrong signature, before the function runs.
+fn forbidden() -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from_static(br#"{"Message":"Forbidden"}"#)));
+    *r.status_mut() = hyper::StatusCode::FORBIDDEN;
+    r
+}
+
+/// The caller, if the request carries a valid SigV4 signature (header form)
+/// for `lambda` in `region` by a known key, made within 5 minutes of now.
+fn verify_sigv4(
+    parts: &hyper::http::request::Parts,
+    region: &str,
+    keys: &AccessKeys,
+) -> Option<(String, String)> {
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let fields = header("authorization")?.strip_prefix("AWS4-HMAC-SHA256 ")?;
+    let field = |name: &str| {
+        fields.split(',').find_map(|f| f.trim().strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+    };
+    let (credential, signed, given) = (field("Credential")?, field("SignedHeaders")?, field("Signature")?);
+    let scope: Vec<&str> = credential.split('/').collect();
+    let [key_id, _, key_region, "lambda", "aws4_request"] = scope[..] else { return None };
+    let (secret, account, arn) = keys.get(key_id)?;
+    if key_region != region {
+        return None;
+    }
+    // 20261122T120000Z, when the request was signed.
+    let stamp = header("x-amz-date")?;
+    let (d, t) = stamp.split_once('T')?;
+    let (d, t) = (d.get(..8)?, t.get(..6)?);
+    let rfc3339 = format!("{}-{}-{}T{}:{}:{}Z", &d[..4], &d[4..6], &d[6..], &t[..2], &t[2..4], &t[4..]);
+    let signed_at: gate_core::Timestamp = rfc3339.parse().ok()?;
+    if (gate_core::Timestamp::now().unix() - signed_at.unix()).abs() > 300 {
+        return None;
+    }
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(signed_at.unix()).ok()?);
+    let token = header("x-amz-security-token").map(str::to_owned);
+    let identity = aws_credential_types::Credentials::new(key_id, secret, token, None, "function-url").into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name("lambda")
+        .time(at)
+        .settings(aws_sigv4::http_request::SigningSettings::default())
+        .build()
+        .ok()?
+        .into();
+    // The signer adds host, x-amz-date and the token itself; the rest must match as sent.
+    let own = ["host", "x-amz-date", "x-amz-security-token"];
+    let mut others = Vec::new();
+    for name in signed.split(';').filter(|n| !own.contains(n)) {
+        others.push((name, header(name)?));
+    }
+    let url = format!("http://{}{}", header("host")?, parts.uri.path_and_query()?.as_str());
+    let body = aws_sigv4::http_request::SignableBody::Bytes(&[]);
+    let request =
+        aws_sigv4::http_request::SignableRequest::new(parts.method.as_str(), url, others.into_iter(), body)
+            .ok()?;
+    let (_, expected) = aws_sigv4::http_request::sign(request, &params).ok()?.into_parts();
+    (expected == given).then(|| (account.clone(), arn.clone()))
 }
 
 fn plain(status: u16, text: &'static str) -> Response<Full<Bytes>> {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use gate_core::caller::Caller;
 use gate_core::{AccountId, EndpointId, RegistryEntry, RequestRecord, ServiceId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::PortError;
 use crate::ports::{Audit, AuditKind, Catalogue, Registry, Requests, ServiceInfo};
@@ -51,7 +51,7 @@ pub struct Filter {
 }
 
 /// One endpoint: the registry's entry, its request and who was told.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EndpointView {
     pub endpoint: EndpointId,
     pub entry: Option<RegistryEntry>,
@@ -60,14 +60,14 @@ pub struct EndpointView {
     pub changes: Vec<Change>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Change {
     pub state: String,
     pub observed_at: String,
 }
 
 /// Where a connection request stands, in words.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RequestView {
     pub state: String,
     pub reasons: Vec<String>,

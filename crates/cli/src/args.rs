@@ -101,8 +101,8 @@ pub enum Command {
     Audit { endpoint: EndpointId },
     /// Endpoints in the registry, with their DNS names.
     Endpoints {
-        /// A consumer account's endpoints.
-        #[arg(long, required_unless_present = "service")]
+        /// A consumer account's endpoints (through --lookup-url: your own by default).
+        #[arg(long, required_unless_present_any = ["service", "lookup_url"])]
         account: Option<AccountId>,
         /// An endpoint service's endpoints.
         #[arg(long)]
@@ -110,13 +110,21 @@ pub enum Command {
         /// Include deleted and rejected endpoints.
         #[arg(long)]
         history: bool,
+        #[command(flatten)]
+        remote: LookupArgs,
     },
     /// One endpoint: its registry entry, its request's status and history.
-    Endpoint { endpoint: EndpointId },
+    Endpoint {
+        endpoint: EndpointId,
+        #[command(flatten)]
+        remote: LookupArgs,
+    },
     /// The published endpoint services and the names consumers connect to.
     Services {
         #[arg(long)]
         service: Vec<ServiceId>,
+        #[command(flatten)]
+        remote: LookupArgs,
     },
     /// Record every connection of the services in the registry: for
     /// deployments that accepted endpoints before Endpoint Gate. Safe to rerun.
@@ -140,4 +148,14 @@ pub struct SlackArgs {
     /// Slack's Web API; https only, or a local stand-in on 127.0.0.1.
     #[arg(long, env = "GATE_SLACK_API_URL", default_value = "https://slack.com/api", hide = true)]
     pub slack_api_url: String,
+}
+
+/// Where a consumer asks: the lookup function instead of the table.
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct LookupArgs {
+    /// The lookup function's URL (the stack's `LookupUrl`). Requests are
+    /// signed with your own AWS credentials; you see your account's
+    /// endpoints, operators see all. Without it, the table is read directly.
+    #[arg(long, env = "GATE_LOOKUP_URL")]
+    pub lookup_url: Option<String>,
 }

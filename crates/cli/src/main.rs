@@ -12,16 +12,17 @@ use anyhow::{Context, Result};
 use aws_config::{BehaviorVersion, Region};
 use clap::{CommandFactory, Parser};
 use gate_app::explain::explain;
-use gate_app::lookup::{Filter, Lookup, LookupError};
-use gate_app::ports::{Audit, ConfigStore, Connections, Requests};
+use gate_app::lookup::{EndpointView, Filter, Lookup, LookupError};
+use gate_app::ports::{Audit, ConfigStore, Connections, Requests, ServiceInfo};
 use gate_app::{Answered, Verdict};
 use gate_aws::{DynamoStore, Ec2Connections, SlackNotifier, SlackSecrets};
 use gate_cli::args::{Cli, Command, Output, SlackArgs};
 use gate_cli::file::{self, FileError};
 use gate_cli::plan::{self, Plan};
 use gate_cli::registry;
+use gate_cli::remote::{ApiError, LookupApi};
 use gate_core::caller::Caller;
-use gate_core::{AccountId, Discovery, EndpointId, ServiceId, Timestamp};
+use gate_core::{AccountId, Discovery, EndpointId, RegistryEntry, ServiceId, Timestamp};
 
 /// A failure with the exit code it deserves.
 struct Failure {
@@ -229,21 +230,44 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             });
             Ok(0)
         }
-        Command::Endpoints { account, service, history } => {
-            let lookup = lookup(&sdk, store, vec![]);
+        Command::Endpoints { account, service, history, remote } => {
             let filter = Filter { account, service, history };
-            let entries = lookup.endpoints(&operator(&sdk).await?, &filter).await.map_err(lookup_failure)?;
+            let entries: Vec<RegistryEntry> = match remote.lookup_url {
+                Some(url) => api(&sdk, &url)?
+                    .get("/api/endpoints", &filter_query(&filter))
+                    .await
+                    .map_err(api_failure)?,
+                None => lookup(&sdk, store, vec![])
+                    .endpoints(&operator(&sdk).await?, &filter)
+                    .await
+                    .map_err(lookup_failure)?,
+            };
             print(json, &entries, || registry::endpoints_table(&entries));
             Ok(0)
         }
-        Command::Endpoint { endpoint } => {
-            let lookup = lookup(&sdk, store, vec![]);
-            let view = lookup.endpoint(&operator(&sdk).await?, &endpoint).await.map_err(lookup_failure)?;
+        Command::Endpoint { endpoint, remote } => {
+            let view: EndpointView = match remote.lookup_url {
+                Some(url) => api(&sdk, &url)?
+                    .get(&format!("/api/endpoints/{endpoint}"), &[])
+                    .await
+                    .map_err(api_failure)?,
+                None => lookup(&sdk, store, vec![])
+                    .endpoint(&operator(&sdk).await?, &endpoint)
+                    .await
+                    .map_err(lookup_failure)?,
+            };
             print(json, &view, || registry::endpoint_story(&view));
             Ok(0)
         }
-        Command::Services { service } => {
-            let services = lookup(&sdk, store, service).services().await.map_err(lookup_failure)?;
+        Command::Services { service, remote } => {
+            let services: Vec<ServiceInfo> = match remote.lookup_url {
+                Some(url) => {
+                    let all: Vec<ServiceInfo> =
+                        api(&sdk, &url)?.get("/api/services", &[]).await.map_err(api_failure)?;
+                    all.into_iter().filter(|s| service.is_empty() || service.contains(&s.id)).collect()
+                }
+                None => lookup(&sdk, store, service).services().await.map_err(lookup_failure)?,
+            };
             print(json, &services, || registry::services_table(&services));
             Ok(0)
         }
@@ -280,6 +304,35 @@ fn lookup(sdk: &aws_config::SdkConfig, store: DynamoStore, services: Vec<Service
         catalogue: std::sync::Arc::new(Ec2Connections::new(aws_sdk_ec2::Client::new(sdk))),
         services,
     }
+}
+
+/// The lookup function's URL, signed as the caller.
+fn api(sdk: &aws_config::SdkConfig, url: &str) -> Result<LookupApi, Failure> {
+    LookupApi::new(sdk, url).map_err(|e| Failure { code: 2, message: e.message })
+}
+
+fn filter_query(filter: &Filter) -> Vec<(&'static str, String)> {
+    let mut query = Vec::new();
+    if let Some(account) = filter.account {
+        query.push(("account", account.to_string()));
+    }
+    if let Some(service) = &filter.service {
+        query.push(("service", service.to_string()));
+    }
+    if filter.history {
+        query.push(("history", "true".to_owned()));
+    }
+    query
+}
+
+/// Exit codes as for the table: 4 not found, 2 refused or invalid, 1 otherwise.
+fn api_failure(e: ApiError) -> Failure {
+    let code = match e.status {
+        Some(404) => 4,
+        Some(400 | 401 | 403) => 2,
+        _ => 1,
+    };
+    Failure { code, message: e.message }
 }
 
 /// The CLI reads the table with the operator's own credentials: whoever can

@@ -1,14 +1,21 @@
 //! The registry from a terminal against moto and DynamoDB Local: a backfill
 //! of endpoints accepted before Endpoint Gate, then endpoints, one endpoint
-//! and the catalogue, as tables and as JSON.
+//! and the catalogue, as tables and as JSON; and the same asked by consumers
+//! through the lookup URL with their own signed requests.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod common;
 
-use common::cli;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use common::{cli, cli_as};
 
 use gate_e2e::Local;
+use gate_e2e::function_url::{FunctionUrl, Handler};
+use gate_lambdas::config::LookupConfig;
+use gate_lambdas::lookup::LookupFn;
 
 #[tokio::test]
 async fn backfill_then_look_up_endpoints_dns_names_and_services() {
@@ -58,4 +65,91 @@ async fn backfill_then_look_up_endpoints_dns_names_and_services() {
     let (code, _, err) = cli(&table, &["endpoints", "--account", "12345"]);
     assert_eq!(code, 2);
     assert!(err.contains("12345"), "{err}");
+}
+
+const A: &str = "280000000002";
+const B: &str = "280000000003";
+
+/// Consumer `account`'s access key, as the environment hands it to the CLI.
+fn keys_of(account: &str, secret: &str) -> [(&'static str, String); 2] {
+    [("AWS_ACCESS_KEY_ID", format!("AKIA{account}")), ("AWS_SECRET_ACCESS_KEY", secret.to_owned())]
+}
+
+// The server runs while the test waits for the binary: two threads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumers_ask_the_lookup_url_with_their_own_signed_requests() {
+    let local = Local::from_env().await;
+    let service = local.service().await.expect("service");
+    let store = local.table().await.expect("table");
+    let table = store.table().to_owned();
+    let a = local.consumer(A, "10.0.0.0/16", &[], true).await.expect("consumer");
+    let b = local.consumer(B, "10.0.0.0/16", &[], true).await.expect("consumer");
+    let ea = local.request(&a, &service).await.expect("endpoint");
+    let eb = local.request(&b, &service).await.expect("endpoint");
+    let accept = local.ec2().accept_vpc_endpoint_connections().service_id(&service.id).vpc_endpoint_ids(&ea);
+    accept.send().await.expect("accept");
+    assert_eq!(cli(&table, &["backfill", "--service", &service.id]).0, 0);
+
+    let lookup = Arc::new(LookupFn::build(
+        &LookupConfig {
+            table_name: table.clone(),
+            service_ids: vec![service.id.parse().expect("id")],
+            operator_arns: vec![],
+        },
+        &local.sdk,
+    ));
+    let handler: Handler = Arc::new(move |event| {
+        let lookup = lookup.clone();
+        Box::pin(async move { lookup.handle(event).await })
+    });
+    let identity = |account: &str| {
+        (
+            format!("secret-{account}"),
+            account.to_owned(),
+            format!("arn:aws:sts::{account}:assumed-role/Developer/dev"),
+        )
+    };
+    let keys = HashMap::from([(format!("AKIA{A}"), identity(A)), (format!("AKIA{B}"), identity(B))]);
+    let url = FunctionUrl::serve_iam(handler, "us-east-1", keys).await.expect("lookup URL");
+    let as_a: Vec<(&str, String)> = keys_of(A, &format!("secret-{A}")).into_iter().collect();
+    let env_a: Vec<(&str, &str)> = as_a.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // The table name is wrong on purpose: a consumer never reads the table.
+    let ask = |args: &[&str], env: &[(&str, &str)]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--lookup-url", url.url.as_str()]);
+        cli_as("no-such-table", &all, env)
+    };
+
+    let (code, out, err) = ask(&["endpoints"], &env_a);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&ea) && out.contains(".vpce.amazonaws.com") && !out.contains(&eb),
+        "A sees its own only: {out}"
+    );
+    let (code, out, err) = ask(&["--output", "json", "endpoint", &ea], &env_a);
+    assert_eq!(code, 0, "{err}");
+    let view: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(view["entry"]["state"], "available", "{out}");
+    let (code, out, _) = ask(&["services"], &env_a);
+    assert!(code == 0 && out.contains(&service.name), "{out}");
+
+    // Another account's data, through every route: refused, never shown.
+    let (code, out, err) = ask(&["endpoints", "--account", B], &env_a);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(!out.contains(&eb) && err.contains("403"), "{err}");
+    let (code, out, err) = ask(&["endpoint", &eb], &env_a);
+    assert_eq!(code, 4, "{out}{err}");
+    assert!(out.is_empty() && err.contains("404"), "{out}{err}");
+    let (code, out, _) = ask(&["endpoints", "--service", &service.id], &env_a);
+    assert!(!out.contains(&eb), "a service listing shows another account: {code} {out}");
+
+    // A wrong secret or an unknown key is refused by the URL, before lookup runs.
+    let forged: Vec<(&str, String)> = keys_of(A, "not-the-secret").into_iter().collect();
+    let forged: Vec<(&str, &str)> = forged.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (code, out, err) = ask(&["endpoints"], &forged);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("refused the signature") && out.is_empty(), "{err}");
+    let (code, _, err) = cli_as(&table, &["endpoints", "--lookup-url", "http://lookup.example"], &env_a);
+    assert_eq!(code, 2);
+    assert!(err.contains("https"), "{err}");
 }

@@ -1,16 +1,17 @@
-"""`make bench-coldstart`: the decide function against its Python peer, each
-run as Lambda runs it, against a minimal local Lambda Runtime API.
+"""`make bench-coldstart`: each Lambda function, and decide against its
+Python peer, run as Lambda runs them against a minimal local Lambda Runtime
+API.
 
     python3 tests/localenv/local_aws.py -- python3 tests/bench/coldstart/bench.py \
-        --rust target/release/decide --setup target/debug/coldstart-setup
+        --bin-dir target/release --setup target/debug/coldstart-setup
 
-For each runtime, on its own fresh world (tests/bench/coldstart_setup.rs):
+For each function, on its own fresh world (tests/bench/coldstart_setup.rs):
 - cold start: a new process per run, exec → first response (`COLD` runs);
 - warm: one process, `WARM` invocations, event handed out → response;
 - peak RSS (VmHWM) of the process after the warm invocations.
-Every invocation decides one pending, allowlisted connection (an accept).
-The Python peer (peer.py, boto3) runs under AWS's runtime interface client
-(awslambdaric). Prints absolute figures and Rust/Python ratios.
+Each invocation does the function's everyday work (see the setup), and its
+answer is checked. The decide peer (peer.py, boto3) runs under AWS's runtime
+interface client (awslambdaric); decide's table has Rust/Python ratios.
 """
 
 from __future__ import annotations
@@ -123,20 +124,37 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def world(setup: str, count: int) -> dict:
-    out = subprocess.run([setup, str(count)], capture_output=True, text=True, check=True)
+def world(setup: str, count: int, function: str) -> dict:
+    out = subprocess.run([setup, str(count), function], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run(name: str, argv: list[str], cwd: Path, env: dict, events: list, cold: int, warm: int) -> dict:
+def answered_as_expected(function: str):
+    """Whether a function's answer shows it did its work."""
+    def url_page(status: int, needle: bytes):
+        def check(body: bytes, ok: bool) -> bool:
+            try:
+                answer = json.loads(body)
+            except ValueError:
+                return False
+            return ok and answer.get("statusCode") == status and needle in (answer.get("body") or "").encode()
+        return check
+
+    return {
+        "decide": lambda body, ok: ok and b'"accept"' in body.lower(),
+        "record": lambda body, ok: ok and b'"written":["vpce-' in body,
+        "respond": url_page(200, b"Approve"),
+        "lookup": url_page(200, b"vpce-"),
+    }[function]
+
+
+def run(name: str, argv: list[str], cwd: Path, env: dict, events: list, cold: int, warm: int,
+        answered) -> dict:
     """Each process gets its own Runtime API: a killed process's pending
     /next poll must not swallow the next run's event."""
     failures = 0
     colds = []
     events = list(events)
-
-    def answered(body: bytes, ok: bool) -> bool:
-        return ok and b'"accept"' in body.lower()
 
     for _ in range(cold):
         api = RuntimeApi()
@@ -184,53 +202,79 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:8.1f} ms"
 
 
+def p95(values: list[float]) -> float:
+    return sorted(values)[max(0, int(len(values) * 0.95) - 1)]
+
+
+FUNCTIONS = ("decide", "record", "respond", "lookup")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rust", required=True, help="the decide binary (release build for the host)")
+    parser.add_argument("--bin-dir", required=True, help="the host's release build of the functions")
     parser.add_argument("--setup", required=True, help="the coldstart-setup binary")
     parser.add_argument("--cold", type=int, default=5)
     parser.add_argument("--warm", type=int, default=40)
+    parser.add_argument("--only", choices=FUNCTIONS, action="append", help="measure only these functions")
     args = parser.parse_args()
     if "GATE_LOCAL_MOTO_URL" not in os.environ:
         print("run inside the local AWS environment: make bench-coldstart", file=sys.stderr)
         return 2
     base = {k: v for k, v in os.environ.items()}
-    lambda_env = {
-        "AWS_LAMBDA_FUNCTION_NAME": "decide",
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
-        "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/decide",
-        "AWS_LAMBDA_LOG_STREAM_NAME": "local",
-        "AWS_LAMBDA_LOG_FORMAT": "JSON",
-        "AWS_LAMBDA_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARN"),
-        "CONSUMER_ROLE_TEMPLATE": "arn:aws:iam::{account}:role/EndpointGateCidrReader",
-    }
     n = args.cold + args.warm + 1
     results = {}
-    for name in ("rust", "python"):
-        w = world(args.setup, n)
-        env = {**base, **lambda_env, "TABLE_NAME": w["table"], "REVIEW_TOPIC_ARN": w["topic"], "SERVICE_IDS": w["service"]}
-        if name == "rust":
-            argv, cwd = [str(Path(args.rust).resolve())], ROOT
-        else:
-            argv, cwd = [str(VENV_PYTHON), "-m", "awslambdaric", "peer.handler"], HERE
-        print(f"{name}: {args.cold} cold starts, {args.warm} warm invocations…", file=sys.stderr)
-        results[name] = run(name, argv, cwd, env, w["events"], args.cold, args.warm)
-    r, p = results["rust"], results["python"]
-    rows = [
-        ("cold start, exec → first response (median)", statistics.median(r["cold"]), statistics.median(p["cold"]), ms),
-        ("warm invocation (median)", statistics.median(r["warm"]), statistics.median(p["warm"]), ms),
-        ("warm invocation (p95)", sorted(r["warm"])[int(len(r["warm"]) * 0.95) - 1],
-         sorted(p["warm"])[int(len(p["warm"]) * 0.95) - 1], ms),
-        ("peak RSS", r["rss"], p["rss"], lambda v: f"{v:8.1f} MB"),
-    ]
-    size = Path(args.rust).stat().st_size / 1e6
-    print(f"\ndecide: Rust ({Path(args.rust).name}, {size:.1f} MB) against a boto3 peer under awslambdaric")
-    print(f"{'':46} {'Rust':>11} {'Python':>11} {'Rust/Python':>12}")
-    for label, rv, pv, fmt in rows:
-        print(f"{label:46} {fmt(rv):>11} {fmt(pv):>11} {rv / pv:>11.2f}x")
-    print(f"every invocation accepted its connection: {r['failures'] + p['failures'] == 0}")
-    return 0 if r["failures"] + p["failures"] == 0 else 1
+    for function in args.only or FUNCTIONS:
+        runtimes = ("rust", "python") if function == "decide" else ("rust",)
+        for runtime in runtimes:
+            w = world(args.setup, n, function)
+            env = {
+                **base,
+                "AWS_LAMBDA_FUNCTION_NAME": function,
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function}",
+                "AWS_LAMBDA_LOG_STREAM_NAME": "local",
+                "AWS_LAMBDA_LOG_FORMAT": "JSON",
+                "AWS_LAMBDA_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARN"),
+                "TABLE_NAME": w["table"],
+                "SERVICE_IDS": w["service"],
+                "REVIEW_TOPIC_ARN": w["topic"],
+                "CONSUMER_ROLE_TEMPLATE": "arn:aws:iam::{account}:role/EndpointGateCidrReader",
+                "LINK_KEYS_SECRET_ARN": w["link_secret"],
+            }
+            if runtime == "rust":
+                argv, cwd = [str((Path(args.bin_dir) / function).resolve())], ROOT
+            else:
+                argv, cwd = [str(VENV_PYTHON), "-m", "awslambdaric", "peer.handler"], HERE
+            name = function if runtime == "rust" else f"{function}-python"
+            print(f"{name}: {args.cold} cold starts, {args.warm} warm invocations…", file=sys.stderr)
+            results[name] = run(name, argv, cwd, env, w["events"], args.cold, args.warm,
+                                answered_as_expected(function))
+
+    failures = sum(r["failures"] for r in results.values())
+    if "decide" in results and "decide-python" in results:
+        r, p = results["decide"], results["decide-python"]
+        rows = [
+            ("cold start, exec → first response (median)", statistics.median(r["cold"]),
+             statistics.median(p["cold"]), ms),
+            ("warm invocation (median)", statistics.median(r["warm"]), statistics.median(p["warm"]), ms),
+            ("warm invocation (p95)", p95(r["warm"]), p95(p["warm"]), ms),
+            ("peak RSS", r["rss"], p["rss"], lambda v: f"{v:8.1f} MB"),
+        ]
+        print("\ndecide: Rust against a boto3 peer under awslambdaric")
+        print(f"{'':46} {'Rust':>11} {'Python':>11} {'Rust/Python':>12}")
+        for label, rv, pv, fmt in rows:
+            print(f"{label:46} {fmt(rv):>11} {fmt(pv):>11} {rv / pv:>11.2f}x")
+
+    print(f"\nevery function (Rust, release build for this host, {args.cold} cold, {args.warm} warm)")
+    print(f"{'function':10} {'binary':>9} {'cold (median)':>14} {'warm (median)':>14} {'warm (p95)':>11} {'peak RSS':>9}")
+    for function in args.only or FUNCTIONS:
+        r = results[function]
+        size = (Path(args.bin_dir) / function).stat().st_size / 1e6
+        print(f"{function:10} {size:>6.1f} MB {ms(statistics.median(r['cold'])):>14} "
+              f"{ms(statistics.median(r['warm'])):>14} {ms(p95(r['warm'])):>11} {r['rss']:>6.1f} MB")
+    print(f"every invocation did its work: {failures == 0}")
+    return 0 if failures == 0 else 1
 
 
 if __name__ == "__main__":

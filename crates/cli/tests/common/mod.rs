@@ -4,9 +4,15 @@ use std::process::Command;
 
 /// Runs the binary on `table`: (exit code, stdout, stderr).
 pub fn cli(table: &str, args: &[&str]) -> (i32, String, String) {
+    cli_as(table, args, &[])
+}
+
+/// Runs the binary on `table` with these environment variables added.
+pub fn cli_as(table: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_endpoint-gate"))
         .args(["--table", table])
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .unwrap_or_else(|e| panic!("endpoint-gate does not run: {e}"));
     (

@@ -1,0 +1,177 @@
+//! The lookup function's URL, as a consumer reaches it: GET requests signed
+//! with SigV4 for the `lambda` service using the caller's own AWS
+//! credentials, as a Function URL with `AWS_IAM` auth requires. The function
+//! decides what the caller may see; the CLI only shows it.
+
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::identity::Identity;
+use serde::de::DeserializeOwned;
+
+/// Why a call to the lookup URL gave no answer to show.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    /// The HTTP status the function answered, if it answered.
+    pub status: Option<u16>,
+    pub message: String,
+}
+
+impl ApiError {
+    fn local(message: impl Into<String>) -> Self {
+        Self { status: None, message: message.into() }
+    }
+}
+
+/// A client of one lookup URL, signing as whoever the AWS configuration says.
+pub struct LookupApi {
+    http: reqwest::Client,
+    base: String,
+    region: String,
+    credentials: SharedCredentialsProvider,
+}
+
+impl std::fmt::Debug for LookupApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LookupApi({}, {})", self.base, self.region)
+    }
+}
+
+impl LookupApi {
+    /// `url` is the stack's `LookupUrl`: https, or http on loopback for local runs.
+    pub fn new(sdk: &aws_config::SdkConfig, url: &str) -> Result<Self, ApiError> {
+        if !gate_aws::is_https_or_loopback(url) {
+            return Err(ApiError::local(format!("--lookup-url {url:?} must be an https URL")));
+        }
+        let region = sdk.region().ok_or_else(|| {
+            ApiError::local("no AWS region: the lookup URL's region must be set (--region or AWS_REGION)")
+        })?;
+        let credentials = sdk.credentials_provider().ok_or_else(|| {
+            ApiError::local("no AWS credentials to sign the request with (AWS_PROFILE, --profile, …)")
+        })?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ApiError::local(format!("building the HTTP client failed: {e}")))?;
+        Ok(Self { http, base: url.trim_end_matches('/').to_owned(), region: region.to_string(), credentials })
+    }
+
+    /// GETs `path?query` and reads the JSON answer as `T`.
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, ApiError> {
+        let mut url = format!("{}{path}", self.base);
+        if !query.is_empty() {
+            let pairs: Vec<String> =
+                query.iter().map(|(k, v)| format!("{k}={}", gate_core::link::percent_encode(v))).collect();
+            url = format!("{url}?{}", pairs.join("&"));
+        }
+        let credentials = self
+            .credentials
+            .provide_credentials()
+            .await
+            .map_err(|e| ApiError::local(format!("no AWS credentials to sign the request with: {e}")))?;
+        let identity: Identity = credentials.into();
+        let mut request = self.http.get(&url);
+        for (name, value) in signature(&url, &identity, &self.region, SystemTime::now())? {
+            request = request.header(name, value);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| ApiError::local(format!("{}: could not be reached: {}", self.base, causes(&e))))?;
+        let status = response.status().as_u16();
+        let text = response.text().await.map_err(|e| ApiError {
+            status: Some(status),
+            message: format!("{}: no answer: {e}", self.base),
+        })?;
+        if status != 200 {
+            return Err(ApiError { status: Some(status), message: refusal(status, &text) });
+        }
+        serde_json::from_str(&text).map_err(|e| ApiError {
+            status: Some(status),
+            message: format!("{}: the answer is not what lookup sends: {e}", self.base),
+        })
+    }
+}
+
+/// An error and its causes on one line: reqwest's own message names only the URL.
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
+/// The headers that sign a GET of `url` (no body) for the `lambda` service.
+fn signature(
+    url: &str,
+    identity: &Identity,
+    region: &str,
+    at: SystemTime,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let params = v4::SigningParams::builder()
+        .identity(identity)
+        .region(region)
+        .name("lambda")
+        .time(at)
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|e| ApiError::local(format!("signing the request failed: {e}")))?
+        .into();
+    let request = SignableRequest::new("GET", url, std::iter::empty(), SignableBody::Bytes(&[]))
+        .map_err(|e| ApiError::local(format!("the lookup URL cannot be signed: {e}")))?;
+    let (instructions, _) = sign(request, &params)
+        .map_err(|e| ApiError::local(format!("signing the request failed: {e}")))?
+        .into_parts();
+    Ok(instructions.headers().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
+}
+
+/// What the function said, in words: its `{"error": …}`. A refusal by the
+/// Function URL in front of it (`{"Message": "Forbidden"}`) means the
+/// signature was not accepted, which is what the user needs to hear.
+fn refusal(status: u16, body: &str) -> String {
+    let answer = serde_json::from_str::<serde_json::Value>(body).unwrap_or_default();
+    let field = |k: &str| answer.get(k).and_then(|m| m.as_str()).map(str::to_owned);
+    match (status, field("error"), field("Message")) {
+        (_, Some(said), _) => format!("{status}: {said}"),
+        (403, None, _) => "403: the lookup URL refused the signature \
+                           (are these the AWS credentials and region of an allowed account?)"
+            .to_owned(),
+        (_, None, Some(said)) => format!("{status}: {said}"),
+        (_, None, None) => {
+            format!("{status}: the lookup URL answered {:?}", body.chars().take(200).collect::<String>())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_function_s_error_is_what_the_user_reads() {
+        assert_eq!(
+            refusal(404, r#"{"error":"no endpoint vpce-1 in your account"}"#),
+            "404: no endpoint vpce-1 in your account"
+        );
+        assert_eq!(
+            refusal(403, r#"{"error":"you can only see account 2"}"#),
+            "403: you can only see account 2"
+        );
+        assert!(refusal(403, r#"{"Message":"Forbidden"}"#).contains("refused the signature"));
+        assert!(refusal(403, "").contains("refused the signature"));
+        assert_eq!(refusal(502, r#"{"Message":"Internal Server Error"}"#), "502: Internal Server Error");
+        // A hostile or broken answer is cut short and quoted, never echoed whole.
+        assert!(refusal(502, &"x\n".repeat(1000)).len() < 500);
+    }
+}
