@@ -54,9 +54,15 @@ watch: tools ## Emulated Lambda runtime on 127.0.0.1:9000 against the local AWS;
 	  PATH="$(CURDIR)/$(VENV)/bin:$$PATH" exec $(CARGO) lambda watch \
 	  --invoke-address 127.0.0.1 --invoke-port 9000 -p gate-lambdas'
 
-invoke: tools ## Invoke decide in `make watch` with EVENT (default: the sweep sample)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CARGO) lambda invoke decide --invoke-address 127.0.0.1 \
-	  --invoke-port 9000 --data-file $(or $(EVENT),events/decide/scheduled-sweep.json)
+FUNCTION ?= decide
+event_decide := events/decide/scheduled-sweep.json
+event_record := events/record/scheduled-sweep.json
+event_respond := events/respond/link-tampered.json
+event_lookup := events/lookup/signed-my-endpoints.json
+
+invoke: tools ## Invoke FUNCTION (decide, record, respond, lookup) in `make watch` with EVENT (default: a sample)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CARGO) lambda invoke $(FUNCTION) --invoke-address 127.0.0.1 \
+	  --invoke-port 9000 --data-file $(or $(EVENT),$(event_$(FUNCTION)))
 
 # Fuzzing: cargo-fuzz (libFuzzer, AddressSanitizer) on every parser of
 # untrusted input, seeded from events/, examples/ and fuzz/seeds/.

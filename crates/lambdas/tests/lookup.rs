@@ -187,3 +187,39 @@ async fn the_page_escapes_and_lists_dns_names() {
         Some(true)
     );
 }
+
+/// Every sample in `events/lookup/`, as a Function URL delivers it, with
+/// the answer it must get. A sample without an expectation fails the test.
+#[tokio::test]
+async fn every_lookup_sample_event_gets_its_answer() {
+    let f = world().await;
+    let expected = [
+        ("signed-my-endpoints.json", 200, "vpce-00000000000000001"),
+        ("signed-one-endpoint.json", 200, "vpce-00000000000000001"),
+        ("signed-services.json", 200, "com.amazonaws.vpce"),
+        ("signed-another-account.json", 403, "your own account"),
+        ("malformed-query.json", 400, "account"),
+        ("unsigned.json", 401, "not signed"),
+    ];
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/lookup");
+    let mut seen = 0;
+    for file in std::fs::read_dir(dir).expect("events/lookup") {
+        let path = file.expect("entry").path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+        let (_, status, needle) = expected
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .unwrap_or_else(|| panic!("no expectation for {name}"));
+        let text = std::fs::read_to_string(&path).expect("sample");
+        let event: LambdaFunctionUrlRequest = serde_json::from_str(&text).expect("a Function URL event");
+        let r = f.handle(event).await;
+        let body = r.body.unwrap_or_default();
+        assert_eq!(r.status_code, i64::from(*status), "{name}: {body}");
+        assert!(body.contains(needle), "{name}: {body}");
+        if *status == 200 {
+            assert!(!body.contains("333344445555"), "{name} shows another account: {body}");
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, expected.len(), "every expectation has its sample");
+}

@@ -168,3 +168,28 @@ async fn hostile_requests_are_refused_and_change_nothing() {
     assert_eq!(w.requests.get(&endpoint(3)).expect("rec"), before);
     assert_eq!(w.connections.act_call_count(), 0);
 }
+
+/// Every sample in `events/respond/`, as a Function URL delivers it: each
+/// is refused with its status and changes nothing.
+#[tokio::test]
+async fn every_respond_sample_event_is_refused_and_changes_nothing() {
+    let w = world().await;
+    let expected = [("link-tampered.json", 403), ("link-malformed.json", 400), ("slack-unsigned.json", 401)];
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/respond");
+    let mut seen = 0;
+    for file in std::fs::read_dir(dir).expect("events/respond") {
+        let path = file.expect("entry").path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+        let (_, status) =
+            expected.iter().find(|(n, _)| *n == name).unwrap_or_else(|| panic!("no expectation for {name}"));
+        let text = std::fs::read_to_string(&path).expect("sample");
+        let event: LambdaFunctionUrlRequest = serde_json::from_str(&text).expect("a Function URL event");
+        let r = w.responder.handle_at(event, now()).await;
+        assert_eq!(r.status_code, i64::from(*status), "{name}: {:?}", r.body);
+        seen += 1;
+    }
+    assert_eq!(seen, expected.len(), "every expectation has its sample");
+    assert_eq!(w.requests.get(&endpoint(1)).expect("rec").state, RequestState::Review);
+    assert_eq!(w.connections.act_call_count(), 0);
+    assert!(w.replies.taken().is_empty(), "nothing was sent to Slack");
+}
