@@ -105,16 +105,18 @@ class RuntimeApi:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.address = f"127.0.0.1:{self.server.server_address[1]}"
 
-    def wait(self, count: int, timeout: float = 120) -> None:
+    def wait(self, count: int, proc: subprocess.Popen | None = None, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         with self.cond:
             while len([k for k in self.done if k != "init"]) < count:
                 if "init" in self.done:
                     raise RuntimeError("the function failed to start")
+                if proc is not None and proc.poll() is not None:
+                    raise RuntimeError(f"the function exited ({proc.returncode}) before answering; see its log")
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise RuntimeError("the function did not answer in time")
-                self.cond.wait(left)
+                self.cond.wait(min(left, 0.2))
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -143,7 +145,7 @@ def answered_as_expected(function: str):
     return {
         "decide": lambda body, ok: ok and b'"accept"' in body.lower(),
         "record": lambda body, ok: ok and b'"written":["vpce-' in body,
-        "respond": url_page(200, b"Approve"),
+        "respond": url_page(200, b"Approve this connection request"),
         "lookup": url_page(200, b"vpce-"),
     }[function]
 
@@ -165,7 +167,7 @@ def run(name: str, argv: list[str], cwd: Path, env: dict, events: list, cold: in
             proc = subprocess.Popen(argv, cwd=cwd, env={**env, "AWS_LAMBDA_RUNTIME_API": api.address},
                                     stdout=subprocess.DEVNULL, stderr=err_file)
             try:
-                api.wait(1)
+                api.wait(1, proc)
             finally:
                 proc.kill()
                 proc.wait()
@@ -181,10 +183,10 @@ def run(name: str, argv: list[str], cwd: Path, env: dict, events: list, cold: in
     latencies = []
     try:
         api.events.put(events.pop())  # the cold one, not counted
-        api.wait(1)
+        api.wait(1, proc)
         for i in range(warm):
             api.events.put(events.pop())
-            api.wait(2 + i)
+            api.wait(2 + i, proc)
         rss = peak_rss_mb(proc.pid)
     finally:
         proc.kill()
@@ -240,8 +242,9 @@ def main() -> int:
                 "SERVICE_IDS": w["service"],
                 "REVIEW_TOPIC_ARN": w["topic"],
                 "CONSUMER_ROLE_TEMPLATE": "arn:aws:iam::{account}:role/EndpointGateCidrReader",
-                "LINK_KEYS_SECRET_ARN": w["link_secret"],
             }
+            if function == "respond":
+                env["LINK_KEYS_SECRET_ARN"] = w["link_secret"]
             if runtime == "rust":
                 argv, cwd = [str((Path(args.bin_dir) / function).resolve())], ROOT
             else:
