@@ -75,3 +75,27 @@ fn every_documented_variable_is_read() {
         assert!(DecideConfig::OPTIONAL.contains(&name));
     }
 }
+
+/// `[package.metadata.lambda.env]`: what `make watch` gives every function.
+fn watch_environment() -> std::collections::HashMap<String, String> {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).expect("manifest");
+    let section = text.split("[package.metadata.lambda.env]").nth(1).expect("the watch environment");
+    section
+        .lines()
+        .take_while(|l| !l.trim_start().starts_with('['))
+        .filter_map(|l| l.split_once('='))
+        .filter(|(k, _)| !k.trim_start().starts_with('#'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().trim_matches('"').to_owned()))
+        .collect()
+}
+
+#[test]
+fn make_watch_starts_every_function() {
+    let env = watch_environment();
+    let get = |k: &str| env.get(k).cloned();
+    assert!(env.contains_key("TABLE_NAME"), "{env:?}");
+    DecideConfig::from_lookup(get).unwrap_or_else(|e| panic!("decide under make watch: {e}"));
+    RespondConfig::from_lookup(get).unwrap_or_else(|e| panic!("respond under make watch: {e}"));
+    RecordConfig::from_lookup(get).unwrap_or_else(|e| panic!("record under make watch: {e}"));
+    LookupConfig::from_lookup(get).unwrap_or_else(|e| panic!("lookup under make watch: {e}"));
+}
