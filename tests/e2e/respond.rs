@@ -73,3 +73,56 @@ async fn an_approver_answers_from_the_email_link_and_the_connection_follows() ->
     assert_eq!(local.calls(Some(&service.id))?.get("AcceptVpcEndpointConnections").copied(), Some(1));
     Ok(())
 }
+
+/// A key rotation while respond is warm: links signed with the new key are
+/// verified once the keys held are a minute old, without a restart.
+#[tokio::test]
+async fn a_warm_respond_reads_the_link_keys_again_after_a_rotation() -> Result<()> {
+    let local = Local::from_env().await;
+    let service = local.service().await?;
+    let store = local.table().await?;
+    let mut policy = ServicePolicy::cautious(service.id.parse()?);
+    policy.approvers = vec!["oncall@example.com".into()];
+    store.put_policy(&policy).await?;
+    let (topic, inbox) = local.topic_with_queue("review").await?;
+    let secret = local.link_secret().await?;
+    let config =
+        RespondConfig { table_name: store.table().to_owned(), keys_secret_arn: secret.clone(), slack: None };
+    let responder = Responder::build(&config, &local.sdk).await.map_err(|e| e.chain())?;
+
+    // The documented rotation: current moves to previous, a new current.
+    let secrets = aws_sdk_secretsmanager::Client::new(&local.sdk);
+    let held = secrets.get_secret_value().secret_id(&secret).send().await?;
+    let held: serde_json::Value = serde_json::from_str(held.secret_string().unwrap_or_default())?;
+    let rotated = json!({"current": gate_e2e::unique("rotated-key-0123456789abcdefghijkl"), "previous": held["current"]});
+    secrets.put_secret_value().secret_id(&secret).secret_string(rotated.to_string()).send().await?;
+
+    // A decide started after the rotation signs with the new key.
+    let decider =
+        local.decider(&local.decide_config_with_links(store.table(), &topic, &[&service], &secret)).await;
+    let consumer = local.consumer("240000000002", "172.31.0.0/16", &[], true).await?;
+    let endpoint = local.request(&consumer, &service).await?;
+    let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+    handle_at(&decider, &sweep, Timestamp::now()).await?;
+    let mail = local.drain(&inbox).await?;
+    let body = mail[0]["Message"].as_str().unwrap_or_default().to_owned();
+    let link = approve_link(&body, "oncall@example.com").ok_or("no approve link")?;
+
+    // Keys read under a minute ago are not read again: a flood of bad links
+    // costs Secrets Manager nothing.
+    let now = Timestamp::now();
+    assert_eq!(responder.handle_at(http("GET", &link, None), now).await.status_code, 403);
+    let later = now.plus_secs(61);
+    let page = responder.handle_at(http("GET", &link, None), later).await;
+    assert_eq!(page.status_code, 200, "{:?}", page.body);
+    assert!(page.body.unwrap_or_default().contains(&endpoint));
+    let done = responder.handle_at(http("POST", "", Some(&link)), later).await;
+    assert_eq!(done.status_code, 200, "{:?}", done.body);
+    assert_eq!(local.state(&endpoint).await?, "available");
+
+    // A forged link is still refused after the keys were read again.
+    let forged =
+        link.rsplit_once("sig=").map(|(head, _)| format!("{head}sig={}", "0".repeat(64))).ok_or("no sig")?;
+    assert_eq!(responder.handle_at(http("GET", &forged, None), later.plus_secs(120)).await.status_code, 403);
+    Ok(())
+}

@@ -15,7 +15,7 @@ pub mod wiring;
 pub use dynamo::DynamoStore;
 pub use ec2::Ec2Connections;
 pub use networks::AssumeRoleNetworks;
-pub use secrets::{LinkKeys, SlackSecrets};
+pub use secrets::{LinkKeyRing, LinkKeys, SlackSecrets};
 pub use slack::{SLACK_API, SlackHooks, SlackNotifier};
 pub use sns::{EmailLinks, SnsNotifier};
 

@@ -1,13 +1,16 @@
 //! Secrets read once per cold start from Secrets Manager, never logged.
 //!
 //! - Link-signing keys: `{"current": "…", "previous": "…"}`; `previous`
-//!   keeps links signed before a rotation valid until they expire.
+//!   keeps links signed before a rotation valid until they expire. The
+//!   function that verifies links reads them again after a rotation
+//!   ([`LinkKeyRing`]).
 //! - Slack: `{"signing_secret": "…", "bot_token": "xoxb-…"}`.
 
 use std::fmt;
 
 use aws_sdk_secretsmanager::Client;
 use gate_app::PortError;
+use gate_core::Timestamp;
 
 use crate::error::port_error;
 
@@ -53,6 +56,65 @@ impl LinkKeys {
 
     pub async fn load(client: &Client, secret_id: &str) -> Result<Self, PortError> {
         load(client, secret_id, Self::from_secret).await
+    }
+}
+
+/// The link keys a warm function verifies with. When a link fails to verify
+/// and the keys are older than [`LinkKeyRing::REFRESH_SECS`], the secret is
+/// read again: after a rotation, links signed with the new key work without
+/// restarting the function, and forged links cost at most one read a
+/// minute. A failed read keeps the keys held; nothing is accepted for it.
+pub struct LinkKeyRing {
+    source: Option<(Client, String)>,
+    held: tokio::sync::Mutex<(LinkKeys, Timestamp)>,
+}
+
+impl fmt::Debug for LinkKeyRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let from = self.source.as_ref().map_or("fixed", |(_, id)| id.as_str());
+        write!(f, "LinkKeyRing({from})")
+    }
+}
+
+impl LinkKeyRing {
+    /// The least time between two reads of the secret.
+    pub const REFRESH_SECS: i64 = 60;
+
+    /// Keys read from the secret now, and again when needed.
+    pub async fn load(client: Client, secret_id: &str, now: Timestamp) -> Result<Self, PortError> {
+        let keys = LinkKeys::load(&client, secret_id).await?;
+        Ok(Self { source: Some((client, secret_id.to_owned())), held: tokio::sync::Mutex::new((keys, now)) })
+    }
+
+    /// Keys that never change (tests, tools).
+    pub fn fixed(keys: LinkKeys) -> Self {
+        Self { source: None, held: tokio::sync::Mutex::new((keys, Timestamp::from_unix(i64::MAX / 2))) }
+    }
+
+    pub async fn keys(&self) -> LinkKeys {
+        self.held.lock().await.0.clone()
+    }
+
+    /// Reads the secret again if the keys held are old enough; true when
+    /// keys were read. Concurrent callers wait for one read.
+    pub async fn refresh(&self, now: Timestamp) -> bool {
+        let Some((client, secret_id)) = &self.source else { return false };
+        let mut held = self.held.lock().await;
+        if now.unix() - held.1.unix() < Self::REFRESH_SECS {
+            return false;
+        }
+        held.1 = now;
+        match LinkKeys::load(client, secret_id).await {
+            Ok(keys) => {
+                held.0 = keys;
+                tracing::info!("link keys read again");
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e.chain(), "reading the link keys again failed; keeping those held");
+                false
+            }
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, L
 use aws_lambda_events::http::HeaderValue;
 use gate_app::ports::{SlackReplies, SlackReply};
 use gate_app::{Answered, Decider, PortError, Verdict, answer_note};
-use gate_aws::{LinkKeys, SlackHooks, SlackNotifier, SlackSecrets};
+use gate_aws::{LinkKeyRing, SlackHooks, SlackNotifier, SlackSecrets};
 use gate_core::link::{Link, LinkAction, LinkError};
 use gate_core::slack::{ButtonPress, SlackError};
 use gate_core::{EndpointId, RequestRecord, Timestamp};
@@ -27,7 +27,7 @@ pub const MAX_BODY: usize = 16 * 1024;
 #[derive(Debug)]
 pub struct Responder {
     pub decider: Decider,
-    pub keys: LinkKeys,
+    pub keys: LinkKeyRing,
     /// The Slack route; `None` when no Slack app is set up.
     pub slack: Option<SlackRoute>,
 }
@@ -151,7 +151,7 @@ impl Responder {
     /// link keys are read here and never logged.
     pub async fn build(config: &RespondConfig, sdk: &aws_config::SdkConfig) -> Result<Self, PortError> {
         let secrets = aws_sdk_secretsmanager::Client::new(sdk);
-        let keys = LinkKeys::load(&secrets, &config.keys_secret_arn).await?;
+        let keys = LinkKeyRing::load(secrets.clone(), &config.keys_secret_arn, Timestamp::now()).await?;
         let mut decider = gate_aws::wiring::answerer(sdk, &config.table_name);
         let slack = match &config.slack {
             None => None,
@@ -194,7 +194,7 @@ impl Responder {
         match method.as_str() {
             "GET" => {
                 let query = req.raw_query_string.as_deref().unwrap_or_default();
-                match self.verified(query, now) {
+                match self.verified(query, now).await {
                     Ok((link, sig)) => self.confirm(&link, &sig).await,
                     Err(r) => r.respond(),
                 }
@@ -204,7 +204,7 @@ impl Responder {
                     Ok(b) => b,
                     Err(r) => return r.respond(),
                 };
-                match self.verified(&body, now) {
+                match self.verified(&body, now).await {
                     Ok((link, _)) => self.act(&link, &body, now).await,
                     Err(r) => r.respond(),
                 }
@@ -213,9 +213,15 @@ impl Responder {
         }
     }
 
-    fn verified(&self, fields: &str, now: Timestamp) -> Result<(Link, String), Refusal> {
+    /// A link whose signature checks out with the keys held, or with the
+    /// keys read again after a rotation.
+    async fn verified(&self, fields: &str, now: Timestamp) -> Result<(Link, String), Refusal> {
         let (link, sig) = Link::parse(fields).map_err(|e| link_refusal(&e))?;
-        link.verify(&self.keys.all(), &sig, now).map_err(|e| link_refusal(&e))?;
+        let mut checked = link.verify(&self.keys.keys().await.all(), &sig, now);
+        if checked == Err(LinkError::Tampered) && self.keys.refresh(now).await {
+            checked = link.verify(&self.keys.keys().await.all(), &sig, now);
+        }
+        checked.map_err(|e| link_refusal(&e))?;
         Ok((link, sig))
     }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
 use gate_app::memory::*;
 use gate_app::{Decider, Settings};
-use gate_aws::LinkKeys;
+use gate_aws::{LinkKeyRing, LinkKeys};
 use gate_core::link::{Link, LinkAction};
 use gate_core::*;
 use gate_lambdas::respond::{Responder, SlackRoute};
@@ -83,7 +83,7 @@ pub async fn world() -> World {
         requests,
         audit,
         replies,
-        responder: Responder { decider, keys, slack: Some(slack) },
+        responder: Responder { decider, keys: LinkKeyRing::fixed(keys), slack: Some(slack) },
     }
 }
 
