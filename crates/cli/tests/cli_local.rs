@@ -32,6 +32,13 @@ async fn env(name: &str) -> Env {
     Env { table, store, dir }
 }
 
+/// The policy files a test wrote go with it.
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 impl Env {
     fn file(&self, name: &str, text: &str) -> PathBuf {
         let path = self.dir.join(name);
