@@ -125,8 +125,9 @@ pub enum Verdict {
     Deny,
 }
 
-/// What an answered review's message says after who decided: the reason
-/// given, and whether EC2 has acted yet.
+/// What follows "approved by …" wherever an answer is reported (the email
+/// page, Slack, the CLI): the reason given, if any, and whether EC2 has
+/// acted yet.
 pub fn answer_note(verdict: Verdict, reason: Option<&str>, acted: bool) -> String {
     let mut note = match reason.map(str::trim) {
         Some(r) if !r.is_empty() => format!("Reason: {r}. "),

@@ -14,7 +14,7 @@ use clap::{CommandFactory, Parser};
 use gate_app::explain::explain;
 use gate_app::lookup::{EndpointView, Filter, Lookup, LookupError};
 use gate_app::ports::{Audit, ConfigStore, Connections, Requests, ServiceInfo};
-use gate_app::{Answered, Verdict};
+use gate_app::{Answered, Verdict, answer_note};
 use gate_aws::{DynamoStore, Ec2Connections, SlackNotifier, SlackSecrets};
 use gate_cli::args::{Cli, Command, Output, SlackArgs};
 use gate_cli::file::{self, FileError};
@@ -394,21 +394,11 @@ async fn answer(
     let answered =
         decider.answer(endpoint, verdict, &actor, reason, Timestamp::now()).await.context("answering")?;
     let (code, text) = match &answered {
-        Answered::Done { record, report } if report.failed.is_empty() => (
-            0,
-            format!(
-                "{endpoint}: {} by {actor}; the connection is {}",
-                record.state,
-                if verdict == Verdict::Approve { "accepted" } else { "rejected" }
-            ),
-        ),
-        Answered::Done { record, .. } => (
-            1,
-            format!(
-                "{endpoint}: {} by {actor}, but EC2 did not act yet; the sweep will finish it",
-                record.state
-            ),
-        ),
+        Answered::Done { record, report } => {
+            let acted = report.failed.is_empty();
+            let followed = answer_note(verdict, None, acted);
+            (if acted { 0 } else { 1 }, format!("{endpoint}: {} by {actor}. {followed}", record.state))
+        }
         Answered::AlreadyDecided(r) => {
             (3, format!("{endpoint}: already {} by {} at {}", r.state, r.actor, r.decided_at))
         }

@@ -271,15 +271,8 @@ impl Responder {
         let actor = format!("email:{}", link.approver);
         match self.decider.answer(&link.endpoint, verdict, &actor, reason.as_deref(), now).await {
             Ok(Answered::Done { record, report }) => {
-                let acted = if report.failed.is_empty() {
-                    format!(
-                        "The connection is {}.",
-                        if verdict == Verdict::Approve { "accepted" } else { "rejected" }
-                    )
-                } else {
-                    "EC2 did not act yet; Endpoint Gate will finish it within minutes.".to_owned()
-                };
-                let text = format!("{} {} by {}. {acted}", record.endpoint, record.state, link.approver);
+                let followed = answer_note(verdict, None, report.failed.is_empty());
+                let text = format!("{} {} by {}. {followed}", record.endpoint, record.state, link.approver);
                 page(200, Page::message("Done", &text))
             }
             Ok(Answered::AlreadyDecided(rec)) => page(409, Page::message("Already decided", &already(&rec))),
