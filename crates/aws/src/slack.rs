@@ -90,6 +90,12 @@ impl SlackNotifier {
         send(request, message, what, true).await
     }
 
+    /// Replies to button presses with the same HTTP client (one TLS setup
+    /// per cold start); response URLs need no token.
+    pub fn hooks(&self) -> SlackHooks {
+        SlackHooks { http: self.http.clone() }
+    }
+
     /// Posts a message; where Slack keeps it comes back. `chat.update` needs
     /// the channel's id, which Slack returns even when given a name.
     async fn post(
@@ -116,7 +122,8 @@ impl Notifier for SlackNotifier {
             .post(channel, slack_messages::review(rec, to, "Endpoint connection needs review"), rec)
             .await?;
         tracing::info!(endpoint_id = %rec.endpoint, channel, ts = posted.ts, "review posted to Slack");
-        Ok(Posted { slack: Some(posted) })
+        // Without a ts there is no message to update later.
+        Ok(Posted { slack: Some(posted).filter(|m| !m.ts.is_empty()) })
     }
 
     /// Reminders and expiry notices go in the review's thread, shown in the
@@ -124,7 +131,7 @@ impl Notifier for SlackNotifier {
     async fn nudge(&self, rec: &RequestRecord, to: &Audience, nudge: Nudge) -> Result<(), PortError> {
         let Some(channel) = &to.slack_channel else { return Ok(()) };
         let mut message = slack_messages::nudge(rec, to, nudge);
-        if let Some(review) = rec.slack_message.as_ref().filter(|m| !m.ts.is_empty()) {
+        if let Some(review) = &rec.slack_message {
             message["thread_ts"] = Value::String(review.ts.clone());
             message["reply_broadcast"] = Value::Bool(true);
         }
@@ -135,7 +142,7 @@ impl Notifier for SlackNotifier {
     /// already done so through its `response_url`, so Slack answers are
     /// left alone; a message Endpoint Gate never posted has nothing to update.
     async fn settled(&self, rec: &RequestRecord, note: &str) -> Result<(), PortError> {
-        let Some(review) = rec.slack_message.as_ref().filter(|m| !m.ts.is_empty()) else { return Ok(()) };
+        let Some(review) = &rec.slack_message else { return Ok(()) };
         if rec.actor.starts_with("slack:") {
             return Ok(());
         }
@@ -152,16 +159,11 @@ impl Notifier for SlackNotifier {
     }
 }
 
-/// Replies to button presses through their `response_url`.
+/// Replies to button presses through their `response_url`; made by
+/// [`SlackNotifier::hooks`], sharing its HTTP client.
 #[derive(Debug, Clone)]
 pub struct SlackHooks {
     http: reqwest::Client,
-}
-
-impl SlackHooks {
-    pub fn new() -> Result<Self, PortError> {
-        Ok(Self { http: client()? })
-    }
 }
 
 #[async_trait]

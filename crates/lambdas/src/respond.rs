@@ -12,7 +12,7 @@ use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, L
 use aws_lambda_events::http::HeaderValue;
 use gate_app::ports::{SlackReplies, SlackReply};
 use gate_app::{Answered, Decider, PortError, Verdict, answer_note};
-use gate_aws::{LinkKeyRing, SlackHooks, SlackNotifier, SlackSecrets};
+use gate_aws::{LinkKeyRing, SlackNotifier, SlackSecrets};
 use gate_core::link::{Link, LinkAction, LinkError};
 use gate_core::slack::{ButtonPress, SlackError};
 use gate_core::{EndpointId, RequestRecord, Timestamp};
@@ -157,12 +157,14 @@ impl Responder {
             None => None,
             Some(slack) => {
                 let secrets = SlackSecrets::load(&secrets, &slack.secret_arn).await?;
+                let notifier = SlackNotifier::new(&slack.api_url, secrets.bot_token)?;
+                let replies = Arc::new(notifier.hooks());
                 // An answer by email replaces the review message in Slack too.
-                decider.notifier = Arc::new(SlackNotifier::new(&slack.api_url, secrets.bot_token)?);
+                decider.notifier = Arc::new(notifier);
                 Some(SlackRoute {
                     signing_secret: secrets.signing_secret,
                     hooks: slack.hooks_url.clone(),
-                    replies: Arc::new(SlackHooks::new()?),
+                    replies,
                 })
             }
         };
