@@ -7,6 +7,7 @@
 //! - Slack: `{"signing_secret": "…", "bot_token": "xoxb-…"}`.
 
 use std::fmt;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use aws_sdk_secretsmanager::Client;
 use gate_app::PortError;
@@ -60,18 +61,26 @@ impl LinkKeys {
 }
 
 /// The link keys a warm function verifies with. When a link fails to verify
-/// and the keys are older than [`LinkKeyRing::REFRESH_SECS`], the secret is
-/// read again: after a rotation, links signed with the new key work without
+/// and the secret was read over [`LinkKeyRing::REFRESH_SECS`] ago, it is read
+/// again: after a rotation, links signed with the new key work without
 /// restarting the function, and forged links cost at most one read a
-/// minute. A failed read keeps the keys held; nothing is accepted for it.
+/// minute. Verifying never waits for a read; a failed read keeps the keys
+/// held, so nothing is accepted for it.
 pub struct LinkKeyRing {
-    source: Option<(Client, String)>,
-    held: tokio::sync::Mutex<(LinkKeys, Timestamp)>,
+    held: RwLock<Arc<LinkKeys>>,
+    source: Option<KeySource>,
+}
+
+struct KeySource {
+    client: Client,
+    secret_id: String,
+    /// When the secret was last read; locked during a read, so one at a time.
+    read_at: tokio::sync::Mutex<Timestamp>,
 }
 
 impl fmt::Debug for LinkKeyRing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let from = self.source.as_ref().map_or("fixed", |(_, id)| id.as_str());
+        let from = self.source.as_ref().map_or("fixed", |s| s.secret_id.as_str());
         write!(f, "LinkKeyRing({from})")
     }
 }
@@ -83,30 +92,32 @@ impl LinkKeyRing {
     /// Keys read from the secret now, and again when needed.
     pub async fn load(client: Client, secret_id: &str, now: Timestamp) -> Result<Self, PortError> {
         let keys = LinkKeys::load(&client, secret_id).await?;
-        Ok(Self { source: Some((client, secret_id.to_owned())), held: tokio::sync::Mutex::new((keys, now)) })
+        let source =
+            KeySource { client, secret_id: secret_id.to_owned(), read_at: tokio::sync::Mutex::new(now) };
+        Ok(Self { held: RwLock::new(Arc::new(keys)), source: Some(source) })
     }
 
     /// Keys that never change (tests, tools).
     pub fn fixed(keys: LinkKeys) -> Self {
-        Self { source: None, held: tokio::sync::Mutex::new((keys, Timestamp::from_unix(i64::MAX / 2))) }
+        Self { held: RwLock::new(Arc::new(keys)), source: None }
     }
 
-    pub async fn keys(&self) -> LinkKeys {
-        self.held.lock().await.0.clone()
+    pub fn keys(&self) -> Arc<LinkKeys> {
+        self.held.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
-    /// Reads the secret again if the keys held are old enough; true when
-    /// keys were read. Concurrent callers wait for one read.
+    /// Reads the secret again if the last read is old enough; true when new
+    /// keys are held. Concurrent callers wait for one read.
     pub async fn refresh(&self, now: Timestamp) -> bool {
-        let Some((client, secret_id)) = &self.source else { return false };
-        let mut held = self.held.lock().await;
-        if now.unix() - held.1.unix() < Self::REFRESH_SECS {
+        let Some(source) = &self.source else { return false };
+        let mut read_at = source.read_at.lock().await;
+        if now.unix() - read_at.unix() < Self::REFRESH_SECS {
             return false;
         }
-        held.1 = now;
-        match LinkKeys::load(client, secret_id).await {
+        *read_at = now;
+        match LinkKeys::load(&source.client, &source.secret_id).await {
             Ok(keys) => {
-                held.0 = keys;
+                *self.held.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keys);
                 tracing::info!("link keys read again");
                 true
             }

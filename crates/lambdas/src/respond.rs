@@ -219,9 +219,9 @@ impl Responder {
     /// keys read again after a rotation.
     async fn verified(&self, fields: &str, now: Timestamp) -> Result<(Link, String), Refusal> {
         let (link, sig) = Link::parse(fields).map_err(|e| link_refusal(&e))?;
-        let mut checked = link.verify(&self.keys.keys().await.all(), &sig, now);
+        let mut checked = link.verify(&self.keys.keys().all(), &sig, now);
         if checked == Err(LinkError::Tampered) && self.keys.refresh(now).await {
-            checked = link.verify(&self.keys.keys().await.all(), &sig, now);
+            checked = link.verify(&self.keys.keys().all(), &sig, now);
         }
         checked.map_err(|e| link_refusal(&e))?;
         Ok((link, sig))
