@@ -9,6 +9,7 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
+use gate_app::PortError;
 use serde::de::DeserializeOwned;
 
 /// Why a call to the lookup URL gave no answer to show.
@@ -82,10 +83,10 @@ impl LookupApi {
         for (name, value) in signature(&url, &identity, &self.region, SystemTime::now())? {
             request = request.header(name, value);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| ApiError::local(format!("{}: could not be reached: {}", self.base, causes(&e))))?;
+        let response = request.send().await.map_err(|e| {
+            // reqwest's own message names only the URL; the causes say why.
+            ApiError::local(PortError::transient(format!("{}: could not be reached", self.base), e).chain())
+        })?;
         let status = response.status().as_u16();
         let text = response.text().await.map_err(|e| ApiError {
             status: Some(status),
@@ -99,17 +100,6 @@ impl LookupApi {
             message: format!("{}: the answer is not what lookup sends: {e}", self.base),
         })
     }
-}
-
-/// An error and its causes on one line: reqwest's own message names only the URL.
-fn causes(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
 }
 
 /// The headers that sign a GET of `url` (no body) for the `lambda` service.
