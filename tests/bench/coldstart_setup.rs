@@ -9,8 +9,8 @@
 //! function's everyday work on its own connection:
 //! - decide: the Connect notification; the connection is accepted;
 //! - record: the same notification; the endpoint is recorded;
-//! - respond: the GET of an Approve link; the request is in review, so the
-//!   confirmation page shows it;
+//! - respond: the GET of an Approve link to a request decide put in review
+//!   (this world's consumer is not allowlisted); the page shows it;
 //! - lookup: the consumer's signed GET of its endpoints, all recorded.
 //!
 //! Prints one JSON line: {table, topic, service, link_secret, events: [...]}.
@@ -19,10 +19,9 @@ use aws_lambda_events::event::lambda_function_urls::{
     LambdaFunctionUrlRequest, LambdaFunctionUrlRequestContextAuthorizerDescription,
     LambdaFunctionUrlRequestContextAuthorizerIamDescription,
 };
-use gate_app::ports::{AuditEvent, AuditKind, Requests};
 use gate_aws::{DynamoStore, LinkKeys};
 use gate_core::link::{Link, LinkAction};
-use gate_core::{Effect, RequestRecord, RequestState, Scope, ServicePolicy, Timestamp};
+use gate_core::{Effect, Scope, ServicePolicy, Timestamp};
 use gate_e2e::{Local, Result, allow_entry, connect_event, http_post};
 use serde_json::{Value, json};
 
@@ -50,7 +49,10 @@ async fn main() -> Result<()> {
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&local.sdk), gate_e2e::unique("coldstart"));
     store.ensure_table().await?;
     store.put_policy(&ServicePolicy::cautious(Scope::Any)).await?;
-    store.put_entry(&allow_entry("*", OWNER, Effect::Allow, &["172.20.0.0/16"])?).await?;
+    // respond's requests wait for review: their consumer is not on the allowlist.
+    if function != "respond" {
+        store.put_entry(&allow_entry("*", OWNER, Effect::Allow, &["172.20.0.0/16"])?).await?;
+    }
     let (topic, _) = local.topic_with_queue("review").await?;
     let link_secret = local.link_secret().await?;
 
@@ -59,9 +61,12 @@ async fn main() -> Result<()> {
         "respond" => {
             let secrets = aws_sdk_secretsmanager::Client::new(&local.sdk);
             let key = LinkKeys::load(&secrets, &link_secret).await.map_err(|e| e.chain())?.current;
+            // decide puts every request in review, as it does in production.
+            let decider = local.decider(&local.decide_config(store.table(), &topic, &[&service])).await;
+            let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+            gate_lambdas::decide::handle_at(&decider, &sweep, Timestamp::now()).await?;
             let mut events = Vec::new();
             for endpoint in &endpoints {
-                in_review(&store, &service.id, endpoint).await?;
                 let link = Link {
                     endpoint: endpoint.parse()?,
                     action: LinkAction::Approve,
@@ -86,39 +91,6 @@ async fn main() -> Result<()> {
         json!({"table": store.table(), "topic": topic, "service": service.id,
                "link_secret": link_secret, "events": events})
     );
-    Ok(())
-}
-
-/// A request in review for `endpoint`, as decide leaves it for an unlisted consumer.
-async fn in_review(store: &DynamoStore, service: &str, endpoint: &str) -> Result<()> {
-    let now = Timestamp::now();
-    let record = RequestRecord {
-        service: service.parse()?,
-        endpoint: endpoint.parse()?,
-        owner: OWNER.parse()?,
-        state: RequestState::Review,
-        reasons: vec![],
-        consumer_cidrs: vec!["172.20.0.0/16".parse()?],
-        actor: "endpoint-gate".into(),
-        decided_at: now,
-        acted_at: None,
-        notified_at: Some(now),
-        reminders: 0,
-        expired_at: None,
-        slack_message: None,
-        version: 1,
-    };
-    let decided = AuditEvent {
-        at: now,
-        kind: AuditKind::Decided,
-        actor: "endpoint-gate".into(),
-        endpoint: Some(record.endpoint.clone()),
-        service: Some(record.service.clone()),
-        owner: Some(record.owner),
-        outcome: Some(gate_core::Outcome::Review),
-        detail: "sent for review".into(),
-    };
-    store.create(&record, &decided).await.map_err(|e| e.chain())?;
     Ok(())
 }
 
