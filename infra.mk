@@ -106,7 +106,7 @@ test-infra: $(CFN_LINT_STAMP) ## The template tests (IAM scope, environment vs C
 # gets placeholders: they only serve that expansion, the built template keeps
 # Fn::ForEach as written (CloudFormation expands it with the real values at
 # deploy time).
-SAM_BUILD_PARAMS := EndpointServiceIds=vpce-svc-00000000 ApproverEmails=build@example.invalid
+SAM_BUILD_PARAMS := EndpointServiceIds=vpce-svc-00000000
 
 sam-build: $(SAM_STAMP) tools-python
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(INFRA_ENV) $(SAM) build --beta-features --language-extensions \

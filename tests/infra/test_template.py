@@ -7,6 +7,11 @@
 - Accept/Reject are granted only on the configured endpoint services' ARNs,
   after expanding Fn::ForEach with sample parameters the way
   AWS::LanguageExtensions does.
+- The security items of issue 13: both Function URL permissions for each of
+  lookup's principals, `account` on rules that trust CloudTrail content,
+  respond's writes limited to its partition keys, the consumer role trusting
+  only decide's role, opt-in reserved concurrency, an Errors alarm per
+  function, and a review topic only the operators may subscribe to.
 
 Run with the project's venv: `.tools/venv/bin/python -m pytest tests/infra`
 (or `make test-infra`). Needs cfn-lint (for its YAML decoder, which reads
@@ -327,10 +332,7 @@ def substitute(node: Any, ident: str, item: str) -> Any:
 
 
 def provider(services: list[str], **params: Any) -> Evaluator:
-    base = {
-        "EndpointServiceIds": services,
-        "ApproverEmails": ["netops@example.com", "alice.b@example.com"],
-    }
+    base: dict[str, Any] = {"EndpointServiceIds": services}
     base.update(params)
     return Evaluator(load(TEMPLATE), base)
 
@@ -442,8 +444,9 @@ PARAMETER_SETS: list[dict[str, Any]] = [
     {},
     {"ConsumerRoleExternalId": "gate-ext-1"},
     {"AlarmTopicArn": "arn:aws:sns:eu-west-1:111122223333:pager"},
-    {"ReservedConcurrency": "0", "RespondReservedConcurrency": "0"},
+    {"ReservedConcurrency": "10", "RespondReservedConcurrency": "5"},
     {"ForwardingOrganizationId": "o-abcdef1234"},
+    {"OperatorArns": ["arn:aws:iam::111122223333:role/NetOps"]},
 ]
 
 
@@ -618,8 +621,9 @@ def test_only_respond_is_public_and_lookup_needs_a_signature() -> None:
     permissions = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
     for p in permissions:
         if p["FunctionName"] == "<LookupFunction.Arn>":
-            # Signed calls only; "*" only narrowed to the organization.
-            assert p["FunctionUrlAuthType"] == "AWS_IAM" and p["Action"] == "lambda:InvokeFunctionUrl", p
+            # Signed calls through the URL only; "*" only narrowed to the
+            # organization.
+            assert lookup_permission_kind(p), p
             assert p["Principal"] != "*" or p.get("PrincipalOrgID"), p
     public = sorted(
         (p for p in permissions if p["Principal"] == "*" and not p.get("PrincipalOrgID")), key=lambda p: p["Action"]
@@ -633,6 +637,35 @@ def test_only_respond_is_public_and_lookup_needs_a_signature() -> None:
     assert template["Outputs"]["RespondUrl"]["Value"] == {"Fn::GetAtt": ["RespondFunctionUrl", "FunctionUrl"]}
 
 
+def lookup_permission_kind(p: dict) -> str | None:
+    """Which of the two URL permissions this is: "url" (InvokeFunctionUrl
+    on an AWS_IAM URL), "invoke" (InvokeFunction through a URL), or None."""
+    rest = {k: v for k, v in p.items() if k not in ("FunctionName", "Principal", "PrincipalOrgID")}
+    if rest == {"Action": "lambda:InvokeFunctionUrl", "FunctionUrlAuthType": "AWS_IAM"}:
+        return "url"
+    if rest == {"Action": "lambda:InvokeFunction", "InvokedViaFunctionUrl": True}:
+        return "invoke"
+    return None
+
+
+@pytest.mark.parametrize("org", [None, "o-abcdef1234"], ids=["account", "organization"])
+def test_each_lookup_caller_gets_both_function_url_permissions(org: str | None) -> None:
+    # Function URLs created since October 2025 need lambda:InvokeFunctionUrl
+    # and lambda:InvokeFunction (InvokedViaFunctionUrl) for each principal.
+    params = {"ForwardingOrganizationId": org} if org else {}
+    resources = provider(SERVICES_ONE, **params).resolved_resources()
+    granted: dict[tuple, set] = {}
+    for r in resources.values():
+        p = r["Properties"]
+        if r["Type"] == "AWS::Lambda::Permission" and p["FunctionName"] == "<LookupFunction.Arn>":
+            who = (p["Principal"], p.get("PrincipalOrgID"))
+            granted.setdefault(who, set()).add(lookup_permission_kind(p))
+    expected = {(PSEUDO["AWS::AccountId"], None): {"url", "invoke"}}
+    if org:
+        expected[("*", org)] = {"url", "invoke"}
+    assert granted == expected
+
+
 @pytest.mark.parametrize("services", [SERVICES_ONE, SERVICES_THREE], ids=["one", "three"])
 def test_each_service_notifies_the_connection_topic_which_only_they_may_publish_to(services: list[str]) -> None:
     resources = provider(services).resolved_resources()
@@ -642,7 +675,11 @@ def test_each_service_notifies_the_connection_topic_which_only_they_may_publish_
         assert "Connect" in n["ConnectionEvents"]
         assert n["ConnectionNotificationArn"] == "<ConnectionTopic>"
 
-    (policy,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::SNS::TopicPolicy"]
+    (policy,) = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::SNS::TopicPolicy" and "<ConnectionTopic>" in r["Properties"]["Topics"]
+    ]
     assert policy["Topics"] == ["<ConnectionTopic>"]
     (st,) = policy["PolicyDocument"]["Statement"]
     assert st["Principal"] == {"Service": "vpce.amazonaws.com"}
@@ -654,12 +691,262 @@ def test_each_service_notifies_the_connection_topic_which_only_they_may_publish_
     assert not any(fnmatch.fnmatchcase(service_arn("vpce-svc-0ffffffffffffffff"), p) for p in source_arns)
 
 
-def test_one_email_subscription_per_approver() -> None:
-    emails = ["netops@example.com", "alice.b@example.com", "bob@example.org"]
-    resources = provider(SERVICES_ONE, ApproverEmails=emails).resolved_resources()
-    subs = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::SNS::Subscription"]
-    assert sorted(s["Endpoint"] for s in subs) == sorted(emails)
-    assert all(s["Protocol"] == "email" and s["TopicArn"] == "<ReviewTopic>" for s in subs)
+# ------------------------------------------------ the review topic (issue 13)
+
+REVIEW_SUBSCRIPTION_ACTIONS = {"sns:Subscribe", "sns:SetSubscriptionAttributes"}
+
+
+def review_topic_policy(**params: Any) -> dict:
+    resources = provider(SERVICES_ONE, **params).resolved_resources()
+    (policy,) = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::SNS::TopicPolicy" and "<ReviewTopic>" in r["Properties"]["Topics"]
+    ]
+    assert policy["Topics"] == ["<ReviewTopic>"]
+    return policy["PolicyDocument"]
+
+
+def denies_subscribe(document: dict, principal_arn: str) -> bool:
+    """Whether the topic policy denies sns:Subscribe to this principal
+    (ArnNotLike with several values: denied when none matches)."""
+    for st in document["Statement"]:
+        if st["Effect"] != "Deny" or not grants("sns:Subscribe", st):
+            continue
+        assert st["Principal"] == "*" and st["Resource"] == "<ReviewTopic>", st
+        condition = st.get("Condition")
+        if condition is None:
+            return True
+        assert list(condition) == ["ArnNotLike"] and list(condition["ArnNotLike"]) == ["aws:PrincipalArn"], condition
+        patterns = as_list(condition["ArnNotLike"]["aws:PrincipalArn"])
+        if not any(fnmatch.fnmatchcase(principal_arn, p) for p in patterns):
+            return True
+    return False
+
+
+def test_approver_emails_are_not_subscribed_by_the_stack() -> None:
+    # The CLI's apply subscribes each policy's approvers with a filter
+    # policy; the stack neither takes their addresses nor subscribes anyone.
+    template = load(TEMPLATE)
+    assert "ApproverEmails" not in template["Parameters"]
+    for params in PARAMETER_SETS:
+        resources = provider(SERVICES_THREE, **params).resolved_resources()
+        assert not [k for k, r in resources.items() if r["Type"] == "AWS::SNS::Subscription"], params
+    # Nor does any deploy path, example or document still pass it.
+    for path in [ROOT / "README.md", ROOT / "infra.mk", ROOT / "Makefile", *TEMPLATES, *ROOT.glob("samconfig*")]:
+        assert "ApproverEmails" not in path.read_text(), path
+
+
+def test_only_the_operators_may_subscribe_to_the_review_topic() -> None:
+    operator = "arn:aws:iam::111122223333:role/NetOps"
+    sso = "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_*"
+    document = review_topic_policy(OperatorArns=[operator, sso])
+    for st in document["Statement"]:
+        # Only Deny statements: publishing stays with decide's role.
+        assert st["Effect"] == "Deny", st
+        assert set(as_list(st["Action"])) == REVIEW_SUBSCRIPTION_ACTIONS, st
+    assert not denies_subscribe(document, operator)
+    assert not denies_subscribe(document, "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0123")
+    for other in (
+        "arn:aws:iam::111122223333:role/Developer",
+        "arn:aws:iam::111122223333:root",
+        "arn:aws:iam::111122223333:role/NetOpsReadOnly",
+        "arn:aws:iam::444455556666:role/NetOps",
+    ):
+        assert denies_subscribe(document, other), other
+
+
+def test_without_operators_nobody_may_subscribe_to_the_review_topic() -> None:
+    # Failing closed: no exception for "the account" or its administrators.
+    document = review_topic_policy()
+    for who in ("arn:aws:iam::111122223333:root", "arn:aws:iam::111122223333:role/Admin"):
+        assert denies_subscribe(document, who), who
+    (st,) = document["Statement"]
+    assert "Condition" not in st
+
+
+def test_decide_may_publish_and_list_the_review_topic_subscriptions() -> None:
+    roles = role_statements(provider(SERVICES_ONE).resolved_resources())
+    for action in ("sns:Publish", "sns:ListSubscriptionsByTopic", "sns:GetSubscriptionAttributes"):
+        found = allowed(roles["DecideRole"], action)
+        assert found and all(st["Resource"] == "<ReviewTopic>" for st in found), action
+        others = {name for name, sts in roles.items() if name != "DecideRole" and allowed(sts, action)}
+        assert not others, (action, others)
+    # decide only looks at subscriptions; it never makes or changes one.
+    for action in ("sns:Subscribe", "sns:SetSubscriptionAttributes", "sns:Unsubscribe"):
+        assert not any(allowed(sts, action) for sts in roles.values()), action
+
+
+UNKNOWN_SUBSCRIPTION_MESSAGE = "review topic has a subscription no policy names"
+
+
+def test_an_unknown_review_subscription_raises_an_alarm() -> None:
+    resources = provider(SERVICES_ONE, AlarmTopicArn="arn:aws:sns:eu-west-1:111122223333:pager").resolved_resources()
+    (metric_filter,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Logs::MetricFilter"]
+    assert metric_filter["LogGroupName"] == "<DecideLogGroup>"
+    # decide's JSON logs (tracing): the message is at $.fields.message.
+    pattern = re.fullmatch(r'\{\s*\$\.fields\.message\s*=\s*"([^"]*)"\s*\}', metric_filter["FilterPattern"])
+    assert pattern and pattern.group(1) == UNKNOWN_SUBSCRIPTION_MESSAGE, metric_filter["FilterPattern"]
+    # The Rust side logs that exact text (a constant, with the subscription
+    # in other fields): the filter counts nothing if the two drift apart.
+    logged = [f for f in (ROOT / "crates").rglob("*.rs") if f'"{UNKNOWN_SUBSCRIPTION_MESSAGE}"' in f.read_text()]
+    assert logged, f"no Rust source logs {UNKNOWN_SUBSCRIPTION_MESSAGE!r}"
+    (transformation,) = metric_filter["MetricTransformations"]
+    assert (transformation["MetricNamespace"], transformation["MetricName"]) == ("EndpointGate", "UnknownReviewSubscriptions")
+    assert transformation["MetricValue"] == "1"
+    alarms = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"].get("MetricName") == "UnknownReviewSubscriptions"
+    ]
+    (alarm,) = alarms
+    assert alarm["Namespace"] == "EndpointGate" and alarm["Statistic"] == "Sum"
+    assert (alarm["Threshold"], alarm["ComparisonOperator"], alarm["EvaluationPeriods"]) == (
+        1, "GreaterThanOrEqualToThreshold", 1)
+    assert alarm["AlarmActions"] == ["arn:aws:sns:eu-west-1:111122223333:pager"]
+
+
+# --------------------------------------------- alarms and concurrency (issue 13)
+
+
+def test_every_function_has_an_errors_alarm() -> None:
+    resources = provider(SERVICES_ONE).resolved_resources()
+    with_alarm = {
+        dim["Value"].strip("<>")
+        for r in resources.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+        and (r["Properties"].get("Namespace"), r["Properties"].get("MetricName")) == ("AWS/Lambda", "Errors")
+        for dim in r["Properties"]["Dimensions"]
+        if dim["Name"] == "FunctionName"
+    }
+    assert with_alarm == set(functions(load(TEMPLATE))) == {
+        "DecideFunction", "RecordFunction", "RespondFunction", "LookupFunction"}
+    # decide keeps its other alarms.
+    names = {k for k, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert {"DecideThrottlesAlarm", "DecideDurationNearTimeoutAlarm", "FailureQueueDepthAlarm"} <= names
+
+
+def test_reserved_concurrency_is_opt_in() -> None:
+    # New accounts often have a concurrency limit of 10, and Lambda keeps 100
+    # unreserved: any reservation by default would fail the deploy there.
+    template = load(TEMPLATE)
+    reserved = {k: v for k, v in template["Parameters"].items() if "ReservedConcurrency" in k}
+    assert set(reserved) == {"ReservedConcurrency", "RespondReservedConcurrency"}
+    for name, spec in reserved.items():
+        assert int(spec["Default"]) == 0 and int(spec["MinValue"]) == 0, name
+    defaults = provider(SERVICES_ONE).resolved_resources()
+    for name in functions(template):
+        assert "ReservedConcurrentExecutions" not in defaults[name]["Properties"], name
+    chosen = provider(SERVICES_ONE, ReservedConcurrency="10", RespondReservedConcurrency="5").resolved_resources()
+    assert {n: chosen[n]["Properties"].get("ReservedConcurrentExecutions") for n in functions(template)} == {
+        "DecideFunction": "10", "RecordFunction": "10", "RespondFunction": "5", "LookupFunction": "5"}
+
+
+# -------------------------------------------- rules that trust CloudTrail (issue 13)
+
+
+def pattern_matches(pattern: Any, event: Any) -> bool:
+    """EventBridge matching for the operators the template uses: exact
+    values and {"prefix": ...} in lists, nested objects."""
+    if isinstance(pattern, dict):
+        return isinstance(event, dict) and all(k in event and pattern_matches(v, event[k]) for k, v in pattern.items())
+    assert isinstance(pattern, list), pattern
+    for value in pattern:
+        if isinstance(value, dict):
+            assert list(value) == ["prefix"], value
+            if isinstance(event, str) and event.startswith(value["prefix"]):
+                return True
+        elif event == value:
+            return True
+    return False
+
+
+def cloudtrail_rules(resources: dict[str, dict]) -> dict[str, dict]:
+    """Each function event (logical id <Function><Event>) whose pattern
+    takes "AWS API Call via CloudTrail" events."""
+    out = {}
+    for name, res in resources.items():
+        if res["Type"] != "AWS::Serverless::Function":
+            continue
+        for event, spec in res["Properties"].get("Events", {}).items():
+            pattern = spec["Properties"].get("Pattern")
+            if pattern and "AWS API Call via CloudTrail" in pattern.get("detail-type", []):
+                out[name + event] = pattern
+    return out
+
+
+def sample(path: str, **changes: Any) -> dict:
+    event = json.loads((ROOT / "events" / path).read_text())
+    event.update(changes)
+    return event
+
+
+def test_rules_that_trust_cloudtrail_take_only_this_accounts_events() -> None:
+    # A default bus opened to the organization accepts PutEvents from every
+    # account in it. Only decide's CreateVpcEndpoint rule takes other
+    # accounts' events, by design (and decide re-reads the truth from EC2).
+    resources = provider(SERVICES_ONE, ForwardingOrganizationId="o-abcdef1234").resolved_resources()
+    rules = cloudtrail_rules(resources)
+    assert set(rules) == {"RecordFunctionAcceptReject", "DecideFunctionCreateVpcEndpoint"}
+    for name, pattern in rules.items():
+        if name != "DecideFunctionCreateVpcEndpoint":
+            assert pattern.get("account") == [PSEUDO["AWS::AccountId"]], name
+    accept_reject = rules["RecordFunctionAcceptReject"]
+    for path in ("record/cloudtrail-console-accept.json", "record/cloudtrail-console-reject.json"):
+        assert pattern_matches(accept_reject, sample(path, account=PSEUDO["AWS::AccountId"])), path
+        assert not pattern_matches(accept_reject, sample(path, account="444455556666")), path
+
+
+def test_create_vpc_endpoint_rule_takes_only_endpoints_to_endpoint_services() -> None:
+    pattern = cloudtrail_rules(provider(SERVICES_ONE).resolved_resources())["DecideFunctionCreateVpcEndpoint"]
+    assert "account" not in pattern
+    request = pattern["detail"].get("requestParameters", {}).get("CreateVpcEndpointRequest", {})
+    assert request.get("ServiceName") == [{"prefix": "com.amazonaws.vpce."}], pattern
+    event = sample("decide/cloudtrail-create-vpc-endpoint.json")
+    assert pattern_matches(pattern, event)
+    assert pattern_matches(pattern, {**event, "account": "555566667777"})
+    for name in ("com.amazonaws.us-east-1.s3", "com.amazonaws.eu-west-1.ssm", "aws.sagemaker.us-east-1.notebook"):
+        other = copy.deepcopy(event)
+        other["detail"]["requestParameters"]["CreateVpcEndpointRequest"]["ServiceName"] = name
+        assert not pattern_matches(pattern, other), name
+
+
+# ------------------------------------------- respond's writes (issue 13)
+
+DYNAMO_RS = ROOT / "crates" / "aws" / "src" / "dynamo.rs"
+WRITE_ACTIONS = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+                 "dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"}
+
+
+def partition_prefix(function: str) -> str:
+    """The literal partition key prefix a key function of dynamo.rs formats
+    (`key(format!("REQUEST#{endpoint}"), ...)`, `let pk = format!("AUDIT#...`)."""
+    text = DYNAMO_RS.read_text()
+    body = re.search(rf"\nfn {function}\(.*?\n\}}", text, re.S)
+    assert body, f"no fn {function} in {DYNAMO_RS}"
+    found = re.search(r'(?:key\(|let pk = )format!\("([A-Z]+#)', body.group(0))
+    assert found, f"{function}: no partition key format in {DYNAMO_RS}"
+    return found.group(1)
+
+
+def test_respond_writes_only_request_and_audit_items() -> None:
+    # Its URL is public: it may update a request record and append audit
+    # entries, never write a policy, an allow entry or the registry.
+    prefixes = {partition_prefix("request_key"), partition_prefix("audit_item")}
+    assert prefixes == {"REQUEST#", "AUDIT#"}
+    roles = role_statements(provider(SERVICES_ONE).resolved_resources())
+    writes = [st for st in roles["RespondRole"] if st.get("Effect") == "Allow"
+              and any(grants(a, st) for a in WRITE_ACTIONS)]
+    assert writes
+    for st in writes:
+        assert as_list(st["Action"]) == ["dynamodb:PutItem"], st
+        assert as_list(st["Resource"]) == ["<Table.Arn>"], st
+        assert st.get("Condition") == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["REQUEST#*", "AUDIT#*"]}}, st
+        keys = st["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+        for pk in ("REQUEST#vpce-0f1e2d3c4b5a69788", "AUDIT#vpce-0f1e2d3c4b5a69788"):
+            assert any(fnmatch.fnmatchcase(pk, k) for k in keys), pk
+        for pk in ("POLICY#*", "ALLOW#*", "ENDPOINT#vpce-0f1e2d3c4b5a69788", "CONFIG"):
+            assert not any(fnmatch.fnmatchcase(pk, k) for k in keys), pk
 
 
 def test_assume_role_only_on_the_consumer_role_name_and_external_id_when_set() -> None:
@@ -706,12 +993,32 @@ def test_other_accounts_may_put_events_only_when_an_organization_is_named() -> N
     assert st["Resource"] == "arn:aws:events:eu-west-1:111122223333:event-bus/default"
 
 
-def test_consumer_role_trusts_only_the_provider_account() -> None:
-    for params, condition in (({}, None), ({"ExternalId": "ext-42"}, {"StringEquals": {"sts:ExternalId": "ext-42"}})):
-        resources = Evaluator(load(CONSUMER_ROLE), {"ProviderAccountId": "111122223333", **params}).resolved_resources()
+DECIDE_ROLE_ARN = "arn:aws:iam::111122223333:role/endpoint-gate-DecideRole-1A2B3C4D5E6F"
+
+
+def test_consumer_role_trusts_only_decides_role_in_the_provider_account() -> None:
+    only_decide = {"ArnEquals": {"aws:PrincipalArn": DECIDE_ROLE_ARN}}
+    for params, condition in (
+        ({}, only_decide),
+        ({"ExternalId": "ext-42"}, {**only_decide, "StringEquals": {"sts:ExternalId": "ext-42"}}),
+    ):
+        resources = Evaluator(
+            load(CONSUMER_ROLE), {"ProviderAccountId": "111122223333", "DecideRoleArn": DECIDE_ROLE_ARN, **params}
+        ).resolved_resources()
         role = resources["CidrReaderRole"]["Properties"]
         (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
         assert trust["Principal"] == {"AWS": "arn:aws:iam::111122223333:root"}
         assert trust.get("Condition") == condition
         actions = sorted(a for _, st in statements(role["Policies"]) for a in as_list(st["Action"]))
         assert actions == ["ec2:DescribeVpcEndpoints", "ec2:DescribeVpcs"]
+
+
+def test_the_consumer_role_is_given_decides_role_arn_by_the_provider_stack() -> None:
+    spec = load(CONSUMER_ROLE)["Parameters"]["DecideRoleArn"]
+    assert "Default" not in spec, "without decide's role the trust would have nobody (or everybody) to name"
+    assert re.fullmatch(spec["AllowedPattern"], DECIDE_ROLE_ARN)
+    for bad in ("", "*", "arn:aws:iam::111122223333:root", "arn:aws:sts::111122223333:assumed-role/R/s"):
+        assert not re.fullmatch(spec["AllowedPattern"], bad), bad
+    outputs = load(TEMPLATE)["Outputs"]
+    assert outputs["DecideRoleArn"]["Value"] == {"Fn::GetAtt": ["DecideRole", "Arn"]}
+    assert outputs["ProviderAccountId"]["Value"] == {"Ref": "AWS::AccountId"}
