@@ -153,7 +153,7 @@ async fn main() -> Result<()> {
     let recorder = local.recorder(store.table(), &[&payments, &ledger]);
     let events = local.drain(&registry_inbox).await?;
     for event in &events {
-        gate_lambdas::record::handle(&recorder, &lambda_sns_event(event)).await?;
+        gate_lambdas::record::handle(&recorder, &lambda_sns_event(event), None).await?;
     }
     say(&format!("record: {} connection notifications → registry", events.len()));
     for (who, endpoint) in [("A", &ea), ("B", &eb), ("C", &ec)] {

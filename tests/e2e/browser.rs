@@ -98,7 +98,13 @@ async fn a_consumer_finds_dns_names_and_why_a_request_waits_on_the_lookup_page()
     let waiting = s.reviewed("260000000003").await?;
     let now = gate_core::Timestamp::now();
     s.decider
-        .answer(&approved.parse()?, gate_app::Verdict::Approve, "email:netops@example.com", None, now)
+        .answer(
+            &approved.parse()?,
+            gate_app::Verdict::Approve,
+            &gate_core::Answerer::Email("netops@example.com".into()),
+            None,
+            now,
+        )
         .await?;
     let recorder = s.local.recorder(s.store.table(), &[&s.service]);
     recorder.sweep(&|_, _| {}).await.map_err(|e| e.chain())?;

@@ -4,7 +4,7 @@
 
 use gate_app::ports::Registry;
 use gate_core::{AccountId, ConnectionState, Timestamp};
-use gate_e2e::{Local, Result, Service, lambda_sns_event};
+use gate_e2e::{Local, PROVIDER, Result, Service, lambda_sns_event};
 use gate_lambdas::decide::handle_at;
 use gate_lambdas::record::handle;
 use serde_json::{Value, json};
@@ -77,7 +77,7 @@ async fn decides_accept_is_recorded_with_the_emulators_dns_names_and_a_delete_le
     assert_eq!(w.local.state(&endpoint).await?, "available");
 
     for event in w.notifications().await? {
-        handle(&w.recorder, &event).await?;
+        handle(&w.recorder, &event, Some(&PROVIDER.parse()?)).await?;
     }
     let entry = w.store.get(&endpoint.parse()?).await?.ok_or("not recorded")?;
     assert_eq!(entry.state, ConnectionState::Available);
@@ -93,7 +93,7 @@ async fn decides_accept_is_recorded_with_the_emulators_dns_names_and_a_delete_le
     // The consumer deletes it: out of the active view, still in history.
     aws_sdk_ec2::Client::new(&consumer.sdk).delete_vpc_endpoints().vpc_endpoint_ids(&endpoint).send().await?;
     for event in w.notifications().await? {
-        handle(&w.recorder, &event).await?;
+        handle(&w.recorder, &event, Some(&PROVIDER.parse()?)).await?;
     }
     let account: AccountId = "270000000001".parse()?;
     assert!(w.store.by_account(account, false).await?.is_empty());
@@ -127,9 +127,10 @@ async fn a_console_accept_is_recorded_with_the_person_who_clicked() -> Result<()
     let event: Value = serde_json::from_str(
         &sample
             .replace("vpce-svc-0a1b2c3d4e5f60718", &w.service.id)
-            .replace("vpce-0f1e2d3c4b5a69788", &endpoint),
+            .replace("vpce-0f1e2d3c4b5a69788", &endpoint)
+            .replace("\"account\": \"111122223333\"", &format!("\"account\": \"{PROVIDER}\"")),
     )?;
-    handle(&w.recorder, &event).await?;
+    handle(&w.recorder, &event, Some(&PROVIDER.parse()?)).await?;
     let entry = w.store.get(&endpoint.parse()?).await?.ok_or("not recorded")?;
     assert_eq!(entry.state, ConnectionState::Available);
     assert_eq!(
@@ -190,7 +191,7 @@ async fn a_scrambled_replay_of_100_events_ends_at_the_emulators_truth() -> Resul
         let chunk = chunk.to_vec();
         async move {
             for event in chunk {
-                handle(&recorder, &event).await?;
+                handle(&recorder, &event, None).await?;
             }
             Ok::<_, gate_lambdas::record::RecordError>(())
         }

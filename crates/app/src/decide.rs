@@ -106,7 +106,7 @@ impl Report {
         self.skipped.push(Note { endpoint: endpoint.clone(), why: why.into() });
     }
 
-    fn fail(&mut self, endpoint: &EndpointId, err: &PortError) {
+    pub(crate) fn fail(&mut self, endpoint: &EndpointId, err: &PortError) {
         tracing::error!(endpoint_id = %endpoint, error = %err.chain(), transient = err.transient, "failed; connection left pending");
         self.failed.push(Note { endpoint: endpoint.clone(), why: err.chain() });
     }
@@ -117,45 +117,6 @@ type Claim = Result<Option<(Decision, RequestRecord)>, PortError>;
 
 /// Accepted consumers' CIDRs per service, read at most once per run.
 type OthersCache = Mutex<HashMap<(ServiceId, AccountId), Arc<CidrSet<String>>>>;
-
-/// An approver's verdict on a request in review.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    Approve,
-    Deny,
-}
-
-/// What follows "approved by …" wherever an answer is reported (the email
-/// page, Slack, the CLI): the reason given, if any, and whether EC2 has
-/// acted yet.
-pub fn answer_note(verdict: Verdict, reason: Option<&str>, acted: bool) -> String {
-    let mut note = match reason.map(str::trim) {
-        Some(r) if !r.is_empty() => format!("Reason: {r}. "),
-        _ => String::new(),
-    };
-    note.push_str(if !acted {
-        "EC2 did not act yet; Endpoint Gate will finish it within minutes."
-    } else if verdict == Verdict::Approve {
-        "The connection is accepted."
-    } else {
-        "The connection is rejected."
-    });
-    note
-}
-
-/// What became of an answer.
-#[derive(Debug)]
-pub enum Answered {
-    /// This answer decided; `report` says whether EC2 acted (a failed
-    /// Accept is finished by the sweep).
-    Done { record: RequestRecord, report: Report },
-    /// Someone else decided first; the record says who and when.
-    AlreadyDecided(RequestRecord),
-    /// The connection is no longer waiting for an answer.
-    NotPending(ConnectionState),
-    /// Endpoint Gate has no request for this endpoint.
-    Unknown,
-}
 
 /// What became of one request after its Accept/Reject call.
 enum Booked {
@@ -244,61 +205,9 @@ impl Decider {
         Ok(report)
     }
 
-    /// An approver's answer to a request in review: taken once, whoever
-    /// answers first (email, Slack, CLI) wins, and the connection is then
-    /// accepted or rejected.
-    pub async fn answer(
-        &self,
-        endpoint: &EndpointId,
-        verdict: Verdict,
-        actor: &str,
-        reason: Option<&str>,
-        now: Timestamp,
-    ) -> Result<Answered, PortError> {
-        let Some(rec) = self.requests.get_many(std::slice::from_ref(endpoint)).await?.remove(endpoint) else {
-            return Ok(Answered::Unknown);
-        };
-        if rec.state != RequestState::Review {
-            return Ok(Answered::AlreadyDecided(rec));
-        }
-        match self.connections.get(endpoint).await? {
-            Some(c) if c.state == ConnectionState::PendingAcceptance => {}
-            Some(c) => return Ok(Answered::NotPending(c.state)),
-            None => return Ok(Answered::NotPending(ConnectionState::Deleted)),
-        }
-        let mut answered = rec.clone();
-        answered.state = match verdict {
-            Verdict::Approve => RequestState::Approved,
-            Verdict::Deny => RequestState::Denied,
-        };
-        answered.actor = actor.to_owned();
-        answered.decided_at = now;
-        answered.version += 1;
-        if !self.requests.update(&answered).await? {
-            // Someone answered between our read and write: theirs stands.
-            let current = self.requests.get_many(std::slice::from_ref(endpoint)).await?.remove(endpoint);
-            return Ok(current.map_or(Answered::Unknown, Answered::AlreadyDecided));
-        }
-        let outcome = if verdict == Verdict::Approve { Outcome::Accept } else { Outcome::Reject };
-        let detail = match reason {
-            Some(r) if !r.trim().is_empty() => format!("{} by {actor}: {}", answered.state, r.trim()),
-            _ => format!("{} by {actor}", answered.state),
-        };
-        tracing::info!(endpoint_id = %endpoint, owner = %rec.owner, service_id = %rec.service, outcome = %outcome, actor, "answered");
-        let mut event = self.event(&answered, now, AuditKind::Decided, detail);
-        event.actor = actor.to_owned();
-        event.outcome = Some(outcome);
-        self.audit_quietly(event).await;
-        let mut report = Report::default();
-        let action = if verdict == Verdict::Approve { Action::Accept } else { Action::Reject };
-        self.act(action, &answered.service, std::slice::from_ref(&answered), now, &mut report).await;
-        self.settle(&answered, &answer_note(verdict, reason, report.failed.is_empty())).await;
-        Ok(Answered::Done { record: answered, report })
-    }
-
     /// Shows where the review was posted how it ended. The decision stands
     /// whatever happens here; a stale message still answers "already decided".
-    async fn settle(&self, rec: &RequestRecord, note: &str) {
+    pub(crate) async fn settle(&self, rec: &RequestRecord, note: &str) {
         if let Err(e) = self.notifier.settled(rec, note).await {
             tracing::error!(error = %e.chain(), endpoint_id = %rec.endpoint, "showing the outcome to approvers failed");
         }
@@ -471,7 +380,7 @@ impl Decider {
         }
     }
 
-    async fn act(
+    pub(crate) async fn act(
         &self,
         action: Action,
         service: &ServiceId,
@@ -629,7 +538,13 @@ impl Decider {
         report.notified.push(rec.endpoint);
     }
 
-    fn event(&self, rec: &RequestRecord, now: Timestamp, kind: AuditKind, detail: String) -> AuditEvent {
+    pub(crate) fn event(
+        &self,
+        rec: &RequestRecord,
+        now: Timestamp,
+        kind: AuditKind,
+        detail: String,
+    ) -> AuditEvent {
         AuditEvent {
             at: now,
             kind,
@@ -644,7 +559,7 @@ impl Decider {
 
     /// The audit is a record of what happened, not a gate on it: a failed
     /// append is logged loudly and the decision stands.
-    async fn audit_quietly(&self, event: AuditEvent) {
+    pub(crate) async fn audit_quietly(&self, event: AuditEvent) {
         if let Err(e) = self.audit.append(&event).await {
             tracing::error!(error = %e.chain(), kind = ?event.kind, "audit append failed");
         }

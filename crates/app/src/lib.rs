@@ -1,6 +1,7 @@
 //! Endpoint Gate's use cases, written against ports (traits in domain
 //! terms) so they run the same over AWS, DynamoDB Local or in memory.
 
+pub mod answer;
 pub mod decide;
 pub mod error;
 pub mod explain;
@@ -9,6 +10,8 @@ pub mod lookup;
 pub mod memory;
 pub mod ports;
 pub mod record;
+pub mod subscriptions;
 
-pub use decide::{Answered, Decider, Report, Settings, Verdict, answer_note};
+pub use answer::{Answered, Verdict, answer_note};
+pub use decide::{Decider, Report, Settings};
 pub use error::PortError;

@@ -125,7 +125,7 @@ impl Lookup {
             Some(_) => {}
         }
         let request = match record {
-            Some(r) => Some(self.request_view(r).await?),
+            Some(r) => Some(self.request_view(r, caller.operator).await?),
             None => None,
         };
         let changes = self
@@ -138,7 +138,9 @@ impl Lookup {
         Ok(EndpointView { endpoint: endpoint.clone(), entry, request, changes })
     }
 
-    async fn request_view(&self, r: RequestRecord) -> Result<RequestView, PortError> {
+    /// The request in words; a consumer gets the consumer wording of each
+    /// reason, which names no other tenant and no allowlist note.
+    async fn request_view(&self, r: RequestRecord, operator: bool) -> Result<RequestView, PortError> {
         let notified = self
             .audit
             .history(&r.endpoint)
@@ -149,7 +151,11 @@ impl Lookup {
             .collect();
         Ok(RequestView {
             state: r.state.to_string(),
-            reasons: r.reasons.iter().map(ToString::to_string).collect(),
+            reasons: r
+                .reasons
+                .iter()
+                .map(|reason| if operator { reason.to_string() } else { reason.for_consumer() })
+                .collect(),
             decided_by: r.actor,
             decided_at: r.decided_at.to_string(),
             notified,

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use gate_core::registry::{Attribution, Merge, Observation, merge};
-use gate_core::{ConnectionState, EndpointId, RequestState, ServiceId, Timestamp};
+use gate_core::{ConnectionState, EndpointId, Reason, RequestState, ServiceId, Timestamp};
 use serde::Serialize;
 
 use crate::error::PortError;
@@ -192,7 +192,8 @@ impl Recorder {
         Ok(record.and_then(|r| match r.state {
             RequestState::Accepted => Some(Attribution {
                 actor: r.actor,
-                why: r.reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+                // The registry is what consumers read: their wording.
+                why: r.reasons.iter().map(Reason::for_consumer).collect::<Vec<_>>().join("; "),
             }),
             RequestState::Approved => {
                 Some(Attribution { why: format!("approved by {} after review", r.actor), actor: r.actor })

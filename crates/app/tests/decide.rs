@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use gate_app::memory::*;
-use gate_app::ports::{AuditKind, Connections, Nudge};
+use gate_app::ports::{AuditKind, Connections, Nudge, Requests};
 use gate_app::{Answered, Decider, Settings, Verdict};
 use gate_core::*;
 
@@ -62,7 +62,7 @@ struct World {
 fn world(conns: Vec<Connection>) -> World {
     let connections = Arc::new(InMemoryConnections::with(conns));
     let mut policy = ServicePolicy::cautious(Scope::Any);
-    policy.approvers = vec!["netops@example.com".into()];
+    policy.approvers = vec!["netops@example.com".into(), "ana@example.com".into()];
     let policies = Arc::new(InMemoryPolicies::new(
         vec![policy],
         vec![entry(FRIEND, Effect::Allow), entry(ENEMY, Effect::Deny)],
@@ -84,6 +84,14 @@ fn world(conns: Vec<Connection>) -> World {
         settings: Settings { batch: 100, ..Settings::default() },
     };
     World { connections, policies, requests, audit, notifier, decider }
+}
+
+fn operator(arn: &str) -> Answerer {
+    Answerer::Operator(arn.into())
+}
+
+fn email(address: &str) -> Answerer {
+    Answerer::Email(address.into())
 }
 
 fn count(w: &World, kind: AuditKind) -> usize {
@@ -118,7 +126,10 @@ async fn unlisted_consumer_goes_to_review_and_approvers_are_told() {
     assert_eq!(w.connections.state(&endpoint(3)), Some(ConnectionState::PendingAcceptance));
     assert_eq!(w.connections.act_call_count(), 0);
     let sent = w.notifier.sent.lock().expect("lock").clone();
-    assert_eq!(sent, vec![(endpoint(3), vec!["netops@example.com".to_string()])]);
+    assert_eq!(
+        sent,
+        vec![(endpoint(3), vec!["netops@example.com".to_string(), "ana@example.com".to_string()])]
+    );
     assert!(w.requests.get(&endpoint(3)).expect("recorded").notified_at.is_some());
 }
 
@@ -217,7 +228,7 @@ async fn approve_and_deny_racing_make_one_decision() {
         [(Verdict::Approve, "alice"), (Verdict::Deny, "bob"), (Verdict::Approve, "carol")].map(|(v, who)| {
             let d = w.decider.clone();
             tokio::spawn(async move {
-                d.answer(&endpoint(20), v, who, Some("looks fine"), now().plus_secs(60)).await
+                d.answer(&endpoint(20), v, &operator(who), Some("looks fine"), now().plus_secs(60)).await
             })
         });
     let mut done = Vec::new();
@@ -248,15 +259,21 @@ async fn approve_and_deny_racing_make_one_decision() {
 async fn answering_a_request_not_in_review_changes_nothing() {
     let w = world(vec![conn(21, FRIEND)]);
     w.decider.decide_endpoint(&endpoint(21), now()).await.expect("runs");
-    let answer =
-        w.decider.answer(&endpoint(21), Verdict::Deny, "mallory", None, now()).await.expect("answers");
+    let answer = w
+        .decider
+        .answer(&endpoint(21), Verdict::Deny, &operator("mallory"), None, now())
+        .await
+        .expect("answers");
     assert!(
         matches!(answer, Answered::AlreadyDecided(ref r) if r.state == RequestState::Accepted),
         "{answer:?}"
     );
     assert_eq!(w.connections.state(&endpoint(21)), Some(ConnectionState::Available));
-    let unknown =
-        w.decider.answer(&endpoint(22), Verdict::Approve, "alice", None, now()).await.expect("answers");
+    let unknown = w
+        .decider
+        .answer(&endpoint(22), Verdict::Approve, &operator("alice"), None, now())
+        .await
+        .expect("answers");
     assert!(matches!(unknown, Answered::Unknown));
 }
 
@@ -302,7 +319,7 @@ async fn unanswered_reviews_get_reminders_then_expire_into_a_reject() {
     // Too late to answer.
     let late = w
         .decider
-        .answer(&endpoint(40), Verdict::Approve, "alice", None, now().plus_secs(99_999))
+        .answer(&endpoint(40), Verdict::Approve, &operator("alice"), None, now().plus_secs(99_999))
         .await
         .expect("answers");
     assert!(matches!(late, Answered::AlreadyDecided(_)), "{late:?}");
@@ -322,7 +339,7 @@ async fn an_expired_review_kept_pending_stops_reminding_and_still_takes_an_answe
     assert_eq!(w.connections.state(&endpoint(40)), Some(ConnectionState::PendingAcceptance));
     let answer = w
         .decider
-        .answer(&endpoint(40), Verdict::Approve, "alice", None, now().plus_secs(40_000))
+        .answer(&endpoint(40), Verdict::Approve, &operator("alice"), None, now().plus_secs(40_000))
         .await
         .expect("answers");
     assert!(matches!(answer, Answered::Done { .. }), "{answer:?}");
@@ -348,8 +365,8 @@ async fn an_answer_from_anywhere_shows_on_the_review_message() {
     assert_eq!((posted.channel.as_str(), posted.ts.as_str()), ("#netops", "1.0"));
 
     let later = now().plus_secs(600);
-    let (ana, ep) = ("email:ana@example.com", endpoint(40));
-    let answer = w.decider.answer(&ep, Verdict::Deny, ana, Some(" dup "), later).await.expect("answers");
+    let (ana, ep) = (email("ana@example.com"), endpoint(40));
+    let answer = w.decider.answer(&ep, Verdict::Deny, &ana, Some(" dup "), later).await.expect("answers");
     assert!(matches!(answer, Answered::Done { .. }));
     assert_eq!(
         settled(&w),
@@ -360,7 +377,11 @@ async fn an_answer_from_anywhere_shows_on_the_review_message() {
         )]
     );
     // The message is what the record says: a second answer settles nothing more.
-    let again = w.decider.answer(&endpoint(40), Verdict::Approve, "bob", None, later).await.expect("answers");
+    let again = w
+        .decider
+        .answer(&endpoint(40), Verdict::Approve, &operator("bob"), None, later)
+        .await
+        .expect("answers");
     assert!(matches!(again, Answered::AlreadyDecided(_)), "{again:?}");
     assert_eq!(settled(&w).len(), 1);
 }
@@ -386,8 +407,123 @@ async fn a_failing_message_update_never_undoes_the_answer() {
     w.decider.sweep(now()).await.expect("runs");
     *w.notifier.fail.lock().expect("lock") = true;
     let ep = endpoint(40);
-    let answer = w.decider.answer(&ep, Verdict::Approve, "email:ana@example.com", None, now()).await;
+    let answer = w.decider.answer(&ep, Verdict::Approve, &email("ana@example.com"), None, now()).await;
     assert!(matches!(answer.expect("answers"), Answered::Done { .. }));
     assert_eq!(w.connections.state(&endpoint(40)), Some(ConnectionState::Available));
     assert_eq!(w.requests.get(&endpoint(40)).expect("recorded").state, RequestState::Approved);
+}
+
+#[tokio::test]
+async fn only_the_services_current_approvers_may_answer() {
+    let w = world(vec![conn(50, STRANGER)]);
+    w.decider.decide_endpoint(&endpoint(50), now()).await.expect("runs");
+    let before = w.requests.get(&endpoint(50)).expect("in review");
+    assert_eq!(before.state, RequestState::Review);
+
+    // Someone who never was an approver, a Slack user not listed, and an
+    // approver the policy dropped since the email went out.
+    let stranger = email("eve@example.com");
+    let slacker = Answerer::Slack { user_id: "U0EVE".into(), user_name: "eve".into() };
+    w.policies.policies.lock().expect("lock")[0].approvers = vec!["netops@example.com".into()];
+    let dropped = email("ana@example.com");
+    for who in [&stranger, &slacker, &dropped] {
+        let refused =
+            w.decider.answer(&endpoint(50), Verdict::Approve, who, None, now()).await.expect("answers");
+        assert!(matches!(refused, Answered::NotAnApprover), "{who:?}: {refused:?}");
+        let check = w.decider.answerable(&endpoint(50), who).await.expect("reads");
+        assert!(matches!(check, Err(Answered::NotAnApprover)), "{who:?}: {check:?}");
+    }
+    assert_eq!(w.requests.get(&endpoint(50)), Some(before), "nothing changed");
+    assert_eq!(w.connections.state(&endpoint(50)), Some(ConnectionState::PendingAcceptance));
+    assert_eq!(w.connections.act_call_count(), 0);
+
+    let netops = email("netops@example.com");
+    let ok = w.decider.answer(&endpoint(50), Verdict::Approve, &netops, None, now()).await;
+    assert!(matches!(ok.expect("answers"), Answered::Done { .. }));
+    assert_eq!(w.connections.state(&endpoint(50)), Some(ConnectionState::Available));
+}
+
+#[tokio::test]
+async fn an_approver_of_one_service_cannot_answer_for_another() {
+    const PAYMENTS: &str = "vpce-svc-0fff0000fff000000";
+    let mut other = conn(51, STRANGER);
+    other.service = PAYMENTS.parse().expect("svc");
+    let w = world(vec![conn(50, STRANGER), other]);
+    let mut payments = ServicePolicy::cautious(Scope::Service(PAYMENTS.parse().expect("svc")));
+    payments.approvers = vec!["payments-owners@example.com".into()];
+    w.policies.policies.lock().expect("lock").push(payments);
+    w.decider.sweep(now()).await.expect("runs");
+
+    let netops = email("netops@example.com");
+    let refused =
+        w.decider.answer(&endpoint(51), Verdict::Approve, &netops, None, now()).await.expect("answers");
+    assert!(matches!(refused, Answered::NotAnApprover), "{refused:?}");
+    assert_eq!(w.requests.get(&endpoint(51)).expect("recorded").state, RequestState::Review);
+    let owners = email("payments-owners@example.com");
+    let refused =
+        w.decider.answer(&endpoint(50), Verdict::Deny, &owners, None, now()).await.expect("answers");
+    assert!(matches!(refused, Answered::NotAnApprover), "{refused:?}");
+    let done =
+        w.decider.answer(&endpoint(51), Verdict::Approve, &owners, None, now()).await.expect("answers");
+    assert!(matches!(done, Answered::Done { .. }), "{done:?}");
+    assert_eq!(w.connections.state(&endpoint(50)), Some(ConnectionState::PendingAcceptance));
+}
+
+/// A store in which a reminder lands between an answer's read and its write.
+struct ReminderRaces {
+    inner: Arc<InMemoryRequests>,
+    raced: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl Requests for ReminderRaces {
+    async fn get_many(
+        &self,
+        e: &[EndpointId],
+    ) -> Result<HashMap<EndpointId, RequestRecord>, gate_app::PortError> {
+        self.inner.get_many(e).await
+    }
+    async fn create(
+        &self,
+        r: &RequestRecord,
+        d: &gate_app::ports::AuditEvent,
+    ) -> Result<bool, gate_app::PortError> {
+        self.inner.create(r, d).await
+    }
+    async fn update(&self, r: &RequestRecord) -> Result<bool, gate_app::PortError> {
+        if r.state == RequestState::Approved && !self.raced.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let mut reminded = self.inner.get(&r.endpoint).expect("recorded");
+            reminded.reminders += 1;
+            reminded.version += 1;
+            assert!(self.inner.update(&reminded).await?, "the reminder lands first");
+        }
+        self.inner.update(r).await
+    }
+    async fn accepted_cidrs(
+        &self,
+        s: &ServiceId,
+    ) -> Result<Vec<(Cidr, AccountId, EndpointId)>, gate_app::PortError> {
+        self.inner.accepted_cidrs(s).await
+    }
+}
+
+#[tokio::test]
+async fn an_answer_racing_a_reminder_is_taken_once_not_lost() {
+    let mut w = world(vec![conn(52, STRANGER)]);
+    w.decider.decide_endpoint(&endpoint(52), now()).await.expect("runs");
+    let racing = Arc::new(ReminderRaces { inner: w.requests.clone(), raced: Default::default() });
+    w.decider.requests = racing.clone();
+    let netops = email("netops@example.com");
+    let answer =
+        w.decider.answer(&endpoint(52), Verdict::Approve, &netops, None, now()).await.expect("answers");
+    assert!(racing.raced.load(std::sync::atomic::Ordering::SeqCst), "the race happened");
+    assert!(matches!(answer, Answered::Done { .. }), "{answer:?}");
+    let rec = w.requests.get(&endpoint(52)).expect("recorded");
+    assert_eq!(
+        (rec.state, rec.reminders),
+        (RequestState::Approved, 1),
+        "the answer and the reminder both stand"
+    );
+    assert_eq!(w.connections.state(&endpoint(52)), Some(ConnectionState::Available));
+    assert_eq!(w.connections.act_call_count(), 1);
 }

@@ -4,6 +4,7 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use gate_app::lookup::{Filter, Lookup, LookupError};
@@ -121,8 +122,11 @@ async fn shuffled_concurrent_replays_end_at_ec2s_truth() {
 #[tokio::test]
 async fn an_endpoint_gate_accept_is_attributed_with_its_reasons() {
     let w = world(vec![conn(1, A, SVC, ConnectionState::PendingAcceptance)]);
+    // Trusting declared CIDRs is the policy's explicit opt-in: the VPC is unreadable here.
+    let trusting =
+        ServicePolicy { declared_cidrs: DeclaredCidrs::Trust, ..ServicePolicy::cautious(Scope::Any) };
     let policies = InMemoryPolicies::new(
-        vec![ServicePolicy::cautious(Scope::Any)],
+        vec![trusting],
         vec![AllowEntry {
             scope: Scope::Any,
             account: A.parse().expect("acct"),
@@ -130,7 +134,7 @@ async fn an_endpoint_gate_accept_is_attributed_with_its_reasons() {
             declared_cidrs: vec!["10.0.0.0/16".parse().expect("cidr")],
             expires_at: None,
             owner: "team-a".into(),
-            note: String::new(),
+            note: "consumers of payments, ticket NET-7".into(),
             added_by: "test".into(),
             added_at: None,
         }],
@@ -149,6 +153,8 @@ async fn an_endpoint_gate_accept_is_attributed_with_its_reasons() {
     let entry = w.registry.get(&endpoint(1)).await.expect("reads").expect("recorded");
     assert_eq!(entry.accepted_by.as_deref(), Some("endpoint-gate"));
     assert!(entry.why.contains("allowlisted"), "{}", entry.why);
+    // Consumers read the registry: the allowlist's owner and note stay out.
+    assert!(!entry.why.contains("team-a") && !entry.why.contains("NET-7"), "{}", entry.why);
 }
 
 #[tokio::test]
@@ -248,4 +254,61 @@ async fn a_consumer_sees_only_its_own_account_through_every_route() {
         matches!(lookup.endpoints(&ops, &Filter::default()).await, Err(LookupError::BadRequest(_))),
         "no scans"
     );
+}
+
+#[tokio::test]
+async fn a_consumer_reads_why_it_was_rejected_without_another_tenants_data() {
+    let w = world(vec![
+        conn(1, B, SVC, ConnectionState::PendingAcceptance),
+        conn(2, A, SVC, ConnectionState::PendingAcceptance),
+    ]);
+    let unique = ServicePolicy { unique_consumer_cidrs: true, ..ServicePolicy::cautious(Scope::Any) };
+    let allow = |account: &str| AllowEntry {
+        scope: Scope::Any,
+        account: account.parse().expect("acct"),
+        effect: Effect::Allow,
+        declared_cidrs: vec![],
+        expires_at: None,
+        owner: "team-payments".into(),
+        note: "escalation: pager 555-0100".into(),
+        added_by: "test".into(),
+        added_at: None,
+    };
+    let overlapping: Vec<Cidr> = vec!["10.0.0.0/16".parse().expect("cidr")];
+    let decider = Decider {
+        connections: w.connections.clone(),
+        networks: Arc::new(StaticNetworks(HashMap::from([
+            (A.parse().expect("acct"), overlapping.clone()),
+            (B.parse().expect("acct"), overlapping),
+        ]))),
+        policies: Arc::new(InMemoryPolicies::new(vec![unique], vec![allow(A), allow(B)])),
+        requests: w.requests.clone(),
+        audit: w.audit.clone(),
+        notifier: Arc::new(RecordingNotifier::default()),
+        settings: Settings::default(),
+    };
+    // B is accepted first; A's VPC then overlaps B's.
+    decider.decide_endpoint(&endpoint(1), Timestamp::now()).await.expect("decides");
+    decider.decide_endpoint(&endpoint(2), Timestamp::now()).await.expect("decides");
+    w.recorder.sweep(&|_, _| {}).await.expect("sweeps");
+    let lookup = Lookup {
+        registry: w.registry.clone(),
+        requests: w.requests.clone(),
+        audit: w.audit.clone(),
+        catalogue: Arc::new(StaticCatalogue(vec![])),
+        services: vec![SVC.parse().expect("svc")],
+    };
+
+    let seen = lookup.endpoint(&caller(A, false), &endpoint(2)).await.expect("its own endpoint");
+    let request = seen.request.expect("decided");
+    assert_eq!(request.state, "rejected");
+    let text = serde_json::to_string(&(&request, &seen.entry)).expect("json");
+    for secret in [B, endpoint(1).as_str(), "team-payments", "555-0100"] {
+        assert!(!text.contains(secret), "consumer A reads {secret}: {text}");
+    }
+    assert!(text.contains("overlaps another consumer's CIDR"), "{text}");
+
+    let ops = lookup.endpoint(&caller("123456789012", true), &endpoint(2)).await.expect("operators see all");
+    let text = ops.request.expect("decided").reasons.join("; ");
+    assert!(text.contains(B) && text.contains(endpoint(1).as_str()), "{text}");
 }

@@ -1,6 +1,9 @@
 //! Reads a consumer VPC's CIDRs through a read-only role in the consumer
-//! account. Anything lasting (no role, access denied, endpoint not found)
-//! becomes `Discovery::Unavailable`, so the policy decides what it means.
+//! account. A refusal (no role, a role that denies, a bad external id) is
+//! lasting and becomes `Discovery::Unavailable`, so the policy decides what
+//! it means; anything that may pass (throttling, 5xx, timeouts, a lost
+//! connection, to STS or to EC2) is an error, so the connection stays
+//! pending and is decided on a later try.
 
 use std::collections::HashMap;
 
@@ -12,6 +15,10 @@ use aws_config::SdkConfig;
 use aws_config::sts::AssumeRoleProvider;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_ec2::Client;
+use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use gate_app::PortError;
 use gate_app::ports::ConsumerNetworks;
 use gate_core::{AccountId, Cidr, Discovery, EndpointId};
@@ -29,18 +36,24 @@ pub struct AssumeRoleNetworks {
     /// provider refreshes credentials itself.
     clients: Mutex<HashMap<AccountId, Client>>,
     /// Accounts whose role was refused recently, so a sweep over thousands
-    /// of their endpoints asks STS once rather than once per endpoint.
+    /// of their endpoints asks STS once rather than once per endpoint. Only
+    /// refusals are kept: a passing failure must not outlive itself.
     refused: Mutex<HashMap<AccountId, (Instant, String)>>,
 }
 
 /// How long a refused role is remembered before STS is asked again.
 const REFUSED_TTL: Duration = Duration::from_secs(300);
 
-/// Why CIDRs could not be read, and whether the role itself was refused.
+/// Why CIDRs could not be read, and whether the account refused us (its
+/// role, or the role's permissions), which is worth remembering.
 struct Unreadable {
     why: String,
     role_refused: bool,
 }
+
+/// EC2 codes that mean the role exists but may not describe: a refusal.
+/// <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html>
+const EC2_REFUSALS: &[&str] = &["UnauthorizedOperation", "AccessDenied", "AuthFailure"];
 
 impl AssumeRoleNetworks {
     pub fn new(base: SdkConfig, role_template: String, external_id: Option<String>) -> Self {
@@ -135,24 +148,74 @@ impl AssumeRoleNetworks {
     }
 }
 
-/// Transient errors are retried; everything else is a lasting reason the
-/// CIDRs cannot be read. A role that cannot be assumed surfaces as a
-/// dispatch failure wrapping a credentials error: lasting, not transient
-/// (the STS client has already retried any throttling).
-fn lasting_or_retry<T>(e: PortError) -> Result<Result<T, Unreadable>, PortError> {
+/// Sorts a failed consumer-side read: a refusal or another lasting reason
+/// becomes `Ok(Err(..))`; anything that may pass is returned as a transient
+/// error, to be retried.
+///
+/// `AssumeRoleProvider` reports every STS failure as a `CredentialsError`,
+/// throttling and refusals alike, so the STS error beneath it decides: STS
+/// answers a missing role, a trust policy that does not admit us and a wrong
+/// external id with a 4xx `AccessDenied`
+/// (<https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html#API_AssumeRole_Errors>,
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_roles.html>);
+/// throttling, 5xx, timeouts and dispatch failures are transient
+/// (<https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html>).
+fn lasting_or_retry<T>(mut e: PortError) -> Result<Result<T, Unreadable>, PortError> {
     let first = e.source.as_deref().map(|s| s as &(dyn StdError + 'static));
-    let assume_failed = std::iter::successors(first, |s: &&(dyn StdError + 'static)| (*s).source())
-        .filter_map(|s| s.downcast_ref::<CredentialsError>())
-        .any(|c| !matches!(c, CredentialsError::ProviderTimedOut(_)));
-    if e.transient && !assume_failed {
+    let chain: Vec<&(dyn StdError + 'static)> =
+        std::iter::successors(first, |s: &&(dyn StdError + 'static)| (*s).source()).collect();
+    let assume = chain.iter().find_map(|s| s.downcast_ref::<CredentialsError>());
+    if let Some(credentials) = assume {
+        let sts = chain.iter().find_map(|s| s.downcast_ref::<SdkError<AssumeRoleError, HttpResponse>>());
+        return match sts_refusal(credentials, sts) {
+            Some(code) => Ok(Err(Unreadable {
+                why: format!("the read-only role was refused ({code})"),
+                role_refused: true,
+            })),
+            None => {
+                e.transient = true;
+                Err(e)
+            }
+        };
+    }
+    if e.transient {
         return Err(e);
     }
-    let why = if assume_failed {
-        format!("the read-only role could not be assumed: {}", e.chain())
-    } else {
-        e.chain()
+    let refused = chain.iter().find_map(|s| ec2_code(*s)).filter(|c| EC2_REFUSALS.contains(c));
+    let why = match refused {
+        Some(code) => format!("the read-only role may not read the VPC ({code})"),
+        None => e.chain(),
     };
-    Ok(Err(Unreadable { why, role_refused: assume_failed }))
+    Ok(Err(Unreadable { why, role_refused: refused.is_some() }))
+}
+
+/// The STS code when STS refused the role for good; `None` when the failure
+/// may pass (or cannot be told apart from one that may).
+fn sts_refusal(
+    credentials: &CredentialsError,
+    sts: Option<&SdkError<AssumeRoleError, HttpResponse>>,
+) -> Option<String> {
+    if let CredentialsError::InvalidConfiguration(_) = credentials {
+        // RegionDisabledException, MalformedPolicyDocument: our setup, lasting.
+        return Some(sts.and_then(|e| e.code()).unwrap_or("InvalidConfiguration").to_owned());
+    }
+    let SdkError::ServiceError(context) = sts? else { return None };
+    let status = context.raw().status().as_u16();
+    let code = context.err().code().unwrap_or_default();
+    let passing = status >= 500 || crate::error::TRANSIENT_CODES.contains(&code);
+    (!passing && (400..500).contains(&status))
+        .then(|| if code.is_empty() { status.to_string() } else { code.to_owned() })
+}
+
+/// The service error code of a failed EC2 read in the consumer account.
+fn ec2_code<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a str> {
+    use aws_sdk_ec2::operation::{
+        describe_vpc_endpoints::DescribeVpcEndpointsError, describe_vpcs::DescribeVpcsError,
+    };
+    if let Some(e) = err.downcast_ref::<SdkError<DescribeVpcEndpointsError, HttpResponse>>() {
+        return e.code();
+    }
+    err.downcast_ref::<SdkError<DescribeVpcsError, HttpResponse>>().and_then(|e| e.code())
 }
 
 #[async_trait]

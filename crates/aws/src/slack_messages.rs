@@ -178,6 +178,7 @@ mod tests {
                 rule: Rule::Unlisted,
                 pushes: Some(Outcome::Review),
                 text: "account 210000000001 is not on the allowlist <!channel> & co".into(),
+                consumer: None,
             }],
             consumer_cidrs: vec!["10.0.0.0/16".parse().expect("cidr")],
             actor: "endpoint-gate".into(),

@@ -1,5 +1,14 @@
 //! Review notifications on the approvers' SNS topic: a subject and body a
-//! person reads in email, and attributes that subscriptions can filter on.
+//! person reads in email, and attributes that subscriptions filter on.
+//!
+//! A signed link is a bearer token for its approver, and SNS delivers a
+//! message to every subscription whose filter policy matches (a subscription
+//! without one gets everything):
+//! <https://docs.aws.amazon.com/sns/latest/dg/sns-message-filtering.html>.
+//! So every email is published once per approver, carries only that
+//! approver's links, and is tagged `approver = <address>`; each approver's
+//! subscription filters on its own address (`endpoint-gate apply` makes
+//! them so), and a subscription that filters on nothing is an alarm.
 
 use async_trait::async_trait;
 use aws_sdk_sns::Client;
@@ -44,12 +53,16 @@ impl EmailLinks {
     }
 }
 
+/// The message attribute every approver's subscription filters on.
+pub const APPROVER_ATTRIBUTE: &str = "approver";
+
 impl SnsNotifier {
+    /// One message to one approver: only their subscription receives it.
     async fn publish(
         &self,
         rec: &RequestRecord,
-        subject: String,
-        body: String,
+        approver: &str,
+        (subject, body): (String, String),
         event: &str,
     ) -> Result<(), PortError> {
         self.client
@@ -57,6 +70,7 @@ impl SnsNotifier {
             .topic_arn(&self.topic_arn)
             .subject(subject)
             .message(body)
+            .message_attributes(APPROVER_ATTRIBUTE, attr(approver)?)
             .message_attributes("event", attr(event)?)
             .message_attributes("service_id", attr(rec.service.as_str())?)
             .message_attributes("endpoint_id", attr(rec.endpoint.as_str())?)
@@ -71,16 +85,23 @@ impl SnsNotifier {
         Self { client, topic_arn, links: None }
     }
 
-    /// Adds Approve/Reject links for each approver to the emails.
+    /// Adds each approver's own Approve/Reject links to their email.
     pub fn with_links(mut self, links: EmailLinks) -> Self {
         self.links = Some(links);
         self
     }
 }
 
-/// Subject and body of the review email. Kept apart from the SNS call so
-/// the words can be read and tested.
-pub fn review_message(rec: &RequestRecord, to: &Audience, links: Option<&EmailLinks>) -> (String, String) {
+/// Subject and body of the review email to one approver, with only that
+/// approver's links. Kept apart from the SNS call so the words can be read
+/// and tested. Links are signed from when this notice goes out (a reminder
+/// carries fresh ones).
+pub fn review_message(
+    rec: &RequestRecord,
+    to: &Audience,
+    approver: &str,
+    links: Option<&EmailLinks>,
+) -> (String, String) {
     // SNS subjects are limited to 100 characters.
     let subject: String = format!("Endpoint Gate: review {} from account {}", rec.endpoint, rec.owner)
         .chars()
@@ -103,11 +124,13 @@ pub fn review_message(rec: &RequestRecord, to: &Audience, links: Option<&EmailLi
     if !to.approvers.is_empty() {
         body.push_str(&format!("Approvers for this service: {}.\n", to.approvers.join(", ")));
     }
-    if let Some(links) = links.filter(|_| !to.email.is_empty()) {
-        for approver in &to.email {
-            let [approve, reject] = links.for_approver(&rec.endpoint, approver, rec.decided_at);
-            body.push_str(&format!("\nFor {approver}:\n  Approve: {approve}\n  Reject:  {reject}\n"));
-        }
+    if let Some(links) = links {
+        let signed_at = rec.notified_at.unwrap_or(rec.decided_at);
+        let [approve, reject] = links.for_approver(&rec.endpoint, approver, signed_at);
+        body.push_str(&format!(
+            "\nYour links ({approver}; they are yours alone, do not forward them):\n  Approve: {approve}\n  \
+             Reject:  {reject}\n"
+        ));
         body.push_str("Each link opens a page that asks you to confirm; nothing happens until you do.\n");
     }
     body.push_str(
@@ -130,12 +153,13 @@ fn nudge_word(nudge: Nudge) -> &'static str {
 pub fn nudge_message(
     rec: &RequestRecord,
     to: &Audience,
+    approver: &str,
     nudge: Nudge,
     links: Option<&EmailLinks>,
 ) -> (String, String) {
     match nudge {
         Nudge::Reminder(n) => {
-            let (subject, body) = review_message(rec, to, links);
+            let (subject, body) = review_message(rec, to, approver, links);
             let subject: String = format!("Reminder {n}: {subject}").chars().take(100).collect();
             (subject, format!("Reminder {n}: this request still waits for an answer.\n\n{body}"))
         }
@@ -172,15 +196,23 @@ fn attr(value: &str) -> Result<MessageAttributeValue, PortError> {
         .map_err(|e| PortError::permanent("building an SNS message attribute failed", e))
 }
 
+/// Sends to every email approver; an approver left out by a failure is
+/// retried with the others (a second copy beats a missing one).
 #[async_trait]
 impl Notifier for SnsNotifier {
     async fn review_needed(&self, rec: &RequestRecord, to: &Audience) -> Result<Posted, PortError> {
-        let (subject, body) = review_message(rec, to, self.links.as_ref());
-        self.publish(rec, subject, body, "review_needed").await.map(|()| Posted::default())
+        for approver in &to.email {
+            let message = review_message(rec, to, approver, self.links.as_ref());
+            self.publish(rec, approver, message, "review_needed").await?;
+        }
+        Ok(Posted::default())
     }
 
     async fn nudge(&self, rec: &RequestRecord, to: &Audience, nudge: Nudge) -> Result<(), PortError> {
-        let (subject, body) = nudge_message(rec, to, nudge, self.links.as_ref());
-        self.publish(rec, subject, body, nudge_word(nudge)).await
+        for approver in &to.email {
+            let message = nudge_message(rec, to, approver, nudge, self.links.as_ref());
+            self.publish(rec, approver, message, nudge_word(nudge)).await?;
+        }
+        Ok(())
     }
 }

@@ -22,7 +22,7 @@ use gate_cli::plan::{self, Plan};
 use gate_cli::registry;
 use gate_cli::remote::{ApiError, LookupApi};
 use gate_core::caller::Caller;
-use gate_core::{AccountId, Discovery, EndpointId, RegistryEntry, ServiceId, Timestamp};
+use gate_core::{AccountId, Answerer, Discovery, EndpointId, RegistryEntry, ServiceId, Timestamp};
 
 /// A failure with the exit code it deserves.
 struct Failure {
@@ -391,8 +391,9 @@ async fn answer(
             std::sync::Arc::new(SlackNotifier::new(&slack.slack_api_url, token).context("Slack")?);
     }
     let actor = caller(sdk).await?;
+    let who = Answerer::Operator(actor.clone());
     let answered =
-        decider.answer(endpoint, verdict, &actor, reason, Timestamp::now()).await.context("answering")?;
+        decider.answer(endpoint, verdict, &who, reason, Timestamp::now()).await.context("answering")?;
     let (code, text) = match &answered {
         Answered::Done { record, report } => {
             let acted = report.failed.is_empty();
@@ -404,6 +405,7 @@ async fn answer(
         }
         Answered::NotPending(s) => (3, format!("{endpoint}: the connection is {s}, not awaiting acceptance")),
         Answered::Unknown => (2, format!("{endpoint}: Endpoint Gate has no request for this endpoint")),
+        Answered::NotAnApprover => (2, format!("{endpoint}: {actor} may not answer this review")),
     };
     print(json, &serde_json::json!({"endpoint": endpoint, "result": text, "code": code}), || text.clone());
     Ok(code)

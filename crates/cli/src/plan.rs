@@ -95,6 +95,7 @@ fn policy_fields(p: &ServicePolicy) -> BTreeMap<&'static str, String> {
         ("overlap", word(&p.overlap)),
         ("protected_cidrs", protected.join(", ")),
         ("unknown_cidr", word(&p.unknown_cidr)),
+        ("declared_cidrs", word(&p.declared_cidrs)),
         ("unique_consumer_cidrs", p.unique_consumer_cidrs.to_string()),
         ("approvers", p.approvers.join(", ")),
         ("slack_channel", p.slack_channel.clone().unwrap_or_default()),

@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::cidr::{Cidr, CidrSet};
 use crate::id::{AccountId, Scope, ServiceId};
-use crate::policy::{AllowEntry, CompiledPolicy, Effect, OverlapMode, PolicyBook, UnknownCidr, Unlisted};
+use crate::policy::{
+    AllowEntry, CompiledPolicy, DeclaredCidrs, Effect, OverlapMode, PolicyBook, UnknownCidr, Unlisted,
+};
 use crate::time::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -50,17 +52,47 @@ pub enum Rule {
     NoPolicy,
     CidrsDiscovered,
     CidrsDeclared,
+    CidrsUndeclared,
     CidrsUnknown,
     ProtectedOverlap,
     ConsumerOverlap,
 }
 
+/// One rule that fired, in two wordings: `text` for operators and
+/// approvers, `consumer` for the requesting account, which never names
+/// another tenant (account, endpoint) nor the allowlist's owner or note.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reason {
     pub rule: Rule,
     /// The outcome this rule pushes towards; `None` for facts that only inform.
     pub pushes: Option<Outcome>,
     pub text: String,
+    /// `None` in records written before reasons had a consumer wording.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumer: Option<String>,
+}
+
+impl Reason {
+    /// The wording the requesting consumer may read. Records older than the
+    /// consumer wording fall back to a fixed sentence wherever the operator
+    /// text may hold another tenant's data or an allowlist note.
+    pub fn for_consumer(&self) -> String {
+        let text = match (&self.consumer, self.rule) {
+            (Some(c), _) => c.clone(),
+            (None, Rule::Allowlisted) => "your account is on the allowlist for this service".into(),
+            (None, Rule::Denied) => "your account is denied for this service".into(),
+            (None, Rule::EntryExpired) => "an allowlist entry for your account has expired".into(),
+            (None, Rule::ConsumerOverlap) => {
+                "your VPC's CIDRs overlap another consumer's, and this service requires unique consumer CIDRs"
+                    .into()
+            }
+            (None, _) => self.text.clone(),
+        };
+        match self.pushes {
+            Some(o) if o != Outcome::Accept => format!("{text} → {o}"),
+            _ => text,
+        }
+    }
 }
 
 impl fmt::Display for Reason {
@@ -112,8 +144,14 @@ pub struct Request<'a> {
 struct Reasons(Vec<Reason>);
 
 impl Reasons {
+    /// A reason whose words hold nothing a consumer may not read.
     fn push(&mut self, rule: Rule, pushes: Option<Outcome>, text: String) {
-        self.0.push(Reason { rule, pushes, text });
+        self.0.push(Reason { rule, pushes, consumer: Some(text.clone()), text });
+    }
+
+    /// A reason with separate words for the consumer.
+    fn push_split(&mut self, rule: Rule, pushes: Option<Outcome>, text: String, consumer: String) {
+        self.0.push(Reason { rule, pushes, text, consumer: Some(consumer) });
     }
 }
 
@@ -124,11 +162,14 @@ fn scope_words(scope: &Scope) -> String {
     }
 }
 
+/// " until <date>" when the entry expires: the consumer may know that.
+fn until(e: &AllowEntry) -> String {
+    e.expires_at.map(|t| format!(" until {}", t.date())).unwrap_or_default()
+}
+
+/// The entry as operators read it: expiry, owner and note.
 fn entry_words(e: &AllowEntry) -> String {
-    let mut s = String::new();
-    if let Some(t) = e.expires_at {
-        s.push_str(&format!(" until {}", t.date()));
-    }
+    let mut s = until(e);
     if !e.owner.is_empty() {
         s.push_str(&format!(" by {}", e.owner));
     }
@@ -151,15 +192,12 @@ pub fn decide(book: &PolicyBook, req: &Request<'_>, now: Timestamp) -> Decision 
         .filter(|e| {
             if e.is_expired(now) {
                 let when = e.expires_at.map(|t| t.date()).unwrap_or_default();
-                why.push(
-                    Rule::EntryExpired,
-                    None,
-                    format!(
-                        "{} entry for account {account} on {} expired on {when}; ignored",
-                        e.effect.as_str(),
-                        scope_words(&e.scope)
-                    ),
+                let text = format!(
+                    "{} entry for account {account} on {} expired on {when}; ignored",
+                    e.effect.as_str(),
+                    scope_words(&e.scope)
                 );
+                why.push(Rule::EntryExpired, None, text);
                 false
             } else {
                 true
@@ -169,10 +207,11 @@ pub fn decide(book: &PolicyBook, req: &Request<'_>, now: Timestamp) -> Decision 
 
     // An explicit deny at any scope cuts the account off everywhere.
     if let Some(deny) = live.iter().find(|e| e.effect == Effect::Deny) {
-        why.push(
+        why.push_split(
             Rule::Denied,
             Some(Outcome::Reject),
             format!("account {account} is denied for {}{}", scope_words(&deny.scope), entry_words(deny)),
+            format!("account {account} is denied for {}", scope_words(&deny.scope)),
         );
         return finish(why);
     }
@@ -189,10 +228,11 @@ pub fn decide(book: &PolicyBook, req: &Request<'_>, now: Timestamp) -> Decision 
     // Entries are service-first, so the first allow is the most specific.
     let allow = live.iter().find(|e| e.effect == Effect::Allow).copied();
     match allow {
-        Some(e) => why.push(
+        Some(e) => why.push_split(
             Rule::Allowlisted,
             Some(Outcome::Accept),
             format!("account {account} allowlisted for {}{}", scope_words(&e.scope), entry_words(e)),
+            format!("account {account} allowlisted for {}{}", scope_words(&e.scope), until(e)),
         ),
         None => {
             let pushes = match policy.policy.unlisted {
@@ -211,8 +251,14 @@ pub fn decide(book: &PolicyBook, req: &Request<'_>, now: Timestamp) -> Decision 
     finish(why)
 }
 
+/// The consumer's CIDRs: read through its role when possible. Declared
+/// CIDRs are the consumer's own claim: they never make an accept easier than
+/// reading the VPC would. They stand in for an unreadable VPC only where the
+/// policy says `declared_cidrs: trust`, and a read VPC with a CIDR outside
+/// them goes to review.
 fn check_cidrs(policy: &CompiledPolicy, allow: Option<&AllowEntry>, req: &Request<'_>, why: &mut Reasons) {
     let declared = allow.map(|e| e.declared_cidrs.as_slice()).unwrap_or_default();
+    let trust_declared = policy.policy.declared_cidrs == DeclaredCidrs::Trust;
     let cidrs: &[Cidr] = match req.discovery {
         Discovery::Read(cidrs) if !cidrs.is_empty() => {
             why.push(
@@ -220,13 +266,26 @@ fn check_cidrs(policy: &CompiledPolicy, allow: Option<&AllowEntry>, req: &Reques
                 None,
                 format!("consumer VPC CIDRs read from account {}: {}", req.account, list(cidrs)),
             );
+            let outside: Vec<Cidr> =
+                cidrs.iter().filter(|c| !declared.iter().any(|d| d.contains(c))).copied().collect();
+            if !declared.is_empty() && !outside.is_empty() {
+                why.push(
+                    Rule::CidrsUndeclared,
+                    Some(Outcome::Review),
+                    format!("consumer VPC {} outside the declared {}", list(&outside), list(declared)),
+                );
+            }
             cidrs
         }
-        Discovery::Unavailable(reason) if !declared.is_empty() => {
+        Discovery::Unavailable(reason) if trust_declared && !declared.is_empty() => {
             why.push(
                 Rule::CidrsDeclared,
                 None,
-                format!("consumer VPC CIDRs not readable ({reason}); using declared {}", list(declared)),
+                format!(
+                    "consumer VPC CIDRs not readable ({reason}); using declared {}, as the policy trusts \
+                     declared CIDRs",
+                    list(declared)
+                ),
             );
             declared
         }
@@ -240,10 +299,15 @@ fn check_cidrs(policy: &CompiledPolicy, allow: Option<&AllowEntry>, req: &Reques
                 UnknownCidr::Review => Some(Outcome::Review),
                 UnknownCidr::Reject => Some(Outcome::Reject),
             };
+            let declared_note = if declared.is_empty() {
+                "none declared"
+            } else {
+                "declared CIDRs are not trusted by the policy"
+            };
             why.push(
                 Rule::CidrsUnknown,
                 pushes,
-                format!("consumer CIDRs unknown ({reason}) and none declared"),
+                format!("consumer CIDRs unknown ({reason}); {declared_note}"),
             );
             return;
         }
@@ -267,11 +331,15 @@ fn check_cidrs(policy: &CompiledPolicy, allow: Option<&AllowEntry>, req: &Reques
         if policy.policy.unique_consumer_cidrs
             && let Some((other, who)) = req.other_consumers.find_overlap(cidr)
         {
-            why.push(
+            why.push_split(
                 Rule::ConsumerOverlap,
                 Some(Outcome::Reject),
                 format!(
                     "consumer VPC {cidr} overlaps {other} of {who}, and {} requires unique consumer CIDRs",
+                    req.service
+                ),
+                format!(
+                    "consumer VPC {cidr} overlaps another consumer's CIDR, and {} requires unique consumer CIDRs",
                     req.service
                 ),
             );

@@ -1,7 +1,7 @@
 //! Table tests of the decision: each row is a situation an operator meets.
 
 use super::*;
-use crate::policy::{ProtectedRange, ServicePolicy};
+use crate::policy::{DeclaredCidrs, ProtectedRange, ServicePolicy};
 
 const SVC: &str = "vpce-svc-0abc1234def567890";
 const OTHER_SVC: &str = "vpce-svc-0fff0000fff000000";
@@ -219,13 +219,43 @@ fn decision_table() {
             fired: vec![Rule::ProtectedOverlap],
         },
         Case {
-            name: "unreadable_cidrs_fall_back_to_declared",
-            policies: vec![with(policy("*"), |p| p.overlap = OverlapMode::Reject)],
+            name: "unreadable_cidrs_fall_back_to_declared_only_when_the_policy_trusts_them",
+            policies: vec![with(policy("*"), |p| {
+                p.overlap = OverlapMode::Reject;
+                p.declared_cidrs = DeclaredCidrs::Trust;
+            })],
             entries: vec![with(allow_svc.clone(), |e| e.declared_cidrs = cidrs(&["10.9.0.0/16"]))],
             discovery: Discovery::Unavailable("role cannot be assumed".into()),
             others: vec![],
             outcome: Outcome::Reject,
             fired: vec![Rule::CidrsDeclared, Rule::ProtectedOverlap],
+        },
+        Case {
+            name: "a_consumer_that_switches_off_its_role_gets_unknown_cidr_not_its_declared_claim",
+            policies: vec![policy("*")],
+            entries: vec![with(allow_svc.clone(), |e| e.declared_cidrs = cidrs(&["172.20.0.0/16"]))],
+            discovery: Discovery::Unavailable("the read-only role was refused".into()),
+            others: vec![],
+            outcome: Outcome::Review,
+            fired: vec![Rule::CidrsUnknown],
+        },
+        Case {
+            name: "a_vpc_cidr_outside_the_declared_ones_goes_to_review",
+            policies: vec![policy("*")],
+            entries: vec![with(allow_svc.clone(), |e| e.declared_cidrs = cidrs(&["172.20.0.0/16"]))],
+            discovery: read(&["172.20.0.0/16", "192.168.0.0/24"]),
+            others: vec![],
+            outcome: Outcome::Review,
+            fired: vec![Rule::CidrsDiscovered, Rule::CidrsUndeclared],
+        },
+        Case {
+            name: "a_vpc_inside_the_declared_cidrs_is_accepted",
+            policies: vec![policy("*")],
+            entries: vec![with(allow_svc.clone(), |e| e.declared_cidrs = cidrs(&["172.16.0.0/12"]))],
+            discovery: read(&["172.20.0.0/16"]),
+            others: vec![],
+            outcome: Outcome::Accept,
+            fired: vec![Rule::Allowlisted, Rule::CidrsDiscovered],
         },
         Case {
             name: "unknown_cidrs_go_to_review_by_default",
@@ -351,6 +381,49 @@ fn denied_accounts_skip_every_other_check() {
     );
 }
 
+#[test]
+fn consumers_read_their_own_facts_and_no_other_tenants() {
+    let case = Case {
+        name: "overlap",
+        policies: vec![with(policy("*"), |p| p.unique_consumer_cidrs = true)],
+        entries: vec![with(entry(SVC, Effect::Allow), |e| e.note = "ticket NET-42, pager 555-0100".into())],
+        discovery: read(&["172.31.0.0/16"]),
+        others: vec![("172.31.128.0/17", "vpce-0fedcba9876543210 of account 333344445555")],
+        outcome: Outcome::Reject,
+        fired: vec![],
+    };
+    let d = run(&case);
+    let operator = d.summary();
+    for secret in ["333344445555", "vpce-0fedcba9876543210", "NET-42", "netops"] {
+        assert!(operator.contains(secret), "operators see {secret}: {operator}");
+    }
+    let consumer: Vec<String> = d.reasons.iter().map(Reason::for_consumer).collect();
+    let consumer = consumer.join("; ");
+    for secret in ["333344445555", "vpce-0fedcba9876543210", "NET-42", "netops"] {
+        assert!(!consumer.contains(secret), "a consumer reads {secret}: {consumer}");
+    }
+    assert!(consumer.contains("overlaps another consumer's CIDR"), "{consumer}");
+    assert!(consumer.contains("172.31.0.0/16"), "its own facts stay: {consumer}");
+}
+
+#[test]
+fn records_from_before_consumer_wording_fall_back_to_safe_sentences() {
+    let old = Reason {
+        rule: Rule::ConsumerOverlap,
+        pushes: Some(Outcome::Reject),
+        text: "consumer VPC 10.0.0.0/16 overlaps 10.0.0.0/16 of account 333344445555".into(),
+        consumer: None,
+    };
+    let said = old.for_consumer();
+    assert!(!said.contains("333344445555"), "{said}");
+    assert!(said.ends_with("→ reject"), "{said}");
+    let stored: Reason = serde_json::from_str(
+        r#"{"rule":"allowlisted","pushes":"accept","text":"account 1 allowlisted by netops (secret note)"}"#,
+    )
+    .expect("a reason stored before the consumer wording reads");
+    assert_eq!(stored.for_consumer(), "your account is on the allowlist for this service");
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;
@@ -383,7 +456,45 @@ mod properties {
         })
     }
 
+    fn severity(o: Outcome) -> u8 {
+        match o {
+            Outcome::Accept => 0,
+            Outcome::Review => 1,
+            Outcome::Reject => 2,
+        }
+    }
+
     proptest! {
+        /// Declared CIDRs are the consumer's claim: unless the policy trusts
+        /// them, declaring never eases the outcome, whether the VPC is read
+        /// or the consumer switched its role off.
+        #[test]
+        fn declaring_cidrs_never_makes_an_accept_easier(
+            p in arb_policy(),
+            vpc in prop::sample::select(vec!["10.1.0.0/16", "172.20.0.0/16", "192.168.1.0/24"]),
+            declared in prop::sample::select(vec!["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]),
+            readable in any::<bool>(),
+        ) {
+            let discovery = if readable { read(&[vpc]) } else { Discovery::Unavailable("role refused".into()) };
+            let plain = entry(SVC, Effect::Allow);
+            let claimed = with(plain.clone(), |e| e.declared_cidrs = cidrs(&[declared]));
+            let case = |entries: Vec<AllowEntry>| Case {
+                name: "prop",
+                policies: vec![p.clone()],
+                entries,
+                discovery: discovery.clone(),
+                others: vec![],
+                outcome: Outcome::Accept,
+                fired: vec![],
+            };
+            let without = run(&case(vec![plain]));
+            let with_claim = run(&case(vec![claimed]));
+            prop_assert!(
+                severity(with_claim.outcome) >= severity(without.outcome),
+                "declared {} eased {} to {}: {}", declared, without.outcome, with_claim.outcome, with_claim.summary()
+            );
+        }
+
         /// Fail closed: an accept always has a live allow and no live deny.
         #[test]
         fn accept_needs_a_live_allow_and_no_live_deny(p in arb_policy(), entries in arb_entries(), v4 in any::<bool>()) {

@@ -17,8 +17,8 @@ pub use cidr::{Cidr, CidrError, CidrSet};
 pub use decision::{Decision, Discovery, Outcome, Reason, Request, Rule, decide};
 pub use id::{AccountId, EndpointId, IdError, Scope, ServiceId, scan_ids};
 pub use policy::{
-    AllowEntry, Approver, Effect, OnExpiry, OverlapMode, PolicyBook, ProtectedRange, ServicePolicy,
-    UnknownCidr, Unlisted, check_slack_channel,
+    AllowEntry, Answerer, Approver, DeclaredCidrs, Effect, OnExpiry, OverlapMode, PolicyBook, ProtectedRange,
+    ServicePolicy, UnknownCidr, Unlisted, check_slack_channel,
 };
 pub use registry::{Attribution, Merge, Observation, RegistryEntry};
 pub use request::{

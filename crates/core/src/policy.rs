@@ -35,6 +35,19 @@ pub enum UnknownCidr {
     Reject,
 }
 
+/// What the consumer's declared CIDRs (on its allow entry) are worth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeclaredCidrs {
+    /// A claim checked against the VPC: a read CIDR outside them goes to
+    /// review, and an unreadable VPC follows `unknown_cidr`.
+    #[default]
+    Verify,
+    /// Also stand in for a VPC that cannot be read. A consumer who switches
+    /// its reader role off is then judged on its own claim: opt in knowingly.
+    Trust,
+}
+
 /// What an unanswered review turns into after the approval TTL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -59,6 +72,8 @@ pub struct ServicePolicy {
     pub overlap: OverlapMode,
     pub protected_cidrs: Vec<ProtectedRange>,
     pub unknown_cidr: UnknownCidr,
+    #[serde(default)]
+    pub declared_cidrs: DeclaredCidrs,
     pub unique_consumer_cidrs: bool,
     /// Who may answer a review: email addresses and `slack:<user id>`s.
     pub approvers: Vec<String>,
@@ -102,6 +117,39 @@ impl<'a> Approver<'a> {
     }
 }
 
+/// Someone answering a review, as the channel they answer through proves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answerer {
+    /// The approver a signed email link was made out to.
+    Email(String),
+    /// A Slack user whose button press carried Slack's signature.
+    Slack { user_id: String, user_name: String },
+    /// An operator at the CLI, with write access to the table and EC2; the
+    /// caller's ARN as STS reports it.
+    Operator(String),
+}
+
+impl Answerer {
+    /// How the audit and the request record name them.
+    pub fn actor(&self) -> String {
+        match self {
+            Answerer::Email(email) => format!("email:{email}"),
+            Answerer::Slack { user_id, user_name } if user_name.is_empty() => format!("slack:{user_id}"),
+            Answerer::Slack { user_id, user_name } => format!("slack:{user_id} ({user_name})"),
+            Answerer::Operator(arn) => arn.clone(),
+        }
+    }
+}
+
+/// Whether two addresses are the same mailbox: the domain compared without
+/// case, the local part exactly (RFC 5321 leaves it to the receiving host).
+pub fn same_email(a: &str, b: &str) -> bool {
+    match (a.rsplit_once('@'), b.rsplit_once('@')) {
+        (Some((la, da)), Some((lb, db))) => la == lb && da.eq_ignore_ascii_case(db),
+        _ => false,
+    }
+}
+
 /// Slack's user and channel ids: upper-case letters and digits.
 pub fn is_slack_id(id: &str) -> bool {
     (2..=32).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
@@ -135,6 +183,24 @@ impl ServicePolicy {
         self.approvers.iter().any(|a| Approver::parse(a) == Ok(Approver::Slack(user_id)))
     }
 
+    /// Whether this email address is one of the service's approvers. The
+    /// domain is compared without case, the local part exactly (RFC 5321).
+    pub fn has_email_approver(&self, email: &str) -> bool {
+        self.approvers.iter().any(|a| match Approver::parse(a) {
+            Ok(Approver::Email(listed)) => same_email(listed, email),
+            _ => false,
+        })
+    }
+
+    /// Whether `who` may answer this service's reviews now.
+    pub fn may_answer(&self, who: &Answerer) -> bool {
+        match who {
+            Answerer::Email(email) => self.has_email_approver(email),
+            Answerer::Slack { user_id, .. } => self.has_slack_approver(user_id),
+            Answerer::Operator(_) => true,
+        }
+    }
+
     /// The cautious default: unknown accounts and doubtful CIDRs go to a person.
     pub fn cautious(scope: Scope) -> Self {
         Self {
@@ -143,6 +209,7 @@ impl ServicePolicy {
             overlap: OverlapMode::Review,
             protected_cidrs: Vec::new(),
             unknown_cidr: UnknownCidr::Review,
+            declared_cidrs: DeclaredCidrs::Verify,
             unique_consumer_cidrs: false,
             approvers: Vec::new(),
             slack_channel: None,
@@ -283,6 +350,24 @@ mod tests {
         assert!(!p.has_slack_approver("U999"));
         assert!(!p.has_slack_approver("netops@example.com"));
         assert_eq!(p.email_approvers(), vec!["netops@example.com".to_owned()]);
+    }
+
+    #[test]
+    fn only_current_approvers_may_answer_through_their_own_channel() {
+        let mut p = ServicePolicy::cautious(Scope::Any);
+        p.approvers = vec!["netops@Example.com".into(), "slack:U024BE7LH".into()];
+        let email = |e: &str| Answerer::Email(e.into());
+        let slack = |id: &str| Answerer::Slack { user_id: id.into(), user_name: String::new() };
+        assert!(p.may_answer(&email("netops@example.COM")));
+        assert!(!p.may_answer(&email("NetOps@example.com")), "local parts are case-sensitive");
+        assert!(!p.may_answer(&email("someone@example.com")));
+        assert!(!p.may_answer(&email("slack:U024BE7LH")), "a Slack id is not an email approver");
+        assert!(!p.may_answer(&email("netops@example.com.evil.example")));
+        assert!(p.may_answer(&slack("U024BE7LH")));
+        assert!(!p.may_answer(&slack("U999")));
+        assert!(p.may_answer(&Answerer::Operator("arn:aws:iam::111122223333:role/netops".into())));
+        p.approvers.clear();
+        assert!(!p.may_answer(&email("netops@example.com")), "a removed approver's links stop working");
     }
 
     #[test]

@@ -34,7 +34,8 @@ pub fn verify(
     now: Timestamp,
 ) -> Result<(), SlackError> {
     let ts: i64 = timestamp.trim().parse().map_err(|_| SlackError::Unsigned("timestamp is not a number"))?;
-    if (now.unix() - ts).abs() > MAX_SKEW_SECS {
+    // abs_diff: a hostile timestamp near i64::MIN must not overflow.
+    if now.unix().abs_diff(ts) > MAX_SKEW_SECS.unsigned_abs() {
         return Err(SlackError::Stale);
     }
     let hex = signature.strip_prefix("v0=").ok_or(SlackError::Unsigned("signature is not v0"))?;
@@ -242,6 +243,8 @@ mod tests {
             ("non-hex signature", ts.clone(), format!("v0={}", "g".repeat(64)), b.clone(), "Unsigned"),
             ("empty signature", ts.clone(), String::new(), b.clone(), "Unsigned"),
             ("timestamp not a number", "yesterday".into(), good.clone(), b.clone(), "Unsigned"),
+            ("timestamp i64::MIN", i64::MIN.to_string(), good.clone(), b.clone(), "Stale"),
+            ("timestamp i64::MAX", i64::MAX.to_string(), good.clone(), b.clone(), "Stale"),
         ];
         for (what, ts, sig, body, want) in cases {
             let got = format!("{:?}", verify(SECRET, &ts, &sig, body.as_bytes(), now()));

@@ -9,6 +9,7 @@
 //!     protected_cidrs:
 //!       - { cidr: 192.168.0.0/16, label: on-premises }
 //!     unknown_cidr: review         # allow | review | reject
+//!     declared_cidrs: verify       # verify | trust: may declared CIDRs stand in for an unreadable VPC
 //!     unique_consumer_cidrs: false
 //!     approvers: [netops@example.com, "slack:U0123ABCD"]
 //!     slack_channel: "#netops-approvals"   # or a channel id; reviews are posted there
@@ -19,7 +20,7 @@
 //!   - account: "210000000001"
 //!     service: "*"                 # default "*"
 //!     effect: allow                # allow | deny, default allow
-//!     cidrs: [10.0.0.0/16]         # declared CIDRs, used when the VPC cannot be read
+//!     cidrs: [10.0.0.0/16]         # declared CIDRs: a VPC CIDR outside them goes to review
 //!     expires: 2027-12-31
 //!     owner: team-a                # required: who vouches for this account
 //!     note: payments consumers
@@ -31,8 +32,8 @@ use std::collections::HashMap;
 use std::fmt;
 
 use gate_core::{
-    AccountId, AllowEntry, Cidr, Effect, OnExpiry, OverlapMode, ProtectedRange, Scope, ServicePolicy,
-    Timestamp, UnknownCidr, Unlisted,
+    AccountId, AllowEntry, Cidr, DeclaredCidrs, Effect, OnExpiry, OverlapMode, ProtectedRange, Scope,
+    ServicePolicy, Timestamp, UnknownCidr, Unlisted,
 };
 use serde::{Deserialize, Deserializer};
 
@@ -78,6 +79,7 @@ struct PolicyDoc {
     overlap: Option<OverlapMode>,
     protected_cidrs: Option<Vec<ProtectedDoc>>,
     unknown_cidr: Option<UnknownCidr>,
+    declared_cidrs: Option<DeclaredCidrs>,
     unique_consumer_cidrs: Option<bool>,
     approvers: Option<Vec<String>>,
     slack_channel: Option<String>,
@@ -202,6 +204,7 @@ pub fn parse(file: &str, text: &str, now: Timestamp) -> Result<Desired, Vec<File
             overlap: p.overlap.unwrap_or(base.overlap),
             protected_cidrs: protected.unwrap_or(base.protected_cidrs),
             unknown_cidr: p.unknown_cidr.unwrap_or(base.unknown_cidr),
+            declared_cidrs: p.declared_cidrs.unwrap_or(base.declared_cidrs),
             unique_consumer_cidrs: p.unique_consumer_cidrs.unwrap_or(base.unique_consumer_cidrs),
             approvers: p.approvers.unwrap_or(base.approvers),
             slack_channel: p.slack_channel.or(base.slack_channel),

@@ -5,11 +5,17 @@
 //!   Reject, Delete); ids are pulled out of the undocumented body.
 //! - EventBridge `AWS API Call via CloudTrail`: `AcceptVpcEndpointConnections`
 //!   and `RejectVpcEndpointConnections` in the provider account, including a
-//!   person's in the console; the caller of an Accept is who accepted.
+//!   person's in the console; the caller of an Accept is who accepted. A
+//!   default bus opened to an organization takes `PutEvents` from all of its
+//!   accounts, and EventBridge sets an event's `account` to the account it
+//!   came from, so only events of the provider's own account count
+//!   (<https://docs.aws.amazon.com/eventbridge/latest/ref/overiew-event-structure.html>).
+//!   Endpoints listed under `unsuccessful` in the response were not accepted
+//!   (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_AcceptVpcEndpointConnections.html>).
 //! - EventBridge `Scheduled Event`: sweep every connection of the services.
 
 use aws_lambda_events::event::sns::SnsEvent;
-use gate_core::{EndpointId, scan_ids};
+use gate_core::{AccountId, EndpointId, scan_ids};
 use serde_json::Value;
 
 /// An endpoint an event names, and who accepted it if the event says.
@@ -32,8 +38,9 @@ fn short(text: &str) -> String {
     text.chars().take(120).collect()
 }
 
-/// Classifies an event and collects the endpoints it names.
-pub fn parse(event: &Value) -> Work {
+/// Classifies an event and collects the endpoints it names. `provider` is
+/// the account the function runs in; without it no CloudTrail event counts.
+pub fn parse(event: &Value, provider: Option<&AccountId>) -> Work {
     let mut work = Work::default();
     if event.get("Records").is_some() {
         match serde_json::from_value::<SnsEvent>(event.clone()) {
@@ -57,7 +64,17 @@ pub fn parse(event: &Value) -> Work {
     let detail = event.get("detail").unwrap_or(&Value::Null);
     match event.get("detail-type").and_then(Value::as_str) {
         Some("Scheduled Event") => work.sweep = true,
-        Some("AWS API Call via CloudTrail") => cloudtrail(detail, &mut work),
+        Some("AWS API Call via CloudTrail") => {
+            let from = event.get("account").and_then(Value::as_str).unwrap_or_default();
+            if provider.is_some_and(|p| p.as_str() == from) {
+                cloudtrail(detail, &mut work);
+            } else {
+                work.ignored.push(format!(
+                    "a CloudTrail event from account {:?}, not this provider's; it changes nothing",
+                    short(from)
+                ));
+            }
+        }
         Some(other) => {
             work.ignored.push(format!("EventBridge detail-type {:?} is not for record", short(other)))
         }
@@ -82,6 +99,12 @@ fn cloudtrail(detail: &Value, work: &mut Work) {
     if endpoints.is_empty() {
         return work.rejected.push(format!("CloudTrail {name} names no endpoint id in requestParameters"));
     }
+    let refused = unsuccessful(detail.get("responseElements").unwrap_or(&Value::Null));
+    let (endpoints, refused): (Vec<EndpointId>, Vec<EndpointId>) =
+        endpoints.into_iter().partition(|e| !refused.contains(e));
+    for e in refused {
+        work.ignored.push(format!("{name} did not succeed for {e}; nothing changed"));
+    }
     let actor = detail
         .pointer("/userIdentity/arn")
         .and_then(Value::as_str)
@@ -92,10 +115,43 @@ fn cloudtrail(detail: &Value, work: &mut Work) {
         .extend(endpoints.into_iter().map(|endpoint| Named { endpoint, accepted_by: accepted_by.clone() }));
 }
 
+/// Endpoint ids under any `unsuccessful` key of the response, however
+/// CloudTrail nests them (`{"unsuccessful": {"item": [...]}}` or a list).
+fn unsuccessful(response: &Value) -> Vec<EndpointId> {
+    let mut found = Vec::new();
+    let mut stack = vec![response];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Object(map) => {
+                for (key, value) in map {
+                    if key.eq_ignore_ascii_case("unsuccessful") {
+                        found.extend(scan_ids(&value.to_string()).1);
+                    } else {
+                        stack.push(value);
+                    }
+                }
+            }
+            Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    const PROVIDER: &str = "123456789012";
+
+    fn provider() -> AccountId {
+        PROVIDER.parse().expect("account")
+    }
+
+    fn parse(event: &Value) -> Work {
+        super::parse(event, Some(&provider()))
+    }
 
     fn trail(name: &str, params: Value, extra: Value) -> Value {
         let mut detail = json!({"eventName": name, "requestParameters": params,
@@ -103,7 +159,43 @@ mod tests {
         if let (Some(d), Some(e)) = (detail.as_object_mut(), extra.as_object()) {
             d.extend(e.clone());
         }
-        json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.ec2", "detail": detail})
+        json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.ec2", "account": PROVIDER,
+            "detail": detail})
+    }
+
+    #[test]
+    fn another_accounts_cloudtrail_event_changes_nothing() {
+        let params = json!({"VpcEndpointId": "vpce-0123456789abcdef0"});
+        let mut forged = trail("AcceptVpcEndpointConnections", params, json!({}));
+        forged["account"] = json!("999988887777");
+        let work = parse(&forged);
+        assert!(work.named.is_empty(), "{work:?}");
+        assert!(work.ignored[0].contains("999988887777"), "{work:?}");
+        let own = trail(
+            "AcceptVpcEndpointConnections",
+            json!({"VpcEndpointId": "vpce-0123456789abcdef0"}),
+            json!({}),
+        );
+        assert!(
+            super::parse(&own, None).named.is_empty(),
+            "without knowing its account, record trusts no trail"
+        );
+        let mut unsigned = own.clone();
+        unsigned.as_object_mut().map(|o| o.remove("account"));
+        assert!(parse(&unsigned).named.is_empty());
+    }
+
+    #[test]
+    fn endpoints_the_accept_did_not_succeed_for_are_not_accepted() {
+        let params = json!({"AcceptVpcEndpointConnectionsRequest": {"ServiceId": "vpce-svc-0123456789abcdef0",
+            "VpcEndpointId": [{"content": "vpce-0123456789abcdef0"}, {"content": "vpce-0fedcba9876543210"}]}});
+        let response = json!({"responseElements": {"AcceptVpcEndpointConnectionsResponse": {
+            "unsuccessful": {"item": {"resourceId": "vpce-0fedcba9876543210",
+                "error": {"code": "InvalidVpcEndpoint.NotFound", "message": "gone"}}}}}});
+        let work = parse(&trail("AcceptVpcEndpointConnections", params, response));
+        let named: Vec<&str> = work.named.iter().map(|n| n.endpoint.as_str()).collect();
+        assert_eq!(named, vec!["vpce-0123456789abcdef0"]);
+        assert!(work.ignored.iter().any(|w| w.contains("vpce-0fedcba9876543210")), "{work:?}");
     }
 
     #[test]

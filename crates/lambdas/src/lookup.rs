@@ -150,6 +150,7 @@ fn json<T: Serialize>(status: i64, body: &T) -> LambdaFunctionUrlResponse {
     response.status_code = status;
     response.headers.insert("content-type", HeaderValue::from_static("application/json"));
     response.headers.insert("cache-control", HeaderValue::from_static("no-store"));
+    response.headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     response.body =
         Some(serde_json::to_string(body).unwrap_or_else(|_| "{\"error\":\"encoding failed\"}".into()));
     response

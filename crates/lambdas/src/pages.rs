@@ -18,6 +18,7 @@ pub fn html(status: i64, page: Page) -> LambdaFunctionUrlResponse {
     );
     headers.insert("cache-control", HeaderValue::from_static("no-store"));
     headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     let mut response = LambdaFunctionUrlResponse::default();
     response.status_code = status;
     response.headers = headers;

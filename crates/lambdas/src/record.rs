@@ -13,6 +13,7 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 use gate_app::record::{Hint, RecordReport, Recorder};
 use gate_aws::{DynamoStore, Ec2Connections};
+use gate_core::AccountId;
 use gate_inputs::record_event;
 use lambda_runtime::Diagnostic;
 use serde_json::Value;
@@ -45,10 +46,21 @@ impl From<RecordError> for Diagnostic {
     }
 }
 
+/// The account a function runs in, from its ARN
+/// (`arn:aws:lambda:<region>:<account>:function:<name>`).
+pub fn own_account(function_arn: &str) -> Option<AccountId> {
+    function_arn.split(':').nth(4)?.parse().ok()
+}
+
 /// One invocation: parse, record, report. Malformed events are logged and
 /// acknowledged (the same bytes would fail again); failures are retried.
-pub async fn handle(recorder: &Recorder, event: &Value) -> Result<RecordReport, RecordError> {
-    let work = record_event::parse(event);
+/// `provider` is the account record runs in: only its CloudTrail events count.
+pub async fn handle(
+    recorder: &Recorder,
+    event: &Value,
+    provider: Option<&AccountId>,
+) -> Result<RecordReport, RecordError> {
+    let work = record_event::parse(event, provider);
     for why in &work.ignored {
         tracing::info!(why, "event ignored");
     }

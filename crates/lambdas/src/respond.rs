@@ -13,9 +13,9 @@ use aws_lambda_events::http::HeaderValue;
 use gate_app::ports::{SlackReplies, SlackReply};
 use gate_app::{Answered, Decider, PortError, Verdict, answer_note};
 use gate_aws::{LinkKeyRing, SlackNotifier, SlackSecrets};
-use gate_core::link::{Link, LinkAction, LinkError};
-use gate_core::slack::{ButtonPress, SlackError};
-use gate_core::{EndpointId, RequestRecord, Timestamp};
+use gate_core::link::{Link, LinkError};
+use gate_core::slack::{ButtonPress, MAX_REASON_CHARS, SlackError};
+use gate_core::{Answerer, RequestRecord, Timestamp};
 
 use crate::config::RespondConfig;
 use crate::pages::{Page, html as page};
@@ -55,6 +55,7 @@ fn to_slack(status: i64, text: &str) -> LambdaFunctionUrlResponse {
     let mut response = LambdaFunctionUrlResponse::default();
     response.status_code = status;
     response.headers.insert("content-type", HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     response.body = Some(text.to_owned());
     response
 }
@@ -227,28 +228,17 @@ impl Responder {
         Ok((link, sig))
     }
 
-    async fn record(&self, endpoint: &EndpointId) -> Result<Option<RequestRecord>, PortError> {
-        Ok(self.decider.requests.get_many(std::slice::from_ref(endpoint)).await?.remove(endpoint))
-    }
-
-    /// GET: show what the POST would do. Changes nothing.
+    /// GET: show what the POST would do, if the link's approver may still
+    /// answer. Changes nothing.
     async fn confirm(&self, link: &Link, sig: &str) -> LambdaFunctionUrlResponse {
-        let rec = match self.record(&link.endpoint).await {
-            Ok(Some(r)) => r,
-            Ok(None) => {
-                return refusal(
-                    404,
-                    "Unknown request",
-                    format!("Endpoint Gate has no request for {}", link.endpoint),
-                );
-            }
+        let who = Answerer::Email(link.approver.clone());
+        let rec = match self.decider.answerable(&link.endpoint, &who).await {
+            Ok(Ok(rec)) => rec,
+            Ok(Err(closed)) => return closed_page(&closed, link),
             Err(e) => {
                 return refusal(503, "Try again", format!("the request could not be read ({})", e.what));
             }
         };
-        if rec.state != gate_core::RequestState::Review {
-            return page(200, Page::message("Already decided", &already(&rec)));
-        }
         let fields = [
             ("e", link.endpoint.to_string()),
             ("a", link.action.as_str().to_owned()),
@@ -265,29 +255,17 @@ impl Responder {
             .split('&')
             .find_map(|p| p.strip_prefix("reason="))
             .and_then(gate_core::link::percent_decode)
-            .map(|r| r.chars().take(500).collect::<String>());
-        let verdict = match link.action {
-            LinkAction::Approve => Verdict::Approve,
-            LinkAction::Reject => Verdict::Deny,
-        };
-        let actor = format!("email:{}", link.approver);
-        match self.decider.answer(&link.endpoint, verdict, &actor, reason.as_deref(), now).await {
+            .map(|r| r.chars().take(MAX_REASON_CHARS).collect::<String>());
+        let verdict = Verdict::from(link.action);
+        let who = Answerer::Email(link.approver.clone());
+        match self.decider.answer(&link.endpoint, verdict, &who, reason.as_deref(), now).await {
             Ok(Answered::Done { record, report }) => {
                 let followed = answer_note(verdict, None, report.failed.is_empty());
                 let text = format!("{} {} by {}. {followed}", record.endpoint, record.state, link.approver);
                 page(200, Page::message("Done", &text))
             }
             Ok(Answered::AlreadyDecided(rec)) => page(409, Page::message("Already decided", &already(&rec))),
-            Ok(Answered::NotPending(state)) => page(
-                409,
-                Page::message(
-                    "Nothing to decide",
-                    &format!("the connection is {state}, not awaiting acceptance"),
-                ),
-            ),
-            Ok(Answered::Unknown) => {
-                refusal(404, "Unknown request", format!("Endpoint Gate has no request for {}", link.endpoint))
-            }
+            Ok(closed) => closed_page(&closed, link),
             Err(e) => {
                 tracing::error!(error = %e.chain(), endpoint_id = %link.endpoint, "answer failed");
                 refusal(
@@ -296,6 +274,31 @@ impl Responder {
                     "the answer could not be recorded; nothing changed. Try again shortly.".into(),
                 )
             }
+        }
+    }
+}
+
+/// The page for a request that this link cannot answer.
+fn closed_page(closed: &Answered, link: &Link) -> LambdaFunctionUrlResponse {
+    match closed {
+        Answered::AlreadyDecided(rec) => page(200, Page::message("Already decided", &already(rec))),
+        Answered::NotPending(state) => page(
+            409,
+            Page::message(
+                "Nothing to decide",
+                &format!("the connection is {state}, not awaiting acceptance"),
+            ),
+        ),
+        Answered::NotAnApprover => refusal(
+            403,
+            "Not an approver",
+            format!(
+                "{} is not an approver of this request's service (any more); nothing changed",
+                link.approver
+            ),
+        ),
+        Answered::Unknown | Answered::Done { .. } => {
+            refusal(404, "Unknown request", format!("Endpoint Gate has no request for {}", link.endpoint))
         }
     }
 }
@@ -341,41 +344,10 @@ impl Responder {
             tracing::warn!(endpoint_id = %press.endpoint, user = press.user_id, reason = text, "Slack answer refused");
             SlackReply::Ephemeral(text)
         };
-        let rec = match self.record(&press.endpoint).await {
-            Ok(Some(r)) => r,
-            Ok(None) => return ephemeral(format!("Endpoint Gate has no request for {}.", press.endpoint)),
-            Err(e) => {
-                tracing::error!(error = %e.chain(), "reading the request failed");
-                return ephemeral(
-                    "The request could not be read; nothing changed. Try again shortly.".into(),
-                );
-            }
-        };
-        match self.is_slack_approver(&rec, &press.user_id).await {
-            Ok(true) => {}
-            Ok(false) => {
-                return ephemeral(format!(
-                    "You are not an approver of {}; your click changed nothing. The policy's approvers \
-                     list Slack users as slack:<user id>.",
-                    rec.service
-                ));
-            }
-            Err(e) => {
-                tracing::error!(error = %e.chain(), "reading the policy failed");
-                return ephemeral("The policy could not be read; nothing changed. Try again shortly.".into());
-            }
-        }
-        let verdict = match press.action {
-            LinkAction::Approve => Verdict::Approve,
-            LinkAction::Reject => Verdict::Deny,
-        };
-        let actor = if press.user_name.is_empty() {
-            format!("slack:{}", press.user_id)
-        } else {
-            format!("slack:{} ({})", press.user_id, press.user_name)
-        };
+        let verdict = Verdict::from(press.action);
+        let who = Answerer::Slack { user_id: press.user_id.clone(), user_name: press.user_name.clone() };
         let reason = press.reason.as_deref();
-        match self.decider.answer(&press.endpoint, verdict, &actor, reason, now).await {
+        match self.decider.answer(&press.endpoint, verdict, &who, reason, now).await {
             Ok(Answered::Done { record, report }) => SlackReply::Outcome {
                 record: Box::new(record),
                 note: answer_note(verdict, reason, report.failed.is_empty()),
@@ -385,6 +357,11 @@ impl Responder {
                 note: format!("This was already decided; your click changed nothing. {}", already(&record)),
                 record: Box::new(record),
             },
+            Ok(Answered::NotAnApprover) => ephemeral(
+                "You are not an approver of this request's service; your click changed nothing. The \
+                 policy's approvers list Slack users as slack:<user id>."
+                    .into(),
+            ),
             Ok(Answered::NotPending(state)) => {
                 ephemeral(format!("Nothing to decide: the connection is {state}, not awaiting acceptance."))
             }
@@ -396,11 +373,6 @@ impl Responder {
                 ephemeral("The answer could not be recorded; nothing changed. Try again shortly.".into())
             }
         }
-    }
-
-    async fn is_slack_approver(&self, rec: &RequestRecord, user_id: &str) -> Result<bool, PortError> {
-        let book = self.decider.policies.load_book(&[(rec.service.clone(), rec.owner)]).await?;
-        Ok(book.policy_for(&rec.service).is_some_and(|p| p.policy.has_slack_approver(user_id)))
     }
 }
 

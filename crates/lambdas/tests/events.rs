@@ -48,7 +48,10 @@ fn world() -> World {
     let audit = Arc::new(InMemoryAudit::default());
     let decider = Decider {
         connections: connections.clone(),
-        networks: Arc::new(StaticNetworks::default()),
+        // The consumer's VPC reads as the CIDR it declared.
+        networks: Arc::new(StaticNetworks(
+            [(OWNER.parse().expect("account"), vec!["172.16.0.0/16".parse().expect("cidr")])].into(),
+        )),
         policies: Arc::new(InMemoryPolicies::new(vec![ServicePolicy::cautious(Scope::Any)], vec![entry])),
         requests: Arc::new(InMemoryRequests::default()),
         audit: audit.clone(),

@@ -65,6 +65,9 @@ async fn hostile_requests_are_refused_and_change_nothing() {
         Link { expires: now().plus_secs(-60), ..link(3, LinkAction::Approve) }.query(KEY.as_bytes());
     let foreign = link(3, LinkAction::Approve).query(b"someone-elses-key-0123456789abcdef");
     let other_request = link(9, LinkAction::Approve).query(KEY.as_bytes());
+    // Correctly signed, but made out to someone the policy does not name.
+    let stranger = Link { approver: "mallory@example.com".into(), ..link(3, LinkAction::Approve) };
+    let stranger = stranger.query(KEY.as_bytes());
     let big = "a".repeat(MAX_BODY + 1);
     let cases: Vec<(&str, LambdaFunctionUrlRequest, i64)> = vec![
         (
@@ -148,6 +151,8 @@ async fn hostile_requests_are_refused_and_change_nothing() {
             request("GET", "/link", &good.replace("by=netops", "by=%3Cscript%3E"), None, false),
             403,
         ),
+        ("signed link of a non-approver", request("POST", "/link", "", Some(&stranger), false), 403),
+        ("signed link of a non-approver on GET", request("GET", "/link", &stranger, None, false), 403),
         ("wrong path", request("POST", "/approve", "", Some(&good), false), 404),
         ("root path", request("GET", "/", &good, None, false), 404),
         ("path traversal", request("GET", "/link/../admin", &good, None, false), 404),
@@ -166,6 +171,29 @@ async fn hostile_requests_are_refused_and_change_nothing() {
         assert!(!html.contains("<script>"), "{what}: unescaped input");
     }
     assert_eq!(w.requests.get(&endpoint(3)).expect("rec"), before);
+    assert_eq!(w.connections.act_call_count(), 0);
+}
+
+#[tokio::test]
+async fn a_removed_approvers_links_stop_working_at_once() {
+    let w = world().await;
+    let q = link(1, LinkAction::Approve).query(KEY.as_bytes());
+    assert_eq!(w.responder.handle_at(request("GET", "/link", &q, None, false), now()).await.status_code, 200);
+    // The operators apply a policy without netops, while its email is still unread.
+    w.policies.policies.lock().expect("lock")[0].approvers = vec!["payments-owners@example.com".into()];
+    let before = w.requests.get(&endpoint(1)).expect("rec");
+    for (what, req) in [
+        ("GET", request("GET", "/link", &q, None, false)),
+        ("POST", request("POST", "/link", "", Some(&q), false)),
+    ] {
+        let r = w.responder.handle_at(req, now()).await;
+        assert_eq!(r.status_code, 403, "{what}: {:?}", r.body);
+        let page = r.body.unwrap_or_default();
+        assert!(page.contains("not an approver"), "{what}: {page}");
+        assert!(!page.contains("333344445555"), "{what}: a refused link learns nothing of the request");
+        assert_eq!(r.headers.get("x-content-type-options").map(|v| v.as_bytes()), Some(&b"nosniff"[..]));
+    }
+    assert_eq!(w.requests.get(&endpoint(1)).expect("rec"), before);
     assert_eq!(w.connections.act_call_count(), 0);
 }
 

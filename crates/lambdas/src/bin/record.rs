@@ -13,7 +13,10 @@ async fn main() -> Result<(), Error> {
     let recorder = record::build(&config, &sdk);
     run(service_fn(|event: LambdaEvent<Value>| {
         let recorder = &recorder;
-        async move { record::handle(recorder, &event.payload).await.map(|r| serde_json::json!(r)) }
+        let provider = record::own_account(&event.context.invoked_function_arn);
+        async move {
+            record::handle(recorder, &event.payload, provider.as_ref()).await.map(|r| serde_json::json!(r))
+        }
     }))
     .await
 }

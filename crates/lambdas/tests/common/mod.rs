@@ -27,6 +27,7 @@ pub fn endpoint(n: u32) -> EndpointId {
 
 pub struct World {
     pub connections: Arc<InMemoryConnections>,
+    pub policies: Arc<InMemoryPolicies>,
     pub requests: Arc<InMemoryRequests>,
     pub audit: Arc<InMemoryAudit>,
     pub replies: Arc<RecordingReplies>,
@@ -52,17 +53,18 @@ pub async fn world() -> World {
     let connections = Arc::new(InMemoryConnections::with(conns));
     let requests = Arc::new(InMemoryRequests::default());
     let audit = Arc::new(InMemoryAudit::default());
+    let policies = Arc::new(InMemoryPolicies::new(
+        vec![ServicePolicy {
+            approvers: vec!["netops@example.com".into(), format!("slack:{SLACK_APPROVER}")],
+            slack_channel: Some("#netops".into()),
+            ..ServicePolicy::cautious(Scope::Any)
+        }],
+        vec![],
+    ));
     let decider = Decider {
         connections: connections.clone(),
         networks: Arc::new(StaticNetworks::default()),
-        policies: Arc::new(InMemoryPolicies::new(
-            vec![ServicePolicy {
-                approvers: vec!["netops@example.com".into(), format!("slack:{SLACK_APPROVER}")],
-                slack_channel: Some("#netops".into()),
-                ..ServicePolicy::cautious(Scope::Any)
-            }],
-            vec![],
-        )),
+        policies: policies.clone(),
         requests: requests.clone(),
         audit: audit.clone(),
         notifier: Arc::new(RecordingNotifier::default()),
@@ -80,6 +82,7 @@ pub async fn world() -> World {
     };
     World {
         connections,
+        policies,
         requests,
         audit,
         replies,

@@ -1,0 +1,159 @@
+//! Approvers' answers to requests in review: who may answer is decided
+//! here, for every channel (email link, Slack, CLI), against the service's
+//! policy as it is when the answer arrives; the answer is then taken once,
+//! whoever answers first, and the connection accepted or rejected.
+
+use gate_core::link::LinkAction;
+use gate_core::{
+    Action, Answerer, ConnectionState, EndpointId, Outcome, RequestRecord, RequestState, Timestamp,
+};
+
+use crate::decide::{Decider, Report};
+use crate::error::PortError;
+use crate::ports::AuditKind;
+
+/// How often an answer is tried again when a reminder or a concurrent sweep
+/// changed the review between its read and its write.
+const ATTEMPTS: usize = 5;
+
+/// An approver's verdict on a request in review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Approve,
+    Deny,
+}
+
+impl From<LinkAction> for Verdict {
+    fn from(action: LinkAction) -> Self {
+        match action {
+            LinkAction::Approve => Verdict::Approve,
+            LinkAction::Reject => Verdict::Deny,
+        }
+    }
+}
+
+/// What follows "approved by …" wherever an answer is reported (the email
+/// page, Slack, the CLI): the reason given, if any, and whether EC2 has
+/// acted yet.
+pub fn answer_note(verdict: Verdict, reason: Option<&str>, acted: bool) -> String {
+    let mut note = match reason.map(str::trim) {
+        Some(r) if !r.is_empty() => format!("Reason: {r}. "),
+        _ => String::new(),
+    };
+    note.push_str(if !acted {
+        "EC2 did not act yet; Endpoint Gate will finish it within minutes."
+    } else if verdict == Verdict::Approve {
+        "The connection is accepted."
+    } else {
+        "The connection is rejected."
+    });
+    note
+}
+
+/// What became of an answer.
+#[derive(Debug)]
+pub enum Answered {
+    /// This answer decided; `report` says whether EC2 acted (a failed
+    /// Accept is finished by the sweep).
+    Done { record: RequestRecord, report: Report },
+    /// Someone else decided first; the record says who and when.
+    AlreadyDecided(RequestRecord),
+    /// The connection is no longer waiting for an answer.
+    NotPending(ConnectionState),
+    /// Endpoint Gate has no request for this endpoint.
+    Unknown,
+    /// The answerer is not (or no longer) an approver of the request's
+    /// service; nothing else about the request is told.
+    NotAnApprover,
+}
+
+impl Decider {
+    /// The request `who` may answer now, or why they may not. Changes
+    /// nothing: the confirmation page of an email link asks this.
+    pub async fn answerable(
+        &self,
+        endpoint: &EndpointId,
+        who: &Answerer,
+    ) -> Result<Result<RequestRecord, Answered>, PortError> {
+        let Some(rec) = self.requests.get_many(std::slice::from_ref(endpoint)).await?.remove(endpoint) else {
+            return Ok(Err(Answered::Unknown));
+        };
+        let book = self.policies.load_book(&[(rec.service.clone(), rec.owner)]).await?;
+        let may = book.policy_for(&rec.service).is_some_and(|p| p.policy.may_answer(who));
+        if !may {
+            tracing::warn!(endpoint_id = %endpoint, service_id = %rec.service, actor = %who.actor(), "answer from someone who is not an approver refused");
+            return Ok(Err(Answered::NotAnApprover));
+        }
+        if rec.state != RequestState::Review {
+            return Ok(Err(Answered::AlreadyDecided(rec)));
+        }
+        Ok(Ok(rec))
+    }
+
+    /// An approver's answer to a request in review: taken once, whoever
+    /// answers first (email, Slack, CLI) wins, and the connection is then
+    /// accepted or rejected.
+    pub async fn answer(
+        &self,
+        endpoint: &EndpointId,
+        verdict: Verdict,
+        who: &Answerer,
+        reason: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Answered, PortError> {
+        let actor = who.actor();
+        for attempt in 0..ATTEMPTS {
+            let rec = match self.answerable(endpoint, who).await? {
+                Ok(rec) => rec,
+                Err(closed) => return Ok(closed),
+            };
+            if attempt == 0 {
+                match self.connections.get(endpoint).await? {
+                    Some(c) if c.state == ConnectionState::PendingAcceptance => {}
+                    Some(c) => return Ok(Answered::NotPending(c.state)),
+                    None => return Ok(Answered::NotPending(ConnectionState::Deleted)),
+                }
+            }
+            let mut answered = rec.clone();
+            answered.state = match verdict {
+                Verdict::Approve => RequestState::Approved,
+                Verdict::Deny => RequestState::Denied,
+            };
+            answered.actor = actor.clone();
+            answered.decided_at = now;
+            answered.version += 1;
+            // A conflict is someone else's answer, or a reminder that moved
+            // the version on: read again, and answer if it is still open.
+            if self.requests.update(&answered).await? {
+                return Ok(self.answered(answered, verdict, reason, now).await);
+            }
+        }
+        Err(PortError::plain(format!("the review of {endpoint} kept changing; try again"), true))
+    }
+
+    /// Audits the answer, acts on it and shows it where the review was posted.
+    async fn answered(
+        &self,
+        answered: RequestRecord,
+        verdict: Verdict,
+        reason: Option<&str>,
+        now: Timestamp,
+    ) -> Answered {
+        let actor = answered.actor.clone();
+        let outcome = if verdict == Verdict::Approve { Outcome::Accept } else { Outcome::Reject };
+        let detail = match reason {
+            Some(r) if !r.trim().is_empty() => format!("{} by {actor}: {}", answered.state, r.trim()),
+            _ => format!("{} by {actor}", answered.state),
+        };
+        tracing::info!(endpoint_id = %answered.endpoint, owner = %answered.owner, service_id = %answered.service, outcome = %outcome, actor, "answered");
+        let mut event = self.event(&answered, now, AuditKind::Decided, detail);
+        event.actor = actor;
+        event.outcome = Some(outcome);
+        self.audit_quietly(event).await;
+        let mut report = Report::default();
+        let action = if verdict == Verdict::Approve { Action::Accept } else { Action::Reject };
+        self.act(action, &answered.service, std::slice::from_ref(&answered), now, &mut report).await;
+        self.settle(&answered, &answer_note(verdict, reason, report.failed.is_empty())).await;
+        Answered::Done { record: answered, report }
+    }
+}
