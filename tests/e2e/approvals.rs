@@ -156,7 +156,8 @@ impl Setup {
             .filter_map(|m| m["Message"].as_str())
             .find(|b| b.contains(endpoint))
             .ok_or("no review email")?;
-        let block = body.split(&format!("For {approver}:")).nth(1).ok_or("no links for the approver")?;
+        let block =
+            body.split(&format!("Your links ({approver};")).nth(1).ok_or("no links for the approver")?;
         let line = block.lines().find(|l| l.trim_start().starts_with(label)).ok_or("no such link")?;
         Ok(line.split("/link?").nth(1).ok_or("not a link")?.trim().to_owned())
     }

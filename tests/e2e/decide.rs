@@ -1,6 +1,8 @@
 use gate_app::ports::{Audit, AuditKind};
 use gate_aws::DynamoStore;
-use gate_core::{AllowEntry, Effect, OverlapMode, ProtectedRange, Scope, ServicePolicy, Timestamp, Unlisted};
+use gate_core::{
+    AllowEntry, DeclaredCidrs, Effect, OverlapMode, ProtectedRange, Scope, ServicePolicy, Timestamp, Unlisted,
+};
 use gate_e2e::{Local, Result, Service, connect_event};
 use gate_lambdas::decide::{DecideError, handle_at};
 use serde_json::{Value, json};
@@ -138,8 +140,13 @@ async fn secondary_cidr_blocks_are_checked_too() -> Result<()> {
 }
 
 #[tokio::test]
-async fn unreadable_consumer_role_falls_back_to_declared_cidrs() -> Result<()> {
-    let s = setup(|p| p.overlap = OverlapMode::Reject).await?;
+async fn unreadable_consumer_role_falls_back_to_declared_cidrs_only_where_the_policy_trusts_them()
+-> Result<()> {
+    let s = setup(|p| {
+        p.overlap = OverlapMode::Reject;
+        p.declared_cidrs = DeclaredCidrs::Trust;
+    })
+    .await?;
     // Two consumers without the reader role: one declares a clean range,
     // the other a protected one.
     let clean = "210000000006";
@@ -158,6 +165,20 @@ async fn unreadable_consumer_role_falls_back_to_declared_cidrs() -> Result<()> {
     let out = decide(&s, &connect_event(&s.service.id, &eb, risky)).await?;
     assert_eq!(s.local.state(&eb).await?, "rejected");
     assert!(out.report.decided[0].reasons.contains("using declared 10.9.0.0/16"), "{:?}", out.report);
+    Ok(())
+}
+
+#[tokio::test]
+async fn without_trust_an_unreadable_role_follows_unknown_cidr_whatever_was_declared() -> Result<()> {
+    let s = setup(|p| p.overlap = OverlapMode::Reject).await?;
+    let clean = "210000000016";
+    s.store.put_entry(&entry("*", clean, Effect::Allow, &["192.168.0.0/16"])?).await?;
+    let a = s.local.consumer(clean, "192.168.0.0/16", &[], false).await?;
+    let ea = s.local.request(&a, &s.service).await?;
+    let out = decide(&s, &connect_event(&s.service.id, &ea, clean)).await?;
+    assert_eq!(s.local.state(&ea).await?, "pendingAcceptance");
+    assert_eq!(out.report.decided[0].outcome, gate_core::Outcome::Review, "{:?}", out.report);
+    assert!(out.report.decided[0].reasons.contains("declared CIDRs are not trusted"), "{:?}", out.report);
     Ok(())
 }
 

@@ -8,16 +8,16 @@
 //! says, none is accepted against policy, none is lost.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use futures_util::stream::{self, StreamExt};
 use gate_app::ports::{Connections, Requests};
 use gate_app::{Decider, Settings};
 use gate_aws::{AssumeRoleNetworks, DynamoStore, Ec2Connections, SnsNotifier};
-use gate_core::{ConnectionState, Effect, EndpointId, RequestState, Scope, ServicePolicy, Timestamp};
-use gate_e2e::{Local, Result, allow_entry, connect_event, http_get, http_post};
+use gate_core::{
+    ConnectionState, DeclaredCidrs, Effect, EndpointId, RequestState, Scope, ServicePolicy, Timestamp,
+};
+use gate_e2e::{FaultProxy, Local, Result, allow_entry, connect_event, http_post};
 use gate_lambdas::decide::handle_at;
 use serde_json::{Value, json};
 
@@ -27,48 +27,17 @@ const ALLOWED: &str = "290000000001";
 const DENIED: &str = "290000000002";
 const UNKNOWN: &str = "290000000003";
 
-/// A fault proxy in front of one local endpoint; stopped when dropped.
-struct FaultProxy {
-    child: Child,
-    url: String,
-}
-
-impl FaultProxy {
-    fn start(upstream: &str, seed: u32) -> Result<Self> {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/localenv/fault_proxy.py");
-        let mut child = Command::new("python3")
-            .args([script, "--upstream", upstream, "--rate", FAULT_RATE, "--seed", &seed.to_string()])
-            .stdout(Stdio::piped())
-            .spawn()?;
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().ok_or("no stdout")?).read_line(&mut line)?;
-        let url = line
-            .trim()
-            .strip_prefix("READY ")
-            .ok_or_else(|| format!("fault proxy said {line:?}"))?
-            .to_owned();
-        Ok(Self { child, url })
-    }
-
-    fn counts(&self) -> Result<HashMap<String, u64>> {
-        Ok(serde_json::from_str(&http_get(&self.url, "/_faults")?)?)
-    }
-}
-
-impl Drop for FaultProxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_requests_at_a_20_percent_fault_rate_end_as_the_policy_says() -> Result<()> {
     let local = Local::from_env().await;
     let ddb_url = std::env::var("GATE_LOCAL_DYNAMODB_URL")?;
     let clean = DynamoStore::new(aws_sdk_dynamodb::Client::new(&local.sdk), gate_e2e::unique("faults"));
     clean.ensure_table().await?;
-    clean.put_policy(&ServicePolicy::cautious(Scope::Any)).await?;
+    // The seeded consumers have no reader role: the allowed one is judged on
+    // its declared CIDRs, which this policy opts in to trust.
+    let trusting =
+        ServicePolicy { declared_cidrs: DeclaredCidrs::Trust, ..ServicePolicy::cautious(Scope::Any) };
+    clean.put_policy(&trusting).await?;
     clean.put_entry(&allow_entry("*", ALLOWED, Effect::Allow, &["172.20.0.0/16"])?).await?;
     clean.put_entry(&allow_entry("*", DENIED, Effect::Deny, &[])?).await?;
     let (topic, _) = local.topic_with_queue("faults-review").await?;
@@ -90,8 +59,8 @@ async fn a_thousand_requests_at_a_20_percent_fault_rate_end_as_the_policy_says()
     assert_eq!(owner_of.len(), REQUESTS);
 
     // decide, with every AWS call through the fault proxies.
-    let moto_proxy = FaultProxy::start(&local.moto_url, 7)?;
-    let ddb_proxy = FaultProxy::start(&ddb_url, 11)?;
+    let moto_proxy = FaultProxy::start(&local.moto_url, FAULT_RATE, 7)?;
+    let ddb_proxy = FaultProxy::start(&ddb_url, FAULT_RATE, 11)?;
     // The environment's AWS_ENDPOINT_URL names moto; this loader's explicit URL wins over it.
     let faulty = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(&moto_proxy.url)

@@ -18,7 +18,7 @@ fn http(method: &str, query: &str, body: Option<&str>) -> LambdaFunctionUrlReque
 
 /// The review email's approve link for `approver`, as the query string.
 fn approve_link(email: &str, approver: &str) -> Option<String> {
-    let block = email.split(&format!("For {approver}:")).nth(1)?;
+    let block = email.split(&format!("Your links ({approver};")).nth(1)?;
     let line = block.lines().find(|l| l.trim_start().starts_with("Approve:"))?;
     Some(line.split("/link?").nth(1)?.trim().to_owned())
 }
@@ -31,7 +31,10 @@ async fn an_approver_answers_from_the_email_link_and_the_connection_follows() ->
     let mut policy = ServicePolicy::cautious(service.id.parse()?);
     policy.approvers = vec!["netops@example.com".into(), "oncall@example.com".into()];
     store.put_policy(&policy).await?;
-    let (topic, inbox) = local.topic_with_queue("review").await?;
+    let (topic, _) = local.topic_with_queue("review").await?;
+    // Each approver's mailbox, subscribed the way `endpoint-gate apply` does.
+    let netops_inbox = local.approver_inbox(&topic, "netops@example.com").await?;
+    let oncall_inbox = local.approver_inbox(&topic, "oncall@example.com").await?;
     let secret = local.link_secret().await?;
     let decider =
         local.decider(&local.decide_config_with_links(store.table(), &topic, &[&service], &secret)).await;
@@ -47,9 +50,17 @@ async fn an_approver_answers_from_the_email_link_and_the_connection_follows() ->
     let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
     handle_at(&decider, &sweep, Timestamp::now()).await?;
 
-    let mail = local.drain(&inbox).await?;
-    let body = mail[0]["Message"].as_str().unwrap_or_default().to_owned();
+    // Each approver receives one email, with their own links and no one else's.
+    let netops_mail = local.drain(&netops_inbox).await?;
+    let oncall_mail = local.drain(&oncall_inbox).await?;
+    assert_eq!((netops_mail.len(), oncall_mail.len()), (1, 1), "one email each");
+    let netops_body = netops_mail[0]["Message"].as_str().unwrap_or_default().to_owned();
+    let body = oncall_mail[0]["Message"].as_str().unwrap_or_default().to_owned();
     assert!(body.contains("https://respond.example.invalid/link?"), "{body}");
+    assert!(approve_link(&netops_body, "netops@example.com").is_some(), "{netops_body}");
+    assert!(!netops_body.contains("by=oncall"), "netops's email carries oncall's links: {netops_body}");
+    assert!(!body.contains("by=netops"), "oncall's email carries netops's links: {body}");
+    assert_eq!(body.matches("/link?").count(), 2, "one approve and one reject link: {body}");
     let link = approve_link(&body, "oncall@example.com").ok_or("no approve link for oncall")?;
 
     // The mail scanner's GET: a page, nothing decided.

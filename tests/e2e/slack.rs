@@ -19,8 +19,15 @@ async fn an_approver_approves_from_slack_and_the_message_shows_who() -> Result<(
     let text = message["body"].to_string();
     assert!(text.contains("not on the allowlist") && text.contains("250000000001"), "{text}");
 
-    // Slack approvers get no email links; email approvers do.
-    assert!(s.email_link(&endpoint, "netops@example.com", "Approve:").await.is_ok());
+    // One email, to the one email approver, with only their links: the
+    // Slack approver answers with the buttons and gets no links.
+    let mail = s.local.drain(&s.inbox).await?;
+    assert_eq!(mail.len(), 1, "{mail:?}");
+    let body = mail[0]["Message"].as_str().unwrap_or_default();
+    assert_eq!(mail[0]["MessageAttributes"]["approver"]["Value"], "netops@example.com");
+    assert!(body.contains("Your links (netops@example.com;"), "{body}");
+    assert_eq!(body.matches("/link?").count(), 2, "{body}");
+    assert!(!body.contains("by=slack"), "{body}");
 
     let (status, hook) = s.click(&message, "approve", APPROVER, "known partner team").await?;
     assert_eq!(status, 200);

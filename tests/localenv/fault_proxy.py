@@ -15,7 +15,8 @@ the failures AWS clients must survive:
     # prints `READY http://127.0.0.1:<port>`
 
 The emulator's own control routes (/_gate/...) pass untouched. GET /_faults
-returns the counts of what was injected. Standard library only; binds
+returns the counts of what was injected; POST /_faults {"rate": r} changes
+the rate. Standard library only; binds
 127.0.0.1.
 """
 
@@ -102,6 +103,9 @@ def handler_for(proxy: Proxy) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if self.path.startswith("/_faults"):
                 with proxy.lock:
+                    if self.command == "POST":
+                        # {"rate": 0.0}: the bad day ends (or starts) mid-test.
+                        proxy.rate = float(json.loads(body or b"{}").get("rate", proxy.rate))
                     return self.send(200, json.dumps(proxy.counts).encode(), "application/json")
             kind = None if self.path.startswith("/_gate") else proxy.pick()
             if kind == "drop":

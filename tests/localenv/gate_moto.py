@@ -535,12 +535,45 @@ def assume_role(self: STSBackend, *args: Any, **kwargs: Any) -> Any:
     if match and match.group(2) != ORG_ADMIN_ROLE:
         account, name = match.groups()
         roles = iam_backends[account]["aws"].roles.values()
-        if not any(r.name == name for r in roles):
+        role = next((r for r in roles if r.name == name), None)
+        external_id = kwargs.get("external_id")
+        if role is None or not _trusts(role.assume_role_policy_document, self.account_id, external_id):
             raise STSClientError(
                 "AccessDenied",
                 f"User is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
             )
     return _moto_assume_role(self, *args, **kwargs)
+
+
+def _trusts(document: Any, caller: str, external_id: str | None) -> bool:
+    """Whether a role's trust policy lets `caller`'s account assume it, as AWS
+    decides it for what the tests need: an explicit Deny wins, an Allow must
+    name the account (root ARN, bare id or "*"), and a sts:ExternalId
+    condition must match. A consumer can switch its role off by editing this."""
+    try:
+        policy = json.loads(document) if isinstance(document, str) else document
+    except ValueError:
+        return False
+    statements = policy.get("Statement", []) if isinstance(policy, dict) else []
+    if isinstance(statements, dict):
+        statements = [statements]
+
+    def applies(st: dict) -> bool:
+        principal = st.get("Principal", {})
+        names = principal.get("AWS", []) if isinstance(principal, dict) else principal
+        names = [names] if isinstance(names, str) else names
+        admitted = any(n in ("*", caller, f"arn:aws:iam::{caller}:root") for n in names)
+        actions = st.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        wanted = st.get("Condition", {}).get("StringEquals", {}).get("sts:ExternalId")
+        return admitted and any(a in ("sts:AssumeRole", "sts:*", "*") for a in actions) and (
+            wanted is None or wanted == external_id
+        )
+
+    relevant = [st for st in statements if isinstance(st, dict) and applies(st)]
+    return any(st.get("Effect") == "Allow" for st in relevant) and not any(
+        st.get("Effect") == "Deny" for st in relevant
+    )
 
 
 STSBackend.assume_role = assume_role

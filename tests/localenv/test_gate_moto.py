@@ -353,11 +353,31 @@ def test_only_existing_roles_can_be_assumed(world):
     with pytest.raises(botocore.exceptions.ClientError) as refused:
         sts.assume_role(RoleArn=reader, RoleSessionName="gate")
     assert refused.value.response["Error"]["Code"] == "AccessDenied"
-    client(world.url, "iam", assume(world.url, CONSUMER_A)).create_role(
-        RoleName="EndpointGateCidrReader", AssumeRolePolicyDocument="{}"
-    )
+    iam = client(world.url, "iam", assume(world.url, CONSUMER_A))
+    iam.create_role(RoleName="EndpointGateCidrReader", AssumeRolePolicyDocument="{}")
+    with pytest.raises(botocore.exceptions.ClientError) as untrusted:
+        sts.assume_role(RoleArn=reader, RoleSessionName="gate")
+    assert untrusted.value.response["Error"]["Code"] == "AccessDenied", "a trust policy that admits nobody"
+
+    def trust(*statements):
+        return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+    allow = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{PROVIDER}:root"}, "Action": "sts:AssumeRole"}
+    iam.update_assume_role_policy(RoleName="EndpointGateCidrReader", PolicyDocument=trust(allow))
     creds = sts.assume_role(RoleArn=reader, RoleSessionName="gate")["Credentials"]
     assert client(world.url, "sts", creds).get_caller_identity()["Account"] == CONSUMER_A
+
+    # The consumer switches its role off: a Deny, or an external id we do not know.
+    deny = dict(allow, Effect="Deny")
+    iam.update_assume_role_policy(RoleName="EndpointGateCidrReader", PolicyDocument=trust(allow, deny))
+    with pytest.raises(botocore.exceptions.ClientError) as denied:
+        sts.assume_role(RoleArn=reader, RoleSessionName="gate")
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
+    with_id = dict(allow, Condition={"StringEquals": {"sts:ExternalId": "secret-id"}})
+    iam.update_assume_role_policy(RoleName="EndpointGateCidrReader", PolicyDocument=trust(with_id))
+    with pytest.raises(botocore.exceptions.ClientError):
+        sts.assume_role(RoleArn=reader, RoleSessionName="gate", ExternalId="wrong-id")
+    assert sts.assume_role(RoleArn=reader, RoleSessionName="gate", ExternalId="secret-id")["Credentials"]
 
 
 def test_seed_creates_pending_connections_in_bulk(world):

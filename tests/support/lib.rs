@@ -235,6 +235,35 @@ impl Local {
         Ok((topic_arn, queue_url))
     }
 
+    /// A queue standing in for one approver's mailbox: subscribed to the
+    /// topic with the filter policy `endpoint-gate apply` gives the
+    /// approver's email subscription.
+    pub async fn approver_inbox(&self, topic_arn: &str, approver: &str) -> Result<String> {
+        let sns = aws_sdk_sns::Client::new(&self.sdk);
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        let queue = sqs.create_queue().queue_name(unique("approver-inbox")).send().await?;
+        let queue_url = queue.queue_url().ok_or("no queue url")?.to_owned();
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await?;
+        let queue_arn = attrs
+            .attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+            .ok_or("no queue arn")?
+            .clone();
+        sns.subscribe()
+            .topic_arn(topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .attributes("FilterPolicy", gate_aws::review_topic::filter_policy(approver))
+            .send()
+            .await?;
+        Ok(queue_url)
+    }
+
     /// Every SNS envelope waiting on the queue (JSON with Subject, Message,
     /// MessageAttributes).
     pub async fn drain(&self, queue_url: &str) -> Result<Vec<serde_json::Value>> {
@@ -459,4 +488,57 @@ pub fn allow_entry(
         added_by: "e2e".into(),
         added_at: None,
     })
+}
+
+/// A fault proxy (`localenv/fault_proxy.py`) in front of one local endpoint,
+/// failing `rate` of the calls; stopped when dropped.
+#[derive(Debug)]
+pub struct FaultProxy {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl FaultProxy {
+    pub fn start(upstream: &str, rate: &str, seed: u32) -> Result<Self> {
+        Self::start_with(upstream, rate, seed, None)
+    }
+
+    /// Only these kinds of fault (`throttle`, `error5xx`, `slow`, `drop`, `lost_reply`).
+    pub fn start_with(upstream: &str, rate: &str, seed: u32, kinds: Option<&str>) -> Result<Self> {
+        use std::io::BufRead;
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/localenv/fault_proxy.py");
+        let mut args = vec![script, "--upstream", upstream, "--rate", rate];
+        let seed = seed.to_string();
+        args.extend(["--seed", &seed]);
+        if let Some(kinds) = kinds {
+            args.extend(["--kinds", kinds]);
+        }
+        let mut child =
+            std::process::Command::new("python3").args(args).stdout(std::process::Stdio::piped()).spawn()?;
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().ok_or("no stdout")?).read_line(&mut line)?;
+        let url = line
+            .trim()
+            .strip_prefix("READY ")
+            .ok_or_else(|| format!("fault proxy said {line:?}"))?
+            .to_owned();
+        Ok(Self { child, url })
+    }
+
+    pub fn counts(&self) -> Result<HashMap<String, u64>> {
+        Ok(serde_json::from_str(&http_get(&self.url, "/_faults")?)?)
+    }
+
+    /// Changes the share of calls that fail: 0.0 ends the bad day.
+    pub fn set_rate(&self, rate: f64) -> Result<()> {
+        http_post(&self.url, "/_faults", &serde_json::json!({"rate": rate}).to_string())?;
+        Ok(())
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -520,8 +520,10 @@ impl Decider {
         if let Err(e) = self.requests.update(&done).await {
             report.fail(&rec.endpoint, &e);
         }
+        // Each approver is sent only their own links; with none named, the
+        // review waits for an operator at the CLI.
         let mut who = if audience.approvers.is_empty() {
-            "the approvers' topic".to_owned()
+            "nobody: the policy names no approvers (answer with endpoint-gate approve|reject)".to_owned()
         } else {
             audience.approvers.join(", ")
         };

@@ -55,6 +55,8 @@ pub enum Command {
         /// Exit 3 when there are changes.
         #[arg(long)]
         detailed_exitcode: bool,
+        #[command(flatten)]
+        topic: TopicArgs,
     },
     /// Apply the policy file (or a saved plan) with conditional writes.
     Apply {
@@ -65,6 +67,8 @@ pub enum Command {
         /// A plan saved by `plan --out`: applied only where nothing changed since.
         #[arg(long, conflicts_with = "file")]
         plan: Option<PathBuf>,
+        #[command(flatten)]
+        topic: TopicArgs,
     },
     /// What would happen if this consumer connected now, and why.
     Explain {
@@ -148,6 +152,17 @@ pub struct SlackArgs {
     /// Slack's Web API; https only, or a local stand-in on 127.0.0.1.
     #[arg(long, env = "GATE_SLACK_API_URL", default_value = "https://slack.com/api", hide = true)]
     pub slack_api_url: String,
+}
+
+/// The approvers' review topic, whose subscriptions follow the policies.
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct TopicArgs {
+    /// The review topic (the stack's `ReviewTopicArn`): plan shows the
+    /// approver subscriptions to add and any subscription no policy names;
+    /// apply subscribes each email approver with a filter on its own
+    /// address (and with --prune removes the unknown ones).
+    #[arg(long, env = "GATE_REVIEW_TOPIC_ARN")]
+    pub review_topic_arn: Option<String>,
 }
 
 /// Where a consumer asks: the lookup function instead of the table.

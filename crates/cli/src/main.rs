@@ -13,12 +13,14 @@ use aws_config::{BehaviorVersion, Region};
 use clap::{CommandFactory, Parser};
 use gate_app::explain::explain;
 use gate_app::lookup::{EndpointView, Filter, Lookup, LookupError};
+use gate_app::ports::LiveConfig;
 use gate_app::ports::{Audit, ConfigStore, Connections, Requests, ServiceInfo};
+use gate_app::subscriptions::ReviewTopic;
 use gate_app::{Answered, Verdict, answer_note};
-use gate_aws::{DynamoStore, Ec2Connections, SlackNotifier, SlackSecrets};
-use gate_cli::args::{Cli, Command, Output, SlackArgs};
+use gate_aws::{DynamoStore, Ec2Connections, SlackNotifier, SlackSecrets, SnsReviewTopic};
+use gate_cli::args::{Cli, Command, Output, SlackArgs, TopicArgs};
 use gate_cli::file::{self, FileError};
-use gate_cli::plan::{self, Plan};
+use gate_cli::plan::{self, Plan, SubscriptionPlan};
 use gate_cli::registry;
 use gate_cli::remote::{ApiError, LookupApi};
 use gate_core::caller::Caller;
@@ -91,10 +93,11 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), cli.table.clone());
 
     match cli.command {
-        Command::Plan { file, prune, out, detailed_exitcode } => {
+        Command::Plan { file, prune, out, detailed_exitcode, topic } => {
             let desired = read_file(&file)?;
             let live = store.load_all().await.context("reading the live configuration")?;
-            let plan = plan::plan(&desired, &live, prune, &caller(&sdk).await?, Timestamp::now());
+            let mut plan = plan::plan(&desired, &live, prune, &caller(&sdk).await?, Timestamp::now());
+            plan.subscriptions = plan_topic(&sdk, &topic, &desired, &live, prune).await?;
             if let Some(out) = out {
                 let text = serde_json::to_string_pretty(&plan).context("encoding the plan")?;
                 std::fs::write(&out, text).with_context(|| format!("writing {}", out.display()))?;
@@ -102,7 +105,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             print(json, &plan, || plan.to_string());
             Ok(if detailed_exitcode && !plan.is_empty() { 3 } else { 0 })
         }
-        Command::Apply { file, prune, plan: saved } => {
+        Command::Apply { file, prune, plan: saved, topic } => {
             let plan: Plan = match (file, saved) {
                 (_, Some(path)) => {
                     let text = std::fs::read_to_string(&path).map_err(|e| Failure {
@@ -117,7 +120,9 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                 (Some(file), None) => {
                     let desired = read_file(&file)?;
                     let live = store.load_all().await.context("reading the live configuration")?;
-                    plan::plan(&desired, &live, prune, &caller(&sdk).await?, Timestamp::now())
+                    let mut plan = plan::plan(&desired, &live, prune, &caller(&sdk).await?, Timestamp::now());
+                    plan.subscriptions = plan_topic(&sdk, &topic, &desired, &live, prune).await?;
+                    plan
                 }
                 (None, None) => {
                     return Err(Failure { code: 2, message: "apply needs a policy file or --plan".into() });
@@ -126,10 +131,29 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             if !json {
                 println!("{plan}");
             }
-            match plan::apply(&plan, &store).await {
+            let applied = match plan::apply(&plan, &store).await {
+                Ok(mut done) => match &plan.subscriptions {
+                    Some(subs) => {
+                        let topic = SnsReviewTopic::new(aws_sdk_sns::Client::new(&sdk), subs.topic.clone());
+                        match plan::apply_subscriptions(subs, &topic, &mut done).await {
+                            Ok(()) => Ok(done),
+                            Err(e) => Err((done, e)),
+                        }
+                    }
+                    None => Ok(done),
+                },
+                Err(failed) => Err(failed),
+            };
+            match applied {
                 Ok(done) => {
                     print(json, &done, || {
                         let mut s = format!("Applied {} change(s).", done.applied.len());
+                        for email in &done.subscribed {
+                            s.push_str(&format!("\nsubscribed {email}: SNS asks the address to confirm"));
+                        }
+                        for arn in &done.unsubscribed {
+                            s.push_str(&format!("\nremoved the subscription {arn}"));
+                        }
                         for c in &done.conflicts {
                             s.push_str(&format!(
                                 "\nconflict: {c} changed since the plan; not overwritten (plan again)"
@@ -140,11 +164,20 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                     Ok(if done.conflicts.is_empty() { 0 } else { 3 })
                 }
                 Err((done, e)) => {
-                    let applied: Vec<String> = done.applied.iter().map(ToString::to_string).collect();
+                    let mut applied: Vec<String> = done.applied.iter().map(ToString::to_string).collect();
+                    applied.extend(done.subscribed.iter().map(|a| format!("subscription {a}")));
+                    applied.extend(done.unsubscribed.iter().map(|a| format!("removal of {a}")));
+                    // The stack's topic policy refuses Subscribe to all but its OperatorArns.
+                    let hint = if e.chain().contains("AuthorizationError") {
+                        "\nthe review topic admits subscriptions only from the stack's OperatorArns: \
+                         run apply as one of them"
+                    } else {
+                        ""
+                    };
                     Err(Failure {
                         code: 1,
                         message: format!(
-                            "{}\napplied before the failure: {}",
+                            "{}{hint}\napplied before the failure: {}",
                             e.chain(),
                             if applied.is_empty() { "nothing".into() } else { applied.join(", ") }
                         ),
@@ -367,6 +400,27 @@ async fn caller(sdk: &aws_config::SdkConfig) -> Result<String> {
         .await
         .context("asking STS who is calling")?;
     Ok(who.arn().unwrap_or("unknown").to_owned())
+}
+
+/// The review topic's subscriptions against the approvers, when the topic
+/// is given.
+async fn plan_topic(
+    sdk: &aws_config::SdkConfig,
+    topic: &TopicArgs,
+    desired: &file::Desired,
+    live: &LiveConfig,
+    prune: bool,
+) -> Result<Option<SubscriptionPlan>, Failure> {
+    let Some(arn) = &topic.review_topic_arn else { return Ok(None) };
+    if !arn.starts_with("arn:") || !arn.contains(":sns:") {
+        return Err(Failure {
+            code: 2,
+            message: format!("--review-topic-arn {arn:?} is not an SNS topic ARN"),
+        });
+    }
+    let topic = SnsReviewTopic::new(aws_sdk_sns::Client::new(sdk), arn.clone());
+    let live_subs = topic.subscriptions().await.context("reading the review topic's subscriptions")?;
+    Ok(Some(plan::plan_subscriptions(desired, live, arn, &live_subs, prune)))
 }
 
 async fn answer(

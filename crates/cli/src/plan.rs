@@ -7,6 +7,7 @@ use std::fmt;
 
 use gate_app::PortError;
 use gate_app::ports::{ConfigStore, LiveConfig};
+use gate_app::subscriptions::{ReviewTopic, Subscription, audit, email_approvers};
 use gate_core::{AccountId, AllowEntry, Scope, ServicePolicy, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -61,11 +62,63 @@ pub struct Plan {
     pub changes: Vec<Change>,
     /// Live items the file no longer has; removed only with `--prune`.
     pub unmanaged: Vec<Target>,
+    /// The review topic's subscriptions, when the topic was given.
+    #[serde(default)]
+    pub subscriptions: Option<SubscriptionPlan>,
 }
 
 impl Plan {
     pub fn is_empty(&self) -> bool {
-        self.changes.is_empty()
+        self.changes.is_empty() && self.subscriptions.as_ref().is_none_or(SubscriptionPlan::is_empty)
+    }
+}
+
+/// How the review topic's subscriptions follow the approvers. A signed link
+/// is a bearer token: a subscription no policy names may read approvers'
+/// links, so it is always shown, and removed with `--prune`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriptionPlan {
+    pub topic: String,
+    /// Email approvers to subscribe, each filtering on its own address.
+    pub subscribe: Vec<String>,
+    /// Approvers whose subscription waits for them to confirm it.
+    pub pending: Vec<String>,
+    /// Subscriptions no policy names.
+    pub unknown: Vec<Subscription>,
+    /// Of those, the ones `apply` removes (with `--prune`).
+    pub unsubscribe: Vec<String>,
+}
+
+impl SubscriptionPlan {
+    pub fn is_empty(&self) -> bool {
+        self.subscribe.is_empty() && self.unsubscribe.is_empty()
+    }
+}
+
+/// The subscriptions the policies after this apply call for: the file's,
+/// and without `--prune` the live policies it leaves in place.
+pub fn plan_subscriptions(
+    desired: &Desired,
+    live: &LiveConfig,
+    topic: &str,
+    subscriptions: &[Subscription],
+    prune: bool,
+) -> SubscriptionPlan {
+    let kept = live
+        .policies
+        .iter()
+        .filter(|l| !prune && !desired.policies.iter().any(|p| p.scope == l.value.scope))
+        .map(|l| &l.value);
+    let approvers = email_approvers(desired.policies.iter().chain(kept));
+    let found = audit(&approvers, subscriptions);
+    let unsubscribe =
+        if prune { found.unknown.iter().filter_map(|s| s.arn.clone()).collect() } else { Vec::new() };
+    SubscriptionPlan {
+        topic: topic.to_owned(),
+        subscribe: found.missing,
+        pending: found.pending,
+        unknown: found.unknown,
+        unsubscribe,
     }
 }
 
@@ -225,6 +278,27 @@ pub fn plan(desired: &Desired, live: &LiveConfig, prune: bool, actor: &str, now:
 pub struct Applied {
     pub applied: Vec<Target>,
     pub conflicts: Vec<Target>,
+    /// Approvers subscribed (each must confirm by email) and subscriptions removed.
+    pub subscribed: Vec<String>,
+    pub unsubscribed: Vec<String>,
+}
+
+/// Makes the review topic's subscriptions what the plan says: after the
+/// policies are written, so a failure here leaves the policies applied.
+pub async fn apply_subscriptions(
+    plan: &SubscriptionPlan,
+    topic: &dyn ReviewTopic,
+    done: &mut Applied,
+) -> Result<(), PortError> {
+    for email in &plan.subscribe {
+        topic.subscribe(email).await?;
+        done.subscribed.push(email.clone());
+    }
+    for arn in &plan.unsubscribe {
+        topic.unsubscribe(arn).await?;
+        done.unsubscribed.push(arn.clone());
+    }
+    Ok(())
 }
 
 /// Applies a plan with conditional writes. Stops at the first AWS error,
@@ -284,13 +358,55 @@ impl fmt::Display for Plan {
                 writeln!(f, "  {t}")?;
             }
         }
+        if let Some(subs) = &self.subscriptions {
+            write!(f, "{subs}")?;
+        }
         let count = |k: Kind| self.changes.iter().filter(|c| c.kind == k).count();
         write!(
             f,
-            "Plan: {} to add, {} to change, {} to remove.",
+            "Plan: {} to add, {} to change, {} to remove",
             count(Kind::Add),
             count(Kind::Change),
             count(Kind::Remove)
-        )
+        )?;
+        match &self.subscriptions {
+            Some(s) => write!(
+                f,
+                "; {} subscription(s) to add, {} to remove.",
+                s.subscribe.len(),
+                s.unsubscribe.len()
+            ),
+            None => write!(f, "."),
+        }
+    }
+}
+
+impl fmt::Display for SubscriptionPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for email in &self.subscribe {
+            writeln!(f, "+ subscription {email} (pending confirmation)")?;
+        }
+        for email in &self.pending {
+            writeln!(f, "  subscription {email} waits for its owner to confirm it")?;
+        }
+        for s in &self.unknown {
+            let who = format!("{} {}", s.protocol, s.endpoint);
+            match &s.arn {
+                Some(arn) if self.unsubscribe.contains(arn) => {
+                    writeln!(f, "- subscription {arn} ({who}): no policy names it")?
+                }
+                Some(arn) => writeln!(
+                    f,
+                    "! subscription {arn} ({who}) is named by no policy and may read approvers' links; \
+                     --prune removes it"
+                )?,
+                None => writeln!(
+                    f,
+                    "! a pending subscription ({who}) is named by no policy; remove it in SNS once it \
+                     is confirmed"
+                )?,
+            }
+        }
+        Ok(())
     }
 }

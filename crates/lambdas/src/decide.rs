@@ -6,10 +6,11 @@ use aws_config::SdkConfig;
 use gate_app::fanout::Fanout;
 use gate_app::ports::Notifier;
 use gate_app::ports::{AuditEvent, AuditKind};
+use gate_app::subscriptions::TopicWatch;
 use gate_app::{Decider, PortError, Report, Settings};
 use gate_aws::{
     AssumeRoleNetworks, DynamoStore, Ec2Connections, EmailLinks, LinkKeys, SlackNotifier, SlackSecrets,
-    SnsNotifier,
+    SnsNotifier, SnsReviewTopic,
 };
 use gate_core::Timestamp;
 use lambda_runtime::{Diagnostic, LambdaEvent};
@@ -63,6 +64,16 @@ pub async fn build(config: &DecideConfig, sdk: &SdkConfig) -> Result<Decider, Po
     })
 }
 
+/// The review topic's watch, built once per cold start: the sweep compares
+/// the topic's subscriptions with the approvers the policies name.
+pub fn topic_watch(config: &DecideConfig, sdk: &SdkConfig) -> TopicWatch {
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table_name.clone());
+    TopicWatch {
+        topic: Arc::new(SnsReviewTopic::new(aws_sdk_sns::Client::new(sdk), config.review_topic_arn.clone())),
+        config: Arc::new(store),
+    }
+}
+
 /// Why an invocation failed. Lambda retries it; the failure destination
 /// keeps it when retries run out.
 #[derive(Debug, thiserror::Error)]
@@ -101,9 +112,21 @@ pub struct Outcome {
 }
 
 /// Handles one invocation. Transient failures return `Err` so that Lambda
-/// retries; malformed input is recorded and acknowledged.
-pub async fn handle(decider: &Decider, event: LambdaEvent<Value>) -> Result<Outcome, DecideError> {
-    handle_at(decider, &event.payload, Timestamp::now()).await
+/// retries; malformed input is recorded and acknowledged. A sweep also
+/// looks at the review topic: a subscription no policy names is logged for
+/// the alarm, and a failure to look never fails the sweep.
+pub async fn handle(
+    decider: &Decider,
+    watch: &TopicWatch,
+    event: LambdaEvent<Value>,
+) -> Result<Outcome, DecideError> {
+    let out = handle_at(decider, &event.payload, Timestamp::now()).await?;
+    if out.sweep
+        && let Err(e) = watch.check().await
+    {
+        tracing::error!(error = %e.chain(), "reading the review topic's subscriptions failed");
+    }
+    Ok(out)
 }
 
 pub async fn handle_at(decider: &Decider, event: &Value, now: Timestamp) -> Result<Outcome, DecideError> {

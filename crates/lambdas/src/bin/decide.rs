@@ -10,5 +10,6 @@ async fn main() -> Result<(), Error> {
     let config = DecideConfig::from_env()?;
     let sdk = aws_config::load_from_env().await;
     let decider = decide::build(&config, &sdk).await?;
-    run(service_fn(|event| decide::handle(&decider, event))).await
+    let watch = decide::topic_watch(&config, &sdk);
+    run(service_fn(|event| decide::handle(&decider, &watch, event))).await
 }

@@ -1,0 +1,146 @@
+//! The review topic's subscriptions through SNS: listed with their filter
+//! policies, and made one per approver with a filter on its own address
+//! (<https://docs.aws.amazon.com/sns/latest/dg/sns-subscription-filter-policies.html>).
+//! An email subscription waits for its owner to confirm it; until then SNS
+//! lists it as `PendingConfirmation` and it receives nothing
+//! (<https://docs.aws.amazon.com/sns/latest/api/API_ListSubscriptionsByTopic.html>).
+
+use async_trait::async_trait;
+use aws_sdk_sns::Client;
+use gate_app::PortError;
+use gate_app::subscriptions::{ReviewTopic, Subscription};
+use serde_json::Value;
+
+use crate::error::port_error;
+use crate::sns::APPROVER_ATTRIBUTE;
+
+#[derive(Debug, Clone)]
+pub struct SnsReviewTopic {
+    client: Client,
+    topic_arn: String,
+}
+
+impl SnsReviewTopic {
+    pub fn new(client: Client, topic_arn: String) -> Self {
+        Self { client, topic_arn }
+    }
+
+    pub fn topic_arn(&self) -> &str {
+        &self.topic_arn
+    }
+}
+
+/// The filter policy that sends `approver` only their own messages.
+pub fn filter_policy(approver: &str) -> String {
+    serde_json::json!({ APPROVER_ATTRIBUTE: [approver] }).to_string()
+}
+
+/// The approvers a subscription's filter policy admits, when it filters on
+/// message attributes and on the `approver` attribute alone with plain
+/// values; `None` for anything else (no filter, a body filter, prefixes,
+/// `anything-but`, other attributes), which may let other messages through.
+pub fn approver_filter(policy: Option<&str>, scope: Option<&str>) -> Option<Vec<String>> {
+    if scope.is_some_and(|s| s != "MessageAttributes") {
+        return None;
+    }
+    let policy: Value = serde_json::from_str(policy?).ok()?;
+    let map = policy.as_object()?;
+    if map.len() != 1 {
+        return None;
+    }
+    let values = map.get(APPROVER_ATTRIBUTE)?.as_array()?;
+    values.iter().map(|v| v.as_str().map(str::to_owned)).collect()
+}
+
+#[async_trait]
+impl ReviewTopic for SnsReviewTopic {
+    async fn subscriptions(&self) -> Result<Vec<Subscription>, PortError> {
+        let mut out = Vec::new();
+        let mut pages =
+            self.client.list_subscriptions_by_topic().topic_arn(&self.topic_arn).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| port_error(format!("listing the subscriptions of {}", self.topic_arn), e))?;
+            for s in page.subscriptions() {
+                let arn = s.subscription_arn().filter(|a| a.starts_with("arn:")).map(str::to_owned);
+                let approver_filter = match &arn {
+                    None => None,
+                    Some(arn) => {
+                        let attrs = self
+                            .client
+                            .get_subscription_attributes()
+                            .subscription_arn(arn)
+                            .send()
+                            .await
+                            .map_err(|e| port_error(format!("reading the subscription {arn}"), e))?;
+                        let attrs = attrs.attributes();
+                        approver_filter(
+                            attrs.and_then(|a| a.get("FilterPolicy")).map(String::as_str),
+                            attrs.and_then(|a| a.get("FilterPolicyScope")).map(String::as_str),
+                        )
+                    }
+                };
+                out.push(Subscription {
+                    arn,
+                    protocol: s.protocol().unwrap_or_default().to_owned(),
+                    endpoint: s.endpoint().unwrap_or_default().to_owned(),
+                    approver_filter,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn subscribe(&self, email: &str) -> Result<(), PortError> {
+        self.client
+            .subscribe()
+            .topic_arn(&self.topic_arn)
+            .protocol("email")
+            .endpoint(email)
+            .attributes("FilterPolicy", filter_policy(email))
+            .attributes("FilterPolicyScope", "MessageAttributes")
+            .return_subscription_arn(true)
+            .send()
+            .await
+            .map_err(|e| port_error(format!("subscribing {email} to {}", self.topic_arn), e))?;
+        Ok(())
+    }
+
+    async fn unsubscribe(&self, arn: &str) -> Result<(), PortError> {
+        self.client
+            .unsubscribe()
+            .subscription_arn(arn)
+            .send()
+            .await
+            .map_err(|e| port_error(format!("removing the subscription {arn}"), e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_plain_filter_on_the_approver_attribute_counts() {
+        let one = Some(vec!["ana@example.com".to_owned()]);
+        assert_eq!(approver_filter(Some(&filter_policy("ana@example.com")), None), one);
+        assert_eq!(
+            approver_filter(Some(r#"{"approver":["ana@example.com"]}"#), Some("MessageAttributes")),
+            one
+        );
+        for (policy, scope) in [
+            (None, None),
+            (Some(r#"{"approver":["ana@example.com"]}"#), Some("MessageBody")),
+            (Some(r#"{"approver":[{"prefix":"ana"}]}"#), None),
+            (Some(r#"{"approver":[{"anything-but":"bo@example.com"}]}"#), None),
+            (Some(r#"{"approver":["ana@example.com"],"event":["review_needed"]}"#), None),
+            (Some(r#"{"event":["review_needed"]}"#), None),
+            (Some(r#"{"$or":[{"approver":["a"]},{"event":["x"]}]}"#), None),
+            (Some("not json"), None),
+            (Some(r#"["approver"]"#), None),
+        ] {
+            assert_eq!(approver_filter(policy, scope), None, "{policy:?} {scope:?}");
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! The consumer's CIDRs are facts the consumer cannot bend: switching its
+//! reader role off never eases a decision, a VPC larger than declared goes
+//! to review, and a passing STS or EC2 failure leaves the request pending
+//! instead of becoming a lasting "CIDRs unknown".
+
+use std::sync::Arc;
+
+use gate_app::ports::Requests;
+use gate_app::{Decider, Settings};
+use gate_aws::{AssumeRoleNetworks, DynamoStore, Ec2Connections, SnsNotifier};
+use gate_core::{
+    Effect, EndpointId, OverlapMode, ProtectedRange, RequestState, Scope, ServicePolicy, Timestamp,
+    UnknownCidr,
+};
+use gate_e2e::{FaultProxy, Local, READER_ROLE, Result, Service, allow_entry, connect_event};
+use gate_lambdas::decide::handle_at;
+use serde_json::json;
+
+/// A table whose `*` policy protects 10.0.0.0/8, and a decider whose
+/// consumer-side calls (STS, EC2 in the consumer account) go to `consumer_side`.
+async fn world(
+    local: &Local,
+    unknown_cidr: UnknownCidr,
+    consumer_side: &str,
+) -> Result<(Service, DynamoStore, Decider)> {
+    let service = local.service().await?;
+    let store = local.table().await?;
+    let mut policy = ServicePolicy::cautious(Scope::Any);
+    policy.protected_cidrs = vec![ProtectedRange { cidr: "10.0.0.0/8".parse()?, label: "on-prem".into() }];
+    policy.overlap = OverlapMode::Review;
+    policy.unknown_cidr = unknown_cidr;
+    store.put_policy(&policy).await?;
+    let (topic, _) = local.topic_with_queue("cidrs-review").await?;
+    let consumer_sdk =
+        aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(consumer_side).load().await;
+    let decider = Decider {
+        connections: Arc::new(Ec2Connections::new(local.ec2())),
+        networks: Arc::new(AssumeRoleNetworks::new(
+            consumer_sdk,
+            format!("arn:aws:iam::{{account}}:role/{READER_ROLE}"),
+            None,
+        )),
+        policies: Arc::new(store.clone()),
+        requests: Arc::new(store.clone()),
+        audit: Arc::new(store.clone()),
+        notifier: Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(&local.sdk), topic)),
+        settings: Settings { services: vec![service.id.parse()?], ..Settings::default() },
+    };
+    Ok((service, store, decider))
+}
+
+async fn decided(store: &DynamoStore, endpoint: &str) -> Result<Option<gate_core::RequestRecord>> {
+    let id: EndpointId = endpoint.parse()?;
+    Ok(store.get_many(std::slice::from_ref(&id)).await?.remove(&id))
+}
+
+#[tokio::test]
+async fn a_consumer_that_deletes_or_denies_its_role_gets_no_accept_for_an_overlapping_vpc() -> Result<()> {
+    let local = Local::from_env().await;
+    let (service, store, decider) = world(&local, UnknownCidr::Review, &local.moto_url).await?;
+    // Each declares a clean range; the VPCs of the first two overlap on-prem.
+    let (deleted, denied, larger, honest) = ("310000000001", "310000000002", "310000000003", "310000000004");
+    for account in [deleted, denied, larger, honest] {
+        store.put_entry(&allow_entry("*", account, Effect::Allow, &["172.20.0.0/16"])?).await?;
+    }
+    let no_role = local.consumer(deleted, "10.1.0.0/16", &[], false).await?;
+    let denying = local.consumer(denied, "10.2.0.0/16", &[], true).await?;
+    let deny = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]})
+    .to_string();
+    aws_sdk_iam::Client::new(&denying.sdk)
+        .update_assume_role_policy()
+        .role_name(READER_ROLE)
+        .policy_document(deny)
+        .send()
+        .await?;
+    let grown = local.consumer(larger, "172.20.0.0/16", &["192.168.50.0/24"], true).await?;
+    let truthful = local.consumer(honest, "172.20.0.0/16", &[], true).await?;
+    let mut endpoints = Vec::new();
+    for consumer in [&no_role, &denying, &grown, &truthful] {
+        endpoints.push(local.request(consumer, &service).await?);
+    }
+    let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+    handle_at(&decider, &sweep, Timestamp::now()).await?;
+
+    for (endpoint, why) in [
+        (&endpoints[0], "refused"),
+        (&endpoints[1], "refused"),
+        (&endpoints[2], "192.168.50.0/24 outside the declared 172.20.0.0/16"),
+    ] {
+        let record = decided(&store, endpoint).await?.ok_or("not decided")?;
+        let reasons = record.reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+        assert_eq!(record.state, RequestState::Review, "{endpoint}: {reasons}");
+        assert!(reasons.contains(why), "{endpoint}: {reasons}");
+        assert_eq!(local.state(endpoint).await?, "pendingAcceptance");
+    }
+    // The one whose VPC is what it declared is accepted: the rule is not "review everything".
+    assert_eq!(decided(&store, &endpoints[3]).await?.map(|r| r.state), Some(RequestState::Accepted));
+    assert_eq!(local.state(&endpoints[3]).await?, "available");
+    Ok(())
+}
+
+/// STS and the consumer's EC2 failing in each passing way: no decision is
+/// stored and nothing is cached, so the request is decided as the policy
+/// says once the failures stop. `unknown_cidr: reject` makes a mistaken
+/// "role refused" visible as a rejection.
+#[tokio::test]
+async fn passing_sts_and_consumer_ec2_failures_leave_requests_pending_until_they_pass() -> Result<()> {
+    let local = Local::from_env().await;
+    for (n, kind) in ["throttle", "error5xx", "drop"].into_iter().enumerate() {
+        let proxy = FaultProxy::start_with(&local.moto_url, "1.0", 3 + n as u32, Some(kind))?;
+        let (service, store, decider) = world(&local, UnknownCidr::Reject, &proxy.url).await?;
+        let account = format!("32000000000{n}");
+        store.put_entry(&allow_entry("*", &account, Effect::Allow, &[])?).await?;
+        let consumer = local.consumer(&account, "172.22.0.0/16", &[], true).await?;
+        let endpoint = local.request(&consumer, &service).await?;
+        let event = connect_event(&service.id, &endpoint, &account);
+
+        let failed = handle_at(&decider, &event, Timestamp::now()).await;
+        assert!(failed.is_err(), "{kind}: a passing failure must be retried, got {failed:?}");
+        assert!(decided(&store, &endpoint).await?.is_none(), "{kind}: a decision was stored");
+        assert_eq!(local.state(&endpoint).await?, "pendingAcceptance", "{kind}");
+        let injected = proxy.counts()?.get(kind).copied().unwrap_or(0);
+        assert!(injected > 0, "{kind}: the faults were not in the path");
+
+        // The bad minute passes; the same warm decider decides it right.
+        proxy.set_rate(0.0)?;
+        handle_at(&decider, &event, Timestamp::now()).await?;
+        let record = decided(&store, &endpoint).await?.ok_or("not decided")?;
+        assert_eq!(record.state, RequestState::Accepted, "{kind}: {:?}", record.reasons);
+        assert_eq!(local.state(&endpoint).await?, "available", "{kind}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_real_access_denied_is_cached_and_decided_as_refused() -> Result<()> {
+    let local = Local::from_env().await;
+    // A proxy that fails nothing: it counts what reaches STS and EC2 on the consumer side.
+    let counter = FaultProxy::start(&local.moto_url, "0.0", 1)?;
+    let (service, store, decider) = world(&local, UnknownCidr::Reject, &counter.url).await?;
+    let account = "330000000001";
+    store.put_entry(&allow_entry("*", account, Effect::Allow, &[])?).await?;
+    let consumer = local.consumer(account, "172.23.0.0/16", &[], false).await?;
+    let first = local.request(&consumer, &service).await?;
+    let second = local.request(&consumer, &service).await?;
+
+    for endpoint in [&first, &second] {
+        handle_at(&decider, &connect_event(&service.id, endpoint, account), Timestamp::now()).await?;
+        let record = decided(&store, endpoint).await?.ok_or("not decided")?;
+        let reasons = record.reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+        assert_eq!(record.state, RequestState::Rejected, "{reasons}");
+        assert!(reasons.contains("refused (AccessDenied)"), "{reasons}");
+        assert_eq!(local.state(endpoint).await?, "rejected");
+    }
+    let calls = counter.counts()?.get("requests").copied().unwrap_or(0);
+    assert_eq!(calls, 1, "one AssumeRole for the account, the refusal remembered for the second endpoint");
+    Ok(())
+}
