@@ -13,5 +13,6 @@ mod demo;
 mod faults;
 mod registry;
 mod respond;
+mod review_topic;
 mod slack;
 mod storms;

@@ -205,3 +205,88 @@ async fn explain_reads_the_live_policy() {
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(v["outcome"], "reject");
 }
+
+/// Approvers' subscriptions follow the policy file: `plan` shows the ones
+/// to add and any subscription no policy names, `apply` makes each with a
+/// filter on its own address, and `--prune` removes the unknown ones.
+#[tokio::test]
+async fn plan_and_apply_keep_the_review_topic_to_the_approvers() {
+    let e = env("topic").await;
+    let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let topic = sns.create_topic().name(e.table.clone()).send().await.expect("topic");
+    let topic = topic.topic_arn().expect("arn").to_owned();
+    // Someone subscribed themselves, unfiltered: they would read every approver's links.
+    let eavesdropper = sns
+        .subscribe()
+        .topic_arn(&topic)
+        .protocol("email")
+        .endpoint("eve@evil.example")
+        .return_subscription_arn(true)
+        .send()
+        .await
+        .expect("subscribes");
+    let eavesdropper = eavesdropper.subscription_arn().expect("arn").to_owned();
+    let f = e.file(
+        "policy.yaml",
+        r#"
+version: 1
+policies:
+  - service: "*"
+    approvers: [netops@example.com, "slack:U0123ABCD"]
+  - service: vpce-svc-0abc1234def567890
+    approvers: [payments-owners@example.com, netops@example.com]
+"#,
+    );
+    let path = f.to_str().unwrap();
+    let (code, out, err) = e.run(&["plan", path, "--review-topic-arn", &topic]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("+ subscription netops@example.com (pending confirmation)"), "{out}");
+    assert!(out.contains("+ subscription payments-owners@example.com (pending confirmation)"), "{out}");
+    assert!(!out.contains("subscription slack:"), "Slack approvers get no email subscription: {out}");
+    assert!(
+        out.contains(&format!(
+            "! subscription {eavesdropper} (email eve@evil.example) is named by no policy"
+        ))
+    );
+    assert!(out.contains("2 subscription(s) to add, 0 to remove"), "{out}");
+
+    let (code, out, err) = e.run(&["apply", path, "--review-topic-arn", &topic]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("subscribed payments-owners@example.com"), "{out}");
+    let listed = sns.list_subscriptions_by_topic().topic_arn(&topic).send().await.expect("lists");
+    let mut filters = Vec::new();
+    for s in listed.subscriptions() {
+        let arn = s.subscription_arn().expect("arn");
+        let attrs = sns.get_subscription_attributes().subscription_arn(arn).send().await.expect("reads");
+        let filter = attrs.attributes().and_then(|a| a.get("FilterPolicy")).cloned().unwrap_or_default();
+        filters.push((s.endpoint().unwrap_or_default().to_owned(), filter));
+    }
+    filters.sort();
+    assert_eq!(
+        filters,
+        vec![
+            ("eve@evil.example".to_owned(), String::new()),
+            ("netops@example.com".to_owned(), r#"{"approver":["netops@example.com"]}"#.to_owned()),
+            (
+                "payments-owners@example.com".to_owned(),
+                r#"{"approver":["payments-owners@example.com"]}"#.to_owned()
+            ),
+        ]
+    );
+
+    // Nothing left to add; the unknown one is still reported, and pruned.
+    let (code, out, _) = e.run(&["plan", path, "--review-topic-arn", &topic, "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("eve@evil.example") && !out.contains("+ subscription"), "{out}");
+    let (code, out, err) = e.run(&["apply", path, "--prune", "--review-topic-arn", &topic]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&format!("- subscription {eavesdropper} (email eve@evil.example)")), "{out}");
+    let left = sns.list_subscriptions_by_topic().topic_arn(&topic).send().await.expect("lists");
+    assert_eq!(left.subscriptions().len(), 2);
+    assert!(left.subscriptions().iter().all(|s| s.endpoint() != Some("eve@evil.example")));
+
+    let (code, _, err) = e.run(&["plan", path, "--review-topic-arn", "not-an-arn"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--review-topic-arn \"not-an-arn\" is not an SNS topic ARN"), "{err}");
+}
