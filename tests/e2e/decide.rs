@@ -310,3 +310,29 @@ async fn policy_for_all_services_applies_when_the_service_has_none() -> Result<(
     assert_eq!(local.state(&endpoint).await?, "rejected");
     Ok(())
 }
+
+/// 1,500 pending connections: the sweep reads EC2's pages of 1,000 one at a
+/// time and answers in counts, whatever the number of connections.
+#[tokio::test]
+async fn a_large_sweep_pages_through_ec2_and_answers_in_counts() -> Result<()> {
+    let s = setup(|_| {}).await?;
+    let owner = "210000000020";
+    s.store.put_entry(&entry("*", owner, Effect::Deny, &[])?).await?;
+    let body = json!({"service_id": s.service.id, "owner": owner, "count": 1500}).to_string();
+    gate_e2e::http_post(&s.local.moto_url, "/_gate/seed", &body)?;
+    let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+
+    // Out of time before the first page: nothing is read or decided, and it says so.
+    let late = std::time::Instant::now();
+    let out = gate_lambdas::decide::handle_within(&s.decider, &sweep, Timestamp::now(), Some(late)).await?;
+    assert!(!out.report.complete);
+    assert_eq!(out.report.counts.pages, 0);
+
+    let out = decide(&s, &sweep).await?;
+    assert!(out.report.complete);
+    assert_eq!((out.report.counts.pages, out.report.counts.rejected), (2, 1500));
+    assert_eq!(out.report.counts.acted, 1500);
+    let answer = serde_json::to_string(&out)?;
+    assert!(answer.len() < 64 * 1024, "the answer grew to {} bytes", answer.len());
+    Ok(())
+}

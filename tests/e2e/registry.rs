@@ -205,3 +205,45 @@ async fn a_scrambled_replay_of_100_events_ends_at_the_emulators_truth() -> Resul
     }
     Ok(())
 }
+
+/// 1,500 available connections: record's sweep reads EC2's pages one at a
+/// time, answers in counts, and still notices the entry EC2 no longer lists
+/// (read from the registry by key only).
+#[tokio::test]
+async fn a_large_registry_sweep_pages_through_ec2_and_finds_what_vanished() -> Result<()> {
+    let w = world().await?;
+    let owner = "270000000020";
+    let body =
+        json!({"service_id": w.service.id, "owner": owner, "count": 1500, "state": "available"}).to_string();
+    gate_e2e::http_post(&w.local.moto_url, "/_gate/seed", &body)?;
+    // An endpoint the registry holds as active, which EC2 no longer lists.
+    let gone: gate_core::EndpointId = "vpce-0000000000000dead".parse()?;
+    let now = Timestamp::now();
+    w.store
+        .seed_registry(&[gate_core::RegistryEntry {
+            endpoint: gone.clone(),
+            service: w.service.id.parse()?,
+            owner: owner.parse()?,
+            state: ConnectionState::Available,
+            dns_entries: vec![],
+            accepted_at: Some(now),
+            accepted_by: Some("endpoint-gate".into()),
+            why: "e2e".into(),
+            first_seen: now,
+            observed_at: now,
+            version: 1,
+        }])
+        .await?;
+
+    let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+    let report = handle(&w.recorder, &sweep, None).await?;
+    assert_eq!(report.counts.pages, 2, "{:?}", report.counts);
+    assert_eq!(report.counts.written, 1501, "1,500 recorded and one marked deleted");
+    assert_eq!(report.written.len(), gate_app::decide::REPORT_DETAILS);
+    assert!(serde_json::to_string(&report)?.len() < 64 * 1024);
+    let entry = w.store.get(&gone).await?.ok_or("kept in history")?;
+    assert_eq!(entry.state, ConnectionState::Deleted);
+    let active = w.store.by_account(owner.parse()?, false).await?;
+    assert_eq!(active.len(), 1500);
+    Ok(())
+}

@@ -15,6 +15,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures_util::stream::{self, StreamExt};
 use gate_core::{
@@ -90,25 +91,115 @@ pub struct Note {
     pub why: String,
 }
 
+/// How many connections each list of a [`Report`] keeps; beyond it only
+/// the counts grow, so a sweep of 100,000 connections answers in a few
+/// kilobytes (Lambda's response limit is 6 MB) and its memory stays flat.
+/// Every decision is logged one line each, and audited.
+pub const REPORT_DETAILS: usize = 100;
+
 /// What one run did. `failed` holds transient failures: the event should be
-/// retried, and the sweep will pick these up regardless.
+/// retried, and the sweep will pick these up regardless. The lists keep the
+/// first [`REPORT_DETAILS`] entries each; `counts` counts them all.
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
+    pub counts: Counts,
     pub decided: Vec<Decided>,
     pub acted: Vec<Note>,
     pub notified: Vec<EndpointId>,
     pub skipped: Vec<Note>,
     pub failed: Vec<Note>,
+    /// `false` when a sweep stopped before its time ran out; the next sweep
+    /// starts again, and what was decided is skipped cheaply.
+    pub complete: bool,
+}
+
+/// Everything a run did, counted.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub pages: usize,
+    pub decided: usize,
+    pub accepted: usize,
+    pub rejected: usize,
+    pub review: usize,
+    pub acted: usize,
+    pub notified: usize,
+    pub skipped: usize,
+    pub failed: usize,
+}
+
+fn keep<T>(list: &mut Vec<T>, item: T) {
+    if list.len() < REPORT_DETAILS {
+        list.push(item);
+    }
 }
 
 impl Report {
+    fn new() -> Self {
+        Self { complete: true, ..Self::default() }
+    }
+
+    pub(crate) fn decided(&mut self, d: Decided) {
+        self.counts.decided += 1;
+        match d.outcome {
+            Outcome::Accept => self.counts.accepted += 1,
+            Outcome::Reject => self.counts.rejected += 1,
+            Outcome::Review => self.counts.review += 1,
+        }
+        keep(&mut self.decided, d);
+    }
+
+    pub(crate) fn acted(&mut self, endpoint: EndpointId, why: String) {
+        self.counts.acted += 1;
+        keep(&mut self.acted, Note { endpoint, why });
+    }
+
+    pub(crate) fn notified(&mut self, endpoint: EndpointId) {
+        self.counts.notified += 1;
+        keep(&mut self.notified, endpoint);
+    }
+
     fn skip(&mut self, endpoint: &EndpointId, why: impl Into<String>) {
-        self.skipped.push(Note { endpoint: endpoint.clone(), why: why.into() });
+        self.counts.skipped += 1;
+        keep(&mut self.skipped, Note { endpoint: endpoint.clone(), why: why.into() });
     }
 
     pub(crate) fn fail(&mut self, endpoint: &EndpointId, err: &PortError) {
         tracing::error!(endpoint_id = %endpoint, error = %err.chain(), transient = err.transient, "failed; connection left pending");
-        self.failed.push(Note { endpoint: endpoint.clone(), why: err.chain() });
+        self.counts.failed += 1;
+        keep(&mut self.failed, Note { endpoint: endpoint.clone(), why: err.chain() });
+    }
+
+    /// Adds another run's report to this one, within the same bounds.
+    pub fn absorb(&mut self, other: Report) {
+        let counts = self.counts;
+        for d in other.decided {
+            keep(&mut self.decided, d);
+        }
+        for n in other.acted {
+            keep(&mut self.acted, n);
+        }
+        for n in other.notified {
+            keep(&mut self.notified, n);
+        }
+        for n in other.skipped {
+            keep(&mut self.skipped, n);
+        }
+        for n in other.failed {
+            keep(&mut self.failed, n);
+        }
+        let o = other.counts;
+        self.counts = Counts {
+            pages: counts.pages + o.pages,
+            decided: counts.decided + o.decided,
+            accepted: counts.accepted + o.accepted,
+            rejected: counts.rejected + o.rejected,
+            review: counts.review + o.review,
+            acted: counts.acted + o.acted,
+            notified: counts.notified + o.notified,
+            skipped: counts.skipped + o.skipped,
+            failed: counts.failed + o.failed,
+        };
+        self.complete &= other.complete;
     }
 }
 
@@ -140,29 +231,61 @@ impl Decider {
                 if !self.settings.services.is_empty() && !self.settings.services.contains(&conn.service) =>
             {
                 // Another deployment, or a person, owns that service's requests.
-                let mut report = Report::default();
+                let mut report = Report::new();
                 report.skip(endpoint, format!("{} is not one of this deployment's services", conn.service));
                 Ok(report)
             }
             Some(conn) => self.run(vec![conn], now).await,
             None => {
-                let mut report = Report::default();
+                let mut report = Report::new();
                 report.skip(endpoint, "no connection to any of the provider's services");
                 Ok(report)
             }
         }
     }
 
-    /// Reconciles every pending connection of the configured services.
+    /// Reconciles every pending connection of the configured services, a
+    /// page at a time, so memory stays flat however many there are. Stops
+    /// before a page when `deadline` has passed (the invocation's time is
+    /// nearly out): the report then says `complete: false`, and the next
+    /// sweep starts again, skipping what was decided with one read per 100.
+    pub async fn sweep_until(&self, now: Timestamp, deadline: Option<Instant>) -> Result<Report, PortError> {
+        let mut report = Report::new();
+        let mut cursor = None;
+        loop {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                tracing::warn!(
+                    pages = report.counts.pages,
+                    "sweep stopped before its time ran out; the next one goes on"
+                );
+                report.complete = false;
+                break;
+            }
+            let page = self.connections.pending_page(&self.settings.services, cursor.take()).await?;
+            tracing::info!(
+                pending = page.connections.len(),
+                page = report.counts.pages + 1,
+                "sweep read a page"
+            );
+            let mut done = self.run(page.connections, now).await?;
+            done.counts.pages = 1;
+            report.absorb(done);
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        Ok(report)
+    }
+
+    /// A whole sweep, however long it takes.
     pub async fn sweep(&self, now: Timestamp) -> Result<Report, PortError> {
-        let pending = self.connections.pending(&self.settings.services).await?;
-        tracing::info!(pending = pending.len(), "sweep read pending connections");
-        self.run(pending, now).await
+        self.sweep_until(now, None).await
     }
 
     /// Decides, claims and acts on these connections.
     pub async fn run(&self, connections: Vec<Connection>, now: Timestamp) -> Result<Report, PortError> {
-        let mut report = Report::default();
+        let mut report = Report::new();
         let pending: Vec<Connection> = connections
             .into_iter()
             .filter(|c| {
@@ -255,7 +378,7 @@ impl Decider {
                 Err(e) => report.fail(&conn.endpoint, &e),
                 Ok(None) => report.skip(&conn.endpoint, "decided concurrently by another run"),
                 Ok(Some((decision, record))) => {
-                    report.decided.push(Decided {
+                    report.decided(Decided {
                         endpoint: conn.endpoint.clone(),
                         service: conn.service.clone(),
                         owner: conn.owner,
@@ -412,7 +535,7 @@ impl Decider {
             .await;
         for (endpoint, booked) in results {
             match booked {
-                Booked::Done => report.acted.push(Note { endpoint, why: format!("{action:?}") }),
+                Booked::Done => report.acted(endpoint, format!("{action:?}")),
                 Booked::Refused(why) => report.skip(&endpoint, why),
                 Booked::Late(e) => report.fail(&endpoint, &e),
             }
@@ -499,7 +622,7 @@ impl Decider {
             self.audit_quietly(event).await;
         }
         match self.notifier.nudge(&next, &audience, nudge).await {
-            Ok(()) => report.notified.push(next.endpoint),
+            Ok(()) => report.notified(next.endpoint),
             // The step is recorded; a lost reminder is not retried.
             Err(e) => {
                 tracing::error!(error = %e.chain(), endpoint_id = %rec.endpoint, "nudging approvers failed")
@@ -537,7 +660,7 @@ impl Decider {
             format!("review requested from {who}"),
         ))
         .await;
-        report.notified.push(rec.endpoint);
+        report.notified(rec.endpoint);
     }
 
     pub(crate) fn event(

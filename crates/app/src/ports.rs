@@ -28,9 +28,24 @@ pub trait Connections: Send + Sync {
     async fn get(&self, endpoint: &EndpointId) -> Result<Option<Connection>, PortError>;
     /// Every connection awaiting acceptance, on these services (all when empty).
     async fn pending(&self, services: &[ServiceId]) -> Result<Vec<Connection>, PortError>;
+    /// One page of them, from where `cursor` says (the start when `None`).
+    /// Adapters that cannot page return everything at once.
+    async fn pending_page(&self, services: &[ServiceId], cursor: Option<String>) -> Result<Page, PortError> {
+        match cursor {
+            None => Ok(Page { connections: self.pending(services).await?, next: None }),
+            Some(_) => Ok(Page::default()),
+        }
+    }
     /// Every connection in any state EC2 still lists, on these services
     /// (all when empty): the registry's sweep and backfill.
     async fn all(&self, services: &[ServiceId]) -> Result<Vec<Connection>, PortError>;
+    /// One page of them, from where `cursor` says (the start when `None`).
+    async fn all_page(&self, services: &[ServiceId], cursor: Option<String>) -> Result<Page, PortError> {
+        match cursor {
+            None => Ok(Page { connections: self.all(services).await?, next: None }),
+            Some(_) => Ok(Page::default()),
+        }
+    }
     /// Accepts or rejects endpoints of one service; what EC2 refused comes back.
     async fn act(
         &self,
@@ -38,6 +53,14 @@ pub trait Connections: Send + Sync {
         service: &ServiceId,
         endpoints: &[EndpointId],
     ) -> Result<Vec<Refused>, PortError>;
+}
+
+/// A page of connections and where the next one starts.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    pub connections: Vec<Connection>,
+    /// Opaque to callers; `None` on the last page.
+    pub next: Option<String>,
 }
 
 /// The consumer side: which CIDRs the endpoint's VPC has.
@@ -215,6 +238,11 @@ pub trait Registry: Send + Sync {
     async fn by_account(&self, account: AccountId, history: bool) -> Result<Vec<RegistryEntry>, PortError>;
     /// A service's endpoints; only the active ones unless `history`.
     async fn by_service(&self, service: &ServiceId, history: bool) -> Result<Vec<RegistryEntry>, PortError>;
+    /// The ids of a service's active endpoints: what the sweep compares with
+    /// EC2, without holding whole entries.
+    async fn active_ids(&self, service: &ServiceId) -> Result<Vec<EndpointId>, PortError> {
+        Ok(self.by_service(service, false).await?.into_iter().map(|e| e.endpoint).collect())
+    }
     /// Every state the endpoint was recorded in, oldest first.
     async fn changes(&self, endpoint: &EndpointId) -> Result<Vec<RegistryEntry>, PortError>;
 }

@@ -7,10 +7,12 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use futures_util::stream::{self, StreamExt};
 use gate_core::registry::{Attribution, Merge, Observation, merge};
 use gate_core::{ConnectionState, EndpointId, Reason, RequestState, ServiceId, Timestamp};
 use serde::Serialize;
 
+use crate::decide::REPORT_DETAILS;
 use crate::error::PortError;
 use crate::ports::{Connections, Registry, Requests};
 
@@ -40,9 +42,14 @@ pub struct Hint {
     pub accepted_by: Option<String>,
 }
 
-/// What one run did, endpoint by endpoint.
+/// Connections recorded at once by the sweep.
+const CONCURRENCY: usize = 16;
+
+/// What one run did. The lists keep their first [`REPORT_DETAILS`] entries;
+/// `counts` counts them all, so a sweep's answer stays small.
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
 pub struct RecordReport {
+    pub counts: RecordCounts,
     pub written: Vec<EndpointId>,
     pub unchanged: usize,
     pub stale: usize,
@@ -53,6 +60,16 @@ pub struct RecordReport {
     pub failed: Vec<(EndpointId, String)>,
 }
 
+/// Everything a run recorded, counted.
+#[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct RecordCounts {
+    pub pages: usize,
+    pub written: usize,
+    pub unknown: usize,
+    pub skipped: usize,
+    pub failed: usize,
+}
+
 enum Done {
     Written,
     Unchanged,
@@ -60,19 +77,70 @@ enum Done {
     Unknown,
 }
 
+fn keep<T>(list: &mut Vec<T>, item: T) {
+    if list.len() < REPORT_DETAILS {
+        list.push(item);
+    }
+}
+
 impl RecordReport {
     fn count(&mut self, endpoint: EndpointId, result: Result<Done, PortError>) {
         match result {
-            Ok(Done::Written) => self.written.push(endpoint),
+            Ok(Done::Written) => {
+                self.counts.written += 1;
+                keep(&mut self.written, endpoint);
+            }
             Ok(Done::Unchanged) => self.unchanged += 1,
             Ok(Done::Stale) => self.stale += 1,
-            Ok(Done::Unknown) => self.unknown.push(endpoint),
+            Ok(Done::Unknown) => {
+                self.counts.unknown += 1;
+                keep(&mut self.unknown, endpoint);
+            }
             Err(e) => {
                 tracing::error!(endpoint_id = %endpoint, error = %e.chain(), "recording failed");
-                self.failed.push((endpoint, e.chain()));
+                self.counts.failed += 1;
+                keep(&mut self.failed, (endpoint, e.chain()));
             }
         }
     }
+
+    fn skip(&mut self, endpoint: EndpointId) {
+        self.counts.skipped += 1;
+        keep(&mut self.skipped, endpoint);
+    }
+
+    /// Adds another run's report to this one, within the same bounds.
+    pub fn absorb(&mut self, other: RecordReport) {
+        for e in other.written {
+            keep(&mut self.written, e);
+        }
+        for e in other.unknown {
+            keep(&mut self.unknown, e);
+        }
+        for e in other.skipped {
+            keep(&mut self.skipped, e);
+        }
+        for f in other.failed {
+            keep(&mut self.failed, f);
+        }
+        self.unchanged += other.unchanged;
+        self.stale += other.stale;
+        let (a, b) = (self.counts, other.counts);
+        self.counts = RecordCounts {
+            pages: a.pages + b.pages,
+            written: a.written + b.written,
+            unknown: a.unknown + b.unknown,
+            skipped: a.skipped + b.skipped,
+            failed: a.failed + b.failed,
+        };
+    }
+}
+
+/// An endpoint id as a number (`vpce-` and up to 17 hex digits): the
+/// sweep remembers 100,000 of them in a couple of megabytes.
+fn id_key(endpoint: &EndpointId) -> u128 {
+    let hex = endpoint.as_str().trim_start_matches("vpce-");
+    u128::from_str_radix(hex, 16).unwrap_or_default()
 }
 
 impl Recorder {
@@ -96,7 +164,7 @@ impl Recorder {
             if let Some(c) = &connection
                 && !self.manages(&c.service)
             {
-                report.skipped.push(hint.endpoint.clone());
+                report.skip(hint.endpoint.clone());
                 continue;
             }
             let attribution = match (&connection, &hint.accepted_by) {
@@ -112,51 +180,76 @@ impl Recorder {
         report
     }
 
-    /// Reads every connection of the services, records each, and marks the
-    /// active entries EC2 no longer lists as deleted. `progress` hears
-    /// (done, total) as it goes.
+    /// Reads every connection of the services a page at a time, records
+    /// each (16 at once), and then marks the active entries EC2 no longer
+    /// lists as deleted. Memory holds a page and the ids seen, not the
+    /// connections. `progress` hears (done, known so far) as it goes.
     pub async fn sweep(&self, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<RecordReport, PortError> {
-        let listed = self.connections.all(&self.services).await?;
-        let observed_at = Timestamp::now();
         let mut report = RecordReport::default();
-        let seen: HashSet<EndpointId> = listed.iter().map(|c| c.endpoint.clone()).collect();
+        let mut seen: HashSet<u128> = HashSet::new();
         let mut services: Vec<ServiceId> = self.services.clone();
-        for c in &listed {
-            if !services.contains(&c.service) {
-                services.push(c.service.clone());
-            }
-        }
-        let mut vanished = Vec::new();
-        for service in &services {
-            for entry in self.registry.by_service(service, false).await? {
-                if !seen.contains(&entry.endpoint) {
-                    vanished.push(entry.endpoint);
+        let mut cursor = None;
+        let mut done = 0;
+        loop {
+            let page = self.connections.all_page(&self.services, cursor.take()).await?;
+            let observed_at = Timestamp::now();
+            for c in &page.connections {
+                seen.insert(id_key(&c.endpoint));
+                if !services.contains(&c.service) {
+                    services.push(c.service.clone());
                 }
             }
-        }
-        let total = listed.len() + vanished.len();
-        let observations = listed
-            .into_iter()
-            .map(|c| Observation {
+            let listed = page.connections.len();
+            let observations = page.connections.into_iter().map(|c| Observation {
                 endpoint: c.endpoint.clone(),
                 connection: Some(c),
                 observed_at,
                 attribution: None,
-            })
-            .chain(vanished.into_iter().map(|endpoint| Observation {
+            });
+            self.observe_all(observations, &mut report).await;
+            report.counts.pages += 1;
+            done += listed;
+            progress(done, done);
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        let mut vanished = Vec::new();
+        for service in &services {
+            for endpoint in self.registry.active_ids(service).await? {
+                if !seen.contains(&id_key(&endpoint)) {
+                    vanished.push(endpoint);
+                }
+            }
+        }
+        if !vanished.is_empty() {
+            let total = done + vanished.len();
+            let observed_at = Timestamp::now();
+            let gone = vanished.into_iter().map(|endpoint| Observation {
                 endpoint,
                 connection: None,
                 observed_at,
                 attribution: None,
-            }));
-        for (done, obs) in observations.enumerate() {
-            let endpoint = obs.endpoint.clone();
-            report.count(endpoint, self.observe(obs).await);
-            if (done + 1) % 100 == 0 || done + 1 == total {
-                progress(done + 1, total);
-            }
+            });
+            self.observe_all(gone, &mut report).await;
+            progress(total, total);
         }
         Ok(report)
+    }
+
+    async fn observe_all(&self, observations: impl Iterator<Item = Observation>, report: &mut RecordReport) {
+        let results: Vec<(EndpointId, Result<Done, PortError>)> = stream::iter(observations)
+            .map(|obs| async move {
+                let endpoint = obs.endpoint.clone();
+                (endpoint, self.observe(obs).await)
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        for (endpoint, result) in results {
+            report.count(endpoint, result);
+        }
     }
 
     /// Merges one observation, retrying when another writer got there first.

@@ -215,7 +215,8 @@ async fn sweep_batches_accepts_per_service() {
     let conns: Vec<Connection> = (100..350).map(|n| conn(n, FRIEND)).collect();
     let w = world(conns);
     let report = w.decider.sweep(now()).await.expect("runs");
-    assert_eq!(report.decided.len(), 250);
+    assert_eq!(report.counts.decided, 250);
+    assert_eq!(report.decided.len(), gate_app::decide::REPORT_DETAILS, "the answer stays small");
     assert_eq!(w.connections.act_call_count(), 3);
     assert!(w.connections.pending(&[]).await.expect("reads").is_empty());
 }
@@ -526,4 +527,84 @@ async fn an_answer_racing_a_reminder_is_taken_once_not_lost() {
     );
     assert_eq!(w.connections.state(&endpoint(52)), Some(ConnectionState::Available));
     assert_eq!(w.connections.act_call_count(), 1);
+}
+
+/// EC2 as it pages: `size` connections a page, each page taking `delay`.
+struct Paged {
+    inner: Arc<InMemoryConnections>,
+    size: usize,
+    delay: std::time::Duration,
+}
+
+#[async_trait::async_trait]
+impl Connections for Paged {
+    async fn get(&self, e: &EndpointId) -> Result<Option<Connection>, gate_app::PortError> {
+        self.inner.get(e).await
+    }
+    async fn pending(&self, s: &[ServiceId]) -> Result<Vec<Connection>, gate_app::PortError> {
+        self.inner.pending(s).await
+    }
+    async fn all(&self, s: &[ServiceId]) -> Result<Vec<Connection>, gate_app::PortError> {
+        self.inner.all(s).await
+    }
+    async fn act(
+        &self,
+        a: Action,
+        s: &ServiceId,
+        e: &[EndpointId],
+    ) -> Result<Vec<gate_app::ports::Refused>, gate_app::PortError> {
+        self.inner.act(a, s, e).await
+    }
+    async fn pending_page(
+        &self,
+        s: &[ServiceId],
+        cursor: Option<String>,
+    ) -> Result<gate_app::ports::Page, gate_app::PortError> {
+        tokio::time::sleep(self.delay).await;
+        let mut all = self.inner.pending(s).await?;
+        all.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
+        // The cursor is the last endpoint of the previous page, as a token would be.
+        let start = cursor
+            .map_or(0, |c| all.iter().position(|x| x.endpoint.as_str() > c.as_str()).unwrap_or(all.len()));
+        let connections: Vec<Connection> = all.iter().skip(start).take(self.size).cloned().collect();
+        let next = (start + self.size < all.len())
+            .then(|| connections.last().map(|c| c.endpoint.to_string()))
+            .flatten();
+        Ok(gate_app::ports::Page { connections, next })
+    }
+}
+
+#[tokio::test]
+async fn a_sweep_reads_page_by_page_and_answers_in_counts() {
+    let mut w = world((1000..1250).map(|n| conn(n, FRIEND)).collect());
+    let paged = Arc::new(Paged { inner: w.connections.clone(), size: 100, delay: Default::default() });
+    w.decider.connections = paged;
+    let report = w.decider.sweep(now()).await.expect("runs");
+    assert!(report.complete);
+    assert_eq!((report.counts.pages, report.counts.decided, report.counts.accepted), (3, 250, 250));
+    assert_eq!(report.decided.len(), gate_app::decide::REPORT_DETAILS);
+    let answer = serde_json::to_string(&report).expect("json");
+    assert!(answer.len() < 64 * 1024, "{} bytes", answer.len());
+    assert!(w.connections.pending(&[]).await.expect("reads").is_empty());
+}
+
+/// Time runs out after the first page: the sweep stops cleanly, and the
+/// next one finishes the rest; every connection is accepted once.
+#[tokio::test]
+async fn a_sweep_out_of_time_stops_between_pages_and_the_next_one_goes_on() {
+    let mut w = world((2000..2250).map(|n| conn(n, FRIEND)).collect());
+    let delay = std::time::Duration::from_millis(40);
+    w.decider.connections = Arc::new(Paged { inner: w.connections.clone(), size: 100, delay });
+    let deadline = std::time::Instant::now() + delay / 2;
+    let first = w.decider.sweep_until(now(), Some(deadline)).await.expect("runs");
+    assert!(!first.complete);
+    assert_eq!((first.counts.pages, first.counts.decided), (1, 100));
+    assert_eq!(w.connections.pending(&[]).await.expect("reads").len(), 150, "the rest still waits");
+
+    let second = w.decider.sweep(now().plus_secs(300)).await.expect("runs");
+    assert!(second.complete);
+    assert_eq!(second.counts.decided, 150, "only the rest is decided");
+    assert!(w.connections.pending(&[]).await.expect("reads").is_empty());
+    assert_eq!(count(&w, AuditKind::Accepted), 250, "each connection accepted once");
+    assert_eq!(count(&w, AuditKind::Decided), 250, "each connection decided once");
 }

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{Filter, VpcEndpointConnection};
 use gate_app::PortError;
-use gate_app::ports::{Catalogue, Connections, Refused, ServiceInfo};
+use gate_app::ports::{Catalogue, Connections, Page, Refused, ServiceInfo};
 use gate_core::{Action, Connection, ConnectionState, DnsEntry, EndpointId, ServiceId, Timestamp};
 
 use crate::error::port_error;
@@ -42,6 +42,56 @@ impl Ec2Connections {
 }
 
 impl Ec2Connections {
+    /// One DescribeVpcEndpointConnections page of these services (all when
+    /// empty), in one state or any. The cursor is
+    /// `<chunk of 200 services>:<EC2's NextToken>`.
+    async fn page(
+        &self,
+        services: &[ServiceId],
+        state: Option<&str>,
+        cursor: Option<String>,
+    ) -> Result<Page, PortError> {
+        let chunks: Vec<&[ServiceId]> =
+            if services.is_empty() { vec![&[]] } else { services.chunks(FILTER_VALUES).collect() };
+        let (index, token) = match cursor.as_deref().map(|c| c.split_once(':')) {
+            None => (0, None),
+            Some(Some((i, t))) => match i.parse::<usize>() {
+                Ok(i) => (i, Some(t).filter(|t| !t.is_empty()).map(str::to_owned)),
+                Err(_) => {
+                    return Err(PortError::plain(
+                        format!("sweep cursor {cursor:?} is not one of ours"),
+                        false,
+                    ));
+                }
+            },
+            Some(None) => {
+                return Err(PortError::plain(format!("sweep cursor {cursor:?} is not one of ours"), false));
+            }
+        };
+        let Some(chunk) = chunks.get(index) else { return Ok(Page::default()) };
+        let mut filters: Vec<Filter> =
+            state.map(|s| filter("vpc-endpoint-state", [s.to_owned()])).into_iter().collect();
+        if !chunk.is_empty() {
+            filters.push(filter("service-id", chunk.iter().map(ToString::to_string)));
+        }
+        let out = self
+            .client
+            .describe_vpc_endpoint_connections()
+            .set_filters(Some(filters))
+            .max_results(PAGE)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| port_error("DescribeVpcEndpointConnections failed", e))?;
+        let connections = out.vpc_endpoint_connections().iter().filter_map(to_connection).collect();
+        let next = match out.next_token().filter(|t| !t.is_empty()) {
+            Some(t) => Some(format!("{index}:{t}")),
+            None if index + 1 < chunks.len() => Some(format!("{}:", index + 1)),
+            None => None,
+        };
+        Ok(Page { connections, next })
+    }
+
     /// Connections of these services (all when empty), in one state or any.
     async fn of_services(
         &self,
@@ -138,6 +188,14 @@ impl Connections for Ec2Connections {
 
     async fn pending(&self, services: &[ServiceId]) -> Result<Vec<Connection>, PortError> {
         self.of_services(services, Some("pendingAcceptance")).await
+    }
+
+    async fn pending_page(&self, services: &[ServiceId], cursor: Option<String>) -> Result<Page, PortError> {
+        self.page(services, Some("pendingAcceptance"), cursor).await
+    }
+
+    async fn all_page(&self, services: &[ServiceId], cursor: Option<String>) -> Result<Page, PortError> {
+        self.page(services, None, cursor).await
     }
 
     async fn all(&self, services: &[ServiceId]) -> Result<Vec<Connection>, PortError> {

@@ -126,6 +126,42 @@ impl Registry for DynamoStore {
         self.registry_view(GSI1, format!("REGSVC#{service}"), history).await
     }
 
+    /// Only the keys come back (`ProjectionExpression`), a page of about
+    /// 1 MB at a time, so a service of 100,000 endpoints costs ids, not entries.
+    async fn active_ids(&self, service: &ServiceId) -> Result<Vec<EndpointId>, PortError> {
+        let values = HashMap::from([
+            (":pk".to_owned(), AttributeValue::S(format!("REGSVC#{service}"))),
+            (":prefix".to_owned(), AttributeValue::S("active#".to_owned())),
+        ]);
+        let mut pages = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .index_name(GSI1)
+            .key_condition_expression("gsi1pk = :pk AND begins_with(gsi1sk, :prefix)")
+            .set_expression_attribute_values(Some(values))
+            .projection_expression("pk")
+            .into_paginator()
+            .items()
+            .send();
+        let mut ids = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item =
+                item.map_err(|e| port_error(format!("listing the active endpoints of {service} failed"), e))?;
+            let pk = item.get("pk").and_then(|v| v.as_s().ok()).map(String::as_str).unwrap_or_default();
+            match pk.strip_prefix("ENDPOINT#").map(str::parse::<EndpointId>) {
+                Some(Ok(id)) => ids.push(id),
+                _ => {
+                    return Err(PortError::plain(
+                        format!("registry item {pk:?} of {service} has no endpoint key"),
+                        false,
+                    ));
+                }
+            }
+        }
+        Ok(ids)
+    }
+
     async fn changes(&self, endpoint: &EndpointId) -> Result<Vec<RegistryEntry>, PortError> {
         let prefix = Some(("sk", "CHANGE#".to_owned()));
         entries(self.query(None, "pk", format!("ENDPOINT#{endpoint}"), prefix).await?)

@@ -316,12 +316,10 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             print(json, &report, || {
                 format!(
                     "Backfill: {} recorded, {} already up to date, {} failed.",
-                    report.written.len(),
-                    report.unchanged,
-                    report.failed.len()
+                    report.counts.written, report.unchanged, report.counts.failed
                 )
             });
-            Ok(if report.failed.is_empty() { 0 } else { 1 })
+            Ok(if report.counts.failed == 0 { 0 } else { 1 })
         }
         Command::Validate { .. } | Command::Completions { .. } => Ok(0),
     }

@@ -1,6 +1,7 @@
 //! The `decide` function: an event in, decisions out.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_config::SdkConfig;
 use gate_app::fanout::Fanout;
@@ -120,7 +121,8 @@ pub async fn handle(
     watch: &TopicWatch,
     event: LambdaEvent<Value>,
 ) -> Result<Outcome, DecideError> {
-    let out = handle_at(decider, &event.payload, Timestamp::now()).await?;
+    let deadline = sweep_deadline(event.context.deadline);
+    let out = handle_within(decider, &event.payload, Timestamp::now(), deadline).await?;
     if out.sweep
         && let Err(e) = watch.check().await
     {
@@ -130,6 +132,16 @@ pub async fn handle(
 }
 
 pub async fn handle_at(decider: &Decider, event: &Value, now: Timestamp) -> Result<Outcome, DecideError> {
+    handle_within(decider, event, now, None).await
+}
+
+/// One invocation whose sweep stops taking pages at `deadline`.
+pub async fn handle_within(
+    decider: &Decider,
+    event: &Value,
+    now: Timestamp,
+    deadline: Option<Instant>,
+) -> Result<Outcome, DecideError> {
     let work = trigger::parse(event);
     for why in &work.rejected {
         tracing::error!(input = %why, "malformed input acknowledged without action");
@@ -157,22 +169,26 @@ pub async fn handle_at(decider: &Decider, event: &Value, now: Timestamp) -> Resu
         rejected_input: work.rejected,
         ..Outcome::default()
     };
+    out.report.complete = true;
     if work.sweep {
-        merge(&mut out.report, decider.sweep(now).await?);
+        out.report.absorb(decider.sweep_until(now, deadline).await?);
     }
     for endpoint in &work.endpoints {
-        merge(&mut out.report, decider.decide_endpoint(endpoint, now).await?);
+        out.report.absorb(decider.decide_endpoint(endpoint, now).await?);
     }
-    if !out.report.failed.is_empty() {
-        return Err(DecideError::Unfinished(out.report.failed.len()));
+    if out.report.counts.failed > 0 {
+        return Err(DecideError::Unfinished(out.report.counts.failed));
     }
     Ok(out)
 }
 
-fn merge(into: &mut Report, from: Report) {
-    into.decided.extend(from.decided);
-    into.acted.extend(from.acted);
-    into.notified.extend(from.notified);
-    into.skipped.extend(from.skipped);
-    into.failed.extend(from.failed);
+/// How long before the invocation's deadline a sweep stops taking pages: a
+/// page of 1,000 connections with its reads and writes fits in it.
+pub const SWEEP_MARGIN: Duration = Duration::from_secs(30);
+
+/// When a sweep must stop, from the invocation's deadline (epoch ms).
+pub fn sweep_deadline(deadline_ms: u64) -> Option<Instant> {
+    let now_ms = u64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_millis()).ok()?;
+    let left = Duration::from_millis(deadline_ms.checked_sub(now_ms)?);
+    Some(Instant::now() + left.saturating_sub(SWEEP_MARGIN))
 }

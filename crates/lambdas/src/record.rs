@@ -72,17 +72,14 @@ pub async fn handle(
     let mut report = recorder.record(&hints).await;
     if work.sweep {
         let swept = recorder.sweep(&|done, total| tracing::info!(done, total, "registry sweep")).await?;
-        report.written.extend(swept.written);
-        report.unchanged += swept.unchanged;
-        report.stale += swept.stale;
-        report.failed.extend(swept.failed);
+        report.absorb(swept);
     }
     tracing::info!(
-        written = report.written.len(),
+        written = report.counts.written,
         unchanged = report.unchanged,
         stale = report.stale,
-        failed = report.failed.len(),
+        failed = report.counts.failed,
         "recorded"
     );
-    if report.failed.is_empty() { Ok(report) } else { Err(RecordError::Unfinished(report.failed.len())) }
+    if report.counts.failed == 0 { Ok(report) } else { Err(RecordError::Unfinished(report.counts.failed)) }
 }
