@@ -14,7 +14,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use gate_app::{Decider, Settings};
 use gate_aws::{AssumeRoleNetworks, DynamoStore, Ec2Connections, SnsNotifier};
-use gate_core::{Effect, Outcome, Scope, ServicePolicy, Timestamp};
+use gate_core::{Effect, Scope, ServicePolicy, Timestamp};
 use gate_e2e::{Local, Result, allow_entry, http_post};
 
 const SERVICES: usize = 20;
@@ -86,16 +86,18 @@ async fn main() -> Result<()> {
     let report = decider.sweep(Timestamp::now()).await?;
     let elapsed = started.elapsed();
 
-    let accepted = report.decided.iter().filter(|d| d.outcome == Outcome::Accept).count();
+    let accepted = report.counts.accepted;
     let moto: BTreeMap<String, u64> = local.calls(None)?.into_iter().collect();
     let dynamo = counter.0.lock().map_err(|_| "poisoned")?.clone();
     println!("\nsweep of {} pending connections over {SERVICES} services", SERVICES * PER_SERVICE);
     println!("  wall time       {:.2} s", elapsed.as_secs_f64());
     println!(
-        "  decided         {} ({accepted} accepted), acted {}, failed {}",
-        report.decided.len(),
-        report.acted.len(),
-        report.failed.len()
+        "  decided         {} ({accepted} accepted) in {} pages, acted {}, failed {}; answer {} bytes",
+        report.counts.decided,
+        report.counts.pages,
+        report.counts.acted,
+        report.counts.failed,
+        serde_json::to_string(&report)?.len()
     );
     println!("  EC2/STS calls   {}", moto.values().sum::<u64>());
     for (action, n) in &moto {
@@ -105,7 +107,7 @@ async fn main() -> Result<()> {
     for (op, n) in &dynamo {
         println!("    {op:<40} {n}");
     }
-    if report.decided.len() != SERVICES * PER_SERVICE || !report.failed.is_empty() {
+    if report.counts.decided != SERVICES * PER_SERVICE || report.counts.failed > 0 {
         return Err("the sweep did not decide every connection".into());
     }
     Ok(())

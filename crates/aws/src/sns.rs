@@ -216,3 +216,87 @@ impl Notifier for SnsNotifier {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gate_core::{RequestState, Scope, ServicePolicy};
+
+    const KEY: &[u8] = b"link-key-for-the-tests-0123456789";
+
+    fn links() -> EmailLinks {
+        EmailLinks {
+            base_url: "https://respond.example.invalid".into(),
+            keys: LinkKeys { current: KEY.to_vec(), previous: None },
+            ttl_secs: 86_400,
+        }
+    }
+
+    fn review() -> RequestRecord {
+        RequestRecord {
+            service: "vpce-svc-0123456789abcdef0".parse().expect("service"),
+            endpoint: "vpce-0123456789abcdef0".parse().expect("endpoint"),
+            owner: "210000000001".parse().expect("account"),
+            state: RequestState::Review,
+            reasons: vec![],
+            consumer_cidrs: vec![],
+            actor: "endpoint-gate".into(),
+            decided_at: Timestamp::from_unix(1_800_000_000),
+            acted_at: None,
+            notified_at: None,
+            reminders: 0,
+            expired_at: None,
+            slack_message: None,
+            version: 1,
+        }
+    }
+
+    fn audience() -> Audience {
+        let mut p = ServicePolicy::cautious(Scope::Any);
+        p.approvers = vec!["ana@example.com".into(), "bo@example.com".into(), "slack:U0123ABCD".into()];
+        Audience::of(Some(&p))
+    }
+
+    /// The approve link of a message, verified as respond would at `at`.
+    fn verify_approve(body: &str, at: Timestamp) -> Result<Link, gate_core::link::LinkError> {
+        let query = body
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Approve: "))
+            .and_then(|url| url.split_once("/link?"))
+            .map(|(_, q)| q.to_owned())
+            .unwrap_or_default();
+        let (link, sig) = Link::parse(&query)?;
+        link.verify(&[KEY], &sig, at)?;
+        Ok(link)
+    }
+
+    #[test]
+    fn each_email_carries_its_own_approvers_links_only() {
+        let (rec, to) = (review(), audience());
+        for (me, other) in [("ana@example.com", "bo@example.com"), ("bo@example.com", "ana@example.com")] {
+            let (_, body) = review_message(&rec, &to, me, Some(&links()));
+            assert_eq!(body.matches("/link?").count(), 2, "{body}");
+            assert!(body.contains(&format!("by={me}")), "{body}");
+            assert!(!body.contains(&format!("by={other}")), "{me}'s email holds {other}'s link: {body}");
+            assert!(!body.contains("by=slack"), "{body}");
+            let link = verify_approve(&body, rec.decided_at).expect("verifies");
+            assert_eq!(link.approver, me);
+        }
+    }
+
+    #[test]
+    fn a_reminders_links_are_signed_when_it_is_sent() {
+        let mut rec = review();
+        // Two days after the review, the third reminder: the first links expired.
+        let later = rec.decided_at.plus_secs(2 * 86_400);
+        let (_, first) = review_message(&rec, &audience(), "ana@example.com", Some(&links()));
+        assert!(verify_approve(&first, later).is_err(), "the first email's links expired");
+        rec.notified_at = Some(later);
+        rec.reminders = 3;
+        let (subject, body) =
+            nudge_message(&rec, &audience(), "ana@example.com", Nudge::Reminder(3), Some(&links()));
+        assert!(subject.starts_with("Reminder 3:"), "{subject}");
+        let link = verify_approve(&body, later.plus_secs(3600)).expect("a reminder's link verifies");
+        assert_eq!(link.expires, later.plus_secs(86_400));
+    }
+}
