@@ -14,7 +14,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use gate_app::{Decider, Settings};
 use gate_aws::{AssumeRoleNetworks, DynamoStore, Ec2Connections, SnsNotifier};
-use gate_core::{Effect, Scope, ServicePolicy, Timestamp};
+use gate_core::{DeclaredCidrs, Effect, Scope, ServicePolicy, Timestamp};
 use gate_e2e::{Local, Result, allow_entry, http_post};
 
 const SERVICES: usize = 20;
@@ -58,8 +58,10 @@ async fn main() -> Result<()> {
     let ddb_config = aws_sdk_dynamodb::config::Builder::from(&local.sdk).interceptor(counter.clone()).build();
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(ddb_config), gate_e2e::unique("sweep"));
     store.ensure_table().await?;
-    store.put_policy(&ServicePolicy::cautious(Scope::Any)).await?;
-    // The owner has no read-only role: its declared CIDRs stand in.
+    // The owner has no read-only role: its declared CIDRs stand in, which
+    // the policy must opt in to.
+    let trusting = ServicePolicy { declared_cidrs: DeclaredCidrs::Trust, ..ServicePolicy::cautious(Scope::Any) };
+    store.put_policy(&trusting).await?;
     store.put_entry(&allow_entry("*", OWNER, Effect::Allow, &["172.20.0.0/16"])?).await?;
     let (topic, _queue) = local.topic_with_queue("review").await?;
     let decider = Decider {
