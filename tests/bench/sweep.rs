@@ -60,7 +60,8 @@ async fn main() -> Result<()> {
     store.ensure_table().await?;
     // The owner has no read-only role: its declared CIDRs stand in, which
     // the policy must opt in to.
-    let trusting = ServicePolicy { declared_cidrs: DeclaredCidrs::Trust, ..ServicePolicy::cautious(Scope::Any) };
+    let trusting =
+        ServicePolicy { declared_cidrs: DeclaredCidrs::Trust, ..ServicePolicy::cautious(Scope::Any) };
     store.put_policy(&trusting).await?;
     store.put_entry(&allow_entry("*", OWNER, Effect::Allow, &["172.20.0.0/16"])?).await?;
     let (topic, _queue) = local.topic_with_queue("review").await?;

@@ -215,10 +215,17 @@ impl Local {
     /// An SNS topic with an SQS queue subscribed, to read what was published.
     pub async fn topic_with_queue(&self, name: &str) -> Result<(String, String)> {
         let sns = aws_sdk_sns::Client::new(&self.sdk);
-        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
         let topic = sns.create_topic().name(unique(name)).send().await?;
         let topic_arn = topic.topic_arn().ok_or("no topic arn")?.to_owned();
-        let queue = sqs.create_queue().queue_name(unique(&format!("{name}-inbox"))).send().await?;
+        let (queue_url, queue_arn) = self.queue(&format!("{name}-inbox")).await?;
+        sns.subscribe().topic_arn(&topic_arn).protocol("sqs").endpoint(queue_arn).send().await?;
+        Ok((topic_arn, queue_url))
+    }
+
+    /// A new SQS queue: its URL and ARN.
+    async fn queue(&self, name: &str) -> Result<(String, String)> {
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        let queue = sqs.create_queue().queue_name(unique(name)).send().await?;
         let queue_url = queue.queue_url().ok_or("no queue url")?.to_owned();
         let attrs = sqs
             .get_queue_attributes()
@@ -231,8 +238,7 @@ impl Local {
             .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
             .ok_or("no queue arn")?
             .clone();
-        sns.subscribe().topic_arn(&topic_arn).protocol("sqs").endpoint(queue_arn).send().await?;
-        Ok((topic_arn, queue_url))
+        Ok((queue_url, queue_arn))
     }
 
     /// A queue standing in for one approver's mailbox: subscribed to the
@@ -240,20 +246,7 @@ impl Local {
     /// approver's email subscription.
     pub async fn approver_inbox(&self, topic_arn: &str, approver: &str) -> Result<String> {
         let sns = aws_sdk_sns::Client::new(&self.sdk);
-        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
-        let queue = sqs.create_queue().queue_name(unique("approver-inbox")).send().await?;
-        let queue_url = queue.queue_url().ok_or("no queue url")?.to_owned();
-        let attrs = sqs
-            .get_queue_attributes()
-            .queue_url(&queue_url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await?;
-        let queue_arn = attrs
-            .attributes()
-            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
-            .ok_or("no queue arn")?
-            .clone();
+        let (queue_url, queue_arn) = self.queue("approver-inbox").await?;
         sns.subscribe()
             .topic_arn(topic_arn)
             .protocol("sqs")

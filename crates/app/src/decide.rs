@@ -127,7 +127,8 @@ pub struct Counts {
     pub failed: usize,
 }
 
-fn keep<T>(list: &mut Vec<T>, item: T) {
+/// Adds `item` to a report's list while the list is under [`REPORT_DETAILS`].
+pub(crate) fn keep<T>(list: &mut Vec<T>, item: T) {
     if list.len() < REPORT_DETAILS {
         list.push(item);
     }

@@ -12,7 +12,7 @@ use gate_core::registry::{Attribution, Merge, Observation, merge};
 use gate_core::{ConnectionState, EndpointId, Reason, RequestState, ServiceId, Timestamp};
 use serde::Serialize;
 
-use crate::decide::REPORT_DETAILS;
+use crate::decide::keep;
 use crate::error::PortError;
 use crate::ports::{Connections, Registry, Requests};
 
@@ -45,7 +45,8 @@ pub struct Hint {
 /// Connections recorded at once by the sweep.
 const CONCURRENCY: usize = 16;
 
-/// What one run did. The lists keep their first [`REPORT_DETAILS`] entries;
+/// What one run did. The lists keep their first
+/// [`REPORT_DETAILS`](crate::decide::REPORT_DETAILS) entries;
 /// `counts` counts them all, so a sweep's answer stays small.
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
 pub struct RecordReport {
@@ -75,12 +76,6 @@ enum Done {
     Unchanged,
     Stale,
     Unknown,
-}
-
-fn keep<T>(list: &mut Vec<T>, item: T) {
-    if list.len() < REPORT_DETAILS {
-        list.push(item);
-    }
 }
 
 impl RecordReport {
