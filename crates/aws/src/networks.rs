@@ -199,13 +199,17 @@ fn sts_refusal(
         // RegionDisabledException, MalformedPolicyDocument: our setup, lasting.
         return Some(sts.and_then(|e| e.code()).unwrap_or("InvalidConfiguration").to_owned());
     }
+    // Only the consumer's refusal is lasting. Other 4xx codes (ExpiredToken,
+    // InvalidClientTokenId, SignatureDoesNotMatch) are about the provider's
+    // own credentials: not the consumer's doing, and not to be remembered.
     let SdkError::ServiceError(context) = sts? else { return None };
-    let status = context.raw().status().as_u16();
-    let code = context.err().code().unwrap_or_default();
-    let passing = status >= 500 || crate::error::TRANSIENT_CODES.contains(&code);
-    (!passing && (400..500).contains(&status))
-        .then(|| if code.is_empty() { status.to_string() } else { code.to_owned() })
+    let code = context.err().code()?;
+    STS_REFUSALS.contains(&code).then(|| code.to_owned())
 }
+
+/// What STS answers when the consumer's role is missing, does not trust
+/// us, or wants another external id.
+const STS_REFUSALS: &[&str] = &["AccessDenied", "AccessDeniedException"];
 
 /// The service error code of a failed EC2 read in the consumer account.
 fn ec2_code<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a str> {
@@ -236,5 +240,42 @@ impl ConsumerNetworks for AssumeRoleNetworks {
                 Discovery::Unavailable(why)
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    fn sts(status: u16, code: &str) -> SdkError<AssumeRoleError, HttpResponse> {
+        let err = AssumeRoleError::generic(ErrorMetadata::builder().code(code).message("x").build());
+        let status = StatusCode::try_from(status).unwrap_or_else(|_| unreachable!("a valid status"));
+        SdkError::service_error(err, HttpResponse::new(status, SdkBody::empty()))
+    }
+
+    #[test]
+    fn only_the_consumers_refusal_is_lasting() {
+        let provider = |e| CredentialsError::provider_error(e);
+        for (status, code, lasting) in [
+            (403, "AccessDenied", true),
+            (400, "Throttling", false),
+            (500, "InternalFailure", false),
+            (503, "ServiceUnavailable", false),
+            (403, "ExpiredTokenException", false),
+            (403, "InvalidClientTokenId", false),
+            (403, "SignatureDoesNotMatch", false),
+        ] {
+            let err = sts(status, code);
+            let got = sts_refusal(&provider("wrapped"), Some(&err));
+            assert_eq!(got.is_some(), lasting, "{status} {code}");
+        }
+        assert_eq!(sts_refusal(&provider("no STS answer"), None), None, "a lost connection may pass");
+        let timed_out = CredentialsError::provider_timed_out(std::time::Duration::from_secs(5));
+        assert_eq!(sts_refusal(&timed_out, None), None);
+        let misconfigured = CredentialsError::invalid_configuration("region disabled");
+        assert!(sts_refusal(&misconfigured, None).is_some(), "our own setup does not fix itself");
     }
 }
