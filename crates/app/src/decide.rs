@@ -252,46 +252,29 @@ impl Decider {
     /// sweep starts again, skipping what was decided with one read per 100.
     pub async fn sweep_until(&self, now: Timestamp, deadline: Option<Instant>) -> Result<Report, PortError> {
         let mut report = Report::new();
-        let out_of_time = || deadline.is_some_and(|d| Instant::now() >= d);
-        if out_of_time() {
-            report.complete = false;
-            return Ok(report);
-        }
-        let services = &self.settings.services;
-        let mut page = self.connections.pending_page(services, None).await?;
+        let mut cursor = None;
         loop {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                tracing::warn!(
+                    pages = report.counts.pages,
+                    "sweep stopped before its time ran out; the next one goes on"
+                );
+                report.complete = false;
+                break;
+            }
+            let page = self.connections.pending_page(&self.settings.services, cursor.take()).await?;
             tracing::info!(
                 pending = page.connections.len(),
                 page = report.counts.pages + 1,
                 "sweep read a page"
             );
-            // The next page is read while this one is decided: at most two in memory.
-            let more = page.next.take();
-            let stopped = more.is_some() && out_of_time();
-            let cursor = more.filter(|_| !stopped);
-            let read_next = async {
-                match &cursor {
-                    Some(c) => self.connections.pending_page(services, Some(c.clone())).await.map(Some),
-                    None => Ok(None),
-                }
-            };
-            let (done, next) = tokio::join!(self.run(std::mem::take(&mut page.connections), now), read_next);
-            let mut done = done?;
+            let mut done = self.run(page.connections, now).await?;
             done.counts.pages = 1;
             report.absorb(done);
-            match next? {
-                Some(next) => page = next,
-                None => {
-                    report.complete = !stopped;
-                    break;
-                }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
             }
-        }
-        if !report.complete {
-            tracing::warn!(
-                pages = report.counts.pages,
-                "sweep stopped before its time ran out; the next one goes on"
-            );
         }
         Ok(report)
     }
