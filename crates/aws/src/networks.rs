@@ -53,7 +53,8 @@ struct Unreadable {
 
 /// EC2 codes that mean the role exists but may not describe: a refusal.
 /// <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html>
-const EC2_REFUSALS: &[&str] = &["UnauthorizedOperation", "AccessDenied", "AuthFailure"];
+/// (`AuthFailure` is about the credentials themselves, so it is not one.)
+const EC2_REFUSALS: &[&str] = &["UnauthorizedOperation", "AccessDenied"];
 
 impl AssumeRoleNetworks {
     pub fn new(base: SdkConfig, role_template: String, external_id: Option<String>) -> Self {
