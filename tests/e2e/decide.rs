@@ -325,11 +325,11 @@ async fn a_large_sweep_pages_through_ec2_and_answers_in_counts() -> Result<()> {
     // Out of time before the first page: nothing is read or decided, and it says so.
     let late = std::time::Instant::now();
     let out = gate_lambdas::decide::handle_within(&s.decider, &sweep, Timestamp::now(), Some(late)).await?;
-    assert!(!out.report.complete);
+    assert!(out.report.stopped_early);
     assert_eq!(out.report.counts.pages, 0);
 
     let out = decide(&s, &sweep).await?;
-    assert!(out.report.complete);
+    assert!(!out.report.stopped_early);
     assert_eq!((out.report.counts.pages, out.report.counts.rejected), (2, 1500));
     assert_eq!(out.report.counts.acted, 1500);
     let answer = serde_json::to_string(&out)?;

@@ -108,9 +108,9 @@ pub struct Report {
     pub notified: Vec<EndpointId>,
     pub skipped: Vec<Note>,
     pub failed: Vec<Note>,
-    /// `false` when a sweep stopped before its time ran out; the next sweep
-    /// starts again, and what was decided is skipped cheaply.
-    pub complete: bool,
+    /// A sweep stopped before its time ran out; the next sweep starts
+    /// again, and what was decided is skipped cheaply.
+    pub stopped_early: bool,
 }
 
 /// Everything a run did, counted.
@@ -135,10 +135,6 @@ pub(crate) fn keep<T>(list: &mut Vec<T>, item: T) {
 }
 
 impl Report {
-    fn new() -> Self {
-        Self { complete: true, ..Self::default() }
-    }
-
     pub(crate) fn decided(&mut self, d: Decided) {
         self.counts.decided += 1;
         match d.outcome {
@@ -200,7 +196,7 @@ impl Report {
             skipped: counts.skipped + o.skipped,
             failed: counts.failed + o.failed,
         };
-        self.complete &= other.complete;
+        self.stopped_early |= other.stopped_early;
     }
 }
 
@@ -232,13 +228,13 @@ impl Decider {
                 if !self.settings.services.is_empty() && !self.settings.services.contains(&conn.service) =>
             {
                 // Another deployment, or a person, owns that service's requests.
-                let mut report = Report::new();
+                let mut report = Report::default();
                 report.skip(endpoint, format!("{} is not one of this deployment's services", conn.service));
                 Ok(report)
             }
             Some(conn) => self.run(vec![conn], now).await,
             None => {
-                let mut report = Report::new();
+                let mut report = Report::default();
                 report.skip(endpoint, "no connection to any of the provider's services");
                 Ok(report)
             }
@@ -248,10 +244,10 @@ impl Decider {
     /// Reconciles every pending connection of the configured services, a
     /// page at a time, so memory stays flat however many there are. Stops
     /// before a page when `deadline` has passed (the invocation's time is
-    /// nearly out): the report then says `complete: false`, and the next
+    /// nearly out): the report then says `stopped_early: true`, and the next
     /// sweep starts again, skipping what was decided with one read per 100.
     pub async fn sweep_until(&self, now: Timestamp, deadline: Option<Instant>) -> Result<Report, PortError> {
-        let mut report = Report::new();
+        let mut report = Report::default();
         let mut cursor = None;
         loop {
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -259,7 +255,7 @@ impl Decider {
                     pages = report.counts.pages,
                     "sweep stopped before its time ran out; the next one goes on"
                 );
-                report.complete = false;
+                report.stopped_early = true;
                 break;
             }
             let page = self.connections.pending_page(&self.settings.services, cursor.take()).await?;
@@ -286,7 +282,7 @@ impl Decider {
 
     /// Decides, claims and acts on these connections.
     pub async fn run(&self, connections: Vec<Connection>, now: Timestamp) -> Result<Report, PortError> {
-        let mut report = Report::new();
+        let mut report = Report::default();
         let pending: Vec<Connection> = connections
             .into_iter()
             .filter(|c| {

@@ -582,7 +582,7 @@ async fn a_sweep_reads_page_by_page_and_answers_in_counts() {
     let paged = Arc::new(Paged { inner: w.connections.clone(), size: 100, delay: Default::default() });
     w.decider.connections = paged;
     let report = w.decider.sweep(now()).await.expect("runs");
-    assert!(report.complete);
+    assert!(!report.stopped_early);
     assert_eq!((report.counts.pages, report.counts.decided, report.counts.accepted), (3, 250, 250));
     assert_eq!(report.decided.len(), gate_app::decide::REPORT_DETAILS);
     let answer = serde_json::to_string(&report).expect("json");
@@ -600,12 +600,12 @@ async fn a_sweep_out_of_time_stops_between_pages_and_the_next_one_goes_on() {
     w.decider.connections = Arc::new(Paged { inner: w.connections.clone(), size: 100, delay });
     let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
     let first = w.decider.sweep_until(now(), Some(deadline)).await.expect("runs");
-    assert!(!first.complete);
+    assert!(first.stopped_early);
     assert_eq!((first.counts.pages, first.counts.decided), (1, 100));
     assert_eq!(w.connections.pending(&[]).await.expect("reads").len(), 150, "the rest still waits");
 
     let second = w.decider.sweep(now().plus_secs(300)).await.expect("runs");
-    assert!(second.complete);
+    assert!(!second.stopped_early);
     assert_eq!(second.counts.decided, 150, "only the rest is decided");
     assert!(w.connections.pending(&[]).await.expect("reads").is_empty());
     assert_eq!(count(&w, AuditKind::Accepted), 250, "each connection accepted once");

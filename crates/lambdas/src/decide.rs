@@ -123,7 +123,9 @@ pub async fn handle(
 ) -> Result<Outcome, DecideError> {
     let deadline = sweep_deadline(event.context.deadline);
     let out = handle_within(decider, &event.payload, Timestamp::now(), deadline).await?;
+    // Only after a sweep that finished: one cut short has no time to spare.
     if out.sweep
+        && !out.report.stopped_early
         && let Err(e) = watch.check().await
     {
         tracing::error!(error = %e.chain(), "reading the review topic's subscriptions failed");
@@ -169,7 +171,6 @@ pub async fn handle_within(
         rejected_input: work.rejected,
         ..Outcome::default()
     };
-    out.report.complete = true;
     if work.sweep {
         out.report.absorb(decider.sweep_until(now, deadline).await?);
     }
