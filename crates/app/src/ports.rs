@@ -202,6 +202,11 @@ pub struct LiveConfig {
 #[async_trait]
 pub trait ConfigStore: Send + Sync {
     async fn load_all(&self) -> Result<LiveConfig, PortError>;
+    /// Only the policies: what the sweep's look at the review topic needs,
+    /// without the allow entries (there may be 100,000 of them).
+    async fn load_policies(&self) -> Result<Vec<Versioned<ServicePolicy>>, PortError> {
+        Ok(self.load_all().await?.policies)
+    }
     async fn write_policy(&self, policy: &ServicePolicy, expected: Option<u64>) -> Result<bool, PortError>;
     async fn write_entry(&self, entry: &AllowEntry, expected: Option<u64>) -> Result<bool, PortError>;
     async fn delete_policy(&self, scope: &Scope, expected: u64) -> Result<bool, PortError>;

@@ -117,8 +117,8 @@ pub const UNKNOWN_SUBSCRIPTION: &str = "review topic has a subscription no polic
 
 impl TopicWatch {
     pub async fn check(&self) -> Result<SubscriptionAudit, PortError> {
-        let live = self.config.load_all().await?;
-        let approvers = email_approvers(live.policies.iter().map(|p| &p.value));
+        let policies = self.config.load_policies().await?;
+        let approvers = email_approvers(policies.iter().map(|p| &p.value));
         let found = audit(&approvers, &self.topic.subscriptions().await?);
         for s in &found.unknown {
             tracing::error!(

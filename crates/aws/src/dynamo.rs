@@ -524,6 +524,15 @@ impl ConfigStore for DynamoStore {
         Ok(live)
     }
 
+    async fn load_policies(&self) -> Result<Vec<Versioned<ServicePolicy>>, PortError> {
+        let prefix = Some(("gsi1sk", "POLICY#".to_owned()));
+        let items = self.query(Some(GSI1), "gsi1pk", CONFIG.to_owned(), prefix).await?;
+        items
+            .into_iter()
+            .map(|item| Ok(Versioned { revision: revision_of(&item), value: from_item(item)? }))
+            .collect()
+    }
+
     async fn write_policy(&self, policy: &ServicePolicy, expected: Option<u64>) -> Result<bool, PortError> {
         let item = policy_item(policy, expected.unwrap_or(0) + 1)?;
         self.write_config(item, expected, format!("writing the policy of {} failed", policy.scope)).await
