@@ -7,6 +7,7 @@
 
 mod approvals;
 mod browser;
+mod cli;
 mod consumer_cidrs;
 mod decide;
 mod demo;

@@ -36,6 +36,21 @@ pub const READER_ROLE: &str = "EndpointGateCidrReader";
 static UNIQUE: AtomicU32 = AtomicU32::new(0);
 
 /// A name no other test in this run uses.
+/// A binary of the workspace, built by the same `cargo test` or `cargo
+/// nextest run --workspace` that built this test (it sits beside `deps/`).
+pub fn workspace_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the test knows its own path");
+    let dir =
+        exe.parent().and_then(|deps| deps.parent()).expect("test binaries live in target/<profile>/deps");
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is not built: run the workspace's tests (make test), or cargo build --bins first",
+        path.display()
+    );
+    path
+}
+
 pub fn unique(prefix: &str) -> String {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or_default();
     format!("{prefix}-{}-{nanos}-{}", std::process::id(), UNIQUE.fetch_add(1, Ordering::Relaxed))

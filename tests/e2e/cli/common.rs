@@ -9,7 +9,7 @@ pub fn cli(table: &str, args: &[&str]) -> (i32, String, String) {
 
 /// Runs the binary on `table` with these environment variables added.
 pub fn cli_as(table: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_endpoint-gate"))
+    let out = Command::new(gate_e2e::workspace_binary("endpoint-gate"))
         .args(["--table", table])
         .args(args)
         .envs(env.iter().copied())

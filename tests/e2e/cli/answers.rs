@@ -4,9 +4,7 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-mod common;
-
-use common::cli;
+use super::common::cli;
 
 use gate_core::{ServicePolicy, Timestamp};
 use gate_e2e::Local;

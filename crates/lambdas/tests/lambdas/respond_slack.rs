@@ -4,10 +4,8 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-mod common;
-
+use super::common::*;
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
-use common::*;
 use gate_app::ports::SlackReply;
 use gate_core::link::percent_encode;
 use gate_core::*;

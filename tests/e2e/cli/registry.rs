@@ -5,12 +5,10 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use common::{cli, cli_as};
+use super::common::{cli, cli_as};
 
 use gate_e2e::Local;
 use gate_e2e::function_url::{FunctionUrl, Handler};

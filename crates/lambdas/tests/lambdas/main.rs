@@ -1,0 +1,10 @@
+//! The handlers over the in-memory ports, the sample events and the
+//! template's environment: one test binary for the crate.
+
+mod common;
+mod events;
+mod lookup;
+mod record_events;
+mod respond;
+mod respond_slack;
+mod template_env;
