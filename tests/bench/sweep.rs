@@ -12,7 +12,7 @@ use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterce
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
-use gate_app::{Decider, Settings};
+use gate_app::{Decide, Settings};
 use gate_aws::{AssumeRoleNetworks, DynamoStore, Ec2Connections, SnsNotifier};
 use gate_core::{DeclaredCidrs, Effect, Scope, ServicePolicy, Timestamp};
 use gate_e2e::{Local, Result, allow_entry, http_post};
@@ -65,22 +65,22 @@ async fn main() -> Result<()> {
     store.put_policy(&trusting).await?;
     store.put_entry(&allow_entry("*", OWNER, Effect::Allow, &["172.20.0.0/16"])?).await?;
     let (topic, _queue) = local.topic_with_queue("review").await?;
-    let decider = Decider {
-        connections: Arc::new(Ec2Connections::new(local.ec2())),
-        networks: Arc::new(AssumeRoleNetworks::new(
+    let decider = Decide::new(
+        Arc::new(Ec2Connections::new(local.ec2())),
+        Arc::new(AssumeRoleNetworks::new(
             local.sdk.clone(),
             "arn:aws:iam::{account}:role/EndpointGateCidrReader".into(),
             None,
         )),
-        policies: Arc::new(store.clone()),
-        requests: Arc::new(store.clone()),
-        audit: Arc::new(store.clone()),
-        notifier: Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(&local.sdk), topic)),
-        settings: Settings {
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+        Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(&local.sdk), topic)),
+        Settings {
             services: services.iter().map(|s| s.id.parse()).collect::<std::result::Result<_, _>>()?,
             ..Settings::default()
         },
-    };
+    );
     http_post(&local.moto_url, "/_gate/calls/reset", "")?;
     counter.0.lock().map_err(|_| "poisoned")?.clear();
 

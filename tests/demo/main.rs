@@ -14,7 +14,6 @@ use gate_core::caller::Caller;
 use gate_e2e::{Local, Result, lambda_sns_event};
 use gate_lambdas::config::RespondConfig;
 use gate_lambdas::decide::handle_at;
-use gate_lambdas::respond::Responder;
 use serde_json::Value;
 
 const TEAM_A: &str = "210000000001";
@@ -80,16 +79,13 @@ async fn main() -> Result<()> {
         local.decide_config_with_links(store.table(), &review_topic, &[&payments, &ledger], &secret);
     config.slack = Some(local.slack_config(&slack));
     let decider = local.decider(&config).await;
-    let responder = Responder::build(
-        &RespondConfig {
+    let responder = local
+        .responder(&RespondConfig {
             table_name: store.table().to_owned(),
             keys_secret_arn: secret,
-            slack: Some(local.slack_config(&slack)),
-        },
-        &local.sdk,
-    )
-    .await
-    .map_err(|e| e.chain())?;
+            slack: Some(local.respond_slack(&slack)),
+        })
+        .await?;
     say("approval links are signed with a key from Secrets Manager");
     say("reviews also go to Slack #netops-approvals (here: a local recorder in Slack's place)");
 
@@ -153,7 +149,8 @@ async fn main() -> Result<()> {
     let recorder = local.recorder(store.table(), &[&payments, &ledger]);
     let events = local.drain(&registry_inbox).await?;
     for event in &events {
-        gate_lambdas::record::handle(&recorder, &lambda_sns_event(event), None).await?;
+        gate_lambdas::record::handle(&recorder, &lambda_sns_event(event), None, gate_core::Timestamp::now())
+            .await?;
     }
     say(&format!("record: {} connection notifications → registry", events.len()));
     for (who, endpoint) in [("A", &ea), ("B", &eb), ("C", &ec)] {
@@ -222,7 +219,7 @@ async fn main() -> Result<()> {
 /// decide handler as Lambda would, and prints the decision.
 async fn request_and_decide(
     local: &Local,
-    decider: &gate_app::Decider,
+    decider: &gate_app::Decide,
     inbox: &str,
     endpoint: &str,
 ) -> Result<()> {

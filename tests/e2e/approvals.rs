@@ -10,7 +10,6 @@ use gate_e2e::function_url::{FunctionUrl, Handler};
 use gate_e2e::{Local, Result, SLACK_SIGNING_SECRET, Service, slack_signature, unique};
 use gate_lambdas::config::RespondConfig;
 use gate_lambdas::decide::handle_at;
-use gate_lambdas::respond::Responder;
 use serde_json::{Value, json};
 
 pub const APPROVER: &str = "U0LOCALAPPROVER";
@@ -21,7 +20,7 @@ pub struct Setup {
     pub local: Local,
     pub service: Service,
     pub store: gate_aws::DynamoStore,
-    pub decider: gate_app::Decider,
+    pub decider: gate_app::Decide,
     pub inbox: String,
     pub url: FunctionUrl,
     pub http: reqwest::Client,
@@ -44,9 +43,9 @@ pub async fn setup() -> Result<Setup> {
     let respond = RespondConfig {
         table_name: store.table().to_owned(),
         keys_secret_arn: links,
-        slack: Some(local.slack_config(&slack)),
+        slack: Some(local.respond_slack(&slack)),
     };
-    let responder = Arc::new(Responder::build(&respond, &local.sdk).await.map_err(|e| e.chain())?);
+    let responder = Arc::new(local.responder(&respond).await?);
     let handler: Handler = Arc::new(move |event| {
         let responder = responder.clone();
         Box::pin(async move { responder.handle(event).await })

@@ -97,7 +97,8 @@ async fn a_consumer_finds_dns_names_and_why_a_request_waits_on_the_lookup_page()
     let approved = s.reviewed("260000000003").await?;
     let waiting = s.reviewed("260000000003").await?;
     let now = gate_core::Timestamp::now();
-    s.decider
+    s.local
+        .answer(s.store.table())
         .answer(
             &approved.parse()?,
             gate_app::Verdict::Approve,

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use gate_app::ports::Requests;
-use gate_app::{Decider, Settings};
+use gate_app::{Decide, Settings};
 use gate_aws::{AssumeRoleNetworks, DynamoStore, Ec2Connections, SnsNotifier};
 use gate_core::{
     Effect, EndpointId, OverlapMode, ProtectedRange, RequestState, Scope, ServicePolicy, Timestamp,
@@ -22,7 +22,7 @@ async fn world(
     local: &Local,
     unknown_cidr: UnknownCidr,
     consumer_side: &str,
-) -> Result<(Service, DynamoStore, Decider)> {
+) -> Result<(Service, DynamoStore, Decide)> {
     let service = local.service().await?;
     let store = local.table().await?;
     let mut policy = ServicePolicy::cautious(Scope::Any);
@@ -33,19 +33,19 @@ async fn world(
     let (topic, _) = local.topic_with_queue("cidrs-review").await?;
     let consumer_sdk =
         aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(consumer_side).load().await;
-    let decider = Decider {
-        connections: Arc::new(Ec2Connections::new(local.ec2())),
-        networks: Arc::new(AssumeRoleNetworks::new(
+    let decider = Decide::new(
+        Arc::new(Ec2Connections::new(local.ec2())),
+        Arc::new(AssumeRoleNetworks::new(
             consumer_sdk,
             format!("arn:aws:iam::{{account}}:role/{READER_ROLE}"),
             None,
         )),
-        policies: Arc::new(store.clone()),
-        requests: Arc::new(store.clone()),
-        audit: Arc::new(store.clone()),
-        notifier: Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(&local.sdk), topic)),
-        settings: Settings { services: vec![service.id.parse()?], ..Settings::default() },
-    };
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+        Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(&local.sdk), topic)),
+        Settings { services: vec![service.id.parse()?], ..Settings::default() },
+    );
     Ok((service, store, decider))
 }
 

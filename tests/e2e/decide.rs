@@ -4,7 +4,8 @@ use gate_core::{
     AllowEntry, DeclaredCidrs, Effect, OverlapMode, ProtectedRange, Scope, ServicePolicy, Timestamp, Unlisted,
 };
 use gate_e2e::{Local, Result, Service, connect_event};
-use gate_lambdas::decide::{DecideError, handle_at};
+use gate_lambdas::decide::handle_at;
+use gate_lambdas::invocation::InvocationError;
 use serde_json::{Value, json};
 
 /// A test's world: one service, a table, a review topic with a queue.
@@ -13,7 +14,7 @@ struct Setup {
     service: Service,
     store: DynamoStore,
     queue: String,
-    decider: gate_app::Decider,
+    decider: gate_app::Decide,
 }
 
 async fn setup(policy: impl FnOnce(&mut ServicePolicy)) -> Result<Setup> {
@@ -45,7 +46,7 @@ fn entry(scope: &str, account: &str, effect: Effect, declared: &[&str]) -> Resul
     })
 }
 
-async fn decide(s: &Setup, event: &Value) -> Result<gate_lambdas::decide::Outcome> {
+async fn decide(s: &Setup, event: &Value) -> Result<gate_lambdas::decide::Summary> {
     Ok(handle_at(&s.decider, event, Timestamp::now()).await?)
 }
 
@@ -211,7 +212,7 @@ async fn same_connect_event_delivered_five_times_at_once_accepts_once() -> Resul
                 for _ in 0..3 {
                     match handle_at(&decider, &event, Timestamp::now()).await {
                         Ok(out) => return Ok(out.report.decided.len()),
-                        Err(DecideError::Port(e)) if e.transient => continue,
+                        Err(InvocationError::Port(e)) if e.transient => continue,
                         Err(e) => return Err(e.to_string()),
                     }
                 }
@@ -289,7 +290,7 @@ async fn a_corrupt_policy_item_accepts_nothing_and_says_which_item() -> Result<(
     Ok(())
 }
 
-fn gate_lambdas_diag(err: gate_lambdas::decide::DecideError) -> String {
+fn gate_lambdas_diag(err: InvocationError) -> String {
     let diag: lambda_runtime::Diagnostic = err.into();
     format!("{}: {}", diag.error_type, diag.error_message)
 }

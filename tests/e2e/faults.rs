@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use futures_util::stream::{self, StreamExt};
 use gate_app::ports::{Connections, Requests};
-use gate_app::{Decider, Settings};
+use gate_app::{Decide, Settings};
 use gate_aws::{AssumeRoleNetworks, DynamoStore, Ec2Connections, SnsNotifier};
 use gate_core::{
     ConnectionState, DeclaredCidrs, Effect, EndpointId, RequestState, Scope, ServicePolicy, Timestamp,
@@ -69,19 +69,19 @@ async fn a_thousand_requests_at_a_20_percent_fault_rate_end_as_the_policy_says()
     let ddb = aws_sdk_dynamodb::config::Builder::from(&local.sdk).endpoint_url(&ddb_proxy.url).build();
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(ddb), clean.table());
     let service_ids = services.iter().map(|s| s.id.parse()).collect::<std::result::Result<Vec<_>, _>>()?;
-    let decider = Arc::new(Decider {
-        connections: Arc::new(Ec2Connections::new(aws_sdk_ec2::Client::new(&faulty))),
-        networks: Arc::new(AssumeRoleNetworks::new(
+    let decider = Arc::new(Decide::new(
+        Arc::new(Ec2Connections::new(aws_sdk_ec2::Client::new(&faulty))),
+        Arc::new(AssumeRoleNetworks::new(
             faulty.clone(),
             "arn:aws:iam::{account}:role/EndpointGateCidrReader".into(),
             None,
         )),
-        policies: Arc::new(store.clone()),
-        requests: Arc::new(store.clone()),
-        audit: Arc::new(store.clone()),
-        notifier: Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(&faulty), topic)),
-        settings: Settings { services: service_ids.clone(), ..Settings::default() },
-    });
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+        Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(&faulty), topic)),
+        Settings { services: service_ids.clone(), ..Settings::default() },
+    ));
 
     // Each event up to three times, as Lambda retries an asynchronous invocation.
     // One notification in ten never arrives at all: only the sweep can find those.

@@ -77,7 +77,7 @@ async fn decides_accept_is_recorded_with_the_emulators_dns_names_and_a_delete_le
     assert_eq!(w.local.state(&endpoint).await?, "available");
 
     for event in w.notifications().await? {
-        handle(&w.recorder, &event, Some(&PROVIDER.parse()?)).await?;
+        handle(&w.recorder, &event, Some(&PROVIDER.parse()?), Timestamp::now()).await?;
     }
     let entry = w.store.get(&endpoint.parse()?).await?.ok_or("not recorded")?;
     assert_eq!(entry.state, ConnectionState::Available);
@@ -93,7 +93,7 @@ async fn decides_accept_is_recorded_with_the_emulators_dns_names_and_a_delete_le
     // The consumer deletes it: out of the active view, still in history.
     aws_sdk_ec2::Client::new(&consumer.sdk).delete_vpc_endpoints().vpc_endpoint_ids(&endpoint).send().await?;
     for event in w.notifications().await? {
-        handle(&w.recorder, &event, Some(&PROVIDER.parse()?)).await?;
+        handle(&w.recorder, &event, Some(&PROVIDER.parse()?), Timestamp::now()).await?;
     }
     let account: AccountId = "270000000001".parse()?;
     assert!(w.store.by_account(account, false).await?.is_empty());
@@ -130,7 +130,7 @@ async fn a_console_accept_is_recorded_with_the_person_who_clicked() -> Result<()
             .replace("vpce-0f1e2d3c4b5a69788", &endpoint)
             .replace("\"account\": \"111122223333\"", &format!("\"account\": \"{PROVIDER}\"")),
     )?;
-    handle(&w.recorder, &event, Some(&PROVIDER.parse()?)).await?;
+    handle(&w.recorder, &event, Some(&PROVIDER.parse()?), Timestamp::now()).await?;
     let entry = w.store.get(&endpoint.parse()?).await?.ok_or("not recorded")?;
     assert_eq!(entry.state, ConnectionState::Available);
     assert_eq!(
@@ -191,9 +191,9 @@ async fn a_scrambled_replay_of_100_events_ends_at_the_emulators_truth() -> Resul
         let chunk = chunk.to_vec();
         async move {
             for event in chunk {
-                handle(&recorder, &event, None).await?;
+                handle(&recorder, &event, None, Timestamp::now()).await?;
             }
-            Ok::<_, gate_lambdas::record::RecordError>(())
+            Ok::<_, gate_lambdas::invocation::InvocationError>(())
         }
     });
     for run in futures_util::future::join_all(runs).await {
@@ -236,10 +236,10 @@ async fn a_large_registry_sweep_pages_through_ec2_and_finds_what_vanished() -> R
         .await?;
 
     let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
-    let report = handle(&w.recorder, &sweep, None).await?;
+    let report = handle(&w.recorder, &sweep, None, Timestamp::now()).await?;
     assert_eq!(report.counts.pages, 2, "{:?}", report.counts);
     assert_eq!(report.counts.written, 1501, "1,500 recorded and one marked deleted");
-    assert_eq!(report.written.len(), gate_app::decide::REPORT_DETAILS);
+    assert_eq!(report.written.len(), gate_app::report::REPORT_DETAILS);
     assert!(serde_json::to_string(&report)?.len() < 64 * 1024);
     let entry = w.store.get(&gone).await?.ok_or("kept in history")?;
     assert_eq!(entry.state, ConnectionState::Deleted);

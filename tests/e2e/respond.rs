@@ -4,7 +4,6 @@ use gate_core::{ServicePolicy, Timestamp};
 use gate_e2e::{Local, Result};
 use gate_lambdas::config::RespondConfig;
 use gate_lambdas::decide::handle_at;
-use gate_lambdas::respond::Responder;
 use serde_json::json;
 
 fn http(method: &str, query: &str, body: Option<&str>) -> LambdaFunctionUrlRequest {
@@ -38,12 +37,13 @@ async fn an_approver_answers_from_the_email_link_and_the_connection_follows() ->
     let secret = local.link_secret().await?;
     let decider =
         local.decider(&local.decide_config_with_links(store.table(), &topic, &[&service], &secret)).await;
-    let responder = Responder::build(
-        &RespondConfig { table_name: store.table().to_owned(), keys_secret_arn: secret, slack: None },
-        &local.sdk,
-    )
-    .await
-    .map_err(|e| e.chain())?;
+    let responder = local
+        .responder(&RespondConfig {
+            table_name: store.table().to_owned(),
+            keys_secret_arn: secret,
+            slack: None,
+        })
+        .await?;
 
     let consumer = local.consumer("240000000001", "172.31.0.0/16", &[], true).await?;
     let endpoint = local.request(&consumer, &service).await?;
@@ -99,7 +99,7 @@ async fn a_warm_respond_reads_the_link_keys_again_after_a_rotation() -> Result<(
     let secret = local.link_secret().await?;
     let config =
         RespondConfig { table_name: store.table().to_owned(), keys_secret_arn: secret.clone(), slack: None };
-    let responder = Responder::build(&config, &local.sdk).await.map_err(|e| e.chain())?;
+    let responder = local.responder(&config).await?;
 
     // The documented rotation: current moves to previous, a new current.
     let secrets = aws_sdk_secretsmanager::Client::new(&local.sdk);

@@ -52,7 +52,7 @@ async fn duplicate_and_scrambled_deliveries_to_decide_and_record_at_once() -> Re
             if to_decide {
                 handle_at(decider, &event, Timestamp::now()).await.map(drop).map_err(|e| e.to_string())
             } else {
-                gate_lambdas::record::handle(recorder, &event, None)
+                gate_lambdas::record::handle(recorder, &event, None, gate_core::Timestamp::now())
                     .await
                     .map(drop)
                     .map_err(|e| e.to_string())
@@ -68,7 +68,8 @@ async fn duplicate_and_scrambled_deliveries_to_decide_and_record_at_once() -> Re
         join_all(runs).await.into_iter().filter_map(std::result::Result::err).collect();
     // Conflicting concurrent claims may fail an invocation; Lambda would retry it.
     for event in local.drain(&inbox).await? {
-        gate_lambdas::record::handle(recorder, &lambda_sns_event(&event), None).await?;
+        gate_lambdas::record::handle(recorder, &lambda_sns_event(&event), None, gate_core::Timestamp::now())
+            .await?;
     }
 
     let accepts = local.calls(Some(&service.id))?.get("AcceptVpcEndpointConnections").copied().unwrap_or(0);

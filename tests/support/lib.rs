@@ -18,9 +18,13 @@ use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_ec2::types::{Filter, VpcEndpointType};
 use aws_sdk_elasticloadbalancingv2::types::LoadBalancerTypeEnum;
-use gate_app::Decider;
+use gate_app::Decide;
 use gate_aws::DynamoStore;
+use gate_aws::wiring::Wiring;
+use gate_core::Timestamp;
 use gate_lambdas::config::DecideConfig;
+use gate_lambdas::decide::DecideFn;
+use gate_lambdas::respond::Responder;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 pub type Result<T> = std::result::Result<T, Error>;
@@ -39,10 +43,9 @@ static UNIQUE: AtomicU32 = AtomicU32::new(0);
 /// A binary of the workspace, built by the same `cargo test` or `cargo
 /// nextest run --workspace` that built this test (it sits beside `deps/`).
 pub fn workspace_binary(name: &str) -> std::path::PathBuf {
-    let exe = std::env::current_exe().expect("the test knows its own path");
-    let dir =
-        exe.parent().and_then(|deps| deps.parent()).expect("test binaries live in target/<profile>/deps");
-    let path = dir.join(name);
+    let exe = std::env::current_exe().unwrap_or_default();
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    let path = exe.ancestors().nth(2).unwrap_or(std::path::Path::new(".")).join(name);
     assert!(
         path.is_file(),
         "{} is not built: run the workspace's tests (make test), or cargo build --bins first",
@@ -335,8 +338,26 @@ impl Local {
         gate_lambdas::config::SlackConfig {
             secret_arn: secret_arn.to_owned(),
             api_url: format!("{}/api", self.slack_url),
+        }
+    }
+
+    /// respond's Slack route: the app, and the recorder's hooks for replies.
+    pub fn respond_slack(&self, secret_arn: &str) -> gate_lambdas::config::RespondSlack {
+        gate_lambdas::config::RespondSlack {
+            app: self.slack_config(secret_arn),
             hooks_url: format!("{}/hooks/", self.slack_url),
         }
+    }
+
+    /// Answers on a test's table, as the CLI gives them.
+    pub fn answer(&self, table: &str) -> gate_app::Answer {
+        Wiring::new(&self.sdk, table).answer(None)
+    }
+
+    /// The respond function's responder, built the way the Lambda builds it.
+    pub async fn responder(&self, config: &gate_lambdas::config::RespondConfig) -> Result<Responder> {
+        let wiring = Wiring::new(&self.sdk, &config.table_name);
+        Ok(Responder::build(config, &wiring, Timestamp::now()).await.map_err(|e| e.chain())?)
     }
 
     /// Everything the Slack recorder got, oldest first.
@@ -384,12 +405,14 @@ impl Local {
                 .collect::<std::result::Result<_, _>>()
                 .unwrap_or_default(),
         };
-        gate_lambdas::record::build(&config, &self.sdk)
+        Wiring::new(&self.sdk, &config.table_name).recorder(config.service_ids)
     }
 
     /// The real decider, built the way the Lambda builds it.
-    pub async fn decider(&self, config: &DecideConfig) -> Decider {
-        gate_lambdas::decide::build(config, &self.sdk).await.unwrap_or_else(|e| panic!("{}", e.chain()))
+    pub async fn decider(&self, config: &DecideConfig) -> Decide {
+        let wiring = Wiring::new(&self.sdk, &config.table_name);
+        let built = DecideFn::build(config, &wiring).await.unwrap_or_else(|e| panic!("{}", e.chain()));
+        built.decide
     }
 
     /// How many times each AWS action reached moto, for one service's

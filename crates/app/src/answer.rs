@@ -3,14 +3,18 @@
 //! policy as it is when the answer arrives; the answer is then taken once,
 //! whoever answers first, and the connection accepted or rejected.
 
+use std::sync::Arc;
+
 use gate_core::link::LinkAction;
 use gate_core::{
     Action, Answerer, ConnectionState, EndpointId, Outcome, RequestRecord, RequestState, Timestamp,
 };
 
-use crate::decide::{Decider, Report};
+use crate::actions::Actions;
+use crate::decide::AUTOMATIC_ACTOR;
 use crate::error::PortError;
-use crate::ports::AuditKind;
+use crate::ports::{Audit, AuditKind, Connections, Notifier, PolicySource, Requests};
+use crate::report::Report;
 
 /// How often an answer is tried again when a reminder or a concurrent sweep
 /// changed the review between its read and its write.
@@ -67,7 +71,35 @@ pub enum Answered {
     NotAnApprover,
 }
 
-impl Decider {
+/// Taking approvers' answers: the policies say who may answer, the
+/// actions carry the answer out.
+#[derive(Clone)]
+pub struct Answer {
+    pub policies: Arc<dyn PolicySource>,
+    pub actions: Actions,
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Answer").finish_non_exhaustive()
+    }
+}
+
+impl Answer {
+    /// Answering over the ports it is given. `posted` is where reviews
+    /// were posted (Slack), updated with the answer; email keeps nothing.
+    pub fn new(
+        connections: Arc<dyn Connections>,
+        policies: Arc<dyn PolicySource>,
+        requests: Arc<dyn Requests>,
+        audit: Arc<dyn Audit>,
+        posted: Option<Arc<dyn Notifier>>,
+    ) -> Self {
+        let actor = AUTOMATIC_ACTOR.to_owned();
+        let actions = Actions { connections, requests, audit, posted, actor, concurrency: 1 };
+        Self { policies, actions }
+    }
+
     /// The request `who` may answer now, or why they may not. Changes
     /// nothing: the confirmation page of an email link asks this.
     pub async fn answerable(
@@ -75,7 +107,9 @@ impl Decider {
         endpoint: &EndpointId,
         who: &Answerer,
     ) -> Result<Result<RequestRecord, Answered>, PortError> {
-        let Some(rec) = self.requests.get_many(std::slice::from_ref(endpoint)).await?.remove(endpoint) else {
+        let Some(rec) =
+            self.actions.requests.get_many(std::slice::from_ref(endpoint)).await?.remove(endpoint)
+        else {
             return Ok(Err(Answered::Unknown));
         };
         let book = self.policies.load_book(&[(rec.service.clone(), rec.owner)]).await?;
@@ -108,7 +142,7 @@ impl Decider {
                 Err(closed) => return Ok(closed),
             };
             if attempt == 0 {
-                match self.connections.get(endpoint).await? {
+                match self.actions.connections.get(endpoint).await? {
                     Some(c) if c.state == ConnectionState::PendingAcceptance => {}
                     Some(c) => return Ok(Answered::NotPending(c.state)),
                     None => return Ok(Answered::NotPending(ConnectionState::Deleted)),
@@ -124,7 +158,7 @@ impl Decider {
             answered.version += 1;
             // A conflict is someone else's answer, or a reminder that moved
             // the version on: read again, and answer if it is still open.
-            if self.requests.update(&answered).await? {
+            if self.actions.requests.update(&answered).await? {
                 return Ok(self.answered(answered, verdict, reason, now).await);
             }
         }
@@ -146,14 +180,14 @@ impl Decider {
             _ => format!("{} by {actor}", answered.state),
         };
         tracing::info!(endpoint_id = %answered.endpoint, owner = %answered.owner, service_id = %answered.service, outcome = %outcome, actor, "answered");
-        let mut event = self.event(&answered, now, AuditKind::Decided, detail);
+        let mut event = self.actions.event(&answered, now, AuditKind::Decided, detail);
         event.actor = actor;
         event.outcome = Some(outcome);
-        self.audit_quietly(event).await;
+        self.actions.audit_quietly(event).await;
         let mut report = Report::default();
         let action = if verdict == Verdict::Approve { Action::Accept } else { Action::Reject };
-        self.act(action, &answered.service, std::slice::from_ref(&answered), now, &mut report).await;
-        self.settle(&answered, &answer_note(verdict, reason, report.failed.is_empty())).await;
+        self.actions.act(action, &answered.service, std::slice::from_ref(&answered), now, &mut report).await;
+        self.actions.settle(&answered, &answer_note(verdict, reason, report.failed.is_empty())).await;
         Answered::Done { record: answered, report }
     }
 }

@@ -1,7 +1,9 @@
 //! Endpoint Gate's use cases, written against ports (traits in domain
 //! terms) so they run the same over AWS, DynamoDB Local or in memory.
 
+pub mod actions;
 pub mod answer;
+pub mod bad_input;
 pub mod decide;
 pub mod error;
 pub mod explain;
@@ -10,8 +12,13 @@ pub mod lookup;
 pub mod memory;
 pub mod ports;
 pub mod record;
+pub mod report;
+pub mod review;
 pub mod subscriptions;
 
-pub use answer::{Answered, Verdict, answer_note};
-pub use decide::{Decider, Report, Settings};
+pub use actions::Actions;
+pub use answer::{Answer, Answered, Verdict, answer_note};
+pub use decide::{Decide, Settings};
 pub use error::PortError;
+pub use report::Report;
+pub use review::Review;

@@ -12,9 +12,9 @@ use gate_core::registry::{Attribution, Merge, Observation, merge};
 use gate_core::{ConnectionState, EndpointId, Reason, RequestState, ServiceId, Timestamp};
 use serde::Serialize;
 
-use crate::decide::keep;
 use crate::error::PortError;
-use crate::ports::{Connections, Registry, Requests};
+use crate::ports::{Audit, Connections, Registry, Requests};
+use crate::report::keep;
 
 /// Conflicting writers (two events for one endpoint at once) retry this often.
 const WRITE_ATTEMPTS: usize = 5;
@@ -24,6 +24,8 @@ pub struct Recorder {
     pub connections: Arc<dyn Connections>,
     pub requests: Arc<dyn Requests>,
     pub registry: Arc<dyn Registry>,
+    /// Where malformed input is recorded.
+    pub audit: Arc<dyn Audit>,
     /// The provider's services; others are not recorded. Empty: all.
     pub services: Vec<ServiceId>,
 }
@@ -46,7 +48,7 @@ pub struct Hint {
 const CONCURRENCY: usize = 16;
 
 /// What one run did. The lists keep their first
-/// [`REPORT_DETAILS`](crate::decide::REPORT_DETAILS) entries;
+/// [`REPORT_DETAILS`](crate::report::REPORT_DETAILS) entries;
 /// `counts` counts them all, so a sweep's answer stays small.
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
 pub struct RecordReport {
@@ -139,6 +141,11 @@ fn id_key(endpoint: &EndpointId) -> u128 {
 }
 
 impl Recorder {
+    /// A part of an event that is malformed: logged, audited, acknowledged.
+    pub async fn refuse_input(&self, why: &str, now: Timestamp) {
+        crate::bad_input::acknowledge(self.audit.as_ref(), "record", why, now).await;
+    }
+
     fn manages(&self, service: &ServiceId) -> bool {
         self.services.is_empty() || self.services.contains(service)
     }

@@ -1,25 +1,169 @@
-//! Deciders assembled from the AWS adapters, for the callers that share a
-//! shape.
+//! Every use case assembled from the AWS adapters, in one place: the four
+//! functions, the CLI and the end-to-end tests build them here, once per
+//! cold start.
 
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
-use gate_app::{Decider, Settings};
+use gate_app::fanout::Fanout;
+use gate_app::lookup::Lookup;
+use gate_app::ports::Notifier;
+use gate_app::record::Recorder;
+use gate_app::subscriptions::TopicWatch;
+use gate_app::{Answer, Decide, PortError, Settings};
+use gate_core::ServiceId;
 
-use crate::{AssumeRoleNetworks, DynamoStore, Ec2Connections, SnsNotifier};
+use crate::{
+    AssumeRoleNetworks, DynamoStore, Ec2Connections, EmailLinks, LinkKeys, SlackNotifier, SlackSecrets,
+    SnsNotifier, SnsReviewTopic,
+};
 
-/// A decider that only answers reviews (respond, the CLI): answers read
-/// and write the table and call EC2, but never read consumer networks nor
-/// notify, so those ports are inert.
-pub fn answerer(sdk: &SdkConfig, table: &str) -> Decider {
-    let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), table.to_owned()));
-    Decider {
-        connections: Arc::new(Ec2Connections::new(aws_sdk_ec2::Client::new(sdk))),
-        networks: Arc::new(AssumeRoleNetworks::new(sdk.clone(), String::new(), None)),
-        policies: store.clone(),
-        requests: store.clone(),
-        audit: store,
-        notifier: Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(sdk), String::new())),
-        settings: Settings::default(),
+/// Where approval links point and where their signing keys live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkConfig {
+    pub respond_url: String,
+    pub keys_secret_arn: String,
+    pub ttl_secs: i64,
+}
+
+/// The Slack app: its secret (signing secret and bot token) and where
+/// Slack's Web API is (Slack's own unless a local run points elsewhere).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlackConfig {
+    pub secret_arn: String,
+    pub api_url: String,
+}
+
+/// The role each consumer account grants for reading its VPCs' CIDRs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerRole {
+    /// An IAM role ARN with `{account}` in place of the account id.
+    pub template: String,
+    pub external_id: Option<String>,
+}
+
+/// The Slack app as the functions use it: messages, and the secret that
+/// proves a request came from Slack.
+pub struct SlackApp {
+    pub notifier: SlackNotifier,
+    pub signing_secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for SlackApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SlackApp { signing_secret: [redacted], .. }")
+    }
+}
+
+/// The clients every use case shares.
+#[derive(Debug, Clone)]
+pub struct Wiring {
+    sdk: SdkConfig,
+    store: Arc<DynamoStore>,
+    ec2: Arc<Ec2Connections>,
+}
+
+impl Wiring {
+    pub fn new(sdk: &SdkConfig, table: &str) -> Self {
+        Self {
+            sdk: sdk.clone(),
+            store: Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), table.to_owned())),
+            ec2: Arc::new(Ec2Connections::new(aws_sdk_ec2::Client::new(sdk))),
+        }
+    }
+
+    /// The table, for the CLI's policy commands and the tests.
+    pub fn store(&self) -> &Arc<DynamoStore> {
+        &self.store
+    }
+
+    /// Reviews by email through the topic, with approval links when the
+    /// respond function is deployed, and in Slack when the app is set up.
+    /// Reads the link-signing keys and the Slack bot token.
+    pub async fn review_notifier(
+        &self,
+        topic_arn: &str,
+        links: Option<&LinkConfig>,
+        slack: Option<&SlackConfig>,
+    ) -> Result<Arc<dyn Notifier>, PortError> {
+        let mut email = SnsNotifier::new(aws_sdk_sns::Client::new(&self.sdk), topic_arn.to_owned());
+        if let Some(links) = links {
+            let keys = LinkKeys::load(&self.secrets(), &links.keys_secret_arn).await?;
+            email = email.with_links(EmailLinks {
+                base_url: links.respond_url.clone(),
+                keys,
+                ttl_secs: links.ttl_secs,
+            });
+        }
+        Ok(match slack {
+            None => Arc::new(email),
+            Some(slack) => Arc::new(Fanout::new(vec![
+                ("email", Arc::new(email)),
+                ("slack", Arc::new(self.slack(slack).await?.notifier)),
+            ])),
+        })
+    }
+
+    /// The Slack app, its secret read from Secrets Manager.
+    pub async fn slack(&self, config: &SlackConfig) -> Result<SlackApp, PortError> {
+        let secrets = SlackSecrets::load(&self.secrets(), &config.secret_arn).await?;
+        Ok(SlackApp {
+            notifier: SlackNotifier::new(&config.api_url, secrets.bot_token)?,
+            signing_secret: secrets.signing_secret,
+        })
+    }
+
+    pub fn decide(&self, settings: Settings, role: &ConsumerRole, notifier: Arc<dyn Notifier>) -> Decide {
+        let networks =
+            AssumeRoleNetworks::new(self.sdk.clone(), role.template.clone(), role.external_id.clone());
+        Decide::new(
+            self.ec2.clone(),
+            Arc::new(networks),
+            self.store.clone(),
+            self.store.clone(),
+            self.store.clone(),
+            notifier,
+            settings,
+        )
+    }
+
+    /// Answers; `posted` is where reviews were posted (Slack), updated
+    /// with each answer.
+    pub fn answer(&self, posted: Option<Arc<dyn Notifier>>) -> Answer {
+        Answer::new(self.ec2.clone(), self.store.clone(), self.store.clone(), self.store.clone(), posted)
+    }
+
+    pub fn recorder(&self, services: Vec<ServiceId>) -> Recorder {
+        Recorder {
+            connections: self.ec2.clone(),
+            requests: self.store.clone(),
+            registry: self.store.clone(),
+            audit: self.store.clone(),
+            services,
+        }
+    }
+
+    pub fn lookup(&self, services: Vec<ServiceId>) -> Lookup {
+        Lookup {
+            registry: self.store.clone(),
+            requests: self.store.clone(),
+            audit: self.store.clone(),
+            catalogue: self.ec2.clone(),
+            services,
+        }
+    }
+
+    /// The review topic's watch: the sweep compares its subscriptions with
+    /// the approvers the policies name.
+    pub fn topic_watch(&self, topic_arn: &str) -> TopicWatch {
+        TopicWatch {
+            topic: Arc::new(SnsReviewTopic::new(aws_sdk_sns::Client::new(&self.sdk), topic_arn.to_owned())),
+            config: self.store.clone(),
+        }
+    }
+
+    /// Secrets Manager, where the link keys and the Slack app's secret live.
+    pub fn secrets(&self) -> aws_sdk_secretsmanager::Client {
+        aws_sdk_secretsmanager::Client::new(&self.sdk)
     }
 }

@@ -7,24 +7,26 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use aws_config::{BehaviorVersion, Region};
 use clap::{CommandFactory, Parser};
 use gate_app::explain::explain;
-use gate_app::lookup::{EndpointView, Filter, Lookup, LookupError};
+use gate_app::lookup::{EndpointView, Filter, LookupError};
 use gate_app::ports::LiveConfig;
-use gate_app::ports::{Audit, ConfigStore, Connections, Requests, ServiceInfo};
+use gate_app::ports::{Audit, ConfigStore, Connections, Notifier, Requests, ServiceInfo};
 use gate_app::subscriptions::ReviewTopic;
 use gate_app::{Answered, Verdict, answer_note};
-use gate_aws::{DynamoStore, Ec2Connections, SlackNotifier, SlackSecrets, SnsReviewTopic};
+use gate_aws::wiring::{SlackConfig, Wiring};
+use gate_aws::{DynamoStore, Ec2Connections, SnsReviewTopic};
 use gate_cli::args::{Cli, Command, Output, SlackArgs, TopicArgs};
 use gate_cli::file::{self, FileError};
 use gate_cli::plan::{self, Plan, SubscriptionPlan};
 use gate_cli::registry;
 use gate_cli::remote::{ApiError, LookupApi};
 use gate_core::caller::Caller;
-use gate_core::{AccountId, Answerer, Discovery, EndpointId, RegistryEntry, ServiceId, Timestamp};
+use gate_core::{AccountId, Answerer, Discovery, EndpointId, RegistryEntry, Timestamp};
 
 /// A failure with the exit code it deserves.
 struct Failure {
@@ -90,7 +92,8 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         loader = loader.region(Region::new(r.clone()));
     }
     let sdk = loader.load().await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), cli.table.clone());
+    let wiring = Wiring::new(&sdk, &cli.table);
+    let store = DynamoStore::clone(wiring.store());
 
     match cli.command {
         Command::Plan { file, prune, out, detailed_exitcode, topic } => {
@@ -242,10 +245,10 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::Approve { endpoint, reason, slack } => {
-            answer(&sdk, store, &slack, &endpoint, Verdict::Approve, reason.as_deref(), json).await
+            answer(&sdk, &wiring, &slack, &endpoint, Verdict::Approve, reason.as_deref(), json).await
         }
         Command::Reject { endpoint, reason, slack } => {
-            answer(&sdk, store, &slack, &endpoint, Verdict::Deny, Some(&reason), json).await
+            answer(&sdk, &wiring, &slack, &endpoint, Verdict::Deny, Some(&reason), json).await
         }
         Command::Audit { endpoint } => {
             let events = store.history(&endpoint).await.context("reading the audit")?;
@@ -270,7 +273,8 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                     .get("/api/endpoints", &filter_query(&filter))
                     .await
                     .map_err(api_failure)?,
-                None => lookup(&sdk, store, vec![])
+                None => wiring
+                    .lookup(vec![])
                     .endpoints(&operator(&sdk).await?, &filter)
                     .await
                     .map_err(lookup_failure)?,
@@ -284,7 +288,8 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                     .get(&format!("/api/endpoints/{endpoint}"), &[])
                     .await
                     .map_err(api_failure)?,
-                None => lookup(&sdk, store, vec![])
+                None => wiring
+                    .lookup(vec![])
                     .endpoint(&operator(&sdk).await?, &endpoint)
                     .await
                     .map_err(lookup_failure)?,
@@ -299,18 +304,13 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                         api(&sdk, &url)?.get("/api/services", &[]).await.map_err(api_failure)?;
                     all.into_iter().filter(|s| service.is_empty() || service.contains(&s.id)).collect()
                 }
-                None => lookup(&sdk, store, service).services().await.map_err(lookup_failure)?,
+                None => wiring.lookup(service).services().await.map_err(lookup_failure)?,
             };
             print(json, &services, || registry::services_table(&services));
             Ok(0)
         }
         Command::Backfill { service } => {
-            let recorder = gate_app::record::Recorder {
-                connections: std::sync::Arc::new(Ec2Connections::new(aws_sdk_ec2::Client::new(&sdk))),
-                requests: std::sync::Arc::new(store.clone()),
-                registry: std::sync::Arc::new(store),
-                services: service,
-            };
+            let recorder = wiring.recorder(service);
             let progress = |done: usize, total: usize| eprintln!("backfill: {done}/{total} connections");
             let report = recorder.sweep(&progress).await.context("backfill")?;
             print(json, &report, || {
@@ -322,18 +322,6 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(if report.counts.failed == 0 { 0 } else { 1 })
         }
         Command::Validate { .. } | Command::Completions { .. } => Ok(0),
-    }
-}
-
-/// The lookup use case over the table and EC2's catalogue.
-fn lookup(sdk: &aws_config::SdkConfig, store: DynamoStore, services: Vec<ServiceId>) -> Lookup {
-    let store = std::sync::Arc::new(store);
-    Lookup {
-        registry: store.clone(),
-        requests: store.clone(),
-        audit: store,
-        catalogue: std::sync::Arc::new(Ec2Connections::new(aws_sdk_ec2::Client::new(sdk))),
-        services,
     }
 }
 
@@ -423,29 +411,28 @@ async fn plan_topic(
 
 async fn answer(
     sdk: &aws_config::SdkConfig,
-    store: DynamoStore,
+    wiring: &Wiring,
     slack: &SlackArgs,
     endpoint: &EndpointId,
     verdict: Verdict,
     reason: Option<&str>,
     json: bool,
 ) -> Result<u8, Failure> {
-    let mut decider = gate_aws::wiring::answerer(sdk, store.table());
+    let mut posted: Option<Arc<dyn Notifier>> = None;
     if let Some(arn) = &slack.slack_secret_arn {
         if !gate_aws::is_https_or_loopback(&slack.slack_api_url) {
             let message = format!("--slack-api-url {:?} must be an https URL", slack.slack_api_url);
             return Err(Failure { code: 2, message });
         }
-        let secrets = aws_sdk_secretsmanager::Client::new(sdk);
-        let token =
-            SlackSecrets::load(&secrets, arn).await.context("reading the Slack app's secret")?.bot_token;
-        decider.notifier =
-            std::sync::Arc::new(SlackNotifier::new(&slack.slack_api_url, token).context("Slack")?);
+        let config = SlackConfig { secret_arn: arn.clone(), api_url: slack.slack_api_url.clone() };
+        let app = wiring.slack(&config).await.context("reading the Slack app's secret")?;
+        posted = Some(Arc::new(app.notifier));
     }
+    let answer = wiring.answer(posted);
     let actor = caller(sdk).await?;
     let who = Answerer::Operator(actor.clone());
     let answered =
-        decider.answer(endpoint, verdict, &who, reason, Timestamp::now()).await.context("answering")?;
+        answer.answer(endpoint, verdict, &who, reason, Timestamp::now()).await.context("answering")?;
     let (code, text) = match &answered {
         Answered::Done { record, report } => {
             let acted = report.failed.is_empty();

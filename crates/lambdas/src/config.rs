@@ -4,6 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+pub use gate_aws::wiring::{ConsumerRole, LinkConfig, SlackConfig};
 use gate_core::ServiceId;
 
 /// Every problem found in the environment, one per line.
@@ -88,11 +89,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     /// Slack, when `SLACK_SECRET_ARN` is set.
     pub fn slack(&mut self) -> Option<SlackConfig> {
         let secret_arn = self.optional("SLACK_SECRET_ARN")?;
-        Some(SlackConfig {
-            secret_arn,
-            api_url: self.url("SLACK_API_URL", gate_aws::SLACK_API),
-            hooks_url: self.url("SLACK_HOOKS_URL", gate_core::slack::SLACK_HOOKS),
-        })
+        Some(SlackConfig { secret_arn, api_url: self.url("SLACK_API_URL", gate_aws::SLACK_API) })
     }
 
     pub fn problem(&mut self, text: String) {
@@ -109,8 +106,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
 pub struct DecideConfig {
     pub table_name: String,
     pub review_topic_arn: String,
-    pub consumer_role_template: String,
-    pub consumer_role_external_id: Option<String>,
+    pub consumer_role: ConsumerRole,
     pub service_ids: Vec<ServiceId>,
     pub concurrency: usize,
     pub lease_secs: i64,
@@ -118,24 +114,6 @@ pub struct DecideConfig {
     pub links: Option<LinkConfig>,
     /// Review messages in Slack, when the Slack app is set up.
     pub slack: Option<SlackConfig>,
-}
-
-/// The Slack app: its secret (signing secret and bot token) and where
-/// Slack is. The URLs are Slack's own unless a local run points them at
-/// the recording server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SlackConfig {
-    pub secret_arn: String,
-    pub api_url: String,
-    pub hooks_url: String,
-}
-
-/// Where approval links point and where their signing keys live.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LinkConfig {
-    pub respond_url: String,
-    pub keys_secret_arn: String,
-    pub ttl_secs: i64,
 }
 
 impl DecideConfig {
@@ -203,8 +181,10 @@ impl DecideConfig {
             slack,
             table_name,
             review_topic_arn,
-            consumer_role_template,
-            consumer_role_external_id,
+            consumer_role: ConsumerRole {
+                template: consumer_role_template,
+                external_id: consumer_role_external_id,
+            },
             service_ids,
             concurrency,
             lease_secs,
@@ -219,7 +199,16 @@ pub struct RespondConfig {
     pub table_name: String,
     pub keys_secret_arn: String,
     /// The Slack route, when the Slack app is set up.
-    pub slack: Option<SlackConfig>,
+    pub slack: Option<RespondSlack>,
+}
+
+/// The Slack app, and where its replies may go: every `response_url` a
+/// button press carries must start with `hooks_url` (Slack's own unless a
+/// local run points it at the recording server).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RespondSlack {
+    pub app: SlackConfig,
+    pub hooks_url: String,
 }
 
 impl RespondConfig {
@@ -234,7 +223,10 @@ impl RespondConfig {
         let mut env = Env::new(lookup);
         let table_name = env.required("TABLE_NAME");
         let keys_secret_arn = env.required("LINK_KEYS_SECRET_ARN");
-        let slack = env.slack();
+        let slack = env.slack().map(|app| RespondSlack {
+            app,
+            hooks_url: env.url("SLACK_HOOKS_URL", gate_core::slack::SLACK_HOOKS),
+        });
         env.finish()?;
         Ok(Self { table_name, keys_secret_arn, slack })
     }
@@ -318,7 +310,7 @@ mod tests {
         ])
         .expect("valid");
         assert_eq!(c.concurrency, 16);
-        assert!(c.consumer_role_template.contains("{account}"));
+        assert!(c.consumer_role.template.contains("{account}"));
         assert!(c.service_ids.is_empty());
     }
 
@@ -347,12 +339,22 @@ mod tests {
         assert_eq!(config(&base).expect("valid").slack, None);
         let arn = ("SLACK_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:111122223333:secret:slack");
         let on = config(&[base[0], base[1], arn]).expect("valid").slack.expect("slack on");
-        assert_eq!(
-            (on.api_url.as_str(), on.hooks_url.as_str()),
-            (gate_aws::SLACK_API, gate_core::slack::SLACK_HOOKS)
-        );
+        assert_eq!(on.api_url, gate_aws::SLACK_API);
         let err = config(&[base[0], base[1], arn, ("SLACK_API_URL", "http://slack.example/api")])
             .expect_err("plain http");
         assert!(err.to_string().contains("SLACK_API_URL"), "{err}");
+        // Only respond takes replies to Slack; decide never reads where they go.
+        assert!(config(&[base[0], base[1], arn, ("SLACK_HOOKS_URL", "http://evil.example/")]).is_ok());
+        let respond = |vars: &[(&str, &str)]| {
+            let vars: HashMap<String, String> =
+                vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            RespondConfig::from_lookup(|k| vars.get(k).cloned())
+        };
+        let keys = ("LINK_KEYS_SECRET_ARN", "endpoint-gate-link-keys");
+        let on = respond(&[base[0], keys, arn]).expect("valid").slack.expect("slack on");
+        assert_eq!(on.hooks_url, gate_core::slack::SLACK_HOOKS);
+        let err = respond(&[base[0], keys, arn, ("SLACK_HOOKS_URL", "http://evil.example/")])
+            .expect_err("plain http elsewhere");
+        assert!(err.to_string().contains("SLACK_HOOKS_URL"), "{err}");
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod decide;
+pub mod invocation;
 pub mod lookup;
 pub mod lookup_page;
 pub mod pages;

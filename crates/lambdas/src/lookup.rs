@@ -11,13 +11,10 @@
 //! The caller's account is the one AWS verified the signature for
 //! (`requestContext.authorizer.iam`), never a parameter.
 
-use std::sync::Arc;
-
-use aws_config::SdkConfig;
 use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
 use aws_lambda_events::http::HeaderValue;
 use gate_app::lookup::{Filter, Lookup, LookupError};
-use gate_aws::{DynamoStore, Ec2Connections};
+use gate_aws::wiring::Wiring;
 use gate_core::caller::Caller;
 use gate_inputs::query::{Query, parse_query};
 use serde::Serialize;
@@ -33,16 +30,8 @@ pub struct LookupFn {
 }
 
 impl LookupFn {
-    pub fn build(config: &LookupConfig, sdk: &SdkConfig) -> Self {
-        let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table_name.clone()));
-        let lookup = Lookup {
-            registry: store.clone(),
-            requests: store.clone(),
-            audit: store,
-            catalogue: Arc::new(Ec2Connections::new(aws_sdk_ec2::Client::new(sdk))),
-            services: config.service_ids.clone(),
-        };
-        Self { lookup, operators: config.operator_arns.clone() }
+    pub fn build(config: &LookupConfig, wiring: &Wiring) -> Self {
+        Self { lookup: wiring.lookup(config.service_ids.clone()), operators: config.operator_arns.clone() }
     }
 
     pub async fn handle(&self, req: LambdaFunctionUrlRequest) -> LambdaFunctionUrlResponse {

@@ -8,43 +8,12 @@
 //!   person's in the console; the caller of an Accept is who accepted.
 //! - EventBridge `Scheduled Event`: sweep every connection of the services.
 
-use std::sync::Arc;
-
-use aws_config::SdkConfig;
 use gate_app::record::{Hint, RecordReport, Recorder};
-use gate_aws::{DynamoStore, Ec2Connections};
-use gate_core::AccountId;
+use gate_core::{AccountId, Timestamp};
 use gate_inputs::record_event;
-use lambda_runtime::Diagnostic;
 use serde_json::Value;
 
-use crate::config::RecordConfig;
-
-/// Builds the recorder on real AWS clients, once per cold start.
-pub fn build(config: &RecordConfig, sdk: &SdkConfig) -> Recorder {
-    let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table_name.clone()));
-    Recorder {
-        connections: Arc::new(Ec2Connections::new(aws_sdk_ec2::Client::new(sdk))),
-        requests: store.clone(),
-        registry: store,
-        services: config.service_ids.clone(),
-    }
-}
-
-/// Why an invocation failed; Lambda retries it.
-#[derive(Debug, thiserror::Error)]
-pub enum RecordError {
-    #[error("{0} endpoint(s) could not be recorded; retrying")]
-    Unfinished(usize),
-    #[error(transparent)]
-    Port(#[from] gate_app::PortError),
-}
-
-impl From<RecordError> for Diagnostic {
-    fn from(e: RecordError) -> Self {
-        Diagnostic { error_type: "Retryable".into(), error_message: e.to_string() }
-    }
-}
+use crate::invocation::InvocationError;
 
 /// The account a function runs in, from its ARN
 /// (`arn:aws:lambda:<region>:<account>:function:<name>`).
@@ -59,13 +28,14 @@ pub async fn handle(
     recorder: &Recorder,
     event: &Value,
     provider: Option<&AccountId>,
-) -> Result<RecordReport, RecordError> {
+    now: Timestamp,
+) -> Result<RecordReport, InvocationError> {
     let work = record_event::parse(event, provider);
     for why in &work.ignored {
         tracing::info!(why, "event ignored");
     }
     for why in &work.rejected {
-        tracing::warn!(why, "malformed event acknowledged");
+        recorder.refuse_input(why, now).await;
     }
     let hints: Vec<Hint> =
         work.named.into_iter().map(|n| Hint { endpoint: n.endpoint, accepted_by: n.accepted_by }).collect();
@@ -81,5 +51,8 @@ pub async fn handle(
         failed = report.counts.failed,
         "recorded"
     );
-    if report.counts.failed == 0 { Ok(report) } else { Err(RecordError::Unfinished(report.counts.failed)) }
+    match report.counts.failed {
+        0 => Ok(report),
+        count => Err(InvocationError::Unfinished { count, what: "endpoint(s)" }),
+    }
 }

@@ -11,8 +11,9 @@ use std::sync::Arc;
 use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
 use aws_lambda_events::http::HeaderValue;
 use gate_app::ports::{SlackReplies, SlackReply};
-use gate_app::{Answered, Decider, PortError, Verdict, answer_note};
-use gate_aws::{LinkKeyRing, SlackNotifier, SlackSecrets};
+use gate_app::{Answer, Answered, PortError, Verdict, answer_note};
+use gate_aws::LinkKeyRing;
+use gate_aws::wiring::Wiring;
 use gate_core::link::{Link, LinkError};
 use gate_core::slack::{ButtonPress, MAX_REASON_CHARS, SlackError};
 use gate_core::{Answerer, RequestRecord, Timestamp};
@@ -26,7 +27,7 @@ pub const MAX_BODY: usize = 16 * 1024;
 /// What the function needs, built once per cold start.
 #[derive(Debug)]
 pub struct Responder {
-    pub decider: Decider,
+    pub answer: Answer,
     pub keys: LinkKeyRing,
     /// The Slack route; `None` when no Slack app is set up.
     pub slack: Option<SlackRoute>,
@@ -149,27 +150,20 @@ fn decode_base64(text: &str) -> Option<Vec<u8>> {
 
 impl Responder {
     /// Builds the responder on real AWS clients, once per cold start. The
-    /// link keys are read here and never logged.
-    pub async fn build(config: &RespondConfig, sdk: &aws_config::SdkConfig) -> Result<Self, PortError> {
-        let secrets = aws_sdk_secretsmanager::Client::new(sdk);
-        let keys = LinkKeyRing::load(secrets.clone(), &config.keys_secret_arn, Timestamp::now()).await?;
-        let mut decider = gate_aws::wiring::answerer(sdk, &config.table_name);
-        let slack = match &config.slack {
-            None => None,
-            Some(slack) => {
-                let secrets = SlackSecrets::load(&secrets, &slack.secret_arn).await?;
-                let notifier = SlackNotifier::new(&slack.api_url, secrets.bot_token)?;
-                let replies = Arc::new(notifier.hooks());
-                // An answer by email replaces the review message in Slack too.
-                decider.notifier = Arc::new(notifier);
-                Some(SlackRoute {
-                    signing_secret: secrets.signing_secret,
-                    hooks: slack.hooks_url.clone(),
-                    replies,
-                })
-            }
+    /// link keys and the Slack secret are read here and never logged.
+    pub async fn build(config: &RespondConfig, wiring: &Wiring, now: Timestamp) -> Result<Self, PortError> {
+        let keys = LinkKeyRing::load(wiring.secrets(), &config.keys_secret_arn, now).await?;
+        let Some(slack) = &config.slack else {
+            return Ok(Self { answer: wiring.answer(None), keys, slack: None });
         };
-        Ok(Self { decider, keys, slack })
+        let app = wiring.slack(&slack.app).await?;
+        let route = SlackRoute {
+            signing_secret: app.signing_secret,
+            hooks: slack.hooks_url.clone(),
+            replies: Arc::new(app.notifier.hooks()),
+        };
+        // An answer by email replaces the review message in Slack too.
+        Ok(Self { answer: wiring.answer(Some(Arc::new(app.notifier))), keys, slack: Some(route) })
     }
 
     pub async fn handle(&self, req: LambdaFunctionUrlRequest) -> LambdaFunctionUrlResponse {
@@ -232,7 +226,7 @@ impl Responder {
     /// answer. Changes nothing.
     async fn confirm(&self, link: &Link, sig: &str) -> LambdaFunctionUrlResponse {
         let who = Answerer::Email(link.approver.clone());
-        let rec = match self.decider.answerable(&link.endpoint, &who).await {
+        let rec = match self.answer.answerable(&link.endpoint, &who).await {
             Ok(Ok(rec)) => rec,
             Ok(Err(closed)) => return closed_page(&closed, link),
             Err(e) => {
@@ -258,7 +252,7 @@ impl Responder {
             .map(|r| r.chars().take(MAX_REASON_CHARS).collect::<String>());
         let verdict = Verdict::from(link.action);
         let who = Answerer::Email(link.approver.clone());
-        match self.decider.answer(&link.endpoint, verdict, &who, reason.as_deref(), now).await {
+        match self.answer.answer(&link.endpoint, verdict, &who, reason.as_deref(), now).await {
             Ok(Answered::Done { record, report }) => {
                 let followed = answer_note(verdict, None, report.failed.is_empty());
                 let text = format!("{} {} by {}. {followed}", record.endpoint, record.state, link.approver);
@@ -347,7 +341,7 @@ impl Responder {
         let verdict = Verdict::from(press.action);
         let who = Answerer::Slack { user_id: press.user_id.clone(), user_name: press.user_name.clone() };
         let reason = press.reason.as_deref();
-        match self.decider.answer(&press.endpoint, verdict, &who, reason, now).await {
+        match self.answer.answer(&press.endpoint, verdict, &who, reason, now).await {
             Ok(Answered::Done { record, report }) => SlackReply::Outcome {
                 record: Box::new(record),
                 note: answer_note(verdict, reason, report.failed.is_empty()),

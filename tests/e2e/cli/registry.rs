@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use super::common::{cli, cli_as};
 
+use gate_aws::wiring::Wiring;
 use gate_e2e::Local;
 use gate_e2e::function_url::{FunctionUrl, Handler};
 use gate_lambdas::config::LookupConfig;
@@ -94,7 +95,7 @@ async fn consumers_ask_the_lookup_url_with_their_own_signed_requests() {
             service_ids: vec![service.id.parse().expect("id")],
             operator_arns: vec![],
         },
-        &local.sdk,
+        &Wiring::new(&local.sdk, &table),
     ));
     let handler: Handler = Arc::new(move |event| {
         let lookup = lookup.clone();

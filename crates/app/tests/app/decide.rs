@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use gate_app::memory::*;
 use gate_app::ports::{AuditKind, Connections, Nudge, Requests};
-use gate_app::{Answered, Decider, Settings, Verdict};
+use gate_app::{Answer, Answered, Decide, Settings, Verdict};
 use gate_core::*;
 
 const SVC: &str = "vpce-svc-0abc1234def567890";
@@ -56,7 +56,8 @@ struct World {
     requests: Arc<InMemoryRequests>,
     audit: Arc<InMemoryAudit>,
     notifier: Arc<RecordingNotifier>,
-    decider: Decider,
+    decider: Decide,
+    answer: Answer,
 }
 
 fn world(conns: Vec<Connection>) -> World {
@@ -74,16 +75,23 @@ fn world(conns: Vec<Connection>) -> World {
     let audit = Arc::new(InMemoryAudit::default());
     let requests = Arc::new(InMemoryRequests::with_audit(audit.clone()));
     let notifier = Arc::new(RecordingNotifier::default());
-    let decider = Decider {
-        connections: connections.clone(),
-        networks: Arc::new(StaticNetworks(networks)),
-        policies: policies.clone(),
-        requests: requests.clone(),
-        audit: audit.clone(),
-        notifier: notifier.clone(),
-        settings: Settings { batch: 100, ..Settings::default() },
-    };
-    World { connections, policies, requests, audit, notifier, decider }
+    let decider = Decide::new(
+        connections.clone(),
+        Arc::new(StaticNetworks(networks)),
+        policies.clone(),
+        requests.clone(),
+        audit.clone(),
+        notifier.clone(),
+        Settings { batch: 100, ..Settings::default() },
+    );
+    let answer = Answer::new(
+        connections.clone(),
+        policies.clone(),
+        requests.clone(),
+        audit.clone(),
+        Some(notifier.clone()),
+    );
+    World { connections, policies, requests, audit, notifier, decider, answer }
 }
 
 fn operator(arn: &str) -> Answerer {
@@ -216,7 +224,7 @@ async fn sweep_batches_accepts_per_service() {
     let w = world(conns);
     let report = w.decider.sweep(now()).await.expect("runs");
     assert_eq!(report.counts.decided, 250);
-    assert_eq!(report.decided.len(), gate_app::decide::REPORT_DETAILS, "the answer stays small");
+    assert_eq!(report.decided.len(), gate_app::report::REPORT_DETAILS, "the answer stays small");
     assert_eq!(w.connections.act_call_count(), 3);
     assert!(w.connections.pending(&[]).await.expect("reads").is_empty());
 }
@@ -227,7 +235,7 @@ async fn approve_and_deny_racing_make_one_decision() {
     w.decider.decide_endpoint(&endpoint(20), now()).await.expect("runs");
     let answers =
         [(Verdict::Approve, "alice"), (Verdict::Deny, "bob"), (Verdict::Approve, "carol")].map(|(v, who)| {
-            let d = w.decider.clone();
+            let d = w.answer.clone();
             tokio::spawn(async move {
                 d.answer(&endpoint(20), v, &operator(who), Some("looks fine"), now().plus_secs(60)).await
             })
@@ -261,7 +269,7 @@ async fn answering_a_request_not_in_review_changes_nothing() {
     let w = world(vec![conn(21, FRIEND)]);
     w.decider.decide_endpoint(&endpoint(21), now()).await.expect("runs");
     let answer = w
-        .decider
+        .answer
         .answer(&endpoint(21), Verdict::Deny, &operator("mallory"), None, now())
         .await
         .expect("answers");
@@ -271,7 +279,7 @@ async fn answering_a_request_not_in_review_changes_nothing() {
     );
     assert_eq!(w.connections.state(&endpoint(21)), Some(ConnectionState::Available));
     let unknown = w
-        .decider
+        .answer
         .answer(&endpoint(22), Verdict::Approve, &operator("alice"), None, now())
         .await
         .expect("answers");
@@ -319,7 +327,7 @@ async fn unanswered_reviews_get_reminders_then_expire_into_a_reject() {
     assert_eq!(w.connections.state(&endpoint(40)), Some(ConnectionState::Rejected));
     // Too late to answer.
     let late = w
-        .decider
+        .answer
         .answer(&endpoint(40), Verdict::Approve, &operator("alice"), None, now().plus_secs(99_999))
         .await
         .expect("answers");
@@ -339,7 +347,7 @@ async fn an_expired_review_kept_pending_stops_reminding_and_still_takes_an_answe
     );
     assert_eq!(w.connections.state(&endpoint(40)), Some(ConnectionState::PendingAcceptance));
     let answer = w
-        .decider
+        .answer
         .answer(&endpoint(40), Verdict::Approve, &operator("alice"), None, now().plus_secs(40_000))
         .await
         .expect("answers");
@@ -367,7 +375,7 @@ async fn an_answer_from_anywhere_shows_on_the_review_message() {
 
     let later = now().plus_secs(600);
     let (ana, ep) = (email("ana@example.com"), endpoint(40));
-    let answer = w.decider.answer(&ep, Verdict::Deny, &ana, Some(" dup "), later).await.expect("answers");
+    let answer = w.answer.answer(&ep, Verdict::Deny, &ana, Some(" dup "), later).await.expect("answers");
     assert!(matches!(answer, Answered::Done { .. }));
     assert_eq!(
         settled(&w),
@@ -379,7 +387,7 @@ async fn an_answer_from_anywhere_shows_on_the_review_message() {
     );
     // The message is what the record says: a second answer settles nothing more.
     let again = w
-        .decider
+        .answer
         .answer(&endpoint(40), Verdict::Approve, &operator("bob"), None, later)
         .await
         .expect("answers");
@@ -408,7 +416,7 @@ async fn a_failing_message_update_never_undoes_the_answer() {
     w.decider.sweep(now()).await.expect("runs");
     *w.notifier.fail.lock().expect("lock") = true;
     let ep = endpoint(40);
-    let answer = w.decider.answer(&ep, Verdict::Approve, &email("ana@example.com"), None, now()).await;
+    let answer = w.answer.answer(&ep, Verdict::Approve, &email("ana@example.com"), None, now()).await;
     assert!(matches!(answer.expect("answers"), Answered::Done { .. }));
     assert_eq!(w.connections.state(&endpoint(40)), Some(ConnectionState::Available));
     assert_eq!(w.requests.get(&endpoint(40)).expect("recorded").state, RequestState::Approved);
@@ -429,9 +437,9 @@ async fn only_the_services_current_approvers_may_answer() {
     let dropped = email("ana@example.com");
     for who in [&stranger, &slacker, &dropped] {
         let refused =
-            w.decider.answer(&endpoint(50), Verdict::Approve, who, None, now()).await.expect("answers");
+            w.answer.answer(&endpoint(50), Verdict::Approve, who, None, now()).await.expect("answers");
         assert!(matches!(refused, Answered::NotAnApprover), "{who:?}: {refused:?}");
-        let check = w.decider.answerable(&endpoint(50), who).await.expect("reads");
+        let check = w.answer.answerable(&endpoint(50), who).await.expect("reads");
         assert!(matches!(check, Err(Answered::NotAnApprover)), "{who:?}: {check:?}");
     }
     assert_eq!(w.requests.get(&endpoint(50)), Some(before), "nothing changed");
@@ -439,7 +447,7 @@ async fn only_the_services_current_approvers_may_answer() {
     assert_eq!(w.connections.act_call_count(), 0);
 
     let netops = email("netops@example.com");
-    let ok = w.decider.answer(&endpoint(50), Verdict::Approve, &netops, None, now()).await;
+    let ok = w.answer.answer(&endpoint(50), Verdict::Approve, &netops, None, now()).await;
     assert!(matches!(ok.expect("answers"), Answered::Done { .. }));
     assert_eq!(w.connections.state(&endpoint(50)), Some(ConnectionState::Available));
 }
@@ -457,15 +465,13 @@ async fn an_approver_of_one_service_cannot_answer_for_another() {
 
     let netops = email("netops@example.com");
     let refused =
-        w.decider.answer(&endpoint(51), Verdict::Approve, &netops, None, now()).await.expect("answers");
+        w.answer.answer(&endpoint(51), Verdict::Approve, &netops, None, now()).await.expect("answers");
     assert!(matches!(refused, Answered::NotAnApprover), "{refused:?}");
     assert_eq!(w.requests.get(&endpoint(51)).expect("recorded").state, RequestState::Review);
     let owners = email("payments-owners@example.com");
-    let refused =
-        w.decider.answer(&endpoint(50), Verdict::Deny, &owners, None, now()).await.expect("answers");
+    let refused = w.answer.answer(&endpoint(50), Verdict::Deny, &owners, None, now()).await.expect("answers");
     assert!(matches!(refused, Answered::NotAnApprover), "{refused:?}");
-    let done =
-        w.decider.answer(&endpoint(51), Verdict::Approve, &owners, None, now()).await.expect("answers");
+    let done = w.answer.answer(&endpoint(51), Verdict::Approve, &owners, None, now()).await.expect("answers");
     assert!(matches!(done, Answered::Done { .. }), "{done:?}");
     assert_eq!(w.connections.state(&endpoint(50)), Some(ConnectionState::PendingAcceptance));
 }
@@ -513,10 +519,10 @@ async fn an_answer_racing_a_reminder_is_taken_once_not_lost() {
     let mut w = world(vec![conn(52, STRANGER)]);
     w.decider.decide_endpoint(&endpoint(52), now()).await.expect("runs");
     let racing = Arc::new(ReminderRaces { inner: w.requests.clone(), raced: Default::default() });
-    w.decider.requests = racing.clone();
+    w.answer.actions.requests = racing.clone();
     let netops = email("netops@example.com");
     let answer =
-        w.decider.answer(&endpoint(52), Verdict::Approve, &netops, None, now()).await.expect("answers");
+        w.answer.answer(&endpoint(52), Verdict::Approve, &netops, None, now()).await.expect("answers");
     assert!(racing.raced.load(std::sync::atomic::Ordering::SeqCst), "the race happened");
     assert!(matches!(answer, Answered::Done { .. }), "{answer:?}");
     let rec = w.requests.get(&endpoint(52)).expect("recorded");
@@ -584,7 +590,7 @@ async fn a_sweep_reads_page_by_page_and_answers_in_counts() {
     let report = w.decider.sweep(now()).await.expect("runs");
     assert!(!report.stopped_early);
     assert_eq!((report.counts.pages, report.counts.decided, report.counts.accepted), (3, 250, 250));
-    assert_eq!(report.decided.len(), gate_app::decide::REPORT_DETAILS);
+    assert_eq!(report.decided.len(), gate_app::report::REPORT_DETAILS);
     let answer = serde_json::to_string(&report).expect("json");
     assert!(answer.len() < 64 * 1024, "{} bytes", answer.len());
     assert!(w.connections.pending(&[]).await.expect("reads").is_empty());

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use gate_app::explain::explain;
 use gate_app::memory::*;
-use gate_app::{Decider, Settings};
+use gate_app::{Decide, Settings};
 use gate_core::*;
 
 const SVC: &str = "vpce-svc-0abc1234def567890";
@@ -108,15 +108,15 @@ async fn explain_agrees_with_decide_on_every_scenario() {
                 };
                 requests.records.lock().unwrap().insert(other.endpoint.clone(), other);
                 let policies_port = Arc::new(InMemoryPolicies::new(vec![policy.clone()], entries.clone()));
-                let decider = Decider {
-                    connections: Arc::new(InMemoryConnections::with([conn])),
-                    networks: Arc::new(StaticNetworks(net.clone())),
-                    policies: policies_port.clone(),
-                    requests: requests.clone(),
-                    audit: Arc::new(InMemoryAudit::default()),
-                    notifier: Arc::new(RecordingNotifier::default()),
-                    settings: Settings::default(),
-                };
+                let decider = Decide::new(
+                    Arc::new(InMemoryConnections::with([conn])),
+                    Arc::new(StaticNetworks(net.clone())),
+                    policies_port.clone(),
+                    requests.clone(),
+                    Arc::new(InMemoryAudit::default()),
+                    Arc::new(RecordingNotifier::default()),
+                    Settings::default(),
+                );
 
                 let discovery = match net.get(&owner) {
                     Some(c) => Discovery::Read(c.clone()),

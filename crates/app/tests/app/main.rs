@@ -1,5 +1,8 @@
 //! The use cases over the in-memory ports: one test binary for the crate.
 
+// Fixtures that fail to build are test bugs: fail the test at once.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod decide;
 mod explain;
 mod registry;

@@ -11,7 +11,7 @@ use gate_app::lookup::{Filter, Lookup, LookupError};
 use gate_app::memory::*;
 use gate_app::ports::{Registry, ServiceInfo};
 use gate_app::record::{Hint, Recorder};
-use gate_app::{Decider, Settings};
+use gate_app::{Decide, Settings};
 use gate_core::caller::Caller;
 use gate_core::*;
 
@@ -59,6 +59,7 @@ fn world(conns: Vec<Connection>) -> World {
         connections: connections.clone(),
         requests: requests.clone(),
         registry: registry.clone(),
+        audit: audit.clone(),
         services: vec![SVC.parse().expect("svc")],
     };
     World { connections, requests, audit, registry, recorder }
@@ -139,15 +140,15 @@ async fn an_endpoint_gate_accept_is_attributed_with_its_reasons() {
             added_at: None,
         }],
     );
-    let decider = Decider {
-        connections: w.connections.clone(),
-        networks: Arc::new(StaticNetworks::default()),
-        policies: Arc::new(policies),
-        requests: w.requests.clone(),
-        audit: w.audit.clone(),
-        notifier: Arc::new(RecordingNotifier::default()),
-        settings: Settings::default(),
-    };
+    let decider = Decide::new(
+        w.connections.clone(),
+        Arc::new(StaticNetworks::default()),
+        Arc::new(policies),
+        w.requests.clone(),
+        w.audit.clone(),
+        Arc::new(RecordingNotifier::default()),
+        Settings::default(),
+    );
     decider.decide_endpoint(&endpoint(1), Timestamp::now()).await.expect("decides");
     w.recorder.record(&[hint(1)]).await;
     let entry = w.registry.get(&endpoint(1)).await.expect("reads").expect("recorded");
@@ -275,18 +276,18 @@ async fn a_consumer_reads_why_it_was_rejected_without_another_tenants_data() {
         added_at: None,
     };
     let overlapping: Vec<Cidr> = vec!["10.0.0.0/16".parse().expect("cidr")];
-    let decider = Decider {
-        connections: w.connections.clone(),
-        networks: Arc::new(StaticNetworks(HashMap::from([
+    let decider = Decide::new(
+        w.connections.clone(),
+        Arc::new(StaticNetworks(HashMap::from([
             (A.parse().expect("acct"), overlapping.clone()),
             (B.parse().expect("acct"), overlapping),
         ]))),
-        policies: Arc::new(InMemoryPolicies::new(vec![unique], vec![allow(A), allow(B)])),
-        requests: w.requests.clone(),
-        audit: w.audit.clone(),
-        notifier: Arc::new(RecordingNotifier::default()),
-        settings: Settings::default(),
-    };
+        Arc::new(InMemoryPolicies::new(vec![unique], vec![allow(A), allow(B)])),
+        w.requests.clone(),
+        w.audit.clone(),
+        Arc::new(RecordingNotifier::default()),
+        Settings::default(),
+    );
     // B is accepted first; A's VPC then overlaps B's.
     decider.decide_endpoint(&endpoint(1), Timestamp::now()).await.expect("decides");
     decider.decide_endpoint(&endpoint(2), Timestamp::now()).await.expect("decides");

@@ -1,7 +1,9 @@
 //! decide: accepts, rejects or escalates endpoint connection requests.
 
+use gate_aws::wiring::Wiring;
+use gate_core::Timestamp;
 use gate_lambdas::config::DecideConfig;
-use gate_lambdas::decide;
+use gate_lambdas::decide::{DecideFn, handle};
 use lambda_runtime::{Error, run, service_fn, tracing};
 
 #[tokio::main]
@@ -9,7 +11,6 @@ async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = DecideConfig::from_env()?;
     let sdk = aws_config::load_from_env().await;
-    let decider = decide::build(&config, &sdk).await?;
-    let watch = decide::topic_watch(&config, &sdk);
-    run(service_fn(|event| decide::handle(&decider, &watch, event))).await
+    let decide = DecideFn::build(&config, &Wiring::new(&sdk, &config.table_name)).await?;
+    run(service_fn(|event| handle(&decide, event, Timestamp::now()))).await
 }

@@ -1,5 +1,6 @@
 //! lookup: consumers' view of their endpoints and requests (Function URL, IAM auth).
 
+use gate_aws::wiring::Wiring;
 use gate_lambdas::config::LookupConfig;
 use gate_lambdas::lookup::LookupFn;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
@@ -9,7 +10,7 @@ async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = LookupConfig::from_env()?;
     let sdk = aws_config::load_from_env().await;
-    let lookup = LookupFn::build(&config, &sdk);
+    let lookup = LookupFn::build(&config, &Wiring::new(&sdk, &config.table_name));
     run(service_fn(|event: LambdaEvent<_>| async { Ok::<_, Error>(lookup.handle(event.payload).await) }))
         .await
 }

@@ -1,7 +1,9 @@
 //! record: keeps the registry of endpoints, their DNS names and who accepted them.
 
+use gate_aws::wiring::Wiring;
+use gate_core::Timestamp;
 use gate_lambdas::config::RecordConfig;
-use gate_lambdas::record;
+use gate_lambdas::record::{handle, own_account};
 use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
 use serde_json::Value;
 
@@ -10,12 +12,13 @@ async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = RecordConfig::from_env()?;
     let sdk = aws_config::load_from_env().await;
-    let recorder = record::build(&config, &sdk);
+    let recorder = Wiring::new(&sdk, &config.table_name).recorder(config.service_ids.clone());
     run(service_fn(|event: LambdaEvent<Value>| {
         let recorder = &recorder;
-        let provider = record::own_account(&event.context.invoked_function_arn);
+        let provider = own_account(&event.context.invoked_function_arn);
         async move {
-            record::handle(recorder, &event.payload, provider.as_ref()).await.map(|r| serde_json::json!(r))
+            let report = handle(recorder, &event.payload, provider.as_ref(), Timestamp::now()).await?;
+            Ok::<_, Error>(serde_json::json!(report))
         }
     }))
     .await

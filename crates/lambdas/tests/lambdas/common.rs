@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
 use gate_app::memory::*;
-use gate_app::{Decider, Settings};
+use gate_app::{Answer, Decide, Settings};
 use gate_aws::{LinkKeyRing, LinkKeys};
 use gate_core::link::{Link, LinkAction};
 use gate_core::*;
@@ -61,15 +61,18 @@ pub async fn world() -> World {
         }],
         vec![],
     ));
-    let decider = Decider {
-        connections: connections.clone(),
-        networks: Arc::new(StaticNetworks::default()),
-        policies: policies.clone(),
-        requests: requests.clone(),
-        audit: audit.clone(),
-        notifier: Arc::new(RecordingNotifier::default()),
-        settings: Settings::default(),
-    };
+    let notifier = Arc::new(RecordingNotifier::default());
+    let decider = Decide::new(
+        connections.clone(),
+        Arc::new(StaticNetworks::default()),
+        policies.clone(),
+        requests.clone(),
+        audit.clone(),
+        notifier.clone(),
+        Settings::default(),
+    );
+    let answer =
+        Answer::new(connections.clone(), policies.clone(), requests.clone(), audit.clone(), Some(notifier));
     for n in 1..=3 {
         decider.decide_endpoint(&endpoint(n), now()).await.expect("decides");
     }
@@ -86,7 +89,7 @@ pub async fn world() -> World {
         requests,
         audit,
         replies,
-        responder: Responder { decider, keys: LinkKeyRing::fixed(keys), slack: Some(slack) },
+        responder: Responder { answer, keys: LinkKeyRing::fixed(keys), slack: Some(slack) },
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use gate_app::memory::*;
 use gate_app::ports::AuditKind;
-use gate_app::{Decider, Settings};
+use gate_app::{Decide, Settings};
 use gate_core::*;
 use gate_lambdas::decide::handle_at;
 use serde_json::Value;
@@ -22,7 +22,7 @@ const OWNER: &str = "222233334444";
 struct World {
     connections: Arc<InMemoryConnections>,
     audit: Arc<InMemoryAudit>,
-    decider: Decider,
+    decider: Decide,
 }
 
 fn world() -> World {
@@ -46,18 +46,17 @@ fn world() -> World {
         added_at: None,
     };
     let audit = Arc::new(InMemoryAudit::default());
-    let decider = Decider {
-        connections: connections.clone(),
-        // The consumer's VPC reads as the CIDR it declared.
-        networks: Arc::new(StaticNetworks(
+    let decider = Decide::new(
+        connections.clone(),
+        Arc::new(StaticNetworks(
             [(OWNER.parse().expect("account"), vec!["172.16.0.0/16".parse().expect("cidr")])].into(),
         )),
-        policies: Arc::new(InMemoryPolicies::new(vec![ServicePolicy::cautious(Scope::Any)], vec![entry])),
-        requests: Arc::new(InMemoryRequests::default()),
-        audit: audit.clone(),
-        notifier: Arc::new(RecordingNotifier::default()),
-        settings: Settings::default(),
-    };
+        Arc::new(InMemoryPolicies::new(vec![ServicePolicy::cautious(Scope::Any)], vec![entry])),
+        Arc::new(InMemoryRequests::default()),
+        audit.clone(),
+        Arc::new(RecordingNotifier::default()),
+        Settings::default(),
+    );
     World { connections, audit, decider }
 }
 

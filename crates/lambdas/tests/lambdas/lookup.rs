@@ -41,8 +41,13 @@ async fn world() -> LookupFn {
     let connections = Arc::new(InMemoryConnections::with(conns));
     let requests = Arc::new(InMemoryRequests::default());
     let registry = Arc::new(InMemoryRegistry::default());
-    let recorder =
-        Recorder { connections, requests: requests.clone(), registry: registry.clone(), services: vec![] };
+    let recorder = Recorder {
+        connections,
+        requests: requests.clone(),
+        registry: registry.clone(),
+        audit: Arc::new(InMemoryAudit::default()),
+        services: vec![],
+    };
     recorder.sweep(&|_, _| {}).await.expect("sweeps");
     let lookup = Lookup {
         registry,

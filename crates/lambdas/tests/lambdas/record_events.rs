@@ -8,16 +8,18 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use gate_app::memory::*;
-use gate_app::ports::Registry;
+use gate_app::ports::{AuditKind, Registry};
 use gate_app::record::Recorder;
 use gate_core::*;
 use gate_lambdas::record::handle;
+
+use super::common::now;
 use serde_json::Value;
 
 const SVC: &str = "vpce-svc-0a1b2c3d4e5f60718";
 const ENDPOINT: &str = "vpce-0f1e2d3c4b5a69788";
 
-fn world(state: ConnectionState) -> (Arc<InMemoryRegistry>, Recorder) {
+fn world(state: ConnectionState) -> (Arc<InMemoryRegistry>, Recorder, Arc<InMemoryAudit>) {
     let connections = Arc::new(InMemoryConnections::with([Connection {
         service: SVC.parse().expect("svc"),
         endpoint: ENDPOINT.parse().expect("endpoint"),
@@ -30,13 +32,15 @@ fn world(state: ConnectionState) -> (Arc<InMemoryRegistry>, Recorder) {
         created_at: None,
     }]));
     let registry = Arc::new(InMemoryRegistry::default());
+    let audit = Arc::new(InMemoryAudit::default());
     let recorder = Recorder {
         connections,
         requests: Arc::new(InMemoryRequests::default()),
         registry: registry.clone(),
+        audit: audit.clone(),
         services: vec![SVC.parse().expect("svc")],
     };
-    (registry, recorder)
+    (registry, recorder, audit)
 }
 
 #[tokio::test]
@@ -50,9 +54,13 @@ async fn every_record_sample_does_what_its_name_says() {
             serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("JSON");
         let state =
             if name.contains("delete") { ConnectionState::Deleted } else { ConnectionState::Available };
-        let (registry, recorder) = world(state.clone());
-        let report =
-            handle(&recorder, &event, Some(&"111122223333".parse().expect("account"))).await.expect(&name);
+        let (registry, recorder, audit) = world(state.clone());
+        let report = handle(&recorder, &event, Some(&"111122223333".parse().expect("account")), now())
+            .await
+            .expect(&name);
+        // Malformed input is acknowledged, and the operator can see it was dropped.
+        let dropped = audit.all().iter().filter(|e| e.kind == AuditKind::BadInput).count();
+        assert_eq!(dropped > 0, name.starts_with("malformed"), "{name}: {dropped} bad-input audit events");
         let entry = registry.get(&ENDPOINT.parse().expect("endpoint")).await.expect("reads");
         // Malformed events, failed calls, endpoints the call did not succeed
         // for, and another account's forwarded CloudTrail event: nothing.

@@ -1,0 +1,142 @@
+//! Accepting and rejecting connections, and booking what EC2 did: the one
+//! place where deciding, expiring and answering touch a connection.
+
+use std::sync::Arc;
+
+use futures_util::stream::{self, StreamExt};
+use gate_core::{Action, EndpointId, RequestRecord, ServiceId, Timestamp};
+
+use crate::error::PortError;
+use crate::ports::{Audit, AuditEvent, AuditKind, Connections, Notifier, Refused, Requests};
+use crate::report::Report;
+
+/// The ports an Accept or Reject goes through.
+#[derive(Clone)]
+pub struct Actions {
+    pub connections: Arc<dyn Connections>,
+    pub requests: Arc<dyn Requests>,
+    pub audit: Arc<dyn Audit>,
+    /// Where reviews were posted, updated to show how they ended; `None`
+    /// where no channel keeps a message to update.
+    pub posted: Option<Arc<dyn Notifier>>,
+    /// Recorded as the actor of automatic decisions.
+    pub actor: String,
+    /// Requests booked at once after an Accept/Reject call.
+    pub concurrency: usize,
+}
+
+impl std::fmt::Debug for Actions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Actions").field("actor", &self.actor).finish_non_exhaustive()
+    }
+}
+
+/// What became of one request after its Accept/Reject call.
+enum Booked {
+    Done,
+    Refused(String),
+    Late(PortError),
+}
+
+impl Actions {
+    /// Accepts or rejects these requests' connections of one service in one
+    /// call, then books each.
+    pub async fn act(
+        &self,
+        action: Action,
+        service: &ServiceId,
+        records: &[RequestRecord],
+        now: Timestamp,
+        report: &mut Report,
+    ) {
+        let ids: Vec<EndpointId> = records.iter().map(|r| r.endpoint.clone()).collect();
+        let refused = match self.connections.act(action, service, &ids).await {
+            Ok(refused) => refused,
+            Err(e) => {
+                for id in &ids {
+                    report.fail(id, &e);
+                }
+                return;
+            }
+        };
+        let jobs: Vec<(RequestRecord, Option<Refused>)> = records
+            .iter()
+            .map(|rec| (rec.clone(), refused.iter().find(|r| r.endpoint == rec.endpoint.as_str()).cloned()))
+            .collect();
+        let results: Vec<(EndpointId, Booked)> = stream::iter(jobs)
+            .map(|(rec, refusal)| async move {
+                let booked = self.book(action, &rec, refusal.as_ref(), now).await;
+                (rec.endpoint, booked)
+            })
+            .buffer_unordered(self.concurrency.max(1))
+            .collect()
+            .await;
+        for (endpoint, booked) in results {
+            match booked {
+                Booked::Done => report.acted(endpoint, format!("{action:?}")),
+                Booked::Refused(why) => report.skip(&endpoint, why),
+                Booked::Late(e) => report.fail(&endpoint, &e),
+            }
+        }
+    }
+
+    /// Records the outcome of the Accept/Reject call for one request.
+    async fn book(
+        &self,
+        action: Action,
+        rec: &RequestRecord,
+        refusal: Option<&Refused>,
+        now: Timestamp,
+    ) -> Booked {
+        if let Some(r) = refusal {
+            // EC2 said no for this endpoint (no longer pending, gone):
+            // nothing is retried for a connection that is not pending.
+            tracing::warn!(endpoint_id = %rec.endpoint, code = %r.code, message = %r.message, ?action, "EC2 refused the action");
+            let detail = format!("{action:?} refused by EC2: {} {}", r.code, r.message);
+            self.audit_quietly(self.event(rec, now, AuditKind::ActionRefused, detail.clone())).await;
+            return Booked::Refused(detail);
+        }
+        let kind = if action == Action::Accept { AuditKind::Accepted } else { AuditKind::Rejected };
+        self.audit_quietly(self.event(rec, now, kind, format!("{} by {}", rec.state, rec.actor))).await;
+        let mut done = rec.clone();
+        done.acted_at = Some(now);
+        done.version += 1;
+        match self.requests.update(&done).await {
+            Ok(_) => Booked::Done,
+            // The action happened; only the bookkeeping is late. A retry
+            // calls Accept again, which EC2 refuses harmlessly.
+            Err(e) => Booked::Late(e),
+        }
+    }
+
+    /// Shows where the review was posted how it ended. The decision stands
+    /// whatever happens here; a stale message still answers "already decided".
+    pub async fn settle(&self, rec: &RequestRecord, note: &str) {
+        let Some(posted) = &self.posted else { return };
+        if let Err(e) = posted.settled(rec, note).await {
+            tracing::error!(error = %e.chain(), endpoint_id = %rec.endpoint, "showing the outcome to approvers failed");
+        }
+    }
+
+    /// An audit event about one request, by the automatic actor.
+    pub fn event(&self, rec: &RequestRecord, now: Timestamp, kind: AuditKind, detail: String) -> AuditEvent {
+        AuditEvent {
+            at: now,
+            kind,
+            actor: self.actor.clone(),
+            endpoint: Some(rec.endpoint.clone()),
+            service: Some(rec.service.clone()),
+            owner: Some(rec.owner),
+            outcome: None,
+            detail,
+        }
+    }
+
+    /// The audit is a record of what happened, not a gate on it: a failed
+    /// append is logged loudly and the decision stands.
+    pub async fn audit_quietly(&self, event: AuditEvent) {
+        if let Err(e) = self.audit.append(&event).await {
+            tracing::error!(error = %e.chain(), kind = ?event.kind, "audit append failed");
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! What a failed invocation tells Lambda, the same for every function:
+//! `Retryable` when trying the event again can help, with the whole cause
+//! chain as the message (never a secret: port errors carry none).
+
+use gate_app::PortError;
+use lambda_runtime::Diagnostic;
+
+#[derive(Debug, thiserror::Error)]
+pub enum InvocationError {
+    /// Some of the event's work failed transiently; the rest is done and
+    /// a retry skips it cheaply.
+    #[error("{count} {what} could not be finished; retrying")]
+    Unfinished { count: usize, what: &'static str },
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+impl InvocationError {
+    pub fn retryable(&self) -> bool {
+        match self {
+            Self::Unfinished { .. } => true,
+            Self::Port(p) => p.transient,
+        }
+    }
+}
+
+impl From<InvocationError> for Diagnostic {
+    fn from(e: InvocationError) -> Self {
+        let error_type = if e.retryable() { "Retryable" } else { "NonRetryable" };
+        let error_message = match &e {
+            InvocationError::Port(p) => p.chain(),
+            other => other.to_string(),
+        };
+        Diagnostic { error_type: error_type.into(), error_message }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_what_can_succeed_later_is_retried_and_causes_are_kept() {
+        let cause = std::io::Error::other("connection reset");
+        let transient: Diagnostic = InvocationError::from(PortError::transient("reading EC2", cause)).into();
+        assert_eq!(transient.error_type, "Retryable");
+        assert_eq!(transient.error_message, "reading EC2: connection reset");
+
+        let lasting: Diagnostic =
+            InvocationError::from(PortError::plain("table endpoint-gate does not exist", false)).into();
+        assert_eq!(lasting.error_type, "NonRetryable");
+
+        let unfinished: Diagnostic = InvocationError::Unfinished { count: 3, what: "connection(s)" }.into();
+        assert_eq!(unfinished.error_type, "Retryable");
+        assert!(unfinished.error_message.starts_with("3 connection(s)"), "{}", unfinished.error_message);
+    }
+}
