@@ -4,6 +4,7 @@
 pub mod dynamo;
 pub mod ec2;
 pub mod error;
+mod items;
 pub mod networks;
 pub mod registry_store;
 pub mod review_topic;
@@ -11,6 +12,9 @@ pub mod secrets;
 pub mod slack;
 pub mod slack_messages;
 pub mod sns;
+mod table;
+#[cfg(feature = "test-util")]
+mod test_util;
 pub mod wiring;
 
 pub use dynamo::DynamoStore;

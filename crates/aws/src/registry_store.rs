@@ -11,80 +11,30 @@ use gate_app::PortError;
 use gate_app::ports::Registry;
 use gate_core::{AccountId, EndpointId, RegistryEntry, ServiceId};
 
-use crate::dynamo::{DynamoStore, GSI1, GSI2, Item, from_item, key, s, to_item};
+use crate::dynamo::DynamoStore;
 use crate::error::port_error;
-
-fn entry_key(endpoint: &EndpointId) -> Item {
-    key(format!("ENDPOINT#{endpoint}"), "ENTRY")
-}
-
-fn view(entry: &RegistryEntry) -> &'static str {
-    if entry.is_active() { "active" } else { "history" }
-}
-
-fn entry_item(entry: &RegistryEntry) -> Result<Item, PortError> {
-    let mut item = to_item(entry, entry_key(&entry.endpoint))?;
-    let sort = format!("{}#{}", view(entry), entry.endpoint);
-    item.insert("gsi1pk".into(), s(format!("REGSVC#{}", entry.service)));
-    item.insert("gsi1sk".into(), s(sort.clone()));
-    item.insert("gsi2pk".into(), s(format!("REGACCT#{}", entry.owner)));
-    item.insert("gsi2sk".into(), s(sort));
-    Ok(item)
-}
+use crate::items::Item;
+use crate::items::registry::{
+    ACTIVE_PREFIX, CHANGE_PREFIX, ENDPOINT_PREFIX, account_partition, change_item, endpoint_partition,
+    entry_from, entry_item, entry_key, service_partition,
+};
+use crate::table::{GSI1, GSI2, Index};
 
 /// Only registry entries: other items share the partition of the index
 /// only if someone wrote one by hand.
 fn entries(items: Vec<Item>) -> Result<Vec<RegistryEntry>, PortError> {
-    items.into_iter().map(from_item).collect()
+    items.into_iter().map(entry_from).collect()
 }
 
 impl DynamoStore {
-    /// Writes entries as they are (no history, no conditions), 25 per
-    /// BatchWriteItem, retrying what DynamoDB leaves unprocessed. For
-    /// benchmarks and bulk imports into an empty table only.
-    pub async fn seed_registry(&self, entries: &[RegistryEntry]) -> Result<(), PortError> {
-        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-        for chunk in entries.chunks(25) {
-            let mut requests = Vec::new();
-            for e in chunk {
-                let put = PutRequest::builder()
-                    .set_item(Some(entry_item(e)?))
-                    .build()
-                    .map_err(|e| PortError::permanent("building a registry write failed", e))?;
-                requests.push(WriteRequest::builder().put_request(put).build());
-            }
-            for attempt in 0..8u32 {
-                if requests.is_empty() {
-                    break;
-                }
-                if attempt > 0 {
-                    tokio::time::sleep(std::time::Duration::from_millis(25 << attempt.min(5))).await;
-                }
-                let out = self
-                    .client()
-                    .batch_write_item()
-                    .request_items(self.table(), std::mem::take(&mut requests))
-                    .send()
-                    .await
-                    .map_err(|e| port_error("seeding the registry failed", e))?;
-                requests = out.unprocessed_items.and_then(|mut m| m.remove(self.table())).unwrap_or_default();
-            }
-            if !requests.is_empty() {
-                return Err(PortError::plain("seeding the registry left items unprocessed", true));
-            }
-        }
-        Ok(())
-    }
-
     async fn registry_view(
         &self,
-        index: &str,
+        index: Index,
         pk: String,
         history: bool,
     ) -> Result<Vec<RegistryEntry>, PortError> {
-        let (pk_name, sk_name) = if index == GSI1 { ("gsi1pk", "gsi1sk") } else { ("gsi2pk", "gsi2sk") };
-        let prefix = if history { None } else { Some((sk_name, "active#".to_owned())) };
-        entries(self.query(Some(index), pk_name, pk, prefix).await?)
+        let prefix = if history { None } else { Some(ACTIVE_PREFIX.to_owned()) };
+        entries(self.query(Some(index), pk, prefix).await?)
     }
 }
 
@@ -100,7 +50,7 @@ impl Registry for DynamoStore {
             .send()
             .await
             .map_err(|e| port_error(format!("reading the registry entry of {endpoint} failed"), e))?;
-        out.item.map(from_item).transpose()
+        out.item.map(entry_from).transpose()
     }
 
     async fn put(&self, entry: &RegistryEntry) -> Result<bool, PortError> {
@@ -110,35 +60,37 @@ impl Registry for DynamoStore {
             let previous = AttributeValue::N((entry.version - 1).to_string());
             ("version = :previous", Some(HashMap::from([(":previous".to_owned(), previous)])))
         };
-        let change = to_item(
-            entry,
-            key(format!("ENDPOINT#{}", entry.endpoint), format!("CHANGE#{:010}", entry.version)),
-        )?;
-        let puts = vec![(entry_item(entry)?, condition, values), (change, "attribute_not_exists(pk)", None)];
+        let puts = vec![
+            (entry_item(entry)?, condition, values),
+            (change_item(entry)?, "attribute_not_exists(pk)", None),
+        ];
         self.transact_puts(puts, format!("recording {} in the registry failed", entry.endpoint)).await
     }
 
     async fn by_account(&self, account: AccountId, history: bool) -> Result<Vec<RegistryEntry>, PortError> {
-        self.registry_view(GSI2, format!("REGACCT#{account}"), history).await
+        self.registry_view(GSI2, account_partition(account), history).await
     }
 
     async fn by_service(&self, service: &ServiceId, history: bool) -> Result<Vec<RegistryEntry>, PortError> {
-        self.registry_view(GSI1, format!("REGSVC#{service}"), history).await
+        self.registry_view(GSI1, service_partition(service), history).await
     }
 
     /// Only the keys come back (`ProjectionExpression`), a page of about
     /// 1 MB at a time, so a service of 100,000 endpoints costs ids, not entries.
     async fn active_ids(&self, service: &ServiceId) -> Result<Vec<EndpointId>, PortError> {
         let values = HashMap::from([
-            (":pk".to_owned(), AttributeValue::S(format!("REGSVC#{service}"))),
-            (":prefix".to_owned(), AttributeValue::S("active#".to_owned())),
+            (":pk".to_owned(), AttributeValue::S(service_partition(service))),
+            (":prefix".to_owned(), AttributeValue::S(ACTIVE_PREFIX.to_owned())),
         ]);
         let mut pages = self
             .client()
             .query()
             .table_name(self.table())
-            .index_name(GSI1)
-            .key_condition_expression("gsi1pk = :pk AND begins_with(gsi1sk, :prefix)")
+            .index_name(GSI1.name)
+            .key_condition_expression(format!(
+                "{} = :pk AND begins_with({}, :prefix)",
+                GSI1.keys.hash, GSI1.keys.range
+            ))
             .set_expression_attribute_values(Some(values))
             .projection_expression("pk")
             .into_paginator()
@@ -149,7 +101,7 @@ impl Registry for DynamoStore {
             let item =
                 item.map_err(|e| port_error(format!("listing the active endpoints of {service} failed"), e))?;
             let pk = item.get("pk").and_then(|v| v.as_s().ok()).map(String::as_str).unwrap_or_default();
-            match pk.strip_prefix("ENDPOINT#").map(str::parse::<EndpointId>) {
+            match pk.strip_prefix(ENDPOINT_PREFIX).map(str::parse::<EndpointId>) {
                 Some(Ok(id)) => ids.push(id),
                 _ => {
                     return Err(PortError::plain(
@@ -163,8 +115,8 @@ impl Registry for DynamoStore {
     }
 
     async fn changes(&self, endpoint: &EndpointId) -> Result<Vec<RegistryEntry>, PortError> {
-        let prefix = Some(("sk", "CHANGE#".to_owned()));
-        entries(self.query(None, "pk", format!("ENDPOINT#{endpoint}"), prefix).await?)
+        let prefix = Some(CHANGE_PREFIX.to_owned());
+        entries(self.query(None, endpoint_partition(endpoint), prefix).await?)
     }
 }
 
@@ -177,6 +129,7 @@ mod tests {
         for (file, text) in [
             ("dynamo.rs", include_str!("dynamo.rs")),
             ("registry_store.rs", include_str!("registry_store.rs")),
+            ("test_util.rs", include_str!("test_util.rs")),
         ] {
             let calls = text.matches(&[".", "scan()"].concat()).count();
             assert_eq!(calls, 0, "{file} calls Scan");

@@ -1,0 +1,191 @@
+//! The operator's configuration: policy and allow-entry items. Both carry
+//! the revision of their last write and sit in `gsi1` under `CONFIG`, so
+//! the whole configuration is one query.
+
+use gate_app::PortError;
+use gate_app::ports::Versioned;
+use gate_core::{AccountId, AllowEntry, ProtectedRange, Scope, ServicePolicy};
+use serde::{Deserialize, Serialize};
+
+use super::names::{Named, named};
+use super::{BadAttribute, Item, Stored, decode, encode, key, parse, parse_all, parse_opt, s};
+
+pub(crate) const CONFIG: &str = "CONFIG";
+/// The `gsi1sk` prefix of policies among the configuration.
+pub(crate) const POLICY_SORT_PREFIX: &str = "POLICY#";
+
+pub(crate) fn policy_key(scope: &Scope) -> Item {
+    key(format!("POLICY#{scope}"), "POLICY")
+}
+
+pub(crate) fn entry_key(scope: &Scope, account: AccountId) -> Item {
+    key(format!("ALLOW#{scope}"), format!("ACCOUNT#{account}"))
+}
+
+/// Whether a configuration item is a policy (else an allow entry).
+pub(crate) fn is_policy(item: &Item) -> bool {
+    item.get("sk").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk == "POLICY")
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct PolicyItem {
+    scope: String,
+    unlisted: String,
+    overlap: String,
+    protected_cidrs: Vec<ProtectedItem>,
+    unknown_cidr: String,
+    /// Absent in policies written before declared CIDRs could be trusted.
+    #[serde(default)]
+    declared_cidrs: Option<String>,
+    unique_consumer_cidrs: bool,
+    approvers: Vec<String>,
+    slack_channel: Option<String>,
+    approval_ttl_secs: i64,
+    reminder_interval_secs: i64,
+    on_expiry: String,
+    /// Absent on items written by hand; such an item reads as revision 0.
+    #[serde(default)]
+    revision: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ProtectedItem {
+    cidr: String,
+    #[serde(default)]
+    label: String,
+}
+
+impl Stored for PolicyItem {
+    type Domain = Versioned<ServicePolicy>;
+
+    fn from_domain(v: &Versioned<ServicePolicy>) -> Self {
+        let p = &v.value;
+        Self {
+            scope: p.scope.to_string(),
+            unlisted: p.unlisted.name().to_owned(),
+            overlap: p.overlap.name().to_owned(),
+            protected_cidrs: p
+                .protected_cidrs
+                .iter()
+                .map(|r| ProtectedItem { cidr: r.cidr.to_string(), label: r.label.clone() })
+                .collect(),
+            unknown_cidr: p.unknown_cidr.name().to_owned(),
+            declared_cidrs: Some(p.declared_cidrs.name().to_owned()),
+            unique_consumer_cidrs: p.unique_consumer_cidrs,
+            approvers: p.approvers.clone(),
+            slack_channel: p.slack_channel.clone(),
+            approval_ttl_secs: p.approval_ttl_secs,
+            reminder_interval_secs: p.reminder_interval_secs,
+            on_expiry: p.on_expiry.name().to_owned(),
+            revision: v.revision,
+        }
+    }
+
+    fn into_domain(self) -> Result<Versioned<ServicePolicy>, BadAttribute> {
+        let protected_cidrs = self
+            .protected_cidrs
+            .into_iter()
+            .map(|r| Ok(ProtectedRange { cidr: parse("protected_cidrs", &r.cidr)?, label: r.label }))
+            .collect::<Result<_, BadAttribute>>()?;
+        let value = ServicePolicy {
+            scope: parse("scope", &self.scope)?,
+            unlisted: named("unlisted", &self.unlisted)?,
+            overlap: named("overlap", &self.overlap)?,
+            protected_cidrs,
+            unknown_cidr: named("unknown_cidr", &self.unknown_cidr)?,
+            declared_cidrs: match self.declared_cidrs {
+                Some(name) => named("declared_cidrs", &name)?,
+                None => Default::default(),
+            },
+            unique_consumer_cidrs: self.unique_consumer_cidrs,
+            approvers: self.approvers,
+            slack_channel: self.slack_channel,
+            approval_ttl_secs: self.approval_ttl_secs,
+            reminder_interval_secs: self.reminder_interval_secs,
+            on_expiry: named("on_expiry", &self.on_expiry)?,
+        };
+        Ok(Versioned { value, revision: self.revision })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct EntryItem {
+    scope: String,
+    account: String,
+    effect: String,
+    #[serde(default)]
+    declared_cidrs: Vec<String>,
+    #[serde(default)]
+    expires_at: Option<String>,
+    #[serde(default)]
+    owner: String,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    added_by: String,
+    #[serde(default)]
+    added_at: Option<String>,
+    #[serde(default)]
+    revision: u64,
+}
+
+impl Stored for EntryItem {
+    type Domain = Versioned<AllowEntry>;
+
+    fn from_domain(v: &Versioned<AllowEntry>) -> Self {
+        let e = &v.value;
+        Self {
+            scope: e.scope.to_string(),
+            account: e.account.to_string(),
+            effect: e.effect.name().to_owned(),
+            declared_cidrs: e.declared_cidrs.iter().map(ToString::to_string).collect(),
+            expires_at: e.expires_at.map(|t| t.to_string()),
+            owner: e.owner.clone(),
+            note: e.note.clone(),
+            added_by: e.added_by.clone(),
+            added_at: e.added_at.map(|t| t.to_string()),
+            revision: v.revision,
+        }
+    }
+
+    fn into_domain(self) -> Result<Versioned<AllowEntry>, BadAttribute> {
+        let value = AllowEntry {
+            scope: parse("scope", &self.scope)?,
+            account: parse("account", &self.account)?,
+            effect: named("effect", &self.effect)?,
+            declared_cidrs: parse_all("declared_cidrs", &self.declared_cidrs)?,
+            expires_at: parse_opt("expires_at", self.expires_at.as_deref())?,
+            owner: self.owner,
+            note: self.note,
+            added_by: self.added_by,
+            added_at: parse_opt("added_at", self.added_at.as_deref())?,
+        };
+        Ok(Versioned { value, revision: self.revision })
+    }
+}
+
+fn in_config(mut item: Item, sort: String) -> Item {
+    item.insert("gsi1pk".into(), s(CONFIG));
+    item.insert("gsi1sk".into(), s(sort));
+    item
+}
+
+pub(crate) fn policy_item(policy: &ServicePolicy, revision: u64) -> Result<Item, PortError> {
+    let versioned = Versioned { value: policy.clone(), revision };
+    let item = encode::<PolicyItem>(&versioned, policy_key(&policy.scope))?;
+    Ok(in_config(item, format!("{POLICY_SORT_PREFIX}{}", policy.scope)))
+}
+
+pub(crate) fn entry_item(entry: &AllowEntry, revision: u64) -> Result<Item, PortError> {
+    let versioned = Versioned { value: entry.clone(), revision };
+    let item = encode::<EntryItem>(&versioned, entry_key(&entry.scope, entry.account))?;
+    Ok(in_config(item, format!("ALLOW#{}#{}", entry.scope, entry.account)))
+}
+
+pub(crate) fn policy_from(item: Item) -> Result<Versioned<ServicePolicy>, PortError> {
+    decode::<PolicyItem>(item)
+}
+
+pub(crate) fn entry_from(item: Item) -> Result<Versioned<AllowEntry>, PortError> {
+    decode::<EntryItem>(item)
+}

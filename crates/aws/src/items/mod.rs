@@ -1,0 +1,158 @@
+//! The table's stored format, owned here rather than by core's serde
+//! derives: one item type per stored kind, explicit conversions to and
+//! from the domain, and a schema version on every item. Renaming a field
+//! or a variant in core then fails to compile here instead of silently
+//! changing what is stored. `tests/golden/` holds an item of every kind as
+//! written before the version existed; they must keep reading.
+//!
+//! | item          | pk                  | sk                      | gsi1pk          | gsi1sk              |
+//! |---------------|---------------------|-------------------------|-----------------|---------------------|
+//! | policy        | `POLICY#<scope>`    | `POLICY`                | `CONFIG`        | `POLICY#<scope>`    |
+//! | allow entry   | `ALLOW#<scope>`     | `ACCOUNT#<account>`     | `CONFIG`        | `ALLOW#<scope>#<account>` |
+//! | request       | `REQUEST#<vpce>`    | `REQUEST`               | `SERVICE#<svc>` | `<state>#<vpce>`    |
+//! | audit event   | `AUDIT#<vpce or ->` | `<nanos>#<seq>#<kind>`  |                 |                     |
+//! | registry      | `ENDPOINT#<vpce>`   | `ENTRY`                 | `REGSVC#<svc>`  | `<view>#<vpce>`     |
+//! | its changes   | `ENDPOINT#<vpce>`   | `CHANGE#<version>`      |                 |                     |
+//!
+//! Registry entries are also in `gsi2` (`REGACCT#<account>`, `<view>#<vpce>`),
+//! where `<view>` is `active` or `history`, so the active view of an account
+//! or a service is one query on a key prefix.
+
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::str::FromStr;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use gate_app::PortError;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub(crate) mod audit;
+pub(crate) mod config;
+#[cfg(test)]
+mod golden;
+mod names;
+pub(crate) mod registry;
+pub(crate) mod request;
+#[cfg(test)]
+mod tests;
+
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// The format this code writes. Items without the attribute were written
+/// before it existed and are version 1.
+pub(crate) const SCHEMA_VERSION: u64 = 1;
+pub(crate) const SCHEMA_ATTRIBUTE: &str = "schema_version";
+
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+pub(crate) fn key(pk: String, sk: impl Into<String>) -> Item {
+    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
+/// One attribute of a stored item that does not hold what its kind needs
+/// (`attribute` is empty when the item as a whole lacks one).
+#[derive(Debug, thiserror::Error)]
+#[error("{}{why}", if attribute.is_empty() { String::new() } else { format!("attribute {attribute}: ") })]
+pub(crate) struct BadAttribute {
+    pub attribute: String,
+    pub why: String,
+}
+
+/// Parses a string attribute with the domain's own validation; the error
+/// keeps the domain's message, which names the value.
+pub(crate) fn parse<T>(attribute: &'static str, text: &str) -> Result<T, BadAttribute>
+where
+    T: FromStr,
+    T::Err: Display,
+{
+    text.parse().map_err(|e: T::Err| BadAttribute { attribute: attribute.to_owned(), why: e.to_string() })
+}
+
+pub(crate) fn parse_opt<T>(attribute: &'static str, text: Option<&str>) -> Result<Option<T>, BadAttribute>
+where
+    T: FromStr,
+    T::Err: Display,
+{
+    text.map(|t| parse(attribute, t)).transpose()
+}
+
+pub(crate) fn parse_all<T>(attribute: &'static str, texts: &[String]) -> Result<Vec<T>, BadAttribute>
+where
+    T: FromStr,
+    T::Err: Display,
+{
+    texts.iter().map(|t| parse(attribute, t)).collect()
+}
+
+/// A stored kind's attributes (keys aside) and how they map to the domain.
+pub(crate) trait Stored: Serialize + DeserializeOwned {
+    type Domain;
+    fn from_domain(value: &Self::Domain) -> Self;
+    fn into_domain(self) -> Result<Self::Domain, BadAttribute>;
+}
+
+/// The item of `value` under `keys`, stamped with the schema version.
+pub(crate) fn encode<T: Stored>(value: &T::Domain, mut keys: Item) -> Result<Item, PortError> {
+    let attrs: Item = serde_dynamo::to_item(T::from_domain(value))
+        .map_err(|e| PortError::permanent("encoding a DynamoDB item failed", e))?;
+    keys.extend(attrs);
+    keys.insert(SCHEMA_ATTRIBUTE.to_owned(), AttributeValue::N(SCHEMA_VERSION.to_string()));
+    Ok(keys)
+}
+
+/// Decodes a stored item. A malformed item, or one of a schema this code
+/// does not know, is a permanent error that names the item, so a bad
+/// manual edit stops decisions loudly instead of being read as "no entry".
+pub(crate) fn decode<T: Stored>(item: Item) -> Result<T::Domain, PortError> {
+    let name = name(&item);
+    let invalid = |e: Box<dyn std::error::Error + Send + Sync>| {
+        PortError::permanent(format!("stored item {name} is invalid"), e)
+    };
+    check_schema(&item, &name)?;
+    let stored: T = read_attributes(item).map_err(|e| invalid(Box::new(e)))?;
+    stored.into_domain().map_err(|e| invalid(Box::new(e)))
+}
+
+/// The item's attributes as `T`; an error names the attribute at fault
+/// (`reasons[1].rule`), which serde_dynamo's own errors do not.
+fn read_attributes<T: DeserializeOwned>(item: Item) -> Result<T, BadAttribute> {
+    let item: serde_dynamo::Item = item.into();
+    let deserializer =
+        serde_dynamo::Deserializer::from_attribute_value(serde_dynamo::AttributeValue::M(item.into()));
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        // The path of a missing attribute is the item itself: `.`.
+        let path = e.path().to_string();
+        BadAttribute { attribute: if path == "." { String::new() } else { path }, why: e.inner().to_string() }
+    })
+}
+
+/// How errors name an item: its key.
+pub(crate) fn name(item: &Item) -> String {
+    ["pk", "sk"]
+        .iter()
+        .filter_map(|k| item.get(*k).and_then(|v| v.as_s().ok()).cloned())
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
+fn check_schema(item: &Item, name: &str) -> Result<(), PortError> {
+    let version = match item.get(SCHEMA_ATTRIBUTE) {
+        None => return Ok(()),
+        Some(AttributeValue::N(n)) => n.parse::<u64>().ok(),
+        Some(_) => None,
+    };
+    match version {
+        Some(v) if (1..=SCHEMA_VERSION).contains(&v) => Ok(()),
+        Some(v) => Err(PortError::plain(
+            format!("stored item {name} has schema version {v}; this build reads 1 to {SCHEMA_VERSION}"),
+            false,
+        )),
+        None => Err(PortError::plain(
+            format!("stored item {name} has a {SCHEMA_ATTRIBUTE} that is not a whole number"),
+            false,
+        )),
+    }
+}

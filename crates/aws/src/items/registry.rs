@@ -1,0 +1,167 @@
+//! The registry: one entry item per endpoint, found by key, by service
+//! (`gsi1`) and by account (`gsi2`), and one change item per version.
+
+use gate_app::PortError;
+use gate_core::{AccountId, ConnectionState, DnsEntry, EndpointId, RegistryEntry, ServiceId};
+use serde::{Deserialize, Serialize};
+
+use super::{BadAttribute, Item, Stored, decode, encode, key, parse, parse_opt, s};
+
+pub(crate) const ENDPOINT_PREFIX: &str = "ENDPOINT#";
+pub(crate) const CHANGE_PREFIX: &str = "CHANGE#";
+/// The sort-key prefix of the active view in both indexes.
+pub(crate) const ACTIVE_PREFIX: &str = "active#";
+const HISTORY_PREFIX: &str = "history#";
+
+pub(crate) fn endpoint_partition(endpoint: &EndpointId) -> String {
+    format!("{ENDPOINT_PREFIX}{endpoint}")
+}
+
+pub(crate) fn entry_key(endpoint: &EndpointId) -> Item {
+    key(endpoint_partition(endpoint), "ENTRY")
+}
+
+pub(crate) fn service_partition(service: &ServiceId) -> String {
+    format!("REGSVC#{service}")
+}
+
+pub(crate) fn account_partition(account: AccountId) -> String {
+    format!("REGACCT#{account}")
+}
+
+/// A connection state as stored: its name, or `{"other": <what EC2 said>}`
+/// for a state EC2 added after this code.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged, expecting = "a state name, or {\"other\": <state>}")]
+enum StateItem {
+    Known(String),
+    Other { other: String },
+}
+
+impl StateItem {
+    fn from_domain(state: &ConnectionState) -> Self {
+        use ConnectionState as C;
+        let name = match state {
+            C::PendingAcceptance => "pendingAcceptance",
+            C::Pending => "pending",
+            C::Available => "available",
+            C::Deleting => "deleting",
+            C::Deleted => "deleted",
+            C::Rejected => "rejected",
+            C::Failed => "failed",
+            C::Expired => "expired",
+            C::Other(other) => return Self::Other { other: other.clone() },
+        };
+        Self::Known(name.to_owned())
+    }
+
+    fn into_domain(self) -> Result<ConnectionState, BadAttribute> {
+        use ConnectionState as C;
+        let name = match self {
+            Self::Other { other } => return Ok(C::Other(other)),
+            Self::Known(name) => name,
+        };
+        Ok(match name.as_str() {
+            "pendingAcceptance" => C::PendingAcceptance,
+            "pending" => C::Pending,
+            "available" => C::Available,
+            "deleting" => C::Deleting,
+            "deleted" => C::Deleted,
+            "rejected" => C::Rejected,
+            "failed" => C::Failed,
+            "expired" => C::Expired,
+            _ => {
+                let shown: String = name.chars().take(80).collect();
+                let why = format!("{shown:?} is not one of its stored names");
+                return Err(BadAttribute { attribute: "state".to_owned(), why });
+            }
+        })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct DnsItem {
+    dns_name: String,
+    hosted_zone_id: String,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct RegistryItem {
+    endpoint: String,
+    service: String,
+    owner: String,
+    state: StateItem,
+    dns_entries: Vec<DnsItem>,
+    accepted_at: Option<String>,
+    accepted_by: Option<String>,
+    why: String,
+    first_seen: String,
+    observed_at: String,
+    version: u64,
+}
+
+impl Stored for RegistryItem {
+    type Domain = RegistryEntry;
+
+    fn from_domain(e: &RegistryEntry) -> Self {
+        Self {
+            endpoint: e.endpoint.to_string(),
+            service: e.service.to_string(),
+            owner: e.owner.to_string(),
+            state: StateItem::from_domain(&e.state),
+            dns_entries: e
+                .dns_entries
+                .iter()
+                .map(|d| DnsItem { dns_name: d.dns_name.clone(), hosted_zone_id: d.hosted_zone_id.clone() })
+                .collect(),
+            accepted_at: e.accepted_at.map(|t| t.to_string()),
+            accepted_by: e.accepted_by.clone(),
+            why: e.why.clone(),
+            first_seen: e.first_seen.to_string(),
+            observed_at: e.observed_at.to_string(),
+            version: e.version,
+        }
+    }
+
+    fn into_domain(self) -> Result<RegistryEntry, BadAttribute> {
+        Ok(RegistryEntry {
+            endpoint: parse("endpoint", &self.endpoint)?,
+            service: parse("service", &self.service)?,
+            owner: parse("owner", &self.owner)?,
+            state: self.state.into_domain()?,
+            dns_entries: self
+                .dns_entries
+                .into_iter()
+                .map(|d| DnsEntry { dns_name: d.dns_name, hosted_zone_id: d.hosted_zone_id })
+                .collect(),
+            accepted_at: parse_opt("accepted_at", self.accepted_at.as_deref())?,
+            accepted_by: self.accepted_by,
+            why: self.why,
+            first_seen: parse("first_seen", &self.first_seen)?,
+            observed_at: parse("observed_at", &self.observed_at)?,
+            version: self.version,
+        })
+    }
+}
+
+/// The entry item, in both indexes under its view (`active` or `history`).
+pub(crate) fn entry_item(entry: &RegistryEntry) -> Result<Item, PortError> {
+    let mut item = encode::<RegistryItem>(entry, entry_key(&entry.endpoint))?;
+    let view = if entry.is_active() { ACTIVE_PREFIX } else { HISTORY_PREFIX };
+    let sort = format!("{view}{}", entry.endpoint);
+    item.insert("gsi1pk".into(), s(service_partition(&entry.service)));
+    item.insert("gsi1sk".into(), s(sort.clone()));
+    item.insert("gsi2pk".into(), s(account_partition(entry.owner)));
+    item.insert("gsi2sk".into(), s(sort));
+    Ok(item)
+}
+
+/// The change item of the entry's version, beside the entry in its partition.
+pub(crate) fn change_item(entry: &RegistryEntry) -> Result<Item, PortError> {
+    let sk = format!("{CHANGE_PREFIX}{:010}", entry.version);
+    encode::<RegistryItem>(entry, key(endpoint_partition(&entry.endpoint), sk))
+}
+
+pub(crate) fn entry_from(item: Item) -> Result<RegistryEntry, PortError> {
+    decode::<RegistryItem>(item)
+}

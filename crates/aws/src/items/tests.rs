@@ -1,0 +1,161 @@
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use gate_app::PortError;
+
+use super::golden::{self, Golden};
+use super::{Item, SCHEMA_ATTRIBUTE, audit, config, registry, request};
+
+/// What the item decodes to, as its kind reads it.
+fn read(kind: &Golden, item: Item) -> Result<Golden, PortError> {
+    Ok(match kind {
+        Golden::Policy(_) => Golden::Policy(config::policy_from(item)?),
+        Golden::Entry(_) => Golden::Entry(config::entry_from(item)?),
+        Golden::Request(_) => Golden::Request(request::request_from(item)?),
+        Golden::Audit(_, nanos, seq) => Golden::Audit(audit::audit_from(item)?, *nanos, *seq),
+        Golden::Registry(_) => Golden::Registry(registry::entry_from(item)?),
+        Golden::Change(_) => Golden::Change(registry::entry_from(item)?),
+    })
+}
+
+/// The item this code writes for the value.
+fn write(value: &Golden) -> Item {
+    match value {
+        Golden::Policy(p) => config::policy_item(&p.value, p.revision),
+        Golden::Entry(e) => config::entry_item(&e.value, e.revision),
+        Golden::Request(r) => request::request_item(r),
+        Golden::Audit(e, nanos, seq) => audit::audit_item_at(e, *nanos, *seq),
+        Golden::Registry(e) => registry::entry_item(e),
+        Golden::Change(e) => registry::change_item(e),
+    }
+    .expect("encodes")
+}
+
+#[test]
+fn every_golden_item_reads_back_unchanged_and_is_written_the_same_way() {
+    for (name, expected) in golden::all() {
+        let stored = golden::load(name);
+        let read = read(&expected, stored.clone()).unwrap_or_else(|e| panic!("{name}: {}", e.chain()));
+        assert_eq!(read, expected, "{name} reads back as something else");
+        let mut written = write(&expected);
+        assert_eq!(written.remove(SCHEMA_ATTRIBUTE), Some(AttributeValue::N("1".into())), "{name}");
+        assert_eq!(written, stored, "{name} is no longer written as it was");
+    }
+}
+
+#[test]
+fn every_golden_file_has_an_expected_value() {
+    let mut files: Vec<String> = std::fs::read_dir(golden::DIR)
+        .expect("the golden directory")
+        .map(|e| e.expect("an entry").file_name().to_string_lossy().trim_end_matches(".json").to_owned())
+        .collect();
+    let mut known: Vec<String> = golden::all().keys().map(|k| (*k).to_owned()).collect();
+    files.sort();
+    known.sort();
+    assert_eq!(files, known);
+}
+
+/// What older code wrote before these attributes existed still reads,
+/// with the defaults those attributes stand for.
+#[test]
+fn items_older_than_later_attributes_read_with_defaults() {
+    let all = golden::all();
+    let mut policy = golden::load("policy_service");
+    policy.remove("declared_cidrs");
+    policy.remove("slack_channel");
+    let read = config::policy_from(policy).expect("reads").value;
+    let Golden::Policy(expected) = &all["policy_service"] else { panic!("a policy") };
+    assert_eq!(read.declared_cidrs, gate_core::DeclaredCidrs::Verify);
+    assert_eq!(read.slack_channel, None);
+    assert_eq!(read.approvers, expected.value.approvers);
+
+    let mut request = golden::load("request_review_slack");
+    for attribute in ["reminders", "expired_at", "slack_message"] {
+        request.remove(attribute);
+    }
+    let read = request::request_from(request).expect("reads");
+    assert_eq!((read.reminders, read.expired_at, read.slack_message), (0, None, None));
+    assert_eq!(read.reasons[0].consumer.as_deref(), Some("your account is not on the allowlist"));
+    assert_eq!(read.reasons[1].consumer, None);
+
+    // A hand-written entry: keys, scope, account and effect only.
+    let mut entry = golden::load("entry_any_deny");
+    entry.retain(|k, _| ["pk", "sk", "scope", "account", "effect"].contains(&k.as_str()));
+    let read = config::entry_from(entry).expect("reads");
+    let Golden::Entry(expected) = &all["entry_any_deny"] else { panic!("an entry") };
+    assert_eq!(read, gate_app::ports::Versioned { value: expected.value.clone(), revision: 0 });
+}
+
+fn decode_error(item: Item, kind: &str) -> String {
+    let err = match kind {
+        "policy" => config::policy_from(item).map(|_| ()),
+        "entry" => config::entry_from(item).map(|_| ()),
+        "request" => request::request_from(item).map(|_| ()),
+        "audit" => audit::audit_from(item).map(|_| ()),
+        _ => registry::entry_from(item).map(|_| ()),
+    }
+    .expect_err("refused");
+    assert!(!err.transient, "a bad item does not get better by retrying");
+    err.chain()
+}
+
+#[test]
+fn a_newer_schema_version_is_refused_by_name() {
+    let mut item = golden::load("request_review_slack");
+    item.insert(SCHEMA_ATTRIBUTE.into(), AttributeValue::N("2".into()));
+    let text = decode_error(item, "request");
+    assert!(text.contains("REQUEST#vpce-0123456789abcdef0 / REQUEST"), "{text}");
+    assert!(text.contains("schema version 2"), "{text}");
+    for odd in [AttributeValue::N("0".into()), AttributeValue::N("1.5".into()), AttributeValue::S("1".into())]
+    {
+        let mut item = golden::load("policy_service");
+        item.insert(SCHEMA_ATTRIBUTE.into(), odd.clone());
+        let text = decode_error(item, "policy");
+        assert!(text.contains("POLICY#vpce-svc-0abc1234def567890 / POLICY"), "{odd:?}: {text}");
+    }
+}
+
+/// Hand edits and hostile writes: each is refused with the item's key and
+/// the attribute at fault, never read as something else.
+#[test]
+fn a_malformed_item_is_an_error_naming_the_item_and_attribute() {
+    let s = |v: &str| AttributeValue::S(v.into());
+    let huge = "x".repeat(100_000);
+    let cases: Vec<(&str, &str, &str, AttributeValue, &str)> = vec![
+        (
+            "entry_service_allow",
+            "entry",
+            "declared_cidrs",
+            AttributeValue::L(vec![s("10.0.0.300/8")]),
+            "10.0.0.300/8",
+        ),
+        ("entry_service_allow", "entry", "account", s("2222"), "account"),
+        ("entry_service_allow", "entry", "effect", s("Allow"), "effect"),
+        ("policy_service", "policy", "on_expiry", s(&huge), "on_expiry"),
+        ("policy_service", "policy", "approval_ttl_secs", s("two days"), "approval_ttl_secs"),
+        ("policy_service", "policy", "scope", s("vpce-svc-NOTHEX"), "scope"),
+        ("request_review_slack", "request", "state", AttributeValue::N("3".into()), "state"),
+        ("request_review_slack", "request", "decided_at", s("yesterday"), "decided_at"),
+        ("request_review_slack", "request", "endpoint", s("vpce-svc-0abc1234"), "endpoint"),
+        ("request_review_slack", "request", "version", AttributeValue::N("-1".into()), "version"),
+        ("audit_decided", "audit", "kind", s("deleted"), "kind"),
+        ("audit_decided", "audit", "outcome", s("maybe"), "outcome"),
+        ("registry_entry_active", "registry", "state", s("Available"), "state"),
+        ("registry_entry_active", "registry", "state", AttributeValue::M(Default::default()), "state"),
+        ("registry_entry_active", "registry", "dns_entries", AttributeValue::L(vec![s("x")]), "dns_entries"),
+    ];
+    for (golden, kind, attribute, value, mentioned) in cases {
+        let mut item = golden::load(golden);
+        let key = super::name(&item);
+        item.insert(attribute.into(), value);
+        let text = decode_error(item, kind);
+        assert!(text.contains(&key), "{golden}.{attribute}: {text}");
+        assert!(text.contains(mentioned), "{golden}.{attribute}: {text}");
+        assert!(text.len() < 600, "{golden}.{attribute}: the message stays readable ({} bytes)", text.len());
+    }
+    // A required attribute that is missing.
+    let mut item = golden::load("request_accepted_acted");
+    item.remove("owner");
+    let text = decode_error(item, "request");
+    assert!(text.contains("REQUEST#") && text.contains("owner"), "{text}");
+}
