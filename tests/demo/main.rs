@@ -3,7 +3,6 @@
 //! CreateVpcEndpoint, the endpoint service's connection notification on SNS,
 //! the decide handler, EC2's connection state.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
@@ -156,13 +155,8 @@ async fn main() -> Result<()> {
     for (who, endpoint) in [("A", &ea), ("B", &eb), ("C", &ec)] {
         say(&format!("EC2: consumer {who}  {endpoint}  {}", local.state(endpoint).await?));
     }
-    let lookup = gate_app::lookup::Lookup {
-        registry: Arc::new(store.clone()),
-        requests: Arc::new(store.clone()),
-        audit: Arc::new(store.clone()),
-        catalogue: Arc::new(gate_aws::Ec2Connections::new(local.ec2())),
-        services: vec![payments.id.parse()?, ledger.id.parse()?],
-    };
+    let lookup = gate_aws::wiring::Wiring::new(&local.sdk, store.table())
+        .lookup(vec![payments.id.parse()?, ledger.id.parse()?]);
     let consumer = |account: &str| -> Result<Caller> {
         Ok(Caller {
             account: account.parse()?,

@@ -112,18 +112,9 @@ async fn a_consumer_finds_dns_names_and_why_a_request_waits_on_the_lookup_page()
     assert_eq!(s.local.state(&accepted).await?, "available");
 
     // The consumer of `waiting` (account ...03) opens the page, signed in as a developer.
-    let store = std::sync::Arc::new(gate_aws::DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&s.local.sdk),
-        s.store.table(),
-    ));
+    let wiring = gate_aws::wiring::Wiring::new(&s.local.sdk, s.store.table());
     let lookup = std::sync::Arc::new(gate_lambdas::lookup::LookupFn {
-        lookup: gate_app::lookup::Lookup {
-            registry: store.clone(),
-            requests: store.clone(),
-            audit: store,
-            catalogue: std::sync::Arc::new(gate_aws::Ec2Connections::new(s.local.ec2())),
-            services: vec![s.service.id.parse()?],
-        },
+        lookup: wiring.lookup(vec![s.service.id.parse()?]),
         operators: vec![],
     });
     let handler: gate_e2e::function_url::Handler = std::sync::Arc::new(move |event| {

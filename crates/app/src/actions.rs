@@ -61,7 +61,7 @@ impl Actions {
         };
         let jobs: Vec<(RequestRecord, Option<Refused>)> = records
             .iter()
-            .map(|rec| (rec.clone(), refused.iter().find(|r| r.endpoint == rec.endpoint.as_str()).cloned()))
+            .map(|rec| (rec.clone(), refused.iter().find(|r| r.endpoint == rec.endpoint).cloned()))
             .collect();
         let results: Vec<(EndpointId, Booked)> = stream::iter(jobs)
             .map(|(rec, refusal)| async move {

@@ -9,6 +9,7 @@ pub mod error;
 pub mod explain;
 pub mod fanout;
 pub mod lookup;
+#[cfg(any(test, feature = "test-util"))]
 pub mod memory;
 pub mod ports;
 pub mod record;

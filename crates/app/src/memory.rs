@@ -95,12 +95,12 @@ impl Connections for InMemoryConnections {
                     };
                 }
                 Some(c) => refused.push(Refused {
-                    endpoint: id.to_string(),
+                    endpoint: id.clone(),
                     code: "InvalidState".into(),
                     message: format!("connection is {}", c.state),
                 }),
                 None => refused.push(Refused {
-                    endpoint: id.to_string(),
+                    endpoint: id.clone(),
                     code: "InvalidVpcEndpoint.NotFound".into(),
                     message: "not found".into(),
                 }),

@@ -16,7 +16,7 @@ use crate::error::PortError;
 /// refused (`Unsuccessful[]` in the response).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {
-    pub endpoint: String,
+    pub endpoint: EndpointId,
     pub code: String,
     pub message: String,
 }

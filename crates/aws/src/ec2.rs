@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{Filter, VpcEndpointConnection};
 use gate_app::PortError;
-use gate_app::ports::{Catalogue, Connections, Page, Refused, ServiceInfo};
+use gate_app::ports::{Connections, Page, Refused};
 use gate_core::{Action, Connection, ConnectionState, DnsEntry, EndpointId, ServiceId, Timestamp};
 
 use crate::error::port_error;
@@ -113,38 +113,6 @@ impl Ec2Connections {
     }
 }
 
-#[async_trait]
-impl Catalogue for Ec2Connections {
-    async fn services(&self, ids: &[ServiceId]) -> Result<Vec<ServiceInfo>, PortError> {
-        let mut pages = self
-            .client
-            .describe_vpc_endpoint_service_configurations()
-            .set_service_ids((!ids.is_empty()).then(|| ids.iter().map(ToString::to_string).collect()))
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| port_error("DescribeVpcEndpointServiceConfigurations failed", e))?;
-            for c in page.service_configurations() {
-                let Ok(id) = c.service_id().unwrap_or_default().parse() else { continue };
-                out.push(ServiceInfo {
-                    id,
-                    name: c.service_name().unwrap_or_default().to_owned(),
-                    kind: c
-                        .service_type()
-                        .first()
-                        .and_then(|t| t.service_type())
-                        .map(|t| t.as_str().to_owned())
-                        .unwrap_or_default(),
-                    acceptance_required: c.acceptance_required().unwrap_or(true),
-                    state: c.service_state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
-                });
-            }
-        }
-        Ok(out)
-    }
-}
-
 fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
     Filter::builder().name(name).set_values(Some(values.into_iter().collect())).build()
 }
@@ -234,14 +202,21 @@ impl Connections for Ec2Connections {
         Ok(unsuccessful
             .unwrap_or_default()
             .into_iter()
-            .map(|u| {
+            .filter_map(|u| {
                 let (code, message) = u
                     .error()
                     .map(|e| {
                         (e.code().unwrap_or_default().to_owned(), e.message().unwrap_or_default().to_owned())
                     })
                     .unwrap_or_default();
-                Refused { endpoint: u.resource_id().unwrap_or_default().to_owned(), code, message }
+                match u.resource_id().unwrap_or_default().parse() {
+                    Ok(endpoint) => Some(Refused { endpoint, code, message }),
+                    // Not an id of ours: there is no request to book as refused.
+                    Err(e) => {
+                        tracing::error!(error = %e, code, "EC2 refused an action for an unusable endpoint id");
+                        None
+                    }
+                }
             })
             .collect())
     }

@@ -1,6 +1,7 @@
 //! Adapters from Endpoint Gate's ports to AWS. The SDK stays in here:
 //! nothing outside this crate sees an SDK type.
 
+pub mod catalogue;
 pub mod dynamo;
 pub mod ec2;
 pub mod error;
@@ -17,6 +18,7 @@ mod table;
 mod test_util;
 pub mod wiring;
 
+pub use catalogue::Ec2Catalogue;
 pub use dynamo::DynamoStore;
 pub use ec2::Ec2Connections;
 pub use networks::AssumeRoleNetworks;

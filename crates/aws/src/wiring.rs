@@ -14,7 +14,7 @@ use gate_app::{Answer, Decide, PortError, Settings};
 use gate_core::ServiceId;
 
 use crate::{
-    AssumeRoleNetworks, DynamoStore, Ec2Connections, EmailLinks, LinkKeys, SlackNotifier, SlackSecrets,
+    AssumeRoleNetworks, DynamoStore, Ec2Catalogue, Ec2Connections, EmailLinks, LinkKeys, SlackNotifier, SlackSecrets,
     SnsNotifier, SnsReviewTopic,
 };
 
@@ -148,7 +148,7 @@ impl Wiring {
             registry: self.store.clone(),
             requests: self.store.clone(),
             audit: self.store.clone(),
-            catalogue: self.ec2.clone(),
+            catalogue: Arc::new(Ec2Catalogue::new(aws_sdk_ec2::Client::new(&self.sdk))),
             services,
         }
     }
