@@ -51,4 +51,3 @@ impl Catalogue for Ec2Catalogue {
         Ok(out)
     }
 }
-

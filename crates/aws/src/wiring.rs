@@ -14,8 +14,8 @@ use gate_app::{Answer, Decide, PortError, Settings};
 use gate_core::ServiceId;
 
 use crate::{
-    AssumeRoleNetworks, DynamoStore, Ec2Catalogue, Ec2Connections, EmailLinks, LinkKeys, SlackNotifier, SlackSecrets,
-    SnsNotifier, SnsReviewTopic,
+    AssumeRoleNetworks, DynamoStore, Ec2Catalogue, Ec2Connections, EmailLinks, LinkKeys, SlackNotifier,
+    SlackSecrets, SnsNotifier, SnsReviewTopic,
 };
 
 /// Where approval links point and where their signing keys live.

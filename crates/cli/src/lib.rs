@@ -2,9 +2,23 @@
 //! apply), explain, manual control (pending, approve, reject, audit), and
 //! the registry, read from the table or, for consumers, the lookup URL.
 
+pub mod answer;
 pub mod args;
+pub mod failure;
 /// The policy file; the parser lives with the other parsers of untrusted input.
 pub use gate_inputs::policy_file as file;
 pub mod plan;
 pub mod registry;
 pub mod remote;
+
+/// A command's result, as JSON for scripts or as text for people.
+pub fn print<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) {
+    if json {
+        match serde_json::to_string_pretty(value) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("error: encoding output: {e}"),
+        }
+    } else {
+        println!("{}", text());
+    }
+}

@@ -7,43 +7,27 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use aws_config::{BehaviorVersion, Region};
 use clap::{CommandFactory, Parser};
+use gate_app::Verdict;
 use gate_app::explain::explain;
-use gate_app::lookup::{EndpointView, Filter, LookupError};
+use gate_app::lookup::{EndpointView, Filter};
 use gate_app::ports::LiveConfig;
-use gate_app::ports::{Audit, ConfigStore, Connections, Notifier, Requests, ServiceInfo};
+use gate_app::ports::{Audit, ConfigStore, Connections, Requests, ServiceInfo};
 use gate_app::subscriptions::ReviewTopic;
-use gate_app::{Answered, Verdict, answer_note};
-use gate_aws::wiring::{SlackConfig, Wiring};
+use gate_aws::wiring::Wiring;
 use gate_aws::{DynamoStore, Ec2Connections, SnsReviewTopic};
-use gate_cli::args::{Cli, Command, Output, SlackArgs, TopicArgs};
-use gate_cli::file::{self, FileError};
+use gate_cli::answer::{answer, caller, operator};
+use gate_cli::args::{Cli, Command, Output, TopicArgs};
+use gate_cli::failure::{Failure, api_failure, invalid, lookup_failure};
+use gate_cli::file;
 use gate_cli::plan::{self, Plan, SubscriptionPlan};
+use gate_cli::print;
 use gate_cli::registry;
-use gate_cli::remote::{ApiError, LookupApi};
-use gate_core::caller::Caller;
-use gate_core::{AccountId, Answerer, Discovery, EndpointId, RegistryEntry, Timestamp};
-
-/// A failure with the exit code it deserves.
-struct Failure {
-    code: u8,
-    message: String,
-}
-
-impl From<anyhow::Error> for Failure {
-    fn from(e: anyhow::Error) -> Self {
-        Failure { code: 1, message: format!("{e:#}") }
-    }
-}
-
-fn invalid(errors: Vec<FileError>) -> Failure {
-    let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
-    Failure { code: 2, message: lines.join("\n") }
-}
+use gate_cli::remote::LookupApi;
+use gate_core::{Discovery, EndpointId, RegistryEntry, Timestamp};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -344,50 +328,6 @@ fn filter_query(filter: &Filter) -> Vec<(&'static str, String)> {
     query
 }
 
-/// Exit codes as for the table: 4 not found, 2 refused or invalid, 1 otherwise.
-fn api_failure(e: ApiError) -> Failure {
-    let code = match e.status {
-        Some(404) => 4,
-        Some(400 | 401 | 403) => 2,
-        _ => 1,
-    };
-    Failure { code, message: e.message }
-}
-
-/// The CLI reads the table with the operator's own credentials: whoever can
-/// read the table directly sees every account, so the CLI says so.
-async fn operator(sdk: &aws_config::SdkConfig) -> Result<Caller, Failure> {
-    let who = aws_sdk_sts::Client::new(sdk)
-        .get_caller_identity()
-        .send()
-        .await
-        .context("asking STS who is calling")?;
-    let account: AccountId = who
-        .account()
-        .unwrap_or_default()
-        .parse()
-        .map_err(|e| Failure { code: 1, message: format!("STS returned an unusable account: {e}") })?;
-    Ok(Caller { account, arn: who.arn().unwrap_or("unknown").to_owned(), operator: true })
-}
-
-fn lookup_failure(e: LookupError) -> Failure {
-    match e {
-        LookupError::Port(p) => Failure { code: 1, message: p.chain() },
-        LookupError::NotFound(m) => Failure { code: 4, message: m },
-        other => Failure { code: 2, message: other.to_string() },
-    }
-}
-
-/// The caller's identity, recorded as the actor of what the CLI does.
-async fn caller(sdk: &aws_config::SdkConfig) -> Result<String> {
-    let who = aws_sdk_sts::Client::new(sdk)
-        .get_caller_identity()
-        .send()
-        .await
-        .context("asking STS who is calling")?;
-    Ok(who.arn().unwrap_or("unknown").to_owned())
-}
-
 /// The review topic's subscriptions against the approvers, when the topic
 /// is given.
 async fn plan_topic(
@@ -407,56 +347,4 @@ async fn plan_topic(
     let topic = SnsReviewTopic::new(aws_sdk_sns::Client::new(sdk), arn.clone());
     let live_subs = topic.subscriptions().await.context("reading the review topic's subscriptions")?;
     Ok(Some(plan::plan_subscriptions(desired, live, arn, &live_subs, prune)))
-}
-
-async fn answer(
-    sdk: &aws_config::SdkConfig,
-    wiring: &Wiring,
-    slack: &SlackArgs,
-    endpoint: &EndpointId,
-    verdict: Verdict,
-    reason: Option<&str>,
-    json: bool,
-) -> Result<u8, Failure> {
-    let mut posted: Option<Arc<dyn Notifier>> = None;
-    if let Some(arn) = &slack.slack_secret_arn {
-        if !gate_aws::is_https_or_loopback(&slack.slack_api_url) {
-            let message = format!("--slack-api-url {:?} must be an https URL", slack.slack_api_url);
-            return Err(Failure { code: 2, message });
-        }
-        let config = SlackConfig { secret_arn: arn.clone(), api_url: slack.slack_api_url.clone() };
-        let app = wiring.slack(&config).await.context("reading the Slack app's secret")?;
-        posted = Some(Arc::new(app.notifier));
-    }
-    let answer = wiring.answer(posted);
-    let actor = caller(sdk).await?;
-    let who = Answerer::Operator(actor.clone());
-    let answered =
-        answer.answer(endpoint, verdict, &who, reason, Timestamp::now()).await.context("answering")?;
-    let (code, text) = match &answered {
-        Answered::Done { record, report } => {
-            let acted = report.failed.is_empty();
-            let followed = answer_note(verdict, None, acted);
-            (if acted { 0 } else { 1 }, format!("{endpoint}: {} by {actor}. {followed}", record.state))
-        }
-        Answered::AlreadyDecided(r) => {
-            (3, format!("{endpoint}: already {} by {} at {}", r.state, r.actor, r.decided_at))
-        }
-        Answered::NotPending(s) => (3, format!("{endpoint}: the connection is {s}, not awaiting acceptance")),
-        Answered::Unknown => (2, format!("{endpoint}: Endpoint Gate has no request for this endpoint")),
-        Answered::NotAnApprover => (2, format!("{endpoint}: {actor} may not answer this review")),
-    };
-    print(json, &serde_json::json!({"endpoint": endpoint, "result": text, "code": code}), || text.clone());
-    Ok(code)
-}
-
-fn print<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) {
-    if json {
-        match serde_json::to_string_pretty(value) {
-            Ok(s) => println!("{s}"),
-            Err(e) => eprintln!("error: encoding output: {e}"),
-        }
-    } else {
-        println!("{}", text());
-    }
 }

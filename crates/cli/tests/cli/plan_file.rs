@@ -3,8 +3,6 @@
 //! was saved by the CLI before this test existed and must keep loading as
 //! the same plan, and a plan must still be saved in that form.
 
-
-
 use gate_app::subscriptions::Subscription;
 use gate_cli::plan::{Change, FieldChange, Kind, Plan, SubscriptionPlan, Target};
 use gate_core::{AllowEntry, Effect, ProtectedRange, Scope, ServicePolicy};

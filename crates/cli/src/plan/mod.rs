@@ -2,6 +2,8 @@
 //! tables, field by field, applied with conditional writes so a change made
 //! by someone else since the plan is reported, never overwritten.
 
+mod display;
+
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -329,84 +331,4 @@ pub async fn apply(plan: &Plan, store: &dyn ConfigStore) -> Result<Applied, (App
         }
     }
     Ok(done)
-}
-
-impl fmt::Display for Plan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.changes.is_empty() {
-            writeln!(f, "No changes: the live tables match the file.")?;
-        }
-        for c in &self.changes {
-            let sign = match c.kind {
-                Kind::Add => "+",
-                Kind::Change => "~",
-                Kind::Remove => "-",
-            };
-            writeln!(f, "{sign} {}", c.target)?;
-            for fc in &c.fields {
-                match (&fc.before, &fc.after) {
-                    (Some(b), Some(a)) => writeln!(f, "    {}: {b} → {a}", fc.field)?,
-                    (None, Some(a)) => writeln!(f, "    {}: {a}", fc.field)?,
-                    (Some(b), None) => writeln!(f, "    {}: {b} → (none)", fc.field)?,
-                    (None, None) => {}
-                }
-            }
-        }
-        if !self.unmanaged.is_empty() {
-            writeln!(f, "Live but not in the file (kept; --prune removes them):")?;
-            for t in &self.unmanaged {
-                writeln!(f, "  {t}")?;
-            }
-        }
-        if let Some(subs) = &self.subscriptions {
-            write!(f, "{subs}")?;
-        }
-        let count = |k: Kind| self.changes.iter().filter(|c| c.kind == k).count();
-        write!(
-            f,
-            "Plan: {} to add, {} to change, {} to remove",
-            count(Kind::Add),
-            count(Kind::Change),
-            count(Kind::Remove)
-        )?;
-        match &self.subscriptions {
-            Some(s) => write!(
-                f,
-                "; {} subscription(s) to add, {} to remove.",
-                s.subscribe.len(),
-                s.unsubscribe.len()
-            ),
-            None => write!(f, "."),
-        }
-    }
-}
-
-impl fmt::Display for SubscriptionPlan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for email in &self.subscribe {
-            writeln!(f, "+ subscription {email} (pending confirmation)")?;
-        }
-        for email in &self.pending {
-            writeln!(f, "  subscription {email} waits for its owner to confirm it")?;
-        }
-        for s in &self.unknown {
-            let who = format!("{} {}", s.protocol, s.endpoint);
-            match &s.arn {
-                Some(arn) if self.unsubscribe.contains(arn) => {
-                    writeln!(f, "- subscription {arn} ({who}): no policy names it")?
-                }
-                Some(arn) => writeln!(
-                    f,
-                    "! subscription {arn} ({who}) is named by no policy and may read approvers' links; \
-                     --prune removes it"
-                )?,
-                None => writeln!(
-                    f,
-                    "! a pending subscription ({who}) is named by no policy; remove it in SNS once it \
-                     is confirmed"
-                )?,
-            }
-        }
-        Ok(())
-    }
 }
