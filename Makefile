@@ -14,7 +14,7 @@ CARGO ?= cargo
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
 
-test: tools browser-tools lint ## Everything CI runs: format, lints, templates, unit, adapter and end-to-end tests
+test: toolchain tools browser-tools lint ## Everything CI runs: format, lints, templates, unit, adapter and end-to-end tests
 	$(MAKE) --no-print-directory validate
 	$(MAKE) --no-print-directory test-localenv
 	$(LOCAL_AWS) -- $(CARGO) test --workspace --locked
@@ -23,7 +23,7 @@ test: tools browser-tools lint ## Everything CI runs: format, lints, templates, 
 test-rust: tools browser-tools ## Only the Rust tests (unit + end-to-end) against the local AWS
 	$(LOCAL_AWS) -- $(CARGO) test --workspace --locked
 
-lint: ## Formatting and clippy, warnings are errors
+lint: toolchain ## Formatting and clippy, warnings are errors
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
@@ -32,7 +32,7 @@ demo: tools ## Tell the whole story on the local AWS: accept, review, reject
 
 bench: bench-policy bench-sweep bench-registry bench-coldstart ## All benchmarks
 
-bench-policy: ## Criterion: decisions with 100k allow entries and 100k protected CIDRs
+bench-policy: toolchain ## Criterion: decisions with 100k allow entries and 100k protected CIDRs
 	$(CARGO) bench --locked -p gate-core --bench policy
 
 bench-coldstart: tools ## Every function, and decide against a boto3 peer: cold start, warm latency, RSS (local Runtime API)
@@ -80,7 +80,7 @@ seeds_slack_payload := fuzz/seeds/slack_payload
 seeds_approval_link := fuzz/seeds/approval_link
 seeds_lookup_query := fuzz/seeds/lookup_query
 
-fuzz: fuzz-tools ## Fuzz each parser FUZZ_SECONDS (default 30); prints runs per target
+fuzz: toolchain fuzz-tools ## Fuzz each parser FUZZ_SECONDS (default 30); prints runs per target
 	@for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(FUZZ_CORPUS)/$$t target/fuzz/artifacts/$$t; \
 	  echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
@@ -94,6 +94,6 @@ fuzz: fuzz-tools ## Fuzz each parser FUZZ_SECONDS (default 30); prints runs per 
 	  echo "fuzz: $$t $$(grep -o 'Done [0-9]* runs in [0-9]* second(s)' target/fuzz/$$t.log)"; \
 	done
 
-clean: ## Remove build output and local servers' logs (keeps .tools)
+clean: toolchain ## Remove build output and local servers' logs (keeps .tools)
 	$(CARGO) clean
 	rm -rf .local
