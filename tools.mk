@@ -49,7 +49,7 @@ CARGO_LAMBDA := $(VENV)/bin/cargo-lambda
 LOCAL_AWS := python3 tests/localenv/local_aws.py
 
 .PHONY: toolchain tools tools-python tools-node check-python3 check-java check-npm test-localenv localenv-serve clean-tools \
-  browser-tools chromium fuzz-tools
+  browser-tools chromium fuzz-tools nextest-tools
 
 tools: toolchain tools-python tools-node check-java
 	@echo "tools: ready in $(TOOLS)/ (python: $(PY), DynamoDB Local: $$(ls $(DDB_LOCAL_GLOB)))"
@@ -149,6 +149,17 @@ fuzz-tools: $(CARGO_FUZZ)
 
 $(CARGO_FUZZ): | toolchain
 	cargo install cargo-fuzz --locked --version $(CARGO_FUZZ_VERSION) --root $(TOOLS)/cargo
+
+# cargo-nextest runs the Rust tests: the one on PATH when it is this
+# version, else built into .tools/cargo (which comes first on NEXTEST's PATH).
+NEXTEST_VERSION := 0.9.143
+CARGO ?= cargo
+NEXTEST = env PATH="$(CURDIR)/$(TOOLS)/cargo/bin:$$PATH" $(CARGO) nextest
+
+nextest-tools: toolchain
+	@PATH="$(CURDIR)/$(TOOLS)/cargo/bin:$$PATH" cargo-nextest nextest --version 2>/dev/null \
+	  | grep -q '^cargo-nextest $(NEXTEST_VERSION) ' || \
+	  cargo install cargo-nextest --locked --version $(NEXTEST_VERSION) --root $(TOOLS)/cargo
 
 # The local AWS environment's own tests (moto + the connection-lifecycle
 # extension), run with the venv's pytest.
