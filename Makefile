@@ -34,7 +34,7 @@ test-rust: toolchain tools browser-tools nextest-tools ## Only the Rust tests (u
 
 lint: toolchain ## Formatting and clippy, warnings are errors
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --all-features --locked -- -D warnings
 
 demo: tools ## Tell the whole story on the local AWS: accept, review, reject
 	$(LOCAL_AWS) -- $(CARGO) run --quiet --locked -p gate-e2e --bin demo
@@ -46,20 +46,20 @@ bench-policy: toolchain ## Criterion: decisions with 100k allow entries and 100k
 
 bench-coldstart: tools ## Every function, and decide against a boto3 peer: cold start, warm latency, RSS (local Runtime API)
 	$(CARGO) build --quiet --locked --release -p gate-lambdas --bins
-	$(CARGO) build --quiet --locked -p gate-e2e --bin coldstart-setup
+	$(CARGO) build --quiet --locked -p gate-e2e --features local-tools --bin coldstart-setup
 	$(LOCAL_AWS) -- python3 tests/bench/coldstart/bench.py --bin-dir target/release --setup target/debug/coldstart-setup
 
 bench-registry: tools ## Registry queries with 100,000 endpoints in DynamoDB Local
-	$(LOCAL_AWS) -- $(CARGO) run --quiet --locked -p gate-e2e --bin registry-bench
+	$(LOCAL_AWS) -- $(CARGO) run --quiet --locked -p gate-e2e --features local-tools --bin registry-bench
 
 bench-sweep: tools ## One sweep of 10,000 pending connections over 20 services, local AWS
-	$(LOCAL_AWS) -- $(CARGO) run --quiet --locked -p gate-e2e --bin sweep-bench
+	$(LOCAL_AWS) -- $(CARGO) run --quiet --locked -p gate-e2e --features local-tools --bin sweep-bench
 
 build: tools ## Lambda binaries for arm64 with cargo-lambda
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CARGO) lambda build --release --arm64 --bins -p gate-lambdas
 
 watch: tools ## Emulated Lambda runtime on 127.0.0.1:9000 against the local AWS; see README
-	$(LOCAL_AWS) -- sh -c '$(CARGO) run --quiet --locked -p gate-e2e --bin local-setup && \
+	$(LOCAL_AWS) -- sh -c '$(CARGO) run --quiet --locked -p gate-e2e --features local-tools --bin local-setup && \
 	  PATH="$(CURDIR)/$(VENV)/bin:$$PATH" exec $(CARGO) lambda watch \
 	  --invoke-address 127.0.0.1 --invoke-port 9000 -p gate-lambdas'
 
