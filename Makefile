@@ -9,48 +9,57 @@ include infra.mk
 CARGO ?= cargo
 
 .DEFAULT_GOAL := help
-.PHONY: help test test-rust lint demo bench bench-policy bench-sweep bench-registry bench-coldstart fuzz build watch invoke clean
+.PHONY: help test test-rust lint demo bench bench-policy bench-sweep bench-registry bench-coldstart fuzz fuzz-build build watch invoke clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
 
-test: tools browser-tools lint ## Everything CI runs: format, lints, templates, unit, adapter and end-to-end tests
+# The Rust tests run under cargo-nextest (.config/nextest.toml, profile ci:
+# no retries, every failure reported, slow tests listed); nextest does not
+# run doc tests, so cargo test --doc follows it.
+RUST_TESTS = $(LOCAL_AWS) -- $(NEXTEST) run --workspace --locked --profile ci && \
+	$(CARGO) test --doc --workspace --locked
+
+# A run from a fresh clone builds everything once: incremental compilation's
+# bookkeeping would only cost time (and disk).
+test: export CARGO_INCREMENTAL = 0
+test: toolchain tools browser-tools nextest-tools lint ## Everything CI runs: format, lints, templates, unit, adapter and end-to-end tests
 	$(MAKE) --no-print-directory validate
 	$(MAKE) --no-print-directory test-localenv
-	$(LOCAL_AWS) -- $(CARGO) test --workspace --locked
+	$(RUST_TESTS)
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(CI_FUZZ_SECONDS)
 
-test-rust: tools browser-tools ## Only the Rust tests (unit + end-to-end) against the local AWS
-	$(LOCAL_AWS) -- $(CARGO) test --workspace --locked
+test-rust: toolchain tools browser-tools nextest-tools ## Only the Rust tests (unit, end-to-end, doc) against the local AWS, with nextest
+	$(RUST_TESTS)
 
-lint: ## Formatting and clippy, warnings are errors
+lint: toolchain ## Formatting and clippy, warnings are errors
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --all-features --locked -- -D warnings
 
 demo: tools ## Tell the whole story on the local AWS: accept, review, reject
 	$(LOCAL_AWS) -- $(CARGO) run --quiet --locked -p gate-e2e --bin demo
 
 bench: bench-policy bench-sweep bench-registry bench-coldstart ## All benchmarks
 
-bench-policy: ## Criterion: decisions with 100k allow entries and 100k protected CIDRs
+bench-policy: toolchain ## Criterion: decisions with 100k allow entries and 100k protected CIDRs
 	$(CARGO) bench --locked -p gate-core --bench policy
 
 bench-coldstart: tools ## Every function, and decide against a boto3 peer: cold start, warm latency, RSS (local Runtime API)
 	$(CARGO) build --quiet --locked --release -p gate-lambdas --bins
-	$(CARGO) build --quiet --locked -p gate-e2e --bin coldstart-setup
+	$(CARGO) build --quiet --locked -p gate-e2e --features local-tools --bin coldstart-setup
 	$(LOCAL_AWS) -- python3 tests/bench/coldstart/bench.py --bin-dir target/release --setup target/debug/coldstart-setup
 
 bench-registry: tools ## Registry queries with 100,000 endpoints in DynamoDB Local
-	$(LOCAL_AWS) -- $(CARGO) run --quiet --locked -p gate-e2e --bin registry-bench
+	$(LOCAL_AWS) -- $(CARGO) run --quiet --locked -p gate-e2e --features local-tools --bin registry-bench
 
 bench-sweep: tools ## One sweep of 10,000 pending connections over 20 services, local AWS
-	$(LOCAL_AWS) -- $(CARGO) run --quiet --locked -p gate-e2e --bin sweep-bench
+	$(LOCAL_AWS) -- $(CARGO) run --quiet --locked -p gate-e2e --features local-tools --bin sweep-bench
 
 build: tools ## Lambda binaries for arm64 with cargo-lambda
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CARGO) lambda build --release --arm64 --bins -p gate-lambdas
 
 watch: tools ## Emulated Lambda runtime on 127.0.0.1:9000 against the local AWS; see README
-	$(LOCAL_AWS) -- sh -c '$(CARGO) run --quiet --locked -p gate-e2e --bin local-setup && \
+	$(LOCAL_AWS) -- sh -c '$(CARGO) run --quiet --locked -p gate-e2e --features local-tools --bin local-setup && \
 	  PATH="$(CURDIR)/$(VENV)/bin:$$PATH" exec $(CARGO) lambda watch \
 	  --invoke-address 127.0.0.1 --invoke-port 9000 -p gate-lambdas'
 
@@ -80,20 +89,25 @@ seeds_slack_payload := fuzz/seeds/slack_payload
 seeds_approval_link := fuzz/seeds/approval_link
 seeds_lookup_query := fuzz/seeds/lookup_query
 
-fuzz: fuzz-tools ## Fuzz each parser FUZZ_SECONDS (default 30); prints runs per target
-	@for t in $(FUZZ_TARGETS); do \
-	  mkdir -p $(FUZZ_CORPUS)/$$t target/fuzz/artifacts/$$t; \
-	  echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
-	  seeds=$$(case $$t in decide_event) echo $(seeds_decide_event);; record_event) echo $(seeds_record_event);; \
-	    policy_file) echo $(seeds_policy_file);; slack_payload) echo $(seeds_slack_payload);; \
-	    approval_link) echo $(seeds_approval_link);; lookup_query) echo $(seeds_lookup_query);; esac); \
-	  RUSTC_BOOTSTRAP=1 $(CARGO_FUZZ) fuzz run --fuzz-dir fuzz --target-dir target/fuzz $$t \
-	    $(FUZZ_CORPUS)/$$t $$seeds -- -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
-	    -artifact_prefix=target/fuzz/artifacts/$$t/ > target/fuzz/$$t.log 2>&1 \
-	    || { tail -40 target/fuzz/$$t.log; echo "fuzz: $$t FAILED (crash input in target/fuzz/artifacts/$$t/)"; exit 1; }; \
-	  echo "fuzz: $$t $$(grep -o 'Done [0-9]* runs in [0-9]* second(s)' target/fuzz/$$t.log)"; \
-	done
+fuzz: fuzz-build ## Fuzz each parser FUZZ_SECONDS (default 30), two at a time; prints runs per target
+	@$(MAKE) --no-print-directory -j2 $(addprefix fuzz-run-,$(FUZZ_TARGETS))
 
-clean: ## Remove build output and local servers' logs (keeps .tools)
+# Every target in one build, before the runs: two runs at once must not each
+# wait for the other's build.
+fuzz-build: toolchain fuzz-tools
+	RUSTC_BOOTSTRAP=1 $(CARGO_FUZZ) fuzz build --fuzz-dir fuzz --target-dir target/fuzz
+
+# One target's run: its log in target/fuzz/<target>.log, a crash's input in
+# target/fuzz/artifacts/<target>/.
+fuzz-run-%:
+	@mkdir -p $(FUZZ_CORPUS)/$* target/fuzz/artifacts/$*
+	@echo "fuzz: $* for $(FUZZ_SECONDS)s"
+	@RUSTC_BOOTSTRAP=1 $(CARGO_FUZZ) fuzz run --fuzz-dir fuzz --target-dir target/fuzz $* \
+	    $(FUZZ_CORPUS)/$* $(seeds_$*) -- -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+	    -artifact_prefix=target/fuzz/artifacts/$*/ > target/fuzz/$*.log 2>&1 \
+	  || { tail -40 target/fuzz/$*.log; echo "fuzz: $* FAILED (crash input in target/fuzz/artifacts/$*/)"; exit 1; }
+	@echo "fuzz: $* $$(grep -o 'Done [0-9]* runs in [0-9]* second(s)' target/fuzz/$*.log)"
+
+clean: toolchain ## Remove build output and local servers' logs (keeps .tools)
 	$(CARGO) clean
 	rm -rf .local

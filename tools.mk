@@ -48,11 +48,35 @@ CARGO_LAMBDA := $(VENV)/bin/cargo-lambda
 #   $(LOCAL_AWS) -- cargo test --test e2e
 LOCAL_AWS := python3 tests/localenv/local_aws.py
 
-.PHONY: tools tools-python tools-node check-python3 check-java check-npm test-localenv localenv-serve clean-tools \
-  browser-tools chromium fuzz-tools
+.PHONY: toolchain tools tools-python tools-node check-python3 check-java check-npm test-localenv localenv-serve clean-tools \
+  browser-tools chromium fuzz-tools nextest-tools
 
-tools: tools-python tools-node check-java
+tools: toolchain tools-python tools-node check-java
 	@echo "tools: ready in $(TOOLS)/ (python: $(PY), DynamoDB Local: $$(ls $(DDB_LOCAL_GLOB)))"
+
+# The toolchain rust-toolchain.toml pins. With that file present, any cargo
+# run in the repository makes rustup fetch a missing toolchain, so this
+# runs first and never under the pin: when the pinned version is not
+# installed but the installed stable is that version, the pinned name is
+# linked to it (`rustup toolchain link` refuses names like 1.95.0, hence the
+# symlink rustup itself would make); otherwise it stops and says what to do.
+RUST_TOOLCHAIN := $(shell sed -n 's/^channel *= *"\([^"]*\)".*/\1/p' rust-toolchain.toml)
+
+toolchain:
+	@command -v rustup >/dev/null 2>&1 || { \
+	  echo "error: rustup not found; install it, then: rustup toolchain install $(RUST_TOOLCHAIN) -c rustfmt,clippy" >&2; exit 1; }
+	@export RUSTUP_AUTO_INSTALL=0; \
+	if rustup run $(RUST_TOOLCHAIN) rustc --version >/dev/null 2>&1; then exit 0; fi; \
+	stable=$$(rustup run stable rustc --version 2>/dev/null || true); \
+	case "$$stable" in "rustc $(RUST_TOOLCHAIN) "*) ;; *) \
+	  echo "error: rust-toolchain.toml pins Rust $(RUST_TOOLCHAIN), which is not installed, and the installed stable is \"$${stable:-none}\"." >&2; \
+	  echo "       Install it: rustup toolchain install $(RUST_TOOLCHAIN) -c rustfmt,clippy" >&2; exit 1;; esac; \
+	sysroot=$$(rustup run stable rustc --print sysroot); \
+	for tool in cargo-clippy rustfmt; do test -x "$$sysroot/bin/$$tool" || { \
+	  echo "error: the installed stable ($$sysroot) has no $$tool: rustup component add --toolchain stable clippy rustfmt" >&2; exit 1; }; done; \
+	host=$$(rustup run stable rustc -vV | sed -n 's/^host: //p'); \
+	link="$$(rustup show home)/toolchains/$(RUST_TOOLCHAIN)-$$host"; \
+	ln -s "$$sysroot" "$$link" && echo "toolchain: $(RUST_TOOLCHAIN) is the installed stable: $$link -> $$sysroot"
 
 tools-python: $(PY_STAMP)
 tools-node: $(NODE_STAMP)
@@ -123,8 +147,19 @@ CARGO_FUZZ := $(TOOLS)/cargo/bin/cargo-fuzz
 
 fuzz-tools: $(CARGO_FUZZ)
 
-$(CARGO_FUZZ):
+$(CARGO_FUZZ): | toolchain
 	cargo install cargo-fuzz --locked --version $(CARGO_FUZZ_VERSION) --root $(TOOLS)/cargo
+
+# cargo-nextest runs the Rust tests: the one on PATH when it is this
+# version, else built into .tools/cargo (which comes first on NEXTEST's PATH).
+NEXTEST_VERSION := 0.9.143
+CARGO ?= cargo
+NEXTEST = env PATH="$(CURDIR)/$(TOOLS)/cargo/bin:$$PATH" $(CARGO) nextest
+
+nextest-tools: toolchain
+	@PATH="$(CURDIR)/$(TOOLS)/cargo/bin:$$PATH" cargo-nextest nextest --version 2>/dev/null \
+	  | grep -q '^cargo-nextest $(NEXTEST_VERSION) ' || \
+	  cargo install cargo-nextest --locked --version $(NEXTEST_VERSION) --root $(TOOLS)/cargo
 
 # The local AWS environment's own tests (moto + the connection-lifecycle
 # extension), run with the venv's pytest.

@@ -1,6 +1,6 @@
-//! End-to-end: the real decide handler against DynamoDB Local and moto
-//! with the connection lifecycle, with consumer accounts whose VPCs and
-//! CIDRs are real emulator resources.
+//! End-to-end: the real handlers, and in `smoke` the built binaries,
+//! against DynamoDB Local and moto with the connection lifecycle, with
+//! consumer accounts whose VPCs and CIDRs are real emulator resources.
 
 // Fixtures that fail to build are test bugs: fail the test at once.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -16,4 +16,5 @@ mod registry;
 mod respond;
 mod review_topic;
 mod slack;
+mod smoke;
 mod storms;

@@ -35,6 +35,9 @@ contain "_"):
 * GET  /_gate/calls        -> {"AcceptVpcEndpointConnections": 1, ...}: how
                               many requests of each action the server received
                               (every service, counted before auth/dispatch).
+* GET  /_gate/calls?service_id=vpce-svc-… -> the same, for calls naming that
+                              service; ?endpoint_id=vpce-… for calls naming
+                              that endpoint (Accept/Reject name a list).
 * POST /_gate/calls/reset  -> zeroes the counters.
 * POST /_gate/seed         -> BENCHMARKS ONLY. {"service_id", "owner",
                               "count", optional "state"} creates `count`
@@ -587,6 +590,8 @@ CALLS: Counter[str] = Counter()
 # Calls that name an endpoint service (Accept/Reject/...), per service, so a
 # test sharing the server with others can count only its own.
 CALLS_BY_SERVICE: dict[str, Counter[str]] = {}
+# And per endpoint named, so "accepted once" is checked for each endpoint.
+CALLS_BY_ENDPOINT: dict[str, Counter[str]] = {}
 
 _moto_call_action = BaseResponse.call_action
 
@@ -600,12 +605,15 @@ def call_action(self: BaseResponse) -> Any:
     if action:
         try:
             service_id = self._get_param("ServiceId")
+            endpoint_ids = self._get_param("VpcEndpointIds", [])
         except Exception:
-            service_id = None
+            service_id, endpoint_ids = None, []
         with LOCK:
             CALLS[action] += 1
             if isinstance(service_id, str) and service_id:
                 CALLS_BY_SERVICE.setdefault(service_id, Counter())[action] += 1
+            for endpoint_id in set(endpoint_ids) if isinstance(endpoint_ids, list) else ():
+                CALLS_BY_ENDPOINT.setdefault(str(endpoint_id), Counter())[action] += 1
     return _moto_call_action(self)
 
 
@@ -656,12 +664,19 @@ class GateRoutes:
         try:
             if path == "/_gate/calls" and request.method == "GET":
                 service_id = request.args.get("service_id")
+                endpoint_id = request.args.get("endpoint_id")
                 with LOCK:
-                    body: Any = dict(CALLS_BY_SERVICE.get(service_id, {})) if service_id else dict(CALLS)
+                    if service_id:
+                        body: Any = dict(CALLS_BY_SERVICE.get(service_id, {}))
+                    elif endpoint_id:
+                        body = dict(CALLS_BY_ENDPOINT.get(endpoint_id, {}))
+                    else:
+                        body = dict(CALLS)
             elif path == "/_gate/calls/reset" and request.method == "POST":
                 with LOCK:
                     CALLS.clear()
                     CALLS_BY_SERVICE.clear()
+                    CALLS_BY_ENDPOINT.clear()
                 body = {"reset": True}
             elif path == "/_gate/seed" and request.method == "POST":
                 args = request.get_json(force=True)

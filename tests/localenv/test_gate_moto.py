@@ -342,9 +342,17 @@ def test_call_counter_counts_each_action(world):
         "ModifyVpcEndpointServicePermissions": 1,
         "RejectVpcEndpointConnections": 1,
     }
+    # Per endpoint: each call that names it, once however often it is named.
+    world.ec2.accept_vpc_endpoint_connections(ServiceId=service["ServiceId"], VpcEndpointIds=[endpoint_id] * 2)
+    assert world.gate(f"/_gate/calls?endpoint_id={endpoint_id}") == {
+        "AcceptVpcEndpointConnections": 2,
+        "RejectVpcEndpointConnections": 1,
+    }
+    assert world.gate("/_gate/calls?endpoint_id=vpce-00000000000000000") == {}
     world.gate("/_gate/calls/reset")
     assert world.gate("/_gate/calls") == {}
     assert world.gate(f"/_gate/calls?service_id={service['ServiceId']}") == {}
+    assert world.gate(f"/_gate/calls?endpoint_id={endpoint_id}") == {}
 
 
 def test_only_existing_roles_can_be_assumed(world):

@@ -425,6 +425,13 @@ impl Local {
         let body = http_get(&self.moto_url, &path)?;
         Ok(serde_json::from_str(&body)?)
     }
+
+    /// How many calls of each AWS action named this endpoint (an Accept or
+    /// Reject names a list; each call counts once for each endpoint in it).
+    pub fn endpoint_calls(&self, endpoint: &str) -> Result<HashMap<String, u64>> {
+        let body = http_get(&self.moto_url, &format!("/_gate/calls?endpoint_id={endpoint}"))?;
+        Ok(serde_json::from_str(&body)?)
+    }
 }
 
 /// The first /24 (or the block itself when smaller) of an IPv4 CIDR.

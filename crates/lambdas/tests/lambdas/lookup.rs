@@ -27,15 +27,19 @@ fn endpoint(n: u32) -> EndpointId {
 }
 
 async fn world() -> LookupFn {
+    world_where(|n| format!("{}.vpce.example", endpoint(n)), &format!("com.amazonaws.vpce.us-east-1.{SVC}"))
+        .await
+}
+
+/// Endpoints 1 (A's), 2 and 3 (B's) with DNS names `dns_name(n)`, of a
+/// service whose catalogue name is `service_name`.
+async fn world_where(dns_name: impl Fn(u32) -> String, service_name: &str) -> LookupFn {
     let conns = [(1, A), (2, B), (3, B)].map(|(n, owner)| Connection {
         service: SVC.parse().expect("svc"),
         endpoint: endpoint(n),
         owner: owner.parse().expect("owner"),
         state: ConnectionState::Available,
-        dns_entries: vec![DnsEntry {
-            dns_name: format!("{}.vpce.example", endpoint(n)),
-            hosted_zone_id: "Z1".into(),
-        }],
+        dns_entries: vec![DnsEntry { dns_name: dns_name(n), hosted_zone_id: "Z1".into() }],
         created_at: None,
     });
     let connections = Arc::new(InMemoryConnections::with(conns));
@@ -55,7 +59,7 @@ async fn world() -> LookupFn {
         audit: Arc::new(InMemoryAudit::default()),
         catalogue: Arc::new(StaticCatalogue(vec![ServiceInfo {
             id: SVC.parse().expect("svc"),
-            name: format!("com.amazonaws.vpce.us-east-1.{SVC}"),
+            name: service_name.to_owned(),
             kind: "Interface".into(),
             acceptance_required: true,
             state: "Available".into(),
@@ -177,14 +181,26 @@ async fn unsigned_and_hostile_requests_are_refused_by_name() {
 
 #[tokio::test]
 async fn the_page_escapes_and_lists_dns_names() {
-    let f = world().await;
+    // Names from EC2 and the service catalogue are text on the page, never markup.
+    let hostile = "<script>alert(1)</script>\"'&";
+    let escaped = "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;";
+    let f = world_where(
+        |n| format!("{}.vpce.example{hostile}", endpoint(n)),
+        &format!("com.amazonaws.vpce.us-east-1.{SVC}{hostile}"),
+    )
+    .await;
     let r = f.handle(get("/", "", as_a())).await;
     assert_eq!(r.status_code, 200);
     let html = r.body.unwrap_or_default();
     assert!(
-        html.contains(&format!("{}.vpce.example", endpoint(1))) && html.contains("com.amazonaws.vpce"),
-        "{html}"
+        html.contains(&format!("{}.vpce.example{escaped}", endpoint(1))),
+        "A's DNS name, escaped: {html}"
     );
+    assert!(
+        html.contains(&format!("com.amazonaws.vpce.us-east-1.{SVC}{escaped}")),
+        "the service, escaped: {html}"
+    );
+    assert!(!html.contains("<script") && !html.contains(hostile), "markup from the data: {html}");
     assert_eq!(
         r.headers
             .get("content-security-policy")
