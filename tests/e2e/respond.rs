@@ -1,6 +1,6 @@
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
 use gate_app::ports::{Audit, AuditKind};
-use gate_core::{ServicePolicy, Timestamp};
+use gate_core::ServicePolicy;
 use gate_e2e::{Local, Result};
 use gate_lambdas::config::RespondConfig;
 use gate_lambdas::decide::handle_at;
@@ -41,6 +41,7 @@ async fn an_approver_answers_from_the_email_link_and_the_connection_follows() ->
     let responder = Responder::build(
         &RespondConfig { table_name: store.table().to_owned(), keys_secret_arn: secret, slack: None },
         &local.sdk,
+        gate_e2e::now(),
     )
     .await
     .map_err(|e| e.chain())?;
@@ -48,7 +49,7 @@ async fn an_approver_answers_from_the_email_link_and_the_connection_follows() ->
     let consumer = local.consumer("240000000001", "172.31.0.0/16", &[], true).await?;
     let endpoint = local.request(&consumer, &service).await?;
     let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
-    handle_at(&decider, &sweep, Timestamp::now()).await?;
+    handle_at(&decider, &sweep, gate_e2e::now()).await?;
 
     // Each approver receives one email, with their own links and no one else's.
     let netops_mail = local.drain(&netops_inbox).await?;
@@ -99,7 +100,7 @@ async fn a_warm_respond_reads_the_link_keys_again_after_a_rotation() -> Result<(
     let secret = local.link_secret().await?;
     let config =
         RespondConfig { table_name: store.table().to_owned(), keys_secret_arn: secret.clone(), slack: None };
-    let responder = Responder::build(&config, &local.sdk).await.map_err(|e| e.chain())?;
+    let responder = Responder::build(&config, &local.sdk, gate_e2e::now()).await.map_err(|e| e.chain())?;
 
     // The documented rotation: current moves to previous, a new current.
     let secrets = aws_sdk_secretsmanager::Client::new(&local.sdk);
@@ -114,14 +115,14 @@ async fn a_warm_respond_reads_the_link_keys_again_after_a_rotation() -> Result<(
     let consumer = local.consumer("240000000002", "172.31.0.0/16", &[], true).await?;
     let endpoint = local.request(&consumer, &service).await?;
     let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
-    handle_at(&decider, &sweep, Timestamp::now()).await?;
+    handle_at(&decider, &sweep, gate_e2e::now()).await?;
     let mail = local.drain(&inbox).await?;
     let body = mail[0]["Message"].as_str().unwrap_or_default().to_owned();
     let link = approve_link(&body, "oncall@example.com").ok_or("no approve link")?;
 
     // Keys read under a minute ago are not read again: a flood of bad links
     // costs Secrets Manager nothing.
-    let now = Timestamp::now();
+    let now = gate_e2e::now();
     assert_eq!(responder.handle_at(http("GET", &link, None), now).await.status_code, 403);
     let later = now.plus_secs(61);
     let page = responder.handle_at(http("GET", &link, None), later).await;

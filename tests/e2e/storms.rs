@@ -5,7 +5,7 @@
 
 use futures_util::future::join_all;
 use gate_app::ports::{Audit, AuditKind, Registry};
-use gate_core::{ConnectionState, Effect, Scope, ServicePolicy, Timestamp};
+use gate_core::{ConnectionState, Effect, Scope, ServicePolicy};
 use gate_e2e::{Local, Result, allow_entry, connect_event, lambda_sns_event};
 use gate_lambdas::decide::handle_at;
 use serde_json::{Value, json};
@@ -50,9 +50,9 @@ async fn duplicate_and_scrambled_deliveries_to_decide_and_record_at_once() -> Re
     for (n, (to_decide, event)) in order.into_iter().enumerate() {
         runs.push(Box::pin(async move {
             if to_decide {
-                handle_at(decider, &event, Timestamp::now()).await.map(drop).map_err(|e| e.to_string())
+                handle_at(decider, &event, gate_e2e::now()).await.map(drop).map_err(|e| e.to_string())
             } else {
-                gate_lambdas::record::handle(recorder, &event, None)
+                gate_lambdas::record::handle(recorder, &event, None, gate_e2e::now())
                     .await
                     .map(drop)
                     .map_err(|e| e.to_string())
@@ -60,7 +60,7 @@ async fn duplicate_and_scrambled_deliveries_to_decide_and_record_at_once() -> Re
         }));
         if n == 60 {
             runs.push(Box::pin(async move {
-                handle_at(decider, sweep, Timestamp::now()).await.map(drop).map_err(|e| e.to_string())
+                handle_at(decider, sweep, gate_e2e::now()).await.map(drop).map_err(|e| e.to_string())
             }));
         }
     }
@@ -68,7 +68,7 @@ async fn duplicate_and_scrambled_deliveries_to_decide_and_record_at_once() -> Re
         join_all(runs).await.into_iter().filter_map(std::result::Result::err).collect();
     // Conflicting concurrent claims may fail an invocation; Lambda would retry it.
     for event in local.drain(&inbox).await? {
-        gate_lambdas::record::handle(recorder, &lambda_sns_event(&event), None).await?;
+        gate_lambdas::record::handle(recorder, &lambda_sns_event(&event), None, gate_e2e::now()).await?;
     }
 
     let accepts = local.calls(Some(&service.id))?.get("AcceptVpcEndpointConnections").copied().unwrap_or(0);

@@ -33,6 +33,12 @@ pub const ADMIN_ROLE: &str = "OrganizationAccountAccessRole";
 /// The read-only role Endpoint Gate assumes to read consumer CIDRs.
 pub const READER_ROLE: &str = "EndpointGateCidrReader";
 
+/// The time now: these tests run against real clocks (moto, DynamoDB
+/// Local, the CLI), so they read the clock where the product's edges do.
+pub fn now() -> gate_core::Timestamp {
+    gate_core::Timestamp::from(SystemTime::now())
+}
+
 static UNIQUE: AtomicU32 = AtomicU32::new(0);
 
 /// A name no other test in this run uses.

@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 use aws_config::{BehaviorVersion, Region};
@@ -55,18 +56,20 @@ async fn main() -> ExitCode {
     }
 }
 
-fn read_file(path: &PathBuf) -> Result<file::Desired, Failure> {
+fn read_file(path: &PathBuf, now: Timestamp) -> Result<file::Desired, Failure> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure { code: 2, message: format!("{name}: cannot be read: {e}") })?;
-    file::parse(&name, &text, Timestamp::now()).map_err(invalid)
+    file::parse(&name, &text, now).map_err(invalid)
 }
 
 async fn run(cli: Cli) -> Result<u8, Failure> {
+    // The clock is read once: every step of a command agrees on the time.
+    let now = Timestamp::from(SystemTime::now());
     let json = cli.output == Output::Json;
     match &cli.command {
         Command::Validate { file } => {
-            let d = read_file(file)?;
+            let d = read_file(file, now)?;
             println!(
                 "{}: valid ({} policies, {} allow entries)",
                 file.display(),
@@ -94,9 +97,9 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
 
     match cli.command {
         Command::Plan { file, prune, out, detailed_exitcode, topic } => {
-            let desired = read_file(&file)?;
+            let desired = read_file(&file, now)?;
             let live = store.load_all().await.context("reading the live configuration")?;
-            let mut plan = plan::plan(&desired, &live, prune, &caller(&sdk).await?, Timestamp::now());
+            let mut plan = plan::plan(&desired, &live, prune, &caller(&sdk).await?, now);
             plan.subscriptions = plan_topic(&sdk, &topic, &desired, &live, prune).await?;
             if let Some(out) = out {
                 let text = serde_json::to_string_pretty(&plan).context("encoding the plan")?;
@@ -118,9 +121,9 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                     })?
                 }
                 (Some(file), None) => {
-                    let desired = read_file(&file)?;
+                    let desired = read_file(&file, now)?;
                     let live = store.load_all().await.context("reading the live configuration")?;
-                    let mut plan = plan::plan(&desired, &live, prune, &caller(&sdk).await?, Timestamp::now());
+                    let mut plan = plan::plan(&desired, &live, prune, &caller(&sdk).await?, now);
                     plan.subscriptions = plan_topic(&sdk, &topic, &desired, &live, prune).await?;
                     plan
                 }
@@ -191,7 +194,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             } else {
                 Discovery::Read(cidrs)
             };
-            let d = explain(&store, &store, &service, account, &discovery, Timestamp::now())
+            let d = explain(&store, &store, &service, account, &discovery, now)
                 .await
                 .context("reading the live policy")?;
             print(json, &d, || {
@@ -242,10 +245,12 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::Approve { endpoint, reason, slack } => {
-            answer(&sdk, store, &slack, &endpoint, Verdict::Approve, reason.as_deref(), json).await
+            let given = Given { endpoint: &endpoint, verdict: Verdict::Approve, reason: reason.as_deref() };
+            answer(&sdk, store, &slack, given, now, json).await
         }
         Command::Reject { endpoint, reason, slack } => {
-            answer(&sdk, store, &slack, &endpoint, Verdict::Deny, Some(&reason), json).await
+            let given = Given { endpoint: &endpoint, verdict: Verdict::Deny, reason: Some(&reason) };
+            answer(&sdk, store, &slack, given, now, json).await
         }
         Command::Audit { endpoint } => {
             let events = store.history(&endpoint).await.context("reading the audit")?;
@@ -312,7 +317,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                 services: service,
             };
             let progress = |done: usize, total: usize| eprintln!("backfill: {done}/{total} connections");
-            let report = recorder.sweep(&progress).await.context("backfill")?;
+            let report = recorder.sweep(&progress, now).await.context("backfill")?;
             print(json, &report, || {
                 format!(
                     "Backfill: {} recorded, {} already up to date, {} failed.",
@@ -421,15 +426,22 @@ async fn plan_topic(
     Ok(Some(plan::plan_subscriptions(desired, live, arn, &live_subs, prune)))
 }
 
+/// An operator's answer to a review, as given on the command line.
+struct Given<'a> {
+    endpoint: &'a EndpointId,
+    verdict: Verdict,
+    reason: Option<&'a str>,
+}
+
 async fn answer(
     sdk: &aws_config::SdkConfig,
     store: DynamoStore,
     slack: &SlackArgs,
-    endpoint: &EndpointId,
-    verdict: Verdict,
-    reason: Option<&str>,
+    given: Given<'_>,
+    now: Timestamp,
     json: bool,
 ) -> Result<u8, Failure> {
+    let Given { endpoint, verdict, reason } = given;
     let mut decider = gate_aws::wiring::answerer(sdk, store.table());
     if let Some(arn) = &slack.slack_secret_arn {
         if !gate_aws::is_https_or_loopback(&slack.slack_api_url) {
@@ -444,8 +456,7 @@ async fn answer(
     }
     let actor = caller(sdk).await?;
     let who = Answerer::Operator(actor.clone());
-    let answered =
-        decider.answer(endpoint, verdict, &who, reason, Timestamp::now()).await.context("answering")?;
+    let answered = decider.answer(endpoint, verdict, &who, reason, now).await.context("answering")?;
     let (code, text) = match &answered {
         Answered::Done { record, report } => {
             let acted = report.failed.is_empty();

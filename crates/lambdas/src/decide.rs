@@ -122,7 +122,7 @@ pub async fn handle(
     event: LambdaEvent<Value>,
 ) -> Result<Outcome, DecideError> {
     let deadline = sweep_deadline(event.context.deadline);
-    let out = handle_within(decider, &event.payload, Timestamp::now(), deadline).await?;
+    let out = handle_within(decider, &event.payload, Timestamp::from(SystemTime::now()), deadline).await?;
     // Only after a sweep that finished: one cut short has no time to spare.
     if out.sweep
         && !out.report.stopped_early

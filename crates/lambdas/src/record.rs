@@ -13,7 +13,7 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 use gate_app::record::{Hint, RecordReport, Recorder};
 use gate_aws::{DynamoStore, Ec2Connections};
-use gate_core::AccountId;
+use gate_core::{AccountId, Timestamp};
 use gate_inputs::record_event;
 use lambda_runtime::Diagnostic;
 use serde_json::Value;
@@ -55,10 +55,12 @@ pub fn own_account(function_arn: &str) -> Option<AccountId> {
 /// One invocation: parse, record, report. Malformed events are logged and
 /// acknowledged (the same bytes would fail again); failures are retried.
 /// `provider` is the account record runs in: only its CloudTrail events count.
+/// `now` is the invocation's time: what EC2 says is recorded as of then.
 pub async fn handle(
     recorder: &Recorder,
     event: &Value,
     provider: Option<&AccountId>,
+    now: Timestamp,
 ) -> Result<RecordReport, RecordError> {
     let work = record_event::parse(event, provider);
     for why in &work.ignored {
@@ -69,9 +71,9 @@ pub async fn handle(
     }
     let hints: Vec<Hint> =
         work.named.into_iter().map(|n| Hint { endpoint: n.endpoint, accepted_by: n.accepted_by }).collect();
-    let mut report = recorder.record(&hints).await;
+    let mut report = recorder.record(&hints, now).await;
     if work.sweep {
-        let swept = recorder.sweep(&|done, total| tracing::info!(done, total, "registry sweep")).await?;
+        let swept = recorder.sweep(&|done, total| tracing::info!(done, total, "registry sweep"), now).await?;
         report.absorb(swept);
     }
     tracing::info!(

@@ -12,6 +12,7 @@
 mod render;
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
 use gate_app::ports::SlackReplies;
@@ -52,10 +53,14 @@ impl std::fmt::Debug for SlackRoute {
 
 impl Responder {
     /// Builds the responder on real AWS clients, once per cold start. The
-    /// link keys are read here and never logged.
-    pub async fn build(config: &RespondConfig, sdk: &aws_config::SdkConfig) -> Result<Self, PortError> {
+    /// link keys are read here, at `now`, and never logged.
+    pub async fn build(
+        config: &RespondConfig,
+        sdk: &aws_config::SdkConfig,
+        now: Timestamp,
+    ) -> Result<Self, PortError> {
         let secrets = aws_sdk_secretsmanager::Client::new(sdk);
-        let keys = LinkKeyRing::load(secrets.clone(), &config.keys_secret_arn, Timestamp::now()).await?;
+        let keys = LinkKeyRing::load(secrets.clone(), &config.keys_secret_arn, now).await?;
         let mut decider = gate_aws::wiring::answerer(sdk, &config.table_name);
         let slack = match &config.slack {
             None => None,
@@ -75,8 +80,9 @@ impl Responder {
         Ok(Self { decider, keys, slack })
     }
 
+    /// One invocation, at the time it arrives.
     pub async fn handle(&self, req: LambdaFunctionUrlRequest) -> LambdaFunctionUrlResponse {
-        self.handle_at(req, Timestamp::now()).await
+        self.handle_at(req, Timestamp::from(SystemTime::now())).await
     }
 
     pub async fn handle_at(

@@ -17,6 +17,10 @@ use serde_json::Value;
 const SVC: &str = "vpce-svc-0a1b2c3d4e5f60718";
 const ENDPOINT: &str = "vpce-0f1e2d3c4b5a69788";
 
+fn now() -> Timestamp {
+    "2026-11-22T12:00:00Z".parse().expect("time")
+}
+
 fn world(state: ConnectionState) -> (Arc<InMemoryRegistry>, Recorder) {
     let connections = Arc::new(InMemoryConnections::with([Connection {
         service: SVC.parse().expect("svc"),
@@ -51,8 +55,9 @@ async fn every_record_sample_does_what_its_name_says() {
         let state =
             if name.contains("delete") { ConnectionState::Deleted } else { ConnectionState::Available };
         let (registry, recorder) = world(state.clone());
-        let report =
-            handle(&recorder, &event, Some(&"111122223333".parse().expect("account"))).await.expect(&name);
+        let report = handle(&recorder, &event, Some(&"111122223333".parse().expect("account")), now())
+            .await
+            .expect(&name);
         let entry = registry.get(&ENDPOINT.parse().expect("endpoint")).await.expect("reads");
         // Malformed events, failed calls, endpoints the call did not succeed
         // for, and another account's forwarded CloudTrail event: nothing.

@@ -1,5 +1,8 @@
 //! record: keeps the registry of endpoints, their DNS names and who accepted them.
 
+use std::time::SystemTime;
+
+use gate_core::Timestamp;
 use gate_lambdas::config::RecordConfig;
 use gate_lambdas::record;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
@@ -14,8 +17,11 @@ async fn main() -> Result<(), Error> {
     run(service_fn(|event: LambdaEvent<Value>| {
         let recorder = &recorder;
         let provider = record::own_account(&event.context.invoked_function_arn);
+        let now = Timestamp::from(SystemTime::now());
         async move {
-            record::handle(recorder, &event.payload, provider.as_ref()).await.map(|r| serde_json::json!(r))
+            record::handle(recorder, &event.payload, provider.as_ref(), now)
+                .await
+                .map(|r| serde_json::json!(r))
         }
     }))
     .await

@@ -1,5 +1,8 @@
 //! respond: approvers answer reviews from the email links (Function URL).
 
+use std::time::SystemTime;
+
+use gate_core::Timestamp;
 use gate_lambdas::config::RespondConfig;
 use gate_lambdas::respond::Responder;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
@@ -9,7 +12,7 @@ async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = RespondConfig::from_env()?;
     let sdk = aws_config::load_from_env().await;
-    let responder = Responder::build(&config, &sdk).await?;
+    let responder = Responder::build(&config, &sdk, Timestamp::from(SystemTime::now())).await?;
     run(service_fn(|event: LambdaEvent<_>| async { Ok::<_, Error>(responder.handle(event.payload).await) }))
         .await
 }
