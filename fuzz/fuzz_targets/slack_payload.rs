@@ -3,7 +3,8 @@
 #![no_main]
 
 use gate_core::Timestamp;
-use gate_core::slack::{SLACK_HOOKS, parse_button, verify};
+use gate_core::slack::{MAX_REASON_CHARS, SLACK_HOOKS, verify};
+use gate_inputs::slack::parse_button;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -16,6 +17,6 @@ fuzz_target!(|data: &[u8]| {
     assert!(verify(b"fuzzing-signing-secret", ts, sig, body.as_bytes(), now).is_err() || sig.len() == 67);
     if let Ok(press) = parse_button(text, SLACK_HOOKS) {
         assert!(press.response_url.starts_with(SLACK_HOOKS));
-        assert!(press.reason.as_deref().is_none_or(|r| r.chars().count() <= 500));
+        assert!(press.reason.as_deref().is_none_or(|r| r.chars().count() <= MAX_REASON_CHARS));
     }
 });

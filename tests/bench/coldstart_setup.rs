@@ -21,7 +21,7 @@ use aws_lambda_events::event::lambda_function_urls::{
 };
 use gate_aws::{DynamoStore, LinkKeys};
 use gate_core::link::{Link, LinkAction};
-use gate_core::{Effect, Scope, ServicePolicy, Timestamp};
+use gate_core::{Effect, Scope, ServicePolicy};
 use gate_e2e::{Local, Result, allow_entry, connect_event, http_post};
 use serde_json::{Value, json};
 
@@ -64,14 +64,14 @@ async fn main() -> Result<()> {
             // decide puts every request in review, as it does in production.
             let decider = local.decider(&local.decide_config(store.table(), &topic, &[&service])).await;
             let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
-            gate_lambdas::decide::handle_at(&decider, &sweep, Timestamp::now()).await?;
+            gate_lambdas::decide::handle_at(&decider, &sweep, gate_e2e::now()).await?;
             let mut events = Vec::new();
             for endpoint in &endpoints {
                 let link = Link {
                     endpoint: endpoint.parse()?,
                     action: LinkAction::Approve,
                     approver: "netops@example.com".into(),
-                    expires: Timestamp::now().plus_secs(86_400),
+                    expires: gate_e2e::now().plus_secs(86_400),
                 };
                 events.push(serde_json::to_value(request("/link", &link.query(&key), None))?);
             }
@@ -79,7 +79,7 @@ async fn main() -> Result<()> {
         }
         "lookup" => {
             let recorder = local.recorder(store.table(), &[&service]);
-            recorder.sweep(&|_, _| {}).await.map_err(|e| e.chain())?;
+            recorder.sweep(&|_, _| {}, gate_e2e::now()).await.map_err(|e| e.chain())?;
             let caller = (OWNER, format!("arn:aws:sts::{OWNER}:assumed-role/Developer/dev"));
             let event = serde_json::to_value(request("/api/endpoints", "", Some(caller)))?;
             vec![event; count]

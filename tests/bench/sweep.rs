@@ -14,7 +14,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use gate_app::{Decide, Settings};
 use gate_aws::{AssumeRoleNetworks, DynamoStore, Ec2Connections, SnsNotifier};
-use gate_core::{DeclaredCidrs, Effect, Scope, ServicePolicy, Timestamp};
+use gate_core::{DeclaredCidrs, Effect, Scope, ServicePolicy};
 use gate_e2e::{Local, Result, allow_entry, http_post};
 
 const SERVICES: usize = 20;
@@ -86,7 +86,7 @@ async fn main() -> Result<()> {
 
     println!("Sweeping…");
     let started = Instant::now();
-    let report = decider.sweep(Timestamp::now()).await?;
+    let report = decider.sweep(gate_e2e::now()).await?;
     let elapsed = started.elapsed();
 
     let accepted = report.counts.accepted;

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
 use gate_app::lookup::Filter;
 use gate_app::ports::ConfigStore;
-use gate_core::Timestamp;
 use gate_core::caller::Caller;
 use gate_e2e::{Local, Result, lambda_sns_event};
 use gate_lambdas::config::RespondConfig;
@@ -59,10 +58,10 @@ async fn main() -> Result<()> {
     // The allowlist as code: the same parse, plan and apply as `endpoint-gate apply`.
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/demo-policy.yaml");
     let text = std::fs::read_to_string(path)?;
-    let desired = gate_cli::file::parse("examples/demo-policy.yaml", &text, Timestamp::now())
+    let desired = gate_cli::file::parse("examples/demo-policy.yaml", &text, gate_e2e::now())
         .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))?;
     let live = ConfigStore::load_all(&store).await?;
-    let plan = gate_cli::plan::plan(&desired, &live, false, "demo", Timestamp::now());
+    let plan = gate_cli::plan::plan(&desired, &live, false, "demo", gate_e2e::now());
     let applied = gate_cli::plan::apply(&plan, &store).await.map_err(|(_, e)| e.chain())?;
     say(&format!(
         "endpoint-gate apply examples/demo-policy.yaml: {} change(s) applied",
@@ -148,8 +147,7 @@ async fn main() -> Result<()> {
     let recorder = local.recorder(store.table(), &[&payments, &ledger]);
     let events = local.drain(&registry_inbox).await?;
     for event in &events {
-        gate_lambdas::record::handle(&recorder, &lambda_sns_event(event), None, gate_core::Timestamp::now())
-            .await?;
+        gate_lambdas::record::handle(&recorder, &lambda_sns_event(event), None, gate_e2e::now()).await?;
     }
     say(&format!("record: {} connection notifications → registry", events.len()));
     for (who, endpoint) in [("A", &ea), ("B", &eb), ("C", &ec)] {
@@ -220,7 +218,7 @@ async fn request_and_decide(
     say(&format!("CreateVpcEndpoint → {endpoint}: {}", local.state(endpoint).await?));
     let notification = wait_for_notification(local, inbox, endpoint).await?;
     say(&format!("SNS connection notification: {}", notification["Message"].as_str().unwrap_or_default()));
-    let out = handle_at(decider, &lambda_sns_event(&notification), Timestamp::now()).await?;
+    let out = handle_at(decider, &lambda_sns_event(&notification), gate_e2e::now()).await?;
     for d in &out.report.decided {
         say(&format!("decide → {}", d.outcome.as_str().to_uppercase()));
         for reason in d.reasons.split("; ") {

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
+use gate_core::ServicePolicy;
 use gate_core::link::percent_encode;
-use gate_core::{ServicePolicy, Timestamp};
 use gate_e2e::function_url::{FunctionUrl, Handler};
 use gate_e2e::{Local, Result, SLACK_SIGNING_SECRET, Service, slack_signature, unique};
 use gate_lambdas::config::RespondConfig;
@@ -60,7 +60,7 @@ impl Setup {
         let consumer = self.local.consumer(account, "172.31.0.0/16", &[], true).await?;
         let endpoint = self.local.request(&consumer, &self.service).await?;
         let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
-        handle_at(&self.decider, &sweep, Timestamp::now()).await?;
+        handle_at(&self.decider, &sweep, gate_e2e::now()).await?;
         Ok(endpoint)
     }
 
@@ -98,7 +98,7 @@ impl Setup {
             "response_url": hook,
         });
         let body = format!("payload={}", percent_encode(&payload.to_string()));
-        let ts = Timestamp::now().unix().to_string();
+        let ts = gate_e2e::now().unix().to_string();
         let response = self
             .http
             .post(format!("{}/slack", self.url.url))

@@ -96,7 +96,7 @@ async fn a_consumer_finds_dns_names_and_why_a_request_waits_on_the_lookup_page()
     let accepted = s.reviewed("260000000002").await?; // allowlisted: accepted at once
     let approved = s.reviewed("260000000003").await?;
     let waiting = s.reviewed("260000000003").await?;
-    let now = gate_core::Timestamp::now();
+    let now = gate_e2e::now();
     s.local
         .answer(s.store.table())
         .answer(
@@ -108,7 +108,7 @@ async fn a_consumer_finds_dns_names_and_why_a_request_waits_on_the_lookup_page()
         )
         .await?;
     let recorder = s.local.recorder(s.store.table(), &[&s.service]);
-    recorder.sweep(&|_, _| {}).await.map_err(|e| e.chain())?;
+    recorder.sweep(&|_, _| {}, gate_e2e::now()).await.map_err(|e| e.chain())?;
     assert_eq!(s.local.state(&accepted).await?, "available");
 
     // The consumer of `waiting` (account ...03) opens the page, signed in as a developer.

@@ -9,8 +9,7 @@ use gate_app::ports::Requests;
 use gate_app::{Decide, Settings};
 use gate_aws::{AssumeRoleNetworks, DynamoStore, Ec2Connections, SnsNotifier};
 use gate_core::{
-    Effect, EndpointId, OverlapMode, ProtectedRange, RequestState, Scope, ServicePolicy, Timestamp,
-    UnknownCidr,
+    Effect, EndpointId, OverlapMode, ProtectedRange, RequestState, Scope, ServicePolicy, UnknownCidr,
 };
 use gate_e2e::{FaultProxy, Local, READER_ROLE, Result, Service, allow_entry, connect_event};
 use gate_lambdas::decide::handle_at;
@@ -81,7 +80,7 @@ async fn a_consumer_that_deletes_or_denies_its_role_gets_no_accept_for_an_overla
         endpoints.push(local.request(consumer, &service).await?);
     }
     let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
-    handle_at(&decider, &sweep, Timestamp::now()).await?;
+    handle_at(&decider, &sweep, gate_e2e::now()).await?;
 
     for (endpoint, why) in [
         (&endpoints[0], "refused"),
@@ -116,7 +115,7 @@ async fn passing_sts_and_consumer_ec2_failures_leave_requests_pending_until_they
         let endpoint = local.request(&consumer, &service).await?;
         let event = connect_event(&service.id, &endpoint, &account);
 
-        let failed = handle_at(&decider, &event, Timestamp::now()).await;
+        let failed = handle_at(&decider, &event, gate_e2e::now()).await;
         assert!(failed.is_err(), "{kind}: a passing failure must be retried, got {failed:?}");
         assert!(decided(&store, &endpoint).await?.is_none(), "{kind}: a decision was stored");
         assert_eq!(local.state(&endpoint).await?, "pendingAcceptance", "{kind}");
@@ -125,7 +124,7 @@ async fn passing_sts_and_consumer_ec2_failures_leave_requests_pending_until_they
 
         // The bad minute passes; the same warm decider decides it right.
         proxy.set_rate(0.0)?;
-        handle_at(&decider, &event, Timestamp::now()).await?;
+        handle_at(&decider, &event, gate_e2e::now()).await?;
         let record = decided(&store, &endpoint).await?.ok_or("not decided")?;
         assert_eq!(record.state, RequestState::Accepted, "{kind}: {:?}", record.reasons);
         assert_eq!(local.state(&endpoint).await?, "available", "{kind}");
@@ -146,7 +145,7 @@ async fn a_real_access_denied_is_cached_and_decided_as_refused() -> Result<()> {
     let second = local.request(&consumer, &service).await?;
 
     for endpoint in [&first, &second] {
-        handle_at(&decider, &connect_event(&service.id, endpoint, account), Timestamp::now()).await?;
+        handle_at(&decider, &connect_event(&service.id, endpoint, account), gate_e2e::now()).await?;
         let record = decided(&store, endpoint).await?.ok_or("not decided")?;
         let reasons = record.reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
         assert_eq!(record.state, RequestState::Rejected, "{reasons}");

@@ -1,7 +1,7 @@
 use gate_app::ports::{Audit, AuditKind};
 use gate_aws::DynamoStore;
 use gate_core::{
-    AllowEntry, DeclaredCidrs, Effect, OverlapMode, ProtectedRange, Scope, ServicePolicy, Timestamp, Unlisted,
+    AllowEntry, DeclaredCidrs, Effect, OverlapMode, ProtectedRange, Scope, ServicePolicy, Unlisted,
 };
 use gate_e2e::{Local, Result, Service, connect_event};
 use gate_lambdas::decide::handle_at;
@@ -47,7 +47,7 @@ fn entry(scope: &str, account: &str, effect: Effect, declared: &[&str]) -> Resul
 }
 
 async fn decide(s: &Setup, event: &Value) -> Result<gate_lambdas::decide::Summary> {
-    Ok(handle_at(&s.decider, event, Timestamp::now()).await?)
+    Ok(handle_at(&s.decider, event, gate_e2e::now()).await?)
 }
 
 async fn audit_kinds(store: &DynamoStore, endpoint: &str) -> Result<Vec<AuditKind>> {
@@ -210,7 +210,7 @@ async fn same_connect_event_delivered_five_times_at_once_accepts_once() -> Resul
                 // Lambda retries a delivery that failed transiently (for
                 // example a transaction conflict between the racers).
                 for _ in 0..3 {
-                    match handle_at(&decider, &event, Timestamp::now()).await {
+                    match handle_at(&decider, &event, gate_e2e::now()).await {
                         Ok(out) => return Ok(out.report.decided.len()),
                         Err(InvocationError::Port(e)) if e.transient => continue,
                         Err(e) => return Err(e.to_string()),
@@ -281,7 +281,7 @@ async fn a_corrupt_policy_item_accepts_nothing_and_says_which_item() -> Result<(
     let consumer = s.local.consumer(account, "172.31.0.0/16", &[], true).await?;
     let endpoint = s.local.request(&consumer, &s.service).await?;
 
-    let err = handle_at(&s.decider, &connect_event(&s.service.id, &endpoint, account), Timestamp::now())
+    let err = handle_at(&s.decider, &connect_event(&s.service.id, &endpoint, account), gate_e2e::now())
         .await
         .expect_err("fails closed");
     let text = gate_lambdas_diag(err);
@@ -307,7 +307,7 @@ async fn policy_for_all_services_applies_when_the_service_has_none() -> Result<(
     let decider = local.decider(&local.decide_config(store.table(), &topic, &[&service])).await;
     let consumer = local.consumer("210000000013", "172.31.0.0/16", &[], true).await?;
     let endpoint = local.request(&consumer, &service).await?;
-    handle_at(&decider, &connect_event(&service.id, &endpoint, "210000000013"), Timestamp::now()).await?;
+    handle_at(&decider, &connect_event(&service.id, &endpoint, "210000000013"), gate_e2e::now()).await?;
     assert_eq!(local.state(&endpoint).await?, "rejected");
     Ok(())
 }
@@ -325,7 +325,7 @@ async fn a_large_sweep_pages_through_ec2_and_answers_in_counts() -> Result<()> {
 
     // Out of time before the first page: nothing is read or decided, and it says so.
     let late = std::time::Instant::now();
-    let out = gate_lambdas::decide::handle_within(&s.decider, &sweep, Timestamp::now(), Some(late)).await?;
+    let out = gate_lambdas::decide::handle_within(&s.decider, &sweep, gate_e2e::now(), Some(late)).await?;
     assert!(out.report.stopped_early);
     assert_eq!(out.report.counts.pages, 0);
 

@@ -97,7 +97,7 @@ async fn a_thousand_requests_at_a_20_percent_fault_rate_end_as_the_policy_says()
             let decider = decider.clone();
             async move {
                 for _ in 0..3 {
-                    if handle_at(&decider, &event, Timestamp::now()).await.is_ok() {
+                    if handle_at(&decider, &event, gate_e2e::now()).await.is_ok() {
                         return 0;
                     }
                 }
@@ -115,7 +115,7 @@ async fn a_thousand_requests_at_a_20_percent_fault_rate_end_as_the_policy_says()
     let mut sweeps = 0;
     for round in 1..=10i64 {
         sweeps = round;
-        let later = Timestamp::from_unix(Timestamp::now().unix() + 300 * round);
+        let later = Timestamp::from_unix(gate_e2e::now().unix() + 300 * round);
         match handle_at(&decider, &sweep, later).await {
             Ok(out)
                 if out.report.failed.is_empty()

@@ -3,7 +3,7 @@
 //! recorded from the emulator's truth, then read the way lookup reads.
 
 use gate_app::ports::Registry;
-use gate_core::{AccountId, ConnectionState, Timestamp};
+use gate_core::{AccountId, ConnectionState};
 use gate_e2e::{Local, PROVIDER, Result, Service, lambda_sns_event};
 use gate_lambdas::decide::handle_at;
 use gate_lambdas::record::handle;
@@ -73,11 +73,11 @@ async fn decides_accept_is_recorded_with_the_emulators_dns_names_and_a_delete_le
     let consumer = w.local.consumer("270000000001", "10.0.0.0/16", &[], true).await?;
     let endpoint = w.local.request(&consumer, &w.service).await?;
     let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
-    handle_at(&decider, &sweep, Timestamp::now()).await?;
+    handle_at(&decider, &sweep, gate_e2e::now()).await?;
     assert_eq!(w.local.state(&endpoint).await?, "available");
 
     for event in w.notifications().await? {
-        handle(&w.recorder, &event, Some(&PROVIDER.parse()?), Timestamp::now()).await?;
+        handle(&w.recorder, &event, Some(&PROVIDER.parse()?), gate_e2e::now()).await?;
     }
     let entry = w.store.get(&endpoint.parse()?).await?.ok_or("not recorded")?;
     assert_eq!(entry.state, ConnectionState::Available);
@@ -93,7 +93,7 @@ async fn decides_accept_is_recorded_with_the_emulators_dns_names_and_a_delete_le
     // The consumer deletes it: out of the active view, still in history.
     aws_sdk_ec2::Client::new(&consumer.sdk).delete_vpc_endpoints().vpc_endpoint_ids(&endpoint).send().await?;
     for event in w.notifications().await? {
-        handle(&w.recorder, &event, Some(&PROVIDER.parse()?), Timestamp::now()).await?;
+        handle(&w.recorder, &event, Some(&PROVIDER.parse()?), gate_e2e::now()).await?;
     }
     let account: AccountId = "270000000001".parse()?;
     assert!(w.store.by_account(account, false).await?.is_empty());
@@ -130,7 +130,7 @@ async fn a_console_accept_is_recorded_with_the_person_who_clicked() -> Result<()
             .replace("vpce-0f1e2d3c4b5a69788", &endpoint)
             .replace("\"account\": \"111122223333\"", &format!("\"account\": \"{PROVIDER}\"")),
     )?;
-    handle(&w.recorder, &event, Some(&PROVIDER.parse()?), Timestamp::now()).await?;
+    handle(&w.recorder, &event, Some(&PROVIDER.parse()?), gate_e2e::now()).await?;
     let entry = w.store.get(&endpoint.parse()?).await?.ok_or("not recorded")?;
     assert_eq!(entry.state, ConnectionState::Available);
     assert_eq!(
@@ -191,7 +191,7 @@ async fn a_scrambled_replay_of_100_events_ends_at_the_emulators_truth() -> Resul
         let chunk = chunk.to_vec();
         async move {
             for event in chunk {
-                handle(&recorder, &event, None, Timestamp::now()).await?;
+                handle(&recorder, &event, None, gate_e2e::now()).await?;
             }
             Ok::<_, gate_lambdas::invocation::InvocationError>(())
         }
@@ -218,7 +218,7 @@ async fn a_large_registry_sweep_pages_through_ec2_and_finds_what_vanished() -> R
     gate_e2e::http_post(&w.local.moto_url, "/_gate/seed", &body)?;
     // An endpoint the registry holds as active, which EC2 no longer lists.
     let gone: gate_core::EndpointId = "vpce-0000000000000dead".parse()?;
-    let now = Timestamp::now();
+    let now = gate_e2e::now();
     w.store
         .seed_registry(&[gate_core::RegistryEntry {
             endpoint: gone.clone(),
@@ -236,7 +236,7 @@ async fn a_large_registry_sweep_pages_through_ec2_and_finds_what_vanished() -> R
         .await?;
 
     let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
-    let report = handle(&w.recorder, &sweep, None, Timestamp::now()).await?;
+    let report = handle(&w.recorder, &sweep, None, gate_e2e::now()).await?;
     assert_eq!(report.counts.pages, 2, "{:?}", report.counts);
     assert_eq!(report.counts.written, 1501, "1,500 recorded and one marked deleted");
     assert_eq!(report.written.len(), gate_app::report::REPORT_DETAILS);

@@ -1,6 +1,6 @@
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
 use gate_app::ports::{Audit, AuditKind};
-use gate_core::{ServicePolicy, Timestamp};
+use gate_core::ServicePolicy;
 use gate_e2e::{Local, Result};
 use gate_lambdas::config::RespondConfig;
 use gate_lambdas::decide::handle_at;
@@ -48,7 +48,7 @@ async fn an_approver_answers_from_the_email_link_and_the_connection_follows() ->
     let consumer = local.consumer("240000000001", "172.31.0.0/16", &[], true).await?;
     let endpoint = local.request(&consumer, &service).await?;
     let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
-    handle_at(&decider, &sweep, Timestamp::now()).await?;
+    handle_at(&decider, &sweep, gate_e2e::now()).await?;
 
     // Each approver receives one email, with their own links and no one else's.
     let netops_mail = local.drain(&netops_inbox).await?;
@@ -114,14 +114,14 @@ async fn a_warm_respond_reads_the_link_keys_again_after_a_rotation() -> Result<(
     let consumer = local.consumer("240000000002", "172.31.0.0/16", &[], true).await?;
     let endpoint = local.request(&consumer, &service).await?;
     let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
-    handle_at(&decider, &sweep, Timestamp::now()).await?;
+    handle_at(&decider, &sweep, gate_e2e::now()).await?;
     let mail = local.drain(&inbox).await?;
     let body = mail[0]["Message"].as_str().unwrap_or_default().to_owned();
     let link = approve_link(&body, "oncall@example.com").ok_or("no approve link")?;
 
     // Keys read under a minute ago are not read again: a flood of bad links
     // costs Secrets Manager nothing.
-    let now = Timestamp::now();
+    let now = gate_e2e::now();
     assert_eq!(responder.handle_at(http("GET", &link, None), now).await.status_code, 403);
     let later = now.plus_secs(61);
     let page = responder.handle_at(http("GET", &link, None), later).await;

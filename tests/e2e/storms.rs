@@ -5,7 +5,7 @@
 
 use futures_util::future::join_all;
 use gate_app::ports::{Audit, AuditKind, Registry};
-use gate_core::{ConnectionState, Effect, Scope, ServicePolicy, Timestamp};
+use gate_core::{ConnectionState, Effect, Scope, ServicePolicy};
 use gate_e2e::{Local, Result, allow_entry, connect_event, lambda_sns_event};
 use gate_lambdas::decide::handle_at;
 use serde_json::{Value, json};
@@ -67,9 +67,9 @@ async fn duplicate_and_scrambled_deliveries_to_decide_and_record_at_once() -> Re
         async move {
             match to {
                 To::Decide => {
-                    handle_at(decider, &event, Timestamp::now()).await.map(drop).map_err(Failure::from)
+                    handle_at(decider, &event, gate_e2e::now()).await.map(drop).map_err(Failure::from)
                 }
-                To::Record => gate_lambdas::record::handle(recorder, &event, None, Timestamp::now())
+                To::Record => gate_lambdas::record::handle(recorder, &event, None, gate_e2e::now())
                     .await
                     .map(drop)
                     .map_err(Failure::from),
@@ -98,7 +98,7 @@ async fn duplicate_and_scrambled_deliveries_to_decide_and_record_at_once() -> Re
     }
     println!("storm: {failed} of {} deliveries failed at first and succeeded when retried", deliveries.len());
     for event in local.drain(&inbox).await? {
-        gate_lambdas::record::handle(&recorder, &lambda_sns_event(&event), None, Timestamp::now()).await?;
+        gate_lambdas::record::handle(&recorder, &lambda_sns_event(&event), None, gate_e2e::now()).await?;
     }
 
     for e in &endpoints {

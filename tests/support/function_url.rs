@@ -197,7 +197,7 @@ fn verify_sigv4(
     let (d, t) = (d.get(..8)?, t.get(..6)?);
     let rfc3339 = format!("{}-{}-{}T{}:{}:{}Z", &d[..4], &d[4..6], &d[6..], &t[..2], &t[2..4], &t[4..]);
     let signed_at: gate_core::Timestamp = rfc3339.parse().ok()?;
-    if (gate_core::Timestamp::now().unix() - signed_at.unix()).abs() > 300 {
+    if (crate::now().unix() - signed_at.unix()).abs() > 300 {
         return None;
     }
     let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(signed_at.unix()).ok()?);

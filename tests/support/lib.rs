@@ -21,7 +21,6 @@ use aws_sdk_elasticloadbalancingv2::types::LoadBalancerTypeEnum;
 use gate_app::Decide;
 use gate_aws::DynamoStore;
 use gate_aws::wiring::Wiring;
-use gate_core::Timestamp;
 use gate_lambdas::config::DecideConfig;
 use gate_lambdas::decide::DecideFn;
 use gate_lambdas::respond::Responder;
@@ -36,6 +35,12 @@ pub const PROVIDER: &str = "123456789012";
 pub const ADMIN_ROLE: &str = "OrganizationAccountAccessRole";
 /// The read-only role Endpoint Gate assumes to read consumer CIDRs.
 pub const READER_ROLE: &str = "EndpointGateCidrReader";
+
+/// The time now: these tests run against real clocks (moto, DynamoDB
+/// Local, the CLI), so they read the clock where the product's edges do.
+pub fn now() -> gate_core::Timestamp {
+    gate_core::Timestamp::from(SystemTime::now())
+}
 
 static UNIQUE: AtomicU32 = AtomicU32::new(0);
 
@@ -357,7 +362,7 @@ impl Local {
     /// The respond function's responder, built the way the Lambda builds it.
     pub async fn responder(&self, config: &gate_lambdas::config::RespondConfig) -> Result<Responder> {
         let wiring = Wiring::new(&self.sdk, &config.table_name);
-        Ok(Responder::build(config, &wiring, Timestamp::now()).await.map_err(|e| e.chain())?)
+        Ok(Responder::build(config, &wiring, now()).await.map_err(|e| e.chain())?)
     }
 
     /// Everything the Slack recorder got, oldest first.

@@ -150,13 +150,12 @@ impl Recorder {
         self.services.is_empty() || self.services.contains(service)
     }
 
-    /// Records what EC2 says now about each hinted endpoint.
-    pub async fn record(&self, hints: &[Hint]) -> RecordReport {
+    /// Records what EC2 says about each hinted endpoint, as read at `now`
+    /// (the invocation's time).
+    pub async fn record(&self, hints: &[Hint], now: Timestamp) -> RecordReport {
         let mut report = RecordReport::default();
         for hint in hints {
-            let read = self.connections.get(&hint.endpoint).await;
-            let observed_at = Timestamp::now();
-            let connection = match read {
+            let connection = match self.connections.get(&hint.endpoint).await {
                 Ok(c) => c,
                 Err(e) => {
                     report.count(hint.endpoint.clone(), Err(e));
@@ -176,7 +175,8 @@ impl Recorder {
                 }),
                 _ => None,
             };
-            let obs = Observation { endpoint: hint.endpoint.clone(), connection, observed_at, attribution };
+            let obs =
+                Observation { endpoint: hint.endpoint.clone(), connection, observed_at: now, attribution };
             report.count(hint.endpoint.clone(), self.observe(obs).await);
         }
         report
@@ -185,8 +185,14 @@ impl Recorder {
     /// Reads every connection of the services a page at a time, records
     /// each (16 at once), and then marks the active entries EC2 no longer
     /// lists as deleted. Memory holds a page and the ids seen, not the
-    /// connections. `progress` hears (done, known so far) as it goes.
-    pub async fn sweep(&self, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<RecordReport, PortError> {
+    /// connections. `progress` hears (done, known so far) as it goes. Every
+    /// observation is dated `now`, when the sweep began: a write by an event
+    /// during the sweep is newer and stands.
+    pub async fn sweep(
+        &self,
+        progress: &(dyn Fn(usize, usize) + Sync),
+        now: Timestamp,
+    ) -> Result<RecordReport, PortError> {
         let mut report = RecordReport::default();
         let mut seen: HashSet<u128> = HashSet::new();
         let mut services: Vec<ServiceId> = self.services.clone();
@@ -194,7 +200,6 @@ impl Recorder {
         let mut done = 0;
         loop {
             let page = self.connections.all_page(&self.services, cursor.take()).await?;
-            let observed_at = Timestamp::now();
             for c in &page.connections {
                 seen.insert(id_key(&c.endpoint));
                 if !services.contains(&c.service) {
@@ -205,7 +210,7 @@ impl Recorder {
             let observations = page.connections.into_iter().map(|c| Observation {
                 endpoint: c.endpoint.clone(),
                 connection: Some(c),
-                observed_at,
+                observed_at: now,
                 attribution: None,
             });
             self.observe_all(observations, &mut report).await;
@@ -227,11 +232,10 @@ impl Recorder {
         }
         if !vanished.is_empty() {
             let total = done + vanished.len();
-            let observed_at = Timestamp::now();
             let gone = vanished.into_iter().map(|endpoint| Observation {
                 endpoint,
                 connection: None,
-                observed_at,
+                observed_at: now,
                 attribution: None,
             });
             self.observe_all(gone, &mut report).await;

@@ -97,7 +97,9 @@ impl LinkKeyRing {
         Ok(Self { held: RwLock::new(Arc::new(keys)), source: Some(source) })
     }
 
-    /// Keys that never change (tests, tools).
+    /// Keys that never change: for tests, behind `test-util`, so the
+    /// functions can only hold keys read from the secret.
+    #[cfg(feature = "test-util")]
     pub fn fixed(keys: LinkKeys) -> Self {
         Self { held: RwLock::new(Arc::new(keys)), source: None }
     }

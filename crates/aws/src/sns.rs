@@ -258,15 +258,15 @@ mod tests {
     }
 
     /// The approve link of a message, verified as respond would at `at`.
-    fn verify_approve(body: &str, at: Timestamp) -> Result<Link, gate_core::link::LinkError> {
+    fn verify_approve(body: &str, at: Timestamp) -> Result<Link, String> {
         let query = body
             .lines()
             .find_map(|l| l.trim().strip_prefix("Approve: "))
             .and_then(|url| url.split_once("/link?"))
             .map(|(_, q)| q.to_owned())
             .unwrap_or_default();
-        let (link, sig) = Link::parse(&query)?;
-        link.verify(&[KEY], &sig, at)?;
+        let (link, sig) = gate_inputs::link::parse(&query).map_err(|e| e.to_string())?;
+        link.verify(&[KEY], &sig, at).map_err(|e| e.to_string())?;
         Ok(link)
     }
 

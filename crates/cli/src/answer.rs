@@ -39,15 +39,23 @@ pub async fn caller(sdk: &aws_config::SdkConfig) -> Result<String> {
     Ok(who.arn().unwrap_or("unknown").to_owned())
 }
 
+/// An operator's answer to a review, as given on the command line.
+#[derive(Debug, Clone, Copy)]
+pub struct Given<'a> {
+    pub endpoint: &'a EndpointId,
+    pub verdict: Verdict,
+    pub reason: Option<&'a str>,
+}
+
 pub async fn answer(
     sdk: &aws_config::SdkConfig,
     wiring: &Wiring,
     slack: &SlackArgs,
-    endpoint: &EndpointId,
-    verdict: Verdict,
-    reason: Option<&str>,
+    given: Given<'_>,
+    now: Timestamp,
     json: bool,
 ) -> Result<u8, Failure> {
+    let Given { endpoint, verdict, reason } = given;
     let mut posted: Option<Arc<dyn Notifier>> = None;
     if let Some(arn) = &slack.slack_secret_arn {
         if !gate_aws::is_https_or_loopback(&slack.slack_api_url) {
@@ -61,8 +69,7 @@ pub async fn answer(
     let answer = wiring.answer(posted);
     let actor = caller(sdk).await?;
     let who = Answerer::Operator(actor.clone());
-    let answered =
-        answer.answer(endpoint, verdict, &who, reason, Timestamp::now()).await.context("answering")?;
+    let answered = answer.answer(endpoint, verdict, &who, reason, now).await.context("answering")?;
     let (code, text) = match &answered {
         Answered::Done { record, report } => {
             let acted = report.failed.is_empty();

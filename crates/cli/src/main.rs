@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 use aws_config::{BehaviorVersion, Region};
@@ -19,7 +20,7 @@ use gate_app::ports::{Audit, ConfigStore, Connections, Requests, ServiceInfo};
 use gate_app::subscriptions::ReviewTopic;
 use gate_aws::wiring::Wiring;
 use gate_aws::{DynamoStore, Ec2Connections, SnsReviewTopic};
-use gate_cli::answer::{answer, caller, operator};
+use gate_cli::answer::{Given, answer, caller, operator};
 use gate_cli::args::{Cli, Command, Output, TopicArgs};
 use gate_cli::failure::{Failure, api_failure, invalid, lookup_failure};
 use gate_cli::file;
@@ -41,18 +42,20 @@ async fn main() -> ExitCode {
     }
 }
 
-fn read_file(path: &PathBuf) -> Result<file::Desired, Failure> {
+fn read_file(path: &PathBuf, now: Timestamp) -> Result<file::Desired, Failure> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure { code: 2, message: format!("{name}: cannot be read: {e}") })?;
-    file::parse(&name, &text, Timestamp::now()).map_err(invalid)
+    file::parse(&name, &text, now).map_err(invalid)
 }
 
 async fn run(cli: Cli) -> Result<u8, Failure> {
+    // The clock is read once: every step of a command agrees on the time.
+    let now = Timestamp::from(SystemTime::now());
     let json = cli.output == Output::Json;
     match &cli.command {
         Command::Validate { file } => {
-            let d = read_file(file)?;
+            let d = read_file(file, now)?;
             println!(
                 "{}: valid ({} policies, {} allow entries)",
                 file.display(),
@@ -81,9 +84,9 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
 
     match cli.command {
         Command::Plan { file, prune, out, detailed_exitcode, topic } => {
-            let desired = read_file(&file)?;
+            let desired = read_file(&file, now)?;
             let live = store.load_all().await.context("reading the live configuration")?;
-            let mut plan = plan::plan(&desired, &live, prune, &caller(&sdk).await?, Timestamp::now());
+            let mut plan = plan::plan(&desired, &live, prune, &caller(&sdk).await?, now);
             plan.subscriptions = plan_topic(&sdk, &topic, &desired, &live, prune).await?;
             if let Some(out) = out {
                 let text = serde_json::to_string_pretty(&plan).context("encoding the plan")?;
@@ -105,9 +108,9 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                     })?
                 }
                 (Some(file), None) => {
-                    let desired = read_file(&file)?;
+                    let desired = read_file(&file, now)?;
                     let live = store.load_all().await.context("reading the live configuration")?;
-                    let mut plan = plan::plan(&desired, &live, prune, &caller(&sdk).await?, Timestamp::now());
+                    let mut plan = plan::plan(&desired, &live, prune, &caller(&sdk).await?, now);
                     plan.subscriptions = plan_topic(&sdk, &topic, &desired, &live, prune).await?;
                     plan
                 }
@@ -178,7 +181,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             } else {
                 Discovery::Read(cidrs)
             };
-            let d = explain(&store, &store, &service, account, &discovery, Timestamp::now())
+            let d = explain(&store, &store, &service, account, &discovery, now)
                 .await
                 .context("reading the live policy")?;
             print(json, &d, || {
@@ -229,10 +232,12 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::Approve { endpoint, reason, slack } => {
-            answer(&sdk, &wiring, &slack, &endpoint, Verdict::Approve, reason.as_deref(), json).await
+            let given = Given { endpoint: &endpoint, verdict: Verdict::Approve, reason: reason.as_deref() };
+            answer(&sdk, &wiring, &slack, given, now, json).await
         }
         Command::Reject { endpoint, reason, slack } => {
-            answer(&sdk, &wiring, &slack, &endpoint, Verdict::Deny, Some(&reason), json).await
+            let given = Given { endpoint: &endpoint, verdict: Verdict::Deny, reason: Some(&reason) };
+            answer(&sdk, &wiring, &slack, given, now, json).await
         }
         Command::Audit { endpoint } => {
             let events = store.history(&endpoint).await.context("reading the audit")?;
@@ -296,7 +301,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Backfill { service } => {
             let recorder = wiring.recorder(service);
             let progress = |done: usize, total: usize| eprintln!("backfill: {done}/{total} connections");
-            let report = recorder.sweep(&progress).await.context("backfill")?;
+            let report = recorder.sweep(&progress, now).await.context("backfill")?;
             print(json, &report, || {
                 format!(
                     "Backfill: {} recorded, {} already up to date, {} failed.",

@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -25,14 +26,6 @@ impl Timestamp {
         self.0
     }
 
-    pub fn now() -> Self {
-        let secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        Self(secs)
-    }
-
     pub const fn plus_secs(self, secs: i64) -> Self {
         Self(self.0.saturating_add(secs))
     }
@@ -41,6 +34,16 @@ impl Timestamp {
     pub fn date(self) -> String {
         let (y, m, d) = civil_from_days(self.0.div_euclid(86_400));
         format!("{y:04}-{m:02}-{d:02}")
+    }
+}
+
+/// The clock is read at the edge (a function's invocation, a command) and
+/// the instant passed in, so every rule here is tested at chosen times.
+/// Instants before the epoch are the epoch.
+impl From<SystemTime> for Timestamp {
+    fn from(t: SystemTime) -> Self {
+        let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        Self(secs)
     }
 }
 
@@ -181,6 +184,14 @@ mod tests {
         ] {
             assert!(bad.parse::<Timestamp>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn system_times_convert_to_whole_seconds() {
+        let t = UNIX_EPOCH + std::time::Duration::from_millis(1_800_000_000_999);
+        assert_eq!(Timestamp::from(t), Timestamp::from_unix(1_800_000_000));
+        let before = UNIX_EPOCH - std::time::Duration::from_secs(5);
+        assert_eq!(Timestamp::from(before), Timestamp::from_unix(0));
     }
 
     proptest! {

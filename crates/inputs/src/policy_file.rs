@@ -37,7 +37,8 @@ use gate_core::{
 };
 use serde::{Deserialize, Deserializer};
 
-/// One problem in a policy file, where it is.
+/// One problem in a policy file, where it is: the file, the line when
+/// known, and what is wrong with which value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileError {
     pub file: String,
@@ -53,6 +54,8 @@ impl fmt::Display for FileError {
         }
     }
 }
+
+impl std::error::Error for FileError {}
 
 /// The operator's configuration as the file declares it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -130,8 +133,17 @@ impl<'de> Deserialize<'de> for Seconds {
     }
 }
 
-fn parse_duration(text: &str) -> Result<i64, String> {
-    let bad = || format!("{text:?} is not a duration like 90s, 30m, 12h or 3d");
+/// Why a duration is refused, naming it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum DurationError {
+    #[error("{0:?} is not a duration like 90s, 30m, 12h or 3d")]
+    NotADuration(String),
+    #[error("{0:?} must be more than zero and at most a year")]
+    OutOfRange(String),
+}
+
+fn parse_duration(text: &str) -> Result<i64, DurationError> {
+    let bad = || DurationError::NotADuration(text.to_owned());
     let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
     let (number, unit) = text.split_at(split);
     let n: i64 = number.parse().map_err(|_| bad())?;
@@ -144,7 +156,7 @@ fn parse_duration(text: &str) -> Result<i64, String> {
     };
     match n.checked_mul(unit) {
         Some(secs) if secs > 0 && secs <= 365 * 86_400 => Ok(secs),
-        _ => Err(format!("{text:?} must be more than zero and at most a year")),
+        _ => Err(DurationError::OutOfRange(text.to_owned())),
     }
 }
 
@@ -369,5 +381,14 @@ allow:
         for bad in ["", "d", "3", "3w", "-3d", "0h", "400d", "99999999999999999999d"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn problems_are_errors_naming_the_file_line_and_value() {
+        let text = GOOD.replace("approval_ttl: 2d", "approval_ttl: 3w");
+        let errors = parse("policy.yaml", &text, now()).expect_err("refused");
+        let first: &dyn std::error::Error = &errors[0];
+        let shown = first.to_string();
+        assert!(shown.starts_with("policy.yaml:9:") && shown.contains("\"3w\" is not a duration"), "{shown}");
     }
 }

@@ -16,7 +16,7 @@ use aws_lambda_events::http::HeaderValue;
 use gate_app::lookup::{Filter, Lookup, LookupError};
 use gate_aws::wiring::Wiring;
 use gate_core::caller::Caller;
-use gate_inputs::query::{Query, parse_query};
+use gate_inputs::query::{Query, QueryError, parse_query};
 use serde::Serialize;
 
 use crate::config::LookupConfig;
@@ -55,7 +55,7 @@ impl LookupFn {
         }
         let query = match parse_query(req.raw_query_string.as_deref().unwrap_or_default()) {
             Ok(q) => q,
-            Err(why) => return json(400, &Problem { error: why }),
+            Err(why) => return json(400, &Problem { error: why.to_string() }),
         };
         tracing::info!(caller = caller.arn, account = %caller.account, operator = caller.operator, path, "lookup");
         match self.route(&caller, &path, &query).await {
@@ -146,6 +146,6 @@ fn json<T: Serialize>(status: i64, body: &T) -> LambdaFunctionUrlResponse {
 }
 
 /// A query the route cannot take.
-fn bad<T>(r: Result<T, String>) -> Result<T, LookupError> {
-    r.map_err(LookupError::BadRequest)
+fn bad<T>(r: Result<T, QueryError>) -> Result<T, LookupError> {
+    r.map_err(|e| LookupError::BadRequest(e.to_string()))
 }

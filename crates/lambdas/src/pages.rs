@@ -5,6 +5,7 @@ use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlResponse;
 use aws_lambda_events::http::{HeaderMap, HeaderValue};
 use gate_core::RequestRecord;
 use gate_core::link::LinkAction;
+use gate_core::slack::MAX_REASON_CHARS;
 
 /// A page as a Function URL response: no scripts, never framed or cached.
 pub fn html(status: i64, page: Page) -> LambdaFunctionUrlResponse {
@@ -93,7 +94,7 @@ impl Page {
              <p>Why it needs review:</p><ul>{reasons}</ul>\
              <form method=\"post\" action=\"link\">{hidden}\
              <p><label for=\"reason\">Reason (optional, recorded in the audit)</label><br>\
-             <textarea id=\"reason\" name=\"reason\" maxlength=\"500\"></textarea></p>\
+             <textarea id=\"reason\" name=\"reason\" maxlength=\"{MAX_REASON_CHARS}\"></textarea></p>\
              <button type=\"submit\" id=\"confirm\" class=\"{class}\">{verb}</button></form>",
             approver = escape(approver),
             endpoint = escape(rec.endpoint.as_str()),

@@ -24,6 +24,7 @@ pub fn own_account(function_arn: &str) -> Option<AccountId> {
 /// One invocation: parse, record, report. Malformed events are logged and
 /// acknowledged (the same bytes would fail again); failures are retried.
 /// `provider` is the account record runs in: only its CloudTrail events count.
+/// `now` is the invocation's time: what EC2 says is recorded as of then.
 pub async fn handle(
     recorder: &Recorder,
     event: &Value,
@@ -39,9 +40,9 @@ pub async fn handle(
     }
     let hints: Vec<Hint> =
         work.named.into_iter().map(|n| Hint { endpoint: n.endpoint, accepted_by: n.accepted_by }).collect();
-    let mut report = recorder.record(&hints).await;
+    let mut report = recorder.record(&hints, now).await;
     if work.sweep {
-        let swept = recorder.sweep(&|done, total| tracing::info!(done, total, "registry sweep")).await?;
+        let swept = recorder.sweep(&|done, total| tracing::info!(done, total, "registry sweep"), now).await?;
         report.absorb(swept);
     }
     tracing::info!(

@@ -5,24 +5,28 @@
 //! link); the POST from that page verifies the signature again and answers
 //! once through the same exactly-once path as the CLI. `POST /slack` takes
 //! Slack's signed button presses and replies in the message.
+//!
+//! Each route parses (`gate_inputs`), verifies (`gate_core`), answers
+//! through the answer use case, and renders ([`render`]).
+
+mod render;
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
-use aws_lambda_events::http::HeaderValue;
-use gate_app::ports::{SlackReplies, SlackReply};
-use gate_app::{Answer, Answered, PortError, Verdict, answer_note};
+use gate_app::ports::SlackReplies;
+use gate_app::{Answer, PortError, Verdict};
 use gate_aws::LinkKeyRing;
 use gate_aws::wiring::Wiring;
-use gate_core::link::{Link, LinkError};
-use gate_core::slack::{ButtonPress, MAX_REASON_CHARS, SlackError};
-use gate_core::{Answerer, RequestRecord, Timestamp};
+use gate_core::link::{Link, LinkAction, LinkError};
+use gate_core::{Answerer, EndpointId, Timestamp};
+use gate_inputs::{body, link, slack};
 
 use crate::config::RespondConfig;
-use crate::pages::{Page, html as page};
+use render::{Refusal, Taken, to_slack};
 
-/// Request bodies larger than this are refused: a form has five fields.
-pub const MAX_BODY: usize = 16 * 1024;
+pub use gate_inputs::body::MAX_BODY;
 
 /// What the function needs, built once per cold start.
 #[derive(Debug)]
@@ -48,109 +52,9 @@ impl std::fmt::Debug for SlackRoute {
     }
 }
 
-/// A plain-text answer to Slack's servers; people see the replies instead.
-fn to_slack(status: i64, text: &str) -> LambdaFunctionUrlResponse {
-    if status >= 400 {
-        tracing::warn!(status, reason = text, "Slack request refused");
-    }
-    let mut response = LambdaFunctionUrlResponse::default();
-    response.status_code = status;
-    response.headers.insert("content-type", HeaderValue::from_static("text/plain; charset=utf-8"));
-    response.headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    response.body = Some(text.to_owned());
-    response
-}
-
-/// A request turned away: its status and the words shown.
-#[derive(Debug)]
-struct Refusal {
-    status: i64,
-    title: &'static str,
-    text: String,
-}
-
-impl Refusal {
-    fn new(status: i64, title: &'static str, text: String) -> Self {
-        Self { status, title, text }
-    }
-
-    fn respond(self) -> LambdaFunctionUrlResponse {
-        tracing::warn!(status = self.status, reason = %self.text, "approval request refused");
-        page(self.status, Page::message(self.title, &self.text))
-    }
-}
-
-fn refusal(status: i64, title: &'static str, text: String) -> LambdaFunctionUrlResponse {
-    Refusal::new(status, title, text).respond()
-}
-
-fn link_refusal(e: &LinkError) -> Refusal {
-    match e {
-        LinkError::Malformed(_) => Refusal::new(400, "This link is not valid", e.to_string()),
-        LinkError::Tampered => Refusal::new(403, "This link is not valid", e.to_string()),
-        LinkError::Expired(_) => Refusal::new(
-            410,
-            "This link has expired",
-            format!("{e}. Ask for a new one, or answer from the CLI."),
-        ),
-    }
-}
-
-/// The body as text, decoding base64 when the Function URL sent it so.
-fn body_text(req: &LambdaFunctionUrlRequest) -> Result<String, Refusal> {
-    let raw = req.body.as_deref().unwrap_or_default();
-    if raw.len() > MAX_BODY * 2 {
-        return Err(Refusal::new(
-            413,
-            "Request too large",
-            format!("the body is larger than {MAX_BODY} bytes"),
-        ));
-    }
-    let bytes = if req.is_base64_encoded {
-        decode_base64(raw)
-            .ok_or_else(|| Refusal::new(400, "Bad request", "the body is not valid base64".into()))?
-    } else {
-        raw.as_bytes().to_vec()
-    };
-    if bytes.len() > MAX_BODY {
-        return Err(Refusal::new(
-            413,
-            "Request too large",
-            format!("the body is larger than {MAX_BODY} bytes"),
-        ));
-    }
-    String::from_utf8(bytes).map_err(|_| Refusal::new(400, "Bad request", "the body is not UTF-8".into()))
-}
-
-fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    let value = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let trimmed = text.trim_end_matches('=');
-    let mut out = Vec::with_capacity(trimmed.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in trimmed.bytes() {
-        acc = (acc << 6) | value(c)?;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    Some(out)
-}
-
 impl Responder {
     /// Builds the responder on real AWS clients, once per cold start. The
-    /// link keys and the Slack secret are read here and never logged.
+    /// link keys and the Slack secret are read here, at `now`, and never logged.
     pub async fn build(config: &RespondConfig, wiring: &Wiring, now: Timestamp) -> Result<Self, PortError> {
         let keys = LinkKeyRing::load(wiring.secrets(), &config.keys_secret_arn, now).await?;
         let Some(slack) = &config.slack else {
@@ -166,8 +70,9 @@ impl Responder {
         Ok(Self { answer: wiring.answer(Some(Arc::new(app.notifier))), keys, slack: Some(route) })
     }
 
+    /// One invocation, at the time it arrives.
     pub async fn handle(&self, req: LambdaFunctionUrlRequest) -> LambdaFunctionUrlResponse {
-        self.handle_at(req, Timestamp::now()).await
+        self.handle_at(req, Timestamp::from(SystemTime::now())).await
     }
 
     pub async fn handle_at(
@@ -186,129 +91,62 @@ impl Responder {
             };
         }
         if path != "/link" {
-            return refusal(404, "Not found", "there is nothing here".into());
+            return Refusal::new(404, "Not found", "there is nothing here".into()).respond();
         }
-        match method.as_str() {
-            "GET" => {
-                let query = req.raw_query_string.as_deref().unwrap_or_default();
-                match self.verified(query, now).await {
-                    Ok((link, sig)) => self.confirm(&link, &sig).await,
-                    Err(r) => r.respond(),
-                }
-            }
-            "POST" => {
-                let body = match body_text(&req) {
-                    Ok(b) => b,
-                    Err(r) => return r.respond(),
-                };
-                match self.verified(&body, now).await {
-                    Ok((link, _)) => self.act(&link, &body, now).await,
-                    Err(r) => r.respond(),
-                }
-            }
-            _ => refusal(405, "Method not allowed", "use the link in the email".into()),
-        }
+        let answered = match method.as_str() {
+            "GET" => self.confirm(req.raw_query_string.as_deref().unwrap_or_default(), now).await,
+            "POST" => self.link_answer(&req, now).await,
+            _ => Err(Refusal::new(405, "Method not allowed", "use the link in the email".into())),
+        };
+        answered.unwrap_or_else(Refusal::respond)
+    }
+
+    /// GET: show what the POST would do, if the link's approver may still
+    /// answer. Changes nothing.
+    async fn confirm(&self, query: &str, now: Timestamp) -> Result<LambdaFunctionUrlResponse, Refusal> {
+        let (link, sig) = self.verified(query, now).await?;
+        let who = Answerer::Email(link.approver.clone());
+        let answerable = self.answer.answerable(&link.endpoint, &who).await;
+        render::confirm_page(answerable, &link, &sig)
+    }
+
+    /// POST from the confirmation page: answer once.
+    async fn link_answer(
+        &self,
+        req: &LambdaFunctionUrlRequest,
+        now: Timestamp,
+    ) -> Result<LambdaFunctionUrlResponse, Refusal> {
+        let form = body::text(req.body.as_deref(), req.is_base64_encoded).map_err(|e| Refusal::body(&e))?;
+        let (link, _) = self.verified(&form, now).await?;
+        let reason = link::reason(&form);
+        let who = Answerer::Email(link.approver.clone());
+        let taken = self.answer(&link.endpoint, link.action, &who, reason.as_deref(), now).await;
+        Ok(render::link_answered(taken, &link))
     }
 
     /// A link whose signature checks out with the keys held, or with the
     /// keys read again after a rotation.
     async fn verified(&self, fields: &str, now: Timestamp) -> Result<(Link, String), Refusal> {
-        let (link, sig) = Link::parse(fields).map_err(|e| link_refusal(&e))?;
+        let (link, sig) = link::parse(fields).map_err(|e| Refusal::form(&e))?;
         let mut checked = link.verify(&self.keys.keys().all(), &sig, now);
         if checked == Err(LinkError::Tampered) && self.keys.refresh(now).await {
             checked = link.verify(&self.keys.keys().all(), &sig, now);
         }
-        checked.map_err(|e| link_refusal(&e))?;
+        checked.map_err(|e| Refusal::link(&e))?;
         Ok((link, sig))
     }
 
-    /// GET: show what the POST would do, if the link's approver may still
-    /// answer. Changes nothing.
-    async fn confirm(&self, link: &Link, sig: &str) -> LambdaFunctionUrlResponse {
-        let who = Answerer::Email(link.approver.clone());
-        let rec = match self.answer.answerable(&link.endpoint, &who).await {
-            Ok(Ok(rec)) => rec,
-            Ok(Err(closed)) => return closed_page(&closed, link),
-            Err(e) => {
-                return refusal(503, "Try again", format!("the request could not be read ({})", e.what));
-            }
-        };
-        let fields = [
-            ("e", link.endpoint.to_string()),
-            ("a", link.action.as_str().to_owned()),
-            ("by", link.approver.clone()),
-            ("exp", link.expires.unix().to_string()),
-            ("sig", sig.to_owned()),
-        ];
-        page(200, Page::confirm(&rec, link.action, &link.approver, &fields))
-    }
-
-    /// POST: answer once.
-    async fn act(&self, link: &Link, body: &str, now: Timestamp) -> LambdaFunctionUrlResponse {
-        let reason = body
-            .split('&')
-            .find_map(|p| p.strip_prefix("reason="))
-            .and_then(gate_core::link::percent_decode)
-            .map(|r| r.chars().take(MAX_REASON_CHARS).collect::<String>());
-        let verdict = Verdict::from(link.action);
-        let who = Answerer::Email(link.approver.clone());
-        match self.answer.answer(&link.endpoint, verdict, &who, reason.as_deref(), now).await {
-            Ok(Answered::Done { record, report }) => {
-                let followed = answer_note(verdict, None, report.failed.is_empty());
-                let text = format!("{} {} by {}. {followed}", record.endpoint, record.state, link.approver);
-                page(200, Page::message("Done", &text))
-            }
-            Ok(Answered::AlreadyDecided(rec)) => page(409, Page::message("Already decided", &already(&rec))),
-            Ok(closed) => closed_page(&closed, link),
-            Err(e) => {
-                tracing::error!(error = %e.chain(), endpoint_id = %link.endpoint, "answer failed");
-                refusal(
-                    503,
-                    "Try again",
-                    "the answer could not be recorded; nothing changed. Try again shortly.".into(),
-                )
-            }
-        }
-    }
-}
-
-/// The page for a request that this link cannot answer.
-fn closed_page(closed: &Answered, link: &Link) -> LambdaFunctionUrlResponse {
-    match closed {
-        Answered::AlreadyDecided(rec) => page(200, Page::message("Already decided", &already(rec))),
-        Answered::NotPending(state) => page(
-            409,
-            Page::message(
-                "Nothing to decide",
-                &format!("the connection is {state}, not awaiting acceptance"),
-            ),
-        ),
-        Answered::NotAnApprover => refusal(
-            403,
-            "Not an approver",
-            format!(
-                "{} is not an approver of this request's service (any more); nothing changed",
-                link.approver
-            ),
-        ),
-        Answered::Unknown | Answered::Done { .. } => {
-            refusal(404, "Unknown request", format!("Endpoint Gate has no request for {}", link.endpoint))
-        }
-    }
-}
-
-impl Responder {
-    /// A Slack button press: verified, checked against the service's
-    /// approvers, answered once, and replied to in the message.
+    /// A Slack button press: verified, answered once (the answer use case checks
+    /// the service's approvers), and replied to in the message.
     async fn slack_press(
         &self,
         route: &SlackRoute,
         req: &LambdaFunctionUrlRequest,
         now: Timestamp,
     ) -> LambdaFunctionUrlResponse {
-        let body = match body_text(req) {
+        let body = match body::text(req.body.as_deref(), req.is_base64_encoded) {
             Ok(b) => b,
-            Err(r) => return to_slack(r.status, &r.text),
+            Err(e) => return to_slack(Refusal::body(&e).status, &e.to_string()),
         };
         let header = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
         let verified = gate_core::slack::verify(
@@ -321,55 +159,31 @@ impl Responder {
         if let Err(e) = verified {
             return to_slack(401, &e.to_string());
         }
-        let press = match gate_core::slack::parse_button(&body, &route.hooks) {
+        let press = match slack::parse_button(&body, &route.hooks) {
             Ok(p) => p,
-            Err(e @ SlackError::Malformed(_)) => return to_slack(400, &e.to_string()),
-            Err(e) => return to_slack(401, &e.to_string()),
+            Err(e) => return to_slack(400, &e.to_string()),
         };
-        let reply = self.answer_press(&press, now).await;
+        let who = Answerer::Slack { user_id: press.user_id.clone(), user_name: press.user_name.clone() };
+        let taken = self.answer(&press.endpoint, press.action, &who, press.reason.as_deref(), now).await;
+        let reply = render::slack_answered(taken, &press);
         if let Err(e) = route.replies.reply(&press.response_url, &reply).await {
             tracing::error!(error = %e.chain(), endpoint_id = %press.endpoint, "replying in Slack failed");
         }
         to_slack(200, "")
     }
 
-    async fn answer_press(&self, press: &ButtonPress, now: Timestamp) -> SlackReply {
-        let ephemeral = |text: String| {
-            tracing::warn!(endpoint_id = %press.endpoint, user = press.user_id, reason = text, "Slack answer refused");
-            SlackReply::Ephemeral(text)
-        };
-        let verdict = Verdict::from(press.action);
-        let who = Answerer::Slack { user_id: press.user_id.clone(), user_name: press.user_name.clone() };
-        let reason = press.reason.as_deref();
-        match self.answer.answer(&press.endpoint, verdict, &who, reason, now).await {
-            Ok(Answered::Done { record, report }) => SlackReply::Outcome {
-                record: Box::new(record),
-                note: answer_note(verdict, reason, report.failed.is_empty()),
-            },
-            // Show the message as it ended, whichever channel answered first.
-            Ok(Answered::AlreadyDecided(record)) => SlackReply::Outcome {
-                note: format!("This was already decided; your click changed nothing. {}", already(&record)),
-                record: Box::new(record),
-            },
-            Ok(Answered::NotAnApprover) => ephemeral(
-                "You are not an approver of this request's service; your click changed nothing. The \
-                 policy's approvers list Slack users as slack:<user id>."
-                    .into(),
-            ),
-            Ok(Answered::NotPending(state)) => {
-                ephemeral(format!("Nothing to decide: the connection is {state}, not awaiting acceptance."))
-            }
-            Ok(Answered::Unknown) => {
-                ephemeral(format!("Endpoint Gate has no request for {}.", press.endpoint))
-            }
-            Err(e) => {
-                tracing::error!(error = %e.chain(), endpoint_id = %press.endpoint, "answer failed");
-                ephemeral("The answer could not be recorded; nothing changed. Try again shortly.".into())
-            }
-        }
+    /// Every channel's answer goes through here: the one place a link's or
+    /// a button's action becomes a verdict.
+    async fn answer(
+        &self,
+        endpoint: &EndpointId,
+        action: LinkAction,
+        who: &Answerer,
+        reason: Option<&str>,
+        now: Timestamp,
+    ) -> Taken {
+        let verdict = Verdict::from(action);
+        let result = self.answer.answer(endpoint, verdict, who, reason, now).await;
+        Taken { verdict, result }
     }
-}
-
-fn already(rec: &RequestRecord) -> String {
-    format!("{} was already {} by {} at {}.", rec.endpoint, rec.state, rec.actor, rec.decided_at)
 }

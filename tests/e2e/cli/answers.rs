@@ -6,7 +6,7 @@
 
 use super::common::cli;
 
-use gate_core::{ServicePolicy, Timestamp};
+use gate_core::ServicePolicy;
 use gate_e2e::Local;
 use gate_lambdas::decide::handle_at;
 use serde_json::json;
@@ -24,7 +24,7 @@ async fn operator_approves_and_rejects_reviews_once() {
     let ea = local.request(&a, &service).await.expect("endpoint");
     let eb = local.request(&b, &service).await.expect("endpoint");
     let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
-    handle_at(&decider, &sweep, Timestamp::now()).await.expect("sweeps");
+    handle_at(&decider, &sweep, gate_e2e::now()).await.expect("sweeps");
 
     let (code, out, err) = cli(store.table(), &["pending", "--service", &service.id]);
     assert_eq!(code, 0, "{err}");
@@ -69,7 +69,7 @@ async fn an_answer_from_the_terminal_shows_on_the_slack_message() {
     let a = local.consumer("230000000003", "172.31.0.0/16", &[], true).await.expect("consumer");
     let endpoint = local.request(&a, &service).await.expect("endpoint");
     let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
-    handle_at(&decider, &sweep, Timestamp::now()).await.expect("sweeps");
+    handle_at(&decider, &sweep, gate_e2e::now()).await.expect("sweeps");
     let log = local.slack_log().expect("slack log");
     let message = log
         .iter()

@@ -20,6 +20,10 @@ const OTHER_SVC: &str = "vpce-svc-0fff1234def567890";
 const A: &str = "222233334444";
 const B: &str = "333344445555";
 
+fn now() -> Timestamp {
+    "2026-11-22T12:00:00Z".parse().expect("time")
+}
+
 fn endpoint(n: u32) -> EndpointId {
     format!("vpce-{n:017x}").parse().expect("endpoint")
 }
@@ -85,12 +89,12 @@ async fn shuffled_concurrent_replays_end_at_ec2s_truth() {
     ];
     let w = world((0..25).map(|n| conn(n, A, SVC, ConnectionState::PendingAcceptance)).collect());
     // First deliveries while everything is pending, then the lives move on.
-    w.recorder.record(&(0..25).map(hint).collect::<Vec<_>>()).await;
+    w.recorder.record(&(0..25).map(hint).collect::<Vec<_>>(), now()).await;
     for n in 0..25 {
         let last = &states[n as usize % states.len()];
         if *last == ConnectionState::Deleted {
             set_state(&w, n, ConnectionState::Available);
-            w.recorder.record(&[hint(n)]).await;
+            w.recorder.record(&[hint(n)], now()).await;
         }
         set_state(&w, n, last.clone());
     }
@@ -100,7 +104,7 @@ async fn shuffled_concurrent_replays_end_at_ec2s_truth() {
     let runs = order.chunks(10).map(|chunk| {
         let hints: Vec<Hint> = chunk.iter().map(|n| hint(*n)).collect();
         let recorder = w.recorder.clone();
-        async move { recorder.record(&hints).await }
+        async move { recorder.record(&hints, now()).await }
     });
     let reports = futures_util::future::join_all(runs).await;
     assert!(reports.iter().all(|r| r.failed.is_empty()), "{reports:?}");
@@ -149,8 +153,8 @@ async fn an_endpoint_gate_accept_is_attributed_with_its_reasons() {
         Arc::new(RecordingNotifier::default()),
         Settings::default(),
     );
-    decider.decide_endpoint(&endpoint(1), Timestamp::now()).await.expect("decides");
-    w.recorder.record(&[hint(1)]).await;
+    decider.decide_endpoint(&endpoint(1), now()).await.expect("decides");
+    w.recorder.record(&[hint(1)], now()).await;
     let entry = w.registry.get(&endpoint(1)).await.expect("reads").expect("recorded");
     assert_eq!(entry.accepted_by.as_deref(), Some("endpoint-gate"));
     assert!(entry.why.contains("allowlisted"), "{}", entry.why);
@@ -168,7 +172,7 @@ async fn a_console_accept_names_the_person_and_other_services_are_left_alone() {
         endpoint: endpoint(1),
         accepted_by: Some("arn:aws:sts::123456789012:assumed-role/Admin/alice".into()),
     };
-    let report = w.recorder.record(&[console, hint(2), hint(99)]).await;
+    let report = w.recorder.record(&[console, hint(2), hint(99)], now()).await;
     assert_eq!((report.written.len(), report.skipped.len(), report.unknown.len()), (1, 1, 1), "{report:?}");
     let entry = w.registry.get(&endpoint(1)).await.expect("reads").expect("recorded");
     assert_eq!(entry.accepted_by.as_deref(), Some("arn:aws:sts::123456789012:assumed-role/Admin/alice"));
@@ -179,12 +183,15 @@ async fn a_console_accept_names_the_person_and_other_services_are_left_alone() {
 async fn the_sweep_backfills_and_notices_vanished_endpoints() {
     let w = world((0..5).map(|n| conn(n, A, SVC, ConnectionState::Available)).collect());
     let seen = std::sync::Mutex::new(Vec::new());
-    let report =
-        w.recorder.sweep(&|done, total| seen.lock().unwrap().push((done, total))).await.expect("sweeps");
+    let report = w
+        .recorder
+        .sweep(&|done, total| seen.lock().unwrap().push((done, total)), now())
+        .await
+        .expect("sweeps");
     assert_eq!(report.written.len(), 5);
     assert_eq!(seen.lock().unwrap().last(), Some(&(5, 5)), "progress reaches the end");
     w.connections.connections.lock().unwrap().remove(&endpoint(3));
-    let report = w.recorder.sweep(&|_, _| {}).await.expect("sweeps");
+    let report = w.recorder.sweep(&|_, _| {}, now()).await.expect("sweeps");
     assert_eq!((report.written.clone(), report.unchanged), (vec![endpoint(3)], 4));
     let gone = w.registry.get(&endpoint(3)).await.expect("reads").expect("kept");
     assert_eq!(gone.state, ConnectionState::Deleted);
@@ -209,7 +216,7 @@ async fn a_consumer_sees_only_its_own_account_through_every_route() {
         conn(2, B, SVC, ConnectionState::Available),
         conn(3, B, SVC, ConnectionState::PendingAcceptance),
     ]);
-    w.recorder.sweep(&|_, _| {}).await.expect("sweeps");
+    w.recorder.sweep(&|_, _| {}, now()).await.expect("sweeps");
     let lookup = Lookup {
         registry: w.registry.clone(),
         requests: w.requests.clone(),
@@ -289,9 +296,9 @@ async fn a_consumer_reads_why_it_was_rejected_without_another_tenants_data() {
         Settings::default(),
     );
     // B is accepted first; A's VPC then overlaps B's.
-    decider.decide_endpoint(&endpoint(1), Timestamp::now()).await.expect("decides");
-    decider.decide_endpoint(&endpoint(2), Timestamp::now()).await.expect("decides");
-    w.recorder.sweep(&|_, _| {}).await.expect("sweeps");
+    decider.decide_endpoint(&endpoint(1), now()).await.expect("decides");
+    decider.decide_endpoint(&endpoint(2), now()).await.expect("decides");
+    w.recorder.sweep(&|_, _| {}, now()).await.expect("sweeps");
     let lookup = Lookup {
         registry: w.registry.clone(),
         requests: w.requests.clone(),

@@ -1,6 +1,8 @@
 //! decide: accepts, rejects or escalates endpoint connection requests.
 
 use gate_aws::wiring::Wiring;
+use std::time::SystemTime;
+
 use gate_core::Timestamp;
 use gate_lambdas::config::DecideConfig;
 use gate_lambdas::decide::{DecideFn, handle};
@@ -12,5 +14,5 @@ async fn main() -> Result<(), Error> {
     let config = DecideConfig::from_env()?;
     let sdk = aws_config::load_from_env().await;
     let decide = DecideFn::build(&config, &Wiring::new(&sdk, &config.table_name)).await?;
-    run(service_fn(|event| handle(&decide, event, Timestamp::now()))).await
+    run(service_fn(|event| handle(&decide, event, Timestamp::from(SystemTime::now())))).await
 }

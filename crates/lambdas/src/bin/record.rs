@@ -1,6 +1,8 @@
 //! record: keeps the registry of endpoints, their DNS names and who accepted them.
 
 use gate_aws::wiring::Wiring;
+use std::time::SystemTime;
+
 use gate_core::Timestamp;
 use gate_lambdas::config::RecordConfig;
 use gate_lambdas::record::{handle, own_account};
@@ -17,7 +19,9 @@ async fn main() -> Result<(), Error> {
         let recorder = &recorder;
         let provider = own_account(&event.context.invoked_function_arn);
         async move {
-            let report = handle(recorder, &event.payload, provider.as_ref(), Timestamp::now()).await?;
+            let report =
+                handle(recorder, &event.payload, provider.as_ref(), Timestamp::from(SystemTime::now()))
+                    .await?;
             Ok::<_, Error>(serde_json::json!(report))
         }
     }))

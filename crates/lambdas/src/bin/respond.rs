@@ -1,6 +1,8 @@
 //! respond: approvers answer reviews from the email links and Slack (Function URL).
 
 use gate_aws::wiring::Wiring;
+use std::time::SystemTime;
+
 use gate_core::Timestamp;
 use gate_lambdas::config::RespondConfig;
 use gate_lambdas::respond::Responder;
@@ -12,7 +14,7 @@ async fn main() -> Result<(), Error> {
     let config = RespondConfig::from_env()?;
     let sdk = aws_config::load_from_env().await;
     let wiring = Wiring::new(&sdk, &config.table_name);
-    let responder = Responder::build(&config, &wiring, Timestamp::now()).await?;
+    let responder = Responder::build(&config, &wiring, Timestamp::from(SystemTime::now())).await?;
     run(service_fn(|event: LambdaEvent<_>| async { Ok::<_, Error>(responder.handle(event.payload).await) }))
         .await
 }

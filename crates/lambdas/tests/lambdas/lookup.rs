@@ -22,6 +22,10 @@ const A: &str = "222233334444";
 const B: &str = "333344445555";
 const PROVIDER: &str = "123456789012";
 
+fn now() -> Timestamp {
+    "2026-11-22T12:00:00Z".parse().expect("time")
+}
+
 fn endpoint(n: u32) -> EndpointId {
     format!("vpce-{n:017x}").parse().expect("endpoint")
 }
@@ -52,7 +56,7 @@ async fn world_where(dns_name: impl Fn(u32) -> String, service_name: &str) -> Lo
         audit: Arc::new(InMemoryAudit::default()),
         services: vec![],
     };
-    recorder.sweep(&|_, _| {}).await.expect("sweeps");
+    recorder.sweep(&|_, _| {}, now()).await.expect("sweeps");
     let lookup = Lookup {
         registry,
         requests,
