@@ -365,5 +365,4 @@ fn list(cidrs: &[Cidr]) -> String {
 }
 
 #[cfg(test)]
-#[path = "decision_tests.rs"]
 mod tests;

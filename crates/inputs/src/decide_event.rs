@@ -13,7 +13,7 @@ use serde_json::Value;
 
 /// What an event asks `decide` to do.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Work {
+pub struct DecideTrigger {
     pub endpoints: Vec<EndpointId>,
     pub sweep: bool,
     /// Parts of the event that were acknowledged without action, and why.
@@ -23,7 +23,7 @@ pub struct Work {
     pub rejected: Vec<String>,
 }
 
-impl Work {
+impl DecideTrigger {
     fn add(&mut self, endpoint: EndpointId) {
         if !self.endpoints.contains(&endpoint) {
             self.endpoints.push(endpoint);
@@ -40,8 +40,8 @@ fn short(text: &str) -> String {
 }
 
 /// Classifies an event by its shape and collects the work it names.
-pub fn parse(event: &Value) -> Work {
-    let mut work = Work::default();
+pub fn parse(event: &Value) -> DecideTrigger {
+    let mut work = DecideTrigger::default();
     if event.get("Records").is_some() {
         parse_sns(event, &mut work);
     } else if let Some(kind) = event.get("detail-type").and_then(Value::as_str) {
@@ -57,7 +57,7 @@ pub fn parse(event: &Value) -> Work {
     work
 }
 
-fn parse_sns(event: &Value, work: &mut Work) {
+fn parse_sns(event: &Value, work: &mut DecideTrigger) {
     let sns: SnsEvent = match serde_json::from_value(event.clone()) {
         Ok(e) => e,
         Err(e) => {
@@ -81,7 +81,7 @@ fn parse_sns(event: &Value, work: &mut Work) {
     }
 }
 
-fn parse_eventbridge(kind: &str, event: &Value, work: &mut Work) {
+fn parse_eventbridge(kind: &str, event: &Value, work: &mut DecideTrigger) {
     let detail = event.get("detail").unwrap_or(&Value::Null);
     match kind {
         "Scheduled Event" => work.sweep = true,

@@ -27,7 +27,7 @@ pub struct Named {
 
 /// What an event asks `record` to do.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Work {
+pub struct RecordTrigger {
     pub named: Vec<Named>,
     pub sweep: bool,
     pub ignored: Vec<String>,
@@ -40,8 +40,8 @@ fn short(text: &str) -> String {
 
 /// Classifies an event and collects the endpoints it names. `provider` is
 /// the account the function runs in; without it no CloudTrail event counts.
-pub fn parse(event: &Value, provider: Option<&AccountId>) -> Work {
-    let mut work = Work::default();
+pub fn parse(event: &Value, provider: Option<&AccountId>) -> RecordTrigger {
+    let mut work = RecordTrigger::default();
     if event.get("Records").is_some() {
         match serde_json::from_value::<SnsEvent>(event.clone()) {
             Ok(sns) => {
@@ -85,7 +85,7 @@ pub fn parse(event: &Value, provider: Option<&AccountId>) -> Work {
     work
 }
 
-fn cloudtrail(detail: &Value, work: &mut Work) {
+fn cloudtrail(detail: &Value, work: &mut RecordTrigger) {
     let name = detail.get("eventName").and_then(Value::as_str).unwrap_or_default();
     let accept = match name {
         "AcceptVpcEndpointConnections" => true,
@@ -149,7 +149,7 @@ mod tests {
         PROVIDER.parse().expect("account")
     }
 
-    fn parse(event: &Value) -> Work {
+    fn parse(event: &Value) -> RecordTrigger {
         super::parse(event, Some(&provider()))
     }
 
