@@ -913,26 +913,27 @@ def test_create_vpc_endpoint_rule_takes_only_endpoints_to_endpoint_services() ->
 
 # ------------------------------------------- respond's writes (issue 13)
 
-DYNAMO_RS = ROOT / "crates" / "aws" / "src" / "dynamo.rs"
+ITEMS_RS = ROOT / "crates" / "aws" / "src" / "items"
 WRITE_ACTIONS = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
                  "dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"}
 
 
 def partition_prefix(function: str) -> str:
-    """The literal partition key prefix a key function of dynamo.rs formats
-    (`key(format!("REQUEST#{endpoint}"), ...)`, `let pk = format!("AUDIT#...`)."""
-    text = DYNAMO_RS.read_text()
-    body = re.search(rf"\nfn {function}\(.*?\n\}}", text, re.S)
-    assert body, f"no fn {function} in {DYNAMO_RS}"
-    found = re.search(r'(?:key\(|let pk = )format!\("([A-Z]+#)', body.group(0))
-    assert found, f"{function}: no partition key format in {DYNAMO_RS}"
-    return found.group(1)
+    """The literal partition key prefix a key function of the adapter's item
+    types formats (`key(format!("REQUEST#{endpoint}"), ...)`, `format!("AUDIT#{endpoint}")`)."""
+    for path in sorted(ITEMS_RS.glob("*.rs")):
+        body = re.search(rf"\nfn {function}\(.*?\n\}}|\npub\(crate\) fn {function}\(.*?\n\}}", path.read_text(), re.S)
+        if body:
+            found = re.search(r'format!\("([A-Z]+#)', body.group(0))
+            assert found, f"{function}: no partition key format in {path}"
+            return found.group(1)
+    raise AssertionError(f"no fn {function} in {ITEMS_RS}")
 
 
 def test_respond_writes_only_request_and_audit_items() -> None:
     # Its URL is public: it may update a request record and append audit
     # entries, never write a policy, an allow entry or the registry.
-    prefixes = {partition_prefix("request_key"), partition_prefix("audit_item")}
+    prefixes = {partition_prefix("request_key"), partition_prefix("audit_partition")}
     assert prefixes == {"REQUEST#", "AUDIT#"}
     roles = role_statements(provider(SERVICES_ONE).resolved_resources())
     writes = [st for st in roles["RespondRole"] if st.get("Effect") == "Allow"
