@@ -20,14 +20,30 @@ help: ## List the targets
 RUST_TESTS = $(LOCAL_AWS) -- $(NEXTEST) run --workspace --locked --profile ci && \
 	$(CARGO) test --doc --workspace --locked
 
+# make test lints while it builds: clippy's driver compiles the workspace's
+# own crates for the tests (RUSTC_WORKSPACE_WRAPPER, as `cargo clippy` sets
+# it), so every dependency is compiled once, not checked once for clippy and
+# built again for the tests. --all-features builds (and so lints) every
+# target `make lint` checks but the benches, which are linted on their own.
+LINTED_BUILD = RUSTC_WORKSPACE_WRAPPER="$$(rustup which clippy-driver)" RUSTFLAGS="-D warnings"
+ALL_TESTS = --workspace --all-features --locked
+
 # A run from a fresh clone builds everything once: incremental compilation's
-# bookkeeping would only cost time (and disk).
+# bookkeeping would only cost time (and disk). The fuzzers run beside the
+# end-to-end tests, which mostly wait on the emulators; their output follows.
 test: export CARGO_INCREMENTAL = 0
-test: toolchain tools browser-tools nextest-tools lint ## Everything CI runs: format, lints, templates, unit, adapter and end-to-end tests
+test: toolchain tools browser-tools nextest-tools ## Everything CI runs: format, lints, templates, unit, adapter and end-to-end tests
+	$(CARGO) fmt --all -- --check
 	$(MAKE) --no-print-directory validate
 	$(MAKE) --no-print-directory test-localenv
-	$(RUST_TESTS)
-	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(CI_FUZZ_SECONDS)
+	$(CARGO) clippy -p gate-core --benches --locked -- -D warnings
+	$(LINTED_BUILD) $(CARGO) test $(ALL_TESTS) --no-run
+	@mkdir -p target; \
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(CI_FUZZ_SECONDS) > target/fuzz-ci.log 2>&1 & fuzz=$$!; \
+	$(LOCAL_AWS) -- env $(LINTED_BUILD) $(NEXTEST) run $(ALL_TESTS) --profile ci \
+	  && env $(LINTED_BUILD) $(CARGO) test --doc $(ALL_TESTS); rust=$$?; \
+	wait $$fuzz; fuzzed=$$?; cat target/fuzz-ci.log; \
+	[ $$rust -eq 0 ] && [ $$fuzzed -eq 0 ]
 
 test-rust: toolchain tools browser-tools nextest-tools ## Only the Rust tests (unit, end-to-end, doc) against the local AWS, with nextest
 	$(RUST_TESTS)
