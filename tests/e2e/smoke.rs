@@ -79,6 +79,25 @@ async fn record_binary_sweeps_a_new_endpoint_into_the_registry() -> Result<()> {
 }
 
 #[tokio::test]
+async fn record_binary_tells_lambda_whether_a_failure_is_worth_retrying() -> Result<()> {
+    let local = Local::from_env().await;
+    let service = local.service().await?;
+    let consumer = local.consumer("293000000003", "10.3.0.0/16", &[], false).await?;
+    local.request(&consumer, &service).await?;
+    // No such table: the sweep cannot record, and the invocation fails.
+    let vars = [("TABLE_NAME", gate_e2e::unique("no-such-table")), ("SERVICE_IDS", service.id.clone())];
+    let answer = invoke("record", "RecordFunction", &vars, sample("record/scheduled-sweep.json")?).await?;
+
+    assert_eq!(answer.kind, "error", "{answer:?}");
+    // The function's own classification, not the runtime's name for a boxed error.
+    let kind = answer.body["errorType"].as_str().unwrap_or_default();
+    assert!(matches!(kind, "Retryable" | "NonRetryable"), "{answer:?}");
+    let message = answer.body["errorMessage"].as_str().unwrap_or_default();
+    assert!(!message.is_empty(), "{answer:?}");
+    Ok(())
+}
+
+#[tokio::test]
 async fn respond_binary_refuses_a_tampered_link() -> Result<()> {
     let local = Local::from_env().await;
     let store = local.table().await?;

@@ -18,12 +18,9 @@ async fn main() -> Result<(), Error> {
     run(service_fn(|event: LambdaEvent<Value>| {
         let recorder = &recorder;
         let provider = own_account(&event.context.invoked_function_arn);
-        async move {
-            let report =
-                handle(recorder, &event.payload, provider.as_ref(), Timestamp::from(SystemTime::now()))
-                    .await?;
-            Ok::<_, Error>(serde_json::json!(report))
-        }
+        let now = Timestamp::from(SystemTime::now());
+        // The error stays an InvocationError, so Lambda is told whether to retry.
+        async move { handle(recorder, &event.payload, provider.as_ref(), now).await.map(|r| serde_json::json!(r)) }
     }))
     .await
 }
