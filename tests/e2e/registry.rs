@@ -237,7 +237,7 @@ async fn a_large_registry_sweep_pages_through_ec2_and_finds_what_vanished() -> R
 
     let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
     let report = handle(&w.recorder, &sweep, None, gate_e2e::now()).await?;
-    assert_eq!(report.counts.pages, 2, "{:?}", report.counts);
+    assert_eq!(report.counts.pages, 2, "EC2's pages: {:?}", report.counts);
     assert_eq!(report.counts.written, 1501, "1,500 recorded and one marked deleted");
     assert_eq!(report.written.len(), gate_app::report::REPORT_DETAILS);
     assert!(serde_json::to_string(&report)?.len() < 64 * 1024);
@@ -245,5 +245,101 @@ async fn a_large_registry_sweep_pages_through_ec2_and_finds_what_vanished() -> R
     assert_eq!(entry.state, ConnectionState::Deleted);
     let active = w.store.by_account(owner.parse()?, false).await?;
     assert_eq!(active.len(), 1500);
+    Ok(())
+}
+
+/// EC2 whose listing fails once on a page after the first: an invocation
+/// that dies part way through the registry's sweep.
+struct DiesOnce {
+    ec2: gate_aws::Ec2Connections,
+    died: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl gate_app::ports::Connections for DiesOnce {
+    async fn get(
+        &self,
+        endpoint: &gate_core::EndpointId,
+    ) -> std::result::Result<Option<gate_core::Connection>, gate_app::PortError> {
+        self.ec2.get(endpoint).await
+    }
+    async fn pending(
+        &self,
+        services: &[gate_core::ServiceId],
+    ) -> std::result::Result<Vec<gate_core::Connection>, gate_app::PortError> {
+        self.ec2.pending(services).await
+    }
+    async fn all(
+        &self,
+        services: &[gate_core::ServiceId],
+    ) -> std::result::Result<Vec<gate_core::Connection>, gate_app::PortError> {
+        self.ec2.all(services).await
+    }
+    async fn all_page(
+        &self,
+        services: &[gate_core::ServiceId],
+        cursor: Option<String>,
+    ) -> std::result::Result<gate_app::ports::Page, gate_app::PortError> {
+        if cursor.is_some() && !self.died.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(gate_app::PortError::plain("the invocation timed out", true));
+        }
+        self.ec2.all_page(services, cursor).await
+    }
+    async fn act(
+        &self,
+        action: gate_core::Action,
+        service: &gate_core::ServiceId,
+        endpoints: &[gate_core::EndpointId],
+    ) -> std::result::Result<Vec<gate_app::ports::Refused>, gate_app::PortError> {
+        self.ec2.act(action, service, endpoints).await
+    }
+}
+
+#[tokio::test]
+async fn a_registry_sweep_cut_short_goes_on_from_its_saved_cursor() -> Result<()> {
+    use gate_app::ports::Checkpoints;
+    let w = world().await?;
+    let owner = "270000000021";
+    let body =
+        json!({"service_id": w.service.id, "owner": owner, "count": 1200, "state": "available"}).to_string();
+    gate_e2e::http_post(&w.local.moto_url, "/_gate/seed", &body)?;
+
+    let dying = gate_app::record::Recorder {
+        connections: std::sync::Arc::new(DiesOnce {
+            ec2: gate_aws::Ec2Connections::new(w.local.ec2()),
+            died: false.into(),
+        }),
+        ..w.recorder.clone()
+    };
+    dying.sweep(&|_, _| {}, gate_e2e::now()).await.err().ok_or("the second page fails")?;
+    let saved = w.store.load(gate_app::record::SWEEP_NAME).await?.ok_or("a cursor in the table")?;
+    assert_eq!(w.store.by_account(owner.parse()?, false).await?.len(), 1000, "the first page is recorded");
+
+    // Meanwhile an endpoint the registry holds as active stops being listed.
+    let deleted: gate_core::EndpointId = "vpce-0000000000000beef".parse()?;
+    let now = gate_e2e::now();
+    w.store
+        .seed_registry(&[gate_core::RegistryEntry {
+            endpoint: deleted.clone(),
+            service: w.service.id.parse()?,
+            owner: owner.parse()?,
+            state: ConnectionState::Available,
+            dns_entries: vec![],
+            accepted_at: Some(now),
+            accepted_by: Some("endpoint-gate".into()),
+            why: "e2e".into(),
+            first_seen: now,
+            observed_at: now,
+            version: 1,
+        }])
+        .await?;
+
+    let report = w.recorder.sweep(&|_, _| {}, gate_e2e::now()).await?;
+    assert!(report.resumed, "went on from {saved}");
+    assert_eq!(report.counts.pages, 1, "only EC2's second page was read again");
+    assert_eq!(report.counts.written, 201, "200 new, and the deleted one: {:?}", report.counts);
+    assert_eq!(w.store.get(&deleted).await?.ok_or("kept")?.state, ConnectionState::Deleted);
+    assert_eq!(w.store.by_account(owner.parse()?, false).await?.len(), 1200);
+    assert_eq!(w.store.load(gate_app::record::SWEEP_NAME).await?, None, "finished: cursor forgotten");
     Ok(())
 }

@@ -27,7 +27,8 @@ use tokio::sync::Mutex;
 use crate::actions::Actions;
 use crate::error::PortError;
 use crate::ports::{
-    Audit, AuditEvent, AuditKind, Connections, ConsumerNetworks, Notifier, PolicySource, Requests,
+    Audit, AuditEvent, AuditKind, Checkpoints, Connections, ConsumerNetworks, Notifier, PolicySource,
+    Requests,
 };
 use crate::report::{Decided, Report};
 use crate::review::Review;
@@ -72,7 +73,13 @@ pub struct Decide {
     pub requests: Arc<dyn Requests>,
     pub review: Review,
     pub settings: Settings,
+    /// Where a sweep cut short resumes; without it every sweep starts at
+    /// the first page.
+    pub checkpoints: Option<Arc<dyn Checkpoints>>,
 }
+
+/// The name decide's sweep keeps its cursor under.
+pub const SWEEP_NAME: &str = "decide";
 
 impl std::fmt::Debug for Decide {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -112,7 +119,22 @@ impl Decide {
             actor: settings.actor.clone(),
             concurrency: settings.concurrency,
         };
-        Self { connections, networks, policies, requests, review: Review { notifier, actions }, settings }
+        Self {
+            connections,
+            networks,
+            policies,
+            requests,
+            review: Review { notifier, actions },
+            settings,
+            checkpoints: None,
+        }
+    }
+
+    /// Sweeps that run out of time resume where they stopped.
+    #[must_use]
+    pub fn resuming(mut self, checkpoints: Arc<dyn Checkpoints>) -> Self {
+        self.checkpoints = Some(checkpoints);
+        self
     }
 
     fn actions(&self) -> &Actions {
@@ -146,22 +168,32 @@ impl Decide {
 
     /// Reconciles every pending connection of the configured services, a
     /// page at a time, so memory stays flat however many there are. Stops
-    /// before a page when `deadline` has passed (the invocation's time is
-    /// nearly out): the report then says `stopped_early: true`, and the next
-    /// sweep starts again, skipping what was decided with one read per 100.
+    /// before a page once `deadline` has passed (the invocation's time is
+    /// nearly out): the report then says `stopped_early: true`. Where it got
+    /// to is saved after every page, so the next sweep goes on from there
+    /// even if this invocation is killed; a sweep that reaches the last page
+    /// forgets the cursor, and the one after starts at the first page again.
+    /// Going on from a cursor skips nothing: connections EC2 lists before it
+    /// were examined, and newer ones come with their own event (and are in
+    /// the next full pass). Nothing is done twice: decisions are claimed.
     pub async fn sweep_until(&self, now: Timestamp, deadline: Option<Instant>) -> Result<Report, PortError> {
         let mut report = Report::default();
-        let mut cursor = None;
+        let mut cursor = match &self.checkpoints {
+            Some(c) => c.load(SWEEP_NAME).await?,
+            None => None,
+        };
+        report.resumed = cursor.is_some();
+        let mut saved = cursor.is_some();
         loop {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 tracing::warn!(
                     pages = report.counts.pages,
-                    "sweep stopped before its time ran out; the next one goes on"
+                    "sweep stopped before its time ran out; the next one goes on from here"
                 );
                 report.stopped_early = true;
                 break;
             }
-            let page = self.connections.pending_page(&self.settings.services, cursor.take()).await?;
+            let page = self.connections.pending_page(&self.settings.services, cursor.clone()).await?;
             tracing::info!(
                 pending = page.connections.len(),
                 page = report.counts.pages + 1,
@@ -170,9 +202,15 @@ impl Decide {
             let mut done = self.run(page.connections, now).await?;
             done.counts.pages = 1;
             report.absorb(done);
-            match page.next {
-                Some(next) => cursor = Some(next),
-                None => break,
+            cursor = page.next;
+            if let Some(checkpoints) = &self.checkpoints
+                && (cursor.is_some() || saved)
+            {
+                checkpoints.save(SWEEP_NAME, cursor.as_deref(), now).await?;
+                saved = cursor.is_some();
+            }
+            if cursor.is_none() {
+                break;
             }
         }
         Ok(report)

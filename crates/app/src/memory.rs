@@ -7,13 +7,13 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use gate_core::{
     AccountId, Action, AllowEntry, Cidr, Connection, ConnectionState, Discovery, EndpointId, PolicyBook,
-    RegistryEntry, RequestRecord, RequestState, ServiceId, ServicePolicy, SlackMessage,
+    RegistryEntry, RequestRecord, RequestState, ServiceId, ServicePolicy, SlackMessage, Timestamp,
 };
 
 use crate::error::PortError;
 use crate::ports::{
-    Audience, Audit, AuditEvent, Catalogue, Connections, ConsumerNetworks, Notifier, Nudge, PolicySource,
-    Posted, Refused, Registry, Requests, ServiceInfo, SlackReplies, SlackReply,
+    Audience, Audit, AuditEvent, Catalogue, Checkpoints, Connections, ConsumerNetworks, Notifier, Nudge,
+    Page, PolicySource, Posted, Refused, Registry, Requests, ServiceInfo, SlackReplies, SlackReply,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -28,6 +28,9 @@ pub struct InMemoryConnections {
     pub act_calls: Mutex<Vec<(Action, ServiceId, Vec<EndpointId>)>>,
     /// When set, every call fails with this (transient) error message.
     pub fail_with: Mutex<Option<String>>,
+    /// When set, listings come in pages of this many, ordered by endpoint
+    /// id, each cursor the last id of the page before (as stable as EC2's).
+    pub page_size: Mutex<Option<usize>>,
 }
 
 impl InMemoryConnections {
@@ -51,6 +54,22 @@ impl InMemoryConnections {
             None => Ok(()),
         }
     }
+
+    /// One page of `listed` (sorted by endpoint) after `cursor`.
+    fn page_of(&self, listed: Vec<Connection>, cursor: Option<String>) -> Page {
+        let Some(size) = *lock(&self.page_size) else {
+            return match cursor {
+                None => Page { connections: listed, next: None },
+                Some(_) => Page::default(),
+            };
+        };
+        let rest: Vec<Connection> = listed
+            .into_iter()
+            .filter(|c| cursor.as_deref().is_none_or(|after| c.endpoint.as_str() > after))
+            .collect();
+        let next = (rest.len() > size).then(|| rest[size - 1].endpoint.to_string());
+        Page { connections: rest.into_iter().take(size).collect(), next }
+    }
 }
 
 #[async_trait]
@@ -63,6 +82,14 @@ impl Connections for InMemoryConnections {
     async fn pending(&self, services: &[ServiceId]) -> Result<Vec<Connection>, PortError> {
         let all = self.all(services).await?;
         Ok(all.into_iter().filter(|c| c.state == ConnectionState::PendingAcceptance).collect())
+    }
+
+    async fn pending_page(&self, services: &[ServiceId], cursor: Option<String>) -> Result<Page, PortError> {
+        Ok(self.page_of(self.pending(services).await?, cursor))
+    }
+
+    async fn all_page(&self, services: &[ServiceId], cursor: Option<String>) -> Result<Page, PortError> {
+        Ok(self.page_of(self.all(services).await?, cursor))
     }
 
     async fn all(&self, services: &[ServiceId]) -> Result<Vec<Connection>, PortError> {
@@ -354,5 +381,28 @@ pub struct StaticCatalogue(pub Vec<ServiceInfo>);
 impl Catalogue for StaticCatalogue {
     async fn services(&self, ids: &[ServiceId]) -> Result<Vec<ServiceInfo>, PortError> {
         Ok(self.0.iter().filter(|s| ids.is_empty() || ids.contains(&s.id)).cloned().collect())
+    }
+}
+
+/// Sweep cursors, with every save kept so tests can see the progress.
+#[derive(Debug, Default)]
+pub struct InMemoryCheckpoints {
+    pub cursors: Mutex<HashMap<String, String>>,
+    pub saves: Mutex<Vec<(String, Option<String>)>>,
+}
+
+#[async_trait]
+impl Checkpoints for InMemoryCheckpoints {
+    async fn load(&self, sweep: &str) -> Result<Option<String>, PortError> {
+        Ok(lock(&self.cursors).get(sweep).cloned())
+    }
+
+    async fn save(&self, sweep: &str, cursor: Option<&str>, _at: Timestamp) -> Result<(), PortError> {
+        lock(&self.saves).push((sweep.to_owned(), cursor.map(str::to_owned)));
+        match cursor {
+            Some(c) => lock(&self.cursors).insert(sweep.to_owned(), c.to_owned()),
+            None => lock(&self.cursors).remove(sweep),
+        };
+        Ok(())
     }
 }

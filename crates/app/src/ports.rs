@@ -46,6 +46,14 @@ pub trait Connections: Send + Sync {
             Some(_) => Ok(Page::default()),
         }
     }
+    /// The connections of these endpoints that EC2 still lists, in any state.
+    async fn find(&self, endpoints: &[EndpointId]) -> Result<Vec<Connection>, PortError> {
+        let mut found = Vec::new();
+        for endpoint in endpoints {
+            found.extend(self.get(endpoint).await?);
+        }
+        Ok(found)
+    }
     /// Accepts or rejects endpoints of one service; what EC2 refused comes back.
     async fn act(
         &self,
@@ -61,6 +69,15 @@ pub struct Page {
     pub connections: Vec<Connection>,
     /// Opaque to callers; `None` on the last page.
     pub next: Option<String>,
+}
+
+/// Where a sweep that ran out of time got to, so that the next invocation
+/// goes on from there instead of starting again. One cursor per sweep.
+#[async_trait]
+pub trait Checkpoints: Send + Sync {
+    async fn load(&self, sweep: &str) -> Result<Option<String>, PortError>;
+    /// Keeps `cursor`; `None` forgets it (the sweep finished).
+    async fn save(&self, sweep: &str, cursor: Option<&str>, at: Timestamp) -> Result<(), PortError>;
 }
 
 /// The consumer side: which CIDRs the endpoint's VPC has.
@@ -247,6 +264,34 @@ pub trait Registry: Send + Sync {
     /// EC2, without holding whole entries.
     async fn active_ids(&self, service: &ServiceId) -> Result<Vec<EndpointId>, PortError> {
         Ok(self.by_service(service, false).await?.into_iter().map(|e| e.endpoint).collect())
+    }
+    /// The entries of these endpoints, those that exist.
+    async fn get_many(
+        &self,
+        endpoints: &[EndpointId],
+    ) -> Result<HashMap<EndpointId, RegistryEntry>, PortError> {
+        let mut found = HashMap::new();
+        for endpoint in endpoints {
+            if let Some(entry) = self.get(endpoint).await? {
+                found.insert(endpoint.clone(), entry);
+            }
+        }
+        Ok(found)
+    }
+    /// Up to `limit` ids of a service's active endpoints after `after`, in
+    /// id order, and whether more may follow: the sweep's second pass.
+    async fn active_page(
+        &self,
+        service: &ServiceId,
+        after: Option<&EndpointId>,
+        limit: usize,
+    ) -> Result<(Vec<EndpointId>, bool), PortError> {
+        let mut ids = self.active_ids(service).await?;
+        ids.sort();
+        ids.retain(|id| after.is_none_or(|a| id > a));
+        let more = ids.len() > limit;
+        ids.truncate(limit);
+        Ok((ids, more))
     }
     /// Every state the endpoint was recorded in, oldest first.
     async fn changes(&self, endpoint: &EndpointId) -> Result<Vec<RegistryEntry>, PortError>;

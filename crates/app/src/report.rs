@@ -39,9 +39,11 @@ pub struct Report {
     pub notified: Vec<EndpointId>,
     pub skipped: Vec<Note>,
     pub failed: Vec<Note>,
-    /// A sweep stopped before its time ran out; the next sweep starts
-    /// again, and what was decided is skipped cheaply.
+    /// A sweep stopped before its time ran out; the next one goes on
+    /// from where this one got to.
     pub stopped_early: bool,
+    /// The sweep went on from where an earlier one stopped.
+    pub resumed: bool,
 }
 
 /// Everything a run did, counted.
@@ -128,5 +130,6 @@ impl Report {
             failed: counts.failed + o.failed,
         };
         self.stopped_early |= other.stopped_early;
+        self.resumed |= other.resumed;
     }
 }

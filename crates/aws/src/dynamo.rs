@@ -71,7 +71,7 @@ impl DynamoStore {
 
     /// Reads items by key in batches of 100, retrying what DynamoDB leaves
     /// unprocessed, with bounded concurrency.
-    async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, PortError> {
+    pub(crate) async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, PortError> {
         let chunks: Vec<Vec<Item>> = keys.chunks(BATCH_GET_MAX).map(<[Item]>::to_vec).collect();
         let pages: Vec<Vec<Item>> = stream::iter(chunks)
             .map(|chunk| self.batch_get_chunk(chunk))

@@ -7,7 +7,7 @@ use gate_app::PortError;
 use gate_app::ports::{Connections, Page, Refused};
 use gate_core::{Action, Connection, ConnectionState, DnsEntry, EndpointId, ServiceId, Timestamp};
 
-use crate::error::port_error;
+use crate::error::{code, port_error};
 
 /// Largest page DescribeVpcEndpointConnections allows.
 const PAGE: i32 = 1000;
@@ -74,15 +74,26 @@ impl Ec2Connections {
         if !chunk.is_empty() {
             filters.push(filter("service-id", chunk.iter().map(ToString::to_string)));
         }
-        let out = self
-            .client
-            .describe_vpc_endpoint_connections()
-            .set_filters(Some(filters))
-            .max_results(PAGE)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| port_error("DescribeVpcEndpointConnections failed", e))?;
+        let describe = |token: Option<String>| {
+            self.client
+                .describe_vpc_endpoint_connections()
+                .set_filters(Some(filters.clone()))
+                .max_results(PAGE)
+                .set_next_token(token)
+                .send()
+        };
+        let out = match describe(token.clone()).await {
+            // A sweep resumed from a token EC2 no longer honours ("not valid
+            // or is expired", EC2 API Reference, Error codes): this part of
+            // the listing starts again. Decisions are claimed, so going over
+            // connections again repeats reads, never actions.
+            Err(e) if token.is_some() && code(&e) == Some("InvalidPaginationToken") => {
+                tracing::warn!(chunk = index, "sweep cursor expired; listing this part again from its start");
+                describe(None).await
+            }
+            other => other,
+        }
+        .map_err(|e| port_error("DescribeVpcEndpointConnections failed", e))?;
         let connections = out.vpc_endpoint_connections().iter().filter_map(to_connection).collect();
         let next = match out.next_token().filter(|t| !t.is_empty()) {
             Some(t) => Some(format!("{index}:{t}")),
@@ -168,6 +179,17 @@ impl Connections for Ec2Connections {
 
     async fn all(&self, services: &[ServiceId]) -> Result<Vec<Connection>, PortError> {
         self.of_services(services, None).await
+    }
+
+    /// 200 ids per call, in any state: DescribeVpcEndpointConnections
+    /// filters on `vpc-endpoint-id`, values ORed.
+    async fn find(&self, endpoints: &[EndpointId]) -> Result<Vec<Connection>, PortError> {
+        let mut found = Vec::new();
+        for chunk in endpoints.chunks(FILTER_VALUES) {
+            let ids = chunk.iter().map(ToString::to_string);
+            found.extend(self.describe(vec![filter("vpc-endpoint-id", ids)]).await?);
+        }
+        Ok(found)
     }
 
     async fn act(

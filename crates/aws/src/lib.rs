@@ -2,6 +2,7 @@
 //! nothing outside this crate sees an SDK type.
 
 pub mod catalogue;
+mod checkpoint_store;
 pub mod dynamo;
 pub mod ec2;
 pub mod error;

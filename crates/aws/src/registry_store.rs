@@ -38,6 +38,15 @@ impl DynamoStore {
     }
 }
 
+/// The endpoint of a registry item read with keys only.
+fn endpoint_of(item: &Item, service: &ServiceId) -> Result<EndpointId, PortError> {
+    let pk = item.get("pk").and_then(|v| v.as_s().ok()).map(String::as_str).unwrap_or_default();
+    match pk.strip_prefix(ENDPOINT_PREFIX).map(str::parse::<EndpointId>) {
+        Some(Ok(id)) => Ok(id),
+        _ => Err(PortError::plain(format!("registry item {pk:?} of {service} has no endpoint key"), false)),
+    }
+}
+
 #[async_trait]
 impl Registry for DynamoStore {
     async fn get(&self, endpoint: &EndpointId) -> Result<Option<RegistryEntry>, PortError> {
@@ -100,18 +109,57 @@ impl Registry for DynamoStore {
         while let Some(item) = pages.next().await {
             let item =
                 item.map_err(|e| port_error(format!("listing the active endpoints of {service} failed"), e))?;
-            let pk = item.get("pk").and_then(|v| v.as_s().ok()).map(String::as_str).unwrap_or_default();
-            match pk.strip_prefix(ENDPOINT_PREFIX).map(str::parse::<EndpointId>) {
-                Some(Ok(id)) => ids.push(id),
-                _ => {
-                    return Err(PortError::plain(
-                        format!("registry item {pk:?} of {service} has no endpoint key"),
-                        false,
-                    ));
-                }
-            }
+            ids.push(endpoint_of(&item, service)?);
         }
         Ok(ids)
+    }
+
+    async fn get_many(
+        &self,
+        endpoints: &[EndpointId],
+    ) -> Result<HashMap<EndpointId, RegistryEntry>, PortError> {
+        let keys = endpoints.iter().map(entry_key).collect();
+        let entries = entries(self.batch_get(keys).await?)?;
+        Ok(entries.into_iter().map(|e| (e.endpoint.clone(), e)).collect())
+    }
+
+    /// One query page of keys only; the next starts after `after`'s index
+    /// key, which is rebuilt from the id (DynamoDB's `ExclusiveStartKey` is
+    /// the last item's table and index keys).
+    async fn active_page(
+        &self,
+        service: &ServiceId,
+        after: Option<&EndpointId>,
+        limit: usize,
+    ) -> Result<(Vec<EndpointId>, bool), PortError> {
+        let values = HashMap::from([
+            (":pk".to_owned(), AttributeValue::S(service_partition(service))),
+            (":prefix".to_owned(), AttributeValue::S(ACTIVE_PREFIX.to_owned())),
+        ]);
+        let start = after.map(|id| {
+            let mut key = entry_key(id);
+            key.insert(GSI1.keys.hash.to_owned(), AttributeValue::S(service_partition(service)));
+            key.insert(GSI1.keys.range.to_owned(), AttributeValue::S(format!("{ACTIVE_PREFIX}{id}")));
+            key
+        });
+        let out = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .index_name(GSI1.name)
+            .key_condition_expression(format!(
+                "{} = :pk AND begins_with({}, :prefix)",
+                GSI1.keys.hash, GSI1.keys.range
+            ))
+            .set_expression_attribute_values(Some(values))
+            .projection_expression("pk")
+            .set_exclusive_start_key(start)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| port_error(format!("listing the active endpoints of {service} failed"), e))?;
+        let ids = out.items().iter().map(|item| endpoint_of(item, service)).collect::<Result<_, _>>()?;
+        Ok((ids, out.last_evaluated_key().is_some()))
     }
 
     async fn changes(&self, endpoint: &EndpointId) -> Result<Vec<RegistryEntry>, PortError> {

@@ -125,6 +125,7 @@ impl Wiring {
             notifier,
             settings,
         )
+        .resuming(self.store.clone())
     }
 
     /// Answers; `posted` is where reviews were posted (Slack), updated
@@ -140,6 +141,7 @@ impl Wiring {
             registry: self.store.clone(),
             audit: self.store.clone(),
             services,
+            checkpoints: Some(self.store.clone()),
         }
     }
 

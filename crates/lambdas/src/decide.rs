@@ -1,6 +1,6 @@
 //! The `decide` function: an event in, decisions out.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use gate_app::subscriptions::TopicWatch;
 use gate_app::{Decide, PortError, Report, Settings};
@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::DecideConfig;
-use crate::invocation::InvocationError;
+use crate::invocation::{InvocationError, sweep_deadline};
 
 /// What the function needs, built once per cold start.
 #[derive(Debug)]
@@ -106,15 +106,4 @@ pub async fn handle_within(
         return Err(InvocationError::Unfinished { count: out.report.counts.failed, what: "connection(s)" });
     }
     Ok(out)
-}
-
-/// How long before the invocation's deadline a sweep stops taking pages: a
-/// page of 1,000 connections with its reads and writes fits in it.
-pub const SWEEP_MARGIN: Duration = Duration::from_secs(30);
-
-/// When a sweep must stop, from the invocation's deadline (epoch ms).
-pub fn sweep_deadline(deadline_ms: u64) -> Option<Instant> {
-    let now_ms = u64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_millis()).ok()?;
-    let left = Duration::from_millis(deadline_ms.checked_sub(now_ms)?);
-    Some(Instant::now() + left.saturating_sub(SWEEP_MARGIN))
 }

@@ -2,6 +2,8 @@
 //! `Retryable` when trying the event again can help, with the whole cause
 //! chain as the message (never a secret: port errors carry none).
 
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
 use gate_app::PortError;
 use lambda_runtime::Diagnostic;
 
@@ -33,6 +35,18 @@ impl From<InvocationError> for Diagnostic {
         };
         Diagnostic { error_type: error_type.into(), error_message }
     }
+}
+
+/// How long before the invocation's deadline a sweep stops taking pages: a
+/// page of 1,000 connections with its reads and writes fits in it.
+pub const SWEEP_MARGIN: Duration = Duration::from_secs(30);
+
+/// When a sweep must stop, from the invocation's deadline (epoch ms, from
+/// the Runtime API's `Lambda-Runtime-Deadline-Ms`).
+pub fn sweep_deadline(deadline_ms: u64) -> Option<Instant> {
+    let now_ms = u64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_millis()).ok()?;
+    let left = Duration::from_millis(deadline_ms.checked_sub(now_ms)?);
+    Some(Instant::now() + left.saturating_sub(SWEEP_MARGIN))
 }
 
 #[cfg(test)]

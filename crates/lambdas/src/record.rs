@@ -8,6 +8,8 @@
 //!   person's in the console; the caller of an Accept is who accepted.
 //! - EventBridge `Scheduled Event`: sweep every connection of the services.
 
+use std::time::Instant;
+
 use gate_app::record::{Hint, RecordReport, Recorder};
 use gate_core::{AccountId, Timestamp};
 use gate_inputs::record_event;
@@ -31,6 +33,18 @@ pub async fn handle(
     provider: Option<&AccountId>,
     now: Timestamp,
 ) -> Result<RecordReport, InvocationError> {
+    handle_within(recorder, event, provider, now, None).await
+}
+
+/// One invocation whose sweep stops taking pages at `deadline`; the next
+/// sweep goes on from there.
+pub async fn handle_within(
+    recorder: &Recorder,
+    event: &Value,
+    provider: Option<&AccountId>,
+    now: Timestamp,
+    deadline: Option<Instant>,
+) -> Result<RecordReport, InvocationError> {
     let work = record_event::parse(event, provider);
     for why in &work.ignored {
         tracing::info!(why, "event ignored");
@@ -42,7 +56,8 @@ pub async fn handle(
         work.named.into_iter().map(|n| Hint { endpoint: n.endpoint, accepted_by: n.accepted_by }).collect();
     let mut report = recorder.record(&hints, now).await;
     if work.sweep {
-        let swept = recorder.sweep(&|done, total| tracing::info!(done, total, "registry sweep"), now).await?;
+        let progress = |done, total| tracing::debug!(done, total, "registry sweep");
+        let swept = recorder.sweep_until(&progress, now, deadline).await?;
         report.absorb(swept);
     }
     tracing::info!(

@@ -6,3 +6,4 @@
 mod decide;
 mod explain;
 mod registry;
+mod sweeps;

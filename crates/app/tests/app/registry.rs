@@ -65,6 +65,7 @@ fn world(conns: Vec<Connection>) -> World {
         registry: registry.clone(),
         audit: audit.clone(),
         services: vec![SVC.parse().expect("svc")],
+        checkpoints: None,
     };
     World { connections, requests, audit, registry, recorder }
 }

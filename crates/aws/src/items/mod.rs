@@ -13,6 +13,7 @@
 //! | audit event   | `AUDIT#<vpce or ->` | `<nanos>#<seq>#<kind>`  |                 |                     |
 //! | registry      | `ENDPOINT#<vpce>`   | `ENTRY`                 | `REGSVC#<svc>`  | `<view>#<vpce>`     |
 //! | its changes   | `ENDPOINT#<vpce>`   | `CHANGE#<version>`      |                 |                     |
+//! | sweep cursor  | `SWEEP#<sweep>`     | `CURSOR`                |                 |                     |
 //!
 //! Registry entries are also in `gsi2` (`REGACCT#<account>`, `<view>#<vpce>`),
 //! where `<view>` is `active` or `history`, so the active view of an account
@@ -28,6 +29,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub(crate) mod audit;
+pub(crate) mod checkpoint;
 pub(crate) mod config;
 #[cfg(test)]
 mod golden;

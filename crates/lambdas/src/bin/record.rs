@@ -5,7 +5,8 @@ use std::time::SystemTime;
 
 use gate_core::Timestamp;
 use gate_lambdas::config::RecordConfig;
-use gate_lambdas::record::{handle, own_account};
+use gate_lambdas::invocation::sweep_deadline;
+use gate_lambdas::record::{handle_within, own_account};
 use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
 use serde_json::Value;
 
@@ -19,8 +20,13 @@ async fn main() -> Result<(), Error> {
         let recorder = &recorder;
         let provider = own_account(&event.context.invoked_function_arn);
         let now = Timestamp::from(SystemTime::now());
+        let deadline = sweep_deadline(event.context.deadline);
         // The error stays an InvocationError, so Lambda is told whether to retry.
-        async move { handle(recorder, &event.payload, provider.as_ref(), now).await.map(|r| serde_json::json!(r)) }
+        async move {
+            handle_within(recorder, &event.payload, provider.as_ref(), now, deadline)
+                .await
+                .map(|r| serde_json::json!(r))
+        }
     }))
     .await
 }

@@ -55,6 +55,7 @@ async fn world_where(dns_name: impl Fn(u32) -> String, service_name: &str) -> Lo
         registry: registry.clone(),
         audit: Arc::new(InMemoryAudit::default()),
         services: vec![],
+        checkpoints: None,
     };
     recorder.sweep(&|_, _| {}, now()).await.expect("sweeps");
     let lookup = Lookup {

@@ -39,6 +39,7 @@ fn world(state: ConnectionState) -> (Arc<InMemoryRegistry>, Recorder, Arc<InMemo
         registry: registry.clone(),
         audit: audit.clone(),
         services: vec![SVC.parse().expect("svc")],
+        checkpoints: None,
     };
     (registry, recorder, audit)
 }

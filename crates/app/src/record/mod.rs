@@ -4,20 +4,21 @@
 //! thing) reads every connection of the services and notices the ones EC2
 //! no longer lists.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
-use futures_util::stream::{self, StreamExt};
 use gate_core::registry::{Attribution, Merge, Observation, merge};
-use gate_core::{ConnectionState, EndpointId, Reason, RequestState, ServiceId, Timestamp};
+use gate_core::{ConnectionState, EndpointId, Reason, RequestRecord, RequestState, ServiceId, Timestamp};
 use serde::Serialize;
 
 use crate::error::PortError;
-use crate::ports::{Audit, Connections, Registry, Requests};
+use crate::ports::{Audit, Checkpoints, Connections, Registry, Requests};
 use crate::report::keep;
 
 /// Conflicting writers (two events for one endpoint at once) retry this often.
 const WRITE_ATTEMPTS: usize = 5;
+
+mod sweep;
+pub use sweep::SWEEP_NAME;
 
 #[derive(Clone)]
 pub struct Recorder {
@@ -28,6 +29,8 @@ pub struct Recorder {
     pub audit: Arc<dyn Audit>,
     /// The provider's services; others are not recorded. Empty: all.
     pub services: Vec<ServiceId>,
+    /// Where a sweep cut short resumes; without it every sweep starts over.
+    pub checkpoints: Option<Arc<dyn Checkpoints>>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -44,9 +47,6 @@ pub struct Hint {
     pub accepted_by: Option<String>,
 }
 
-/// Connections recorded at once by the sweep.
-const CONCURRENCY: usize = 16;
-
 /// What one run did. The lists keep their first
 /// [`REPORT_DETAILS`](crate::report::REPORT_DETAILS) entries;
 /// `counts` counts them all, so a sweep's answer stays small.
@@ -61,6 +61,11 @@ pub struct RecordReport {
     /// Connections of services Endpoint Gate does not manage.
     pub skipped: Vec<EndpointId>,
     pub failed: Vec<(EndpointId, String)>,
+    /// The sweep stopped before the invocation's time ran out; the next
+    /// one goes on from where it got to.
+    pub stopped_early: bool,
+    /// The sweep went on from where an earlier one stopped.
+    pub resumed: bool,
 }
 
 /// Everything a run recorded, counted.
@@ -130,14 +135,9 @@ impl RecordReport {
             skipped: a.skipped + b.skipped,
             failed: a.failed + b.failed,
         };
+        self.stopped_early |= other.stopped_early;
+        self.resumed |= other.resumed;
     }
-}
-
-/// An endpoint id as a number (`vpce-` and up to 17 hex digits): the
-/// sweep remembers 100,000 of them in a couple of megabytes.
-fn id_key(endpoint: &EndpointId) -> u128 {
-    let hex = endpoint.as_str().trim_start_matches("vpce-");
-    u128::from_str_radix(hex, 16).unwrap_or_default()
 }
 
 impl Recorder {
@@ -182,82 +182,6 @@ impl Recorder {
         report
     }
 
-    /// Reads every connection of the services a page at a time, records
-    /// each (16 at once), and then marks the active entries EC2 no longer
-    /// lists as deleted. Memory holds a page and the ids seen, not the
-    /// connections. `progress` hears (done, known so far) as it goes. Every
-    /// observation is dated `now`, when the sweep began: a write by an event
-    /// during the sweep is newer and stands.
-    pub async fn sweep(
-        &self,
-        progress: &(dyn Fn(usize, usize) + Sync),
-        now: Timestamp,
-    ) -> Result<RecordReport, PortError> {
-        let mut report = RecordReport::default();
-        let mut seen: HashSet<u128> = HashSet::new();
-        let mut services: Vec<ServiceId> = self.services.clone();
-        let mut cursor = None;
-        let mut done = 0;
-        loop {
-            let page = self.connections.all_page(&self.services, cursor.take()).await?;
-            for c in &page.connections {
-                seen.insert(id_key(&c.endpoint));
-                if !services.contains(&c.service) {
-                    services.push(c.service.clone());
-                }
-            }
-            let listed = page.connections.len();
-            let observations = page.connections.into_iter().map(|c| Observation {
-                endpoint: c.endpoint.clone(),
-                connection: Some(c),
-                observed_at: now,
-                attribution: None,
-            });
-            self.observe_all(observations, &mut report).await;
-            report.counts.pages += 1;
-            done += listed;
-            progress(done, done);
-            match page.next {
-                Some(next) => cursor = Some(next),
-                None => break,
-            }
-        }
-        let mut vanished = Vec::new();
-        for service in &services {
-            for endpoint in self.registry.active_ids(service).await? {
-                if !seen.contains(&id_key(&endpoint)) {
-                    vanished.push(endpoint);
-                }
-            }
-        }
-        if !vanished.is_empty() {
-            let total = done + vanished.len();
-            let gone = vanished.into_iter().map(|endpoint| Observation {
-                endpoint,
-                connection: None,
-                observed_at: now,
-                attribution: None,
-            });
-            self.observe_all(gone, &mut report).await;
-            progress(total, total);
-        }
-        Ok(report)
-    }
-
-    async fn observe_all(&self, observations: impl Iterator<Item = Observation>, report: &mut RecordReport) {
-        let results: Vec<(EndpointId, Result<Done, PortError>)> = stream::iter(observations)
-            .map(|obs| async move {
-                let endpoint = obs.endpoint.clone();
-                (endpoint, self.observe(obs).await)
-            })
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
-        for (endpoint, result) in results {
-            report.count(endpoint, result);
-        }
-    }
-
     /// Merges one observation, retrying when another writer got there first.
     async fn observe(&self, mut obs: Observation) -> Result<Done, PortError> {
         // Endpoint Gate's own record explains best; CloudTrail's caller of its
@@ -288,16 +212,22 @@ impl Recorder {
     /// Who accepted, when Endpoint Gate did: its request record says.
     async fn gate_attribution(&self, endpoint: &EndpointId) -> Result<Option<Attribution>, PortError> {
         let record = self.requests.get_many(std::slice::from_ref(endpoint)).await?.remove(endpoint);
-        Ok(record.and_then(|r| match r.state {
-            RequestState::Accepted => Some(Attribution {
-                actor: r.actor,
-                // The registry is what consumers read: their wording.
-                why: r.reasons.iter().map(Reason::for_consumer).collect::<Vec<_>>().join("; "),
-            }),
-            RequestState::Approved => {
-                Some(Attribution { why: format!("approved by {} after review", r.actor), actor: r.actor })
-            }
-            _ => None,
-        }))
+        Ok(record.and_then(attribution))
+    }
+}
+
+/// Who accepted, from Endpoint Gate's record, when Endpoint Gate did.
+fn attribution(record: RequestRecord) -> Option<Attribution> {
+    match record.state {
+        RequestState::Accepted => Some(Attribution {
+            // The registry is what consumers read: their wording.
+            why: record.reasons.iter().map(Reason::for_consumer).collect::<Vec<_>>().join("; "),
+            actor: record.actor,
+        }),
+        RequestState::Approved => Some(Attribution {
+            why: format!("approved by {} after review", record.actor),
+            actor: record.actor,
+        }),
+        _ => None,
     }
 }

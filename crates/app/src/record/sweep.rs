@@ -1,0 +1,226 @@
+//! The registry's sweep, in two passes a page at a time: every connection
+//! EC2 lists is recorded, then every active entry EC2 no longer lists is
+//! marked deleted. Memory holds one page, whatever the number of
+//! connections, and where the sweep got to is saved after every page, so a
+//! sweep that runs out of time goes on in the next invocation.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use futures_util::stream::{self, StreamExt};
+use gate_core::registry::{Merge, Observation, merge};
+use gate_core::{EndpointId, ServiceId, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use super::{Done, RecordReport, Recorder, attribution};
+use crate::error::PortError;
+
+/// The name record's sweep keeps its cursor under.
+pub const SWEEP_NAME: &str = "record";
+
+/// Active registry entries compared with EC2 at once in the second pass.
+const ACTIVE_PAGE: usize = 1000;
+
+/// Registry writes in flight at once.
+const CONCURRENCY: usize = 16;
+
+/// Where a sweep is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "pass", rename_all = "snake_case")]
+enum Cursor {
+    /// Recording EC2's listing from `ec2` (its first page when `None`).
+    /// `services` are those seen so far, when the recorder is not limited
+    /// to some: the second pass needs them.
+    Listed { ec2: Option<String>, services: Vec<ServiceId> },
+    /// Comparing the active entries of `services[service]` after `after`
+    /// with what EC2 lists.
+    Vanished { services: Vec<ServiceId>, service: usize, after: Option<EndpointId> },
+}
+
+impl Cursor {
+    const START: Cursor = Cursor::Listed { ec2: None, services: Vec::new() };
+}
+
+impl Recorder {
+    /// A whole sweep, however long it takes (the CLI's backfill).
+    pub async fn sweep(
+        &self,
+        progress: &(dyn Fn(usize, usize) + Sync),
+        now: Timestamp,
+    ) -> Result<RecordReport, PortError> {
+        self.sweep_until(progress, now, None).await
+    }
+
+    /// Sweeps until done, or until `deadline` has passed (checked between
+    /// pages): the report then says `stopped_early`, and the next sweep goes
+    /// on from the saved cursor. `progress` hears (done, known so far).
+    /// Every observation is dated `now`, when the sweep began: a write by an
+    /// event during the sweep is newer and stands.
+    pub async fn sweep_until(
+        &self,
+        progress: &(dyn Fn(usize, usize) + Sync),
+        now: Timestamp,
+        deadline: Option<Instant>,
+    ) -> Result<RecordReport, PortError> {
+        let mut report = RecordReport::default();
+        let mut at = self.resume_point().await?;
+        report.resumed = at != Cursor::START;
+        let mut saved = report.resumed;
+        let mut done = 0;
+        loop {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                tracing::warn!(pages = report.counts.pages, "registry sweep stopped before its time ran out");
+                report.stopped_early = true;
+                break;
+            }
+            let next = match at {
+                Cursor::Listed { ec2, services } => self.list(ec2, services, now, &mut report).await?,
+                Cursor::Vanished { services, service, after } => {
+                    self.vanished(services, service, after, now, &mut report).await?
+                }
+            };
+            done = report.counts.written + report.unchanged + report.stale + report.counts.failed;
+            progress(done, done);
+            if let Some(checkpoints) = &self.checkpoints
+                && (next.is_some() || saved)
+            {
+                let text =
+                    next.as_ref().map(serde_json::to_string).transpose().map_err(|e| {
+                        PortError::permanent("encoding the registry sweep's cursor failed", e)
+                    })?;
+                checkpoints.save(SWEEP_NAME, text.as_deref(), now).await?;
+                saved = next.is_some();
+            }
+            match next {
+                Some(n) => at = n,
+                None => break,
+            }
+        }
+        tracing::info!(done, stopped_early = report.stopped_early, "registry sweep");
+        Ok(report)
+    }
+
+    /// Where the last sweep stopped, or the start. A cursor this build cannot
+    /// read (an older format, a hand edit) means starting again, which only
+    /// costs reads.
+    async fn resume_point(&self) -> Result<Cursor, PortError> {
+        let Some(checkpoints) = &self.checkpoints else { return Ok(Cursor::START) };
+        Ok(match checkpoints.load(SWEEP_NAME).await? {
+            None => Cursor::START,
+            Some(text) => serde_json::from_str(&text).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the registry sweep's saved cursor is unreadable; starting again");
+                Cursor::START
+            }),
+        })
+    }
+
+    /// First pass: one page of EC2's listing, recorded.
+    async fn list(
+        &self,
+        ec2: Option<String>,
+        mut services: Vec<ServiceId>,
+        now: Timestamp,
+        report: &mut RecordReport,
+    ) -> Result<Option<Cursor>, PortError> {
+        let page = self.connections.all_page(&self.services, ec2).await?;
+        if self.services.is_empty() {
+            for c in &page.connections {
+                if !services.contains(&c.service) {
+                    services.push(c.service.clone());
+                }
+            }
+        }
+        let observations = page
+            .connections
+            .into_iter()
+            .map(|c| Observation {
+                endpoint: c.endpoint.clone(),
+                connection: Some(c),
+                observed_at: now,
+                attribution: None,
+            })
+            .collect();
+        self.observe_page(observations, report).await?;
+        report.counts.pages += 1;
+        Ok(Some(match page.next {
+            Some(next) => Cursor::Listed { ec2: Some(next), services },
+            None => {
+                let services = if self.services.is_empty() { services } else { self.services.clone() };
+                Cursor::Vanished { services, service: 0, after: None }
+            }
+        }))
+    }
+
+    /// Second pass: a page of one service's active entries; those EC2 no
+    /// longer lists are recorded as deleted.
+    async fn vanished(
+        &self,
+        services: Vec<ServiceId>,
+        index: usize,
+        after: Option<EndpointId>,
+        now: Timestamp,
+        report: &mut RecordReport,
+    ) -> Result<Option<Cursor>, PortError> {
+        let Some(service) = services.get(index) else { return Ok(None) };
+        let (ids, more) = self.registry.active_page(service, after.as_ref(), ACTIVE_PAGE).await?;
+        let listed: HashSet<EndpointId> =
+            self.connections.find(&ids).await?.into_iter().map(|c| c.endpoint).collect();
+        let last = ids.last().cloned();
+        let gone: Vec<Observation> = ids
+            .into_iter()
+            .filter(|id| !listed.contains(id))
+            .map(|endpoint| Observation { endpoint, connection: None, observed_at: now, attribution: None })
+            .collect();
+        self.observe_page(gone, report).await?;
+        Ok(Some(match (more, last) {
+            (true, Some(last)) => Cursor::Vanished { services, service: index, after: Some(last) },
+            _ => Cursor::Vanished { services, service: index + 1, after: None },
+        }))
+    }
+
+    /// Records a page of observations: their requests and registry entries
+    /// read in batches, and only what changed written. A write that loses a
+    /// race takes the one-at-a-time path, which reads again.
+    async fn observe_page(
+        &self,
+        observations: Vec<Observation>,
+        report: &mut RecordReport,
+    ) -> Result<(), PortError> {
+        if observations.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<EndpointId> = observations.iter().map(|o| o.endpoint.clone()).collect();
+        let mut records = self.requests.get_many(&ids).await?;
+        let mut entries = self.registry.get_many(&ids).await?;
+        let mut writes = Vec::new();
+        for mut obs in observations {
+            obs.attribution = records.remove(&obs.endpoint).and_then(attribution);
+            match merge(entries.remove(&obs.endpoint).as_ref(), &obs) {
+                Merge::Write(next) => writes.push((obs, next)),
+                Merge::Unchanged => report.count(obs.endpoint, Ok(Done::Unchanged)),
+                Merge::Stale(_) => report.count(obs.endpoint, Ok(Done::Stale)),
+                Merge::Unknown => report.count(obs.endpoint, Ok(Done::Unknown)),
+            }
+        }
+        let results: Vec<(EndpointId, Result<Done, PortError>)> = stream::iter(writes)
+            .map(|(obs, next)| async move {
+                let endpoint = obs.endpoint.clone();
+                let result = match self.registry.put(&next).await {
+                    Ok(true) => {
+                        tracing::info!(endpoint_id = %next.endpoint, state = %next.state, "registry updated");
+                        Ok(Done::Written)
+                    }
+                    Ok(false) => self.observe(obs).await,
+                    Err(e) => Err(e),
+                };
+                (endpoint, result)
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        for (endpoint, result) in results {
+            report.count(endpoint, result);
+        }
+        Ok(())
+    }
+}
