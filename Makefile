@@ -9,7 +9,7 @@ include infra.mk
 CARGO ?= cargo
 
 .DEFAULT_GOAL := help
-.PHONY: help test test-rust lint demo bench bench-policy bench-sweep bench-registry bench-coldstart fuzz fuzz-build build watch invoke clean
+.PHONY: help test test-rust lint demo bench bench-policy bench-sweep bench-sweep-lambda bench-registry bench-coldstart fuzz fuzz-build build watch invoke clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -55,7 +55,7 @@ lint: toolchain ## Formatting and clippy, warnings are errors
 demo: tools ## Tell the whole story on the local AWS: accept, review, reject
 	$(LOCAL_AWS) -- $(CARGO) run --quiet --locked -p gate-e2e --bin demo
 
-bench: bench-policy bench-sweep bench-registry bench-coldstart ## All benchmarks
+bench: bench-policy bench-sweep bench-registry bench-coldstart bench-sweep-lambda ## All benchmarks
 
 bench-policy: toolchain ## Criterion: decisions with 100k allow entries and 100k protected CIDRs
 	$(CARGO) bench --locked -p gate-core --bench policy
@@ -64,6 +64,13 @@ bench-coldstart: tools ## Every function, and decide against a boto3 peer: cold 
 	$(CARGO) build --quiet --locked --release -p gate-lambdas --bins
 	$(CARGO) build --quiet --locked -p gate-e2e --features local-tools --bin coldstart-setup
 	$(LOCAL_AWS) -- python3 tests/bench/coldstart/bench.py --bin-dir target/release --setup target/debug/coldstart-setup
+
+SWEEP_COUNTS ?= 10000 100000
+bench-sweep-lambda: tools ## decide's and record's sweeps of 10,000 and 100,000 connections in the release binaries: CPU, peak RSS, calls
+	$(CARGO) build --quiet --locked --release -p gate-lambdas --bins
+	$(CARGO) build --quiet --locked -p gate-e2e --features local-tools --bin coldstart-setup
+	$(LOCAL_AWS) -- python3 tests/bench/coldstart/sweeps.py --bin-dir target/release --setup target/debug/coldstart-setup \
+	  $(foreach n,$(SWEEP_COUNTS),--count $(n))
 
 bench-registry: tools ## Registry queries with 100,000 endpoints in DynamoDB Local
 	$(LOCAL_AWS) -- $(CARGO) run --quiet --locked -p gate-e2e --features local-tools --bin registry-bench

@@ -1,6 +1,6 @@
 //! `make bench-coldstart`: the world one function is measured in.
 //!
-//!     coldstart-setup <count> <decide|record|respond|lookup>
+//!     coldstart-setup <count> <decide|record|respond|lookup|sweep-decide|sweep-record>
 //!
 //! One endpoint service with `count` pending connections from an
 //! allowlisted account without a reader role (declared CIDRs apply), a
@@ -12,6 +12,9 @@
 //! - respond: the GET of an Approve link to a request decide put in review
 //!   (this world's consumer is not allowlisted); the page shows it;
 //! - lookup: the consumer's signed GET of its endpoints, all recorded.
+//!
+//! `sweep-decide` and `sweep-record` seed `count` connections (pending, or
+//! available for record) and give one scheduled event.
 //!
 //! Prints one JSON line: {table, topic, service, link_secret, events: [...]}.
 
@@ -34,10 +37,12 @@ async fn main() -> Result<()> {
     let function = args.next().unwrap_or_else(|| "decide".into());
     let local = Local::from_env().await;
     let service = local.service().await?;
+    // record's sweep finds connections already accepted, as in production.
+    let state = if function == "sweep-record" { "available" } else { "pendingAcceptance" };
     let seeded = http_post(
         &local.moto_url,
         "/_gate/seed",
-        &json!({"service_id": service.id, "owner": OWNER, "count": count}).to_string(),
+        &json!({"service_id": service.id, "owner": OWNER, "count": count, "state": state}).to_string(),
     )?;
     let seeded: Value = serde_json::from_str(&seeded)?;
     let endpoints: Vec<String> = seeded["endpoint_ids"]
@@ -84,7 +89,16 @@ async fn main() -> Result<()> {
             let event = serde_json::to_value(request("/api/endpoints", "", Some(caller)))?;
             vec![event; count]
         }
-        other => return Err(format!("unknown function {other:?}: decide, record, respond or lookup").into()),
+        // One scheduled event, which the bench hands out until the sweep is done.
+        "sweep-decide" | "sweep-record" => {
+            vec![json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}})]
+        }
+        other => {
+            return Err(format!(
+                "unknown function {other:?}: decide, record, respond, lookup, sweep-decide or sweep-record"
+            )
+            .into());
+        }
     };
     println!(
         "{}",

@@ -3,44 +3,17 @@
 //! Prints wall time and every AWS call made, by service and action.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
 use gate_app::{Decide, Settings};
 use gate_aws::{AssumeRoleNetworks, DynamoStore, Ec2Connections, SnsNotifier};
 use gate_core::{DeclaredCidrs, Effect, Scope, ServicePolicy};
-use gate_e2e::{Local, Result, allow_entry, http_post};
+use gate_e2e::{CallCounter, Local, Result, allow_entry, http_post};
 
 const SERVICES: usize = 20;
 const PER_SERVICE: usize = 500;
 const OWNER: &str = "222222222222";
-
-/// Counts DynamoDB requests by operation, as they leave the client.
-#[derive(Debug, Default, Clone)]
-struct Counter(Arc<Mutex<BTreeMap<String, u64>>>);
-
-impl Intercept for Counter {
-    fn name(&self) -> &'static str {
-        "CallCounter"
-    }
-
-    fn read_before_transmit(
-        &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> std::result::Result<(), BoxError> {
-        let name = cfg.load::<Metadata>().map(|m| m.name().to_owned()).unwrap_or_default();
-        *self.0.lock().map_err(|_| "counter poisoned")?.entry(name).or_default() += 1;
-        Ok(())
-    }
-}
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -54,7 +27,7 @@ async fn main() -> Result<()> {
         services.push(svc);
     }
 
-    let counter = Counter::default();
+    let counter = CallCounter::default();
     let ddb_config = aws_sdk_dynamodb::config::Builder::from(&local.sdk).interceptor(counter.clone()).build();
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(ddb_config), gate_e2e::unique("sweep"));
     store.ensure_table().await?;
@@ -82,7 +55,7 @@ async fn main() -> Result<()> {
         },
     );
     http_post(&local.moto_url, "/_gate/calls/reset", "")?;
-    counter.0.lock().map_err(|_| "poisoned")?.clear();
+    counter.clear();
 
     println!("Sweeping…");
     let started = Instant::now();
@@ -91,7 +64,7 @@ async fn main() -> Result<()> {
 
     let accepted = report.counts.accepted;
     let moto: BTreeMap<String, u64> = local.calls(None)?.into_iter().collect();
-    let dynamo = counter.0.lock().map_err(|_| "poisoned")?.clone();
+    let dynamo = counter.counts();
     println!("\nsweep of {} pending connections over {SERVICES} services", SERVICES * PER_SERVICE);
     println!("  wall time       {:.2} s", elapsed.as_secs_f64());
     println!(

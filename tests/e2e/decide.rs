@@ -66,7 +66,8 @@ async fn allowlisted_consumer_is_accepted() -> Result<()> {
     assert_eq!(out.report.decided.len(), 1, "{:?}", out.report);
     assert!(out.report.decided[0].reasons.contains("172.31.0.0/16"), "{}", out.report.decided[0].reasons);
     assert_eq!(s.local.state(&endpoint).await?, "available");
-    assert_eq!(audit_kinds(&s.store, &endpoint).await?, vec![AuditKind::Decided, AuditKind::Accepted]);
+    // The claim's audit is the only write; EC2's state says the Accept is done.
+    assert_eq!(audit_kinds(&s.store, &endpoint).await?, vec![AuditKind::Decided]);
     assert!(s.local.drain(&s.queue).await?.is_empty(), "an accept notifies nobody");
     Ok(())
 }
@@ -335,5 +336,47 @@ async fn a_large_sweep_pages_through_ec2_and_answers_in_counts() -> Result<()> {
     assert_eq!(out.report.counts.acted, 1500);
     let answer = serde_json::to_string(&out)?;
     assert!(answer.len() < 64 * 1024, "the answer grew to {} bytes", answer.len());
+    Ok(())
+}
+
+/// What Lambda bills per decision is mostly calls: an allowlisted accept,
+/// once the consumer account's role is known, costs the describe, one read,
+/// the claim and the Accept in the provider account, and nothing more.
+#[tokio::test]
+async fn an_allowlisted_accept_costs_four_provider_calls() -> Result<()> {
+    let s = setup(|_| {}).await?;
+    s.store.put_entry(&entry(&s.service.id, "210000000041", Effect::Allow, &[])?).await?;
+    let counter = gate_e2e::CallCounter::default();
+    let counted = counter.store(&s.local, s.store.table());
+    let d = &s.decider;
+    let decider = gate_app::Decide::new(
+        d.connections.clone(),
+        d.networks.clone(),
+        std::sync::Arc::new(counted.clone()),
+        std::sync::Arc::new(counted.clone()),
+        std::sync::Arc::new(counted),
+        d.review.notifier.clone(),
+        d.settings.clone(),
+    )
+    .reading_together(std::sync::Arc::new(counter.store(&s.local, s.store.table())));
+    let consumer = s.local.consumer("210000000041", "172.31.0.0/16", &[], true).await?;
+    let first = s.local.request(&consumer, &s.service).await?;
+    handle_at(&decider, &connect_event(&s.service.id, &first, "210000000041"), gate_e2e::now()).await?;
+
+    let second = s.local.request(&consumer, &s.service).await?;
+    gate_e2e::http_post(&s.local.moto_url, "/_gate/calls/reset", "")?;
+    counter.clear();
+    handle_at(&decider, &connect_event(&s.service.id, &second, "210000000041"), gate_e2e::now()).await?;
+    let ec2 = s.local.calls(None)?;
+    assert_eq!(s.local.state(&second).await?, "available");
+
+    let provider_ec2: u64 = ["DescribeVpcEndpointConnections", "AcceptVpcEndpointConnections"]
+        .iter()
+        .map(|a| ec2.get(*a).copied().unwrap_or_default())
+        .sum();
+    let dynamo = counter.counts();
+    assert_eq!(provider_ec2, 2, "describe and Accept: {ec2:?}");
+    assert!(provider_ec2 + dynamo.values().sum::<u64>() <= 4, "provider calls: {ec2:?} {dynamo:?}");
+    assert_eq!(ec2.get("AssumeRole"), None, "the role's credentials are kept: {ec2:?}");
     Ok(())
 }

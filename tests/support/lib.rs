@@ -585,3 +585,48 @@ impl Drop for FaultProxy {
         let _ = self.child.wait();
     }
 }
+
+/// Counts an SDK client's requests by operation as they leave the client:
+/// DynamoDB's calls, which the emulator's counter does not see.
+#[derive(Debug, Default, Clone)]
+pub struct CallCounter(std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, u64>>>);
+
+impl CallCounter {
+    /// A DynamoDB store on `table` whose calls this counter counts.
+    pub fn store(&self, local: &Local, table: &str) -> gate_aws::DynamoStore {
+        let config = aws_sdk_dynamodb::config::Builder::from(&local.sdk).interceptor(self.clone()).build();
+        gate_aws::DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), table)
+    }
+
+    pub fn counts(&self) -> std::collections::BTreeMap<String, u64> {
+        self.0.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    pub fn clear(&self) {
+        if let Ok(mut c) = self.0.lock() {
+            c.clear();
+        }
+    }
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "CallCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<
+            '_,
+        >,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> std::result::Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let name = cfg
+            .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+            .map(|m| m.name().to_owned())
+            .unwrap_or_default();
+        *self.0.lock().map_err(|_| "counter poisoned")?.entry(name).or_default() += 1;
+        Ok(())
+    }
+}

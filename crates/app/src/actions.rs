@@ -6,7 +6,6 @@ use std::sync::Arc;
 use futures_util::stream::{self, StreamExt};
 use gate_core::{Action, EndpointId, RequestRecord, ServiceId, Timestamp};
 
-use crate::error::PortError;
 use crate::ports::{Audit, AuditEvent, AuditKind, Connections, Notifier, Refused, Requests};
 use crate::report::Report;
 
@@ -35,7 +34,6 @@ impl std::fmt::Debug for Actions {
 enum Booked {
     Done,
     Refused(String),
-    Late(PortError),
 }
 
 impl Actions {
@@ -75,12 +73,15 @@ impl Actions {
             match booked {
                 Booked::Done => report.acted(endpoint, format!("{action:?}")),
                 Booked::Refused(why) => report.skip(&endpoint, why),
-                Booked::Late(e) => report.fail(&endpoint, &e),
             }
         }
     }
 
-    /// Records the outcome of the Accept/Reject call for one request.
+    /// Books the outcome of the Accept/Reject call for one request. A
+    /// success writes nothing: the connection is no longer pending, which
+    /// is all a later run looks at (it only examines pending connections),
+    /// and record keeps EC2's word on it in the registry. Only a refusal is
+    /// audited, since EC2's state then says nothing new.
     async fn book(
         &self,
         action: Action,
@@ -88,25 +89,16 @@ impl Actions {
         refusal: Option<&Refused>,
         now: Timestamp,
     ) -> Booked {
-        if let Some(r) = refusal {
-            // EC2 said no for this endpoint (no longer pending, gone):
-            // nothing is retried for a connection that is not pending.
-            tracing::warn!(endpoint_id = %rec.endpoint, code = %r.code, message = %r.message, ?action, "EC2 refused the action");
-            let detail = format!("{action:?} refused by EC2: {} {}", r.code, r.message);
-            self.audit_quietly(self.event(rec, now, AuditKind::ActionRefused, detail.clone())).await;
-            return Booked::Refused(detail);
-        }
-        let kind = if action == Action::Accept { AuditKind::Accepted } else { AuditKind::Rejected };
-        self.audit_quietly(self.event(rec, now, kind, format!("{} by {}", rec.state, rec.actor))).await;
-        let mut done = rec.clone();
-        done.acted_at = Some(now);
-        done.version += 1;
-        match self.requests.update(&done).await {
-            Ok(_) => Booked::Done,
-            // The action happened; only the bookkeeping is late. A retry
-            // calls Accept again, which EC2 refuses harmlessly.
-            Err(e) => Booked::Late(e),
-        }
+        let Some(r) = refusal else {
+            tracing::info!(endpoint_id = %rec.endpoint, ?action, actor = %rec.actor, "connection acted on");
+            return Booked::Done;
+        };
+        // EC2 said no for this endpoint (no longer pending, gone): nothing
+        // is retried for a connection that is not pending.
+        tracing::warn!(endpoint_id = %rec.endpoint, code = %r.code, message = %r.message, ?action, "EC2 refused the action");
+        let detail = format!("{action:?} refused by EC2: {} {}", r.code, r.message);
+        self.audit_quietly(self.event(rec, now, AuditKind::ActionRefused, detail.clone())).await;
+        Booked::Refused(detail)
     }
 
     /// Shows where the review was posted how it ended. The decision stands

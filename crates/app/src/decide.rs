@@ -27,8 +27,8 @@ use tokio::sync::Mutex;
 use crate::actions::Actions;
 use crate::error::PortError;
 use crate::ports::{
-    Audit, AuditEvent, AuditKind, Checkpoints, Connections, ConsumerNetworks, Notifier, PolicySource,
-    Requests,
+    Audit, AuditEvent, AuditKind, Checkpoints, Connections, ConsumerNetworks, DecisionReads, Notifier,
+    PolicySource, Requests, SeparateReads,
 };
 use crate::report::{Decided, Report};
 use crate::review::Review;
@@ -76,6 +76,8 @@ pub struct Decide {
     /// Where a sweep cut short resumes; without it every sweep starts at
     /// the first page.
     pub checkpoints: Option<Arc<dyn Checkpoints>>,
+    /// The requests and the policy book, read together where the store can.
+    pub reads: Arc<dyn DecisionReads>,
 }
 
 /// The name decide's sweep keeps its cursor under.
@@ -119,6 +121,7 @@ impl Decide {
             actor: settings.actor.clone(),
             concurrency: settings.concurrency,
         };
+        let reads = Arc::new(SeparateReads { requests: requests.clone(), policies: policies.clone() });
         Self {
             connections,
             networks,
@@ -127,7 +130,15 @@ impl Decide {
             review: Review { notifier, actions },
             settings,
             checkpoints: None,
+            reads,
         }
+    }
+
+    /// Reads requests and policies in one round trip (a store holding both).
+    #[must_use]
+    pub fn reading_together(mut self, reads: Arc<dyn DecisionReads>) -> Self {
+        self.reads = reads;
+        self
     }
 
     /// Sweeps that run out of time resume where they stopped.
@@ -239,11 +250,10 @@ impl Decide {
         }
 
         let ids: Vec<EndpointId> = pending.iter().map(|c| c.endpoint.clone()).collect();
-        let existing = self.requests.get_many(&ids).await?;
         let pairs: Vec<(ServiceId, AccountId)> =
             pending.iter().map(|c| (c.service.clone(), c.owner)).collect();
         // Fail closed: without the policy nothing is decided at all.
-        let book = self.policies.load_book(&pairs).await?;
+        let (existing, book) = self.reads.read(&ids, &pairs).await?;
 
         let mut tasks = Vec::new();
         let mut fresh = Vec::new();

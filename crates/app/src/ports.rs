@@ -2,6 +2,7 @@
 //! trait is one capability, so a use case depends only on what it uses.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use gate_core::{
@@ -94,6 +95,41 @@ pub trait PolicySource: Send + Sync {
     /// Everything needed to decide these (service, account) pairs: their
     /// policies, the `*` policy, and entries at both scopes.
     async fn load_book(&self, pairs: &[(ServiceId, AccountId)]) -> Result<PolicyBook, PortError>;
+}
+
+/// What deciding a batch of connections reads before anything else: their
+/// requests and the policy book. A store holding both answers in one round
+/// trip, which is one call of the four an accept costs.
+#[async_trait]
+pub trait DecisionReads: Send + Sync {
+    async fn read(
+        &self,
+        endpoints: &[EndpointId],
+        pairs: &[(ServiceId, AccountId)],
+    ) -> Result<(HashMap<EndpointId, RequestRecord>, PolicyBook), PortError>;
+}
+
+/// The two reads made one after the other, for stores that cannot join them.
+pub struct SeparateReads {
+    pub requests: Arc<dyn Requests>,
+    pub policies: Arc<dyn PolicySource>,
+}
+
+impl std::fmt::Debug for SeparateReads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeparateReads").finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl DecisionReads for SeparateReads {
+    async fn read(
+        &self,
+        endpoints: &[EndpointId],
+        pairs: &[(ServiceId, AccountId)],
+    ) -> Result<(HashMap<EndpointId, RequestRecord>, PolicyBook), PortError> {
+        Ok((self.requests.get_many(endpoints).await?, self.policies.load_book(pairs).await?))
+    }
 }
 
 /// Decided requests, written so that each is decided exactly once.

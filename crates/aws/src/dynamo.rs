@@ -19,7 +19,9 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use gate_app::PortError;
-use gate_app::ports::{Audit, AuditEvent, ConfigStore, LiveConfig, PolicySource, Requests, Versioned};
+use gate_app::ports::{
+    Audit, AuditEvent, ConfigStore, DecisionReads, LiveConfig, PolicySource, Requests, Versioned,
+};
 use gate_core::{
     AccountId, AllowEntry, Cidr, EndpointId, PolicyBook, RequestRecord, RequestState, Scope, ServiceId,
     ServicePolicy,
@@ -31,7 +33,9 @@ use crate::items::config::{
     CONFIG, POLICY_SORT_PREFIX, entry_from, entry_item, entry_key, is_policy, policy_from, policy_item,
     policy_key,
 };
-use crate::items::request::{request_from, request_item, request_key, service_partition, state_prefix};
+use crate::items::request::{
+    is_request, request_from, request_item, request_key, service_partition, state_prefix,
+};
 use crate::items::{Item, s};
 use crate::table::{GSI1, Index, TABLE};
 
@@ -206,29 +210,56 @@ impl DynamoStore {
     }
 }
 
+/// The keys of everything needed to decide these (service, account)
+/// pairs: their policies, the `*` policy, and entries at both scopes. Sets:
+/// a sweep names the same few pairs thousands of times.
+fn book_keys(pairs: &[(ServiceId, AccountId)]) -> Vec<Item> {
+    let mut scopes: BTreeSet<Scope> = BTreeSet::from([Scope::Any]);
+    let mut entries: BTreeSet<(Scope, AccountId)> = BTreeSet::new();
+    for (service, account) in pairs {
+        let scope = Scope::Service(service.clone());
+        entries.insert((scope.clone(), *account));
+        entries.insert((Scope::Any, *account));
+        scopes.insert(scope);
+    }
+    scopes.iter().map(policy_key).chain(entries.iter().map(|(s, a)| entry_key(s, *a))).collect()
+}
+
+/// The book from configuration items (policies and allow entries).
+fn book_from(items: Vec<Item>) -> Result<PolicyBook, PortError> {
+    let (mut policies, mut allow) = (Vec::new(), Vec::new());
+    for item in items {
+        if is_policy(&item) {
+            policies.push(policy_from(item)?.value);
+        } else {
+            allow.push(entry_from(item)?.value);
+        }
+    }
+    Ok(PolicyBook::new(policies, allow))
+}
+
 #[async_trait]
 impl PolicySource for DynamoStore {
     async fn load_book(&self, pairs: &[(ServiceId, AccountId)]) -> Result<PolicyBook, PortError> {
-        // Sets: a sweep names the same few (service, account) pairs thousands of times.
-        let mut scopes: BTreeSet<Scope> = BTreeSet::from([Scope::Any]);
-        let mut entries: BTreeSet<(Scope, AccountId)> = BTreeSet::new();
-        for (service, account) in pairs {
-            let scope = Scope::Service(service.clone());
-            entries.insert((scope.clone(), *account));
-            entries.insert((Scope::Any, *account));
-            scopes.insert(scope);
-        }
-        let keys =
-            scopes.iter().map(policy_key).chain(entries.iter().map(|(s, a)| entry_key(s, *a))).collect();
-        let (mut policies, mut allow) = (Vec::new(), Vec::new());
-        for item in self.batch_get(keys).await? {
-            if is_policy(&item) {
-                policies.push(policy_from(item)?.value);
-            } else {
-                allow.push(entry_from(item)?.value);
-            }
-        }
-        Ok(PolicyBook::new(policies, allow))
+        book_from(self.batch_get(book_keys(pairs)).await?)
+    }
+}
+
+#[async_trait]
+impl DecisionReads for DynamoStore {
+    /// One BatchGetItem (up to 100 keys; more are chunked) for the requests
+    /// and the book together; the items tell themselves apart by key.
+    async fn read(
+        &self,
+        endpoints: &[EndpointId],
+        pairs: &[(ServiceId, AccountId)],
+    ) -> Result<(HashMap<EndpointId, RequestRecord>, PolicyBook), PortError> {
+        let keys = endpoints.iter().map(request_key).chain(book_keys(pairs)).collect();
+        let (requests, config): (Vec<Item>, Vec<Item>) =
+            self.batch_get(keys).await?.into_iter().partition(is_request);
+        let requests: Result<HashMap<_, _>, _> =
+            requests.into_iter().map(|item| request_from(item).map(|r| (r.endpoint.clone(), r))).collect();
+        Ok((requests?, book_from(config)?))
     }
 }
 

@@ -126,6 +126,7 @@ impl Wiring {
             settings,
         )
         .resuming(self.store.clone())
+        .reading_together(self.store.clone())
     }
 
     /// Answers; `posted` is where reviews were posted (Slack), updated

@@ -40,7 +40,8 @@ LOG_DIR.mkdir(parents=True, exist_ok=True)
 class RuntimeApi:
     """The Runtime API, just enough for lambda_runtime and awslambdaric."""
 
-    def __init__(self) -> None:
+    def __init__(self, deadline_s: int = 60) -> None:
+        self.deadline_s = deadline_s
         self.events: queue.Queue = queue.Queue()
         self.handed: dict[str, float] = {}
         self.done: dict[str, tuple[float, bool, bytes]] = {}
@@ -70,7 +71,7 @@ class RuntimeApi:
                 request_id = f"req-{next(api.ids)}"
                 headers = {
                     "Lambda-Runtime-Aws-Request-Id": request_id,
-                    "Lambda-Runtime-Deadline-Ms": str(int(time.time() * 1000) + 60_000),
+                    "Lambda-Runtime-Deadline-Ms": str(int((time.time() + api.deadline_s) * 1000)),
                     "Lambda-Runtime-Invoked-Function-Arn": "arn:aws:lambda:us-east-1:123456789012:function:decide",
                     "Lambda-Runtime-Trace-Id": "Root=1-00000000-000000000000000000000000",
                 }
@@ -117,6 +118,13 @@ class RuntimeApi:
                 if left <= 0:
                     raise RuntimeError("the function did not answer in time")
                 self.cond.wait(min(left, 0.2))
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU the process has used: user and system time of every thread,
+    those that exited included (/proc/<pid>/stat, utime + stime)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb(pid: int) -> float:

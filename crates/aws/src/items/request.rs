@@ -8,8 +8,15 @@ use serde::{Deserialize, Serialize};
 use super::names::{Named, named, named_opt};
 use super::{BadAttribute, Item, Stored, decode, encode, key, parse, parse_all, parse_opt, s};
 
+/// Whether an item is a request (its partition is `REQUEST#…`).
+pub(crate) fn is_request(item: &Item) -> bool {
+    item.get("pk").and_then(|v| v.as_s().ok()).is_some_and(|pk| pk.starts_with(REQUEST_PREFIX))
+}
+
+const REQUEST_PREFIX: &str = "REQUEST#";
+
 pub(crate) fn request_key(endpoint: &EndpointId) -> Item {
-    key(format!("REQUEST#{endpoint}"), "REQUEST")
+    key(format!("{REQUEST_PREFIX}{endpoint}"), "REQUEST")
 }
 
 /// The `gsi1` partition of a service's requests.
