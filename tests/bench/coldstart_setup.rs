@@ -53,7 +53,13 @@ async fn main() -> Result<()> {
         .collect();
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&local.sdk), gate_e2e::unique("coldstart"));
     store.ensure_table().await?;
-    store.put_policy(&ServicePolicy::cautious(Scope::Any)).await?;
+    let mut policy = ServicePolicy::cautious(Scope::Any);
+    // The sweep's consumer has no reader role: its declared CIDRs stand in,
+    // which the policy must opt in to, so that the sweep measures accepts.
+    if function == "sweep-decide" {
+        policy.declared_cidrs = gate_core::DeclaredCidrs::Trust;
+    }
+    store.put_policy(&policy).await?;
     // respond's requests wait for review: their consumer is not on the allowlist.
     if function != "respond" {
         store.put_entry(&allow_entry("*", OWNER, Effect::Allow, &["172.20.0.0/16"])?).await?;

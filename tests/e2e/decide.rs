@@ -380,3 +380,26 @@ async fn an_allowlisted_accept_costs_four_provider_calls() -> Result<()> {
     assert_eq!(ec2.get("AssumeRole"), None, "the role's credentials are kept: {ec2:?}");
     Ok(())
 }
+
+/// A sweep's first page reads many endpoints of one account at once; STS
+/// is asked once for the account's role, and its refusal is remembered,
+/// not asked for again by every concurrent read (real STS throttles).
+#[tokio::test]
+async fn a_sweep_asks_sts_once_per_account() -> Result<()> {
+    let s = setup(|p| p.declared_cidrs = DeclaredCidrs::Trust).await?;
+    let owner = "210000000042"; // no reader role in this account
+    s.store.put_entry(&entry(&s.service.id, owner, Effect::Allow, &["172.20.0.0/16"])?).await?;
+    let body = json!({"service_id": s.service.id, "owner": owner, "count": 40}).to_string();
+    gate_e2e::http_post(&s.local.moto_url, "/_gate/seed", &body)?;
+    gate_e2e::http_post(&s.local.moto_url, "/_gate/calls/reset", "")?;
+    let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+    let out = decide(&s, &sweep).await?;
+    assert_eq!(out.report.counts.accepted, 40, "{:?}", out.report.counts);
+    let reasons = &out.report.decided.first().ok_or("decided")?.reasons;
+    assert!(reasons.contains("refused (AccessDenied)"), "{reasons}");
+    // One ask; the SDK makes up to three attempts when a loaded STS is slow
+    // to answer. Without the per-account probe it was one per concurrent read (16).
+    let asked = s.local.calls(None)?.get("AssumeRole").copied().unwrap_or_default();
+    assert!((1..=3).contains(&asked), "{asked} AssumeRole calls for one account");
+    Ok(())
+}

@@ -5,7 +5,8 @@
 //! connection, to STS or to EC2) is an error, so the connection stays
 //! pending and is decided on a later try.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use std::error::Error as StdError;
 use std::time::{Duration, Instant};
@@ -39,6 +40,11 @@ pub struct AssumeRoleNetworks {
     /// of their endpoints asks STS once rather than once per endpoint. Only
     /// refusals are kept: a passing failure must not outlive itself.
     refused: Mutex<HashMap<AccountId, (Instant, String)>>,
+    /// Accounts whose role has answered once; until then their reads go
+    /// one at a time behind the account's probe, so a sweep's first page
+    /// asks STS once per account, not once per concurrent read.
+    settled: Mutex<HashSet<AccountId>>,
+    probes: Mutex<HashMap<AccountId, Arc<Mutex<()>>>>,
 }
 
 /// How long a refused role is remembered before STS is asked again.
@@ -64,6 +70,8 @@ impl AssumeRoleNetworks {
             external_id,
             clients: Mutex::new(HashMap::new()),
             refused: Mutex::new(HashMap::new()),
+            settled: Mutex::new(HashSet::new()),
+            probes: Mutex::new(HashMap::new()),
         }
     }
 
@@ -223,16 +231,44 @@ fn ec2_code<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a str> {
     err.downcast_ref::<SdkError<DescribeVpcsError, HttpResponse>>().and_then(|e| e.code())
 }
 
+impl AssumeRoleNetworks {
+    /// Why the account's role was refused, while that is remembered.
+    async fn refusal(&self, owner: AccountId) -> Option<String> {
+        let refused = self.refused.lock().await;
+        refused.get(&owner).filter(|(at, _)| at.elapsed() < REFUSED_TTL).map(|(_, why)| why.clone())
+    }
+
+    /// The account's turn to read, while its role has not answered yet;
+    /// `None` once it has, and reads run side by side.
+    async fn probe(&self, owner: AccountId) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        if self.settled.lock().await.contains(&owner) {
+            return None;
+        }
+        let gate = self.probes.lock().await.entry(owner).or_default().clone();
+        let guard = gate.lock_owned().await;
+        (!self.settled.lock().await.contains(&owner)).then_some(guard)
+    }
+}
+
 #[async_trait]
 impl ConsumerNetworks for AssumeRoleNetworks {
     async fn vpc_cidrs(&self, owner: AccountId, endpoint: &EndpointId) -> Result<Discovery, PortError> {
-        if let Some((at, why)) = self.refused.lock().await.get(&owner)
-            && at.elapsed() < REFUSED_TTL
-        {
-            return Ok(Discovery::Unavailable(why.clone()));
+        if let Some(why) = self.refusal(owner).await {
+            return Ok(Discovery::Unavailable(why));
         }
+        let _probe = match self.probe(owner).await {
+            Some(guard) => match self.refusal(owner).await {
+                // Refused while this read waited its turn.
+                Some(why) => return Ok(Discovery::Unavailable(why)),
+                None => Some(guard),
+            },
+            None => None,
+        };
         Ok(match self.read(owner, endpoint).await? {
-            Ok(cidrs) => Discovery::Read(cidrs),
+            Ok(cidrs) => {
+                self.settled.lock().await.insert(owner);
+                Discovery::Read(cidrs)
+            }
             Err(Unreadable { why, role_refused }) => {
                 tracing::warn!(owner = %owner, endpoint_id = %endpoint, reason = %why, "consumer CIDRs unavailable");
                 if role_refused {

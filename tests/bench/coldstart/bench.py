@@ -120,6 +120,19 @@ class RuntimeApi:
                 self.cond.wait(min(left, 0.2))
 
 
+def cpu_ns(pid: int) -> int:
+    """Nanoseconds on CPU of the process's live threads, to the scheduler's
+    precision (/proc/<pid>/task/*/schedstat): fine enough for a 1 ms warm
+    invocation, which /proc/<pid>/stat's 10 ms ticks are not."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # the thread exited between listing and reading
+    return total
+
+
 def cpu_seconds(pid: int) -> float:
     """CPU the process has used: user and system time of every thread,
     those that exited included (/proc/<pid>/stat, utime + stime)."""
@@ -163,7 +176,7 @@ def run(name: str, argv: list[str], cwd: Path, env: dict, events: list, cold: in
     """Each process gets its own Runtime API: a killed process's pending
     /next poll must not swallow the next run's event."""
     failures = 0
-    colds = []
+    colds, cold_cpus, warm_cpus = [], [], []
     events = list(events)
 
     for _ in range(cold):
@@ -176,6 +189,7 @@ def run(name: str, argv: list[str], cwd: Path, env: dict, events: list, cold: in
                                     stdout=subprocess.DEVNULL, stderr=err_file)
             try:
                 api.wait(1, proc)
+                cold_cpus.append(cpu_ns(proc.pid) / 1e9)
             finally:
                 proc.kill()
                 proc.wait()
@@ -193,8 +207,10 @@ def run(name: str, argv: list[str], cwd: Path, env: dict, events: list, cold: in
         api.events.put(events.pop())  # the cold one, not counted
         api.wait(1, proc)
         for i in range(warm):
+            before = cpu_ns(proc.pid)
             api.events.put(events.pop())
             api.wait(2 + i, proc)
+            warm_cpus.append((cpu_ns(proc.pid) - before) / 1e9)
         rss = peak_rss_mb(proc.pid)
     finally:
         proc.kill()
@@ -205,7 +221,8 @@ def run(name: str, argv: list[str], cwd: Path, env: dict, events: list, cold: in
         latencies.append(finished - api.handed[request_id])
         if not answered(body, ok):
             failures += 1
-    return {"cold": colds, "warm": latencies, "rss": rss, "failures": failures}
+    return {"cold": colds, "warm": latencies, "rss": rss, "failures": failures,
+            "cold_cpu": cold_cpus, "warm_cpu": warm_cpus}
 
 
 def ms(seconds: float) -> str:
@@ -217,6 +234,40 @@ def p95(values: list[float]) -> float:
 
 
 FUNCTIONS = ("decide", "record", "respond", "lookup")
+
+# Lambda gives a function CPU in proportion to its memory, one vCPU at
+# 1,769 MB (Lambda Developer Guide, "Configure Lambda function memory").
+FULL_VCPU_MB = 1769
+# arm64 in us-east-1 (aws.amazon.com/lambda/pricing): duration per GB-second
+# and requests per million; the template deploys arm64.
+PRICE_GB_SECOND = 0.0000133334
+PRICE_PER_MILLION_REQUESTS = 0.20
+MEMORY_SIZES = (128, 256, 512, 1024)
+
+
+def cpu_table(results: dict) -> None:
+    """Process CPU per invocation, what Lambda bills once divided by the
+    function's share of a vCPU, and the cost per million invocations that
+    follows. The calls' own latency (waiting, not CPU) comes on top and is
+    the same at every size, so small sizes are cheapest for these
+    functions; this shows how much CPU time each size adds."""
+    print("\nprocess CPU (user + system, every thread), median")
+    print(f"{'function':14} {'cold start':>11} {'warm':>9} {'warm/floor':>11}")
+    floor = statistics.median(results["floor"]["warm_cpu"]) if "floor" in results else None
+    for name, r in results.items():
+        warm = statistics.median(r["warm_cpu"])
+        ratio = f"{warm / floor:>10.1f}x" if floor else f"{'':>11}"
+        print(f"{name:14} {ms(statistics.median(r['cold_cpu']))} {ms(warm)} {ratio}")
+    print("\nCPU-bound duration per warm invocation and cost per million at each memory size (arm64)")
+    print(f"{'function':14} " + " ".join(f"{f'{m} MB':>22}" for m in MEMORY_SIZES))
+    for name, r in results.items():
+        warm = statistics.median(r["warm_cpu"])
+        cells = []
+        for mb in MEMORY_SIZES:
+            duration = warm / min(1.0, mb / FULL_VCPU_MB)
+            cost = duration * mb / 1024 * PRICE_GB_SECOND * 1e6 + PRICE_PER_MILLION_REQUESTS
+            cells.append(f"{duration * 1000:8.1f} ms ${cost:8.3f}")
+        print(f"{name:14} " + " ".join(f"{c:>22}" for c in cells))
 
 
 def main() -> int:
@@ -262,10 +313,25 @@ def main() -> int:
             results[name] = run(name, argv, cwd, env, w["events"], args.cold, args.warm,
                                 answered_as_expected(function))
 
+    floor = Path(args.bin_dir) / "examples" / "floor"
+    if floor.exists():
+        # The same clients and one DynamoDB call: what any function costs at least.
+        w = world(args.setup, n, "lookup")
+        env = {**base, "AWS_LAMBDA_FUNCTION_NAME": "floor", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+               "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_LAMBDA_LOG_LEVEL": "WARN",
+               "TABLE_NAME": w["table"]}
+        print(f"floor: {args.cold} cold starts, {args.warm} warm invocations…", file=sys.stderr)
+        results["floor"] = run("floor", [str(floor.resolve())], ROOT, env, w["events"], args.cold, args.warm,
+                               lambda body, ok: ok and b'"found"' in body)
+
     failures = sum(r["failures"] for r in results.values())
+    cpu_table(results)
     if "decide" in results and "decide-python" in results:
         r, p = results["decide"], results["decide-python"]
         rows = [
+            ("cold start CPU (median)", statistics.median(r["cold_cpu"]), statistics.median(p["cold_cpu"]), ms),
+            ("warm invocation CPU (median)", statistics.median(r["warm_cpu"]),
+             statistics.median(p["warm_cpu"]), ms),
             ("cold start, exec → first response (median)", statistics.median(r["cold"]),
              statistics.median(p["cold"]), ms),
             ("warm invocation (median)", statistics.median(r["warm"]), statistics.median(p["warm"]), ms),

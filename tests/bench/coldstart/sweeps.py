@@ -124,6 +124,8 @@ def main() -> int:
         for a in r["answers"]:
             print(f"{'':18}counts {json.dumps(a.get('counts'))} stopped_early={a.get('stopped_early')} "
                   f"resumed={a.get('resumed')}")
+            for d in (a.get("decided") or [])[:1]:
+                print(f"{'':18}first decision: {d.get('outcome')}: {d.get('reasons')}")
     return 0
 
 
