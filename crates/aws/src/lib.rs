@@ -2,6 +2,7 @@
 //! nothing outside this crate sees an SDK type.
 
 pub mod catalogue;
+pub mod consumer_topic;
 pub mod dynamo;
 pub mod ec2;
 pub mod error;
@@ -19,6 +20,7 @@ mod test_util;
 pub mod wiring;
 
 pub use catalogue::Ec2Catalogue;
+pub use consumer_topic::SnsConsumerNotices;
 pub use dynamo::DynamoStore;
 pub use ec2::Ec2Connections;
 pub use networks::AssumeRoleNetworks;

@@ -158,6 +158,16 @@ pub fn ephemeral(text: &str) -> Value {
     json!({"response_type": "ephemeral", "replace_original": false, "text": escape(text)})
 }
 
+/// A decision notice to a consumer's channel: the same words as the
+/// email, escaped so nothing in them is markup.
+pub fn consumer_notice(notice: &gate_core::Notice) -> Value {
+    let text = cut(format!("*{}*\n{}", escape(&notice.subject()), escape(&notice.body())), MAX_SECTION);
+    json!({
+        "text": escape(&notice.subject()),
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+    })
+}
+
 fn capitalise(word: &str) -> String {
     let mut chars = word.chars();
     chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()

@@ -14,6 +14,8 @@
 //! | registry      | `ENDPOINT#<vpce>`   | `ENTRY`                 | `REGSVC#<svc>`  | `<view>#<vpce>`     |
 //! | its changes   | `ENDPOINT#<vpce>`   | `CHANGE#<version>`      |                 |                     |
 //!
+//! Contacts and notice claims: `contact.rs`.
+//!
 //! Registry entries are also in `gsi2` (`REGACCT#<account>`, `<view>#<vpce>`),
 //! where `<view>` is `active` or `history`, so the active view of an account
 //! or a service is one query on a key prefix.
@@ -29,6 +31,7 @@ use serde::de::DeserializeOwned;
 
 pub(crate) mod audit;
 pub(crate) mod config;
+pub(crate) mod contact;
 #[cfg(test)]
 mod golden;
 mod names;
