@@ -16,8 +16,10 @@ use async_trait::async_trait;
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
 use gate_app::PortError;
+use gate_app::consumer_topic::{ConsumerSubscription, ConsumerTopic};
 use gate_app::ports::NoticeSender;
 use gate_core::{AccountId, Contact, Notice};
+use serde_json::Value;
 
 use crate::error::port_error;
 
@@ -79,6 +81,117 @@ impl NoticeSender for SnsConsumerNotices {
                 port_error(format!("publishing the {} notice of {} failed", notice.kind, notice.endpoint), e)
             })?;
         Ok(true)
+    }
+}
+
+/// The accounts a filter policy admits, when it filters on message
+/// attributes and on the `account` attribute alone with plain values;
+/// `None` for anything else, which may let other tenants' notices through.
+pub fn account_filter(policy: Option<&str>, scope: Option<&str>) -> Option<Vec<String>> {
+    if scope.is_some_and(|s| s != "MessageAttributes") {
+        return None;
+    }
+    let policy: Value = serde_json::from_str(policy?).ok()?;
+    let map = policy.as_object()?;
+    if map.len() != 1 {
+        return None;
+    }
+    let values = map.get(ACCOUNT_ATTRIBUTE)?.as_array()?;
+    values.iter().map(|v| v.as_str().map(str::to_owned)).collect()
+}
+
+/// The consumer topic's subscriptions, for `endpoint-gate apply`.
+#[derive(Debug, Clone)]
+pub struct SnsConsumerTopic {
+    client: Client,
+    topic_arn: String,
+}
+
+impl SnsConsumerTopic {
+    pub fn new(client: Client, topic_arn: String) -> Self {
+        Self { client, topic_arn }
+    }
+}
+
+#[async_trait]
+impl ConsumerTopic for SnsConsumerTopic {
+    async fn subscriptions(&self) -> Result<Vec<ConsumerSubscription>, PortError> {
+        let mut out = Vec::new();
+        let mut pages =
+            self.client.list_subscriptions_by_topic().topic_arn(&self.topic_arn).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| port_error(format!("listing the subscriptions of {}", self.topic_arn), e))?;
+            for s in page.subscriptions() {
+                let arn = s.subscription_arn().filter(|a| a.starts_with("arn:")).map(str::to_owned);
+                let accounts = match &arn {
+                    None => None,
+                    Some(arn) => {
+                        let attrs = self
+                            .client
+                            .get_subscription_attributes()
+                            .subscription_arn(arn)
+                            .send()
+                            .await
+                            .map_err(|e| port_error(format!("reading the subscription {arn}"), e))?;
+                        let attrs = attrs.attributes();
+                        account_filter(
+                            attrs.and_then(|a| a.get("FilterPolicy")).map(String::as_str),
+                            attrs.and_then(|a| a.get("FilterPolicyScope")).map(String::as_str),
+                        )
+                    }
+                };
+                out.push(ConsumerSubscription {
+                    arn,
+                    protocol: s.protocol().unwrap_or_default().to_owned(),
+                    endpoint: s.endpoint().unwrap_or_default().to_owned(),
+                    accounts,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn subscribe(&self, email: &str, accounts: &[AccountId]) -> Result<(), PortError> {
+        self.client
+            .subscribe()
+            .topic_arn(&self.topic_arn)
+            .protocol("email")
+            .endpoint(email)
+            .attributes("FilterPolicy", consumer_filter_policy(accounts))
+            .attributes("FilterPolicyScope", "MessageAttributes")
+            .return_subscription_arn(true)
+            .send()
+            .await
+            .map_err(|e| port_error(format!("subscribing {email} to {}", self.topic_arn), e))?;
+        Ok(())
+    }
+
+    async fn set_accounts(&self, arn: &str, accounts: &[AccountId]) -> Result<(), PortError> {
+        for (name, value) in [
+            ("FilterPolicyScope", "MessageAttributes".to_owned()),
+            ("FilterPolicy", consumer_filter_policy(accounts)),
+        ] {
+            self.client
+                .set_subscription_attributes()
+                .subscription_arn(arn)
+                .attribute_name(name)
+                .attribute_value(value)
+                .send()
+                .await
+                .map_err(|e| port_error(format!("setting the {name} of {arn}"), e))?;
+        }
+        Ok(())
+    }
+
+    async fn unsubscribe(&self, arn: &str) -> Result<(), PortError> {
+        self.client
+            .unsubscribe()
+            .subscription_arn(arn)
+            .send()
+            .await
+            .map_err(|e| port_error(format!("removing the subscription {arn}"), e))?;
+        Ok(())
     }
 }
 
@@ -163,6 +276,23 @@ mod tests {
         let wrong = topic.send(&n, &contact(C, Some("team-c@example.com"))).await;
         assert!(wrong.is_err(), "B's notice never goes out tagged for C's contact");
         assert_eq!(rule.num_calls(), 0);
+    }
+
+    #[test]
+    fn only_a_plain_filter_on_the_account_attribute_counts() {
+        let b = Some(vec![B.to_owned()]);
+        assert_eq!(account_filter(Some(&consumer_filter_policy(&[B.parse().expect("b")])), None), b);
+        for (policy, scope) in [
+            (None, None),
+            (Some(r#"{"account":["220000000002"]}"#), Some("MessageBody")),
+            (Some(r#"{"account":[{"prefix":"22"}]}"#), None),
+            (Some(r#"{"account":[{"anything-but":"230000000003"}]}"#), None),
+            (Some(r#"{"account":["220000000002"],"event":["rejected"]}"#), None),
+            (Some(r#"{"event":["rejected"]}"#), None),
+            (Some("not json"), None),
+        ] {
+            assert_eq!(account_filter(policy, scope), None, "{policy:?} {scope:?}");
+        }
     }
 
     #[test]

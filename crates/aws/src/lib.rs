@@ -20,7 +20,7 @@ mod test_util;
 pub mod wiring;
 
 pub use catalogue::Ec2Catalogue;
-pub use consumer_topic::SnsConsumerNotices;
+pub use consumer_topic::{SnsConsumerNotices, SnsConsumerTopic};
 pub use dynamo::DynamoStore;
 pub use ec2::Ec2Connections;
 pub use networks::AssumeRoleNetworks;

@@ -163,6 +163,12 @@ pub struct TopicArgs {
     /// address (and with --prune removes the unknown ones).
     #[arg(long, env = "GATE_REVIEW_TOPIC_ARN")]
     pub review_topic_arn: Option<String>,
+    /// The consumer topic (the stack's `ConsumerTopicArn`): apply subscribes
+    /// each contact's email with a filter on the accounts it is the
+    /// contact of, sets right a contact's subscription that filters on
+    /// anything else, and with --prune removes those no contact names.
+    #[arg(long, env = "GATE_CONSUMER_TOPIC_ARN")]
+    pub consumer_topic_arn: Option<String>,
 }
 
 /// Where a consumer asks: the lookup function instead of the table.
