@@ -33,7 +33,7 @@ use crate::items::config::{
     CONFIG, POLICY_SORT_PREFIX, entry_from, entry_item, entry_key, is_policy, policy_from, policy_item,
     policy_key,
 };
-use crate::items::contact::{CONTACTS, contact_from, contact_item, contact_key, notice_item, notice_key};
+use crate::items::contact::{CONTACTS, contact_from, contact_item, contact_key, notice_item};
 use crate::items::request::{request_from, request_item, request_key, service_partition, state_prefix};
 use crate::items::{Item, s};
 use crate::table::{GSI1, Index, TABLE};
@@ -417,14 +417,18 @@ impl NoticeLedger for DynamoStore {
         now: Timestamp,
     ) -> Result<bool, PortError> {
         let what = format!("claiming the {kind} notice of {endpoint} failed");
-        self.put_if(notice_item(endpoint, kind, now), "attribute_not_exists(pk)", None, what).await
+        let condition = "attribute_not_exists(pk) OR released = :released";
+        let values = HashMap::from([(":released".to_owned(), AttributeValue::Bool(true))]);
+        self.put_if(notice_item(endpoint, kind, now, false), condition, Some(values), what).await
     }
 
+    /// Marks the claim released: a put, never a delete, since the
+    /// functions delete nothing in the table.
     async fn forget(&self, endpoint: &EndpointId, kind: NoticeKind) -> Result<(), PortError> {
         self.client
-            .delete_item()
+            .put_item()
             .table_name(&self.table)
-            .set_key(Some(notice_key(endpoint, kind)))
+            .set_item(Some(notice_item(endpoint, kind, Timestamp::from_unix(0), true)))
             .send()
             .await
             .map_err(|e| port_error(format!("releasing the {kind} notice of {endpoint} failed"), e))?;

@@ -24,8 +24,12 @@ pub struct DecideFn {
 impl DecideFn {
     /// Reads the link-signing keys and the Slack bot token when configured.
     pub async fn build(config: &DecideConfig, wiring: &Wiring) -> Result<Self, PortError> {
+        let slack = match &config.slack {
+            Some(slack) => Some(wiring.slack(slack).await?.notifier),
+            None => None,
+        };
         let notifier = wiring
-            .review_notifier(&config.review_topic_arn, config.links.as_ref(), config.slack.as_ref())
+            .review_notifier_with(&config.review_topic_arn, config.links.as_ref(), slack.clone())
             .await?;
         let settings = Settings {
             services: config.service_ids.clone(),
@@ -33,10 +37,11 @@ impl DecideFn {
             lease_secs: config.lease_secs,
             ..Settings::default()
         };
-        Ok(Self {
-            decide: wiring.decide(settings, &config.consumer_role, notifier),
-            watch: wiring.topic_watch(&config.review_topic_arn),
-        })
+        let mut decide = wiring.decide(settings, &config.consumer_role, notifier);
+        if let Some(topic) = &config.consumer_topic_arn {
+            decide = decide.with_notices(wiring.notices(topic, slack));
+        }
+        Ok(Self { decide, watch: wiring.topic_watch(&config.review_topic_arn) })
     }
 }
 

@@ -8,8 +8,11 @@
 //! Contacts sit under their own `gsi1pk`, not `CONFIG`, so code from before
 //! contacts existed never reads one as an allow entry. A notice claim
 //! carries the table's TTL attribute: it only has to outlive the
-//! redeliveries of one event.
+//! redeliveries of one event. A claim whose notice could not be sent is
+//! marked `released` rather than deleted: nothing in the table is deleted
+//! by the functions (the audit is append-only, and IAM says so).
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use gate_app::PortError;
 use gate_app::ports::Versioned;
 use gate_core::{AccountId, Contact, EndpointId, NoticeKind, Timestamp};
@@ -19,7 +22,6 @@ use super::{BadAttribute, Item, Stored, decode, encode, key, parse, s};
 use crate::table::TABLE;
 
 pub(crate) const CONTACTS: &str = "CONTACTS";
-pub(crate) const NOTICE_PREFIX: &str = "NOTICE#";
 
 /// How long a notice's claim is kept: longer than any redelivery.
 pub(crate) const NOTICE_CLAIM_SECS: i64 = 7 * 86_400;
@@ -29,7 +31,7 @@ pub(crate) fn contact_key(account: AccountId) -> Item {
 }
 
 pub(crate) fn notice_key(endpoint: &EndpointId, kind: NoticeKind) -> Item {
-    key(format!("{NOTICE_PREFIX}{endpoint}"), kind.as_str())
+    key(format!("NOTICE#{endpoint}"), kind.as_str())
 }
 
 #[derive(Serialize, Deserialize)]
@@ -82,13 +84,14 @@ pub(crate) fn contact_from(item: Item) -> Result<Versioned<Contact>, PortError> 
     decode::<ContactItem>(item)
 }
 
-/// The claim that this endpoint's notice of this kind goes out, expiring
-/// through the table's TTL.
-pub(crate) fn notice_item(endpoint: &EndpointId, kind: NoticeKind, now: Timestamp) -> Item {
+/// The claim that this endpoint's notice of this kind goes out (or, when
+/// `released`, that it may be claimed again), expiring through the TTL.
+pub(crate) fn notice_item(endpoint: &EndpointId, kind: NoticeKind, now: Timestamp, released: bool) -> Item {
     let mut item = notice_key(endpoint, kind);
-    item.insert("sent_at".into(), s(now.to_string()));
+    item.insert("claimed_at".into(), s(now.to_string()));
+    item.insert("released".into(), AttributeValue::Bool(released));
     let expires = now.plus_secs(NOTICE_CLAIM_SECS).unix();
-    item.insert(TABLE.ttl_attribute.into(), aws_sdk_dynamodb::types::AttributeValue::N(expires.to_string()));
+    item.insert(TABLE.ttl_attribute.into(), AttributeValue::N(expires.to_string()));
     item
 }
 
@@ -115,7 +118,7 @@ mod tests {
     fn a_notice_claim_expires_through_the_tables_ttl() {
         let endpoint: EndpointId = "vpce-0123456789abcdef0".parse().expect("endpoint");
         let now = Timestamp::from_unix(1_800_000_000);
-        let item = notice_item(&endpoint, NoticeKind::InReview, now);
+        let item = notice_item(&endpoint, NoticeKind::InReview, now, false);
         assert_eq!(item["pk"], s("NOTICE#vpce-0123456789abcdef0"));
         assert_eq!(item["sk"], s("in_review"));
         let ttl = item[TABLE.ttl_attribute].as_n().expect("a number");
