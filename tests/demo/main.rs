@@ -82,6 +82,7 @@ async fn main() -> Result<()> {
             table_name: store.table().to_owned(),
             keys_secret_arn: secret,
             slack: Some(local.respond_slack(&slack)),
+            consumer_topic_arn: None,
         })
         .await?;
     say("approval links are signed with a key from Secrets Manager");
