@@ -172,7 +172,8 @@ impl Notice {
             }
         }
         if !self.reasons.is_empty() {
-            b.push_str("\nWhy:\n");
+            let why = if self.by.is_some() { "Why it went to review" } else { "Why" };
+            b.push_str(&format!("\n{why}:\n"));
             for r in &self.reasons {
                 b.push_str(&format!("  - {r}\n"));
             }
