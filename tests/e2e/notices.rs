@@ -172,3 +172,29 @@ async fn five_duplicate_deliveries_send_one_notice_each() -> Result<()> {
     assert_eq!(s.local.drain(&s.inbox).await?.len(), 1, "and one review email");
     Ok(())
 }
+
+#[tokio::test]
+async fn the_ledger_lets_each_notice_out_once_and_a_released_claim_again() -> Result<()> {
+    use gate_app::ports::NoticeLedger;
+    use gate_core::NoticeKind;
+    let local = gate_e2e::Local::from_env().await;
+    let store = local.table().await?;
+    let endpoint: gate_core::EndpointId = "vpce-0123456789abcdef0".parse()?;
+    let now = gate_e2e::now();
+    let claims =
+        futures_util::future::join_all((0..5).map(|_| store.first(&endpoint, NoticeKind::Accepted, now)))
+            .await;
+    let won = claims.into_iter().collect::<std::result::Result<Vec<bool>, _>>().map_err(|e| e.chain())?;
+    assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
+    assert!(
+        store.first(&endpoint, NoticeKind::InReview, now).await.map_err(|e| e.chain())?,
+        "kinds are apart"
+    );
+    store.forget(&endpoint, NoticeKind::Accepted).await.map_err(|e| e.chain())?;
+    assert!(store.first(&endpoint, NoticeKind::Accepted, now).await.map_err(|e| e.chain())?, "released");
+    assert!(
+        !store.first(&endpoint, NoticeKind::Accepted, now).await.map_err(|e| e.chain())?,
+        "claimed again"
+    );
+    Ok(())
+}

@@ -266,4 +266,17 @@ mod tests {
             .unwrap_or(0);
         assert!(longest <= MAX_SECTION, "{longest}");
     }
+
+    #[test]
+    fn a_consumer_notice_in_slack_is_plain_text_whatever_an_approver_wrote() {
+        let mut rec = record();
+        rec.state = RequestState::Approved;
+        rec.actor = "email:ana@example.com".into();
+        let mut notice = gate_core::Notice::about(&rec, gate_core::NoticeKind::Approved, rec.decided_at);
+        notice.note = Some("<!channel> see <https://evil.example|the wiki>".into());
+        let message = consumer_notice(&notice).to_string();
+        assert!(!message.contains("<!channel>") && !message.contains("<https://"), "{message}");
+        assert!(message.contains("&lt;!channel&gt;"), "{message}");
+        assert!(message.contains("Approved by ana@example.com"), "{message}");
+    }
 }

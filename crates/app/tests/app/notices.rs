@@ -68,6 +68,7 @@ fn contact(account: &str, email: &str, slack: Option<&str>) -> Contact {
 
 struct World {
     connections: Arc<InMemoryConnections>,
+    policies: Arc<InMemoryPolicies>,
     audit: Arc<InMemoryAudit>,
     email: Arc<RecordingNoticeSender>,
     slack: Arc<RecordingNoticeSender>,
@@ -119,9 +120,9 @@ fn world(conns: Vec<Connection>) -> World {
         Settings::default(),
     )
     .with_notices(notices.clone());
-    let answer = Answer::new(connections.clone(), policies, requests, audit.clone(), Some(notifier))
+    let answer = Answer::new(connections.clone(), policies.clone(), requests, audit.clone(), Some(notifier))
         .with_notices(notices);
-    World { connections, audit, email, slack, ledger, decider, answer }
+    World { connections, policies: policies.clone(), audit, email, slack, ledger, decider, answer }
 }
 
 fn kinds(sent: &[(Notice, Contact)]) -> Vec<(AccountId, NoticeKind)> {
@@ -248,4 +249,29 @@ async fn a_failing_notice_never_turns_a_review_into_an_accept() {
     assert_eq!(w.connections.state(&endpoint(2)), Some(ConnectionState::PendingAcceptance));
     assert_eq!(w.connections.act_call_count(), 0);
     assert_eq!((report.counts.failed, report.counts.notice_failed), (0, 1));
+}
+
+#[tokio::test]
+async fn a_review_nobody_answered_in_time_tells_the_team_it_was_rejected() {
+    let w = world(vec![conn(2, B)]);
+    {
+        let mut policies = w.policies.policies.lock().expect("lock");
+        policies[0].approval_ttl_secs = 3600;
+        policies[0].reminder_interval_secs = 86_400;
+        policies[0].on_expiry = OnExpiry::Reject;
+    }
+    w.decider.sweep(now()).await.expect("runs");
+    w.decider.sweep(now().plus_secs(3700)).await.expect("runs");
+    assert_eq!(w.connections.state(&endpoint(2)), Some(ConnectionState::Rejected));
+    let sent = w.email.notices();
+    assert_eq!(
+        kinds(&sent),
+        vec![(B.parse().expect("b"), NoticeKind::InReview), (B.parse().expect("b"), NoticeKind::Rejected)]
+    );
+    assert!(
+        sent[0].0.body().contains("the request is rejected and you may request again"),
+        "{}",
+        sent[0].0.body()
+    );
+    assert!(sent[1].0.body().contains("nobody answered the review in time"), "{}", sent[1].0.body());
 }
