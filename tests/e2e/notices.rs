@@ -198,3 +198,31 @@ async fn the_ledger_lets_each_notice_out_once_and_a_released_claim_again() -> Re
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn the_sweep_finds_consumer_subscriptions_no_contact_accounts_for() -> Result<()> {
+    use gate_app::consumer_topic::ConsumerTopic;
+    let local = gate_e2e::Local::from_env().await;
+    let store = local.table().await?;
+    const B: &str = "260000000032";
+    const C: &str = "260000000033";
+    store.write_contact(&contact(B, "team-b@example.com", None)?, None).await?;
+    // An unfiltered SQS subscription, as someone might add by hand.
+    let (topic, _) = local.topic_with_queue("consumers-watched").await?;
+    let sns = gate_aws::SnsConsumerTopic::new(aws_sdk_sns::Client::new(&local.sdk), topic.clone());
+    sns.subscribe("team-b@example.com", &[B.parse()?]).await.map_err(|e| e.chain())?;
+    // B's address, filtering on C's account too.
+    sns.subscribe("team-b@example.com", &[B.parse()?, C.parse()?]).await.map_err(|e| e.chain())?;
+    let watch = gate_aws::wiring::Wiring::new(&local.sdk, store.table()).consumer_topic_watch(&topic);
+
+    let found = watch.check().await.map_err(|e| e.chain())?;
+    let mut seen: Vec<(String, Option<Vec<String>>)> =
+        found.into_iter().map(|s| (s.protocol, s.accounts)).collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![("email".to_owned(), Some(vec![B.to_owned(), C.to_owned()])), ("sqs".to_owned(), None)],
+        "B's own subscription is not among them"
+    );
+    Ok(())
+}

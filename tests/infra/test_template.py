@@ -799,7 +799,7 @@ def test_decide_may_publish_and_list_the_review_topic_subscriptions() -> None:
     assert publishers == {"DecideRole": ["<ConsumerTopic>", "<ReviewTopic>"], "RespondRole": ["<ConsumerTopic>"]}
     for action in ("sns:ListSubscriptionsByTopic", "sns:GetSubscriptionAttributes"):
         found = allowed(roles["DecideRole"], action)
-        assert found and all(st["Resource"] == "<ReviewTopic>" for st in found), action
+        assert sorted(st["Resource"] for st in found) == ["<ConsumerTopic>", "<ReviewTopic>"], action
         others = {name for name, sts in roles.items() if name != "DecideRole" and allowed(sts, action)}
         assert not others, (action, others)
     # decide only looks at subscriptions; it never makes or changes one.
@@ -808,26 +808,32 @@ def test_decide_may_publish_and_list_the_review_topic_subscriptions() -> None:
 
 
 UNKNOWN_SUBSCRIPTION_MESSAGE = "review topic has a subscription no policy names"
+STRAY_CONSUMER_SUBSCRIPTION_MESSAGE = "consumer topic has a subscription no contact names"
 
 
-def test_an_unknown_review_subscription_raises_an_alarm() -> None:
+@pytest.mark.parametrize("message,metric", [
+    (UNKNOWN_SUBSCRIPTION_MESSAGE, "UnknownReviewSubscriptions"),
+    (STRAY_CONSUMER_SUBSCRIPTION_MESSAGE, "StrayConsumerSubscriptions"),
+])
+def test_an_unknown_topic_subscription_raises_an_alarm(message: str, metric: str) -> None:
     resources = provider(SERVICES_ONE, AlarmTopicArn="arn:aws:sns:eu-west-1:111122223333:pager").resolved_resources()
-    (metric_filter,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Logs::MetricFilter"]
+    filters = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Logs::MetricFilter"]
+    (metric_filter,) = [f for f in filters if f["MetricTransformations"][0]["MetricName"] == metric]
     assert metric_filter["LogGroupName"] == "<DecideLogGroup>"
     # decide's JSON logs (tracing): the message is at $.fields.message.
     pattern = re.fullmatch(r'\{\s*\$\.fields\.message\s*=\s*"([^"]*)"\s*\}', metric_filter["FilterPattern"])
-    assert pattern and pattern.group(1) == UNKNOWN_SUBSCRIPTION_MESSAGE, metric_filter["FilterPattern"]
+    assert pattern and pattern.group(1) == message, metric_filter["FilterPattern"]
     # The Rust side logs that exact text (a constant, with the subscription
     # in other fields): the filter counts nothing if the two drift apart.
-    logged = [f for f in (ROOT / "crates").rglob("*.rs") if f'"{UNKNOWN_SUBSCRIPTION_MESSAGE}"' in f.read_text()]
-    assert logged, f"no Rust source logs {UNKNOWN_SUBSCRIPTION_MESSAGE!r}"
+    logged = [f for f in (ROOT / "crates").rglob("*.rs") if f'"{message}"' in f.read_text()]
+    assert logged, f"no Rust source logs {message!r}"
     (transformation,) = metric_filter["MetricTransformations"]
-    assert (transformation["MetricNamespace"], transformation["MetricName"]) == ("EndpointGate", "UnknownReviewSubscriptions")
+    assert (transformation["MetricNamespace"], transformation["MetricName"]) == ("EndpointGate", metric)
     assert transformation["MetricValue"] == "1"
     alarms = [
         r["Properties"]
         for r in resources.values()
-        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"].get("MetricName") == "UnknownReviewSubscriptions"
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"].get("MetricName") == metric
     ]
     (alarm,) = alarms
     assert alarm["Namespace"] == "EndpointGate" and alarm["Statistic"] == "Sum"

@@ -246,6 +246,10 @@ pub trait ConfigStore: Send + Sync {
     async fn delete_policy(&self, scope: &Scope, expected: u64) -> Result<bool, PortError>;
     async fn delete_entry(&self, scope: &Scope, account: AccountId, expected: u64)
     -> Result<bool, PortError>;
+    /// Only the contacts: what the sweep's look at the consumer topic needs.
+    async fn load_contacts(&self) -> Result<Vec<Versioned<Contact>>, PortError> {
+        Ok(self.load_all().await?.contacts)
+    }
     async fn write_contact(&self, contact: &Contact, expected: Option<u64>) -> Result<bool, PortError>;
     async fn delete_contact(&self, account: AccountId, expected: u64) -> Result<bool, PortError>;
 }

@@ -378,6 +378,10 @@ impl ConfigStore for DynamoStore {
         self.delete_if(entry_key(scope, account), expected, what).await
     }
 
+    async fn load_contacts(&self) -> Result<Vec<Versioned<Contact>>, PortError> {
+        self.query(Some(GSI1), CONTACTS.to_owned(), None).await?.into_iter().map(contact_from).collect()
+    }
+
     async fn write_contact(&self, contact: &Contact, expected: Option<u64>) -> Result<bool, PortError> {
         let item = contact_item(contact, expected.unwrap_or(0) + 1)?;
         let what = format!("writing the contact of {} failed", contact.account);

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
+use gate_app::consumer_topic::ConsumerTopicWatch;
 use gate_app::fanout::Fanout;
 use gate_app::lookup::Lookup;
 use gate_app::ports::Notifier;
@@ -15,7 +16,7 @@ use gate_core::ServiceId;
 
 use crate::{
     AssumeRoleNetworks, DynamoStore, Ec2Catalogue, Ec2Connections, EmailLinks, LinkKeys, SlackNotifier,
-    SlackSecrets, SnsConsumerNotices, SnsNotifier, SnsReviewTopic,
+    SlackSecrets, SnsConsumerNotices, SnsConsumerTopic, SnsNotifier, SnsReviewTopic,
 };
 
 /// Where approval links point and where their signing keys live.
@@ -186,6 +187,15 @@ impl Wiring {
     pub fn topic_watch(&self, topic_arn: &str) -> TopicWatch {
         TopicWatch {
             topic: Arc::new(SnsReviewTopic::new(aws_sdk_sns::Client::new(&self.sdk), topic_arn.to_owned())),
+            config: self.store.clone(),
+        }
+    }
+
+    /// The consumer topic's watch: the sweep compares its subscriptions
+    /// with the contacts.
+    pub fn consumer_topic_watch(&self, topic_arn: &str) -> ConsumerTopicWatch {
+        ConsumerTopicWatch {
+            topic: Arc::new(SnsConsumerTopic::new(aws_sdk_sns::Client::new(&self.sdk), topic_arn.to_owned())),
             config: self.store.clone(),
         }
     }
