@@ -167,7 +167,10 @@ async fn main() -> Result<()> {
     let ec = local.request(&c, &payments).await?;
     request_and_decide(&local, &decider, &connect_inbox, &ec).await?;
     notices(&local, "C's team", &c_mail).await?;
-    let to_c = |m: &&Value| m["kind"] == "message" && m["channel"] == "#partner-c";
+    // The recorder is shared: only this run's notice.
+    let to_c = |m: &&Value| {
+        m["kind"] == "message" && m["channel"] == "#partner-c" && m["body"].to_string().contains(ec.as_str())
+    };
     for message in local.slack_log()?.iter().filter(to_c) {
         say("and in its Slack channel #partner-c:");
         for line in slack_text(&message["body"]) {

@@ -32,6 +32,12 @@ fn body(mail: &Value) -> String {
     )
 }
 
+/// A message this test's endpoint posted to `channel` (the Slack recorder
+/// is shared by the tests running beside this one).
+fn mine(m: &Value, channel: &str, endpoint: &str) -> bool {
+    m["kind"] == "message" && m["channel"] == channel && m["body"].to_string().contains(endpoint)
+}
+
 /// The DNS names EC2 reports for the endpoint.
 async fn dns_names(s: &Setup, endpoint: &str) -> Result<Vec<String>> {
     let out = s
@@ -63,12 +69,8 @@ async fn consumer_b_hears_why_it_waits_and_then_who_approved_it_with_its_dns_nam
     assert!(text.contains(&format!("Asked to review: netops@example.com, Slack user {APPROVER}")), "{text}");
     assert!(text.contains("Without an answer by"), "{text}");
     assert!(text.contains(&format!("endpoint-gate endpoint {endpoint}")), "{text}");
-    let in_channel: Vec<Value> = s
-        .local
-        .slack_log()?
-        .into_iter()
-        .filter(|m| m["kind"] == "message" && m["channel"] == "#team-b")
-        .collect();
+    let in_channel: Vec<Value> =
+        s.local.slack_log()?.into_iter().filter(|m| mine(m, "#team-b", &endpoint)).collect();
     assert_eq!(in_channel.len(), 1, "B's channel hears it too: {in_channel:?}");
     assert!(in_channel[0]["body"].to_string().contains("waits for review"));
 
@@ -76,7 +78,7 @@ async fn consumer_b_hears_why_it_waits_and_then_who_approved_it_with_its_dns_nam
         .local
         .slack_log()?
         .into_iter()
-        .find(|m| m["kind"] == "message" && m["channel"] == "#netops-approvals")
+        .find(|m| mine(m, "#netops-approvals", &endpoint))
         .ok_or("no review message")?;
     let (status, _) = s.click(&review, "approve", APPROVER, "payments onboarding, ticket 42").await?;
     assert_eq!(status, 200);
