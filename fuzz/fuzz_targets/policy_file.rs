@@ -13,6 +13,13 @@ fuzz_target!(|data: &[u8]| {
             scopes.sort();
             scopes.dedup();
             assert_eq!(scopes.len(), desired.policies.len());
+            // Every contact is valid, the only one of its account, and for an
+            // account some entry vouches for.
+            for c in &desired.contacts {
+                assert!(c.problems().is_empty(), "{c:?}");
+                assert_eq!(desired.contacts.iter().filter(|o| o.account == c.account).count(), 1);
+                assert!(desired.entries.iter().any(|e| e.account == c.account), "{c:?}");
+            }
         }
         Err(errors) => assert!(!errors.is_empty()),
     }

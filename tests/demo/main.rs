@@ -15,7 +15,7 @@ use gate_lambdas::decide::handle_at;
 use serde_json::Value;
 
 const TEAM_A: &str = "210000000001";
-const STRANGER_B: &str = "210000000002";
+const TEAM_B: &str = "210000000002";
 const PARTNER_C: &str = "210000000003";
 
 fn step(n: u32, text: &str) {
@@ -69,19 +69,32 @@ async fn main() -> Result<()> {
     ));
     say("policy for all services: unlisted → review, overlap with protected → reject");
     say("  protected: 192.168.0.0/16 (on-premises), 100.64.0.0/10 (transit)");
-    say(&format!("allowlist: {TEAM_A} (team-a), {PARTNER_C} (partners), both until 2027-12-31"));
+    say(&format!(
+        "allowlist: {TEAM_A} (team-a), {TEAM_B} (team-b, VPC 172.20.0.0/16), {PARTNER_C} (partners), \
+         all until 2027-12-31"
+    ));
+    say(&format!(
+        "contacts: {TEAM_B} team-b@example.com; {PARTNER_C} partner-c@example.com and Slack #partner-c"
+    ));
+    // Each contact's mailbox: a queue with the filter policy `endpoint-gate
+    // apply --consumer-topic-arn` gives the contact's email subscription.
+    let (consumer_topic, _) = local.topic_with_queue("consumers").await?;
+    let b_mail = local.contact_inbox(&consumer_topic, &[TEAM_B]).await?;
+    let c_mail = local.contact_inbox(&consumer_topic, &[PARTNER_C]).await?;
 
     let secret = local.link_secret().await?;
     let slack = local.slack_secret().await?;
     let mut config =
         local.decide_config_with_links(store.table(), &review_topic, &[&payments, &ledger], &secret);
     config.slack = Some(local.slack_config(&slack));
+    config.consumer_topic_arn = Some(consumer_topic.clone());
     let decider = local.decider(&config).await;
     let responder = local
         .responder(&RespondConfig {
             table_name: store.table().to_owned(),
             keys_secret_arn: secret,
             slack: Some(local.respond_slack(&slack)),
+            consumer_topic_arn: Some(consumer_topic.clone()),
         })
         .await?;
     say("approval links are signed with a key from Secrets Manager");
@@ -92,8 +105,13 @@ async fn main() -> Result<()> {
     let ea = local.request(&a, &payments).await?;
     request_and_decide(&local, &decider, &connect_inbox, &ea).await?;
 
-    step(3, &format!("Consumer B ({STRANGER_B}, not on the allowlist) asks for ledger"));
-    let b = local.consumer(STRANGER_B, "10.0.0.0/16", &[], true).await?;
+    step(
+        3,
+        &format!(
+            "Consumer B ({TEAM_B}, allowlisted for VPC 172.20.0.0/16) asks for ledger from VPC 10.0.0.0/16"
+        ),
+    );
+    let b = local.consumer(TEAM_B, "10.0.0.0/16", &[], true).await?;
     let eb = local.request(&b, &ledger).await?;
     request_and_decide(&local, &decider, &connect_inbox, &eb).await?;
     let mut approve = None;
@@ -108,13 +126,18 @@ async fn main() -> Result<()> {
         }
     }
     // The recorder is shared (tests run beside the demo): only this review's message.
-    let ours = |m: &&Value| m["kind"] == "message" && m["body"].to_string().contains(eb.as_str());
+    let ours = |m: &&Value| {
+        m["kind"] == "message"
+            && m["channel"] == "#netops-approvals"
+            && m["body"].to_string().contains(eb.as_str())
+    };
     for message in local.slack_log()?.iter().filter(ours) {
         say(&format!("and this message in Slack {}:", message["channel"].as_str().unwrap_or_default()));
         for line in slack_text(&message["body"]) {
             say(&format!("  | {line}"));
         }
     }
+    notices(&local, "B's team", &b_mail).await?;
     let link = approve.ok_or("the email has no approve link")?;
     let page = responder.handle(link_request("GET", &link, None)).await;
     say(&format!(
@@ -137,11 +160,23 @@ async fn main() -> Result<()> {
         }
     }
     say(&format!("connection state: {}", local.state(&eb).await?));
+    notices(&local, "B's team", &b_mail).await?;
 
     step(4, &format!("Consumer C ({PARTNER_C}, allowlisted, VPC 192.168.50.0/24) asks for payments"));
     let c = local.consumer(PARTNER_C, "192.168.50.0/24", &[], true).await?;
     let ec = local.request(&c, &payments).await?;
     request_and_decide(&local, &decider, &connect_inbox, &ec).await?;
+    notices(&local, "C's team", &c_mail).await?;
+    // The recorder is shared: only this run's notice.
+    let to_c = |m: &&Value| {
+        m["kind"] == "message" && m["channel"] == "#partner-c" && m["body"].to_string().contains(ec.as_str())
+    };
+    for message in local.slack_log()?.iter().filter(to_c) {
+        say("and in its Slack channel #partner-c:");
+        for line in slack_text(&message["body"]) {
+            say(&format!("  | {line}"));
+        }
+    }
 
     step(5, "What consumers see: the registry, kept by the record function");
     let recorder = local.recorder(store.table(), &[&payments, &ledger]);
@@ -179,8 +214,8 @@ async fn main() -> Result<()> {
         "  A asks for B's endpoint: {}",
         asked.err().map(|e| e.to_string()).unwrap_or_else(|| "shown (wrong!)".into())
     ));
-    say(&format!("lookup, signed in as consumer B ({STRANGER_B}): its request's history"));
-    let view = lookup.endpoint(&consumer(STRANGER_B)?, &eb.parse()?).await.map_err(|e| e.to_string())?;
+    say(&format!("lookup, signed in as consumer B ({TEAM_B}): its request's history"));
+    let view = lookup.endpoint(&consumer(TEAM_B)?, &eb.parse()?).await.map_err(|e| e.to_string())?;
     if let Some(r) = &view.request {
         say(&format!("  request {} by {} at {}", r.state, r.decided_by, r.decided_at));
         for n in &r.notified {
@@ -204,6 +239,19 @@ async fn main() -> Result<()> {
         "\nDone in {:.1}s. The local AWS environment is stopped when this command exits.",
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// Prints the decision notices waiting in a contact's mailbox.
+async fn notices(local: &Local, team: &str, mailbox: &str) -> Result<()> {
+    for mail in local.drain(mailbox).await? {
+        let account = mail["MessageAttributes"]["account"]["Value"].as_str().unwrap_or_default();
+        say(&format!("{team} receives this notice (SNS, filtered on account {account}):"));
+        say(&format!("  Subject: {}", mail["Subject"].as_str().unwrap_or_default()));
+        for line in mail["Message"].as_str().unwrap_or_default().lines() {
+            say(&format!("  | {line}"));
+        }
+    }
     Ok(())
 }
 
@@ -245,7 +293,10 @@ async fn wait_for_notification(local: &Local, inbox: &str, endpoint: &str) -> Re
 /// A Block Kit message as a person sees it, roughly: one line per element.
 fn slack_text(message: &Value) -> Vec<String> {
     let mut lines = Vec::new();
-    let text = |v: &Value| v["text"].as_str().unwrap_or_default().replace("*", "").replace("&gt;", ">");
+    let text = |v: &Value| {
+        let t = v["text"].as_str().unwrap_or_default().replace("*", "");
+        t.replace("&gt;", ">").replace("&lt;", "<").replace("&amp;", "&")
+    };
     for block in message["blocks"].as_array().into_iter().flatten() {
         match block["type"].as_str().unwrap_or_default() {
             "header" => lines.push(text(&block["text"]).to_uppercase()),

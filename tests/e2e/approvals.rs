@@ -22,6 +22,8 @@ pub struct Setup {
     pub store: gate_aws::DynamoStore,
     pub decider: gate_app::Decide,
     pub inbox: String,
+    /// Where decide and respond send decision notices to consumers' contacts.
+    pub consumer_topic: String,
     pub url: FunctionUrl,
     pub http: reqwest::Client,
 }
@@ -37,13 +39,16 @@ pub async fn setup() -> Result<Setup> {
     let (topic, inbox) = local.topic_with_queue("review").await?;
     let links = local.link_secret().await?;
     let slack = local.slack_secret().await?;
+    let (consumer_topic, _) = local.topic_with_queue("consumers").await?;
     let mut config = local.decide_config_with_links(store.table(), &topic, &[&service], &links);
     config.slack = Some(local.slack_config(&slack));
+    config.consumer_topic_arn = Some(consumer_topic.clone());
     let decider = local.decider(&config).await;
     let respond = RespondConfig {
         table_name: store.table().to_owned(),
         keys_secret_arn: links,
         slack: Some(local.respond_slack(&slack)),
+        consumer_topic_arn: Some(consumer_topic.clone()),
     };
     let responder = Arc::new(local.responder(&respond).await?);
     let handler: Handler = Arc::new(move |event| {
@@ -51,7 +56,7 @@ pub async fn setup() -> Result<Setup> {
         Box::pin(async move { responder.handle(event).await })
     });
     let url = FunctionUrl::serve(handler).await?;
-    Ok(Setup { local, service, store, decider, inbox, url, http: reqwest::Client::new() })
+    Ok(Setup { local, service, store, decider, inbox, consumer_topic, url, http: reqwest::Client::new() })
 }
 
 impl Setup {

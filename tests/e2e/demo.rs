@@ -63,14 +63,21 @@ fn the_demo_tells_all_five_outcomes() -> Result<()> {
     };
     // 1. Two services, acceptance required, allowlist applied from the example file.
     assert!(step(1).contains("payments  vpce-svc-") && step(1).contains("ledger    vpce-svc-"), "{text}");
-    assert!(step(1).contains("endpoint-gate apply examples/demo-policy.yaml: 3 change(s) applied"), "{text}");
+    assert!(step(1).contains("endpoint-gate apply examples/demo-policy.yaml: 6 change(s) applied"), "{text}");
     // 2. A: allowlisted with the everywhere-CIDR 10.0.0.0/16 → accepted, with reasons.
     assert!(
         step(2).contains("decide → ACCEPT") && step(2).contains("allowlisted for all services"),
         "{text}"
     );
     assert!(step(2).contains("connection state: available"), "{text}");
-    // 3. B: unknown → review, email shown, approved through the real link → accepted.
+    // 3. B: from an undeclared VPC → review, email shown, approved through
+    // the real link → accepted; B's team is told why, then who approved.
+    let told = step(3).split("B's team receives this notice").collect::<Vec<_>>();
+    assert_eq!(told.len(), 3, "two notices to B: {text}");
+    assert!(told[1].contains("waits for review") && told[1].contains("outside the declared"), "{text}");
+    assert!(told[1].contains("Asked to review: netops@example.com, Slack user U0NETOPS"), "{text}");
+    assert!(told[2].contains("Approved by netops@example.com: known team, ticket NET-42"), "{text}");
+    assert!(told[2].contains(".vpce.amazonaws.com"), "the approval names the DNS names: {text}");
     assert!(
         step(3).contains("decide → REVIEW") && step(3).contains("Subject: Endpoint Gate: review"),
         "{text}"
@@ -92,6 +99,12 @@ fn the_demo_tells_all_five_outcomes() -> Result<()> {
         step(4).contains("decide → REJECT") && step(4).contains("overlaps protected 192.168.0.0/16"),
         "{text}"
     );
+    // C's team is told in its own words: no other account, no operator's note.
+    let to_c = step(4).split("C's team receives this notice").nth(1).unwrap_or_default();
+    assert!(to_c.contains("overlaps protected 192.168.0.0/16"), "{text}");
+    for other in ["210000000001", "210000000002", "partner C", "partners"] {
+        assert!(!to_c.contains(other), "{other} in C's notice: {text}");
+    }
     // 5. EC2's truth; the registry lookup of A shows its DNS names; B's history names its approver.
     let end = step(5);
     for (who, state) in [("A", "available"), ("B", "available"), ("C", "rejected")] {

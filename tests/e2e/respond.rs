@@ -42,6 +42,7 @@ async fn an_approver_answers_from_the_email_link_and_the_connection_follows() ->
             table_name: store.table().to_owned(),
             keys_secret_arn: secret,
             slack: None,
+            consumer_topic_arn: None,
         })
         .await?;
 
@@ -97,8 +98,12 @@ async fn a_warm_respond_reads_the_link_keys_again_after_a_rotation() -> Result<(
     store.put_policy(&policy).await?;
     let (topic, inbox) = local.topic_with_queue("review").await?;
     let secret = local.link_secret().await?;
-    let config =
-        RespondConfig { table_name: store.table().to_owned(), keys_secret_arn: secret.clone(), slack: None };
+    let config = RespondConfig {
+        table_name: store.table().to_owned(),
+        keys_secret_arn: secret.clone(),
+        slack: None,
+        consumer_topic_arn: None,
+    };
     let responder = local.responder(&config).await?;
 
     // The documented rotation: current moves to previous, a new current.

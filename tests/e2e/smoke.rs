@@ -38,6 +38,7 @@ async fn decide_binary_sweeps_and_accepts_an_allowlisted_request() -> Result<()>
     let consumer = local.consumer("293000000001", "10.1.0.0/16", &[], true).await?;
     let endpoint = local.request(&consumer, &service).await?;
     let (topic, _) = local.topic_with_queue("smoke-review").await?;
+    let (consumers, _) = local.topic_with_queue("smoke-consumers").await?;
     let links = local.link_secret().await?;
     let vars = [
         ("TABLE_NAME", store.table().to_owned()),
@@ -48,6 +49,7 @@ async fn decide_binary_sweeps_and_accepts_an_allowlisted_request() -> Result<()>
         ("ACTION_LEASE_SECS", "300".into()),
         ("RESPOND_URL", "https://respond.example.invalid/".into()),
         ("LINK_KEYS_SECRET_ARN", links),
+        ("CONSUMER_TOPIC_ARN", consumers),
     ];
     let answer = invoke("decide", "DecideFunction", &vars, sample("decide/scheduled-sweep.json")?).await?;
 
@@ -101,8 +103,12 @@ async fn record_binary_tells_lambda_whether_a_failure_is_worth_retrying() -> Res
 async fn respond_binary_refuses_a_tampered_link() -> Result<()> {
     let local = Local::from_env().await;
     let store = local.table().await?;
-    let vars =
-        [("TABLE_NAME", store.table().to_owned()), ("LINK_KEYS_SECRET_ARN", local.link_secret().await?)];
+    let (consumers, _) = local.topic_with_queue("smoke-consumers").await?;
+    let vars = [
+        ("TABLE_NAME", store.table().to_owned()),
+        ("LINK_KEYS_SECRET_ARN", local.link_secret().await?),
+        ("CONSUMER_TOPIC_ARN", consumers),
+    ];
     let answer = invoke("respond", "RespondFunction", &vars, sample("respond/link-tampered.json")?).await?;
 
     assert_eq!(answer.kind, "response", "{answer:?}");

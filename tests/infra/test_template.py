@@ -58,7 +58,7 @@ def rust_env() -> dict[str, dict[str, list[str]]]:
         assert block, f"no `impl {rust_type}` in {CONFIG_RS}"
         lists = {}
         for constant in ("REQUIRED", "OPTIONAL"):
-            found = re.search(rf"const {constant}: &'static \[&'static str\] = &\[(.*?)\];", block.group(1), re.S)
+            found = re.search(rf"const {constant}: &'static \[&'static str\] =\s*&\[(.*?)\];", block.group(1), re.S)
             assert found, f"no {rust_type}::{constant} in {CONFIG_RS}"
             lists[constant.lower()] = re.findall(r'"([A-Z0-9_]+)"', found.group(1))
         out[function] = lists
@@ -478,6 +478,7 @@ def test_decide_environment_values() -> None:
     env = provider(SERVICES_THREE).resolved_resources()["DecideFunction"]["Properties"]["Environment"]["Variables"]
     assert env["TABLE_NAME"] == "<Table>"
     assert env["REVIEW_TOPIC_ARN"] == "<ReviewTopic>"
+    assert env["CONSUMER_TOPIC_ARN"] == "<ConsumerTopic>"
     assert env["SERVICE_IDS"] == ",".join(SERVICES_THREE)
     assert env["CONSUMER_ROLE_TEMPLATE"] == "arn:aws:iam::{account}:role/EndpointGateCidrReader"
     assert "{account}" in env["CONSUMER_ROLE_TEMPLATE"]
@@ -491,7 +492,11 @@ def test_decide_environment_values() -> None:
 
 def test_respond_environment_values() -> None:
     env = provider(SERVICES_THREE).resolved_resources()["RespondFunction"]["Properties"]["Environment"]["Variables"]
-    assert env == {"TABLE_NAME": "<Table>", "LINK_KEYS_SECRET_ARN": "<LinkKeysSecret>"}
+    assert env == {
+        "TABLE_NAME": "<Table>",
+        "LINK_KEYS_SECRET_ARN": "<LinkKeysSecret>",
+        "CONSUMER_TOPIC_ARN": "<ConsumerTopic>",
+    }
 
 
 def test_action_lease_is_not_shorter_than_the_timeout() -> None:
@@ -574,8 +579,11 @@ def test_respond_is_granted_only_what_it_calls() -> None:
         "dynamodb:BatchGetItem",
         "dynamodb:Query",
         "secretsmanager:GetSecretValue",
+        "sns:Publish",
     }
     for st in roles["RespondRole"]:
+        if grants("sns:Publish", st):
+            assert st["Resource"] == "<ConsumerTopic>", st
         if st["Resource"] == "*":
             assert as_list(st["Action"]) == ["ec2:DescribeVpcEndpointConnections"], st
         if grants("logs:PutLogEvents", st):
@@ -696,14 +704,14 @@ def test_each_service_notifies_the_connection_topic_which_only_they_may_publish_
 REVIEW_SUBSCRIPTION_ACTIONS = {"sns:Subscribe", "sns:SetSubscriptionAttributes"}
 
 
-def review_topic_policy(**params: Any) -> dict:
+def review_topic_policy(topic: str = "<ReviewTopic>", **params: Any) -> dict:
     resources = provider(SERVICES_ONE, **params).resolved_resources()
     (policy,) = [
         r["Properties"]
         for r in resources.values()
-        if r["Type"] == "AWS::SNS::TopicPolicy" and "<ReviewTopic>" in r["Properties"]["Topics"]
+        if r["Type"] == "AWS::SNS::TopicPolicy" and topic in r["Properties"]["Topics"]
     ]
-    assert policy["Topics"] == ["<ReviewTopic>"]
+    assert policy["Topics"] == [topic]
     return policy["PolicyDocument"]
 
 
@@ -713,7 +721,7 @@ def denies_subscribe(document: dict, principal_arn: str) -> bool:
     for st in document["Statement"]:
         if st["Effect"] != "Deny" or not grants("sns:Subscribe", st):
             continue
-        assert st["Principal"] == "*" and st["Resource"] == "<ReviewTopic>", st
+        assert st["Principal"] == "*" and st["Resource"] in ("<ReviewTopic>", "<ConsumerTopic>"), st
         condition = st.get("Condition")
         if condition is None:
             return True
@@ -756,6 +764,20 @@ def test_only_the_operators_may_subscribe_to_the_review_topic() -> None:
         assert denies_subscribe(document, other), other
 
 
+def test_only_the_operators_may_subscribe_to_the_consumer_topic() -> None:
+    # An unfiltered subscription would read every tenant's notices.
+    operator = "arn:aws:iam::111122223333:role/NetOps"
+    document = review_topic_policy("<ConsumerTopic>", OperatorArns=[operator])
+    for st in document["Statement"]:
+        assert st["Effect"] == "Deny" and st["Resource"] == "<ConsumerTopic>", st
+        assert set(as_list(st["Action"])) == REVIEW_SUBSCRIPTION_ACTIONS, st
+    assert not denies_subscribe(document, operator)
+    for other in ("arn:aws:iam::111122223333:role/Developer", "arn:aws:iam::222222222222:role/NetOps"):
+        assert denies_subscribe(document, other), other
+    for who in ("arn:aws:iam::111122223333:root", operator):
+        assert denies_subscribe(review_topic_policy("<ConsumerTopic>"), who), who
+
+
 def test_without_operators_nobody_may_subscribe_to_the_review_topic() -> None:
     # Failing closed: no exception for "the account" or its administrators.
     document = review_topic_policy()
@@ -767,9 +789,17 @@ def test_without_operators_nobody_may_subscribe_to_the_review_topic() -> None:
 
 def test_decide_may_publish_and_list_the_review_topic_subscriptions() -> None:
     roles = role_statements(provider(SERVICES_ONE).resolved_resources())
-    for action in ("sns:Publish", "sns:ListSubscriptionsByTopic", "sns:GetSubscriptionAttributes"):
+    # Approvers' links go out from decide alone; decision notices from
+    # decide and from respond (an approver's answer).
+    publishers = {
+        name: sorted(st["Resource"] for st in allowed(sts, "sns:Publish"))
+        for name, sts in roles.items()
+        if allowed(sts, "sns:Publish")
+    }
+    assert publishers == {"DecideRole": ["<ConsumerTopic>", "<ReviewTopic>"], "RespondRole": ["<ConsumerTopic>"]}
+    for action in ("sns:ListSubscriptionsByTopic", "sns:GetSubscriptionAttributes"):
         found = allowed(roles["DecideRole"], action)
-        assert found and all(st["Resource"] == "<ReviewTopic>" for st in found), action
+        assert sorted(st["Resource"] for st in found) == ["<ConsumerTopic>", "<ReviewTopic>"], action
         others = {name for name, sts in roles.items() if name != "DecideRole" and allowed(sts, action)}
         assert not others, (action, others)
     # decide only looks at subscriptions; it never makes or changes one.
@@ -778,26 +808,32 @@ def test_decide_may_publish_and_list_the_review_topic_subscriptions() -> None:
 
 
 UNKNOWN_SUBSCRIPTION_MESSAGE = "review topic has a subscription no policy names"
+STRAY_CONSUMER_SUBSCRIPTION_MESSAGE = "consumer topic has a subscription no contact names"
 
 
-def test_an_unknown_review_subscription_raises_an_alarm() -> None:
+@pytest.mark.parametrize("message,metric", [
+    (UNKNOWN_SUBSCRIPTION_MESSAGE, "UnknownReviewSubscriptions"),
+    (STRAY_CONSUMER_SUBSCRIPTION_MESSAGE, "StrayConsumerSubscriptions"),
+])
+def test_an_unknown_topic_subscription_raises_an_alarm(message: str, metric: str) -> None:
     resources = provider(SERVICES_ONE, AlarmTopicArn="arn:aws:sns:eu-west-1:111122223333:pager").resolved_resources()
-    (metric_filter,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Logs::MetricFilter"]
+    filters = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Logs::MetricFilter"]
+    (metric_filter,) = [f for f in filters if f["MetricTransformations"][0]["MetricName"] == metric]
     assert metric_filter["LogGroupName"] == "<DecideLogGroup>"
     # decide's JSON logs (tracing): the message is at $.fields.message.
     pattern = re.fullmatch(r'\{\s*\$\.fields\.message\s*=\s*"([^"]*)"\s*\}', metric_filter["FilterPattern"])
-    assert pattern and pattern.group(1) == UNKNOWN_SUBSCRIPTION_MESSAGE, metric_filter["FilterPattern"]
+    assert pattern and pattern.group(1) == message, metric_filter["FilterPattern"]
     # The Rust side logs that exact text (a constant, with the subscription
     # in other fields): the filter counts nothing if the two drift apart.
-    logged = [f for f in (ROOT / "crates").rglob("*.rs") if f'"{UNKNOWN_SUBSCRIPTION_MESSAGE}"' in f.read_text()]
-    assert logged, f"no Rust source logs {UNKNOWN_SUBSCRIPTION_MESSAGE!r}"
+    logged = [f for f in (ROOT / "crates").rglob("*.rs") if f'"{message}"' in f.read_text()]
+    assert logged, f"no Rust source logs {message!r}"
     (transformation,) = metric_filter["MetricTransformations"]
-    assert (transformation["MetricNamespace"], transformation["MetricName"]) == ("EndpointGate", "UnknownReviewSubscriptions")
+    assert (transformation["MetricNamespace"], transformation["MetricName"]) == ("EndpointGate", metric)
     assert transformation["MetricValue"] == "1"
     alarms = [
         r["Properties"]
         for r in resources.values()
-        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"].get("MetricName") == "UnknownReviewSubscriptions"
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"].get("MetricName") == metric
     ]
     (alarm,) = alarms
     assert alarm["Namespace"] == "EndpointGate" and alarm["Statistic"] == "Sum"
@@ -930,11 +966,12 @@ def partition_prefix(function: str) -> str:
     raise AssertionError(f"no fn {function} in {ITEMS_RS}")
 
 
-def test_respond_writes_only_request_and_audit_items() -> None:
-    # Its URL is public: it may update a request record and append audit
-    # entries, never write a policy, an allow entry or the registry.
-    prefixes = {partition_prefix("request_key"), partition_prefix("audit_partition")}
-    assert prefixes == {"REQUEST#", "AUDIT#"}
+def test_respond_writes_only_request_audit_and_notice_items() -> None:
+    # Its URL is public: it may update a request record, append audit
+    # entries and claim the consumer's notice, never write a policy, an
+    # allow entry, a contact or the registry.
+    prefixes = {partition_prefix(f) for f in ("request_key", "audit_partition", "notice_key")}
+    assert prefixes == {"REQUEST#", "AUDIT#", "NOTICE#"}
     roles = role_statements(provider(SERVICES_ONE).resolved_resources())
     writes = [st for st in roles["RespondRole"] if st.get("Effect") == "Allow"
               and any(grants(a, st) for a in WRITE_ACTIONS)]
@@ -942,11 +979,11 @@ def test_respond_writes_only_request_and_audit_items() -> None:
     for st in writes:
         assert as_list(st["Action"]) == ["dynamodb:PutItem"], st
         assert as_list(st["Resource"]) == ["<Table.Arn>"], st
-        assert st.get("Condition") == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["REQUEST#*", "AUDIT#*"]}}, st
+        assert st.get("Condition") == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["REQUEST#*", "AUDIT#*", "NOTICE#*"]}}, st
         keys = st["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
-        for pk in ("REQUEST#vpce-0f1e2d3c4b5a69788", "AUDIT#vpce-0f1e2d3c4b5a69788"):
+        for pk in ("REQUEST#vpce-0f1e2d3c4b5a69788", "AUDIT#vpce-0f1e2d3c4b5a69788", "NOTICE#vpce-0f1e2d3c4b5a69788"):
             assert any(fnmatch.fnmatchcase(pk, k) for k in keys), pk
-        for pk in ("POLICY#*", "ALLOW#*", "ENDPOINT#vpce-0f1e2d3c4b5a69788", "CONFIG"):
+        for pk in ("POLICY#*", "ALLOW#*", "CONTACT#210000000001", "ENDPOINT#vpce-0f1e2d3c4b5a69788", "CONFIG"):
             assert not any(fnmatch.fnmatchcase(pk, k) for k in keys), pk
 
 

@@ -280,6 +280,25 @@ impl Local {
         Ok(queue_url)
     }
 
+    /// A queue standing in for a consumer contact's mailbox: subscribed to
+    /// the consumer topic with the filter policy `endpoint-gate apply`
+    /// gives the contact's email subscription.
+    pub async fn contact_inbox(&self, topic_arn: &str, accounts: &[&str]) -> Result<String> {
+        let sns = aws_sdk_sns::Client::new(&self.sdk);
+        let (queue_url, queue_arn) = self.queue("contact-inbox").await?;
+        let accounts: Vec<gate_core::AccountId> =
+            accounts.iter().map(|a| a.parse()).collect::<std::result::Result<_, _>>()?;
+        sns.subscribe()
+            .topic_arn(topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .attributes("FilterPolicy", gate_aws::consumer_topic::consumer_filter_policy(&accounts))
+            .attributes("FilterPolicyScope", "MessageAttributes")
+            .send()
+            .await?;
+        Ok(queue_url)
+    }
+
     /// Every SNS envelope waiting on the queue (JSON with Subject, Message,
     /// MessageAttributes).
     pub async fn drain(&self, queue_url: &str) -> Result<Vec<serde_json::Value>> {

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use futures_util::stream::{self, StreamExt};
-use gate_core::{Action, EndpointId, RequestRecord, ServiceId, Timestamp};
+use gate_core::{Action, EndpointId, Notice, NoticeKind, RequestRecord, ServiceId, Timestamp};
 
+use crate::notices::{NoticeFacts, Notices, Told};
 use crate::ports::{Audit, AuditEvent, AuditKind, Connections, Notifier, Refused, Requests};
 use crate::report::Report;
 
@@ -22,6 +23,8 @@ pub struct Actions {
     pub actor: String,
     /// Requests booked at once after an Accept/Reject call.
     pub concurrency: usize,
+    /// Decision notices to consumers' contacts; `None` when they are off.
+    pub notices: Option<Notices>,
 }
 
 impl std::fmt::Debug for Actions {
@@ -38,12 +41,26 @@ enum Booked {
 
 impl Actions {
     /// Accepts or rejects these requests' connections of one service in one
-    /// call, then books each.
+    /// call, then books each and tells its consumer.
     pub async fn act(
         &self,
         action: Action,
         service: &ServiceId,
         records: &[RequestRecord],
+        now: Timestamp,
+        report: &mut Report,
+    ) {
+        self.act_and_tell(action, service, records, &NoticeFacts::default(), now, report).await;
+    }
+
+    /// [`Actions::act`], with what the consumers' notices tell beyond the
+    /// records: DNS names, an approver's reason.
+    pub async fn act_and_tell(
+        &self,
+        action: Action,
+        service: &ServiceId,
+        records: &[RequestRecord],
+        facts: &NoticeFacts,
         now: Timestamp,
         report: &mut Report,
     ) {
@@ -61,15 +78,27 @@ impl Actions {
             .iter()
             .map(|rec| (rec.clone(), refused.iter().find(|r| r.endpoint == rec.endpoint).cloned()))
             .collect();
-        let results: Vec<(EndpointId, Booked)> = stream::iter(jobs)
+        let results: Vec<(EndpointId, Booked, Option<Told>)> = stream::iter(jobs)
             .map(|(rec, refusal)| async move {
                 let booked = self.book(action, &rec, refusal.as_ref(), now).await;
-                (rec.endpoint, booked)
+                let told = match booked {
+                    Booked::Refused(_) => None,
+                    Booked::Done => {
+                        let mut notice = Notice::about(&rec, NoticeKind::after_action(rec.state), now);
+                        notice.dns_names = facts.dns.get(&rec.endpoint).cloned().unwrap_or_default();
+                        notice.note.clone_from(&facts.note);
+                        self.tell(&notice, now).await
+                    }
+                };
+                (rec.endpoint, booked, told)
             })
             .buffer_unordered(self.concurrency.max(1))
             .collect()
             .await;
-        for (endpoint, booked) in results {
+        for (endpoint, booked, told) in results {
+            if let Some(told) = told {
+                report.told(&told);
+            }
             match booked {
                 Booked::Done => report.acted(endpoint, format!("{action:?}")),
                 Booked::Refused(why) => report.skip(&endpoint, why),
@@ -108,6 +137,46 @@ impl Actions {
         if let Err(e) = posted.settled(rec, note).await {
             tracing::error!(error = %e.chain(), endpoint_id = %rec.endpoint, "showing the outcome to approvers failed");
         }
+    }
+
+    /// Sends a decision notice to the consumer's contact, and audits what
+    /// became of it. Never fails: the decision stands whatever happens here.
+    /// `None` when notices are off.
+    pub async fn tell(&self, notice: &Notice, now: Timestamp) -> Option<Told> {
+        let notices = self.notices.as_ref()?;
+        let told = notices.tell(notice, now).await;
+        let (kind, detail) = match &told {
+            Told::NoContact | Told::AlreadySent => return Some(told),
+            Told::Sent { channels, failed } if failed.is_empty() => (
+                AuditKind::ConsumerNotified,
+                format!("{} notice sent to the account's contact ({})", notice.kind, channels.join(", ")),
+            ),
+            Told::Sent { channels, failed } => (
+                AuditKind::NoticeFailed,
+                format!(
+                    "{} notice sent to the account's contact ({}) but not through {}",
+                    notice.kind,
+                    channels.join(", "),
+                    failed.join(", ")
+                ),
+            ),
+            Told::Failed(e) => {
+                tracing::error!(error = %e.chain(), endpoint_id = %notice.endpoint, kind = %notice.kind, "consumer notice not sent; the decision stands");
+                (AuditKind::NoticeFailed, format!("{} notice not sent: {}", notice.kind, e.chain()))
+            }
+        };
+        let event = AuditEvent {
+            at: now,
+            kind,
+            actor: self.actor.clone(),
+            endpoint: Some(notice.endpoint.clone()),
+            service: Some(notice.service.clone()),
+            owner: Some(notice.account),
+            outcome: None,
+            detail,
+        };
+        self.audit_quietly(event).await;
+        Some(told)
     }
 
     /// An audit event about one request, by the automatic actor.

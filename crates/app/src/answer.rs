@@ -13,6 +13,7 @@ use gate_core::{
 use crate::actions::Actions;
 use crate::decide::AUTOMATIC_ACTOR;
 use crate::error::PortError;
+use crate::notices::{NoticeFacts, Notices};
 use crate::ports::{Audit, AuditKind, Connections, Notifier, PolicySource, Requests};
 use crate::report::Report;
 
@@ -59,7 +60,7 @@ pub fn answer_note(verdict: Verdict, reason: Option<&str>, acted: bool) -> Strin
 pub enum Answered {
     /// This answer decided; `report` says whether EC2 acted (a failed
     /// Accept is finished by the sweep).
-    Done { record: RequestRecord, report: Report },
+    Done { record: RequestRecord, report: Box<Report> },
     /// Someone else decided first; the record says who and when.
     AlreadyDecided(RequestRecord),
     /// The connection is no longer waiting for an answer.
@@ -96,8 +97,14 @@ impl Answer {
         posted: Option<Arc<dyn Notifier>>,
     ) -> Self {
         let actor = AUTOMATIC_ACTOR.to_owned();
-        let actions = Actions { connections, requests, audit, posted, actor, concurrency: 1 };
+        let actions = Actions { connections, requests, audit, posted, actor, concurrency: 1, notices: None };
         Self { policies, actions }
+    }
+
+    /// Tells consumers' contacts who answered and why.
+    pub fn with_notices(mut self, notices: Notices) -> Self {
+        self.actions.notices = Some(notices);
+        self
     }
 
     /// The request `who` may answer now, or why they may not. Changes
@@ -136,6 +143,7 @@ impl Answer {
         now: Timestamp,
     ) -> Result<Answered, PortError> {
         let actor = who.actor();
+        let mut dns = Vec::new();
         for attempt in 0..ATTEMPTS {
             let rec = match self.answerable(endpoint, who).await? {
                 Ok(rec) => rec,
@@ -143,7 +151,9 @@ impl Answer {
             };
             if attempt == 0 {
                 match self.actions.connections.get(endpoint).await? {
-                    Some(c) if c.state == ConnectionState::PendingAcceptance => {}
+                    Some(c) if c.state == ConnectionState::PendingAcceptance => {
+                        dns = c.dns_entries.into_iter().map(|d| d.dns_name).collect();
+                    }
                     Some(c) => return Ok(Answered::NotPending(c.state)),
                     None => return Ok(Answered::NotPending(ConnectionState::Deleted)),
                 }
@@ -159,7 +169,7 @@ impl Answer {
             // A conflict is someone else's answer, or a reminder that moved
             // the version on: read again, and answer if it is still open.
             if self.actions.requests.update(&answered).await? {
-                return Ok(self.answered(answered, verdict, reason, now).await);
+                return Ok(self.answered(answered, verdict, reason, dns, now).await);
             }
         }
         Err(PortError::plain(format!("the review of {endpoint} kept changing; try again"), true))
@@ -171,6 +181,7 @@ impl Answer {
         answered: RequestRecord,
         verdict: Verdict,
         reason: Option<&str>,
+        dns: Vec<String>,
         now: Timestamp,
     ) -> Answered {
         let actor = answered.actor.clone();
@@ -186,8 +197,13 @@ impl Answer {
         self.actions.audit_quietly(event).await;
         let mut report = Report::default();
         let action = if verdict == Verdict::Approve { Action::Accept } else { Action::Reject };
-        self.actions.act(action, &answered.service, std::slice::from_ref(&answered), now, &mut report).await;
+        let facts = NoticeFacts {
+            dns: [(answered.endpoint.clone(), dns)].into(),
+            note: reason.map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned),
+        };
+        let records = std::slice::from_ref(&answered);
+        self.actions.act_and_tell(action, &answered.service, records, &facts, now, &mut report).await;
         self.actions.settle(&answered, &answer_note(verdict, reason, report.failed.is_empty())).await;
-        Answered::Done { record: answered, report }
+        Answered::Done { record: answered, report: Box::new(report) }
     }
 }

@@ -26,6 +26,7 @@ use tokio::sync::Mutex;
 
 use crate::actions::Actions;
 use crate::error::PortError;
+use crate::notices::{NoticeFacts, Notices};
 use crate::ports::{
     Audit, AuditEvent, AuditKind, Checkpoints, Connections, ConsumerNetworks, DecisionReads, Notifier,
     PolicySource, Requests, SeparateReads,
@@ -120,6 +121,7 @@ impl Decide {
             posted: Some(notifier.clone()),
             actor: settings.actor.clone(),
             concurrency: settings.concurrency,
+            notices: None,
         };
         let reads = Arc::new(SeparateReads { requests: requests.clone(), policies: policies.clone() });
         Self {
@@ -145,6 +147,12 @@ impl Decide {
     #[must_use]
     pub fn resuming(mut self, checkpoints: Arc<dyn Checkpoints>) -> Self {
         self.checkpoints = Some(checkpoints);
+        self
+    }
+
+    /// Tells consumers' contacts what was decided.
+    pub fn with_notices(mut self, notices: Notices) -> Self {
+        self.review.actions.notices = Some(notices);
         self
     }
 
@@ -250,6 +258,15 @@ impl Decide {
         }
 
         let ids: Vec<EndpointId> = pending.iter().map(|c| c.endpoint.clone()).collect();
+        // EC2 names an endpoint's DNS names with its connection: an accept's
+        // notice carries them.
+        let facts = NoticeFacts {
+            dns: pending
+                .iter()
+                .map(|c| (c.endpoint.clone(), c.dns_entries.iter().map(|d| d.dns_name.clone()).collect()))
+                .collect(),
+            note: None,
+        };
         let pairs: Vec<(ServiceId, AccountId)> =
             pending.iter().map(|c| (c.service.clone(), c.owner)).collect();
         // Fail closed: without the policy nothing is decided at all.
@@ -272,7 +289,7 @@ impl Decide {
 
         let claimed = self.claim_all(fresh, &book, now, &mut report).await;
         tasks.extend(claimed);
-        self.perform(tasks, &book, now, &mut report).await;
+        self.perform(tasks, &book, &facts, now, &mut report).await;
         Ok(report)
     }
 
@@ -425,7 +442,14 @@ impl Decide {
     }
 
     /// Asks and advances reviews; batches Accepts and Rejects per service.
-    async fn perform(&self, tasks: Vec<Task>, book: &PolicyBook, now: Timestamp, report: &mut Report) {
+    async fn perform(
+        &self,
+        tasks: Vec<Task>,
+        book: &PolicyBook,
+        facts: &NoticeFacts,
+        now: Timestamp,
+        report: &mut Report,
+    ) {
         let mut batches: BTreeMap<(ServiceId, bool), Vec<RequestRecord>> = BTreeMap::new();
         for task in tasks {
             match task {
@@ -439,7 +463,7 @@ impl Decide {
         for ((service, accept), records) in batches {
             let action = if accept { Action::Accept } else { Action::Reject };
             for chunk in records.chunks(self.settings.batch.max(1)) {
-                self.actions().act(action, &service, chunk, now, report).await;
+                self.actions().act_and_tell(action, &service, chunk, facts, now, report).await;
             }
         }
     }

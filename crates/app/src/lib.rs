@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod answer;
 pub mod bad_input;
+pub mod consumer_topic;
 pub mod decide;
 pub mod error;
 pub mod explain;
@@ -11,6 +12,7 @@ pub mod fanout;
 pub mod lookup;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;
+pub mod notices;
 pub mod ports;
 pub mod record;
 pub mod report;
@@ -21,5 +23,6 @@ pub use actions::Actions;
 pub use answer::{Answer, Answered, Verdict, answer_note};
 pub use decide::{Decide, Settings};
 pub use error::PortError;
+pub use notices::{NoticeFacts, Notices, Told};
 pub use report::Report;
 pub use review::Review;

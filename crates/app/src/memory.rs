@@ -6,14 +6,16 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use gate_core::{
-    AccountId, Action, AllowEntry, Cidr, Connection, ConnectionState, Discovery, EndpointId, PolicyBook,
-    RegistryEntry, RequestRecord, RequestState, ServiceId, ServicePolicy, SlackMessage, Timestamp,
+    AccountId, Action, AllowEntry, Cidr, Connection, ConnectionState, Contact, Discovery, EndpointId, Notice,
+    NoticeKind, PolicyBook, RegistryEntry, RequestRecord, RequestState, ServiceId, ServicePolicy,
+    SlackMessage, Timestamp,
 };
 
 use crate::error::PortError;
 use crate::ports::{
-    Audience, Audit, AuditEvent, Catalogue, Checkpoints, Connections, ConsumerNetworks, Notifier, Nudge,
-    Page, PolicySource, Posted, Refused, Registry, Requests, ServiceInfo, SlackReplies, SlackReply,
+    Audience, Audit, AuditEvent, Catalogue, Checkpoints, Connections, ConsumerNetworks, ContactBook,
+    NoticeLedger, NoticeSender, Notifier, Nudge, Page, PolicySource, Posted, Refused, Registry, Requests,
+    ServiceInfo, SlackReplies, SlackReply,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -403,6 +405,89 @@ impl Checkpoints for InMemoryCheckpoints {
             Some(c) => lock(&self.cursors).insert(sweep.to_owned(), c.to_owned()),
             None => lock(&self.cursors).remove(sweep),
         };
+        Ok(())
+    }
+}
+
+/// Contacts by account.
+#[derive(Debug, Default)]
+pub struct InMemoryContacts(pub Mutex<HashMap<AccountId, Contact>>);
+
+impl InMemoryContacts {
+    pub fn with(contacts: impl IntoIterator<Item = Contact>) -> Self {
+        Self(Mutex::new(contacts.into_iter().map(|c| (c.account, c)).collect()))
+    }
+}
+
+#[async_trait]
+impl ContactBook for InMemoryContacts {
+    async fn contact(&self, account: AccountId) -> Result<Option<Contact>, PortError> {
+        Ok(lock(&self.0).get(&account).cloned())
+    }
+}
+
+/// Which channel of a contact a [`RecordingNoticeSender`] stands for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum NoticeChannel {
+    #[default]
+    Email,
+    Slack,
+}
+
+/// Notices sent, with the contact each went to, kept for tests to read.
+#[derive(Debug, Default)]
+pub struct RecordingNoticeSender {
+    pub channel: NoticeChannel,
+    pub sent: Mutex<Vec<(Notice, Contact)>>,
+    /// When set, every send fails.
+    pub fail: Mutex<bool>,
+}
+
+impl RecordingNoticeSender {
+    pub fn for_channel(channel: NoticeChannel) -> Self {
+        Self { channel, ..Self::default() }
+    }
+
+    pub fn notices(&self) -> Vec<(Notice, Contact)> {
+        lock(&self.sent).clone()
+    }
+}
+
+#[async_trait]
+impl NoticeSender for RecordingNoticeSender {
+    async fn send(&self, notice: &Notice, to: &Contact) -> Result<bool, PortError> {
+        let serves = match self.channel {
+            NoticeChannel::Email => to.email.is_some(),
+            NoticeChannel::Slack => to.slack_channel.is_some(),
+        };
+        if !serves {
+            return Ok(false);
+        }
+        if *lock(&self.fail) {
+            return Err(PortError::plain("consumer topic unreachable", true));
+        }
+        lock(&self.sent).push((notice.clone(), to.clone()));
+        Ok(true)
+    }
+}
+
+/// The notices claimed, as the table's conditional writes would keep them.
+#[derive(Debug, Default)]
+pub struct InMemoryNoticeLedger(pub Mutex<std::collections::HashSet<(EndpointId, NoticeKind)>>);
+
+#[async_trait]
+impl NoticeLedger for InMemoryNoticeLedger {
+    async fn first(
+        &self,
+        endpoint: &EndpointId,
+        kind: NoticeKind,
+        _now: Timestamp,
+    ) -> Result<bool, PortError> {
+        Ok(lock(&self.0).insert((endpoint.clone(), kind)))
+    }
+
+    async fn forget(&self, endpoint: &EndpointId, kind: NoticeKind) -> Result<(), PortError> {
+        lock(&self.0).remove(&(endpoint.clone(), kind));
         Ok(())
     }
 }

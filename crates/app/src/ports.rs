@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use gate_core::{
-    AccountId, Action, AllowEntry, Cidr, Connection, Discovery, EndpointId, Outcome, PolicyBook,
-    RegistryEntry, RequestRecord, Scope, ServiceId, ServicePolicy, SlackMessage, Timestamp,
+    AccountId, Action, AllowEntry, Cidr, Connection, Contact, Discovery, EndpointId, Notice, NoticeKind,
+    Outcome, PolicyBook, RegistryEntry, RequestRecord, Scope, ServiceId, ServicePolicy, SlackMessage,
+    Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -161,6 +162,10 @@ pub enum AuditKind {
     ActionRefused,
     Notified,
     BadInput,
+    /// A decision notice went to the consumer account's contact.
+    ConsumerNotified,
+    /// A decision notice could not be sent; the decision stands.
+    NoticeFailed,
 }
 
 /// One line of the append-only audit.
@@ -234,6 +239,34 @@ pub enum Nudge {
     ExpiredKeptPending,
 }
 
+/// Where a consumer account's team hears about its requests. The policy's
+/// contacts are one source; a tag on the account read from Organizations
+/// can be another, behind the same trait, tried after them.
+#[async_trait]
+pub trait ContactBook: Send + Sync {
+    async fn contact(&self, account: AccountId) -> Result<Option<Contact>, PortError>;
+}
+
+/// One channel of decision notices (the consumer topic, Slack).
+#[async_trait]
+pub trait NoticeSender: Send + Sync {
+    /// Sends `notice` when `to` names an address this channel serves;
+    /// `Ok(false)` when it names none.
+    async fn send(&self, notice: &Notice, to: &Contact) -> Result<bool, PortError>;
+}
+
+/// Which notices went out, so duplicate deliveries of one event send one.
+/// Claims expire after a while; the decision they tell of is final anyway.
+#[async_trait]
+pub trait NoticeLedger: Send + Sync {
+    /// Claims this endpoint's notice of this kind; `false` when it was
+    /// claimed before.
+    async fn first(&self, endpoint: &EndpointId, kind: NoticeKind, now: Timestamp)
+    -> Result<bool, PortError>;
+    /// Gives a claim back when its notice could not be sent at all.
+    async fn forget(&self, endpoint: &EndpointId, kind: NoticeKind) -> Result<(), PortError>;
+}
+
 /// A stored policy or allow entry with the revision of its last write, so
 /// that a write can insist nothing changed since it was read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -247,6 +280,7 @@ pub struct Versioned<T> {
 pub struct LiveConfig {
     pub policies: Vec<Versioned<ServicePolicy>>,
     pub entries: Vec<Versioned<AllowEntry>>,
+    pub contacts: Vec<Versioned<Contact>>,
 }
 
 /// Reading and writing the operator's configuration as a whole, for
@@ -265,6 +299,12 @@ pub trait ConfigStore: Send + Sync {
     async fn delete_policy(&self, scope: &Scope, expected: u64) -> Result<bool, PortError>;
     async fn delete_entry(&self, scope: &Scope, account: AccountId, expected: u64)
     -> Result<bool, PortError>;
+    /// Only the contacts: what the sweep's look at the consumer topic needs.
+    async fn load_contacts(&self) -> Result<Vec<Versioned<Contact>>, PortError> {
+        Ok(self.load_all().await?.contacts)
+    }
+    async fn write_contact(&self, contact: &Contact, expected: Option<u64>) -> Result<bool, PortError>;
+    async fn delete_contact(&self, account: AccountId, expected: u64) -> Result<bool, PortError>;
 }
 
 /// What the respond function tells Slack after a button press, through the

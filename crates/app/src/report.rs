@@ -58,6 +58,11 @@ pub struct Counts {
     pub notified: usize,
     pub skipped: usize,
     pub failed: usize,
+    /// Decision notices delivered to consumers' contacts.
+    pub noticed: usize,
+    /// Decision notices that failed, wholly or on one channel; they never
+    /// count as `failed`, which would retry the decision's event.
+    pub notice_failed: usize,
 }
 
 /// Adds `item` to a report's list while the list is under [`REPORT_DETAILS`].
@@ -86,6 +91,18 @@ impl Report {
     pub(crate) fn notified(&mut self, endpoint: EndpointId) {
         self.counts.notified += 1;
         keep(&mut self.notified, endpoint);
+    }
+
+    pub(crate) fn told(&mut self, told: &crate::notices::Told) {
+        use crate::notices::Told;
+        match told {
+            Told::Sent { failed, .. } => {
+                self.counts.noticed += 1;
+                self.counts.notice_failed += usize::from(!failed.is_empty());
+            }
+            Told::Failed(_) => self.counts.notice_failed += 1,
+            Told::NoContact | Told::AlreadySent => {}
+        }
     }
 
     pub(crate) fn skip(&mut self, endpoint: &EndpointId, why: impl Into<String>) {
@@ -128,6 +145,8 @@ impl Report {
             notified: counts.notified + o.notified,
             skipped: counts.skipped + o.skipped,
             failed: counts.failed + o.failed,
+            noticed: counts.noticed + o.noticed,
+            notice_failed: counts.notice_failed + o.notice_failed,
         };
         self.stopped_early |= other.stopped_early;
         self.resumed |= other.resumed;

@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use gate_core::{Action, OnExpiry, Outcome, PolicyBook, RequestRecord, RequestState, ReviewStep, Timestamp};
+use gate_core::{
+    Action, Notice, NoticeKind, OnExpiry, Outcome, PolicyBook, RequestRecord, RequestState, ReviewStep,
+    ServicePolicy, Timestamp,
+};
 
 use crate::actions::Actions;
 use crate::ports::{Audience, AuditKind, Notifier, Nudge};
@@ -25,7 +28,8 @@ impl std::fmt::Debug for Review {
 impl Review {
     /// Sends the review to the policy's approvers and records that it was sent.
     pub async fn ask(&self, rec: RequestRecord, book: &PolicyBook, now: Timestamp, report: &mut Report) {
-        let audience = Audience::of(book.policy_for(&rec.service).map(|p| &p.policy));
+        let policy = book.policy_for(&rec.service).map(|p| &p.policy);
+        let audience = Audience::of(policy);
         let posted = match self.notifier.review_needed(&rec, &audience).await {
             Ok(posted) => posted,
             Err(e) => return report.fail(&rec.endpoint, &e),
@@ -49,6 +53,9 @@ impl Review {
         }
         let detail = format!("review requested from {who}");
         self.actions.audit_quietly(self.actions.event(&rec, now, AuditKind::Notified, detail)).await;
+        if let Some(told) = self.actions.tell(&in_review(&rec, policy, &audience, now), now).await {
+            report.told(&told);
+        }
         report.notified(rec.endpoint);
     }
 
@@ -110,4 +117,19 @@ impl Review {
             }
         }
     }
+}
+
+/// The consumer's notice that its request waits for review: why, who was
+/// asked, and when an unanswered review runs out.
+fn in_review(rec: &RequestRecord, policy: Option<&ServicePolicy>, to: &Audience, now: Timestamp) -> Notice {
+    let mut notice = Notice::about(rec, NoticeKind::InReview, now);
+    notice.asked = to.approvers.clone();
+    notice.review_ends = policy.map(|p| {
+        let then = match p.on_expiry {
+            OnExpiry::Reject => "the request is rejected and you may request again",
+            OnExpiry::KeepPending => "the request stays pending and an answer still counts",
+        };
+        (rec.decided_at.plus_secs(p.approval_ttl_secs), then.to_owned())
+    });
+    notice
 }

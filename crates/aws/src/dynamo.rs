@@ -20,11 +20,12 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use gate_app::PortError;
 use gate_app::ports::{
-    Audit, AuditEvent, ConfigStore, DecisionReads, LiveConfig, PolicySource, Requests, Versioned,
+    Audit, AuditEvent, ConfigStore, ContactBook, DecisionReads, LiveConfig, NoticeLedger, PolicySource,
+    Requests, Versioned,
 };
 use gate_core::{
-    AccountId, AllowEntry, Cidr, EndpointId, PolicyBook, RequestRecord, RequestState, Scope, ServiceId,
-    ServicePolicy,
+    AccountId, AllowEntry, Cidr, Contact, EndpointId, NoticeKind, PolicyBook, RequestRecord, RequestState,
+    Scope, ServiceId, ServicePolicy, Timestamp,
 };
 
 use crate::error::{code, port_error};
@@ -33,6 +34,7 @@ use crate::items::config::{
     CONFIG, POLICY_SORT_PREFIX, entry_from, entry_item, entry_key, is_policy, policy_from, policy_item,
     policy_key,
 };
+use crate::items::contact::{CONTACTS, contact_from, contact_item, contact_key, notice_item};
 use crate::items::request::{
     is_request, request_from, request_item, request_key, service_partition, state_prefix,
 };
@@ -370,6 +372,9 @@ impl ConfigStore for DynamoStore {
                 live.entries.push(entry_from(item)?);
             }
         }
+        for item in self.query(Some(GSI1), CONTACTS.to_owned(), None).await? {
+            live.contacts.push(contact_from(item)?);
+        }
         Ok(live)
     }
 
@@ -401,5 +406,66 @@ impl ConfigStore for DynamoStore {
     ) -> Result<bool, PortError> {
         let what = format!("deleting the entry of {account} on {scope} failed");
         self.delete_if(entry_key(scope, account), expected, what).await
+    }
+
+    async fn load_contacts(&self) -> Result<Vec<Versioned<Contact>>, PortError> {
+        self.query(Some(GSI1), CONTACTS.to_owned(), None).await?.into_iter().map(contact_from).collect()
+    }
+
+    async fn write_contact(&self, contact: &Contact, expected: Option<u64>) -> Result<bool, PortError> {
+        let item = contact_item(contact, expected.unwrap_or(0) + 1)?;
+        let what = format!("writing the contact of {} failed", contact.account);
+        self.write_config(item, expected, what).await
+    }
+
+    async fn delete_contact(&self, account: AccountId, expected: u64) -> Result<bool, PortError> {
+        let what = format!("deleting the contact of {account} failed");
+        self.delete_if(contact_key(account), expected, what).await
+    }
+}
+
+#[async_trait]
+impl ContactBook for DynamoStore {
+    async fn contact(&self, account: AccountId) -> Result<Option<Contact>, PortError> {
+        let item = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(contact_key(account)))
+            .send()
+            .await
+            .map_err(|e| port_error(format!("reading the contact of {account} failed"), e))?
+            .item;
+        item.map(|i| contact_from(i).map(|c| c.value)).transpose()
+    }
+}
+
+/// One conditional put per (endpoint, kind): concurrent deliveries of
+/// one event race for it, and only the winner sends.
+#[async_trait]
+impl NoticeLedger for DynamoStore {
+    async fn first(
+        &self,
+        endpoint: &EndpointId,
+        kind: NoticeKind,
+        now: Timestamp,
+    ) -> Result<bool, PortError> {
+        let what = format!("claiming the {kind} notice of {endpoint} failed");
+        let condition = "attribute_not_exists(pk) OR released = :released";
+        let values = HashMap::from([(":released".to_owned(), AttributeValue::Bool(true))]);
+        self.put_if(notice_item(endpoint, kind, now, false), condition, Some(values), what).await
+    }
+
+    /// Marks the claim released: a put, never a delete, since the
+    /// functions delete nothing in the table.
+    async fn forget(&self, endpoint: &EndpointId, kind: NoticeKind) -> Result<(), PortError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(notice_item(endpoint, kind, Timestamp::from_unix(0), true)))
+            .send()
+            .await
+            .map_err(|e| port_error(format!("releasing the {kind} notice of {endpoint} failed"), e))?;
+        Ok(())
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod catalogue;
 mod checkpoint_store;
+pub mod consumer_topic;
 pub mod dynamo;
 pub mod ec2;
 pub mod error;
@@ -20,6 +21,7 @@ mod test_util;
 pub mod wiring;
 
 pub use catalogue::Ec2Catalogue;
+pub use consumer_topic::{SnsConsumerNotices, SnsConsumerTopic};
 pub use dynamo::DynamoStore;
 pub use ec2::Ec2Connections;
 pub use networks::AssumeRoleNetworks;

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use gate_app::PortError;
-use gate_app::ports::{Audience, Notifier, Nudge, Posted, SlackReplies, SlackReply};
-use gate_core::{RequestRecord, SlackMessage};
+use gate_app::ports::{Audience, NoticeSender, Notifier, Nudge, Posted, SlackReplies, SlackReply};
+use gate_core::{Contact, Notice, RequestRecord, SlackMessage};
 use serde_json::Value;
 
 use crate::slack_messages;
@@ -156,6 +156,20 @@ impl Notifier for SlackNotifier {
         self.call("chat.update", &message, &what).await?;
         tracing::info!(endpoint_id = %rec.endpoint, ts = review.ts, "Slack review message updated");
         Ok(())
+    }
+}
+
+/// Decision notices to the channel a consumer's contact names.
+#[async_trait]
+impl NoticeSender for SlackNotifier {
+    async fn send(&self, notice: &Notice, to: &Contact) -> Result<bool, PortError> {
+        let Some(channel) = &to.slack_channel else { return Ok(false) };
+        let mut message = slack_messages::consumer_notice(notice);
+        message["channel"] = Value::String(channel.clone());
+        message["unfurl_links"] = Value::Bool(false);
+        let what = format!("posting the {} notice of {} to Slack {channel}", notice.kind, notice.endpoint);
+        self.call("chat.postMessage", &message, &what).await?;
+        Ok(true)
     }
 }
 

@@ -158,6 +158,16 @@ pub fn ephemeral(text: &str) -> Value {
     json!({"response_type": "ephemeral", "replace_original": false, "text": escape(text)})
 }
 
+/// A decision notice to a consumer's channel: the same words as the
+/// email, escaped so nothing in them is markup.
+pub fn consumer_notice(notice: &gate_core::Notice) -> Value {
+    let text = cut(format!("*{}*\n{}", escape(&notice.subject()), escape(&notice.body())), MAX_SECTION);
+    json!({
+        "text": escape(&notice.subject()),
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+    })
+}
+
 fn capitalise(word: &str) -> String {
     let mut chars = word.chars();
     chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
@@ -255,5 +265,18 @@ mod tests {
             .max()
             .unwrap_or(0);
         assert!(longest <= MAX_SECTION, "{longest}");
+    }
+
+    #[test]
+    fn a_consumer_notice_in_slack_is_plain_text_whatever_an_approver_wrote() {
+        let mut rec = record();
+        rec.state = RequestState::Approved;
+        rec.actor = "email:ana@example.com".into();
+        let mut notice = gate_core::Notice::about(&rec, gate_core::NoticeKind::Approved, rec.decided_at);
+        notice.note = Some("<!channel> see <https://evil.example|the wiki>".into());
+        let message = consumer_notice(&notice).to_string();
+        assert!(!message.contains("<!channel>") && !message.contains("<https://"), "{message}");
+        assert!(message.contains("&lt;!channel&gt;"), "{message}");
+        assert!(message.contains("Approved by ana@example.com"), "{message}");
     }
 }

@@ -26,7 +26,7 @@ pub(crate) struct TableSchema {
     /// The same for every index.
     pub projection: &'static str,
     pub billing_mode: &'static str,
-    /// The attribute DynamoDB's TTL reads; reserved, nothing sets it yet.
+    /// The attribute DynamoDB's TTL reads: notice claims set it.
     pub ttl_attribute: &'static str,
 }
 

@@ -5,17 +5,18 @@
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
+use gate_app::consumer_topic::ConsumerTopicWatch;
 use gate_app::fanout::Fanout;
 use gate_app::lookup::Lookup;
 use gate_app::ports::Notifier;
 use gate_app::record::Recorder;
 use gate_app::subscriptions::TopicWatch;
-use gate_app::{Answer, Decide, PortError, Settings};
+use gate_app::{Answer, Decide, Notices, PortError, Settings};
 use gate_core::ServiceId;
 
 use crate::{
     AssumeRoleNetworks, DynamoStore, Ec2Catalogue, Ec2Connections, EmailLinks, LinkKeys, SlackNotifier,
-    SlackSecrets, SnsNotifier, SnsReviewTopic,
+    SlackSecrets, SnsConsumerNotices, SnsConsumerTopic, SnsNotifier, SnsReviewTopic,
 };
 
 /// Where approval links point and where their signing keys live.
@@ -86,6 +87,21 @@ impl Wiring {
         links: Option<&LinkConfig>,
         slack: Option<&SlackConfig>,
     ) -> Result<Arc<dyn Notifier>, PortError> {
+        let slack = match slack {
+            Some(config) => Some(self.slack(config).await?.notifier),
+            None => None,
+        };
+        self.review_notifier_with(topic_arn, links, slack).await
+    }
+
+    /// [`Wiring::review_notifier`] with a Slack app already read, so that
+    /// decision notices can share it.
+    pub async fn review_notifier_with(
+        &self,
+        topic_arn: &str,
+        links: Option<&LinkConfig>,
+        slack: Option<SlackNotifier>,
+    ) -> Result<Arc<dyn Notifier>, PortError> {
         let mut email = SnsNotifier::new(aws_sdk_sns::Client::new(&self.sdk), topic_arn.to_owned());
         if let Some(links) = links {
             let keys = LinkKeys::load(&self.secrets(), &links.keys_secret_arn).await?;
@@ -97,11 +113,24 @@ impl Wiring {
         }
         Ok(match slack {
             None => Arc::new(email),
-            Some(slack) => Arc::new(Fanout::new(vec![
-                ("email", Arc::new(email)),
-                ("slack", Arc::new(self.slack(slack).await?.notifier)),
-            ])),
+            Some(slack) => {
+                Arc::new(Fanout::new(vec![("email", Arc::new(email)), ("slack", Arc::new(slack))]))
+            }
         })
+    }
+
+    /// Decision notices to consumers' contacts: by email through the
+    /// consumer topic, and in Slack when the app is set up and a contact
+    /// names a channel. Contacts and the notices' claims are in the table.
+    pub fn notices(&self, consumer_topic_arn: &str, slack: Option<SlackNotifier>) -> Notices {
+        let topic =
+            SnsConsumerNotices::new(aws_sdk_sns::Client::new(&self.sdk), consumer_topic_arn.to_owned());
+        let mut channels: Vec<(&'static str, Arc<dyn gate_app::ports::NoticeSender>)> =
+            vec![("email", Arc::new(topic))];
+        if let Some(slack) = slack {
+            channels.push(("slack", Arc::new(slack)));
+        }
+        Notices { contacts: self.store.clone(), channels, ledger: self.store.clone() }
     }
 
     /// The Slack app, its secret read from Secrets Manager.
@@ -161,6 +190,15 @@ impl Wiring {
     pub fn topic_watch(&self, topic_arn: &str) -> TopicWatch {
         TopicWatch {
             topic: Arc::new(SnsReviewTopic::new(aws_sdk_sns::Client::new(&self.sdk), topic_arn.to_owned())),
+            config: self.store.clone(),
+        }
+    }
+
+    /// The consumer topic's watch: the sweep compares its subscriptions
+    /// with the contacts.
+    pub fn consumer_topic_watch(&self, topic_arn: &str) -> ConsumerTopicWatch {
+        ConsumerTopicWatch {
+            topic: Arc::new(SnsConsumerTopic::new(aws_sdk_sns::Client::new(&self.sdk), topic_arn.to_owned())),
             config: self.store.clone(),
         }
     }

@@ -57,6 +57,7 @@ pub async fn answer(
 ) -> Result<u8, Failure> {
     let Given { endpoint, verdict, reason } = given;
     let mut posted: Option<Arc<dyn Notifier>> = None;
+    let mut slack_app = None;
     if let Some(arn) = &slack.slack_secret_arn {
         if !gate_aws::is_https_or_loopback(&slack.slack_api_url) {
             let message = format!("--slack-api-url {:?} must be an https URL", slack.slack_api_url);
@@ -64,9 +65,17 @@ pub async fn answer(
         }
         let config = SlackConfig { secret_arn: arn.clone(), api_url: slack.slack_api_url.clone() };
         let app = wiring.slack(&config).await.context("reading the Slack app's secret")?;
-        posted = Some(Arc::new(app.notifier));
+        posted = Some(Arc::new(app.notifier.clone()));
+        slack_app = Some(app.notifier);
     }
-    let answer = wiring.answer(posted);
+    let mut answer = wiring.answer(posted);
+    if let Some(topic) = &slack.consumer_topic_arn {
+        if !topic.starts_with("arn:") || !topic.contains(":sns:") {
+            let message = format!("--consumer-topic-arn {topic:?} is not an SNS topic ARN");
+            return Err(Failure { code: 2, message });
+        }
+        answer = answer.with_notices(wiring.notices(topic, slack_app));
+    }
     let actor = caller(sdk).await?;
     let who = Answerer::Operator(actor.clone());
     let answered = answer.answer(endpoint, verdict, &who, reason, now).await.context("answering")?;

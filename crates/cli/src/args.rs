@@ -141,7 +141,8 @@ pub enum Command {
     Completions { shell: clap_complete::Shell },
 }
 
-/// Where an answer from the terminal shows in Slack.
+/// Where an answer from the terminal shows: in Slack, and to the
+/// requesting account's contact.
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
 pub struct SlackArgs {
     /// The Slack app's secret (Secrets Manager ARN, as the stack's
@@ -152,6 +153,11 @@ pub struct SlackArgs {
     /// Slack's Web API; https only, or a local stand-in on 127.0.0.1.
     #[arg(long, env = "GATE_SLACK_API_URL", default_value = "https://slack.com/api", hide = true)]
     pub slack_api_url: String,
+    /// The consumer topic (the stack's `ConsumerTopicArn`): the requesting
+    /// account's contact is told who answered and why, as with answers
+    /// from email and Slack.
+    #[arg(long, env = "GATE_CONSUMER_TOPIC_ARN")]
+    pub consumer_topic_arn: Option<String>,
 }
 
 /// The approvers' review topic, whose subscriptions follow the policies.
@@ -163,6 +169,12 @@ pub struct TopicArgs {
     /// address (and with --prune removes the unknown ones).
     #[arg(long, env = "GATE_REVIEW_TOPIC_ARN")]
     pub review_topic_arn: Option<String>,
+    /// The consumer topic (the stack's `ConsumerTopicArn`): apply subscribes
+    /// each contact's email with a filter on the accounts it is the
+    /// contact of, sets right a contact's subscription that filters on
+    /// anything else, and with --prune removes those no contact names.
+    #[arg(long, env = "GATE_CONSUMER_TOPIC_ARN")]
+    pub consumer_topic_arn: Option<String>,
 }
 
 /// Where a consumer asks: the lookup function instead of the table.

@@ -13,13 +13,14 @@ use anyhow::{Context, Result};
 use aws_config::{BehaviorVersion, Region};
 use clap::{CommandFactory, Parser};
 use gate_app::Verdict;
+use gate_app::consumer_topic::ConsumerTopic;
 use gate_app::explain::explain;
 use gate_app::lookup::{EndpointView, Filter};
 use gate_app::ports::LiveConfig;
 use gate_app::ports::{Audit, ConfigStore, Connections, Requests, ServiceInfo};
 use gate_app::subscriptions::ReviewTopic;
 use gate_aws::wiring::Wiring;
-use gate_aws::{DynamoStore, Ec2Connections, SnsReviewTopic};
+use gate_aws::{DynamoStore, Ec2Connections, SnsConsumerTopic, SnsReviewTopic};
 use gate_cli::answer::{Given, answer, caller, operator};
 use gate_cli::args::{Cli, Command, Output, TopicArgs};
 use gate_cli::failure::{Failure, api_failure, invalid, lookup_failure};
@@ -88,6 +89,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             let live = store.load_all().await.context("reading the live configuration")?;
             let mut plan = plan::plan(&desired, &live, prune, &caller(&sdk).await?, now);
             plan.subscriptions = plan_topic(&sdk, &topic, &desired, &live, prune).await?;
+            plan.consumer_subscriptions = plan_consumer_topic(&sdk, &topic, &desired, &live, prune).await?;
             if let Some(out) = out {
                 let text = serde_json::to_string_pretty(&plan).context("encoding the plan")?;
                 std::fs::write(&out, text).with_context(|| format!("writing {}", out.display()))?;
@@ -112,6 +114,8 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                     let live = store.load_all().await.context("reading the live configuration")?;
                     let mut plan = plan::plan(&desired, &live, prune, &caller(&sdk).await?, now);
                     plan.subscriptions = plan_topic(&sdk, &topic, &desired, &live, prune).await?;
+                    plan.consumer_subscriptions =
+                        plan_consumer_topic(&sdk, &topic, &desired, &live, prune).await?;
                     plan
                 }
                 (None, None) => {
@@ -134,6 +138,16 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                 },
                 Err(failed) => Err(failed),
             };
+            let applied = match (applied, &plan.consumer_subscriptions) {
+                (Ok(mut done), Some(subs)) => {
+                    let topic = SnsConsumerTopic::new(aws_sdk_sns::Client::new(&sdk), subs.topic.clone());
+                    match plan::apply_consumer_subscriptions(subs, &topic, &mut done).await {
+                        Ok(()) => Ok(done),
+                        Err(e) => Err((done, e)),
+                    }
+                }
+                (applied, _) => applied,
+            };
             match applied {
                 Ok(done) => {
                     print(json, &done, || {
@@ -143,6 +157,9 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                         }
                         for arn in &done.unsubscribed {
                             s.push_str(&format!("\nremoved the subscription {arn}"));
+                        }
+                        for email in &done.refiltered {
+                            s.push_str(&format!("\n{email}'s subscription now filters on its own accounts"));
                         }
                         for c in &done.conflicts {
                             s.push_str(&format!(
@@ -331,6 +348,27 @@ fn filter_query(filter: &Filter) -> Vec<(&'static str, String)> {
         query.push(("history", "true".to_owned()));
     }
     query
+}
+
+/// The consumer topic's subscriptions against the contacts, when the
+/// topic is given.
+async fn plan_consumer_topic(
+    sdk: &aws_config::SdkConfig,
+    topic: &TopicArgs,
+    desired: &file::Desired,
+    live: &LiveConfig,
+    prune: bool,
+) -> Result<Option<plan::ConsumerSubscriptionPlan>, Failure> {
+    let Some(arn) = &topic.consumer_topic_arn else { return Ok(None) };
+    if !arn.starts_with("arn:") || !arn.contains(":sns:") {
+        return Err(Failure {
+            code: 2,
+            message: format!("--consumer-topic-arn {arn:?} is not an SNS topic ARN"),
+        });
+    }
+    let topic = SnsConsumerTopic::new(aws_sdk_sns::Client::new(sdk), arn.clone());
+    let live_subs = topic.subscriptions().await.context("reading the consumer topic's subscriptions")?;
+    Ok(Some(plan::plan_consumer_subscriptions(desired, live, arn, &live_subs, prune)))
 }
 
 /// The review topic's subscriptions against the approvers, when the topic

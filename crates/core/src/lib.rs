@@ -7,6 +7,7 @@ pub mod cidr;
 pub mod decision;
 pub mod id;
 pub mod link;
+pub mod notice;
 pub mod policy;
 pub mod registry;
 pub mod request;
@@ -16,6 +17,7 @@ pub mod time;
 pub use cidr::{Cidr, CidrError, CidrSet};
 pub use decision::{Decision, Discovery, Outcome, Reason, Request, Rule, decide};
 pub use id::{AccountId, EndpointId, IdError, Scope, ServiceId, scan_ids};
+pub use notice::{Contact, Notice, NoticeKind};
 pub use policy::{
     AllowEntry, Answerer, Approver, DeclaredCidrs, Effect, OnExpiry, OverlapMode, PolicyBook, ProtectedRange,
     ServicePolicy, UnknownCidr, Unlisted, check_slack_channel,

@@ -24,7 +24,14 @@
 //!     expires: 2027-12-31
 //!     owner: team-a                # required: who vouches for this account
 //!     note: payments consumers
+//!     contact: { email: team-a@example.com, slack_channel: "#team-a" }  # gets decision notices
+//! contacts:                        # or per account, apart from the entries
+//!   - { account: "210000000002", email: team-b@example.com }
 //! ```
+//!
+//! A contact must name an account that some allow entry of the file names:
+//! a contact for an account nobody vouches for is most likely a typo, and
+//! it would send that account's notices to the wrong team.
 //!
 //! Every error names the file, the line and the value.
 
@@ -32,8 +39,8 @@ use std::collections::HashMap;
 use std::fmt;
 
 use gate_core::{
-    AccountId, AllowEntry, Cidr, DeclaredCidrs, Effect, OnExpiry, OverlapMode, ProtectedRange, Scope,
-    ServicePolicy, Timestamp, UnknownCidr, Unlisted,
+    AccountId, AllowEntry, Cidr, Contact, DeclaredCidrs, Effect, OnExpiry, OverlapMode, ProtectedRange,
+    Scope, ServicePolicy, Timestamp, UnknownCidr, Unlisted,
 };
 use serde::{Deserialize, Deserializer};
 
@@ -62,6 +69,8 @@ impl std::error::Error for FileError {}
 pub struct Desired {
     pub policies: Vec<ServicePolicy>,
     pub entries: Vec<AllowEntry>,
+    /// One per account, from `contacts:` and the entries' `contact:`.
+    pub contacts: Vec<Contact>,
 }
 
 #[derive(Deserialize)]
@@ -72,6 +81,24 @@ struct Doc {
     policies: Vec<PolicyDoc>,
     #[serde(default)]
     allow: Vec<EntryDoc>,
+    #[serde(default)]
+    contacts: Vec<ContactDoc>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContactDoc {
+    account: AccountId,
+    email: Option<String>,
+    slack_channel: Option<String>,
+}
+
+/// `contact:` on an allow entry: its account is the entry's.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntryContactDoc {
+    email: Option<String>,
+    slack_channel: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -113,6 +140,7 @@ struct EntryDoc {
     owner: Option<String>,
     #[serde(default)]
     note: String,
+    contact: Option<EntryContactDoc>,
 }
 
 fn any_scope() -> Scope {
@@ -241,6 +269,8 @@ pub fn parse(file: &str, text: &str, now: Timestamp) -> Result<Desired, Vec<File
 
     let entry_lines = item_lines(text, "allow");
     let mut entries: Vec<AllowEntry> = Vec::new();
+    // Where each contact was declared, to name both when two disagree.
+    let mut contacts: Vec<(Contact, String, Option<usize>)> = Vec::new();
     let mut seen_entries: HashMap<(Scope, AccountId), (usize, Effect)> = HashMap::new();
     for (i, e) in doc.allow.into_iter().enumerate() {
         let line = entry_lines.get(i).copied();
@@ -259,6 +289,10 @@ pub fn parse(file: &str, text: &str, now: Timestamp) -> Result<Desired, Vec<File
         {
             errors.push(err(line, format!("{what}: expires {} is in the past", t.date())));
         }
+        if let Some(c) = e.contact {
+            let contact = Contact { account: e.account, email: c.email, slack_channel: c.slack_channel };
+            contacts.push((contact, format!("{what}: contact"), line));
+        }
         let owner = e.owner.unwrap_or_default();
         if owner.trim().is_empty() {
             errors.push(err(line, format!("{what}: owner is required (who vouches for this account)")));
@@ -275,7 +309,54 @@ pub fn parse(file: &str, text: &str, now: Timestamp) -> Result<Desired, Vec<File
             added_at: None,
         });
     }
-    if errors.is_empty() { Ok(Desired { policies, entries }) } else { Err(errors) }
+    let contact_lines = item_lines(text, "contacts");
+    for (i, c) in doc.contacts.into_iter().enumerate() {
+        let what = format!("contacts[{i}] (account {})", c.account);
+        let contact = Contact { account: c.account, email: c.email, slack_channel: c.slack_channel };
+        contacts.push((contact, what, contact_lines.get(i).copied()));
+    }
+    let contacts = check_contacts(contacts, &entries, &mut |line, message| errors.push(err(line, message)));
+    if errors.is_empty() { Ok(Desired { policies, entries, contacts }) } else { Err(errors) }
+}
+
+/// One contact per account, with valid addresses, for an account some
+/// entry names; problems go to `error` naming where the contact is.
+fn check_contacts(
+    found: Vec<(Contact, String, Option<usize>)>,
+    entries: &[AllowEntry],
+    error: &mut dyn FnMut(Option<usize>, String),
+) -> Vec<Contact> {
+    let mut out: Vec<(Contact, String)> = Vec::new();
+    for (contact, what, line) in found {
+        let problems = contact.problems();
+        for p in &problems {
+            error(line, format!("{what}: {p}"));
+        }
+        if !entries.iter().any(|e| e.account == contact.account) {
+            error(
+                line,
+                format!(
+                    "{what}: account {} is on no allow entry of this file; a contact for an account \
+                     nobody vouches for is most likely a typo",
+                    contact.account
+                ),
+            );
+            continue;
+        }
+        match out.iter().find(|(c, _)| c.account == contact.account) {
+            Some((first, _)) if *first == contact => {}
+            Some((_, first_what)) => error(
+                line,
+                format!(
+                    "{what}: a second, different contact for account {} (see {first_what})",
+                    contact.account
+                ),
+            ),
+            None if problems.is_empty() => out.push((contact, what)),
+            None => {}
+        }
+    }
+    out.into_iter().map(|(c, _)| c).collect()
 }
 
 /// The parser places errors in a value at the start of the enclosing item;
@@ -381,6 +462,71 @@ allow:
         for bad in ["", "d", "3", "3w", "-3d", "0h", "400d", "99999999999999999999d"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn contacts_come_from_entries_and_the_contacts_list() {
+        let text = GOOD.replace(
+            "    note: payments consumers\n",
+            "    note: payments consumers\n    contact: { email: team-a@example.com }\n",
+        ) + "contacts:\n  - { account: \"210000000009\", slack_channel: \"#team-nine\" }\n  - account: \"210000000001\"\n    email: team-a@example.com\n";
+        let d = parse("policy.yaml", &text, now()).expect("valid");
+        assert_eq!(d.contacts.len(), 2, "{:?}", d.contacts);
+        let a = d.contacts.iter().find(|c| c.account.as_str() == "210000000001").expect("a");
+        assert_eq!(a.email.as_deref(), Some("team-a@example.com"));
+        assert_eq!(a.slack_channel, None);
+        let nine = d.contacts.iter().find(|c| c.account.as_str() == "210000000009").expect("nine");
+        assert_eq!(nine.slack_channel.as_deref(), Some("#team-nine"));
+    }
+
+    /// Each hostile contact is refused with an error naming the value and
+    /// where it is; nothing is applied from a file with any error.
+    #[test]
+    fn hostile_contacts_are_refused_naming_the_input() {
+        let with = |contacts: &str| format!("{GOOD}contacts:\n{contacts}");
+        let cases: &[(&str, &[&str])] = &[
+            (
+                "  - { account: \"210000000001\", email: not-an-email }\n",
+                &["contacts[0]", "\"not-an-email\""],
+            ),
+            (
+                "  - { account: \"210000000001\", email: \"a@b.com, evil@x.com\" }\n",
+                &["\"a@b.com, evil@x.com\""],
+            ),
+            ("  - { account: \"210000000001\", email: \"slack:U0123ABCD\" }\n", &["\"slack:U0123ABCD\""]),
+            (
+                "  - { account: \"210000000001\", slack_channel: \"#Team A\" }\n",
+                &["slack_channel", "\"#Team A\""],
+            ),
+            ("  - { account: \"210000000001\", slack_channel: \"<!channel>\" }\n", &["\"<!channel>\""]),
+            ("  - { account: \"210000000001\" }\n", &["contacts[0]", "neither"]),
+            (
+                "  - { account: \"299999999999\", email: x@example.com }\n",
+                &["299999999999", "no allow entry"],
+            ),
+            ("  - { account: \"12345\", email: x@example.com }\n", &["12345"]),
+            ("  - { account: \"210000000001\", email: x@example.com, phone: 555 }\n", &["phone"]),
+            (
+                "  - { account: \"210000000001\", email: x@example.com }\n  - { account: \"210000000001\", email: y@example.com }\n",
+                &["contacts[1]", "second, different contact", "contacts[0]"],
+            ),
+        ];
+        for (contacts, needles) in cases {
+            let errors = parse("policy.yaml", &with(contacts), now()).expect_err(contacts);
+            let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            let shown = shown.join("\n");
+            assert!(shown.starts_with("policy.yaml:"), "{shown}");
+            for needle in *needles {
+                assert!(shown.contains(needle), "{contacts}: {needle} not in {shown}");
+            }
+        }
+        // A contact on the entry and one in the list that disagree.
+        let text = GOOD.replace(
+            "    note: payments consumers\n",
+            "    note: payments consumers\n    contact: { email: team-a@example.com }\n",
+        ) + "contacts:\n  - { account: \"210000000001\", email: mallory@example.com }\n";
+        let errors = parse("policy.yaml", &text, now()).expect_err("disagree");
+        assert!(errors[0].to_string().contains("allow[0]"), "{}", errors[0]);
     }
 
     #[test]

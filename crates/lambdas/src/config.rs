@@ -86,6 +86,16 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         url
     }
 
+    /// The consumer topic of decision notices, when `CONSUMER_TOPIC_ARN`
+    /// is set; without it, notices are off.
+    pub fn consumer_topic(&mut self) -> Option<String> {
+        let arn = self.optional("CONSUMER_TOPIC_ARN")?;
+        if !arn.starts_with("arn:") || !arn.contains(":sns:") {
+            self.problems.push(format!("CONSUMER_TOPIC_ARN={arn:?} is not an SNS topic ARN"));
+        }
+        Some(arn)
+    }
+
     /// Slack, when `SLACK_SECRET_ARN` is set.
     pub fn slack(&mut self) -> Option<SlackConfig> {
         let secret_arn = self.optional("SLACK_SECRET_ARN")?;
@@ -114,6 +124,8 @@ pub struct DecideConfig {
     pub links: Option<LinkConfig>,
     /// Review messages in Slack, when the Slack app is set up.
     pub slack: Option<SlackConfig>,
+    /// Decision notices to consumers' contacts, when the topic is set.
+    pub consumer_topic_arn: Option<String>,
 }
 
 impl DecideConfig {
@@ -131,6 +143,7 @@ impl DecideConfig {
         "LINK_TTL_SECS",
         "SLACK_SECRET_ARN",
         "SLACK_API_URL",
+        "CONSUMER_TOPIC_ARN",
     ];
 
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -140,6 +153,7 @@ impl DecideConfig {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut env = Env::new(lookup);
         let table_name = env.required("TABLE_NAME");
+        let consumer_topic_arn = env.consumer_topic();
         let review_topic_arn = env.required("REVIEW_TOPIC_ARN");
         if !review_topic_arn.is_empty() && !review_topic_arn.starts_with("arn:") {
             env.problem(format!("REVIEW_TOPIC_ARN={review_topic_arn:?} is not an ARN"));
@@ -179,6 +193,7 @@ impl DecideConfig {
         env.finish()?;
         Ok(Self {
             slack,
+            consumer_topic_arn,
             table_name,
             review_topic_arn,
             consumer_role: ConsumerRole {
@@ -200,6 +215,8 @@ pub struct RespondConfig {
     pub keys_secret_arn: String,
     /// The Slack route, when the Slack app is set up.
     pub slack: Option<RespondSlack>,
+    /// Decision notices to consumers' contacts, when the topic is set.
+    pub consumer_topic_arn: Option<String>,
 }
 
 /// The Slack app, and where its replies may go: every `response_url` a
@@ -213,7 +230,8 @@ pub struct RespondSlack {
 
 impl RespondConfig {
     pub const REQUIRED: &'static [&'static str] = &["TABLE_NAME", "LINK_KEYS_SECRET_ARN"];
-    pub const OPTIONAL: &'static [&'static str] = &["SLACK_SECRET_ARN", "SLACK_API_URL", "SLACK_HOOKS_URL"];
+    pub const OPTIONAL: &'static [&'static str] =
+        &["SLACK_SECRET_ARN", "SLACK_API_URL", "SLACK_HOOKS_URL", "CONSUMER_TOPIC_ARN"];
 
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|k| std::env::var(k).ok())
@@ -227,8 +245,9 @@ impl RespondConfig {
             app,
             hooks_url: env.url("SLACK_HOOKS_URL", gate_core::slack::SLACK_HOOKS),
         });
+        let consumer_topic_arn = env.consumer_topic();
         env.finish()?;
-        Ok(Self { table_name, keys_secret_arn, slack })
+        Ok(Self { table_name, keys_secret_arn, slack, consumer_topic_arn })
     }
 }
 
@@ -330,6 +349,18 @@ mod tests {
             assert!(text.contains(needle), "missing {needle} in {text}");
         }
         assert_eq!(err.0.len(), 5, "{text}");
+    }
+
+    #[test]
+    fn notices_are_off_until_the_consumer_topic_is_named_and_it_must_be_a_topic() {
+        let base =
+            [("TABLE_NAME", "gate"), ("REVIEW_TOPIC_ARN", "arn:aws:sns:us-east-1:111122223333:review")];
+        assert_eq!(config(&base).expect("valid").consumer_topic_arn, None);
+        let arn = "arn:aws:sns:us-east-1:111122223333:consumers";
+        let on = config(&[base[0], base[1], ("CONSUMER_TOPIC_ARN", arn)]).expect("valid");
+        assert_eq!(on.consumer_topic_arn.as_deref(), Some(arn));
+        let err = config(&[base[0], base[1], ("CONSUMER_TOPIC_ARN", "team-b@example.com")]).expect_err("bad");
+        assert!(err.to_string().contains("CONSUMER_TOPIC_ARN=\"team-b@example.com\""), "{err}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use gate_app::consumer_topic::ConsumerTopicWatch;
 use gate_app::subscriptions::TopicWatch;
 use gate_app::{Decide, PortError, Report, Settings};
 use gate_aws::wiring::Wiring;
@@ -19,13 +20,19 @@ use crate::invocation::{InvocationError, sweep_deadline};
 pub struct DecideFn {
     pub decide: Decide,
     pub watch: TopicWatch,
+    /// The consumer topic's, when notices are on.
+    pub consumer_watch: Option<ConsumerTopicWatch>,
 }
 
 impl DecideFn {
     /// Reads the link-signing keys and the Slack bot token when configured.
     pub async fn build(config: &DecideConfig, wiring: &Wiring) -> Result<Self, PortError> {
+        let slack = match &config.slack {
+            Some(slack) => Some(wiring.slack(slack).await?.notifier),
+            None => None,
+        };
         let notifier = wiring
-            .review_notifier(&config.review_topic_arn, config.links.as_ref(), config.slack.as_ref())
+            .review_notifier_with(&config.review_topic_arn, config.links.as_ref(), slack.clone())
             .await?;
         let settings = Settings {
             services: config.service_ids.clone(),
@@ -33,9 +40,14 @@ impl DecideFn {
             lease_secs: config.lease_secs,
             ..Settings::default()
         };
+        let mut decide = wiring.decide(settings, &config.consumer_role, notifier);
+        if let Some(topic) = &config.consumer_topic_arn {
+            decide = decide.with_notices(wiring.notices(topic, slack));
+        }
         Ok(Self {
-            decide: wiring.decide(settings, &config.consumer_role, notifier),
+            decide,
             watch: wiring.topic_watch(&config.review_topic_arn),
+            consumer_watch: config.consumer_topic_arn.as_deref().map(|t| wiring.consumer_topic_watch(t)),
         })
     }
 }
@@ -62,11 +74,15 @@ pub async fn handle(
     let deadline = sweep_deadline(event.context.deadline);
     let out = handle_within(&f.decide, &event.payload, now, deadline).await?;
     // Only after a sweep that finished: one cut short has no time to spare.
-    if out.sweep
-        && !out.report.stopped_early
-        && let Err(e) = f.watch.check().await
-    {
-        tracing::error!(error = %e.chain(), "reading the review topic's subscriptions failed");
+    if out.sweep && !out.report.stopped_early {
+        if let Err(e) = f.watch.check().await {
+            tracing::error!(error = %e.chain(), "reading the review topic's subscriptions failed");
+        }
+        if let Some(watch) = &f.consumer_watch
+            && let Err(e) = watch.check().await
+        {
+            tracing::error!(error = %e.chain(), "reading the consumer topic's subscriptions failed");
+        }
     }
     Ok(out)
 }

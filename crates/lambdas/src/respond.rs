@@ -57,8 +57,15 @@ impl Responder {
     /// link keys and the Slack secret are read here, at `now`, and never logged.
     pub async fn build(config: &RespondConfig, wiring: &Wiring, now: Timestamp) -> Result<Self, PortError> {
         let keys = LinkKeyRing::load(wiring.secrets(), &config.keys_secret_arn, now).await?;
+        // Who answered, and why, goes to the consumer's contact too.
+        let notices = |slack| config.consumer_topic_arn.as_ref().map(|topic| wiring.notices(topic, slack));
         let Some(slack) = &config.slack else {
-            return Ok(Self { answer: wiring.answer(None), keys, slack: None });
+            let answer = wiring.answer(None);
+            let answer = match notices(None) {
+                Some(n) => answer.with_notices(n),
+                None => answer,
+            };
+            return Ok(Self { answer, keys, slack: None });
         };
         let app = wiring.slack(&slack.app).await?;
         let route = SlackRoute {
@@ -67,7 +74,12 @@ impl Responder {
             replies: Arc::new(app.notifier.hooks()),
         };
         // An answer by email replaces the review message in Slack too.
-        Ok(Self { answer: wiring.answer(Some(Arc::new(app.notifier))), keys, slack: Some(route) })
+        let answer = wiring.answer(Some(Arc::new(app.notifier.clone())));
+        let answer = match notices(Some(app.notifier)) {
+            Some(n) => answer.with_notices(n),
+            None => answer,
+        };
+        Ok(Self { answer, keys, slack: Some(route) })
     }
 
     /// One invocation, at the time it arrives.

@@ -99,3 +99,37 @@ async fn an_answer_from_the_terminal_shows_on_the_slack_message() {
         "{shown}"
     );
 }
+
+#[tokio::test]
+async fn an_answer_from_the_terminal_tells_the_consumers_contact_without_naming_an_arn() {
+    let local = Local::from_env().await;
+    let service = local.service().await.expect("service");
+    let store = local.table().await.expect("table");
+    store.put_policy(&ServicePolicy::cautious(service.id.parse().expect("scope"))).await.expect("policy");
+    let account = "230000000007";
+    let contact = gate_core::Contact {
+        account: account.parse().expect("account"),
+        email: Some("team-g@example.com".into()),
+        slack_channel: None,
+    };
+    gate_app::ports::ConfigStore::write_contact(&store, &contact, None).await.expect("contact");
+    let (topic, _) = local.topic_with_queue("review").await.expect("topic");
+    let (consumers, _) = local.topic_with_queue("consumers").await.expect("topic");
+    let mailbox = local.contact_inbox(&consumers, &[account]).await.expect("mailbox");
+    let decider = local.decider(&local.decide_config(store.table(), &topic, &[&service])).await;
+    let g = local.consumer(account, "172.31.0.0/16", &[], true).await.expect("consumer");
+    let endpoint = local.request(&g, &service).await.expect("endpoint");
+    let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+    handle_at(&decider, &sweep, gate_e2e::now()).await.expect("sweeps");
+
+    let (code, _, err) = cli(store.table(), &["reject", &endpoint, "--consumer-topic-arn", "team-g"]);
+    assert_eq!((code, err.contains("--consumer-topic-arn")), (2, true), "{err}");
+    let args = ["reject", &endpoint, "--reason", "use the shared VPC", "--consumer-topic-arn", &consumers];
+    let (code, out, err) = cli(store.table(), &args);
+    assert_eq!(code, 0, "{out}{err}");
+    let mail = local.drain(&mailbox).await.expect("mail");
+    assert_eq!(mail.len(), 1, "{mail:?}");
+    let body = mail[0]["Message"].as_str().unwrap_or_default();
+    assert!(body.contains("was rejected by a reviewer") && body.contains(": use the shared VPC"), "{body}");
+    assert!(body.contains("Rejected by an operator") && !body.contains("arn:aws:"), "{body}");
+}

@@ -5,5 +5,6 @@
 
 mod decide;
 mod explain;
+mod notices;
 mod registry;
 mod sweeps;

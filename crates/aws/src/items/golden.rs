@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use gate_app::ports::{AuditEvent, AuditKind, Versioned};
 use gate_core::{
-    AllowEntry, ConnectionState, DeclaredCidrs, DnsEntry, Effect, OnExpiry, Outcome, OverlapMode,
+    AllowEntry, ConnectionState, Contact, DeclaredCidrs, DnsEntry, Effect, OnExpiry, Outcome, OverlapMode,
     ProtectedRange, Reason, RegistryEntry, RequestRecord, RequestState, Rule, Scope, ServicePolicy,
     SlackMessage, Timestamp, UnknownCidr, Unlisted,
 };
@@ -26,6 +26,7 @@ pub(super) enum Golden {
     Audit(AuditEvent, u128, u32),
     Registry(RegistryEntry),
     Change(RegistryEntry),
+    Contact(Versioned<Contact>),
 }
 
 /// DynamoDB's JSON form of an attribute value, as the console and the CLI
@@ -269,5 +270,11 @@ fn events() -> Vec<(&'static str, Golden)> {
 
 /// Every golden item by its file name, with what it holds.
 pub(super) fn all() -> HashMap<&'static str, Golden> {
-    policies().into_iter().chain(requests()).chain(events()).collect()
+    let contact = Contact {
+        account: "210000000002".parse().expect("account"),
+        email: Some("team-b@example.com".into()),
+        slack_channel: Some("#team-b".into()),
+    };
+    let contacts = [("contact_email_slack", Golden::Contact(Versioned { value: contact, revision: 2 }))];
+    policies().into_iter().chain(requests()).chain(events()).chain(contacts).collect()
 }

@@ -15,6 +15,8 @@
 //! | its changes   | `ENDPOINT#<vpce>`   | `CHANGE#<version>`      |                 |                     |
 //! | sweep cursor  | `SWEEP#<sweep>`     | `CURSOR`                |                 |                     |
 //!
+//! Contacts and notice claims: `contact.rs`.
+//!
 //! Registry entries are also in `gsi2` (`REGACCT#<account>`, `<view>#<vpce>`),
 //! where `<view>` is `active` or `history`, so the active view of an account
 //! or a service is one query on a key prefix.
@@ -31,6 +33,7 @@ use serde::de::DeserializeOwned;
 pub(crate) mod audit;
 pub(crate) mod checkpoint;
 pub(crate) mod config;
+pub(crate) mod contact;
 #[cfg(test)]
 mod golden;
 mod names;

@@ -83,6 +83,8 @@ names!(AuditKind {
     ActionRefused => "action_refused",
     Notified => "notified",
     BadInput => "bad_input",
+    ConsumerNotified => "consumer_notified",
+    NoticeFailed => "notice_failed",
 });
 
 #[cfg(test)]
@@ -123,7 +125,16 @@ mod tests {
             R::ConsumerOverlap,
         ]);
         use AuditKind as K;
-        check(&[K::Decided, K::Accepted, K::Rejected, K::ActionRefused, K::Notified, K::BadInput]);
+        check(&[
+            K::Decided,
+            K::Accepted,
+            K::Rejected,
+            K::ActionRefused,
+            K::Notified,
+            K::BadInput,
+            K::ConsumerNotified,
+            K::NoticeFailed,
+        ]);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use gate_app::PortError;
 
 use super::golden::{self, Golden};
-use super::{Item, SCHEMA_ATTRIBUTE, audit, config, registry, request};
+use super::{Item, SCHEMA_ATTRIBUTE, audit, config, contact, registry, request};
 
 /// What the item decodes to, as its kind reads it.
 fn read(kind: &Golden, item: Item) -> Result<Golden, PortError> {
@@ -15,6 +15,7 @@ fn read(kind: &Golden, item: Item) -> Result<Golden, PortError> {
         Golden::Audit(_, nanos, seq) => Golden::Audit(audit::audit_from(item)?, *nanos, *seq),
         Golden::Registry(_) => Golden::Registry(registry::entry_from(item)?),
         Golden::Change(_) => Golden::Change(registry::entry_from(item)?),
+        Golden::Contact(_) => Golden::Contact(contact::contact_from(item)?),
     })
 }
 
@@ -27,6 +28,7 @@ fn write(value: &Golden) -> Item {
         Golden::Audit(e, nanos, seq) => audit::audit_item_at(e, *nanos, *seq),
         Golden::Registry(e) => registry::entry_item(e),
         Golden::Change(e) => registry::change_item(e),
+        Golden::Contact(c) => contact::contact_item(&c.value, c.revision),
     }
     .expect("encodes")
 }

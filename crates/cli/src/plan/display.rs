@@ -34,6 +34,9 @@ impl fmt::Display for Plan {
         if let Some(subs) = &self.subscriptions {
             write!(f, "{subs}")?;
         }
+        if let Some(subs) = &self.consumer_subscriptions {
+            write!(f, "{subs}")?;
+        }
         let count = |k: Kind| self.changes.iter().filter(|c| c.kind == k).count();
         write!(
             f,
@@ -42,14 +45,21 @@ impl fmt::Display for Plan {
             count(Kind::Change),
             count(Kind::Remove)
         )?;
-        match &self.subscriptions {
-            Some(s) => write!(
-                f,
-                "; {} subscription(s) to add, {} to remove.",
-                s.subscribe.len(),
-                s.unsubscribe.len()
-            ),
-            None => write!(f, "."),
+        let review = self.subscriptions.as_ref().map(|s| (s.subscribe.len(), 0, s.unsubscribe.len()));
+        let consumers = self
+            .consumer_subscriptions
+            .as_ref()
+            .map(|s| (s.subscribe.len(), s.refilter.len(), s.unsubscribe.len()));
+        match (review, consumers) {
+            (None, None) => write!(f, "."),
+            (Some((add, _, remove)), None) => {
+                write!(f, "; {add} subscription(s) to add, {remove} to remove.")
+            }
+            (r, c) => {
+                let (a1, _, r1) = r.unwrap_or_default();
+                let (a2, change, r2) = c.unwrap_or_default();
+                write!(f, "; {} subscription(s) to add, {change} to change, {} to remove.", a1 + a2, r1 + r2)
+            }
         }
     }
 }

@@ -2,7 +2,10 @@
 //! tables, field by field, applied with conditional writes so a change made
 //! by someone else since the plan is reported, never overwritten.
 
+mod consumers;
 mod display;
+
+pub use consumers::{ConsumerSubscriptionPlan, apply_consumer_subscriptions, plan_consumer_subscriptions};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -10,7 +13,7 @@ use std::fmt;
 use gate_app::PortError;
 use gate_app::ports::{ConfigStore, LiveConfig};
 use gate_app::subscriptions::{ReviewTopic, Subscription, audit, email_approvers};
-use gate_core::{AccountId, AllowEntry, Scope, ServicePolicy, Timestamp};
+use gate_core::{AccountId, AllowEntry, Contact, Scope, ServicePolicy, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::file::Desired;
@@ -29,6 +32,7 @@ pub enum Kind {
 pub enum Target {
     Policy { scope: Scope },
     Entry { scope: Scope, account: AccountId },
+    Contact { account: AccountId },
 }
 
 impl fmt::Display for Target {
@@ -36,6 +40,7 @@ impl fmt::Display for Target {
         match self {
             Target::Policy { scope } => write!(f, "policy {}", scope.as_str()),
             Target::Entry { scope, account } => write!(f, "entry {account} on {}", scope.as_str()),
+            Target::Contact { account } => write!(f, "contact of {account}"),
         }
     }
 }
@@ -57,6 +62,9 @@ pub struct Change {
     pub revision: Option<u64>,
     pub policy: Option<ServicePolicy>,
     pub entry: Option<AllowEntry>,
+    /// Absent from plans saved before contacts existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<Contact>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,11 +75,16 @@ pub struct Plan {
     /// The review topic's subscriptions, when the topic was given.
     #[serde(default)]
     pub subscriptions: Option<SubscriptionPlan>,
+    /// The consumer topic's subscriptions, when the topic was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumer_subscriptions: Option<ConsumerSubscriptionPlan>,
 }
 
 impl Plan {
     pub fn is_empty(&self) -> bool {
-        self.changes.is_empty() && self.subscriptions.as_ref().is_none_or(SubscriptionPlan::is_empty)
+        self.changes.is_empty()
+            && self.subscriptions.as_ref().is_none_or(SubscriptionPlan::is_empty)
+            && self.consumer_subscriptions.as_ref().is_none_or(ConsumerSubscriptionPlan::is_empty)
     }
 }
 
@@ -172,6 +185,13 @@ fn entry_fields(e: &AllowEntry) -> BTreeMap<&'static str, String> {
     ])
 }
 
+fn contact_fields(c: &Contact) -> BTreeMap<&'static str, String> {
+    BTreeMap::from([
+        ("email", c.email.clone().unwrap_or_default()),
+        ("slack_channel", c.slack_channel.clone().unwrap_or_default()),
+    ])
+}
+
 fn field_changes(
     before: Option<BTreeMap<&str, String>>,
     after: Option<BTreeMap<&str, String>>,
@@ -208,6 +228,7 @@ pub fn plan(desired: &Desired, live: &LiveConfig, prune: bool, actor: &str, now:
                 revision: current.map(|c| c.revision),
                 policy: Some(p.clone()),
                 entry: None,
+                contact: None,
             });
         }
     }
@@ -233,6 +254,22 @@ pub fn plan(desired: &Desired, live: &LiveConfig, prune: bool, actor: &str, now:
                 revision: current.map(|c| c.revision),
                 policy: None,
                 entry: Some(entry),
+                contact: None,
+            });
+        }
+    }
+    for c in &desired.contacts {
+        let current = live.contacts.iter().find(|l| l.value.account == c.account);
+        let fields = field_changes(current.map(|l| contact_fields(&l.value)), Some(contact_fields(c)));
+        if current.is_none() || !fields.is_empty() {
+            plan.changes.push(Change {
+                kind: if current.is_some() { Kind::Change } else { Kind::Add },
+                target: Target::Contact { account: c.account },
+                fields,
+                revision: current.map(|l| l.revision),
+                policy: None,
+                entry: None,
+                contact: Some(c.clone()),
             });
         }
     }
@@ -248,6 +285,7 @@ pub fn plan(desired: &Desired, live: &LiveConfig, prune: bool, actor: &str, now:
                 revision: Some(l.revision),
                 policy: None,
                 entry: None,
+                contact: None,
             });
         } else {
             plan.unmanaged.push(target);
@@ -266,6 +304,25 @@ pub fn plan(desired: &Desired, live: &LiveConfig, prune: bool, actor: &str, now:
                 revision: Some(l.revision),
                 policy: None,
                 entry: None,
+                contact: None,
+            });
+        } else {
+            plan.unmanaged.push(target);
+        }
+    }
+    let gone_contacts =
+        live.contacts.iter().filter(|l| !desired.contacts.iter().any(|c| c.account == l.value.account));
+    for l in gone_contacts {
+        let target = Target::Contact { account: l.value.account };
+        if prune {
+            plan.changes.push(Change {
+                kind: Kind::Remove,
+                target,
+                fields: field_changes(Some(contact_fields(&l.value)), None),
+                revision: Some(l.revision),
+                policy: None,
+                entry: None,
+                contact: None,
             });
         } else {
             plan.unmanaged.push(target);
@@ -283,6 +340,9 @@ pub struct Applied {
     /// Approvers subscribed (each must confirm by email) and subscriptions removed.
     pub subscribed: Vec<String>,
     pub unsubscribed: Vec<String>,
+    /// Contacts' subscriptions whose filter was set right.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refiltered: Vec<String>,
 }
 
 /// Makes the review topic's subscriptions what the plan says: after the
@@ -321,6 +381,13 @@ pub async fn apply(plan: &Plan, store: &dyn ConfigStore) -> Result<Applied, (App
             },
             (Target::Entry { .. }, _) => match &change.entry {
                 Some(e) => store.write_entry(e, change.revision).await,
+                None => Ok(false),
+            },
+            (Target::Contact { account }, Kind::Remove) => {
+                store.delete_contact(*account, change.revision.unwrap_or(0)).await
+            }
+            (Target::Contact { .. }, _) => match &change.contact {
+                Some(c) => store.write_contact(c, change.revision).await,
                 None => Ok(false),
             },
         };

@@ -40,6 +40,7 @@ fn expected() -> Plan {
                 revision: None,
                 policy: Some(policy),
                 entry: None,
+                contact: None,
             },
             Change {
                 kind: Kind::Change,
@@ -48,6 +49,7 @@ fn expected() -> Plan {
                 revision: Some(3),
                 policy: None,
                 entry: Some(entry),
+                contact: None,
             },
             Change {
                 kind: Kind::Remove,
@@ -56,6 +58,7 @@ fn expected() -> Plan {
                 revision: Some(1),
                 policy: None,
                 entry: None,
+                contact: None,
             },
         ],
         unmanaged: vec![Target::Policy { scope: Scope::Any }],
@@ -71,6 +74,7 @@ fn expected() -> Plan {
             }],
             unsubscribe: vec!["arn:aws:sns:eu-west-1:111122223333:endpoint-gate-review:0b1c".into()],
         }),
+        consumer_subscriptions: None,
     }
 }
 
