@@ -19,13 +19,14 @@ use std::time::Instant;
 
 use futures_util::stream::{self, StreamExt};
 use gate_core::{
-    AccountId, Action, CidrSet, Connection, ConnectionState, Decision, EndpointId, PolicyBook, Request,
-    RequestRecord, RequestState, ReviewStep, ServiceId, Timestamp, decide, review_step,
+    AccountId, Action, CidrSet, Connection, ConnectionState, Decision, EndpointId, Membership, PolicyBook,
+    Principal, Request, RequestRecord, RequestState, ReviewStep, ServiceId, Timestamp, decide, review_step,
 };
 use tokio::sync::Mutex;
 
 use crate::actions::Actions;
 use crate::error::PortError;
+use crate::organizations::Placements;
 use crate::ports::{
     Audit, AuditEvent, AuditKind, Connections, ConsumerNetworks, Notifier, PolicySource, Requests,
 };
@@ -70,6 +71,9 @@ pub struct Decide {
     pub networks: Arc<dyn ConsumerNetworks>,
     pub policies: Arc<dyn PolicySource>,
     pub requests: Arc<dyn Requests>,
+    /// Where accounts sit in AWS Organizations; `None` turns OU and
+    /// organization entries off.
+    pub placements: Option<Arc<Placements>>,
     pub review: Review,
     pub settings: Settings,
 }
@@ -89,6 +93,24 @@ enum Task {
 
 /// A claimed decision, `None` when another run claimed it first.
 type Claim = Result<Option<(Decision, RequestRecord)>, PortError>;
+
+/// The (service, principal) pairs whose entries decide these connections:
+/// the owner's own, and with a known placement each OU on its path and its
+/// organization.
+pub(crate) fn book_pairs<'a>(
+    connections: impl IntoIterator<Item = (&'a ServiceId, AccountId)>,
+    memberships: &HashMap<AccountId, Membership>,
+) -> Vec<(ServiceId, Principal)> {
+    let mut pairs = Vec::new();
+    for (service, owner) in connections {
+        pairs.push((service.clone(), Principal::Account(owner)));
+        if let Some(Membership::Known(p)) = memberships.get(&owner) {
+            pairs.extend(p.path.iter().map(|step| (service.clone(), Principal::Ou(step.id.clone()))));
+            pairs.push((service.clone(), Principal::Organization(p.org.clone())));
+        }
+    }
+    pairs
+}
 
 /// Accepted consumers' CIDRs per service, read at most once per run.
 type OthersCache = Mutex<HashMap<(ServiceId, AccountId), Arc<CidrSet<String>>>>;
@@ -112,7 +134,34 @@ impl Decide {
             actor: settings.actor.clone(),
             concurrency: settings.concurrency,
         };
-        Self { connections, networks, policies, requests, review: Review { notifier, actions }, settings }
+        Self {
+            connections,
+            networks,
+            policies,
+            requests,
+            placements: None,
+            review: Review { notifier, actions },
+            settings,
+        }
+    }
+
+    /// Turns OU and organization entries on, with placements read from here.
+    pub fn with_placements(mut self, placements: Arc<Placements>) -> Self {
+        self.placements = Some(placements);
+        self
+    }
+
+    /// Each account's membership: read (or cached) when Organizations is
+    /// configured, else `NotConfigured`.
+    async fn memberships(
+        &self,
+        accounts: impl IntoIterator<Item = AccountId>,
+        now: Timestamp,
+    ) -> HashMap<AccountId, Membership> {
+        match &self.placements {
+            Some(p) => p.memberships(accounts, now).await,
+            None => accounts.into_iter().map(|a| (a, Membership::NotConfigured)).collect(),
+        }
     }
 
     fn actions(&self) -> &Actions {
@@ -202,8 +251,11 @@ impl Decide {
 
         let ids: Vec<EndpointId> = pending.iter().map(|c| c.endpoint.clone()).collect();
         let existing = self.requests.get_many(&ids).await?;
-        let pairs: Vec<(ServiceId, AccountId)> =
-            pending.iter().map(|c| (c.service.clone(), c.owner)).collect();
+        // Only new requests are decided, so only their owners' places are read.
+        let memberships = self
+            .memberships(pending.iter().filter(|c| !existing.contains_key(&c.endpoint)).map(|c| c.owner), now)
+            .await;
+        let pairs = book_pairs(pending.iter().map(|c| (&c.service, c.owner)), &memberships);
         // Fail closed: without the policy nothing is decided at all.
         let book = self.policies.load_book(&pairs).await?;
 
@@ -222,7 +274,7 @@ impl Decide {
             }
         }
 
-        let claimed = self.claim_all(fresh, &book, now, &mut report).await;
+        let claimed = self.claim_all(fresh, &book, &memberships, now, &mut report).await;
         tasks.extend(claimed);
         self.perform(tasks, &book, now, &mut report).await;
         Ok(report)
@@ -248,6 +300,7 @@ impl Decide {
         &self,
         fresh: Vec<Connection>,
         book: &PolicyBook,
+        memberships: &HashMap<AccountId, Membership>,
         now: Timestamp,
         report: &mut Report,
     ) -> Vec<Task> {
@@ -255,8 +308,12 @@ impl Decide {
         let results: Vec<(Connection, Claim)> = stream::iter(fresh)
             .map(|conn| {
                 let others = &others;
+                // Every owner was looked up; a missing one is decided as unreadable.
+                let membership = memberships.get(&conn.owner).cloned().unwrap_or_else(|| {
+                    Membership::Unreadable("the account's place was not looked up".into())
+                });
                 async move {
-                    let result = self.claim(&conn, book, others, now).await;
+                    let result = self.claim(&conn, book, &membership, others, now).await;
                     (conn, result)
                 }
             })
@@ -293,6 +350,7 @@ impl Decide {
         &self,
         conn: &Connection,
         book: &PolicyBook,
+        membership: &Membership,
         others: &OthersCache,
         now: Timestamp,
     ) -> Claim {
@@ -305,6 +363,7 @@ impl Decide {
                 account: conn.owner,
                 discovery: &discovery,
                 other_consumers: &other_consumers,
+                membership,
             },
             now,
         );

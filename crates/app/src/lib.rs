@@ -11,6 +11,7 @@ pub mod fanout;
 pub mod lookup;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;
+pub mod organizations;
 pub mod ports;
 pub mod record;
 pub mod report;

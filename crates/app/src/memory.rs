@@ -6,14 +6,15 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use gate_core::{
-    AccountId, Action, AllowEntry, Cidr, Connection, ConnectionState, Discovery, EndpointId, PolicyBook,
-    RegistryEntry, RequestRecord, RequestState, ServiceId, ServicePolicy, SlackMessage,
+    AccountId, Action, AllowEntry, Cidr, Connection, ConnectionState, Discovery, EndpointId, OuId, Placement,
+    PolicyBook, Principal, RegistryEntry, RequestRecord, RequestState, ServiceId, ServicePolicy,
+    SlackMessage,
 };
 
 use crate::error::PortError;
 use crate::ports::{
-    Audience, Audit, AuditEvent, Catalogue, Connections, ConsumerNetworks, Notifier, Nudge, PolicySource,
-    Posted, Refused, Registry, Requests, ServiceInfo, SlackReplies, SlackReply,
+    Audience, Audit, AuditEvent, Catalogue, Connections, ConsumerNetworks, Notifier, Nudge, Organizations,
+    PolicySource, Posted, Refused, Registry, Requests, ServiceInfo, SlackReplies, SlackReply,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -139,7 +140,7 @@ impl InMemoryPolicies {
 
 #[async_trait]
 impl PolicySource for InMemoryPolicies {
-    async fn load_book(&self, _pairs: &[(ServiceId, AccountId)]) -> Result<PolicyBook, PortError> {
+    async fn load_book(&self, _pairs: &[(ServiceId, Principal)]) -> Result<PolicyBook, PortError> {
         if *lock(&self.fail) {
             return Err(PortError::plain("policy table unreachable", true));
         }
@@ -354,5 +355,42 @@ pub struct StaticCatalogue(pub Vec<ServiceInfo>);
 impl Catalogue for StaticCatalogue {
     async fn services(&self, ids: &[ServiceId]) -> Result<Vec<ServiceInfo>, PortError> {
         Ok(self.0.iter().filter(|s| ids.is_empty() || ids.contains(&s.id)).cloned().collect())
+    }
+}
+
+/// An organization held in memory: each account's placement, how many
+/// accounts each OU covers, and a switch that makes every read fail as
+/// Organizations does when the role is refused. Counts the reads.
+#[derive(Debug, Default)]
+pub struct InMemoryOrganizations {
+    pub placements: Mutex<HashMap<AccountId, Placement>>,
+    pub fail: Mutex<Option<String>>,
+    pub reads: Mutex<HashMap<AccountId, usize>>,
+}
+
+impl InMemoryOrganizations {
+    pub fn with(placements: impl IntoIterator<Item = (AccountId, Placement)>) -> Self {
+        Self { placements: Mutex::new(placements.into_iter().collect()), ..Self::default() }
+    }
+}
+
+#[async_trait]
+impl Organizations for InMemoryOrganizations {
+    async fn placement(&self, account: AccountId) -> Result<Placement, PortError> {
+        *lock(&self.reads).entry(account).or_default() += 1;
+        if let Some(why) = lock(&self.fail).clone() {
+            return Err(PortError::plain(why, false));
+        }
+        lock(&self.placements)
+            .get(&account)
+            .cloned()
+            .ok_or_else(|| PortError::plain(format!("account {account} is not in the organization"), false))
+    }
+
+    async fn accounts_under(&self, ou: &OuId) -> Result<usize, PortError> {
+        if let Some(why) = lock(&self.fail).clone() {
+            return Err(PortError::plain(why, false));
+        }
+        Ok(lock(&self.placements).values().filter(|p| p.path.iter().any(|s| &s.id == ou)).count())
     }
 }

@@ -5,8 +5,9 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use gate_core::{
-    AccountId, Action, AllowEntry, Cidr, Connection, Discovery, EndpointId, Outcome, PolicyBook,
-    RegistryEntry, RequestRecord, Scope, ServiceId, ServicePolicy, SlackMessage, Timestamp,
+    AccountId, Action, AllowEntry, Cidr, Connection, Discovery, EndpointId, OuId, Outcome, Placement,
+    PolicyBook, Principal, RegistryEntry, RequestRecord, Scope, ServiceId, ServicePolicy, SlackMessage,
+    Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -74,9 +75,23 @@ pub trait ConsumerNetworks: Send + Sync {
 /// The operator's policies and allow entries.
 #[async_trait]
 pub trait PolicySource: Send + Sync {
-    /// Everything needed to decide these (service, account) pairs: their
-    /// policies, the `*` policy, and entries at both scopes.
-    async fn load_book(&self, pairs: &[(ServiceId, AccountId)]) -> Result<PolicyBook, PortError>;
+    /// Everything needed to decide these (service, principal) pairs: their
+    /// policies, the `*` policy, and entries at both scopes. A decision asks
+    /// for the account and, when its placement is known, each OU on its
+    /// path and its organization.
+    async fn load_book(&self, pairs: &[(ServiceId, Principal)]) -> Result<PolicyBook, PortError>;
+}
+
+/// AWS Organizations, read through a read-only role in the management or
+/// a delegated administrator account.
+#[async_trait]
+pub trait Organizations: Send + Sync {
+    /// The account's organization and its OUs from the root down. `Err`
+    /// for any failure (denied, throttled, not in use): the caller decides
+    /// without OU entries, never with a guess.
+    async fn placement(&self, account: AccountId) -> Result<Placement, PortError>;
+    /// How many accounts are in the OU and every OU below it now.
+    async fn accounts_under(&self, ou: &OuId) -> Result<usize, PortError>;
 }
 
 /// Decided requests, written so that each is decided exactly once.
@@ -210,8 +225,12 @@ pub trait ConfigStore: Send + Sync {
     async fn write_policy(&self, policy: &ServicePolicy, expected: Option<u64>) -> Result<bool, PortError>;
     async fn write_entry(&self, entry: &AllowEntry, expected: Option<u64>) -> Result<bool, PortError>;
     async fn delete_policy(&self, scope: &Scope, expected: u64) -> Result<bool, PortError>;
-    async fn delete_entry(&self, scope: &Scope, account: AccountId, expected: u64)
-    -> Result<bool, PortError>;
+    async fn delete_entry(
+        &self,
+        scope: &Scope,
+        principal: &Principal,
+        expected: u64,
+    ) -> Result<bool, PortError>;
 }
 
 /// What the respond function tells Slack after a button press, through the

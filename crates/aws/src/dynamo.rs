@@ -21,8 +21,8 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use gate_app::PortError;
 use gate_app::ports::{Audit, AuditEvent, ConfigStore, LiveConfig, PolicySource, Requests, Versioned};
 use gate_core::{
-    AccountId, AllowEntry, Cidr, EndpointId, PolicyBook, RequestRecord, RequestState, Scope, ServiceId,
-    ServicePolicy,
+    AccountId, AllowEntry, Cidr, EndpointId, PolicyBook, Principal, RequestRecord, RequestState, Scope,
+    ServiceId, ServicePolicy,
 };
 
 use crate::error::{code, port_error};
@@ -208,18 +208,18 @@ impl DynamoStore {
 
 #[async_trait]
 impl PolicySource for DynamoStore {
-    async fn load_book(&self, pairs: &[(ServiceId, AccountId)]) -> Result<PolicyBook, PortError> {
-        // Sets: a sweep names the same few (service, account) pairs thousands of times.
+    async fn load_book(&self, pairs: &[(ServiceId, Principal)]) -> Result<PolicyBook, PortError> {
+        // Sets: a sweep names the same few (service, principal) pairs thousands of times.
         let mut scopes: BTreeSet<Scope> = BTreeSet::from([Scope::Any]);
-        let mut entries: BTreeSet<(Scope, AccountId)> = BTreeSet::new();
-        for (service, account) in pairs {
+        let mut entries: BTreeSet<(Scope, &Principal)> = BTreeSet::new();
+        for (service, principal) in pairs {
             let scope = Scope::Service(service.clone());
-            entries.insert((scope.clone(), *account));
-            entries.insert((Scope::Any, *account));
+            entries.insert((scope.clone(), principal));
+            entries.insert((Scope::Any, principal));
             scopes.insert(scope);
         }
         let keys =
-            scopes.iter().map(policy_key).chain(entries.iter().map(|(s, a)| entry_key(s, *a))).collect();
+            scopes.iter().map(policy_key).chain(entries.iter().map(|(s, p)| entry_key(s, p))).collect();
         let (mut policies, mut allow) = (Vec::new(), Vec::new());
         for item in self.batch_get(keys).await? {
             if is_policy(&item) {
@@ -354,7 +354,7 @@ impl ConfigStore for DynamoStore {
 
     async fn write_entry(&self, entry: &AllowEntry, expected: Option<u64>) -> Result<bool, PortError> {
         let item = entry_item(entry, expected.unwrap_or(0) + 1)?;
-        let what = format!("writing the entry of {} on {} failed", entry.account, entry.scope);
+        let what = format!("writing the entry of {} on {} failed", entry.principal, entry.scope);
         self.write_config(item, expected, what).await
     }
 
@@ -365,10 +365,10 @@ impl ConfigStore for DynamoStore {
     async fn delete_entry(
         &self,
         scope: &Scope,
-        account: AccountId,
+        principal: &Principal,
         expected: u64,
     ) -> Result<bool, PortError> {
-        let what = format!("deleting the entry of {account} on {scope} failed");
-        self.delete_if(entry_key(scope, account), expected, what).await
+        let what = format!("deleting the entry of {principal} on {scope} failed");
+        self.delete_if(entry_key(scope, principal), expected, what).await
     }
 }

@@ -35,7 +35,7 @@ fn build_book() -> PolicyBook {
     policy.unique_consumer_cidrs = true;
     let entries = (0..N).map(|n| AllowEntry {
         scope: if n % 2 == 0 { Scope::Any } else { Scope::Service(service(n % 20)) },
-        account: account(n),
+        principal: Principal::Account(account(n)),
         effect: if n % 50 == 0 { Effect::Deny } else { Effect::Allow },
         declared_cidrs: vec![],
         expires_at: Some(Timestamp::from_unix(4_000_000_000)),
@@ -63,8 +63,13 @@ fn bench(c: &mut Criterion) {
         ("denied", vec!["192.168.0.0/16"], 50),
     ] {
         let discovery = Discovery::Read(cidrs.iter().map(|c| c.parse().expect("cidr")).collect());
-        let req =
-            Request { service: &svc, account: account(who), discovery: &discovery, other_consumers: &others };
+        let req = Request {
+            service: &svc,
+            account: account(who),
+            discovery: &discovery,
+            other_consumers: &others,
+            membership: &Membership::NotConfigured,
+        };
         group.bench_function(name, |b| b.iter(|| black_box(decide(black_box(&book), black_box(&req), now))));
     }
     group.finish();

@@ -114,6 +114,10 @@ pub struct DecideConfig {
     pub links: Option<LinkConfig>,
     /// Review messages in Slack, when the Slack app is set up.
     pub slack: Option<SlackConfig>,
+    /// The read-only role in the management (or a delegated administrator)
+    /// account through which OU paths are read; `None` turns OU and
+    /// organization entries off.
+    pub organizations_role_arn: Option<String>,
 }
 
 impl DecideConfig {
@@ -131,6 +135,7 @@ impl DecideConfig {
         "LINK_TTL_SECS",
         "SLACK_SECRET_ARN",
         "SLACK_API_URL",
+        "ORGANIZATIONS_ROLE_ARN",
     ];
 
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -141,6 +146,12 @@ impl DecideConfig {
         let mut env = Env::new(lookup);
         let table_name = env.required("TABLE_NAME");
         let review_topic_arn = env.required("REVIEW_TOPIC_ARN");
+        let organizations_role_arn = env.optional("ORGANIZATIONS_ROLE_ARN");
+        if let Some(arn) =
+            organizations_role_arn.as_deref().filter(|a| !(a.starts_with("arn:") && a.contains(":role/")))
+        {
+            env.problem(format!("ORGANIZATIONS_ROLE_ARN={arn:?} is not an IAM role ARN"));
+        }
         if !review_topic_arn.is_empty() && !review_topic_arn.starts_with("arn:") {
             env.problem(format!("REVIEW_TOPIC_ARN={review_topic_arn:?} is not an ARN"));
         }
@@ -179,6 +190,7 @@ impl DecideConfig {
         env.finish()?;
         Ok(Self {
             slack,
+            organizations_role_arn,
             table_name,
             review_topic_arn,
             consumer_role: ConsumerRole {
@@ -321,15 +333,21 @@ mod tests {
             ("SERVICE_IDS", "vpce-svc-0abc1234, nope"),
             ("CONCURRENCY", "lots"),
             ("CONSUMER_ROLE_TEMPLATE", "arn:aws:iam::1:role/x"),
+            ("ORGANIZATIONS_ROLE_ARN", "o-abcdef1234"),
         ])
         .expect_err("invalid");
         let text = err.to_string();
-        for needle in
-            ["TABLE_NAME is required", "not an ARN", "\"nope\"", "CONCURRENCY=\"lots\"", "{account}"]
-        {
+        for needle in [
+            "TABLE_NAME is required",
+            "not an ARN",
+            "\"nope\"",
+            "CONCURRENCY=\"lots\"",
+            "{account}",
+            "ORGANIZATIONS_ROLE_ARN=\"o-abcdef1234\" is not an IAM role ARN",
+        ] {
             assert!(text.contains(needle), "missing {needle} in {text}");
         }
-        assert_eq!(err.0.len(), 5, "{text}");
+        assert_eq!(err.0.len(), 6, "{text}");
     }
 
     #[test]

@@ -34,7 +34,9 @@ impl DecideFn {
             ..Settings::default()
         };
         Ok(Self {
-            decide: wiring.decide(settings, &config.consumer_role, notifier),
+            decide: wiring
+                .decide(settings, &config.consumer_role, notifier, config.organizations_role_arn.as_deref())
+                .await,
             watch: wiring.topic_watch(&config.review_topic_arn),
         })
     }

@@ -5,4 +5,5 @@
 
 mod decide;
 mod explain;
+mod organizations;
 mod registry;

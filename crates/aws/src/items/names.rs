@@ -75,6 +75,7 @@ names!(Rule {
     CidrsUnknown => "cidrs_unknown",
     ProtectedOverlap => "protected_overlap",
     ConsumerOverlap => "consumer_overlap",
+    OrgUnreadable => "org_unreadable",
 });
 names!(AuditKind {
     Decided => "decided",
@@ -121,6 +122,7 @@ mod tests {
             R::CidrsUnknown,
             R::ProtectedOverlap,
             R::ConsumerOverlap,
+            R::OrgUnreadable,
         ]);
         use AuditKind as K;
         check(&[K::Decided, K::Accepted, K::Rejected, K::ActionRefused, K::Notified, K::BadInput]);

@@ -1,0 +1,91 @@
+//! The account's place in AWS Organizations, for OU and organization
+//! entries: read through the [`Organizations`] port, cached for a bounded
+//! age, and turned into a [`Membership`] that never fails. A failed read
+//! is a fact the decision states (and fails closed on), not an error.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use futures_util::stream::{self, StreamExt};
+use gate_core::{AccountId, Membership, Placement, Timestamp};
+
+use crate::ports::Organizations;
+
+/// How long a placement read from Organizations is trusted: an account
+/// moved to another OU is decided by its new OU within this time.
+pub const DEFAULT_MAX_AGE_SECS: i64 = 15 * 60;
+
+/// Placements by account, read once and kept for a bounded age. Built once
+/// per cold start; a sweep therefore reads each account's path at most
+/// once. Failures are not kept: the next run asks again.
+pub struct Placements {
+    port: Arc<dyn Organizations>,
+    max_age_secs: i64,
+    concurrency: usize,
+    cache: Mutex<HashMap<AccountId, (Timestamp, Placement)>>,
+}
+
+impl std::fmt::Debug for Placements {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Placements").field("max_age_secs", &self.max_age_secs).finish_non_exhaustive()
+    }
+}
+
+impl Placements {
+    pub fn new(port: Arc<dyn Organizations>, max_age_secs: i64) -> Self {
+        Self { port, max_age_secs, concurrency: 8, cache: Mutex::new(HashMap::new()) }
+    }
+
+    fn cached(&self, account: AccountId, now: Timestamp) -> Option<Placement> {
+        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .get(&account)
+            .filter(|(at, _)| now.unix() - at.unix() < self.max_age_secs)
+            .map(|(_, p)| p.clone())
+    }
+
+    /// Each distinct account's membership, reading Organizations only for
+    /// those not cached, a few at a time.
+    pub async fn memberships(
+        &self,
+        accounts: impl IntoIterator<Item = AccountId>,
+        now: Timestamp,
+    ) -> HashMap<AccountId, Membership> {
+        let distinct: BTreeSet<AccountId> = accounts.into_iter().collect();
+        let mut out = HashMap::new();
+        let mut missing = Vec::new();
+        for account in distinct {
+            match self.cached(account, now) {
+                Some(p) => {
+                    out.insert(account, Membership::Known(p));
+                }
+                None => missing.push(account),
+            }
+        }
+        let read: Vec<(AccountId, Membership)> = stream::iter(missing)
+            .map(|account| async move {
+                let membership = match self.port.placement(account).await {
+                    Ok(p) => {
+                        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+                        cache.insert(account, (now, p.clone()));
+                        Membership::Known(p)
+                    }
+                    Err(e) => {
+                        tracing::warn!(owner = %account, error = %e.chain(), "AWS Organizations could not be read; OU and organization entries do not apply");
+                        Membership::Unreadable(e.what.clone())
+                    }
+                };
+                (account, membership)
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        out.extend(read);
+        out
+    }
+
+    /// One account's membership.
+    pub async fn membership(&self, account: AccountId, now: Timestamp) -> Membership {
+        self.memberships([account], now).await.remove(&account).unwrap_or(Membership::NotConfigured)
+    }
+}
