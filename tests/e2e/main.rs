@@ -12,6 +12,7 @@ mod consumer_cidrs;
 mod decide;
 mod demo;
 mod faults;
+mod organizations;
 mod registry;
 mod respond;
 mod review_topic;
