@@ -236,12 +236,13 @@ pub fn decide(book: &PolicyBook, req: &Request<'_>, now: Timestamp) -> Decision 
 
     // An explicit deny at any level cuts the account off everywhere.
     if let Some((level, deny)) = live.iter().find(|(_, e)| e.effect == Effect::Deny) {
+        let scope = scope_words(&deny.scope);
         let who = matched_words(account, *level, placement);
         why.push_split(
             Rule::Denied,
             Some(Outcome::Reject),
-            format!("{who} denied for {}{}", scope_words(&deny.scope), entry_words(deny)),
-            format!("{who} denied for {}", scope_words(&deny.scope)),
+            format!("{who} denied for {scope}{}", entry_words(deny)),
+            format!("{who} denied for {scope}"),
         );
         return finish(why);
     }

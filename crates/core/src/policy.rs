@@ -297,8 +297,14 @@ pub struct Placement {
 impl Placement {
     /// "Workloads/Prod": the names from the root down to the OU at `depth`.
     pub fn names_to(&self, depth: usize) -> String {
-        let names: Vec<&str> = self.path.iter().take(depth + 1).map(|s| s.name.as_str()).collect();
-        names.join("/")
+        let mut out = String::new();
+        for (i, step) in self.path.iter().take(depth + 1).enumerate() {
+            if i > 0 {
+                out.push('/');
+            }
+            out.push_str(&step.name);
+        }
+        out
     }
 }
 

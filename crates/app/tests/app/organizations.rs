@@ -96,10 +96,10 @@ async fn an_ou_entry_accepts_with_the_path_in_the_reasons() {
 }
 
 #[tokio::test]
-async fn a_sweep_reads_each_accounts_path_once_and_the_cache_ages_out() {
-    let w = world(10, 30);
+async fn a_sweep_of_ten_thousand_reads_each_accounts_path_once_and_the_cache_ages_out() {
+    let w = world(10, 1_000);
     let report = w.decider.sweep(now()).await.expect("sweeps");
-    assert_eq!(report.counts.decided, 300);
+    assert_eq!(report.counts.decided, 10_000);
     let states =
         w.connections.connections.lock().unwrap().values().map(|c| c.state.clone()).collect::<Vec<_>>();
     assert!(states.iter().all(|s| *s == ConnectionState::Available), "{states:?}");
@@ -110,13 +110,13 @@ async fn a_sweep_reads_each_accounts_path_once_and_the_cache_ages_out() {
     // New connections from the same accounts: within the bounded age the
     // cached paths serve, after it they are read again.
     let later = |secs: i64| Timestamp::from_unix(now().unix() + secs);
-    w.connections.connections.lock().unwrap().extend((300..310).map(|n| {
+    w.connections.connections.lock().unwrap().extend((10_000..10_010).map(|n| {
         let c = conn(n, account(n % 10));
         (c.endpoint.clone(), c)
     }));
     w.decider.sweep(later(14 * 60)).await.expect("sweeps");
     assert!(w.orgs.reads.lock().unwrap().values().all(|n| *n == 1));
-    w.connections.connections.lock().unwrap().extend((310..320).map(|n| {
+    w.connections.connections.lock().unwrap().extend((10_010..10_020).map(|n| {
         let c = conn(n, account(n % 10));
         (c.endpoint.clone(), c)
     }));
