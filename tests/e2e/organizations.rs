@@ -17,6 +17,21 @@ use gate_lambdas::decide::handle_at;
 /// keys act in 123456789012); decide reads through this role in it.
 const ORG_ROLE: &str = "arn:aws:iam::123456789012:role/EndpointGateOrgReader";
 
+/// The read-only role decide assumes in the management account (moto
+/// refuses AssumeRole on a role that does not exist in the caller's own
+/// account).
+async fn org_reader_role(local: &Local) -> Result<()> {
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#;
+    let iam = aws_sdk_iam::Client::new(&local.sdk);
+    match iam.create_role().role_name("EndpointGateOrgReader").assume_role_policy_document(trust).send().await
+    {
+        Ok(_) => Ok(()),
+        // The other test, or an earlier run on this server, made it.
+        Err(e) if format!("{e:?}").contains("EntityAlreadyExists") => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// A fresh Workloads/Prod pair of OUs and an account created in Prod.
 struct Org {
     workloads: String,
@@ -46,6 +61,7 @@ async fn organization(orgs: &Client) -> Result<String> {
 async fn nested_account(local: &Local) -> Result<Org> {
     let orgs = Client::new(&local.sdk);
     organization(&orgs).await?;
+    org_reader_role(local).await?;
     let roots = orgs.list_roots().send().await?;
     let root = roots.roots().first().and_then(|r| r.id()).ok_or("no root")?.to_owned();
     let tag = gate_e2e::unique("w");
@@ -58,14 +74,16 @@ async fn nested_account(local: &Local) -> Result<Org> {
     };
     let workloads = ou(root.clone(), format!("Workloads-{tag}")).await?;
     let prod = ou(workloads.clone(), format!("Prod-{tag}")).await?;
-    let created = orgs
-        .create_account()
-        .email(format!("{tag}@example.com"))
-        .account_name(tag.clone())
+    let created =
+        orgs.create_account().email(format!("{tag}@example.com")).account_name(tag.clone()).send().await?;
+    let account =
+        created.create_account_status().and_then(|s| s.account_id()).ok_or("no account id")?.to_owned();
+    orgs.move_account()
+        .account_id(&account)
+        .source_parent_id(&root)
+        .destination_parent_id(&prod)
         .send()
         .await?;
-    let account = created.create_account_status().and_then(|s| s.account_id()).ok_or("no account id")?.to_owned();
-    orgs.move_account().account_id(&account).source_parent_id(&root).destination_parent_id(&prod).send().await?;
     Ok(Org { workloads, prod, path: format!("Workloads-{tag}/Prod-{tag}"), account })
 }
 
@@ -112,7 +130,8 @@ async fn an_account_in_a_nested_ou_is_accepted_by_its_ou_then_cut_off_by_a_paren
     // The platform team cuts Workloads off: the next endpoint is rejected.
     store.put_entry(&group_entry(&org.workloads, Effect::Deny)?).await?;
     let second = local.request(&consumer, &service).await?;
-    let out = handle_at(&decider, &connect_event(&service.id, &second, &org.account), gate_e2e::now()).await?;
+    let out =
+        handle_at(&decider, &connect_event(&service.id, &second, &org.account), gate_e2e::now()).await?;
     let reasons = &out.report.decided[0].reasons;
     assert!(reasons.contains(&format!("({}), denied for all services", org.workloads)), "{reasons}");
     assert_eq!(local.state(&second).await?, "rejected");
@@ -129,13 +148,15 @@ async fn with_organizations_throttled_nothing_is_accepted_through_an_ou_entry() 
 
     // Every call the Organizations client makes (STS included) is throttled.
     let proxy = FaultProxy::start_with(&local.moto_url, "1", 3, Some("throttle"))?;
-    let faulty = aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(&proxy.url).load().await;
+    let faulty =
+        aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(&proxy.url).load().await;
     let placements = Placements::new(Arc::new(AwsOrganizations::assuming(&faulty, ORG_ROLE).await), 900);
     let decider = local.decider(&config).await.with_placements(Arc::new(placements));
 
     let consumer = local.consumer(&org.account, "172.31.0.0/16", &[], true).await?;
     let endpoint = local.request(&consumer, &service).await?;
-    let out = handle_at(&decider, &connect_event(&service.id, &endpoint, &org.account), gate_e2e::now()).await?;
+    let out =
+        handle_at(&decider, &connect_event(&service.id, &endpoint, &org.account), gate_e2e::now()).await?;
     let decided = &out.report.decided[0];
     assert_eq!(decided.outcome, gate_core::Outcome::Review, "{}", decided.reasons);
     assert!(decided.reasons.contains("AWS Organizations could not be read"), "{}", decided.reasons);
