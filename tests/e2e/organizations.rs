@@ -2,7 +2,8 @@
 //! a nested OU is accepted through an entry on its OU, with the path in the
 //! reasons; a deny on a parent OU then rejects its next endpoint; and with
 //! Organizations throttled at every call (the fault proxy) nothing is
-//! accepted through an OU entry.
+//! accepted through an OU entry; and plan's count of the accounts each OU
+//! entry covers comes from the same organization.
 
 use std::sync::Arc;
 
@@ -135,6 +136,27 @@ async fn an_account_in_a_nested_ou_is_accepted_by_its_ou_then_cut_off_by_a_paren
     let reasons = &out.report.decided[0].reasons;
     assert!(reasons.contains(&format!("({}), denied for all services", org.workloads)), "{reasons}");
     assert_eq!(local.state(&second).await?, "rejected");
+    Ok(())
+}
+
+#[tokio::test]
+async fn plan_counts_the_accounts_under_each_ou_entry_from_organizations() -> Result<()> {
+    let local = Local::from_env().await;
+    let org = nested_account(&local).await?;
+    let file = format!(
+        "allow:\n  - ou: {}\n    owner: team-a\n  - ou: {}\n    effect: deny\n    owner: secops\n",
+        org.workloads, org.prod
+    );
+    let desired =
+        gate_cli::file::parse("policy.yaml", &file, gate_e2e::now()).map_err(|e| format!("{e:?}"))?;
+    let orgs = AwsOrganizations::assuming(&local.sdk, ORG_ROLE).await;
+    let coverage = gate_cli::plan::coverage(&desired, &orgs).await;
+    let counts: Vec<(String, Option<usize>)> =
+        coverage.iter().map(|c| (c.ou.to_string(), c.accounts)).collect();
+    // The one account sits in Prod, below Workloads: both cover it.
+    let mut expected = vec![(org.workloads.clone(), Some(1)), (org.prod.clone(), Some(1))];
+    expected.sort();
+    assert_eq!(counts, expected, "{coverage:?}");
     Ok(())
 }
 
