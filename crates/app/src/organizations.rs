@@ -22,7 +22,8 @@ pub struct Placements {
     port: Arc<dyn Organizations>,
     max_age_secs: i64,
     concurrency: usize,
-    cache: Mutex<HashMap<AccountId, (Timestamp, Placement)>>,
+    /// `None`: the account is outside the organization.
+    cache: Mutex<HashMap<AccountId, (Timestamp, Option<Placement>)>>,
 }
 
 impl std::fmt::Debug for Placements {
@@ -31,12 +32,16 @@ impl std::fmt::Debug for Placements {
     }
 }
 
+fn membership(placement: Option<Placement>) -> Membership {
+    placement.map_or(Membership::Outside, Membership::Known)
+}
+
 impl Placements {
     pub fn new(port: Arc<dyn Organizations>, max_age_secs: i64) -> Self {
         Self { port, max_age_secs, concurrency: 8, cache: Mutex::new(HashMap::new()) }
     }
 
-    fn cached(&self, account: AccountId, now: Timestamp) -> Option<Placement> {
+    fn cached(&self, account: AccountId, now: Timestamp) -> Option<Option<Placement>> {
         let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         cache
             .get(&account)
@@ -57,7 +62,7 @@ impl Placements {
         for account in distinct {
             match self.cached(account, now) {
                 Some(p) => {
-                    out.insert(account, Membership::Known(p));
+                    out.insert(account, membership(p));
                 }
                 None => missing.push(account),
             }
@@ -68,7 +73,7 @@ impl Placements {
                     Ok(p) => {
                         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
                         cache.insert(account, (now, p.clone()));
-                        Membership::Known(p)
+                        membership(p)
                     }
                     Err(e) => {
                         tracing::warn!(owner = %account, error = %e.chain(), "AWS Organizations could not be read; OU and organization entries do not apply");

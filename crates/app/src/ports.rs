@@ -86,10 +86,11 @@ pub trait PolicySource: Send + Sync {
 /// a delegated administrator account.
 #[async_trait]
 pub trait Organizations: Send + Sync {
-    /// The account's organization and its OUs from the root down. `Err`
-    /// for any failure (denied, throttled, not in use): the caller decides
-    /// without OU entries, never with a guess.
-    async fn placement(&self, account: AccountId) -> Result<Placement, PortError>;
+    /// The account's organization and its OUs from the root down; `None`
+    /// when Organizations says the account is not in the organization.
+    /// `Err` for any failure (denied, throttled, not in use): the caller
+    /// decides without OU entries, never with a guess.
+    async fn placement(&self, account: AccountId) -> Result<Option<Placement>, PortError>;
     /// How many accounts are in the OU and every OU below it now.
     async fn accounts_under(&self, ou: &OuId) -> Result<usize, PortError>;
 }

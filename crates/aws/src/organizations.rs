@@ -21,7 +21,10 @@
 //!   caller's account is in no organization), `ChildNotFoundException` /
 //!   `ParentNotFoundException` / `OrganizationalUnitNotFoundException`. Every
 //!   one of them is an error here: the use case decides without OU entries
-//!   and says why, and never guesses a path.
+//!   and says why, and never guesses a path. The one exception is the
+//!   account's own `ListParents` answering `ChildNotFoundException` (or
+//!   `AccountNotFoundException`): Organizations saying the account is
+//!   outside the organization, a definite answer, so no OU entry applies.
 //!
 //! OU names and parents change rarely; they are kept for a bounded age so
 //! that 10,000 accounts under 1,000 OUs do not walk the same OUs again.
@@ -39,7 +42,7 @@ use gate_app::ports::Organizations;
 use gate_core::{AccountId, OrgId, OuId, OuStep, Placement};
 use tokio::sync::Mutex;
 
-use crate::error::port_error;
+use crate::error::{code, port_error};
 
 /// OUs nest at most five levels below the root (Organizations quotas); a
 /// longer walk means the answers are not what AWS documents.
@@ -67,7 +70,12 @@ pub struct AwsOrganizations {
 enum Parent {
     Root,
     Ou(OuId),
+    /// The child is not in the organization.
+    Unknown,
 }
+
+/// What `ListParents` answers for a child the organization does not hold.
+const NOT_A_MEMBER: &[&str] = &["ChildNotFoundException", "AccountNotFoundException"];
 
 fn invalid(what: String) -> PortError {
     PortError::plain(what, false)
@@ -112,15 +120,13 @@ impl AwsOrganizations {
 
     /// The single parent of an account or OU, reading every page.
     async fn parent(&self, child: &str) -> Result<Parent, PortError> {
-        let pages: Vec<_> = self
-            .client
-            .list_parents()
-            .child_id(child)
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| port_error(format!("ListParents of {child} failed"), e))?;
+        let pages: Result<Vec<_>, _> =
+            self.client.list_parents().child_id(child).into_paginator().send().try_collect().await;
+        let pages = match pages {
+            Ok(pages) => pages,
+            Err(e) if code(&e).is_some_and(|c| NOT_A_MEMBER.contains(&c)) => return Ok(Parent::Unknown),
+            Err(e) => return Err(port_error(format!("ListParents of {child} failed"), e)),
+        };
         let parents: Vec<_> = pages.iter().flat_map(|p| p.parents()).collect();
         let [parent] = parents.as_slice() else {
             return Err(invalid(format!("ListParents of {child} gave {} parents, not one", parents.len())));
@@ -154,6 +160,7 @@ impl AwsOrganizations {
         let parent = match self.parent(id.as_str()).await? {
             Parent::Root => None,
             Parent::Ou(p) => Some(p),
+            Parent::Unknown => return Err(invalid(format!("ListParents of {id} found no such OU"))),
         };
         let ou = Ou { name, parent };
         self.ous.lock().await.insert(id.clone(), (Instant::now(), ou.clone()));
@@ -194,12 +201,13 @@ impl AwsOrganizations {
 
 #[async_trait]
 impl Organizations for AwsOrganizations {
-    async fn placement(&self, account: AccountId) -> Result<Placement, PortError> {
+    async fn placement(&self, account: AccountId) -> Result<Option<Placement>, PortError> {
         let org = self.org_id().await?;
         let mut path = Vec::new();
         let mut next = match self.parent(account.as_str()).await? {
             Parent::Root => None,
             Parent::Ou(id) => Some(id),
+            Parent::Unknown => return Ok(None),
         };
         while let Some(id) = next {
             if path.len() >= MAX_DEPTH {
@@ -210,7 +218,7 @@ impl Organizations for AwsOrganizations {
             path.push(OuStep { id, name: ou.name });
         }
         path.reverse();
-        Ok(Placement { org, path })
+        Ok(Some(Placement { org, path }))
     }
 
     async fn accounts_under(&self, ou: &OuId) -> Result<usize, PortError> {

@@ -86,7 +86,8 @@ async fn the_path_is_walked_to_the_root_across_empty_pages_and_named() {
         parent_of(WORKLOADS, ROOT, ParentType::Root),
     ];
     let client = mock_client!(aws_sdk_organizations, RuleMode::MatchAny, &rules);
-    let placement = AwsOrganizations::new(client).placement(account(ACCOUNT)).await.expect("reads");
+    let placement =
+        AwsOrganizations::new(client).placement(account(ACCOUNT)).await.expect("reads").expect("a member");
     assert_eq!(placement.org.as_str(), ORG);
     let path: Vec<(&str, &str)> = placement.path.iter().map(|s| (s.id.as_str(), s.name.as_str())).collect();
     assert_eq!(path, vec![(WORKLOADS, "Workloads"), (PROD, "Prod")]);
@@ -104,8 +105,8 @@ async fn a_neighbour_in_a_known_ou_costs_one_list_parents() {
     ];
     let client = mock_client!(aws_sdk_organizations, RuleMode::MatchAny, &rules);
     let orgs = AwsOrganizations::new(client);
-    let first = orgs.placement(account(ACCOUNT)).await.expect("reads");
-    let second = orgs.placement(account(NEIGHBOUR)).await.expect("reads");
+    let first = orgs.placement(account(ACCOUNT)).await.expect("reads").expect("a member");
+    let second = orgs.placement(account(NEIGHBOUR)).await.expect("reads").expect("a member");
     assert_eq!(first.path, second.path);
     let calls: Vec<usize> = rules.iter().map(Rule::num_calls).collect();
     assert_eq!(calls, vec![1, 1, 1, 1, 1], "the organization and Prod were read once");
@@ -115,8 +116,20 @@ async fn a_neighbour_in_a_known_ou_costs_one_list_parents() {
 async fn an_account_under_the_root_has_an_empty_path() {
     let rules = [describe_org(), parent_of(ACCOUNT, ROOT, ParentType::Root)];
     let client = mock_client!(aws_sdk_organizations, RuleMode::MatchAny, &rules);
-    let placement = AwsOrganizations::new(client).placement(account(ACCOUNT)).await.expect("reads");
+    let placement =
+        AwsOrganizations::new(client).placement(account(ACCOUNT)).await.expect("reads").expect("a member");
     assert!(placement.path.is_empty());
+}
+
+#[tokio::test]
+async fn an_account_organizations_does_not_hold_is_outside_not_an_error() {
+    for code in ["ChildNotFoundException", "AccountNotFoundException"] {
+        let unknown = mock!(Client::list_parents).then_http_response(move || error_response(400, code));
+        let rules = [describe_org(), unknown];
+        let client = mock_client!(aws_sdk_organizations, RuleMode::MatchAny, &rules);
+        let placement = AwsOrganizations::new(client).placement(account(ACCOUNT)).await.expect(code);
+        assert_eq!(placement, None, "{code}");
+    }
 }
 
 #[tokio::test]

@@ -210,7 +210,7 @@ pub fn decide(book: &PolicyBook, req: &Request<'_>, now: Timestamp) -> Decision 
     let account = req.account;
     let placement = match req.membership {
         Membership::Known(p) => Some(p),
-        Membership::NotConfigured | Membership::Unreadable(_) => None,
+        Membership::NotConfigured | Membership::Outside | Membership::Unreadable(_) => None,
     };
 
     // Expired entries count as absent, but people should know they exist.

@@ -314,6 +314,10 @@ pub enum Membership {
     /// No Organizations role is configured: OU and organization entries are off.
     NotConfigured,
     Known(Placement),
+    /// Organizations answered that the account is in no OU of the
+    /// organization (a partner's account, say): no OU or organization entry
+    /// can apply to it, neither allow nor deny.
+    Outside,
     /// Organizations could not be read; the reason is shown to people. OU
     /// and organization entries do not fire.
     Unreadable(String),

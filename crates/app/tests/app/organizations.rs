@@ -139,3 +139,39 @@ async fn unreadable_organizations_accept_nothing_through_an_ou_entry() {
         w.connections.connections.lock().unwrap().values().map(|c| c.state.clone()).collect::<Vec<_>>();
     assert!(states.iter().all(|s| *s == ConnectionState::PendingAcceptance), "{states:?}");
 }
+
+#[tokio::test]
+async fn a_partner_outside_the_organization_is_judged_on_its_own_entry() {
+    let partner: AccountId = "333344445555".parse().expect("account");
+    let connections = Arc::new(InMemoryConnections::with([conn(1, partner)]));
+    let orgs = Arc::new(InMemoryOrganizations::with([(account(0), in_prod())]));
+    let entry = |principal: &str, effect| AllowEntry {
+        scope: Scope::Any,
+        principal: principal.parse().expect("principal"),
+        effect,
+        declared_cidrs: vec![],
+        expires_at: None,
+        owner: "netops".into(),
+        note: String::new(),
+        added_by: "test".into(),
+        added_at: None,
+    };
+    let mut policy = ServicePolicy::cautious(Scope::Any);
+    policy.unknown_cidr = UnknownCidr::Allow;
+    let decider = Decide::new(
+        connections.clone(),
+        Arc::new(StaticNetworks(HashMap::new())),
+        Arc::new(InMemoryPolicies::new(
+            vec![policy],
+            vec![entry("333344445555", Effect::Allow), entry("o-abcdef1234", Effect::Deny)],
+        )),
+        Arc::new(InMemoryRequests::default()),
+        Arc::new(InMemoryAudit::default()),
+        Arc::new(RecordingNotifier::default()),
+        Settings::default(),
+    )
+    .with_placements(Arc::new(Placements::new(orgs.clone(), 15 * 60)));
+    let report = decider.sweep(now()).await.expect("sweeps");
+    assert_eq!(report.decided[0].outcome, Outcome::Accept, "{}", report.decided[0].reasons);
+    assert_eq!(orgs.reads.lock().unwrap().get(&partner), Some(&1), "Organizations was asked");
+}

@@ -191,6 +191,18 @@ fn an_unreadable_organization_sends_an_account_allow_to_review() {
 }
 
 #[test]
+fn an_account_outside_the_organization_keeps_its_own_entry_and_no_ou_entry() {
+    let d = decide_with(
+        vec![entry(SVC, Effect::Allow), group(ORG, "*", Effect::Deny, "secops")],
+        Membership::Outside,
+    );
+    assert_eq!(d.outcome, Outcome::Accept, "a partner's own allow stands: {}", d.summary());
+    assert!(!d.fired(Rule::OrgUnreadable));
+    let d = decide_with(vec![group(OUS[1].0, "*", Effect::Allow, "team-a")], Membership::Outside);
+    assert_eq!(d.outcome, Outcome::Review, "{}", d.summary());
+}
+
+#[test]
 fn without_organizations_configured_ou_entries_are_inert_and_unmentioned() {
     let d = decide_with(
         vec![group(OUS[1].0, "*", Effect::Deny, "secops"), entry(SVC, Effect::Allow)],
@@ -201,7 +213,12 @@ fn without_organizations_configured_ou_entries_are_inert_and_unmentioned() {
 }
 
 fn arb_membership() -> impl Strategy<Value = Membership> {
-    prop_oneof![Just(Membership::NotConfigured), Just(Membership::Unreadable("x".into())), Just(known()),]
+    prop_oneof![
+        Just(Membership::NotConfigured),
+        Just(Membership::Unreadable("x".into())),
+        Just(Membership::Outside),
+        Just(known()),
+    ]
 }
 
 /// Entries for the account, each OU on its path, another OU and the
