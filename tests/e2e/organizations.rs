@@ -187,3 +187,38 @@ async fn with_organizations_throttled_nothing_is_accepted_through_an_ou_entry() 
     assert!(injected.get("throttle").copied().unwrap_or(0) > 0, "the faults were in the path: {injected:?}");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_partner_outside_the_organization_is_accepted_on_its_own_entry() -> Result<()> {
+    let local = Local::from_env().await;
+    let org = nested_account(&local).await?;
+    let (service, store, topic) = world(&local).await?;
+    let partner = "210000000077";
+    let mut own = group_entry(partner, Effect::Allow)?;
+    own.owner = "partners".into();
+    store.put_entry(&own).await?;
+    // A deny on the whole organization does not reach an account outside it.
+    let organization = Client::new(&local.sdk).describe_organization().send().await?;
+    let org_id = organization.organization().and_then(|o| o.id()).ok_or("no organization id")?;
+    store.put_entry(&group_entry(org_id, Effect::Deny)?).await?;
+    let mut config = local.decide_config(store.table(), &topic, &[&service]);
+    config.organizations_role_arn = Some(ORG_ROLE.into());
+    let decider = local.decider(&config).await;
+
+    let consumer = local.consumer(partner, "172.31.0.0/16", &[], true).await?;
+    let endpoint = local.request(&consumer, &service).await?;
+    let out = handle_at(&decider, &connect_event(&service.id, &endpoint, partner), gate_e2e::now()).await?;
+    let reasons = &out.report.decided[0].reasons;
+    assert!(
+        reasons.starts_with("account 210000000077 allowlisted for all services by partners"),
+        "{reasons}"
+    );
+    assert_eq!(local.state(&endpoint).await?, "available");
+
+    // And a member of it is cut off by that deny.
+    let member = local.consumer(&org.account, "172.31.0.0/16", &[], true).await?;
+    let endpoint = local.request(&member, &service).await?;
+    handle_at(&decider, &connect_event(&service.id, &endpoint, &org.account), gate_e2e::now()).await?;
+    assert_eq!(local.state(&endpoint).await?, "rejected");
+    Ok(())
+}
