@@ -305,15 +305,14 @@ impl Decide {
         report: &mut Report,
     ) -> Vec<Task> {
         let others = OthersCache::default();
+        // Every owner was looked up; a missing one is decided as unreadable.
+        let not_looked_up = Membership::Unreadable("the account's place was not looked up".into());
         let results: Vec<(Connection, Claim)> = stream::iter(fresh)
             .map(|conn| {
                 let others = &others;
-                // Every owner was looked up; a missing one is decided as unreadable.
-                let membership = memberships.get(&conn.owner).cloned().unwrap_or_else(|| {
-                    Membership::Unreadable("the account's place was not looked up".into())
-                });
+                let membership = memberships.get(&conn.owner).unwrap_or(&not_looked_up);
                 async move {
-                    let result = self.claim(&conn, book, &membership, others, now).await;
+                    let result = self.claim(&conn, book, membership, others, now).await;
                     (conn, result)
                 }
             })
