@@ -15,15 +15,22 @@ use crate::ports::Organizations;
 /// moved to another OU is decided by its new OU within this time.
 pub const DEFAULT_MAX_AGE_SECS: i64 = 15 * 60;
 
+/// After a failed read, how long no account is asked about: when
+/// Organizations refuses or throttles, a sweep over thousands of accounts
+/// must not ask (and be retried by the SDK) once per account.
+pub const FAILURE_PAUSE_SECS: i64 = 60;
+
 /// Placements by account, read once and kept for a bounded age. Built once
 /// per cold start; a sweep therefore reads each account's path at most
-/// once. Failures are not kept: the next run asks again.
+/// once. A failure is kept only for [`FAILURE_PAUSE_SECS`], for every
+/// account not already known.
 pub struct Placements {
     port: Arc<dyn Organizations>,
     max_age_secs: i64,
     concurrency: usize,
     /// `None`: the account is outside the organization.
     cache: Mutex<HashMap<AccountId, (Timestamp, Option<Placement>)>>,
+    last_failure: Mutex<Option<(Timestamp, String)>>,
 }
 
 impl std::fmt::Debug for Placements {
@@ -38,7 +45,13 @@ fn membership(placement: Option<Placement>) -> Membership {
 
 impl Placements {
     pub fn new(port: Arc<dyn Organizations>, max_age_secs: i64) -> Self {
-        Self { port, max_age_secs, concurrency: 8, cache: Mutex::new(HashMap::new()) }
+        Self {
+            port,
+            max_age_secs,
+            concurrency: 8,
+            cache: Mutex::new(HashMap::new()),
+            last_failure: Mutex::new(None),
+        }
     }
 
     fn cached(&self, account: AccountId, now: Timestamp) -> Option<Option<Placement>> {
@@ -67,6 +80,15 @@ impl Placements {
                 None => missing.push(account),
             }
         }
+        let paused = {
+            let failure = self.last_failure.lock().unwrap_or_else(|e| e.into_inner());
+            failure.as_ref().filter(|(at, _)| now.unix() - at.unix() < FAILURE_PAUSE_SECS).cloned()
+        };
+        // The same words as the failure itself: the reason is the same.
+        if let Some((_, why)) = paused {
+            out.extend(missing.into_iter().map(|a| (a, Membership::Unreadable(why.clone()))));
+            return out;
+        }
         let read: Vec<(AccountId, Membership)> = stream::iter(missing)
             .map(|account| async move {
                 let membership = match self.port.placement(account).await {
@@ -77,6 +99,8 @@ impl Placements {
                     }
                     Err(e) => {
                         tracing::warn!(owner = %account, error = %e.chain(), "AWS Organizations could not be read; OU and organization entries do not apply");
+                        let mut failure = self.last_failure.lock().unwrap_or_else(|e| e.into_inner());
+                        *failure = Some((now, e.what.clone()));
                         Membership::Unreadable(e.what.clone())
                     }
                 };

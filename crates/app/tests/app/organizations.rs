@@ -138,6 +138,32 @@ async fn unreadable_organizations_accept_nothing_through_an_ou_entry() {
     let states =
         w.connections.connections.lock().unwrap().values().map(|c| c.state.clone()).collect::<Vec<_>>();
     assert!(states.iter().all(|s| *s == ConnectionState::PendingAcceptance), "{states:?}");
+
+    // The next sweeps within the pause do not ask again; after it, they do.
+    let asked = |w: &World| w.orgs.reads.lock().unwrap().values().sum::<usize>();
+    let first = asked(&w);
+    let later = |secs: i64| Timestamp::from_unix(now().unix() + secs);
+    let add = |w: &World, from: u32| {
+        w.connections.connections.lock().unwrap().extend((from..from + 3).map(|n| {
+            let c = conn(n, account(n % 3));
+            (c.endpoint.clone(), c)
+        }))
+    };
+    add(&w, 100);
+    let report = w.decider.sweep(later(30)).await.expect("sweeps");
+    assert_eq!(report.counts.decided, 3);
+    for d in &report.decided {
+        assert_eq!(d.outcome, Outcome::Review, "{}", d.reasons);
+        assert!(
+            d.reasons.contains("(ListParents for 210000000000 was refused (AccessDeniedException))"),
+            "{}",
+            d.reasons
+        );
+    }
+    assert_eq!(asked(&w), first, "paused after the failure");
+    add(&w, 103);
+    w.decider.sweep(later(61)).await.expect("sweeps");
+    assert!(asked(&w) > first, "asked again after the pause");
 }
 
 #[tokio::test]
