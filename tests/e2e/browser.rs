@@ -83,7 +83,7 @@ async fn a_consumer_finds_dns_names_and_why_a_request_waits_on_the_lookup_page()
     s.store
         .put_entry(&gate_core::AllowEntry {
             scope: gate_core::Scope::Any,
-            account: "260000000002".parse()?,
+            principal: "260000000002".parse()?,
             effect: gate_core::Effect::Allow,
             declared_cidrs: vec![],
             expires_at: None,

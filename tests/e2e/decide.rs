@@ -35,7 +35,7 @@ async fn setup(policy: impl FnOnce(&mut ServicePolicy)) -> Result<Setup> {
 fn entry(scope: &str, account: &str, effect: Effect, declared: &[&str]) -> Result<AllowEntry> {
     Ok(AllowEntry {
         scope: scope.parse()?,
-        account: account.parse()?,
+        principal: account.parse()?,
         effect,
         declared_cidrs: declared.iter().map(|c| c.parse()).collect::<std::result::Result<_, _>>()?,
         expires_at: Some("2099-01-01".parse()?),

@@ -13,6 +13,7 @@ mod decide;
 mod demo;
 mod faults;
 mod notices;
+mod organizations;
 mod registry;
 mod respond;
 mod review_topic;

@@ -26,7 +26,7 @@ async fn allow(store: &gate_aws::DynamoStore, account: &str) -> Result<()> {
     store
         .put_entry(&gate_core::AllowEntry {
             scope: gate_core::Scope::Any,
-            account: account.parse()?,
+            principal: account.parse()?,
             effect: gate_core::Effect::Allow,
             declared_cidrs: vec![],
             expires_at: None,

@@ -33,7 +33,8 @@ from cfnlint.decode import cfn_yaml
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "template.yaml"
 CONSUMER_ROLE = ROOT / "infra" / "consumer-role.yaml"
-TEMPLATES = [TEMPLATE, CONSUMER_ROLE]
+ORGANIZATIONS_ROLE = ROOT / "infra" / "organizations-role.yaml"
+TEMPLATES = [TEMPLATE, CONSUMER_ROLE, ORGANIZATIONS_ROLE]
 
 # ---------------------------------------------------------------------------
 # Per function (logical id in infra/template.yaml), the variables its
@@ -83,6 +84,7 @@ WILDCARD_OK_PATTERNS = {
 WILDCARD_OK: dict[str, str] = {
     # Others go here, one per line with the reason, e.g. if X-Ray tracing is
     # turned on: "xray:PutTraceSegments": "no resource type".
+    "organizations:DescribeOrganization": "no resource type (infra/organizations-role.yaml)",
 }
 
 ACCEPT_REJECT = ["ec2:AcceptVpcEndpointConnections", "ec2:RejectVpcEndpointConnections"]
@@ -1060,3 +1062,30 @@ def test_the_consumer_role_is_given_decides_role_arn_by_the_provider_stack() -> 
     outputs = load(TEMPLATE)["Outputs"]
     assert outputs["DecideRoleArn"]["Value"] == {"Fn::GetAtt": ["DecideRole", "Arn"]}
     assert outputs["ProviderAccountId"]["Value"] == {"Ref": "AWS::AccountId"}
+
+
+def test_organizations_role_reads_only_and_trusts_only_named_provider_roles() -> None:
+    operator = "arn:aws:iam::111122223333:role/netops"
+    for params, principals in (({}, DECIDE_ROLE_ARN), ({"OperatorRoleArn": operator}, [DECIDE_ROLE_ARN, operator])):
+        resources = Evaluator(
+            load(ORGANIZATIONS_ROLE), {"ProviderAccountId": "111122223333", "DecideRoleArn": DECIDE_ROLE_ARN, **params}
+        ).resolved_resources()
+        role = resources["OrgReaderRole"]["Properties"]
+        (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+        assert trust["Principal"] == {"AWS": "arn:aws:iam::111122223333:root"}
+        assert trust["Condition"] == {"ArnEquals": {"aws:PrincipalArn": principals}}
+        actions = sorted(a for _, st in statements(role["Policies"]) for a in as_list(st["Action"]))
+        assert all(a.split(":")[1].startswith(("Describe", "List")) for a in actions), actions
+        assert "organizations:ListParents" in actions
+
+
+def test_decide_may_assume_only_the_organizations_role_it_is_given() -> None:
+    arn = "arn:aws:iam::999988887777:role/EndpointGateOrgReader"
+    without = provider(SERVICES_ONE).resolved_resources()["DecideRole"]["Properties"]["Policies"]
+    assert not any(p.get("PolicyName") == "organizations-reader" for p in without)
+    with_role = provider(SERVICES_ONE, OrganizationsRoleArn=arn).resolved_resources()
+    (policy,) = [p for p in with_role["DecideRole"]["Properties"]["Policies"] if p.get("PolicyName") == "organizations-reader"]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement == {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": arn}
+    env = with_role["DecideFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["ORGANIZATIONS_ROLE_ARN"] == arn

@@ -3,8 +3,8 @@ AWS endpoint (moto or DynamoDB Local) it injects, at a configurable rate,
 the failures AWS clients must survive:
 
 - throttle:   the service's own throttling error (DynamoDB JSON
-              ThrottlingException, EC2 RequestLimitExceeded, Query-protocol
-              Throttling), HTTP 400
+              ThrottlingException, Organizations JSON TooManyRequestsException,
+              EC2 RequestLimitExceeded, Query-protocol Throttling), HTTP 400
 - error5xx:   HTTP 500 or 503 with an InternalError body
 - slow:       the request is forwarded after a delay (SLOW_SECONDS)
 - drop:       the connection is closed before the request is forwarded
@@ -41,6 +41,10 @@ def throttle_body(headers, body: bytes) -> tuple[str, bytes]:
     if target.startswith("DynamoDB"):
         return "application/x-amz-json-1.0", json.dumps(
             {"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException", "message": "Rate exceeded"}
+        ).encode()
+    if target.startswith("AWSOrganizations"):  # AWS JSON 1.1, Organizations' own throttling error
+        return "application/x-amz-json-1.1", json.dumps(
+            {"__type": "TooManyRequestsException", "Message": "AWS Organizations can't complete your request"}
         ).encode()
     form = urllib.parse.parse_qs(body.decode(errors="replace"))
     if form.get("Version", [""])[0] == "2016-11-15":  # EC2's query protocol

@@ -541,7 +541,7 @@ pub fn allow_entry(
 ) -> Result<gate_core::AllowEntry> {
     Ok(gate_core::AllowEntry {
         scope: scope.parse()?,
-        account: account.parse()?,
+        principal: account.parse()?,
         effect,
         declared_cidrs: declared.iter().map(|c| c.parse()).collect::<std::result::Result<_, _>>()?,
         expires_at: None,

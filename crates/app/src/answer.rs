@@ -119,7 +119,7 @@ impl Answer {
         else {
             return Ok(Err(Answered::Unknown));
         };
-        let book = self.policies.load_book(&[(rec.service.clone(), rec.owner)]).await?;
+        let book = self.policies.load_book(&[(rec.service.clone(), rec.owner.into())]).await?;
         let may = book.policy_for(&rec.service).is_some_and(|p| p.policy.may_answer(who));
         if !may {
             tracing::warn!(endpoint_id = %endpoint, service_id = %rec.service, actor = %who.actor(), "answer from someone who is not an approver refused");

@@ -19,14 +19,15 @@ use std::time::Instant;
 
 use futures_util::stream::{self, StreamExt};
 use gate_core::{
-    AccountId, Action, CidrSet, Connection, ConnectionState, Decision, EndpointId, PolicyBook, Request,
-    RequestRecord, RequestState, ReviewStep, ServiceId, Timestamp, decide, review_step,
+    AccountId, Action, CidrSet, Connection, ConnectionState, Decision, EndpointId, Membership, PolicyBook,
+    Principal, Request, RequestRecord, RequestState, ReviewStep, ServiceId, Timestamp, decide, review_step,
 };
 use tokio::sync::Mutex;
 
 use crate::actions::Actions;
 use crate::error::PortError;
 use crate::notices::{NoticeFacts, Notices};
+use crate::organizations::Placements;
 use crate::ports::{
     Audit, AuditEvent, AuditKind, Checkpoints, Connections, ConsumerNetworks, DecisionReads, Notifier,
     PolicySource, Requests, SeparateReads,
@@ -72,6 +73,9 @@ pub struct Decide {
     pub networks: Arc<dyn ConsumerNetworks>,
     pub policies: Arc<dyn PolicySource>,
     pub requests: Arc<dyn Requests>,
+    /// Where accounts sit in AWS Organizations; `None` turns OU and
+    /// organization entries off.
+    pub placements: Option<Arc<Placements>>,
     pub review: Review,
     pub settings: Settings,
     /// Where a sweep cut short resumes; without it every sweep starts at
@@ -99,6 +103,24 @@ enum Task {
 
 /// A claimed decision, `None` when another run claimed it first.
 type Claim = Result<Option<(Decision, RequestRecord)>, PortError>;
+
+/// The (service, principal) pairs whose entries decide these connections:
+/// the owner's own, and with a known placement each OU on its path and its
+/// organization.
+pub(crate) fn book_pairs<'a>(
+    connections: impl IntoIterator<Item = (&'a ServiceId, AccountId)>,
+    memberships: &HashMap<AccountId, Membership>,
+) -> Vec<(ServiceId, Principal)> {
+    let mut pairs = Vec::new();
+    for (service, owner) in connections {
+        pairs.push((service.clone(), Principal::Account(owner)));
+        if let Some(Membership::Known(p)) = memberships.get(&owner) {
+            pairs.extend(p.path.iter().map(|step| (service.clone(), Principal::Ou(step.id.clone()))));
+            pairs.push((service.clone(), Principal::Organization(p.org.clone())));
+        }
+    }
+    pairs
+}
 
 /// Accepted consumers' CIDRs per service, read at most once per run.
 type OthersCache = Mutex<HashMap<(ServiceId, AccountId), Arc<CidrSet<String>>>>;
@@ -129,6 +151,7 @@ impl Decide {
             networks,
             policies,
             requests,
+            placements: None,
             review: Review { notifier, actions },
             settings,
             checkpoints: None,
@@ -154,6 +177,25 @@ impl Decide {
     pub fn with_notices(mut self, notices: Notices) -> Self {
         self.review.actions.notices = Some(notices);
         self
+    }
+
+    /// Turns OU and organization entries on, with placements read from here.
+    pub fn with_placements(mut self, placements: Arc<Placements>) -> Self {
+        self.placements = Some(placements);
+        self
+    }
+
+    /// Each account's membership: read (or cached) when Organizations is
+    /// configured, else `NotConfigured`.
+    async fn memberships(
+        &self,
+        accounts: impl IntoIterator<Item = AccountId>,
+        now: Timestamp,
+    ) -> HashMap<AccountId, Membership> {
+        match &self.placements {
+            Some(p) => p.memberships(accounts, now).await,
+            None => accounts.into_iter().map(|a| (a, Membership::NotConfigured)).collect(),
+        }
     }
 
     fn actions(&self) -> &Actions {
@@ -267,8 +309,10 @@ impl Decide {
                 .collect(),
             note: None,
         };
-        let pairs: Vec<(ServiceId, AccountId)> =
-            pending.iter().map(|c| (c.service.clone(), c.owner)).collect();
+        // Every pending owner's place (cached), so that the requests and the
+        // entries that may apply are read together, in one round trip.
+        let memberships = self.memberships(pending.iter().map(|c| c.owner), now).await;
+        let pairs = book_pairs(pending.iter().map(|c| (&c.service, c.owner)), &memberships);
         // Fail closed: without the policy nothing is decided at all.
         let (existing, book) = self.reads.read(&ids, &pairs).await?;
 
@@ -287,7 +331,7 @@ impl Decide {
             }
         }
 
-        let claimed = self.claim_all(fresh, &book, now, &mut report).await;
+        let claimed = self.claim_all(fresh, &book, &memberships, now, &mut report).await;
         tasks.extend(claimed);
         self.perform(tasks, &book, &facts, now, &mut report).await;
         Ok(report)
@@ -313,15 +357,19 @@ impl Decide {
         &self,
         fresh: Vec<Connection>,
         book: &PolicyBook,
+        memberships: &HashMap<AccountId, Membership>,
         now: Timestamp,
         report: &mut Report,
     ) -> Vec<Task> {
         let others = OthersCache::default();
+        // Every owner was looked up; a missing one is decided as unreadable.
+        let not_looked_up = Membership::Unreadable("the account's place was not looked up".into());
         let results: Vec<(Connection, Claim)> = stream::iter(fresh)
             .map(|conn| {
                 let others = &others;
+                let membership = memberships.get(&conn.owner).unwrap_or(&not_looked_up);
                 async move {
-                    let result = self.claim(&conn, book, others, now).await;
+                    let result = self.claim(&conn, book, membership, others, now).await;
                     (conn, result)
                 }
             })
@@ -358,6 +406,7 @@ impl Decide {
         &self,
         conn: &Connection,
         book: &PolicyBook,
+        membership: &Membership,
         others: &OthersCache,
         now: Timestamp,
     ) -> Claim {
@@ -370,6 +419,7 @@ impl Decide {
                 account: conn.owner,
                 discovery: &discovery,
                 other_consumers: &other_consumers,
+                membership,
             },
             now,
         );

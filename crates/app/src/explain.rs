@@ -1,24 +1,39 @@
 //! "What would happen if this consumer connected now, and why": the same
 //! decision the decide function makes, for a request that may not exist.
 
-use gate_core::{AccountId, CidrSet, Decision, Discovery, PolicyBook, Request, ServiceId, Timestamp, decide};
+use std::collections::HashMap;
+
+use gate_core::{
+    AccountId, CidrSet, Decision, Discovery, Membership, PolicyBook, Request, ServiceId, Timestamp, decide,
+};
 
 use crate::error::PortError;
+use crate::organizations::Placements;
 use crate::ports::{PolicySource, Requests};
 
 /// The decision for `account` connecting to `service` with `discovery` as
-/// its CIDRs, from the live policy.
+/// its CIDRs, from the live policy; its place in the organization is read
+/// as decide reads it, when `placements` is given.
 pub async fn explain(
     policies: &dyn PolicySource,
     requests: &dyn Requests,
+    placements: Option<&Placements>,
     service: &ServiceId,
     account: AccountId,
     discovery: &Discovery,
     now: Timestamp,
 ) -> Result<Decision, PortError> {
-    let book = policies.load_book(&[(service.clone(), account)]).await?;
+    let membership = match placements {
+        Some(p) => p.membership(account, now).await,
+        None => Membership::NotConfigured,
+    };
+    let pairs =
+        crate::decide::book_pairs([(service, account)], &HashMap::from([(account, membership.clone())]));
+    let book = policies.load_book(&pairs).await?;
     let other_consumers = consumers_of(requests, &book, service, account).await?;
-    Ok(decide(&book, &Request { service, account, discovery, other_consumers: &other_consumers }, now))
+    let request =
+        Request { service, account, discovery, other_consumers: &other_consumers, membership: &membership };
+    Ok(decide(&book, &request, now))
 }
 
 /// The CIDRs of the service's accepted consumers other than `account` (a

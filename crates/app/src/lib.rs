@@ -13,6 +13,7 @@ pub mod lookup;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;
 pub mod notices;
+pub mod organizations;
 pub mod ports;
 pub mod record;
 pub mod report;

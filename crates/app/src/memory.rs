@@ -7,15 +7,15 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use gate_core::{
     AccountId, Action, AllowEntry, Cidr, Connection, ConnectionState, Contact, Discovery, EndpointId, Notice,
-    NoticeKind, PolicyBook, RegistryEntry, RequestRecord, RequestState, ServiceId, ServicePolicy,
-    SlackMessage, Timestamp,
+    NoticeKind, OuId, Placement, PolicyBook, Principal, RegistryEntry, RequestRecord, RequestState,
+    ServiceId, ServicePolicy, SlackMessage, Timestamp,
 };
 
 use crate::error::PortError;
 use crate::ports::{
     Audience, Audit, AuditEvent, Catalogue, Checkpoints, Connections, ConsumerNetworks, ContactBook,
-    NoticeLedger, NoticeSender, Notifier, Nudge, Page, PolicySource, Posted, Refused, Registry, Requests,
-    ServiceInfo, SlackReplies, SlackReply,
+    NoticeLedger, NoticeSender, Notifier, Nudge, Organizations, Page, PolicySource, Posted, Refused,
+    Registry, Requests, ServiceInfo, SlackReplies, SlackReply,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -168,7 +168,7 @@ impl InMemoryPolicies {
 
 #[async_trait]
 impl PolicySource for InMemoryPolicies {
-    async fn load_book(&self, _pairs: &[(ServiceId, AccountId)]) -> Result<PolicyBook, PortError> {
+    async fn load_book(&self, _pairs: &[(ServiceId, Principal)]) -> Result<PolicyBook, PortError> {
         if *lock(&self.fail) {
             return Err(PortError::plain("policy table unreachable", true));
         }
@@ -419,6 +419,22 @@ impl InMemoryContacts {
     }
 }
 
+/// An organization held in memory: each account's placement, how many
+/// accounts each OU covers, and a switch that makes every read fail as
+/// Organizations does when the role is refused. Counts the reads.
+#[derive(Debug, Default)]
+pub struct InMemoryOrganizations {
+    pub placements: Mutex<HashMap<AccountId, Placement>>,
+    pub fail: Mutex<Option<String>>,
+    pub reads: Mutex<HashMap<AccountId, usize>>,
+}
+
+impl InMemoryOrganizations {
+    pub fn with(placements: impl IntoIterator<Item = (AccountId, Placement)>) -> Self {
+        Self { placements: Mutex::new(placements.into_iter().collect()), ..Self::default() }
+    }
+}
+
 #[async_trait]
 impl ContactBook for InMemoryContacts {
     async fn contact(&self, account: AccountId) -> Result<Option<Contact>, PortError> {
@@ -489,5 +505,23 @@ impl NoticeLedger for InMemoryNoticeLedger {
     async fn forget(&self, endpoint: &EndpointId, kind: NoticeKind) -> Result<(), PortError> {
         lock(&self.0).remove(&(endpoint.clone(), kind));
         Ok(())
+    }
+}
+
+#[async_trait]
+impl Organizations for InMemoryOrganizations {
+    async fn placement(&self, account: AccountId) -> Result<Option<Placement>, PortError> {
+        *lock(&self.reads).entry(account).or_default() += 1;
+        if let Some(why) = lock(&self.fail).clone() {
+            return Err(PortError::plain(why, false));
+        }
+        Ok(lock(&self.placements).get(&account).cloned())
+    }
+
+    async fn accounts_under(&self, ou: &OuId) -> Result<usize, PortError> {
+        if let Some(why) = lock(&self.fail).clone() {
+            return Err(PortError::plain(why, false));
+        }
+        Ok(lock(&self.placements).values().filter(|p| p.path.iter().any(|s| &s.id == ou)).count())
     }
 }

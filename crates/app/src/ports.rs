@@ -7,8 +7,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use gate_core::{
     AccountId, Action, AllowEntry, Cidr, Connection, Contact, Discovery, EndpointId, Notice, NoticeKind,
-    Outcome, PolicyBook, RegistryEntry, RequestRecord, Scope, ServiceId, ServicePolicy, SlackMessage,
-    Timestamp,
+    OuId, Outcome, Placement, PolicyBook, Principal, RegistryEntry, RequestRecord, Scope, ServiceId,
+    ServicePolicy, SlackMessage, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -93,9 +93,24 @@ pub trait ConsumerNetworks: Send + Sync {
 /// The operator's policies and allow entries.
 #[async_trait]
 pub trait PolicySource: Send + Sync {
-    /// Everything needed to decide these (service, account) pairs: their
-    /// policies, the `*` policy, and entries at both scopes.
-    async fn load_book(&self, pairs: &[(ServiceId, AccountId)]) -> Result<PolicyBook, PortError>;
+    /// Everything needed to decide these (service, principal) pairs: their
+    /// policies, the `*` policy, and entries at both scopes. A decision asks
+    /// for the account and, when its placement is known, each OU on its
+    /// path and its organization.
+    async fn load_book(&self, pairs: &[(ServiceId, Principal)]) -> Result<PolicyBook, PortError>;
+}
+
+/// AWS Organizations, read through a read-only role in the management or
+/// a delegated administrator account.
+#[async_trait]
+pub trait Organizations: Send + Sync {
+    /// The account's organization and its OUs from the root down; `None`
+    /// when Organizations says the account is not in the organization.
+    /// `Err` for any failure (denied, throttled, not in use): the caller
+    /// decides without OU entries, never with a guess.
+    async fn placement(&self, account: AccountId) -> Result<Option<Placement>, PortError>;
+    /// How many accounts are in the OU and every OU below it now.
+    async fn accounts_under(&self, ou: &OuId) -> Result<usize, PortError>;
 }
 
 /// What deciding a batch of connections reads before anything else: their
@@ -106,7 +121,7 @@ pub trait DecisionReads: Send + Sync {
     async fn read(
         &self,
         endpoints: &[EndpointId],
-        pairs: &[(ServiceId, AccountId)],
+        pairs: &[(ServiceId, Principal)],
     ) -> Result<(HashMap<EndpointId, RequestRecord>, PolicyBook), PortError>;
 }
 
@@ -127,7 +142,7 @@ impl DecisionReads for SeparateReads {
     async fn read(
         &self,
         endpoints: &[EndpointId],
-        pairs: &[(ServiceId, AccountId)],
+        pairs: &[(ServiceId, Principal)],
     ) -> Result<(HashMap<EndpointId, RequestRecord>, PolicyBook), PortError> {
         Ok((self.requests.get_many(endpoints).await?, self.policies.load_book(pairs).await?))
     }
@@ -297,8 +312,12 @@ pub trait ConfigStore: Send + Sync {
     async fn write_policy(&self, policy: &ServicePolicy, expected: Option<u64>) -> Result<bool, PortError>;
     async fn write_entry(&self, entry: &AllowEntry, expected: Option<u64>) -> Result<bool, PortError>;
     async fn delete_policy(&self, scope: &Scope, expected: u64) -> Result<bool, PortError>;
-    async fn delete_entry(&self, scope: &Scope, account: AccountId, expected: u64)
-    -> Result<bool, PortError>;
+    async fn delete_entry(
+        &self,
+        scope: &Scope,
+        principal: &Principal,
+        expected: u64,
+    ) -> Result<bool, PortError>;
     /// Only the contacts: what the sweep's look at the consumer topic needs.
     async fn load_contacts(&self) -> Result<Vec<Versioned<Contact>>, PortError> {
         Ok(self.load_all().await?.contacts)

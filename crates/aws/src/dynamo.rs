@@ -24,8 +24,8 @@ use gate_app::ports::{
     Requests, Versioned,
 };
 use gate_core::{
-    AccountId, AllowEntry, Cidr, Contact, EndpointId, NoticeKind, PolicyBook, RequestRecord, RequestState,
-    Scope, ServiceId, ServicePolicy, Timestamp,
+    AccountId, AllowEntry, Cidr, Contact, EndpointId, NoticeKind, PolicyBook, Principal, RequestRecord,
+    RequestState, Scope, ServiceId, ServicePolicy, Timestamp,
 };
 
 use crate::error::{code, port_error};
@@ -212,19 +212,19 @@ impl DynamoStore {
     }
 }
 
-/// The keys of everything needed to decide these (service, account)
+/// The keys of everything needed to decide these (service, principal)
 /// pairs: their policies, the `*` policy, and entries at both scopes. Sets:
 /// a sweep names the same few pairs thousands of times.
-fn book_keys(pairs: &[(ServiceId, AccountId)]) -> Vec<Item> {
+fn book_keys(pairs: &[(ServiceId, Principal)]) -> Vec<Item> {
     let mut scopes: BTreeSet<Scope> = BTreeSet::from([Scope::Any]);
-    let mut entries: BTreeSet<(Scope, AccountId)> = BTreeSet::new();
-    for (service, account) in pairs {
+    let mut entries: BTreeSet<(Scope, &Principal)> = BTreeSet::new();
+    for (service, principal) in pairs {
         let scope = Scope::Service(service.clone());
-        entries.insert((scope.clone(), *account));
-        entries.insert((Scope::Any, *account));
+        entries.insert((scope.clone(), principal));
+        entries.insert((Scope::Any, principal));
         scopes.insert(scope);
     }
-    scopes.iter().map(policy_key).chain(entries.iter().map(|(s, a)| entry_key(s, *a))).collect()
+    scopes.iter().map(policy_key).chain(entries.iter().map(|(s, p)| entry_key(s, p))).collect()
 }
 
 /// The book from configuration items (policies and allow entries).
@@ -242,7 +242,7 @@ fn book_from(items: Vec<Item>) -> Result<PolicyBook, PortError> {
 
 #[async_trait]
 impl PolicySource for DynamoStore {
-    async fn load_book(&self, pairs: &[(ServiceId, AccountId)]) -> Result<PolicyBook, PortError> {
+    async fn load_book(&self, pairs: &[(ServiceId, Principal)]) -> Result<PolicyBook, PortError> {
         book_from(self.batch_get(book_keys(pairs)).await?)
     }
 }
@@ -254,7 +254,7 @@ impl DecisionReads for DynamoStore {
     async fn read(
         &self,
         endpoints: &[EndpointId],
-        pairs: &[(ServiceId, AccountId)],
+        pairs: &[(ServiceId, Principal)],
     ) -> Result<(HashMap<EndpointId, RequestRecord>, PolicyBook), PortError> {
         let keys = endpoints.iter().map(request_key).chain(book_keys(pairs)).collect();
         let (requests, config): (Vec<Item>, Vec<Item>) =
@@ -390,7 +390,7 @@ impl ConfigStore for DynamoStore {
 
     async fn write_entry(&self, entry: &AllowEntry, expected: Option<u64>) -> Result<bool, PortError> {
         let item = entry_item(entry, expected.unwrap_or(0) + 1)?;
-        let what = format!("writing the entry of {} on {} failed", entry.account, entry.scope);
+        let what = format!("writing the entry of {} on {} failed", entry.principal, entry.scope);
         self.write_config(item, expected, what).await
     }
 
@@ -401,11 +401,11 @@ impl ConfigStore for DynamoStore {
     async fn delete_entry(
         &self,
         scope: &Scope,
-        account: AccountId,
+        principal: &Principal,
         expected: u64,
     ) -> Result<bool, PortError> {
-        let what = format!("deleting the entry of {account} on {scope} failed");
-        self.delete_if(entry_key(scope, account), expected, what).await
+        let what = format!("deleting the entry of {principal} on {scope} failed");
+        self.delete_if(entry_key(scope, principal), expected, what).await
     }
 
     async fn load_contacts(&self) -> Result<Vec<Versioned<Contact>>, PortError> {

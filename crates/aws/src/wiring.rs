@@ -8,6 +8,7 @@ use aws_config::SdkConfig;
 use gate_app::consumer_topic::ConsumerTopicWatch;
 use gate_app::fanout::Fanout;
 use gate_app::lookup::Lookup;
+use gate_app::organizations::{DEFAULT_MAX_AGE_SECS, Placements};
 use gate_app::ports::Notifier;
 use gate_app::record::Recorder;
 use gate_app::subscriptions::TopicWatch;
@@ -15,8 +16,8 @@ use gate_app::{Answer, Decide, Notices, PortError, Settings};
 use gate_core::ServiceId;
 
 use crate::{
-    AssumeRoleNetworks, DynamoStore, Ec2Catalogue, Ec2Connections, EmailLinks, LinkKeys, SlackNotifier,
-    SlackSecrets, SnsConsumerNotices, SnsConsumerTopic, SnsNotifier, SnsReviewTopic,
+    AssumeRoleNetworks, AwsOrganizations, DynamoStore, Ec2Catalogue, Ec2Connections, EmailLinks, LinkKeys,
+    SlackNotifier, SlackSecrets, SnsConsumerNotices, SnsConsumerTopic, SnsNotifier, SnsReviewTopic,
 };
 
 /// Where approval links point and where their signing keys live.
@@ -142,10 +143,19 @@ impl Wiring {
         })
     }
 
-    pub fn decide(&self, settings: Settings, role: &ConsumerRole, notifier: Arc<dyn Notifier>) -> Decide {
+    /// Deciding; with `organizations_role` (the read-only role in the
+    /// management or a delegated administrator account), OU and
+    /// organization entries apply.
+    pub async fn decide(
+        &self,
+        settings: Settings,
+        role: &ConsumerRole,
+        notifier: Arc<dyn Notifier>,
+        organizations_role: Option<&str>,
+    ) -> Decide {
         let networks =
             AssumeRoleNetworks::new(self.sdk.clone(), role.template.clone(), role.external_id.clone());
-        Decide::new(
+        let decide = Decide::new(
             self.ec2.clone(),
             Arc::new(networks),
             self.store.clone(),
@@ -155,7 +165,18 @@ impl Wiring {
             settings,
         )
         .resuming(self.store.clone())
-        .reading_together(self.store.clone())
+        .reading_together(self.store.clone());
+        match organizations_role {
+            Some(arn) => decide.with_placements(self.placements(arn).await),
+            None => decide,
+        }
+    }
+
+    /// Accounts' places in the organization, read through `role_arn` and
+    /// cached for a bounded age.
+    pub async fn placements(&self, role_arn: &str) -> Arc<Placements> {
+        let port = AwsOrganizations::assuming(&self.sdk, role_arn).await;
+        Arc::new(Placements::new(Arc::new(port), DEFAULT_MAX_AGE_SECS))
     }
 
     /// Answers; `posted` is where reviews were posted (Slack), updated

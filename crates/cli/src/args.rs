@@ -26,6 +26,12 @@ pub struct Cli {
     /// AWS region (default: the standard chain).
     #[arg(long, global = true)]
     pub region: Option<String>,
+    /// The read-only AWS Organizations role (in the management or a delegated
+    /// administrator account), as the decide function has it: explain reads
+    /// OU paths through it and plan counts the accounts under each OU entry.
+    /// Without it, OU and organization entries do not apply.
+    #[arg(long, global = true, env = "ORGANIZATIONS_ROLE_ARN")]
+    pub organizations_role_arn: Option<String>,
     /// Output for people (table) or scripts (json).
     #[arg(long, global = true, value_enum, default_value_t = Output::Table)]
     pub output: Output,

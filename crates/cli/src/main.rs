@@ -81,6 +81,10 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
     }
     let sdk = loader.load().await;
     let wiring = Wiring::new(&sdk, &cli.table);
+    let placements = match &cli.organizations_role_arn {
+        Some(arn) => Some(wiring.placements(arn).await),
+        None => None,
+    };
     let store = DynamoStore::clone(wiring.store());
 
     match cli.command {
@@ -90,6 +94,10 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             let mut plan = plan::plan(&desired, &live, prune, &caller(&sdk).await?, now);
             plan.subscriptions = plan_topic(&sdk, &topic, &desired, &live, prune).await?;
             plan.consumer_subscriptions = plan_consumer_topic(&sdk, &topic, &desired, &live, prune).await?;
+            if let Some(arn) = &cli.organizations_role_arn {
+                let orgs = gate_aws::AwsOrganizations::assuming(&sdk, arn).await;
+                plan.coverage = plan::coverage(&desired, &orgs).await;
+            }
             if let Some(out) = out {
                 let text = serde_json::to_string_pretty(&plan).context("encoding the plan")?;
                 std::fs::write(&out, text).with_context(|| format!("writing {}", out.display()))?;
@@ -198,7 +206,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             } else {
                 Discovery::Read(cidrs)
             };
-            let d = explain(&store, &store, &service, account, &discovery, now)
+            let d = explain(&store, &store, placements.as_deref(), &service, account, &discovery, now)
                 .await
                 .context("reading the live policy")?;
             print(json, &d, || {

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::cidr::{Cidr, CidrSet};
 use crate::id::{AccountId, Scope, ServiceId};
 use crate::policy::{
-    AllowEntry, CompiledPolicy, DeclaredCidrs, Effect, OverlapMode, PolicyBook, UnknownCidr, Unlisted,
+    AllowEntry, CompiledPolicy, DeclaredCidrs, Effect, Level, Membership, OverlapMode, Placement, PolicyBook,
+    UnknownCidr, Unlisted,
 };
 use crate::time::Timestamp;
 
@@ -56,6 +57,9 @@ pub enum Rule {
     CidrsUnknown,
     ProtectedOverlap,
     ConsumerOverlap,
+    /// AWS Organizations could not be read: OU and organization entries
+    /// did not fire.
+    OrgUnreadable,
 }
 
 /// One rule that fired, in two wordings: `text` for operators and
@@ -139,6 +143,8 @@ pub struct Request<'a> {
     pub discovery: &'a Discovery,
     /// CIDRs of the service's other accepted consumers, labelled by who they are.
     pub other_consumers: &'a CidrSet<String>,
+    /// The account's place in the organization, for OU and organization entries.
+    pub membership: &'a Membership,
 }
 
 struct Reasons(Vec<Reason>);
@@ -179,22 +185,45 @@ fn entry_words(e: &AllowEntry) -> String {
     s
 }
 
+/// How the reasons name the principal an entry matched, ready for "denied
+/// for …" or "allowed for …": "account 2100… is", or "account 2100… is in
+/// OU Workloads/Prod (ou-…),", or "account 2100… is in organization o-…,".
+fn matched_words(account: AccountId, level: Level, placement: Option<&Placement>) -> String {
+    match (level, placement) {
+        (Level::Ou(depth), Some(p)) => match p.path.get(depth) {
+            Some(step) => format!("account {account} is in OU {} ({}),", p.names_to(depth), step.id),
+            None => format!("account {account} is in an OU,"),
+        },
+        (Level::Organization, Some(p)) => format!("account {account} is in organization {},", p.org),
+        _ => format!("account {account} is"),
+    }
+}
+
 /// Decides one connection request. Pure: same inputs, same decision.
+///
+/// Precedence: a deny at any level wins; otherwise the most specific allow
+/// applies (account, then deeper OU, then shallower OU, then organization;
+/// a service's entry over `*` at each level). OU and organization entries
+/// fire only when the account's placement is known.
 pub fn decide(book: &PolicyBook, req: &Request<'_>, now: Timestamp) -> Decision {
     let mut why = Reasons(Vec::new());
     let account = req.account;
+    let placement = match req.membership {
+        Membership::Known(p) => Some(p),
+        Membership::NotConfigured | Membership::Outside | Membership::Unreadable(_) => None,
+    };
 
     // Expired entries count as absent, but people should know they exist.
-    let live: Vec<&AllowEntry> = book
-        .entries_for(req.service, account)
+    let live: Vec<(Level, &AllowEntry)> = book
+        .entries_along(req.service, account, placement)
         .into_iter()
-        .flatten()
-        .filter(|e| {
+        .filter(|(_, e)| {
             if e.is_expired(now) {
                 let when = e.expires_at.map(|t| t.date()).unwrap_or_default();
                 let text = format!(
-                    "{} entry for account {account} on {} expired on {when}; ignored",
+                    "{} entry for {} on {} expired on {when}; ignored",
                     e.effect.as_str(),
+                    e.principal.words(),
                     scope_words(&e.scope)
                 );
                 why.push(Rule::EntryExpired, None, text);
@@ -205,13 +234,15 @@ pub fn decide(book: &PolicyBook, req: &Request<'_>, now: Timestamp) -> Decision 
         })
         .collect();
 
-    // An explicit deny at any scope cuts the account off everywhere.
-    if let Some(deny) = live.iter().find(|e| e.effect == Effect::Deny) {
+    // An explicit deny at any level cuts the account off everywhere.
+    if let Some((level, deny)) = live.iter().find(|(_, e)| e.effect == Effect::Deny) {
+        let scope = scope_words(&deny.scope);
+        let who = matched_words(account, *level, placement);
         why.push_split(
             Rule::Denied,
             Some(Outcome::Reject),
-            format!("account {account} is denied for {}{}", scope_words(&deny.scope), entry_words(deny)),
-            format!("account {account} is denied for {}", scope_words(&deny.scope)),
+            format!("{who} denied for {scope}{}", entry_words(deny)),
+            format!("{who} denied for {scope}"),
         );
         return finish(why);
     }
@@ -225,15 +256,24 @@ pub fn decide(book: &PolicyBook, req: &Request<'_>, now: Timestamp) -> Decision 
         return finish(why);
     };
 
-    // Entries are service-first, so the first allow is the most specific.
-    let allow = live.iter().find(|e| e.effect == Effect::Allow).copied();
+    // Entries come most specific first, so the first allow applies.
+    let allow = live.iter().find(|(_, e)| e.effect == Effect::Allow).copied();
     match allow {
-        Some(e) => why.push_split(
+        Some((Level::Account, e)) => why.push_split(
             Rule::Allowlisted,
             Some(Outcome::Accept),
             format!("account {account} allowlisted for {}{}", scope_words(&e.scope), entry_words(e)),
             format!("account {account} allowlisted for {}{}", scope_words(&e.scope), until(e)),
         ),
+        Some((level, e)) => {
+            let who = matched_words(account, level, placement);
+            why.push_split(
+                Rule::Allowlisted,
+                Some(Outcome::Accept),
+                format!("{who} allowed for {}{}", scope_words(&e.scope), entry_words(e)),
+                format!("{who} allowed for {}{}", scope_words(&e.scope), until(e)),
+            )
+        }
         None => {
             let pushes = match policy.policy.unlisted {
                 Unlisted::Review => Outcome::Review,
@@ -247,7 +287,21 @@ pub fn decide(book: &PolicyBook, req: &Request<'_>, now: Timestamp) -> Decision 
         }
     }
 
-    check_cidrs(policy, allow, req, &mut why);
+    // Fail closed: an unreadable organization never helps an accept. Its
+    // allows did not fire, and since one of its denies might have, an
+    // account's own allow waits for a person.
+    if let Membership::Unreadable(reason) = req.membership {
+        let pushes = allow.is_some().then_some(Outcome::Review);
+        let tail = if allow.is_some() { "; an OU or organization deny cannot be ruled out" } else { "" };
+        why.push_split(
+            Rule::OrgUnreadable,
+            pushes,
+            format!("AWS Organizations could not be read ({reason}); OU and organization entries did not apply{tail}"),
+            format!("the provider could not read AWS Organizations; OU and organization entries did not apply{tail}"),
+        );
+    }
+
+    check_cidrs(policy, allow.map(|(_, e)| e), req, &mut why);
     finish(why)
 }
 

@@ -100,6 +100,125 @@ hex_id!(
     "vpce-"
 );
 
+/// Checks `prefix` followed by `min..=max` lowercase letters or digits.
+fn check_alnum(s: &str, prefix: &str, min: usize, max: usize) -> bool {
+    s.strip_prefix(prefix).is_some_and(|rest| {
+        (min..=max).contains(&rest.len())
+            && rest.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    })
+}
+
+/// An organizational unit id, `ou-<root part>-<unit part>`: the pattern
+/// `^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$` from the Organizations API
+/// reference (`OrganizationalUnit.Id`).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OuId(String);
+
+impl OuId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for OuId {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        let valid = s
+            .strip_prefix("ou-")
+            .and_then(|rest| rest.split_once('-'))
+            .is_some_and(|(root, unit)| check_alnum(root, "", 4, 32) && check_alnum(unit, "", 8, 32));
+        if valid {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(IdError::new("OU id", s, "must look like ou-ab12-cd34ef56 (lowercase letters and digits)"))
+        }
+    }
+}
+
+/// An organization id, `o-` and 10 to 32 lowercase letters or digits
+/// (`^o-[a-z0-9]{10,32}$`, Organizations API reference, `Organization.Id`).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OrgId(String);
+
+impl OrgId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for OrgId {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        if check_alnum(s, "o-", 10, 32) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(IdError::new("organization id", s, "must be o- and 10 to 32 lowercase letters or digits"))
+        }
+    }
+}
+
+/// Who an allow entry names: one account, every account in an OU and the
+/// OUs below it, or every account in the organization. Serialized as
+/// `{"account": "…"}`, `{"ou": "…"}` or `{"organization": "…"}`, so that
+/// flattened into an entry it reads as the policy file writes it.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Principal {
+    Account(AccountId),
+    Ou(OuId),
+    Organization(OrgId),
+}
+
+impl Principal {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Principal::Account(a) => a.as_str(),
+            Principal::Ou(o) => o.as_str(),
+            Principal::Organization(o) => o.as_str(),
+        }
+    }
+
+    /// The account, when the entry names one.
+    pub fn account(&self) -> Option<AccountId> {
+        match self {
+            Principal::Account(a) => Some(*a),
+            _ => None,
+        }
+    }
+
+    /// "account 2100…", "OU ou-…", "organization o-…".
+    pub fn words(&self) -> String {
+        match self {
+            Principal::Account(a) => format!("account {a}"),
+            Principal::Ou(o) => format!("OU {o}"),
+            Principal::Organization(o) => format!("organization {o}"),
+        }
+    }
+}
+
+impl From<AccountId> for Principal {
+    fn from(a: AccountId) -> Self {
+        Principal::Account(a)
+    }
+}
+
+/// Told apart by their shapes: 12 digits, `ou-…` or `o-…`.
+impl FromStr for Principal {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        if s.starts_with("ou-") {
+            s.parse().map(Principal::Ou)
+        } else if s.starts_with("o-") {
+            s.parse().map(Principal::Organization)
+        } else {
+            s.parse().map(Principal::Account).map_err(|mut e: IdError| {
+                e.kind = "principal (an account id, ou-… or o-…)";
+                e
+            })
+        }
+    }
+}
+
 /// Where a policy or an allow entry applies: one service, or all of them.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scope {
@@ -155,7 +274,19 @@ macro_rules! string_like {
         }
     )*};
 }
-string_like!(ServiceId, EndpointId, Scope);
+string_like!(ServiceId, EndpointId, Scope, OuId, OrgId);
+
+impl fmt::Display for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Principal({})", self.as_str())
+    }
+}
 
 impl fmt::Display for AccountId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -259,6 +390,49 @@ mod tests {
         let err = serde_json::from_str::<EndpointId>("\"vpce-nothex!\"").expect_err("invalid");
         assert!(err.to_string().contains("endpoint id"), "{err}");
     }
+    #[test]
+    fn ou_and_organization_ids_follow_the_organizations_patterns() {
+        assert!("ou-ab12-cd34ef56".parse::<OuId>().is_ok());
+        assert!("ou-r00t-0123456789abcdef0123456789abcdef".parse::<OuId>().is_ok());
+        assert!("o-abcdef1234".parse::<OrgId>().is_ok());
+        for bad in [
+            "",
+            "ou-",
+            "ou-ab1-cd34ef56",
+            "ou-ab12-cd34ef5",
+            "ou-AB12-cd34ef56",
+            "ou-ab12cd34ef56",
+            "ou-ab12-cd34ef56-",
+            "ou-ab12-cd34-ef56",
+            " ou-ab12-cd34ef56",
+            "o-abcdef1234",
+            "r-ab12",
+        ] {
+            let err = bad.parse::<OuId>().expect_err(bad);
+            assert_eq!(err.kind, "OU id", "{bad}");
+        }
+        for bad in [
+            "",
+            "o-",
+            "o-abc",
+            "o-ABCDEF1234",
+            "o-abcdef1234!",
+            "ou-ab12-cd34ef56",
+            &format!("o-{}", "a".repeat(33)),
+        ] {
+            assert!(bad.parse::<OrgId>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn principals_are_told_apart_by_shape() {
+        assert!(matches!("222233334444".parse::<Principal>(), Ok(Principal::Account(_))));
+        assert!(matches!("ou-ab12-cd34ef56".parse::<Principal>(), Ok(Principal::Ou(_))));
+        assert!(matches!("o-abcdef1234".parse::<Principal>(), Ok(Principal::Organization(_))));
+        assert_eq!("ou-x".parse::<Principal>().expect_err("bad").kind, "OU id");
+        assert_eq!("o-x".parse::<Principal>().expect_err("bad").kind, "organization id");
+        assert!("r-ab12".parse::<Principal>().expect_err("bad").kind.starts_with("principal"));
+    }
 }
 
 /// Every endpoint and service id mentioned anywhere in `text`, in order of
@@ -323,5 +497,26 @@ mod scan_tests {
             let (_, e) = scan_ids(&format!("{pre}{id}{post}"));
             prop_assert_eq!(e.iter().map(ToString::to_string).collect::<Vec<_>>(), vec![id]);
         }
+    }
+}
+
+#[cfg(test)]
+mod principal_serde_tests {
+    use super::*;
+
+    /// Flattened into an entry or a plan, a principal is the key the
+    /// policy file uses, so plans saved before OUs existed still read.
+    #[test]
+    fn principals_serialize_as_their_policy_file_key() {
+        for (text, json) in [
+            ("210000000001", r#"{"account":"210000000001"}"#),
+            ("ou-ab12-cd34ef56", r#"{"ou":"ou-ab12-cd34ef56"}"#),
+            ("o-abcdef1234", r#"{"organization":"o-abcdef1234"}"#),
+        ] {
+            let p: Principal = text.parse().expect(text);
+            assert_eq!(serde_json::to_string(&p).expect("serializes"), json);
+            assert_eq!(serde_json::from_str::<Principal>(json).expect("reads"), p);
+        }
+        assert!(serde_json::from_str::<Principal>(r#"{"ou":"o-abcdef1234"}"#).is_err());
     }
 }

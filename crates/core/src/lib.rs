@@ -16,11 +16,11 @@ pub mod time;
 
 pub use cidr::{Cidr, CidrError, CidrSet};
 pub use decision::{Decision, Discovery, Outcome, Reason, Request, Rule, decide};
-pub use id::{AccountId, EndpointId, IdError, Scope, ServiceId, scan_ids};
+pub use id::{AccountId, EndpointId, IdError, OrgId, OuId, Principal, Scope, ServiceId, scan_ids};
 pub use notice::{Contact, Notice, NoticeKind};
 pub use policy::{
-    AllowEntry, Answerer, Approver, DeclaredCidrs, Effect, OnExpiry, OverlapMode, PolicyBook, ProtectedRange,
-    ServicePolicy, UnknownCidr, Unlisted, check_slack_channel,
+    AllowEntry, Answerer, Approver, DeclaredCidrs, Effect, Level, Membership, OnExpiry, OuStep, OverlapMode,
+    Placement, PolicyBook, ProtectedRange, ServicePolicy, UnknownCidr, Unlisted, check_slack_channel,
 };
 pub use registry::{Attribution, Merge, Observation, RegistryEntry};
 pub use request::{

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::cidr::{Cidr, CidrSet};
-use crate::id::{AccountId, Scope, ServiceId};
+use crate::id::{AccountId, OrgId, OuId, Principal, Scope, ServiceId};
 use crate::time::Timestamp;
 
 /// What happens to an account that has no allow entry.
@@ -236,11 +236,14 @@ impl Effect {
     }
 }
 
-/// One consumer account's standing for a service or for all services.
+/// The standing of a consumer account, an OU (with every OU below it) or
+/// the organization, for a service or for all services.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AllowEntry {
     pub scope: Scope,
-    pub account: AccountId,
+    /// `account`, `ou` or `organization`, as in the policy file.
+    #[serde(flatten)]
+    pub principal: Principal,
     pub effect: Effect,
     #[serde(default)]
     pub declared_cidrs: Vec<Cidr>,
@@ -276,12 +279,69 @@ impl From<ServicePolicy> for CompiledPolicy {
     }
 }
 
-/// Everything the decision needs from the operator: policies by scope and
-/// allow entries by (scope, account). Built once, queried per connection.
+/// One OU on an account's path, with the name people know it by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OuStep {
+    pub id: OuId,
+    pub name: String,
+}
+
+/// Where an account sits in AWS Organizations: its organization, and the
+/// OUs from the root down to the account's parent (empty under the root).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub org: OrgId,
+    pub path: Vec<OuStep>,
+}
+
+impl Placement {
+    /// "Workloads/Prod": the names from the root down to the OU at `depth`.
+    pub fn names_to(&self, depth: usize) -> String {
+        let mut out = String::new();
+        for (i, step) in self.path.iter().take(depth + 1).enumerate() {
+            if i > 0 {
+                out.push('/');
+            }
+            out.push_str(&step.name);
+        }
+        out
+    }
+}
+
+/// What is known about the account's place in the organization when deciding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Membership {
+    /// No Organizations role is configured: OU and organization entries are off.
+    NotConfigured,
+    Known(Placement),
+    /// Organizations answered that the account is in no OU of the
+    /// organization (a partner's account, say): no OU or organization entry
+    /// can apply to it, neither allow nor deny.
+    Outside,
+    /// Organizations could not be read; the reason is shown to people. OU
+    /// and organization entries do not fire.
+    Unreadable(String),
+}
+
+/// Which principal of the account an entry matched, most specific first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Account,
+    /// An OU on the path, by its depth (0 is just below the root).
+    Ou(usize),
+    Organization,
+}
+
+/// Everything the decision needs from the operator: policies by scope,
+/// account entries by (scope, account), OU and organization entries by
+/// their id. Built once, queried per connection.
 #[derive(Debug, Clone, Default)]
 pub struct PolicyBook {
     policies: HashMap<Scope, CompiledPolicy>,
-    entries: HashMap<(Scope, AccountId), AllowEntry>,
+    accounts: HashMap<(Scope, AccountId), AllowEntry>,
+    /// Keyed by the id's text, so a lookup along a path allocates nothing;
+    /// OU and organization ids cannot collide (`ou-` vs `o-`).
+    groups: HashMap<String, Vec<AllowEntry>>,
 }
 
 impl PolicyBook {
@@ -289,10 +349,25 @@ impl PolicyBook {
         policies: impl IntoIterator<Item = ServicePolicy>,
         entries: impl IntoIterator<Item = AllowEntry>,
     ) -> Self {
-        Self {
+        let mut book = Self {
             policies: policies.into_iter().map(|p| (p.scope.clone(), p.into())).collect(),
-            entries: entries.into_iter().map(|e| ((e.scope.clone(), e.account), e)).collect(),
+            ..Self::default()
+        };
+        for e in entries {
+            match e.principal.account() {
+                Some(account) => {
+                    book.accounts.insert((e.scope.clone(), account), e);
+                }
+                None => {
+                    let group = book.groups.entry(e.principal.as_str().to_owned()).or_default();
+                    group.retain(|g| g.scope != e.scope);
+                    group.push(e);
+                    // A service's entry before the `*` entry of the same group.
+                    group.sort_by_key(|g| g.scope == Scope::Any);
+                }
+            }
         }
+        book
     }
 
     /// The service's own policy, else the `*` policy, else none.
@@ -303,9 +378,42 @@ impl PolicyBook {
     /// The service-scoped entry first, then the `*` entry; either may be absent.
     pub fn entries_for(&self, service: &ServiceId, account: AccountId) -> [Option<&AllowEntry>; 2] {
         [
-            self.entries.get(&(Scope::Service(service.clone()), account)),
-            self.entries.get(&(Scope::Any, account)),
+            self.accounts.get(&(Scope::Service(service.clone()), account)),
+            self.accounts.get(&(Scope::Any, account)),
         ]
+    }
+
+    /// Every entry that speaks for this account on this service, most
+    /// specific first: the account's own, then each OU on its path from the
+    /// deepest up, then the organization; a service entry before `*` at
+    /// each level. OU and organization entries only with a known placement.
+    pub fn entries_along(
+        &self,
+        service: &ServiceId,
+        account: AccountId,
+        placement: Option<&Placement>,
+    ) -> Vec<(Level, &AllowEntry)> {
+        let mut out: Vec<(Level, &AllowEntry)> =
+            self.entries_for(service, account).into_iter().flatten().map(|e| (Level::Account, e)).collect();
+        let Some(placement) = placement.filter(|_| !self.groups.is_empty()) else { return out };
+        let applies = |e: &&AllowEntry| match &e.scope {
+            Scope::Any => true,
+            Scope::Service(s) => s == service,
+        };
+        for (depth, step) in placement.path.iter().enumerate().rev() {
+            if let Some(group) = self.groups.get(step.id.as_str()) {
+                out.extend(group.iter().filter(applies).map(|e| (Level::Ou(depth), e)));
+            }
+        }
+        if let Some(group) = self.groups.get(placement.org.as_str()) {
+            out.extend(group.iter().filter(applies).map(|e| (Level::Organization, e)));
+        }
+        out
+    }
+
+    /// Whether any entry names an OU or the organization.
+    pub fn has_group_entries(&self) -> bool {
+        !self.groups.is_empty()
     }
 
     pub fn policy_count(&self) -> usize {
@@ -313,7 +421,7 @@ impl PolicyBook {
     }
 
     pub fn entry_count(&self) -> usize {
-        self.entries.len()
+        self.accounts.len() + self.groups.values().map(Vec::len).sum::<usize>()
     }
 }
 

@@ -17,7 +17,8 @@
 //!     reminder_interval: 1d
 //!     on_expiry: keep_pending      # reject | keep_pending
 //! allow:
-//!   - account: "210000000001"
+//!   - account: "210000000001"      # or ou: ou-… (that OU and every OU below it)
+//!                                  # or organization: o-…; exactly one of the three
 //!     service: "*"                 # default "*"
 //!     effect: allow                # allow | deny, default allow
 //!     cidrs: [10.0.0.0/16]         # declared CIDRs: a VPC CIDR outside them goes to review
@@ -39,8 +40,8 @@ use std::collections::HashMap;
 use std::fmt;
 
 use gate_core::{
-    AccountId, AllowEntry, Cidr, Contact, DeclaredCidrs, Effect, OnExpiry, OverlapMode, ProtectedRange,
-    Scope, ServicePolicy, Timestamp, UnknownCidr, Unlisted,
+    AccountId, AllowEntry, Cidr, Contact, DeclaredCidrs, Effect, OnExpiry, OrgId, OuId, OverlapMode,
+    Principal, ProtectedRange, Scope, ServicePolicy, Timestamp, UnknownCidr, Unlisted,
 };
 use serde::{Deserialize, Deserializer};
 
@@ -129,7 +130,9 @@ struct ProtectedDoc {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EntryDoc {
-    account: AccountId,
+    account: Option<AccountId>,
+    ou: Option<OuId>,
+    organization: Option<OrgId>,
     #[serde(default = "any_scope")]
     service: Scope,
     #[serde(default = "allow")]
@@ -271,15 +274,44 @@ pub fn parse(file: &str, text: &str, now: Timestamp) -> Result<Desired, Vec<File
     let mut entries: Vec<AllowEntry> = Vec::new();
     // Where each contact was declared, to name both when two disagree.
     let mut contacts: Vec<(Contact, String, Option<usize>)> = Vec::new();
-    let mut seen_entries: HashMap<(Scope, AccountId), (usize, Effect)> = HashMap::new();
+    let mut seen_entries: HashMap<(Scope, Principal), (usize, Effect)> = HashMap::new();
     for (i, e) in doc.allow.into_iter().enumerate() {
         let line = entry_lines.get(i).copied();
-        let what = format!("allow[{i}] (account {} on {})", e.account, e.service.as_str());
-        if let Some((first, effect)) = seen_entries.insert((e.service.clone(), e.account), (i, e.effect)) {
+        let principal = match (e.account, e.ou, e.organization) {
+            (Some(a), None, None) => Principal::Account(a),
+            (None, Some(o), None) => Principal::Ou(o),
+            (None, None, Some(o)) => Principal::Organization(o),
+            (None, None, None) => {
+                errors.push(err(line, format!("allow[{i}]: names no account, ou or organization")));
+                continue;
+            }
+            (a, o, g) => {
+                let named: Vec<String> = [
+                    a.map(|a| format!("account {a}")),
+                    o.map(|o| format!("ou {o}")),
+                    g.map(|g| format!("organization {g}")),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                errors.push(err(
+                    line,
+                    format!(
+                        "allow[{i}] names {}: an entry names exactly one account, ou or organization",
+                        named.join(" and ")
+                    ),
+                ));
+                continue;
+            }
+        };
+        let what = format!("allow[{i}] ({} on {})", principal.words(), e.service.as_str());
+        if let Some((first, effect)) =
+            seen_entries.insert((e.service.clone(), principal.clone()), (i, e.effect))
+        {
             let message = if effect == e.effect {
                 format!("{what} is listed twice (the first is allow[{first}])")
             } else {
-                format!("{what}: both allow and deny for the same account and service (see allow[{first}])")
+                format!("{what}: both allow and deny for the same principal and service (see allow[{first}])")
             };
             errors.push(err(line, message));
             continue;
@@ -290,16 +322,25 @@ pub fn parse(file: &str, text: &str, now: Timestamp) -> Result<Desired, Vec<File
             errors.push(err(line, format!("{what}: expires {} is in the past", t.date())));
         }
         if let Some(c) = e.contact {
-            let contact = Contact { account: e.account, email: c.email, slack_channel: c.slack_channel };
-            contacts.push((contact, format!("{what}: contact"), line));
+            match principal.account() {
+                Some(account) => {
+                    let contact = Contact { account, email: c.email, slack_channel: c.slack_channel };
+                    contacts.push((contact, format!("{what}: contact"), line));
+                }
+                // Notices go to one account's team; an OU holds many.
+                None => errors.push(err(
+                    line,
+                    format!("{what}: only an account's entry names a contact; list the OU's accounts under contacts:"),
+                )),
+            }
         }
         let owner = e.owner.unwrap_or_default();
         if owner.trim().is_empty() {
-            errors.push(err(line, format!("{what}: owner is required (who vouches for this account)")));
+            errors.push(err(line, format!("{what}: owner is required (who vouches for these accounts)")));
         }
         entries.push(AllowEntry {
             scope: e.service,
-            account: e.account,
+            principal,
             effect: e.effect,
             declared_cidrs: e.cidrs,
             expires_at: e.expires,
@@ -320,7 +361,8 @@ pub fn parse(file: &str, text: &str, now: Timestamp) -> Result<Desired, Vec<File
 }
 
 /// One contact per account, with valid addresses, for an account some
-/// entry names; problems go to `error` naming where the contact is.
+/// entry names (or may cover: an OU or organization entry); problems go to
+/// `error` naming where the contact is.
 fn check_contacts(
     found: Vec<(Contact, String, Option<usize>)>,
     entries: &[AllowEntry],
@@ -332,7 +374,10 @@ fn check_contacts(
         for p in &problems {
             error(line, format!("{what}: {p}"));
         }
-        if !entries.iter().any(|e| e.account == contact.account) {
+        // An account under an OU or organization entry cannot be checked
+        // here; without such entries, a contact nobody vouches for is a typo.
+        let vouched = entries.iter().any(|e| e.principal.account().is_none_or(|a| a == contact.account));
+        if !vouched {
             error(
                 line,
                 format!(
@@ -453,6 +498,81 @@ allow:
     fn item_lines_follow_the_file() {
         assert_eq!(item_lines(GOOD, "policies"), vec![4, 10]);
         assert_eq!(item_lines(GOOD, "allow"), vec![13, 18]);
+    }
+
+    fn parse_allow(allow: &str) -> Result<Desired, Vec<FileError>> {
+        parse("policy.yaml", &format!("version: 1\nallow:\n{allow}"), now())
+    }
+
+    fn one_error(allow: &str) -> String {
+        match parse_allow(allow) {
+            Ok(d) => panic!("accepted {allow:?}: {d:?}"),
+            Err(errors) => {
+                assert_eq!(errors.len(), 1, "{errors:?}");
+                errors[0].to_string()
+            }
+        }
+    }
+
+    #[test]
+    fn ou_and_organization_entries_parse() {
+        let d = parse_allow(
+            "  - ou: ou-ab12-cd34ef56\n    service: vpce-svc-0abc1234def567890\n    owner: team-a\n\
+             \x20 - organization: o-abcdef1234\n    effect: deny\n    owner: secops\n",
+        )
+        .expect("valid");
+        assert_eq!(d.entries[0].principal, Principal::Ou("ou-ab12-cd34ef56".parse().expect("ou")));
+        assert_eq!(d.entries[1].principal, Principal::Organization("o-abcdef1234".parse().expect("org")));
+        assert_eq!(d.entries[1].effect, Effect::Deny);
+    }
+
+    #[test]
+    fn malformed_ou_and_organization_ids_are_refused_by_name() {
+        for (allow, names) in [
+            ("  - ou: ou-AB12-cd34ef56\n    owner: a\n", "\"ou-AB12-cd34ef56\" is not a valid OU id"),
+            ("  - ou: ou-ab12\n    owner: a\n", "\"ou-ab12\" is not a valid OU id"),
+            ("  - ou: o-abcdef1234\n    owner: a\n", "\"o-abcdef1234\" is not a valid OU id"),
+            ("  - organization: o-short\n    owner: a\n", "\"o-short\" is not a valid organization id"),
+            ("  - organization: ou-ab12-cd34ef56\n    owner: a\n", "is not a valid organization id"),
+            ("  - organization: r-ab12\n    owner: a\n", "\"r-ab12\" is not a valid organization id"),
+            ("  - ou: [ou-ab12-cd34ef56]\n    owner: a\n", "invalid type"),
+            ("  - ou: 1234\n    owner: a\n", "\"1234\" is not a valid OU id"),
+        ] {
+            let shown = one_error(allow);
+            assert!(shown.starts_with("policy.yaml:"), "{shown}");
+            assert!(shown.contains(names), "{allow:?} gave {shown}");
+        }
+    }
+
+    #[test]
+    fn an_entry_names_exactly_one_principal() {
+        let both = one_error("  - account: \"210000000001\"\n    ou: ou-ab12-cd34ef56\n    owner: a\n");
+        assert_eq!(
+            both,
+            "policy.yaml:3: allow[0] names account 210000000001 and ou ou-ab12-cd34ef56: an entry names \
+             exactly one account, ou or organization"
+        );
+        let three = one_error(
+            "  - account: \"210000000001\"\n    ou: ou-ab12-cd34ef56\n    organization: o-abcdef1234\n    owner: a\n",
+        );
+        assert!(three.contains("and organization o-abcdef1234"), "{three}");
+        let none = one_error("  - service: \"*\"\n    owner: a\n");
+        assert_eq!(none, "policy.yaml:3: allow[0]: names no account, ou or organization");
+        let typo = one_error("  - org: o-abcdef1234\n    owner: a\n");
+        assert!(typo.contains("unknown field `org`"), "{typo}");
+    }
+
+    #[test]
+    fn an_ou_listed_twice_or_both_allowed_and_denied_is_refused() {
+        let twice =
+            one_error("  - ou: ou-ab12-cd34ef56\n    owner: a\n  - ou: ou-ab12-cd34ef56\n    owner: b\n");
+        assert!(twice.contains("allow[1] (OU ou-ab12-cd34ef56 on *) is listed twice"), "{twice}");
+        let both = one_error(
+            "  - organization: o-abcdef1234\n    owner: a\n  - organization: o-abcdef1234\n    effect: deny\n    owner: b\n",
+        );
+        assert!(both.contains("both allow and deny for the same principal"), "{both}");
+        let unowned = one_error("  - ou: ou-ab12-cd34ef56\n");
+        assert!(unowned.contains("allow[0] (OU ou-ab12-cd34ef56 on *): owner is required"), "{unowned}");
     }
 
     #[test]

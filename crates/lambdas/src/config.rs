@@ -126,6 +126,10 @@ pub struct DecideConfig {
     pub slack: Option<SlackConfig>,
     /// Decision notices to consumers' contacts, when the topic is set.
     pub consumer_topic_arn: Option<String>,
+    /// The read-only role in the management (or a delegated administrator)
+    /// account through which OU paths are read; `None` turns OU and
+    /// organization entries off.
+    pub organizations_role_arn: Option<String>,
 }
 
 impl DecideConfig {
@@ -144,6 +148,7 @@ impl DecideConfig {
         "SLACK_SECRET_ARN",
         "SLACK_API_URL",
         "CONSUMER_TOPIC_ARN",
+        "ORGANIZATIONS_ROLE_ARN",
     ];
 
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -155,6 +160,12 @@ impl DecideConfig {
         let table_name = env.required("TABLE_NAME");
         let consumer_topic_arn = env.consumer_topic();
         let review_topic_arn = env.required("REVIEW_TOPIC_ARN");
+        let organizations_role_arn = env.optional("ORGANIZATIONS_ROLE_ARN");
+        if let Some(arn) =
+            organizations_role_arn.as_deref().filter(|a| !(a.starts_with("arn:") && a.contains(":role/")))
+        {
+            env.problem(format!("ORGANIZATIONS_ROLE_ARN={arn:?} is not an IAM role ARN"));
+        }
         if !review_topic_arn.is_empty() && !review_topic_arn.starts_with("arn:") {
             env.problem(format!("REVIEW_TOPIC_ARN={review_topic_arn:?} is not an ARN"));
         }
@@ -194,6 +205,7 @@ impl DecideConfig {
         Ok(Self {
             slack,
             consumer_topic_arn,
+            organizations_role_arn,
             table_name,
             review_topic_arn,
             consumer_role: ConsumerRole {
@@ -340,15 +352,21 @@ mod tests {
             ("SERVICE_IDS", "vpce-svc-0abc1234, nope"),
             ("CONCURRENCY", "lots"),
             ("CONSUMER_ROLE_TEMPLATE", "arn:aws:iam::1:role/x"),
+            ("ORGANIZATIONS_ROLE_ARN", "o-abcdef1234"),
         ])
         .expect_err("invalid");
         let text = err.to_string();
-        for needle in
-            ["TABLE_NAME is required", "not an ARN", "\"nope\"", "CONCURRENCY=\"lots\"", "{account}"]
-        {
+        for needle in [
+            "TABLE_NAME is required",
+            "not an ARN",
+            "\"nope\"",
+            "CONCURRENCY=\"lots\"",
+            "{account}",
+            "ORGANIZATIONS_ROLE_ARN=\"o-abcdef1234\" is not an IAM role ARN",
+        ] {
             assert!(text.contains(needle), "missing {needle} in {text}");
         }
-        assert_eq!(err.0.len(), 5, "{text}");
+        assert_eq!(err.0.len(), 6, "{text}");
     }
 
     #[test]

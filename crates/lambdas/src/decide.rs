@@ -40,7 +40,9 @@ impl DecideFn {
             lease_secs: config.lease_secs,
             ..Settings::default()
         };
-        let mut decide = wiring.decide(settings, &config.consumer_role, notifier);
+        let mut decide = wiring
+            .decide(settings, &config.consumer_role, notifier, config.organizations_role_arn.as_deref())
+            .await;
         if let Some(topic) = &config.consumer_topic_arn {
             decide = decide.with_notices(wiring.notices(topic, slack));
         }

@@ -85,7 +85,7 @@ async fn plan_apply_then_nothing_left_to_change() {
     assert!(out.contains("Applied 3 change(s)."), "{out}");
     let live = e.store.load_all().await.expect("reads");
     assert_eq!((live.policies.len(), live.entries.len()), (1, 2));
-    let added = live.entries.iter().find(|v| v.value.account.as_str() == "210000000001").expect("entry");
+    let added = live.entries.iter().find(|v| v.value.principal.as_str() == "210000000001").expect("entry");
     assert!(
         added.value.added_by.contains("arn:aws"),
         "the operator's identity is recorded: {}",
@@ -139,7 +139,7 @@ async fn a_change_made_since_the_plan_is_reported_not_overwritten() {
 
     // Someone changes the same entry in the meantime.
     let live = e.store.load_all().await.expect("reads");
-    let theirs = live.entries.iter().find(|v| v.value.account.as_str() == "210000000001").expect("entry");
+    let theirs = live.entries.iter().find(|v| v.value.principal.as_str() == "210000000001").expect("entry");
     let mut changed = theirs.value.clone();
     changed.note = "changed by hand".into();
     assert!(e.store.write_entry(&changed, Some(theirs.revision)).await.expect("writes"));
@@ -148,7 +148,7 @@ async fn a_change_made_since_the_plan_is_reported_not_overwritten() {
     assert_eq!(code, 3, "{out}");
     assert!(out.contains("conflict: entry 210000000001 on * changed since the plan"), "{out}");
     let after = e.store.load_all().await.expect("reads");
-    let kept = after.entries.iter().find(|v| v.value.account.as_str() == "210000000001").expect("entry");
+    let kept = after.entries.iter().find(|v| v.value.principal.as_str() == "210000000001").expect("entry");
     assert_eq!(kept.value.note, "changed by hand");
     assert_eq!(kept.value.owner, "team-a");
 }

@@ -39,7 +39,7 @@ fn conn(n: u32, owner: &str) -> Connection {
 fn entry(account: &str, effect: Effect) -> AllowEntry {
     AllowEntry {
         scope: Scope::Any,
-        account: account.parse().expect("account"),
+        principal: account.parse().expect("account"),
         effect,
         declared_cidrs: vec![],
         expires_at: None,

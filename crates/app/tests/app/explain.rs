@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use gate_app::explain::explain;
 use gate_app::memory::*;
+use gate_app::organizations::Placements;
 use gate_app::{Decide, Settings};
 use gate_core::*;
 
@@ -18,10 +19,29 @@ fn now() -> Timestamp {
     "2026-11-22T12:00:00Z".parse().expect("time")
 }
 
+const ORG: &str = "o-abcdef1234";
+const WORKLOADS: &str = "ou-ab12-11111111";
+const PROD: &str = "ou-ab12-22222222";
+
+/// The account sits in Workloads/Prod.
+fn placement() -> Placement {
+    Placement {
+        org: ORG.parse().expect("org"),
+        path: [(WORKLOADS, "Workloads"), (PROD, "Prod")]
+            .iter()
+            .map(|(id, name)| OuStep { id: id.parse().expect("ou"), name: (*name).into() })
+            .collect(),
+    }
+}
+
+fn group(principal: &str, scope: &str, effect: Effect) -> AllowEntry {
+    AllowEntry { principal: principal.parse().expect("principal"), ..entry(scope, effect, false, &[]) }
+}
+
 fn entry(scope: &str, effect: Effect, expired: bool, declared: &[&str]) -> AllowEntry {
     AllowEntry {
         scope: scope.parse().expect("scope"),
-        account: ACCOUNT.parse().expect("account"),
+        principal: ACCOUNT.parse().expect("account"),
         effect,
         declared_cidrs: declared.iter().map(|c| c.parse().expect("cidr")).collect(),
         expires_at: Some(if expired { "2026-01-01" } else { "2030-01-01" }.parse().expect("date")),
@@ -62,6 +82,16 @@ async fn explain_agrees_with_decide_on_every_scenario() {
         ("allow expired", vec![entry(SVC, Effect::Allow, true, &[])]),
         ("deny *", vec![entry(SVC, Effect::Allow, false, &[]), entry("*", Effect::Deny, false, &[])]),
         ("deny expired", vec![entry(SVC, Effect::Allow, false, &[]), entry("*", Effect::Deny, true, &[])]),
+        ("allow ou", vec![group(PROD, SVC, Effect::Allow)]),
+        ("allow org", vec![group(ORG, "*", Effect::Allow)]),
+        ("deny parent ou", vec![group(PROD, SVC, Effect::Allow), group(WORKLOADS, "*", Effect::Deny)]),
+        ("deny ou over account", vec![entry(SVC, Effect::Allow, false, &[]), group(PROD, "*", Effect::Deny)]),
+    ];
+    // Organizations off, readable, or failing as a refused role does.
+    let orgs: Vec<(&str, Option<Option<&str>>)> = vec![
+        ("no organizations", None),
+        ("in Workloads/Prod", Some(None)),
+        ("organizations unreadable", Some(Some("ListParents was refused: AccessDeniedException"))),
     ];
     let networks: Vec<(&str, Option<Vec<&str>>)> = vec![
         ("unreadable", None),
@@ -71,9 +101,12 @@ async fn explain_agrees_with_decide_on_every_scenario() {
 
     let mut scenarios = 0;
     let mut outcomes = HashMap::new();
+    let mut org_outcomes = HashMap::new();
     for (pname, policy) in &policies {
         for (ename, entries) in &entry_sets {
-            for (nname, cidrs) in &networks {
+            for ((nname, cidrs), (oname, org)) in
+                networks.iter().flat_map(|n| orgs.iter().map(move |o| (n, o)))
+            {
                 let owner: AccountId = ACCOUNT.parse().expect("account");
                 let endpoint: EndpointId = format!("vpce-{:017x}", scenarios).parse().expect("endpoint");
                 let conn = Connection {
@@ -108,7 +141,12 @@ async fn explain_agrees_with_decide_on_every_scenario() {
                 };
                 requests.records.lock().unwrap().insert(other.endpoint.clone(), other);
                 let policies_port = Arc::new(InMemoryPolicies::new(vec![policy.clone()], entries.clone()));
-                let decider = Decide::new(
+                let placements = org.map(|failure| {
+                    let port = InMemoryOrganizations::with([(owner, placement())]);
+                    *port.fail.lock().unwrap() = failure.map(str::to_owned);
+                    Arc::new(Placements::new(Arc::new(port), 900))
+                });
+                let mut decider = Decide::new(
                     Arc::new(InMemoryConnections::with([conn])),
                     Arc::new(StaticNetworks(net.clone())),
                     policies_port.clone(),
@@ -117,6 +155,9 @@ async fn explain_agrees_with_decide_on_every_scenario() {
                     Arc::new(RecordingNotifier::default()),
                     Settings::default(),
                 );
+                if let Some(p) = &placements {
+                    decider = decider.with_placements(p.clone());
+                }
 
                 let discovery = match net.get(&owner) {
                     Some(c) => Discovery::Read(c.clone()),
@@ -125,6 +166,7 @@ async fn explain_agrees_with_decide_on_every_scenario() {
                 let explained = explain(
                     policies_port.as_ref(),
                     requests.as_ref(),
+                    placements.as_deref(),
                     &conn_service(),
                     owner,
                     &discovery,
@@ -134,9 +176,15 @@ async fn explain_agrees_with_decide_on_every_scenario() {
                 .expect("explains");
                 let report = decider.decide_endpoint(&endpoint, now()).await.expect("decides");
                 let decided = &report.decided[0];
-                let name = format!("{pname} / {ename} / {nname}");
+                let name = format!("{pname} / {ename} / {nname} / {oname}");
                 assert_eq!(explained.outcome, decided.outcome, "{name}");
                 assert_eq!(explained.summary(), decided.reasons, "{name}");
+                if oname.contains("unreadable") {
+                    assert_ne!(decided.outcome, Outcome::Accept, "{name}: {}", decided.reasons);
+                }
+                if ename.contains("ou") || ename.contains("org") {
+                    *org_outcomes.entry((*oname, decided.outcome)).or_insert(0) += 1;
+                }
                 *outcomes.entry(decided.outcome).or_insert(0) += 1;
                 scenarios += 1;
             }
@@ -145,6 +193,12 @@ async fn explain_agrees_with_decide_on_every_scenario() {
     assert!(scenarios >= 50, "{scenarios} scenarios");
     // The table is only worth something if it reaches every outcome.
     assert_eq!(outcomes.len(), 3, "{outcomes:?}");
+    // OU entries accept and reject when the organization is read, and
+    // never accept when it is not.
+    for reached in [("in Workloads/Prod", Outcome::Accept), ("in Workloads/Prod", Outcome::Reject)] {
+        assert!(org_outcomes.contains_key(&reached), "{reached:?} in {org_outcomes:?}");
+    }
+    assert!(!org_outcomes.contains_key(&("organizations unreadable", Outcome::Accept)), "{org_outcomes:?}");
 }
 
 fn conn_service() -> ServiceId {

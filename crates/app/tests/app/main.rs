@@ -6,5 +6,6 @@
 mod decide;
 mod explain;
 mod notices;
+mod organizations;
 mod registry;
 mod sweeps;

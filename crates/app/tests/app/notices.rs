@@ -47,7 +47,7 @@ fn conn(n: u32, owner: &str) -> Connection {
 fn entry(account: &str, effect: Effect, note: &str) -> AllowEntry {
     AllowEntry {
         scope: Scope::Any,
-        account: account.parse().expect("account"),
+        principal: Principal::Account(account.parse().expect("account")),
         effect,
         declared_cidrs: vec![],
         expires_at: None,

@@ -135,7 +135,7 @@ async fn an_endpoint_gate_accept_is_attributed_with_its_reasons() {
         vec![trusting],
         vec![AllowEntry {
             scope: Scope::Any,
-            account: A.parse().expect("acct"),
+            principal: A.parse().expect("acct"),
             effect: Effect::Allow,
             declared_cidrs: vec!["10.0.0.0/16".parse().expect("cidr")],
             expires_at: None,
@@ -274,7 +274,7 @@ async fn a_consumer_reads_why_it_was_rejected_without_another_tenants_data() {
     let unique = ServicePolicy { unique_consumer_cidrs: true, ..ServicePolicy::cautious(Scope::Any) };
     let allow = |account: &str| AllowEntry {
         scope: Scope::Any,
-        account: account.parse().expect("acct"),
+        principal: account.parse().expect("acct"),
         effect: Effect::Allow,
         declared_cidrs: vec![],
         expires_at: None,

@@ -105,7 +105,7 @@ fn paged(conns: impl IntoIterator<Item = Connection>) -> Arc<InMemoryConnections
 fn decider(connections: Arc<dyn Connections>, checkpoints: Arc<InMemoryCheckpoints>) -> Decide {
     let friend = AllowEntry {
         scope: Scope::Any,
-        account: FRIEND.parse().expect("account"),
+        principal: Principal::Account(FRIEND.parse().expect("account")),
         effect: Effect::Allow,
         declared_cidrs: vec![],
         expires_at: None,

@@ -4,7 +4,7 @@
 
 use gate_app::PortError;
 use gate_app::ports::Versioned;
-use gate_core::{AccountId, AllowEntry, ProtectedRange, Scope, ServicePolicy};
+use gate_core::{AllowEntry, Principal, ProtectedRange, Scope, ServicePolicy};
 use serde::{Deserialize, Serialize};
 
 use super::names::{Named, named};
@@ -18,8 +18,13 @@ pub(crate) fn policy_key(scope: &Scope) -> Item {
     key(format!("POLICY#{scope}"), "POLICY")
 }
 
-pub(crate) fn entry_key(scope: &Scope, account: AccountId) -> Item {
-    key(format!("ALLOW#{scope}"), format!("ACCOUNT#{account}"))
+pub(crate) fn entry_key(scope: &Scope, principal: &Principal) -> Item {
+    let sort = match principal {
+        Principal::Account(a) => format!("ACCOUNT#{a}"),
+        Principal::Ou(o) => format!("OU#{o}"),
+        Principal::Organization(o) => format!("ORG#{o}"),
+    };
+    key(format!("ALLOW#{scope}"), sort)
 }
 
 /// Whether a configuration item is a policy (else an allow entry).
@@ -111,7 +116,13 @@ impl Stored for PolicyItem {
 #[derive(Serialize, Deserialize)]
 pub(crate) struct EntryItem {
     scope: String,
-    account: String,
+    /// Exactly one of `account` (schema 1), `ou` or `organization` (schema 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ou: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    organization: Option<String>,
     effect: String,
     #[serde(default)]
     declared_cidrs: Vec<String>,
@@ -136,7 +147,9 @@ impl Stored for EntryItem {
         let e = &v.value;
         Self {
             scope: e.scope.to_string(),
-            account: e.account.to_string(),
+            account: e.principal.account().map(|a| a.to_string()),
+            ou: matches!(e.principal, Principal::Ou(_)).then(|| e.principal.to_string()),
+            organization: matches!(e.principal, Principal::Organization(_)).then(|| e.principal.to_string()),
             effect: e.effect.name().to_owned(),
             declared_cidrs: e.declared_cidrs.iter().map(ToString::to_string).collect(),
             expires_at: e.expires_at.map(|t| t.to_string()),
@@ -149,9 +162,20 @@ impl Stored for EntryItem {
     }
 
     fn into_domain(self) -> Result<Versioned<AllowEntry>, BadAttribute> {
+        let principal = match (self.account, self.ou, self.organization) {
+            (Some(a), None, None) => Principal::Account(parse("account", &a)?),
+            (None, Some(o), None) => Principal::Ou(parse("ou", &o)?),
+            (None, None, Some(o)) => Principal::Organization(parse("organization", &o)?),
+            _ => {
+                return Err(BadAttribute {
+                    attribute: String::new(),
+                    why: "an allow entry holds exactly one of account, ou and organization".into(),
+                });
+            }
+        };
         let value = AllowEntry {
             scope: parse("scope", &self.scope)?,
-            account: parse("account", &self.account)?,
+            principal,
             effect: named("effect", &self.effect)?,
             declared_cidrs: parse_all("declared_cidrs", &self.declared_cidrs)?,
             expires_at: parse_opt("expires_at", self.expires_at.as_deref())?,
@@ -161,6 +185,10 @@ impl Stored for EntryItem {
             added_at: parse_opt("added_at", self.added_at.as_deref())?,
         };
         Ok(Versioned { value, revision: self.revision })
+    }
+
+    fn schema_version(v: &Versioned<AllowEntry>) -> u64 {
+        if v.value.principal.account().is_some() { 1 } else { 2 }
     }
 }
 
@@ -178,8 +206,8 @@ pub(crate) fn policy_item(policy: &ServicePolicy, revision: u64) -> Result<Item,
 
 pub(crate) fn entry_item(entry: &AllowEntry, revision: u64) -> Result<Item, PortError> {
     let versioned = Versioned { value: entry.clone(), revision };
-    let item = encode::<EntryItem>(&versioned, entry_key(&entry.scope, entry.account))?;
-    Ok(in_config(item, format!("ALLOW#{}#{}", entry.scope, entry.account)))
+    let item = encode::<EntryItem>(&versioned, entry_key(&entry.scope, &entry.principal))?;
+    Ok(in_config(item, format!("ALLOW#{}#{}", entry.scope, entry.principal)))
 }
 
 pub(crate) fn policy_from(item: Item) -> Result<Versioned<ServicePolicy>, PortError> {

@@ -142,7 +142,7 @@ fn policies() -> Vec<(&'static str, Golden)> {
     };
     let entry = AllowEntry {
         scope: SVC.parse().expect("scope"),
-        account: OWNER.parse().expect("account"),
+        principal: OWNER.parse().expect("account"),
         effect: Effect::Allow,
         declared_cidrs: vec!["172.20.0.0/16".parse().expect("cidr")],
         expires_at: Some(t("2027-01-01T00:00:00Z")),
@@ -153,7 +153,7 @@ fn policies() -> Vec<(&'static str, Golden)> {
     };
     let deny = AllowEntry {
         scope: Scope::Any,
-        account: "210000000002".parse().expect("account"),
+        principal: "210000000002".parse().expect("account"),
         effect: Effect::Deny,
         declared_cidrs: vec![],
         expires_at: None,

@@ -9,6 +9,8 @@
 //! |---------------|---------------------|-------------------------|-----------------|---------------------|
 //! | policy        | `POLICY#<scope>`    | `POLICY`                | `CONFIG`        | `POLICY#<scope>`    |
 //! | allow entry   | `ALLOW#<scope>`     | `ACCOUNT#<account>`     | `CONFIG`        | `ALLOW#<scope>#<account>` |
+//! | OU entry (v2) | `ALLOW#<scope>`     | `OU#<ou-…>`             | `CONFIG`        | `ALLOW#<scope>#<ou-…>` |
+//! | org entry (v2)| `ALLOW#<scope>`     | `ORG#<o-…>`             | `CONFIG`        | `ALLOW#<scope>#<o-…>` |
 //! | request       | `REQUEST#<vpce>`    | `REQUEST`               | `SERVICE#<svc>` | `<state>#<vpce>`    |
 //! | audit event   | `AUDIT#<vpce or ->` | `<nanos>#<seq>#<kind>`  |                 |                     |
 //! | registry      | `ENDPOINT#<vpce>`   | `ENTRY`                 | `REGSVC#<svc>`  | `<view>#<vpce>`     |
@@ -44,9 +46,12 @@ mod tests;
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
-/// The format this code writes. Items without the attribute were written
-/// before it existed and are version 1.
-pub(crate) const SCHEMA_VERSION: u64 = 1;
+/// The newest format this code reads. Items without the attribute were
+/// written before it existed and are version 1. Version 2 is an allow entry
+/// naming an OU or the organization: a build that reads only 1 refuses it
+/// by its version instead of misreading it. Every other kind is still
+/// written as 1, so older builds keep reading them.
+pub(crate) const SCHEMA_VERSION: u64 = 2;
 pub(crate) const SCHEMA_ATTRIBUTE: &str = "schema_version";
 
 pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
@@ -97,6 +102,10 @@ pub(crate) trait Stored: Serialize + DeserializeOwned {
     type Domain;
     fn from_domain(value: &Self::Domain) -> Self;
     fn into_domain(self) -> Result<Self::Domain, BadAttribute>;
+    /// The schema version an item of this value is stamped with.
+    fn schema_version(_value: &Self::Domain) -> u64 {
+        1
+    }
 }
 
 /// The item of `value` under `keys`, stamped with the schema version.
@@ -104,7 +113,7 @@ pub(crate) fn encode<T: Stored>(value: &T::Domain, mut keys: Item) -> Result<Ite
     let attrs: Item = serde_dynamo::to_item(T::from_domain(value))
         .map_err(|e| PortError::permanent("encoding a DynamoDB item failed", e))?;
     keys.extend(attrs);
-    keys.insert(SCHEMA_ATTRIBUTE.to_owned(), AttributeValue::N(SCHEMA_VERSION.to_string()));
+    keys.insert(SCHEMA_ATTRIBUTE.to_owned(), AttributeValue::N(T::schema_version(value).to_string()));
     Ok(keys)
 }
 

@@ -75,6 +75,7 @@ names!(Rule {
     CidrsUnknown => "cidrs_unknown",
     ProtectedOverlap => "protected_overlap",
     ConsumerOverlap => "consumer_overlap",
+    OrgUnreadable => "org_unreadable",
 });
 names!(AuditKind {
     Decided => "decided",
@@ -123,6 +124,7 @@ mod tests {
             R::CidrsUnknown,
             R::ProtectedOverlap,
             R::ConsumerOverlap,
+            R::OrgUnreadable,
         ]);
         use AuditKind as K;
         check(&[

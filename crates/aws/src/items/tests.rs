@@ -104,10 +104,10 @@ fn decode_error(item: Item, kind: &str) -> String {
 #[test]
 fn a_newer_schema_version_is_refused_by_name() {
     let mut item = golden::load("request_review_slack");
-    item.insert(SCHEMA_ATTRIBUTE.into(), AttributeValue::N("2".into()));
+    item.insert(SCHEMA_ATTRIBUTE.into(), AttributeValue::N("3".into()));
     let text = decode_error(item, "request");
     assert!(text.contains("REQUEST#vpce-0123456789abcdef0 / REQUEST"), "{text}");
-    assert!(text.contains("schema version 2"), "{text}");
+    assert!(text.contains("schema version 3; this build reads 1 to 2"), "{text}");
     for odd in [AttributeValue::N("0".into()), AttributeValue::N("1.5".into()), AttributeValue::S("1".into())]
     {
         let mut item = golden::load("policy_service");
@@ -160,4 +160,50 @@ fn a_malformed_item_is_an_error_naming_the_item_and_attribute() {
     item.remove("owner");
     let text = decode_error(item, "request");
     assert!(text.contains("REQUEST#") && text.contains("owner"), "{text}");
+}
+
+/// OU and organization entries are schema 2 under their own sort keys, so
+/// a build that reads only schema 1 refuses them by version; account
+/// entries are still written exactly as before (the golden test above).
+#[test]
+fn ou_and_organization_entries_are_schema_two_and_read_back() {
+    let Golden::Entry(account) = &golden::all()["entry_service_allow"] else { panic!("an entry") };
+    for (principal, sort, attribute) in [
+        ("ou-ab12-cd34ef56", "OU#ou-ab12-cd34ef56", "ou"),
+        ("o-abcdef1234", "ORG#o-abcdef1234", "organization"),
+    ] {
+        let mut entry = account.value.clone();
+        entry.principal = principal.parse().expect("principal");
+        let item = config::entry_item(&entry, 3).expect("encodes");
+        assert_eq!(item[SCHEMA_ATTRIBUTE], AttributeValue::N("2".into()), "{principal}");
+        assert_eq!(item["sk"], AttributeValue::S(sort.into()));
+        assert_eq!(item[attribute], AttributeValue::S(principal.into()));
+        assert!(!item.contains_key("account"), "{principal}");
+        assert_eq!(
+            item["gsi1sk"],
+            AttributeValue::S(format!("ALLOW#vpce-svc-0abc1234def567890#{principal}"))
+        );
+        let read = config::entry_from(item).expect("reads");
+        assert_eq!(read, gate_app::ports::Versioned { value: entry, revision: 3 });
+    }
+}
+
+#[test]
+fn an_entry_naming_no_principal_or_two_is_refused_by_name() {
+    let s = |v: &str| AttributeValue::S(v.into());
+    let mut two = golden::load("entry_service_allow");
+    two.insert("ou".into(), s("ou-ab12-cd34ef56"));
+    let text = decode_error(two, "entry");
+    assert!(
+        text.contains("ALLOW#vpce-svc-0abc1234def567890") && text.contains("exactly one of account, ou"),
+        "{text}"
+    );
+    let mut none = golden::load("entry_service_allow");
+    none.remove("account");
+    assert!(decode_error(none, "entry").contains("exactly one of account, ou"));
+    let mut bad = golden::load("entry_service_allow");
+    bad.remove("account");
+    bad.insert("ou".into(), s("ou-NOPE"));
+    let text = decode_error(bad, "entry");
+    assert!(text.contains("attribute ou") && text.contains("ou-NOPE"), "{text}");
 }

@@ -37,6 +37,18 @@ impl fmt::Display for Plan {
         if let Some(subs) = &self.consumer_subscriptions {
             write!(f, "{subs}")?;
         }
+        for c in &self.coverage {
+            match (c.accounts, &c.error) {
+                (Some(1), _) => writeln!(f, "  OU {} covers 1 account now", c.ou)?,
+                (Some(n), _) => writeln!(f, "  OU {} covers {n} accounts now", c.ou)?,
+                (None, why) => writeln!(
+                    f,
+                    "! OU {}: its accounts could not be counted ({})",
+                    c.ou,
+                    why.as_deref().unwrap_or("no reason given")
+                )?,
+            }
+        }
         let count = |k: Kind| self.changes.iter().filter(|c| c.kind == k).count();
         write!(
             f,

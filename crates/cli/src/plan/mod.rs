@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use gate_app::PortError;
-use gate_app::ports::{ConfigStore, LiveConfig};
+use gate_app::ports::{ConfigStore, LiveConfig, Organizations};
 use gate_app::subscriptions::{ReviewTopic, Subscription, audit, email_approvers};
-use gate_core::{AccountId, AllowEntry, Contact, Scope, ServicePolicy, Timestamp};
+use gate_core::{AccountId, AllowEntry, Contact, OuId, Principal, Scope, ServicePolicy, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::file::Desired;
@@ -30,16 +30,25 @@ pub enum Kind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Target {
-    Policy { scope: Scope },
-    Entry { scope: Scope, account: AccountId },
-    Contact { account: AccountId },
+    Policy {
+        scope: Scope,
+    },
+    /// Saved as `account`, `ou` or `organization` beside the scope.
+    Entry {
+        scope: Scope,
+        #[serde(flatten)]
+        principal: Principal,
+    },
+    Contact {
+        account: AccountId,
+    },
 }
 
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Target::Policy { scope } => write!(f, "policy {}", scope.as_str()),
-            Target::Entry { scope, account } => write!(f, "entry {account} on {}", scope.as_str()),
+            Target::Entry { scope, principal } => write!(f, "entry {principal} on {}", scope.as_str()),
             Target::Contact { account } => write!(f, "contact of {account}"),
         }
     }
@@ -78,6 +87,44 @@ pub struct Plan {
     /// The consumer topic's subscriptions, when the topic was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consumer_subscriptions: Option<ConsumerSubscriptionPlan>,
+    /// How many accounts each OU the file names covers now, when
+    /// Organizations is configured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub coverage: Vec<Coverage>,
+}
+
+/// The accounts an OU entry covers now: the OU and every OU below it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coverage {
+    pub ou: OuId,
+    /// `None` when Organizations could not say; `error` says why.
+    pub accounts: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Counts the accounts under each OU the file names, once per OU. A
+/// failure is shown beside its OU rather than stopping the plan: the
+/// count informs a reviewer, it changes nothing.
+pub async fn coverage(desired: &Desired, orgs: &dyn Organizations) -> Vec<Coverage> {
+    let mut ous: Vec<&OuId> = desired
+        .entries
+        .iter()
+        .filter_map(|e| match &e.principal {
+            Principal::Ou(ou) => Some(ou),
+            _ => None,
+        })
+        .collect();
+    ous.sort();
+    ous.dedup();
+    let mut out = Vec::new();
+    for ou in ous {
+        out.push(match orgs.accounts_under(ou).await {
+            Ok(n) => Coverage { ou: ou.clone(), accounts: Some(n), error: None },
+            Err(e) => Coverage { ou: ou.clone(), accounts: None, error: Some(e.what) },
+        });
+    }
+    out
 }
 
 impl Plan {
@@ -233,7 +280,8 @@ pub fn plan(desired: &Desired, live: &LiveConfig, prune: bool, actor: &str, now:
         }
     }
     for e in &desired.entries {
-        let current = live.entries.iter().find(|l| l.value.scope == e.scope && l.value.account == e.account);
+        let current =
+            live.entries.iter().find(|l| l.value.scope == e.scope && l.value.principal == e.principal);
         let fields = field_changes(current.map(|c| entry_fields(&c.value)), Some(entry_fields(e)));
         if current.is_none() || !fields.is_empty() {
             let mut entry = e.clone();
@@ -249,7 +297,7 @@ pub fn plan(desired: &Desired, live: &LiveConfig, prune: bool, actor: &str, now:
             }
             plan.changes.push(Change {
                 kind: if current.is_some() { Kind::Change } else { Kind::Add },
-                target: Target::Entry { scope: e.scope.clone(), account: e.account },
+                target: Target::Entry { scope: e.scope.clone(), principal: e.principal.clone() },
                 fields,
                 revision: current.map(|c| c.revision),
                 policy: None,
@@ -292,10 +340,10 @@ pub fn plan(desired: &Desired, live: &LiveConfig, prune: bool, actor: &str, now:
         }
     }
     let gone_entries = live.entries.iter().filter(|l| {
-        !desired.entries.iter().any(|e| e.scope == l.value.scope && e.account == l.value.account)
+        !desired.entries.iter().any(|e| e.scope == l.value.scope && e.principal == l.value.principal)
     });
     for l in gone_entries {
-        let target = Target::Entry { scope: l.value.scope.clone(), account: l.value.account };
+        let target = Target::Entry { scope: l.value.scope.clone(), principal: l.value.principal.clone() };
         if prune {
             plan.changes.push(Change {
                 kind: Kind::Remove,
@@ -372,8 +420,8 @@ pub async fn apply(plan: &Plan, store: &dyn ConfigStore) -> Result<Applied, (App
             (Target::Policy { scope }, Kind::Remove) => {
                 store.delete_policy(scope, change.revision.unwrap_or(0)).await
             }
-            (Target::Entry { scope, account }, Kind::Remove) => {
-                store.delete_entry(scope, *account, change.revision.unwrap_or(0)).await
+            (Target::Entry { scope, principal }, Kind::Remove) => {
+                store.delete_entry(scope, principal, change.revision.unwrap_or(0)).await
             }
             (Target::Policy { .. }, _) => match &change.policy {
                 Some(p) => store.write_policy(p, change.revision).await,

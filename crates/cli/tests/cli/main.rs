@@ -4,6 +4,7 @@
 // Fixtures that fail to build are test bugs: fail the test at once.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod plan_coverage;
 mod plan_file;
 mod policy_files;
 mod readme_commands;

@@ -22,7 +22,7 @@ fn expected() -> Plan {
     policy.slack_channel = Some("#netops-approvals".into());
     let entry = AllowEntry {
         scope: Scope::Any,
-        account: "210000000001".parse().expect("account"),
+        principal: "210000000001".parse().expect("account"),
         effect: Effect::Allow,
         declared_cidrs: vec!["172.20.0.0/16".parse().expect("cidr")],
         expires_at: Some("2027-01-01T00:00:00Z".parse().expect("time")),
@@ -44,7 +44,7 @@ fn expected() -> Plan {
             },
             Change {
                 kind: Kind::Change,
-                target: Target::Entry { scope: Scope::Any, account: entry.account },
+                target: Target::Entry { scope: Scope::Any, principal: entry.principal.clone() },
                 fields: vec![field("owner", Some("team-a"), Some("team-a-payments"))],
                 revision: Some(3),
                 policy: None,
@@ -53,7 +53,7 @@ fn expected() -> Plan {
             },
             Change {
                 kind: Kind::Remove,
-                target: Target::Entry { scope: svc, account: "210000000009".parse().expect("account") },
+                target: Target::Entry { scope: svc, principal: "210000000009".parse().expect("account") },
                 fields: vec![field("effect", Some("deny"), None)],
                 revision: Some(1),
                 policy: None,
@@ -75,6 +75,7 @@ fn expected() -> Plan {
             unsubscribe: vec!["arn:aws:sns:eu-west-1:111122223333:endpoint-gate-review:0b1c".into()],
         }),
         consumer_subscriptions: None,
+        coverage: vec![],
     }
 }
 
@@ -102,4 +103,27 @@ fn a_plan_saved_before_subscriptions_were_planned_still_loads() {
     older.as_object_mut().expect("an object").remove("subscriptions");
     let plan: Plan = serde_json::from_value(older).expect("loads");
     assert_eq!(plan, Plan { subscriptions: None, ..expected() });
+}
+
+/// OU and organization entries are saved beside the scope under the key
+/// the policy file uses, and read back.
+#[test]
+fn a_plan_with_ou_and_organization_entries_round_trips() {
+    let mut plan = expected();
+    let mut ou_entry = plan.changes[1].entry.clone().expect("an entry");
+    ou_entry.principal = "ou-ab12-cd34ef56".parse().expect("ou");
+    plan.changes[1].target = Target::Entry { scope: Scope::Any, principal: ou_entry.principal.clone() };
+    plan.changes[1].entry = Some(ou_entry);
+    plan.changes[2].target =
+        Target::Entry { scope: Scope::Any, principal: "o-abcdef1234".parse().expect("org") };
+    let saved = serde_json::to_value(&plan).expect("saves");
+    assert_eq!(
+        saved["changes"][1]["target"],
+        serde_json::json!({"type": "entry", "scope": "*", "ou": "ou-ab12-cd34ef56"})
+    );
+    assert_eq!(saved["changes"][1]["entry"]["ou"], "ou-ab12-cd34ef56");
+    assert!(saved["changes"][1]["entry"].get("account").is_none());
+    assert_eq!(saved["changes"][2]["target"]["organization"], "o-abcdef1234");
+    let read: Plan = serde_json::from_value(saved).expect("reads");
+    assert_eq!(read, plan);
 }

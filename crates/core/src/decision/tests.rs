@@ -33,7 +33,7 @@ fn policy(scope: &str) -> ServicePolicy {
 fn entry(scope: &str, effect: Effect) -> AllowEntry {
     AllowEntry {
         scope: scope.parse().expect("scope"),
-        account: ACCT.parse().expect("account"),
+        principal: ACCT.parse().expect("account"),
         effect,
         declared_cidrs: vec![],
         expires_at: None,
@@ -52,6 +52,7 @@ struct Case {
     others: Vec<(&'static str, &'static str)>,
     outcome: Outcome,
     fired: Vec<Rule>,
+    membership: Membership,
 }
 
 fn run(case: &Case) -> Decision {
@@ -63,6 +64,7 @@ fn run(case: &Case) -> Decision {
         account: ACCT.parse().expect("valid"),
         discovery: &case.discovery,
         other_consumers: &others,
+        membership: &case.membership,
     };
     decide(&book, &req, t(NOW))
 }
@@ -85,6 +87,7 @@ fn reasons_read_like_sentences() {
         discovery: read(&["10.0.0.0/16"]),
         others: vec![],
         outcome: Outcome::Review,
+        membership: Membership::NotConfigured,
         fired: vec![],
     };
     let d = run(&case);
@@ -105,6 +108,7 @@ fn denied_accounts_skip_every_other_check() {
         discovery: read(&["10.0.0.0/16"]),
         others: vec![],
         outcome: Outcome::Reject,
+        membership: Membership::NotConfigured,
         fired: vec![],
     };
     let d = run(&case);
@@ -124,6 +128,7 @@ fn consumers_read_their_own_facts_and_no_other_tenants() {
         discovery: read(&["172.31.0.0/16"]),
         others: vec![("172.31.128.0/17", "vpce-0fedcba9876543210 of account 333344445555")],
         outcome: Outcome::Reject,
+        membership: Membership::NotConfigured,
         fired: vec![],
     };
     let d = run(&case);
@@ -158,5 +163,6 @@ fn records_from_before_consumer_wording_fall_back_to_safe_sentences() {
     assert_eq!(stored.for_consumer(), "your account is on the allowlist for this service");
 }
 
+mod organizations;
 mod properties;
 mod table;

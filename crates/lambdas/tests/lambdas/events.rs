@@ -36,7 +36,7 @@ fn world() -> World {
     }]));
     let entry = AllowEntry {
         scope: Scope::Any,
-        account: OWNER.parse().expect("account"),
+        principal: OWNER.parse().expect("account"),
         effect: Effect::Allow,
         declared_cidrs: vec!["172.16.0.0/16".parse().expect("cidr")],
         expires_at: None,

@@ -55,6 +55,7 @@ fn every_documented_variable_is_read() {
         ("CONCURRENCY", "3"),
         ("ACTION_LEASE_SECS", "7"),
         ("LINK_TTL_SECS", "9"),
+        ("ORGANIZATIONS_ROLE_ARN", "arn:aws:iam::111122223333:role/EndpointGateOrgReader"),
     ];
     let plain = DecideConfig::from_lookup(|k| base.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()))
         .unwrap();

@@ -60,6 +60,7 @@ proptest! {
             discovery: discovery.clone(),
             others: vec![],
             outcome: Outcome::Accept,
+            membership: Membership::NotConfigured,
             fired: vec![],
         };
         let without = run(&case(vec![plain]));
@@ -80,6 +81,7 @@ proptest! {
             discovery: if v4 { read(&["10.1.0.0/16"]) } else { Discovery::Unavailable("x".into()) },
             others: vec![("10.1.0.0/24", "other")],
             outcome: Outcome::Accept,
+            membership: Membership::NotConfigured,
             fired: vec![],
         };
         let d = run(&case);

@@ -14,6 +14,7 @@ fn decision_table() {
             discovery: read(&["172.31.0.0/16"]),
             others: vec![],
             outcome: Outcome::Accept,
+            membership: Membership::NotConfigured,
             fired: vec![Rule::Allowlisted, Rule::CidrsDiscovered],
         },
         Case {
@@ -23,6 +24,7 @@ fn decision_table() {
             discovery: read(&["172.31.0.0/16"]),
             others: vec![],
             outcome: Outcome::Review,
+            membership: Membership::NotConfigured,
             fired: vec![Rule::Unlisted],
         },
         Case {
@@ -32,6 +34,7 @@ fn decision_table() {
             discovery: read(&["172.31.0.0/16"]),
             others: vec![],
             outcome: Outcome::Reject,
+            membership: Membership::NotConfigured,
             fired: vec![Rule::Unlisted],
         },
         Case {
@@ -41,6 +44,7 @@ fn decision_table() {
             discovery: read(&["172.31.0.0/16"]),
             others: vec![],
             outcome: Outcome::Reject,
+            membership: Membership::NotConfigured,
             fired: vec![Rule::Denied],
         },
         Case {
@@ -50,6 +54,7 @@ fn decision_table() {
             discovery: read(&["172.31.0.0/16"]),
             others: vec![],
             outcome: Outcome::Reject,
+            membership: Membership::NotConfigured,
             fired: vec![Rule::Denied],
         },
         Case {
@@ -59,6 +64,7 @@ fn decision_table() {
             discovery: read(&["172.31.0.0/16"]),
             others: vec![],
             outcome: Outcome::Accept,
+            membership: Membership::NotConfigured,
             fired: vec![Rule::Allowlisted],
         },
         Case {
@@ -68,6 +74,7 @@ fn decision_table() {
             discovery: read(&["172.31.0.0/16"]),
             others: vec![],
             outcome: Outcome::Accept,
+            membership: Membership::NotConfigured,
             fired: vec![Rule::Allowlisted],
         },
         Case {
@@ -77,6 +84,7 @@ fn decision_table() {
             discovery: read(&["172.31.0.0/16"]),
             others: vec![],
             outcome: Outcome::Review,
+            membership: Membership::NotConfigured,
             fired: vec![Rule::EntryExpired, Rule::Unlisted],
         },
         Case {
@@ -89,6 +97,7 @@ fn decision_table() {
             discovery: read(&["172.31.0.0/16"]),
             others: vec![],
             outcome: Outcome::Accept,
+            membership: Membership::NotConfigured,
             fired: vec![Rule::EntryExpired, Rule::Allowlisted],
         },
         Case {
@@ -98,6 +107,7 @@ fn decision_table() {
             discovery: read(&["172.31.0.0/16"]),
             others: vec![],
             outcome: Outcome::Accept,
+            membership: Membership::NotConfigured,
             fired: vec![Rule::Allowlisted],
         },
         Case {
@@ -107,6 +117,7 @@ fn decision_table() {
             discovery: read(&["172.31.0.0/16"]),
             others: vec![],
             outcome: Outcome::Review,
+            membership: Membership::NotConfigured,
             fired: vec![Rule::NoPolicy],
         },
         Case {
@@ -116,6 +127,7 @@ fn decision_table() {
             discovery: read(&["172.31.0.0/16"]),
             others: vec![],
             outcome: Outcome::Review,
+            membership: Membership::NotConfigured,
             fired: vec![Rule::Unlisted],
         },
         Case {
@@ -125,6 +137,7 @@ fn decision_table() {
             discovery: read(&["10.0.0.0/16"]),
             others: vec![],
             outcome: Outcome::Accept,
+            membership: Membership::NotConfigured,
             fired: vec![Rule::ProtectedOverlap],
         },
         Case {
@@ -134,6 +147,7 @@ fn decision_table() {
             discovery: read(&["10.0.0.0/16"]),
             others: vec![],
             outcome: Outcome::Review,
+            membership: Membership::NotConfigured,
             fired: vec![Rule::ProtectedOverlap],
         },
         Case {
@@ -143,6 +157,7 @@ fn decision_table() {
             discovery: read(&["172.31.0.0/16", "10.0.0.0/16"]),
             others: vec![],
             outcome: Outcome::Reject,
+            membership: Membership::NotConfigured,
             fired: vec![Rule::ProtectedOverlap],
         },
         Case {
@@ -155,6 +170,7 @@ fn decision_table() {
             discovery: Discovery::Unavailable("role cannot be assumed".into()),
             others: vec![],
             outcome: Outcome::Reject,
+            membership: Membership::NotConfigured,
             fired: vec![Rule::CidrsDeclared, Rule::ProtectedOverlap],
         },
         Case {
@@ -164,6 +180,7 @@ fn decision_table() {
             discovery: Discovery::Unavailable("the read-only role was refused".into()),
             others: vec![],
             outcome: Outcome::Review,
+            membership: Membership::NotConfigured,
             fired: vec![Rule::CidrsUnknown],
         },
         Case {
@@ -173,6 +190,7 @@ fn decision_table() {
             discovery: read(&["172.20.0.0/16", "192.168.0.0/24"]),
             others: vec![],
             outcome: Outcome::Review,
+            membership: Membership::NotConfigured,
             fired: vec![Rule::CidrsDiscovered, Rule::CidrsUndeclared],
         },
         Case {
@@ -182,6 +200,7 @@ fn decision_table() {
             discovery: read(&["172.20.0.0/16"]),
             others: vec![],
             outcome: Outcome::Accept,
+            membership: Membership::NotConfigured,
             fired: vec![Rule::Allowlisted, Rule::CidrsDiscovered],
         },
         Case {
@@ -191,6 +210,7 @@ fn decision_table() {
             discovery: Discovery::Unavailable("no role".into()),
             others: vec![],
             outcome: Outcome::Review,
+            membership: Membership::NotConfigured,
             fired: vec![Rule::CidrsUnknown],
         },
         Case {
@@ -200,6 +220,7 @@ fn decision_table() {
             discovery: Discovery::Unavailable("no role".into()),
             others: vec![],
             outcome: Outcome::Accept,
+            membership: Membership::NotConfigured,
             fired: vec![Rule::CidrsUnknown, Rule::Allowlisted],
         },
         Case {
@@ -209,6 +230,7 @@ fn decision_table() {
             discovery: read(&[]),
             others: vec![],
             outcome: Outcome::Reject,
+            membership: Membership::NotConfigured,
             fired: vec![Rule::CidrsUnknown],
         },
         Case {
@@ -218,6 +240,7 @@ fn decision_table() {
             discovery: Discovery::Unavailable("no role".into()),
             others: vec![],
             outcome: Outcome::Review,
+            membership: Membership::NotConfigured,
             fired: vec![Rule::Unlisted, Rule::CidrsUnknown],
         },
         Case {
@@ -227,6 +250,7 @@ fn decision_table() {
             discovery: read(&["172.31.0.0/16"]),
             others: vec![("172.31.128.0/17", "account 333344445555")],
             outcome: Outcome::Reject,
+            membership: Membership::NotConfigured,
             fired: vec![Rule::ConsumerOverlap],
         },
         Case {
@@ -236,6 +260,7 @@ fn decision_table() {
             discovery: read(&["172.31.0.0/16"]),
             others: vec![("172.31.128.0/17", "account 333344445555")],
             outcome: Outcome::Accept,
+            membership: Membership::NotConfigured,
             fired: vec![Rule::Allowlisted],
         },
         Case {
@@ -249,6 +274,7 @@ fn decision_table() {
             discovery: read(&["172.31.0.0/16", "fd12:3456:789a::/48"]),
             others: vec![],
             outcome: Outcome::Reject,
+            membership: Membership::NotConfigured,
             fired: vec![Rule::ProtectedOverlap],
         },
     ];
