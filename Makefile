@@ -61,7 +61,9 @@ bench-policy: toolchain ## Criterion: decisions with 100k allow entries and 100k
 	$(CARGO) bench --locked -p gate-core --bench policy
 
 bench-coldstart: tools ## Every function, a Rust floor, and decide against a boto3 peer: CPU, cold start, warm latency, RSS, cost (local Runtime API)
-	$(CARGO) build --quiet --locked --release -p gate-lambdas --bins --example floor
+	$(CARGO) build --quiet --locked --release -p gate-lambdas --bins
+	# On its own: the example's dev-dependency features must not reach the bins.
+	$(CARGO) build --quiet --locked --release -p gate-lambdas --example floor
 	$(CARGO) build --quiet --locked -p gate-e2e --features local-tools --bin coldstart-setup
 	$(LOCAL_AWS) -- python3 tests/bench/coldstart/bench.py --bin-dir target/release --setup target/debug/coldstart-setup
 

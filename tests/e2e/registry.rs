@@ -39,6 +39,28 @@ async fn allow(store: &gate_aws::DynamoStore, account: &str) -> Result<()> {
     Ok(())
 }
 
+/// A registry entry held as active, as an earlier accept left it.
+fn active_entry(
+    endpoint: &gate_core::EndpointId,
+    service: &Service,
+    owner: &str,
+) -> Result<gate_core::RegistryEntry> {
+    let now = gate_e2e::now();
+    Ok(gate_core::RegistryEntry {
+        endpoint: endpoint.clone(),
+        service: service.id.parse()?,
+        owner: owner.parse()?,
+        state: ConnectionState::Available,
+        dns_entries: vec![],
+        accepted_at: Some(now),
+        accepted_by: Some("endpoint-gate".into()),
+        why: "e2e".into(),
+        first_seen: now,
+        observed_at: now,
+        version: 1,
+    })
+}
+
 struct World {
     local: Local,
     service: Service,
@@ -218,22 +240,7 @@ async fn a_large_registry_sweep_pages_through_ec2_and_finds_what_vanished() -> R
     gate_e2e::http_post(&w.local.moto_url, "/_gate/seed", &body)?;
     // An endpoint the registry holds as active, which EC2 no longer lists.
     let gone: gate_core::EndpointId = "vpce-0000000000000dead".parse()?;
-    let now = gate_e2e::now();
-    w.store
-        .seed_registry(&[gate_core::RegistryEntry {
-            endpoint: gone.clone(),
-            service: w.service.id.parse()?,
-            owner: owner.parse()?,
-            state: ConnectionState::Available,
-            dns_entries: vec![],
-            accepted_at: Some(now),
-            accepted_by: Some("endpoint-gate".into()),
-            why: "e2e".into(),
-            first_seen: now,
-            observed_at: now,
-            version: 1,
-        }])
-        .await?;
+    w.store.seed_registry(&[active_entry(&gone, &w.service, owner)?]).await?;
 
     let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
     let report = handle(&w.recorder, &sweep, None, gate_e2e::now()).await?;
@@ -317,22 +324,7 @@ async fn a_registry_sweep_cut_short_goes_on_from_its_saved_cursor() -> Result<()
 
     // Meanwhile an endpoint the registry holds as active stops being listed.
     let deleted: gate_core::EndpointId = "vpce-0000000000000beef".parse()?;
-    let now = gate_e2e::now();
-    w.store
-        .seed_registry(&[gate_core::RegistryEntry {
-            endpoint: deleted.clone(),
-            service: w.service.id.parse()?,
-            owner: owner.parse()?,
-            state: ConnectionState::Available,
-            dns_entries: vec![],
-            accepted_at: Some(now),
-            accepted_by: Some("endpoint-gate".into()),
-            why: "e2e".into(),
-            first_seen: now,
-            observed_at: now,
-            version: 1,
-        }])
-        .await?;
+    w.store.seed_registry(&[active_entry(&deleted, &w.service, owner)?]).await?;
 
     let report = w.recorder.sweep(&|_, _| {}, gate_e2e::now()).await?;
     assert!(report.resumed, "went on from {saved}");

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use gate_app::PortError;
 use gate_app::ports::Registry;
@@ -27,6 +28,24 @@ fn entries(items: Vec<Item>) -> Result<Vec<RegistryEntry>, PortError> {
 }
 
 impl DynamoStore {
+    /// The keys of a service's active entries (`gsi1`, keys only).
+    fn active_keys(&self, service: &ServiceId) -> QueryFluentBuilder {
+        let values = HashMap::from([
+            (":pk".to_owned(), AttributeValue::S(service_partition(service))),
+            (":prefix".to_owned(), AttributeValue::S(ACTIVE_PREFIX.to_owned())),
+        ]);
+        self.client()
+            .query()
+            .table_name(self.table())
+            .index_name(GSI1.name)
+            .key_condition_expression(format!(
+                "{} = :pk AND begins_with({}, :prefix)",
+                GSI1.keys.hash, GSI1.keys.range
+            ))
+            .set_expression_attribute_values(Some(values))
+            .projection_expression("pk")
+    }
+
     async fn registry_view(
         &self,
         index: Index,
@@ -87,24 +106,7 @@ impl Registry for DynamoStore {
     /// Only the keys come back (`ProjectionExpression`), a page of about
     /// 1 MB at a time, so a service of 100,000 endpoints costs ids, not entries.
     async fn active_ids(&self, service: &ServiceId) -> Result<Vec<EndpointId>, PortError> {
-        let values = HashMap::from([
-            (":pk".to_owned(), AttributeValue::S(service_partition(service))),
-            (":prefix".to_owned(), AttributeValue::S(ACTIVE_PREFIX.to_owned())),
-        ]);
-        let mut pages = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .index_name(GSI1.name)
-            .key_condition_expression(format!(
-                "{} = :pk AND begins_with({}, :prefix)",
-                GSI1.keys.hash, GSI1.keys.range
-            ))
-            .set_expression_attribute_values(Some(values))
-            .projection_expression("pk")
-            .into_paginator()
-            .items()
-            .send();
+        let mut pages = self.active_keys(service).into_paginator().items().send();
         let mut ids = Vec::new();
         while let Some(item) = pages.next().await {
             let item =
@@ -132,10 +134,6 @@ impl Registry for DynamoStore {
         after: Option<&EndpointId>,
         limit: usize,
     ) -> Result<(Vec<EndpointId>, bool), PortError> {
-        let values = HashMap::from([
-            (":pk".to_owned(), AttributeValue::S(service_partition(service))),
-            (":prefix".to_owned(), AttributeValue::S(ACTIVE_PREFIX.to_owned())),
-        ]);
         let start = after.map(|id| {
             let mut key = entry_key(id);
             key.insert(GSI1.keys.hash.to_owned(), AttributeValue::S(service_partition(service)));
@@ -143,16 +141,7 @@ impl Registry for DynamoStore {
             key
         });
         let out = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .index_name(GSI1.name)
-            .key_condition_expression(format!(
-                "{} = :pk AND begins_with({}, :prefix)",
-                GSI1.keys.hash, GSI1.keys.range
-            ))
-            .set_expression_attribute_values(Some(values))
-            .projection_expression("pk")
+            .active_keys(service)
             .set_exclusive_start_key(start)
             .limit(i32::try_from(limit).unwrap_or(i32::MAX))
             .send()

@@ -152,6 +152,24 @@ def world(setup: str, count: int, function: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def lambda_env(function: str, w: dict) -> dict:
+    """The environment Lambda and the template give `function` in world `w`."""
+    return {
+        **os.environ,
+        "AWS_LAMBDA_FUNCTION_NAME": function,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "local",
+        "AWS_LAMBDA_LOG_FORMAT": "JSON",
+        "AWS_LAMBDA_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARN"),
+        "TABLE_NAME": w["table"],
+        "SERVICE_IDS": w["service"],
+        "REVIEW_TOPIC_ARN": w["topic"],
+        "CONSUMER_ROLE_TEMPLATE": "arn:aws:iam::{account}:role/EndpointGateCidrReader",
+    }
+
+
 def answered_as_expected(function: str):
     """Whether a function's answer shows it did its work."""
     def url_page(status: int, needle: bytes):
@@ -281,27 +299,13 @@ def main() -> int:
     if "GATE_LOCAL_MOTO_URL" not in os.environ:
         print("run inside the local AWS environment: make bench-coldstart", file=sys.stderr)
         return 2
-    base = {k: v for k, v in os.environ.items()}
     n = args.cold + args.warm + 1
     results = {}
     for function in args.only or FUNCTIONS:
         runtimes = ("rust", "python") if function == "decide" else ("rust",)
         for runtime in runtimes:
             w = world(args.setup, n, function)
-            env = {
-                **base,
-                "AWS_LAMBDA_FUNCTION_NAME": function,
-                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
-                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function}",
-                "AWS_LAMBDA_LOG_STREAM_NAME": "local",
-                "AWS_LAMBDA_LOG_FORMAT": "JSON",
-                "AWS_LAMBDA_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARN"),
-                "TABLE_NAME": w["table"],
-                "SERVICE_IDS": w["service"],
-                "REVIEW_TOPIC_ARN": w["topic"],
-                "CONSUMER_ROLE_TEMPLATE": "arn:aws:iam::{account}:role/EndpointGateCidrReader",
-            }
+            env = lambda_env(function, w)
             if function == "respond":
                 env["LINK_KEYS_SECRET_ARN"] = w["link_secret"]
             if runtime == "rust":
@@ -317,9 +321,7 @@ def main() -> int:
     if floor.exists():
         # The same clients and one DynamoDB call: what any function costs at least.
         w = world(args.setup, n, "lookup")
-        env = {**base, "AWS_LAMBDA_FUNCTION_NAME": "floor", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-               "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_LAMBDA_LOG_LEVEL": "WARN",
-               "TABLE_NAME": w["table"]}
+        env = lambda_env("floor", w)
         print(f"floor: {args.cold} cold starts, {args.warm} warm invocations…", file=sys.stderr)
         results["floor"] = run("floor", [str(floor.resolve())], ROOT, env, w["events"], args.cold, args.warm,
                                lambda body, ok: ok and b'"found"' in body)

@@ -26,7 +26,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import LOG_DIR, ROOT, RuntimeApi, cpu_seconds, peak_rss_mb, world  # noqa: E402
+from bench import LOG_DIR, ROOT, RuntimeApi, cpu_seconds, lambda_env, peak_rss_mb, world  # noqa: E402
 
 
 def moto_calls(reset: bool = False) -> dict:
@@ -61,6 +61,20 @@ def sweep(api: RuntimeApi, proc: subprocess.Popen, event: dict, handed: int, max
             "counts": last.get("counts", {}), "handed": handed, "answers": [json.loads(a) for a in answers]}
 
 
+HEADER = (f"{'sweep':16} {'connections':>11} {'invocations':>11} {'wall':>9} {'CPU':>8} {'CPU/conn':>9} "
+          f"{'peak RSS':>9} {'answer':>8}  EC2/STS calls")
+
+
+def row_line(name: str, count: int, r: dict) -> str:
+    calls = ", ".join(f"{k} {v}" for k, v in sorted(r["calls"].items()))
+    lines = [f"{name:16} {count:>11,} {r['invocations']:>11} {r['wall']:>8.1f}s {r['cpu']:>7.2f}s "
+             f"{r['cpu'] / count * 1000:>7.3f}ms {r['rss']:>6.1f} MB {r['answer']:>6} B  {calls}"]
+    for a in r["answers"]:
+        lines.append(f"{'':18}counts {json.dumps(a.get('counts'))} stopped_early={a.get('stopped_early')} "
+                     f"resumed={a.get('resumed')}")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bin-dir", required=True)
@@ -78,20 +92,7 @@ def main() -> int:
         for function in args.only or ("decide", "record"):
             print(f"{function}: seeding {count} connections…", file=sys.stderr)
             w = world(args.setup, count, f"sweep-{function}")
-            env = {
-                **os.environ,
-                "AWS_LAMBDA_FUNCTION_NAME": function,
-                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
-                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function}",
-                "AWS_LAMBDA_LOG_STREAM_NAME": "local",
-                "AWS_LAMBDA_LOG_FORMAT": "JSON",
-                "AWS_LAMBDA_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARN"),
-                "TABLE_NAME": w["table"],
-                "SERVICE_IDS": w["service"],
-                "REVIEW_TOPIC_ARN": w["topic"],
-                "CONSUMER_ROLE_TEMPLATE": "arn:aws:iam::{account}:role/EndpointGateCidrReader",
-            }
+            env = lambda_env(function, w)
             api = RuntimeApi(deadline_s=args.timeout)
             log = LOG_DIR / f"sweep-{function}-{count}.log"
             with open(log, "wb") as err:
@@ -108,24 +109,19 @@ def main() -> int:
                         handed = r["handed"]
                         r["calls"] = moto_calls()
                         r["rss"] = peak_rss_mb(proc.pid)
-                        rows.append((function if label == "first" else f"{function} (again)", count, r))
+                        name = function if label == "first" else f"{function} (again)"
+                        rows.append((name, count, r))
+                        # As it comes: a 100,000 sweep takes a while.
+                        print(row_line(name, count, r), file=sys.stderr, flush=True)
                 finally:
                     proc.kill()
                     proc.wait()
             api.server.shutdown()
 
     print(f"\nsweeps under the local Runtime API (release build, deadline {args.timeout} s per invocation)")
-    print(f"{'sweep':16} {'connections':>11} {'invocations':>11} {'wall':>9} {'CPU':>8} {'CPU/conn':>9} "
-          f"{'peak RSS':>9} {'answer':>8}  EC2 calls")
+    print(HEADER)
     for name, count, r in rows:
-        calls = ", ".join(f"{k.split('.')[-1]} {v}" for k, v in sorted(r["calls"].items()))
-        print(f"{name:16} {count:>11,} {r['invocations']:>11} {r['wall']:>8.1f}s {r['cpu']:>7.2f}s "
-              f"{r['cpu'] / count * 1000:>7.3f}ms {r['rss']:>6.1f} MB {r['answer']:>6} B  {calls}")
-        for a in r["answers"]:
-            print(f"{'':18}counts {json.dumps(a.get('counts'))} stopped_early={a.get('stopped_early')} "
-                  f"resumed={a.get('resumed')}")
-            for d in (a.get("decided") or [])[:1]:
-                print(f"{'':18}first decision: {d.get('outcome')}: {d.get('reasons')}")
+        print(row_line(name, count, r))
     return 0
 
 

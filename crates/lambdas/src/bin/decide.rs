@@ -8,7 +8,9 @@ use gate_lambdas::config::DecideConfig;
 use gate_lambdas::decide::{DecideFn, handle};
 use lambda_runtime::{Error, run, service_fn, tracing};
 
-#[tokio::main]
+// One thread: at 128 MB a function has a fraction of one vCPU, and worker
+// threads would only add wake-ups between them.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = DecideConfig::from_env()?;

@@ -10,7 +10,9 @@ use gate_lambdas::record::{handle_within, own_account};
 use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
 use serde_json::Value;
 
-#[tokio::main]
+// One thread: at 128 MB a function has a fraction of one vCPU, and worker
+// threads would only add wake-ups between them.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = RecordConfig::from_env()?;
