@@ -207,3 +207,14 @@ fn an_entry_naming_no_principal_or_two_is_refused_by_name() {
     let text = decode_error(bad, "entry");
     assert!(text.contains("attribute ou") && text.contains("ou-NOPE"), "{text}");
 }
+
+/// decide's joint read tells requests from configuration by key alone.
+#[test]
+fn a_request_key_is_recognised_and_nothing_else_is() {
+    let endpoint = "vpce-0123456789abcdef0".parse().expect("endpoint");
+    assert!(request::is_request(&request::request_key(&endpoint)));
+    let scope = gate_core::Scope::Any;
+    let account = gate_core::Principal::Account("210000000001".parse().expect("account"));
+    assert!(!request::is_request(&config::policy_key(&scope)));
+    assert!(!request::is_request(&config::entry_key(&scope, &account)));
+}
