@@ -54,11 +54,14 @@ async fn main() -> Result<()> {
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&local.sdk), gate_e2e::unique("coldstart"));
     store.ensure_table().await?;
     let mut policy = ServicePolicy::cautious(Scope::Any);
-    // The sweep's consumer has no reader role: its declared CIDRs stand in,
-    // which the policy must opt in to, so that the sweep measures accepts.
-    if function == "sweep-decide" {
+    // The consumer has no reader role: its declared CIDRs stand in (as the
+    // boto3 peer does), which the policy must opt in to, so that decide
+    // measures accepts.
+    if function == "decide" || function == "sweep-decide" {
         policy.declared_cidrs = gate_core::DeclaredCidrs::Trust;
     }
+    // Only a service's current approvers may answer: respond's link is theirs.
+    policy.approvers = vec!["netops@example.com".into()];
     store.put_policy(&policy).await?;
     // respond's requests wait for review: their consumer is not on the allowlist.
     if function != "respond" {
