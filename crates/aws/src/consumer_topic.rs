@@ -22,6 +22,7 @@ use gate_core::{AccountId, Contact, Notice};
 use serde_json::Value;
 
 use crate::error::port_error;
+use crate::topic_subscriptions;
 
 /// The message attribute every contact's subscription filters on.
 pub const ACCOUNT_ATTRIBUTE: &str = "account";
@@ -116,40 +117,16 @@ impl SnsConsumerTopic {
 #[async_trait]
 impl ConsumerTopic for SnsConsumerTopic {
     async fn subscriptions(&self) -> Result<Vec<ConsumerSubscription>, PortError> {
-        let mut out = Vec::new();
-        let mut pages =
-            self.client.list_subscriptions_by_topic().topic_arn(&self.topic_arn).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|e| port_error(format!("listing the subscriptions of {}", self.topic_arn), e))?;
-            for s in page.subscriptions() {
-                let arn = s.subscription_arn().filter(|a| a.starts_with("arn:")).map(str::to_owned);
-                let accounts = match &arn {
-                    None => None,
-                    Some(arn) => {
-                        let attrs = self
-                            .client
-                            .get_subscription_attributes()
-                            .subscription_arn(arn)
-                            .send()
-                            .await
-                            .map_err(|e| port_error(format!("reading the subscription {arn}"), e))?;
-                        let attrs = attrs.attributes();
-                        account_filter(
-                            attrs.and_then(|a| a.get("FilterPolicy")).map(String::as_str),
-                            attrs.and_then(|a| a.get("FilterPolicyScope")).map(String::as_str),
-                        )
-                    }
-                };
-                out.push(ConsumerSubscription {
-                    arn,
-                    protocol: s.protocol().unwrap_or_default().to_owned(),
-                    endpoint: s.endpoint().unwrap_or_default().to_owned(),
-                    accounts,
-                });
-            }
-        }
-        Ok(out)
+        Ok(topic_subscriptions::list(&self.client, &self.topic_arn)
+            .await?
+            .into_iter()
+            .map(|l| ConsumerSubscription {
+                accounts: account_filter(l.filter_policy.as_deref(), l.filter_scope.as_deref()),
+                arn: l.arn,
+                protocol: l.protocol,
+                endpoint: l.endpoint,
+            })
+            .collect())
     }
 
     async fn subscribe(&self, email: &str, accounts: &[AccountId]) -> Result<(), PortError> {

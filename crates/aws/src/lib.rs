@@ -19,6 +19,7 @@ pub mod sns;
 mod table;
 #[cfg(feature = "test-util")]
 mod test_util;
+mod topic_subscriptions;
 pub mod wiring;
 
 pub use catalogue::Ec2Catalogue;

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::error::port_error;
 use crate::sns::APPROVER_ATTRIBUTE;
+use crate::topic_subscriptions;
 
 #[derive(Debug, Clone)]
 pub struct SnsReviewTopic {
@@ -55,40 +56,16 @@ pub fn approver_filter(policy: Option<&str>, scope: Option<&str>) -> Option<Vec<
 #[async_trait]
 impl ReviewTopic for SnsReviewTopic {
     async fn subscriptions(&self) -> Result<Vec<Subscription>, PortError> {
-        let mut out = Vec::new();
-        let mut pages =
-            self.client.list_subscriptions_by_topic().topic_arn(&self.topic_arn).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|e| port_error(format!("listing the subscriptions of {}", self.topic_arn), e))?;
-            for s in page.subscriptions() {
-                let arn = s.subscription_arn().filter(|a| a.starts_with("arn:")).map(str::to_owned);
-                let approver_filter = match &arn {
-                    None => None,
-                    Some(arn) => {
-                        let attrs = self
-                            .client
-                            .get_subscription_attributes()
-                            .subscription_arn(arn)
-                            .send()
-                            .await
-                            .map_err(|e| port_error(format!("reading the subscription {arn}"), e))?;
-                        let attrs = attrs.attributes();
-                        approver_filter(
-                            attrs.and_then(|a| a.get("FilterPolicy")).map(String::as_str),
-                            attrs.and_then(|a| a.get("FilterPolicyScope")).map(String::as_str),
-                        )
-                    }
-                };
-                out.push(Subscription {
-                    arn,
-                    protocol: s.protocol().unwrap_or_default().to_owned(),
-                    endpoint: s.endpoint().unwrap_or_default().to_owned(),
-                    approver_filter,
-                });
-            }
-        }
-        Ok(out)
+        Ok(topic_subscriptions::list(&self.client, &self.topic_arn)
+            .await?
+            .into_iter()
+            .map(|l| Subscription {
+                approver_filter: approver_filter(l.filter_policy.as_deref(), l.filter_scope.as_deref()),
+                arn: l.arn,
+                protocol: l.protocol,
+                endpoint: l.endpoint,
+            })
+            .collect())
     }
 
     async fn subscribe(&self, email: &str) -> Result<(), PortError> {
