@@ -36,7 +36,8 @@ contain "_"):
                               many requests of each action the server received
                               (every service, counted before auth/dispatch).
 * GET  /_gate/calls?service_id=vpce-svc-… -> the same, for calls naming that
-                              service; ?endpoint_id=vpce-… for calls naming
+                              service; ?role_arn=arn:… for calls naming that role (AssumeRole);
+                              ?endpoint_id=vpce-… for calls naming
                               that endpoint (Accept/Reject name a list).
 * POST /_gate/calls/reset  -> zeroes the counters.
 * POST /_gate/seed         -> BENCHMARKS ONLY. {"service_id", "owner",
@@ -592,6 +593,7 @@ CALLS: Counter[str] = Counter()
 CALLS_BY_SERVICE: dict[str, Counter[str]] = {}
 # And per endpoint named, so "accepted once" is checked for each endpoint.
 CALLS_BY_ENDPOINT: dict[str, Counter[str]] = {}
+CALLS_BY_ROLE: dict[str, Counter[str]] = {}
 
 _moto_call_action = BaseResponse.call_action
 
@@ -606,14 +608,17 @@ def call_action(self: BaseResponse) -> Any:
         try:
             service_id = self._get_param("ServiceId")
             endpoint_ids = self._get_param("VpcEndpointIds", [])
+            role_arn = self._get_param("RoleArn")
         except Exception:
-            service_id, endpoint_ids = None, []
+            service_id, endpoint_ids, role_arn = None, [], None
         with LOCK:
             CALLS[action] += 1
             if isinstance(service_id, str) and service_id:
                 CALLS_BY_SERVICE.setdefault(service_id, Counter())[action] += 1
             for endpoint_id in set(endpoint_ids) if isinstance(endpoint_ids, list) else ():
                 CALLS_BY_ENDPOINT.setdefault(str(endpoint_id), Counter())[action] += 1
+            if isinstance(role_arn, str) and role_arn:
+                CALLS_BY_ROLE.setdefault(role_arn, Counter())[action] += 1
     return _moto_call_action(self)
 
 
@@ -665,8 +670,12 @@ class GateRoutes:
             if path == "/_gate/calls" and request.method == "GET":
                 service_id = request.args.get("service_id")
                 endpoint_id = request.args.get("endpoint_id")
+                role_arn = request.args.get("role_arn")
+                body: Any
                 with LOCK:
-                    if service_id:
+                    if role_arn:
+                        body = dict(CALLS_BY_ROLE.get(role_arn, {}))
+                    elif service_id:
                         body: Any = dict(CALLS_BY_SERVICE.get(service_id, {}))
                     elif endpoint_id:
                         body = dict(CALLS_BY_ENDPOINT.get(endpoint_id, {}))
@@ -677,6 +686,7 @@ class GateRoutes:
                     CALLS.clear()
                     CALLS_BY_SERVICE.clear()
                     CALLS_BY_ENDPOINT.clear()
+                    CALLS_BY_ROLE.clear()
                 body = {"reset": True}
             elif path == "/_gate/seed" and request.method == "POST":
                 args = request.get_json(force=True)

@@ -450,6 +450,13 @@ impl Local {
         Ok(serde_json::from_str(&body)?)
     }
 
+    /// How many calls of each AWS action named this role (`AssumeRole`):
+    /// one test's own, whatever runs beside it.
+    pub fn role_calls(&self, role_arn: &str) -> Result<HashMap<String, u64>> {
+        let body = http_get(&self.moto_url, &format!("/_gate/calls?role_arn={role_arn}"))?;
+        Ok(serde_json::from_str(&body)?)
+    }
+
     /// How many calls of each AWS action named this endpoint (an Accept or
     /// Reject names a list; each call counts once for each endpoint in it).
     pub fn endpoint_calls(&self, endpoint: &str) -> Result<HashMap<String, u64>> {
