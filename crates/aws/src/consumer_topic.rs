@@ -130,18 +130,13 @@ impl ConsumerTopic for SnsConsumerTopic {
     }
 
     async fn subscribe(&self, email: &str, accounts: &[AccountId]) -> Result<(), PortError> {
-        self.client
-            .subscribe()
-            .topic_arn(&self.topic_arn)
-            .protocol("email")
-            .endpoint(email)
-            .attributes("FilterPolicy", consumer_filter_policy(accounts))
-            .attributes("FilterPolicyScope", "MessageAttributes")
-            .return_subscription_arn(true)
-            .send()
-            .await
-            .map_err(|e| port_error(format!("subscribing {email} to {}", self.topic_arn), e))?;
-        Ok(())
+        topic_subscriptions::subscribe_email(
+            &self.client,
+            &self.topic_arn,
+            email,
+            consumer_filter_policy(accounts),
+        )
+        .await
     }
 
     async fn set_accounts(&self, arn: &str, accounts: &[AccountId]) -> Result<(), PortError> {
@@ -162,13 +157,7 @@ impl ConsumerTopic for SnsConsumerTopic {
     }
 
     async fn unsubscribe(&self, arn: &str) -> Result<(), PortError> {
-        self.client
-            .unsubscribe()
-            .subscription_arn(arn)
-            .send()
-            .await
-            .map_err(|e| port_error(format!("removing the subscription {arn}"), e))?;
-        Ok(())
+        topic_subscriptions::unsubscribe(&self.client, arn).await
     }
 }
 

@@ -11,7 +11,6 @@ use gate_app::PortError;
 use gate_app::subscriptions::{ReviewTopic, Subscription};
 use serde_json::Value;
 
-use crate::error::port_error;
 use crate::sns::APPROVER_ATTRIBUTE;
 use crate::topic_subscriptions;
 
@@ -69,28 +68,11 @@ impl ReviewTopic for SnsReviewTopic {
     }
 
     async fn subscribe(&self, email: &str) -> Result<(), PortError> {
-        self.client
-            .subscribe()
-            .topic_arn(&self.topic_arn)
-            .protocol("email")
-            .endpoint(email)
-            .attributes("FilterPolicy", filter_policy(email))
-            .attributes("FilterPolicyScope", "MessageAttributes")
-            .return_subscription_arn(true)
-            .send()
-            .await
-            .map_err(|e| port_error(format!("subscribing {email} to {}", self.topic_arn), e))?;
-        Ok(())
+        topic_subscriptions::subscribe_email(&self.client, &self.topic_arn, email, filter_policy(email)).await
     }
 
     async fn unsubscribe(&self, arn: &str) -> Result<(), PortError> {
-        self.client
-            .unsubscribe()
-            .subscription_arn(arn)
-            .send()
-            .await
-            .map_err(|e| port_error(format!("removing the subscription {arn}"), e))?;
-        Ok(())
+        topic_subscriptions::unsubscribe(&self.client, arn).await
     }
 }
 

@@ -49,3 +49,35 @@ pub(crate) async fn list(client: &Client, topic_arn: &str) -> Result<Vec<Listed>
     }
     Ok(out)
 }
+
+/// Subscribes `email` with a filter on message attributes: it receives only
+/// messages whose attributes the filter admits.
+pub(crate) async fn subscribe_email(
+    client: &Client,
+    topic_arn: &str,
+    email: &str,
+    filter_policy: String,
+) -> Result<(), PortError> {
+    client
+        .subscribe()
+        .topic_arn(topic_arn)
+        .protocol("email")
+        .endpoint(email)
+        .attributes("FilterPolicy", filter_policy)
+        .attributes("FilterPolicyScope", "MessageAttributes")
+        .return_subscription_arn(true)
+        .send()
+        .await
+        .map_err(|e| port_error(format!("subscribing {email} to {topic_arn}"), e))?;
+    Ok(())
+}
+
+pub(crate) async fn unsubscribe(client: &Client, arn: &str) -> Result<(), PortError> {
+    client
+        .unsubscribe()
+        .subscription_arn(arn)
+        .send()
+        .await
+        .map_err(|e| port_error(format!("removing the subscription {arn}"), e))?;
+    Ok(())
+}
