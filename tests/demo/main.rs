@@ -6,7 +6,6 @@
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
-use gate_app::lookup::Filter;
 use gate_app::ports::ConfigStore;
 use gate_core::caller::Caller;
 use gate_e2e::{Local, Result, lambda_sns_event};
@@ -188,8 +187,8 @@ async fn main() -> Result<()> {
     for (who, endpoint) in [("A", &ea), ("B", &eb), ("C", &ec)] {
         say(&format!("EC2: consumer {who}  {endpoint}  {}", local.state(endpoint).await?));
     }
-    let lookup = gate_aws::wiring::Wiring::new(&local.sdk, store.table())
-        .lookup(vec![payments.id.parse()?, ledger.id.parse()?]);
+    let wiring = gate_aws::wiring::Wiring::new(&local.sdk, store.table());
+    let lookup = wiring.lookup(vec![payments.id.parse()?, ledger.id.parse()?], None);
     let consumer = |account: &str| -> Result<Caller> {
         Ok(Caller {
             account: account.parse()?,
@@ -197,25 +196,55 @@ async fn main() -> Result<()> {
             operator: false,
         })
     };
-    say(&format!("lookup, signed in as consumer A ({TEAM_A}):"));
-    for e in lookup.endpoints(&consumer(TEAM_A)?, &Filter::default()).await.map_err(|e| e.to_string())? {
-        say(&format!(
-            "  {}  {}  accepted by {}",
-            e.endpoint,
-            e.state,
-            e.accepted_by.as_deref().unwrap_or("-")
-        ));
-        for d in &e.dns_entries {
-            say(&format!("    {}", d.dns_name));
-        }
+
+    // The lookup function behind an AWS_IAM Function URL, as deployed.
+    let function =
+        std::sync::Arc::new(gate_lambdas::lookup::LookupFn { lookup: lookup.clone(), operators: vec![] });
+    let handler: gate_e2e::function_url::Handler = std::sync::Arc::new(move |event| {
+        let function = function.clone();
+        Box::pin(async move { function.handle(event).await })
+    });
+    let key = format!("AKIA{TEAM_A}");
+    let keys = std::collections::HashMap::from([(
+        key.clone(),
+        ("demo-secret".to_owned(), TEAM_A.to_owned(), consumer(TEAM_A)?.arn),
+    )]);
+    let url = gate_e2e::function_url::FunctionUrl::serve_iam(handler, "us-east-1", keys).await?;
+    let as_a = local
+        .sdk
+        .to_builder()
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
+            aws_credential_types::Credentials::new(key, "demo-secret", None, None, "demo"),
+        ))
+        .build();
+    let api = gate_cli::remote::LookupApi::new(&as_a, &url.url).map_err(|e| e.message)?;
+    say(&format!("consumer A runs `endpoint-gate open` ({TEAM_A}'s own credentials sign a 15-minute link):"));
+    let link = api.presign("/", &[], Duration::from_secs(900)).await.map_err(|e| e.message)?;
+    let page = reqwest::get(&link.url).await?;
+    say(&format!("the browser gets HTTP {} and shows:", page.status().as_u16()));
+    for line in page_text(&page.text().await?) {
+        say(&format!("  | {line}"));
     }
-    let asked = lookup.endpoint(&consumer(TEAM_A)?, &eb.parse()?).await;
+    let theirs = api
+        .presign(&format!("/endpoints/{eb}"), &[], Duration::from_secs(900))
+        .await
+        .map_err(|e| e.message)?;
+    let page = reqwest::get(&theirs.url).await?;
+    let status = page.status().as_u16();
     say(&format!(
-        "  A asks for B's endpoint: {}",
-        asked.err().map(|e| e.to_string()).unwrap_or_else(|| "shown (wrong!)".into())
+        "A opens a link to B's endpoint: HTTP {status}: {}",
+        page_text(&page.text().await?).join(" ")
+    ));
+    let tampered = reqwest::get(format!("{}&account={TEAM_B}", link.url)).await?;
+    say(&format!(
+        "A edits its link to ask for B's account: HTTP {} (the signature no longer matches)",
+        tampered.status().as_u16()
     ));
     say(&format!("lookup, signed in as consumer B ({TEAM_B}): its request's history"));
-    let view = lookup.endpoint(&consumer(TEAM_B)?, &eb.parse()?).await.map_err(|e| e.to_string())?;
+    let view = lookup
+        .endpoint(&consumer(TEAM_B)?, &eb.parse()?, gate_e2e::now())
+        .await
+        .map_err(|e| e.to_string())?;
     if let Some(r) = &view.request {
         say(&format!("  request {} by {} at {}", r.state, r.decided_by, r.decided_at));
         for n in &r.notified {
@@ -240,6 +269,41 @@ async fn main() -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// A page as a person reads it, a line per block, for a terminal.
+fn page_text(html: &str) -> Vec<String> {
+    let body = html.split("<body>").nth(1).unwrap_or(html);
+    let (mut text, mut tag, mut in_tag) = (String::new(), String::new(), false);
+    for c in body.chars() {
+        match (in_tag, c) {
+            (false, '<') => {
+                in_tag = true;
+                tag.clear();
+            }
+            (true, '>') => {
+                in_tag = false;
+                let closing = tag.starts_with('/');
+                let name = tag.trim_start_matches('/').split_whitespace().next().unwrap_or_default();
+                match (name, closing) {
+                    ("li", false) => text.push_str("\n- "),
+                    ("h1" | "h2" | "h3" | "p" | "tr" | "ul" | "table" | "dt", _) => text.push('\n'),
+                    ("br", _) => text.push_str("\n    "),
+                    ("td" | "th" | "dd", false) => text.push_str("  "),
+                    _ => {}
+                }
+            }
+            (true, c) => tag.push(c),
+            (false, c) => text.push(c),
+        }
+    }
+    let text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'");
+    text.replace("&amp;", "&")
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Prints the decision notices waiting in a contact's mailbox.

@@ -1,8 +1,10 @@
 //! The pages in a real browser: Debian's headless Chromium, driven by
 //! playwright-core. An approver opens the link from the review email through
 //! the Function URL, sees the request's details, types a reason and presses
-//! Approve; a consumer opens the lookup page and finds their DNS names and
-//! why a request waits. Screenshots are kept in `target/artefacts/browser/`.
+//! Approve; a consumer opens the lookup page through a link signed with its
+//! own credentials and finds their DNS names, why a request waits and what
+//! it may connect to, while expired and tampered links are refused.
+//! Screenshots are kept in `target/artefacts/browser/`.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -111,23 +113,40 @@ async fn a_consumer_finds_dns_names_and_why_a_request_waits_on_the_lookup_page()
     recorder.sweep(&|_, _| {}, gate_e2e::now()).await.map_err(|e| e.chain())?;
     assert_eq!(s.local.state(&accepted).await?, "available");
 
-    // The consumer of `waiting` (account ...03) opens the page, signed in as a developer.
+    // The consumer of `waiting` (account ...03) mints a link with its own
+    // credentials, as `endpoint-gate open` does, and opens it.
     let wiring = gate_aws::wiring::Wiring::new(&s.local.sdk, s.store.table());
     let lookup = std::sync::Arc::new(gate_lambdas::lookup::LookupFn {
-        lookup: wiring.lookup(vec![s.service.id.parse()?]),
+        lookup: wiring.lookup(vec![s.service.id.parse()?], None),
         operators: vec![],
     });
     let handler: gate_e2e::function_url::Handler = std::sync::Arc::new(move |event| {
         let lookup = lookup.clone();
         Box::pin(async move { lookup.handle(event).await })
     });
-    let signer =
-        Some(("260000000003".to_owned(), "arn:aws:sts::260000000003:assumed-role/Developer/dana".to_owned()));
-    let url = gate_e2e::function_url::FunctionUrl::serve_signed(handler, signer).await?;
-    let args = [format!("{}/", url.url), shots().join("lookup.png").display().to_string()];
-    let page =
-        tokio::task::spawn_blocking(move || chromium("page.mjs", &args).map_err(|e| e.to_string())).await??;
+    let dana = "arn:aws:sts::260000000003:assumed-role/Developer/dana".to_owned();
+    let keys = std::collections::HashMap::from([(
+        "AKIA260000000003".to_owned(),
+        ("dana-secret".to_owned(), "260000000003".to_owned(), dana),
+    )]);
+    let url = gate_e2e::function_url::FunctionUrl::serve_iam(handler, "us-east-1", keys).await?;
+    let as_dana = s
+        .local
+        .sdk
+        .to_builder()
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
+            aws_credential_types::Credentials::new("AKIA260000000003", "dana-secret", None, None, "test"),
+        ))
+        .build();
+    let api = gate_cli::remote::LookupApi::new(&as_dana, &url.url).map_err(|e| e.message)?;
+    let minutes = std::time::Duration::from_secs(900);
+    let open = |url: String, shot: &str| {
+        let args = [url, shots().join(shot).display().to_string()];
+        tokio::task::spawn_blocking(move || chromium("page.mjs", &args).map_err(|e| e.to_string()))
+    };
 
+    let link = api.presign("/", &[], minutes).await.map_err(|e| e.message)?;
+    let page = open(link.url.clone(), "lookup.png").await??;
     assert_eq!(page["status"], 200);
     let text = page["text"].as_str().unwrap_or_default();
     assert!(
@@ -135,6 +154,8 @@ async fn a_consumer_finds_dns_names_and_why_a_request_waits_on_the_lookup_page()
         "{text}"
     );
     assert!(text.contains("review requested from netops@example.com"), "who was asked: {text}");
+    assert!(text.contains("Review runs until"), "until when: {text}");
+    assert!(text.contains("This link works until"), "{text}");
     assert!(!text.contains(&accepted), "another account's endpoint is on the page: {text}");
     let rows = page["tables"]["endpoints"].as_array().map(Vec::len).unwrap_or(0);
     assert_eq!(rows, 3, "header and the two endpoints of this account: {page}");
@@ -145,7 +166,28 @@ async fn a_consumer_finds_dns_names_and_why_a_request_waits_on_the_lookup_page()
     );
     assert!(approved_row.contains("approved by email:netops@example.com after review"), "{approved_row}");
     let services = page["tables"]["services"].to_string();
-    assert!(services.contains(&s.service.name), "{services}");
+    assert!(
+        services.contains(&s.service.name) && services.contains("reviewed by the provider's approvers"),
+        "the catalogue says what this account meets: {services}"
+    );
     assert!(std::fs::metadata(shots().join("lookup.png"))?.len() > 1000);
+
+    // Another account's endpoint, through a link signed for it: nothing of it.
+    let theirs = api.presign(&format!("/endpoints/{accepted}"), &[], minutes).await.map_err(|e| e.message)?;
+    let page = open(theirs.url, "lookup-other.png").await??;
+    assert_eq!(page["status"], 404, "{page}");
+    let text = page["text"].as_str().unwrap_or_default();
+    assert!(!text.contains("260000000002") && !text.contains(".vpce.amazonaws.com"), "{text}");
+
+    // An expired link and a tampered one are refused before lookup runs.
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let old = api.presign_at("/", &[], minutes, an_hour_ago).await.map_err(|e| e.message)?;
+    let tampered = link.url.replace("/?", &format!("/endpoints/{accepted}?"));
+    for (url, shot) in [(old.url, "lookup-expired.png"), (tampered, "lookup-tampered.png")] {
+        let page = open(url, shot).await??;
+        assert_eq!(page["status"], 403, "{shot}: {page}");
+        let text = page["text"].as_str().unwrap_or_default();
+        assert!(!text.contains(&waiting) && !text.contains("260000000002"), "{text}");
+    }
     Ok(())
 }

@@ -105,7 +105,7 @@ fn the_demo_tells_all_five_outcomes() -> Result<()> {
     for other in ["210000000001", "210000000002", "partner C", "partners"] {
         assert!(!to_c.contains(other), "{other} in C's notice: {text}");
     }
-    // 5. EC2's truth; the registry lookup of A shows its DNS names; B's history names its approver.
+    // 5. EC2's truth; A's page shows its DNS names and what it may connect to; B's history names its approver.
     let end = step(5);
     for (who, state) in [("A", "available"), ("B", "available"), ("C", "rejected")] {
         let line = end
@@ -114,16 +114,21 @@ fn the_demo_tells_all_five_outcomes() -> Result<()> {
             .unwrap_or_default();
         assert!(line.ends_with(state), "consumer {who}: {line}");
     }
-    let a = end
-        .split("signed in as consumer A")
+    // A opens its page through a link signed with its own credentials.
+    let page = end
+        .split("runs `endpoint-gate open`")
         .nth(1)
-        .and_then(|t| t.split("A asks for").next())
+        .and_then(|t| t.split("A opens a link to B's endpoint").next())
         .unwrap_or_default();
+    assert!(page.contains("the browser gets HTTP 200"), "{text}");
     assert!(
-        a.contains("available  accepted by endpoint-gate") && a.contains(".vpce.amazonaws.com"),
-        "{text}"
+        page.contains("available") && page.contains("by endpoint-gate") && page.contains(".vpce.amazonaws.com"),
+        "A's endpoint and its DNS names: {text}"
     );
-    assert!(end.contains("A asks for B's endpoint: no endpoint"), "{text}");
+    assert!(page.contains("For your account") && page.contains("accepted automatically"), "{text}");
+    assert!(!page.contains("210000000002") && !page.contains("210000000003"), "{text}");
+    assert!(end.contains("A opens a link to B's endpoint: HTTP 404: Endpoint Gate no endpoint"), "{text}");
+    assert!(end.contains("A edits its link to ask for B's account: HTTP 403"), "{text}");
     assert!(end.contains("request approved by email:netops@example.com"), "{text}");
     assert!(end.contains("Decided by email:netops@example.com"), "{text}");
     Ok(())

@@ -1066,7 +1066,12 @@ def test_the_consumer_role_is_given_decides_role_arn_by_the_provider_stack() -> 
 
 def test_organizations_role_reads_only_and_trusts_only_named_provider_roles() -> None:
     operator = "arn:aws:iam::111122223333:role/netops"
-    for params, principals in (({}, DECIDE_ROLE_ARN), ({"OperatorRoleArn": operator}, [DECIDE_ROLE_ARN, operator])):
+    lookup = "arn:aws:iam::111122223333:role/endpoint-gate-LookupRole-1A2B3C"
+    for params, principals in (
+        ({}, [DECIDE_ROLE_ARN]),
+        ({"OperatorRoleArn": operator}, [DECIDE_ROLE_ARN, operator]),
+        ({"LookupRoleArn": lookup}, [DECIDE_ROLE_ARN, lookup]),
+    ):
         resources = Evaluator(
             load(ORGANIZATIONS_ROLE), {"ProviderAccountId": "111122223333", "DecideRoleArn": DECIDE_ROLE_ARN, **params}
         ).resolved_resources()
@@ -1079,13 +1084,17 @@ def test_organizations_role_reads_only_and_trusts_only_named_provider_roles() ->
         assert "organizations:ListParents" in actions
 
 
-def test_decide_may_assume_only_the_organizations_role_it_is_given() -> None:
+def test_decide_and_lookup_may_assume_only_the_organizations_role_they_are_given() -> None:
     arn = "arn:aws:iam::999988887777:role/EndpointGateOrgReader"
-    without = provider(SERVICES_ONE).resolved_resources()["DecideRole"]["Properties"]["Policies"]
-    assert not any(p.get("PolicyName") == "organizations-reader" for p in without)
-    with_role = provider(SERVICES_ONE, OrganizationsRoleArn=arn).resolved_resources()
-    (policy,) = [p for p in with_role["DecideRole"]["Properties"]["Policies"] if p.get("PolicyName") == "organizations-reader"]
-    (statement,) = policy["PolicyDocument"]["Statement"]
-    assert statement == {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": arn}
-    env = with_role["DecideFunction"]["Properties"]["Environment"]["Variables"]
-    assert env["ORGANIZATIONS_ROLE_ARN"] == arn
+    for role, function in (("DecideRole", "DecideFunction"), ("LookupRole", "LookupFunction")):
+        resources = provider(SERVICES_ONE).resolved_resources()
+        without = resources[role]["Properties"]["Policies"]
+        assert not any(p.get("PolicyName") == "organizations-reader" for p in without), role
+        assert "ORGANIZATIONS_ROLE_ARN" not in resources[function]["Properties"]["Environment"]["Variables"]
+        with_role = provider(SERVICES_ONE, OrganizationsRoleArn=arn).resolved_resources()
+        policies = with_role[role]["Properties"]["Policies"]
+        (policy,) = [p for p in policies if p.get("PolicyName") == "organizations-reader"]
+        (statement,) = policy["PolicyDocument"]["Statement"]
+        assert statement == {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": arn}, role
+        env = with_role[function]["Properties"]["Environment"]["Variables"]
+        assert env["ORGANIZATIONS_ROLE_ARN"] == arn

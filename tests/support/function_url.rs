@@ -172,46 +172,30 @@ fn forbidden() -> Response<Full<Bytes>> {
     r
 }
 
-/// The caller, if the request carries a valid SigV4 signature (header form)
-/// for `lambda` in `region` by a known key, made within 5 minutes of now.
+/// The caller, if the request carries a valid SigV4 signature for `lambda`
+/// in `region` by a known key: in its headers, made within 5 minutes of
+/// now, or in its query string (a presigned link), used within its
+/// `X-Amz-Expires`.
 fn verify_sigv4(
     parts: &hyper::http::request::Parts,
     region: &str,
     keys: &AccessKeys,
 ) -> Option<(String, String)> {
+    let query = parts.uri.query().unwrap_or_default();
+    if query.split('&').any(|p| p.starts_with("X-Amz-Signature=")) {
+        return verify_presigned(parts, query, region, keys);
+    }
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
     let fields = header("authorization")?.strip_prefix("AWS4-HMAC-SHA256 ")?;
     let field = |name: &str| {
         fields.split(',').find_map(|f| f.trim().strip_prefix(name).and_then(|v| v.strip_prefix('=')))
     };
     let (credential, signed, given) = (field("Credential")?, field("SignedHeaders")?, field("Signature")?);
-    let scope: Vec<&str> = credential.split('/').collect();
-    let [key_id, _, key_region, "lambda", "aws4_request"] = scope[..] else { return None };
-    let (secret, account, arn) = keys.get(key_id)?;
-    if key_region != region {
-        return None;
-    }
-    // 20261122T120000Z, when the request was signed.
-    let stamp = header("x-amz-date")?;
-    let (d, t) = stamp.split_once('T')?;
-    let (d, t) = (d.get(..8)?, t.get(..6)?);
-    let rfc3339 = format!("{}-{}-{}T{}:{}:{}Z", &d[..4], &d[4..6], &d[6..], &t[..2], &t[2..4], &t[4..]);
-    let signed_at: gate_core::Timestamp = rfc3339.parse().ok()?;
+    let signer = KnownKey::known(credential, region, keys)?;
+    let signed_at = sigv4_time(header("x-amz-date")?)?;
     if (crate::now().unix() - signed_at.unix()).abs() > 300 {
         return None;
     }
-    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(signed_at.unix()).ok()?);
-    let token = header("x-amz-security-token").map(str::to_owned);
-    let identity = aws_credential_types::Credentials::new(key_id, secret, token, None, "function-url").into();
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name("lambda")
-        .time(at)
-        .settings(aws_sigv4::http_request::SigningSettings::default())
-        .build()
-        .ok()?
-        .into();
     // The signer adds host, x-amz-date and the token itself; the rest must match as sent.
     let own = ["host", "x-amz-date", "x-amz-security-token"];
     let mut others = Vec::new();
@@ -219,12 +203,115 @@ fn verify_sigv4(
         others.push((name, header(name)?));
     }
     let url = format!("http://{}{}", header("host")?, parts.uri.path_and_query()?.as_str());
-    let body = aws_sigv4::http_request::SignableBody::Bytes(&[]);
-    let request =
-        aws_sigv4::http_request::SignableRequest::new(parts.method.as_str(), url, others.into_iter(), body)
-            .ok()?;
-    let (_, expected) = aws_sigv4::http_request::sign(request, &params).ok()?.into_parts();
-    (expected == given).then(|| (account.clone(), arn.clone()))
+    let token = header("x-amz-security-token").map(str::to_owned);
+    let settings = aws_sigv4::http_request::SigningSettings::default();
+    let expected = signer.sign(parts.method.as_str(), &url, others, token, signed_at, settings)?;
+    (expected == given).then(|| signer.identity())
+}
+
+/// A link signed in its query string, as `endpoint-gate open` mints it: the
+/// signature covers the host and every other parameter; it works from its
+/// `X-Amz-Date` for `X-Amz-Expires` seconds (at most seven days).
+fn verify_presigned(
+    parts: &hyper::http::request::Parts,
+    query: &str,
+    region: &str,
+    keys: &AccessKeys,
+) -> Option<(String, String)> {
+    let mut auth = HashMap::new();
+    let mut rest = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if k.starts_with("X-Amz-") {
+            if auth.insert(k, gate_inputs::form::percent_decode(v)?).is_some() {
+                return None;
+            }
+        } else {
+            rest.push(pair);
+        }
+    }
+    let param = |name: &str| auth.get(name).map(String::as_str);
+    if param("X-Amz-Algorithm")? != "AWS4-HMAC-SHA256" || param("X-Amz-SignedHeaders")? != "host" {
+        return None;
+    }
+    let signer = KnownKey::known(param("X-Amz-Credential")?, region, keys)?;
+    let signed_at = sigv4_time(param("X-Amz-Date")?)?;
+    let expires: i64 = param("X-Amz-Expires")?.parse().ok().filter(|s| (1..=604_800).contains(s))?;
+    let age = crate::now().unix() - signed_at.unix();
+    if age < -300 || age > expires {
+        return None;
+    }
+    let host = parts.headers.get("host").and_then(|v| v.to_str().ok())?;
+    let mut url = format!("http://{host}{}", parts.uri.path());
+    if !rest.is_empty() {
+        url = format!("{url}?{}", rest.join("&"));
+    }
+    let mut settings = aws_sigv4::http_request::SigningSettings::default();
+    settings.signature_location = aws_sigv4::http_request::SignatureLocation::QueryParams;
+    settings.expires_in = Some(std::time::Duration::from_secs(u64::try_from(expires).ok()?));
+    let token = param("X-Amz-Security-Token").map(str::to_owned);
+    let expected = signer.sign(parts.method.as_str(), &url, Vec::new(), token, signed_at, settings)?;
+    (expected == param("X-Amz-Signature")?).then(|| signer.identity())
+}
+
+/// A known access key, found from a credential scope
+/// `<key id>/<date>/<region>/lambda/aws4_request` for this URL's region.
+struct KnownKey<'k> {
+    key_id: &'k str,
+    secret: &'k str,
+    account: &'k str,
+    arn: &'k str,
+    region: &'k str,
+}
+
+impl<'k> KnownKey<'k> {
+    fn known(credential: &str, region: &'k str, keys: &'k AccessKeys) -> Option<Self> {
+        let scope: Vec<&str> = credential.split('/').collect();
+        let [key_id, _, key_region, "lambda", "aws4_request"] = scope[..] else { return None };
+        let (key_id, (secret, account, arn)) = keys.get_key_value(key_id)?;
+        (key_region == region).then_some(Self { key_id, secret, account, arn, region })
+    }
+
+    fn identity(&self) -> (String, String) {
+        (self.account.to_owned(), self.arn.to_owned())
+    }
+
+    /// This key's signature of the request, made at `at`.
+    fn sign(
+        &self,
+        method: &str,
+        url: &str,
+        headers: Vec<(&str, &str)>,
+        token: Option<String>,
+        at: gate_core::Timestamp,
+        settings: aws_sigv4::http_request::SigningSettings,
+    ) -> Option<String> {
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(at.unix()).ok()?);
+        let identity =
+            aws_credential_types::Credentials::new(self.key_id, self.secret, token, None, "function-url")
+                .into();
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region(self.region)
+            .name("lambda")
+            .time(at)
+            .settings(settings)
+            .build()
+            .ok()?
+            .into();
+        let body = aws_sigv4::http_request::SignableBody::Bytes(&[]);
+        let request =
+            aws_sigv4::http_request::SignableRequest::new(method, url, headers.into_iter(), body).ok()?;
+        Some(aws_sigv4::http_request::sign(request, &params).ok()?.into_parts().1)
+    }
+}
+
+/// SigV4's time, `20261122T120000Z`.
+fn sigv4_time(stamp: &str) -> Option<gate_core::Timestamp> {
+    let (d, t) = stamp.split_once('T')?;
+    let (d, t) = (d.get(..8)?, t.get(..6)?);
+    let rfc3339 = format!("{}-{}-{}T{}:{}:{}Z", &d[..4], &d[4..6], &d[6..], &t[..2], &t[2..4], &t[4..]);
+    rfc3339.parse().ok()
 }
 
 fn plain(status: u16, text: &'static str) -> Response<Full<Bytes>> {

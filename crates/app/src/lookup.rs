@@ -1,17 +1,23 @@
 //! What consumers and operators may ask: endpoints by account or service,
-//! one endpoint with its request's status, and the service catalogue. A
-//! consumer only ever sees its own account; asking for another is refused,
-//! and another account's endpoint is reported as not found, so ids of other
-//! accounts cannot be probed.
+//! one endpoint with its request's status, and the service catalogue with
+//! what a request from the account would meet. A consumer only ever sees
+//! its own account; asking for another is refused, and another account's
+//! endpoint is reported as not found, so ids of other accounts cannot be
+//! probed.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use gate_core::caller::Caller;
-use gate_core::{AccountId, EndpointId, RegistryEntry, RequestRecord, ServiceId};
+use gate_core::{
+    AccountId, EndpointId, Membership, OnExpiry, Outcome, Principal, RegistryEntry, RequestRecord,
+    RequestState, ServiceId, Timestamp,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::PortError;
-use crate::ports::{Audit, AuditKind, Catalogue, Registry, Requests, ServiceInfo};
+use crate::organizations::Placements;
+use crate::ports::{Audit, AuditKind, Catalogue, PolicySource, Registry, Requests, ServiceInfo};
 
 #[derive(Clone)]
 pub struct Lookup {
@@ -19,6 +25,10 @@ pub struct Lookup {
     pub requests: Arc<dyn Requests>,
     pub audit: Arc<dyn Audit>,
     pub catalogue: Arc<dyn Catalogue>,
+    /// The policies and allow entries, for what a request would meet.
+    pub policies: Arc<dyn PolicySource>,
+    /// Accounts' places in the organization, when OU entries are in use.
+    pub placements: Option<Arc<Placements>>,
     /// The services Endpoint Gate publishes to consumers.
     pub services: Vec<ServiceId>,
 }
@@ -75,6 +85,38 @@ pub struct RequestView {
     pub decided_at: String,
     /// Whom Endpoint Gate asked to review it, and when.
     pub notified: Vec<String>,
+    /// When a review still waiting runs out, and what happens then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_ends: Option<String>,
+}
+
+/// A published service and what a request from the account would meet.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceOffer {
+    #[serde(flatten)]
+    pub service: ServiceInfo,
+    /// The decision for a request whose VPC CIDRs trouble no rule.
+    pub for_account: Outcome,
+    /// The service's CIDR rules can still send a request to review or
+    /// reject it, whatever `for_account` says.
+    pub cidrs_checked: bool,
+    /// Why, in the consumer's wording.
+    pub reasons: Vec<String>,
+}
+
+impl ServiceOffer {
+    /// What a request from the account meets, in a consumer's words.
+    pub fn verdict(&self) -> &'static str {
+        match (self.service.acceptance_required, self.for_account, self.cidrs_checked) {
+            (false, _, _) => "accepted by AWS at once (no acceptance required)",
+            (true, Outcome::Accept, false) => "accepted automatically",
+            (true, Outcome::Accept, true) => {
+                "accepted automatically if your VPC's CIDRs pass the service's checks"
+            }
+            (true, Outcome::Review, _) => "reviewed by the provider's approvers",
+            (true, Outcome::Reject, _) => "rejected",
+        }
+    }
 }
 
 impl Lookup {
@@ -84,14 +126,7 @@ impl Lookup {
         filter: &Filter,
     ) -> Result<Vec<RegistryEntry>, LookupError> {
         if !caller.operator {
-            if let Some(asked) = filter.account
-                && asked != caller.account
-            {
-                return Err(LookupError::Forbidden(format!(
-                    "you can look up your own account ({}) only",
-                    caller.account
-                )));
-            }
+            own_account(caller, filter.account)?;
             let mine = self.registry.by_account(caller.account, filter.history).await?;
             return Ok(mine
                 .into_iter()
@@ -114,6 +149,7 @@ impl Lookup {
         &self,
         caller: &Caller,
         endpoint: &EndpointId,
+        now: Timestamp,
     ) -> Result<EndpointView, LookupError> {
         let not_found = || LookupError::NotFound(format!("no endpoint {endpoint} in your account"));
         let entry = self.registry.get(endpoint).await?;
@@ -125,7 +161,7 @@ impl Lookup {
             Some(_) => {}
         }
         let request = match record {
-            Some(r) => Some(self.request_view(r, caller.operator).await?),
+            Some(r) => Some(self.request_view(r, caller.operator, now).await?),
             None => None,
         };
         let changes = self
@@ -140,7 +176,12 @@ impl Lookup {
 
     /// The request in words; a consumer gets the consumer wording of each
     /// reason, which names no other tenant and no allowlist note.
-    async fn request_view(&self, r: RequestRecord, operator: bool) -> Result<RequestView, PortError> {
+    async fn request_view(
+        &self,
+        r: RequestRecord,
+        operator: bool,
+        now: Timestamp,
+    ) -> Result<RequestView, PortError> {
         let notified = self
             .audit
             .history(&r.endpoint)
@@ -149,6 +190,7 @@ impl Lookup {
             .filter(|e| e.kind == AuditKind::Notified)
             .map(|e| format!("{} at {}", e.detail, e.at))
             .collect();
+        let review_ends = self.review_ends(&r, now).await?;
         Ok(RequestView {
             state: r.state.to_string(),
             reasons: r
@@ -159,11 +201,72 @@ impl Lookup {
             decided_by: r.actor,
             decided_at: r.decided_at.to_string(),
             notified,
+            review_ends,
         })
     }
 
-    /// The published services: what to put in CreateVpcEndpoint.
-    pub async fn services(&self) -> Result<Vec<ServiceInfo>, LookupError> {
-        Ok(self.catalogue.services(&self.services).await?)
+    /// When a review that still waits runs out, from its service's policy.
+    async fn review_ends(&self, r: &RequestRecord, now: Timestamp) -> Result<Option<String>, PortError> {
+        if r.state != RequestState::Review || r.expired_at.is_some() {
+            return Ok(None);
+        }
+        let book = self.policies.load_book(&[(r.service.clone(), Principal::Account(r.owner))]).await?;
+        Ok(book.policy_for(&r.service).map(|p| {
+            let ends = r.decided_at.plus_secs(p.policy.approval_ttl_secs);
+            let then = match p.policy.on_expiry {
+                OnExpiry::Reject => "it is rejected and may be requested again",
+                OnExpiry::KeepPending => "it stays pending and an answer still counts",
+            };
+            if ends <= now {
+                format!("the review ran out at {ends}; {then}")
+            } else {
+                format!("{ends}; then {then}")
+            }
+        }))
+    }
+
+    /// The published services, what to put in CreateVpcEndpoint for each,
+    /// and what a request from `account` (the caller's by default) would
+    /// meet now: one read of the policy book for them all.
+    pub async fn services(
+        &self,
+        caller: &Caller,
+        account: Option<AccountId>,
+        now: Timestamp,
+    ) -> Result<Vec<ServiceOffer>, LookupError> {
+        if !caller.operator {
+            own_account(caller, account)?;
+        }
+        let account = account.unwrap_or(caller.account);
+        let services = self.catalogue.services(&self.services).await?;
+        let membership = match &self.placements {
+            Some(p) => p.membership(account, now).await,
+            None => Membership::NotConfigured,
+        };
+        let memberships = HashMap::from([(account, membership.clone())]);
+        let pairs = crate::decide::book_pairs(services.iter().map(|s| (&s.id, account)), &memberships);
+        let book = self.policies.load_book(&pairs).await?;
+        Ok(services
+            .into_iter()
+            .map(|service| {
+                let offer = gate_core::offer(&book, &service.id, account, &membership, now);
+                ServiceOffer {
+                    for_account: offer.decision.outcome,
+                    cidrs_checked: offer.cidrs_matter,
+                    reasons: offer.decision.reasons.iter().map(gate_core::Reason::for_consumer).collect(),
+                    service,
+                }
+            })
+            .collect())
+    }
+}
+
+/// A consumer asks about its own account only.
+fn own_account(caller: &Caller, asked: Option<AccountId>) -> Result<(), LookupError> {
+    match asked {
+        Some(asked) if asked != caller.account => {
+            Err(LookupError::Forbidden(format!("you can look up your own account ({}) only", caller.account)))
+        }
+        _ => Ok(()),
     }
 }

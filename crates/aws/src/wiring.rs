@@ -196,12 +196,16 @@ impl Wiring {
         }
     }
 
-    pub fn lookup(&self, services: Vec<ServiceId>) -> Lookup {
+    /// Looking up; with `placements`, the catalogue says what OU and
+    /// organization entries give an account.
+    pub fn lookup(&self, services: Vec<ServiceId>, placements: Option<Arc<Placements>>) -> Lookup {
         Lookup {
             registry: self.store.clone(),
             requests: self.store.clone(),
             audit: self.store.clone(),
             catalogue: Arc::new(Ec2Catalogue::new(aws_sdk_ec2::Client::new(&self.sdk))),
+            policies: self.store.clone(),
+            placements,
             services,
         }
     }

@@ -129,10 +129,30 @@ pub enum Command {
         #[command(flatten)]
         remote: LookupArgs,
     },
-    /// The published endpoint services and the names consumers connect to.
+    /// The published endpoint services, the names consumers connect to, and
+    /// what a request from your account (or --account's) would meet.
     Services {
         #[arg(long)]
         service: Vec<ServiceId>,
+        /// The consumer account to answer for (operators; consumers see their own).
+        #[arg(long)]
+        account: Option<AccountId>,
+        #[command(flatten)]
+        remote: LookupArgs,
+    },
+    /// Open the lookup page in a browser: your endpoints and DNS names, your
+    /// requests and why they wait, and the services you can connect to. The
+    /// link is signed with your AWS credentials and works for --expires.
+    Open {
+        /// One endpoint's page instead of the overview.
+        #[arg(long)]
+        endpoint: Option<EndpointId>,
+        /// How long the link works: 1m to 1h.
+        #[arg(long, default_value = "15m", value_parser = crate::consumer::parse_lifetime)]
+        expires: std::time::Duration,
+        /// Print the link instead of starting a browser.
+        #[arg(long)]
+        print: bool,
         #[command(flatten)]
         remote: LookupArgs,
     },

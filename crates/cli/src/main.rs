@@ -15,21 +15,20 @@ use clap::{CommandFactory, Parser};
 use gate_app::Verdict;
 use gate_app::consumer_topic::ConsumerTopic;
 use gate_app::explain::explain;
-use gate_app::lookup::{EndpointView, Filter};
+use gate_app::lookup::Filter;
 use gate_app::ports::LiveConfig;
-use gate_app::ports::{Audit, ConfigStore, Connections, Requests, ServiceInfo};
+use gate_app::ports::{Audit, ConfigStore, Connections, Requests};
 use gate_app::subscriptions::ReviewTopic;
 use gate_aws::wiring::Wiring;
 use gate_aws::{DynamoStore, Ec2Connections, SnsConsumerTopic, SnsReviewTopic};
-use gate_cli::answer::{Given, answer, caller, operator};
-use gate_cli::args::{Cli, Command, Output, TopicArgs};
-use gate_cli::failure::{Failure, api_failure, invalid, lookup_failure};
+use gate_cli::answer::{Given, answer, caller};
+use gate_cli::args::{Cli, Command, LookupArgs, Output, TopicArgs};
+use gate_cli::consumer::{Asker, Source};
+use gate_cli::failure::{Failure, invalid};
 use gate_cli::file;
 use gate_cli::plan::{self, Plan, SubscriptionPlan};
 use gate_cli::print;
-use gate_cli::registry;
-use gate_cli::remote::LookupApi;
-use gate_core::{Discovery, EndpointId, RegistryEntry, Timestamp};
+use gate_core::{Discovery, EndpointId, ServiceId, Timestamp};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -86,6 +85,15 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         None => None,
     };
     let store = DynamoStore::clone(wiring.store());
+    let asker = |remote: LookupArgs, services: Vec<ServiceId>| Asker {
+        sdk: &sdk,
+        source: match remote.lookup_url {
+            Some(url) => Source::Url(url),
+            None => Source::Table(wiring.lookup(services, placements.clone())),
+        },
+        json,
+        now,
+    };
 
     match cli.command {
         Command::Plan { file, prune, out, detailed_exitcode, topic } => {
@@ -281,47 +289,14 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::Endpoints { account, service, history, remote } => {
-            let filter = Filter { account, service, history };
-            let entries: Vec<RegistryEntry> = match remote.lookup_url {
-                Some(url) => api(&sdk, &url)?
-                    .get("/api/endpoints", &filter_query(&filter))
-                    .await
-                    .map_err(api_failure)?,
-                None => wiring
-                    .lookup(vec![])
-                    .endpoints(&operator(&sdk).await?, &filter)
-                    .await
-                    .map_err(lookup_failure)?,
-            };
-            print(json, &entries, || registry::endpoints_table(&entries));
-            Ok(0)
+            asker(remote, vec![]).endpoints(&Filter { account, service, history }).await
         }
-        Command::Endpoint { endpoint, remote } => {
-            let view: EndpointView = match remote.lookup_url {
-                Some(url) => api(&sdk, &url)?
-                    .get(&format!("/api/endpoints/{endpoint}"), &[])
-                    .await
-                    .map_err(api_failure)?,
-                None => wiring
-                    .lookup(vec![])
-                    .endpoint(&operator(&sdk).await?, &endpoint)
-                    .await
-                    .map_err(lookup_failure)?,
-            };
-            print(json, &view, || registry::endpoint_story(&view));
-            Ok(0)
+        Command::Endpoint { endpoint, remote } => asker(remote, vec![]).endpoint(&endpoint).await,
+        Command::Services { service, account, remote } => {
+            asker(remote, service.clone()).services(&service, account).await
         }
-        Command::Services { service, remote } => {
-            let services: Vec<ServiceInfo> = match remote.lookup_url {
-                Some(url) => {
-                    let all: Vec<ServiceInfo> =
-                        api(&sdk, &url)?.get("/api/services", &[]).await.map_err(api_failure)?;
-                    all.into_iter().filter(|s| service.is_empty() || service.contains(&s.id)).collect()
-                }
-                None => wiring.lookup(service).services().await.map_err(lookup_failure)?,
-            };
-            print(json, &services, || registry::services_table(&services));
-            Ok(0)
+        Command::Open { endpoint, expires, print, remote } => {
+            asker(remote, vec![]).open(endpoint.as_ref(), expires, print).await
         }
         Command::Backfill { service } => {
             let recorder = wiring.recorder(service);
@@ -337,25 +312,6 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Validate { .. } | Command::Completions { .. } => Ok(0),
     }
-}
-
-/// The lookup function's URL, signed as the caller.
-fn api(sdk: &aws_config::SdkConfig, url: &str) -> Result<LookupApi, Failure> {
-    LookupApi::new(sdk, url).map_err(|e| Failure { code: 2, message: e.message })
-}
-
-fn filter_query(filter: &Filter) -> Vec<(&'static str, String)> {
-    let mut query = Vec::new();
-    if let Some(account) = filter.account {
-        query.push(("account", account.to_string()));
-    }
-    if let Some(service) = &filter.service {
-        query.push(("service", service.to_string()));
-    }
-    if filter.history {
-        query.push(("history", "true".to_owned()));
-    }
-    query
 }
 
 /// The consumer topic's subscriptions against the contacts, when the

@@ -3,8 +3,7 @@
 //! service catalogue. Rendering only; the reads go through the lookup use
 //! case with the operator as caller.
 
-use gate_app::lookup::EndpointView;
-use gate_app::ports::ServiceInfo;
+use gate_app::lookup::{EndpointView, ServiceOffer};
 use gate_core::RegistryEntry;
 
 /// Endpoints as a table: one line each, DNS names indented below.
@@ -61,6 +60,9 @@ pub fn endpoint_story(view: &EndpointView) -> String {
         for n in &r.notified {
             s.push_str(&format!("\n  notified: {n}"));
         }
+        if let Some(ends) = &r.review_ends {
+            s.push_str(&format!("\n  review runs until {ends}"));
+        }
     }
     if !view.changes.is_empty() {
         let states: Vec<String> =
@@ -70,20 +72,19 @@ pub fn endpoint_story(view: &EndpointView) -> String {
     s
 }
 
-pub fn services_table(services: &[ServiceInfo]) -> String {
-    if services.is_empty() {
+/// The services, the name to connect to, and what a request from the
+/// account would meet, with why.
+pub fn services_table(offers: &[ServiceOffer]) -> String {
+    if offers.is_empty() {
         return "No endpoint services.".into();
     }
-    let mut s =
-        format!("{:<26} {:<20} {:<10} service name (for CreateVpcEndpoint)", "service", "type", "acceptance");
-    for svc in services {
-        s.push_str(&format!(
-            "\n{:<26} {:<20} {:<10} {}",
-            svc.id.as_str(),
-            svc.kind,
-            if svc.acceptance_required { "required" } else { "automatic" },
-            svc.name
-        ));
+    let mut s = format!("{:<26} {:<20} service name (for CreateVpcEndpoint)", "service", "type");
+    for o in offers {
+        s.push_str(&format!("\n{:<26} {:<20} {}", o.service.id.as_str(), o.service.kind, o.service.name));
+        s.push_str(&format!("\n    for your account: {}", o.verdict()));
+        for reason in &o.reasons {
+            s.push_str(&format!("\n      - {reason}"));
+        }
     }
     s
 }

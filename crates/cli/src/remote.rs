@@ -2,11 +2,15 @@
 //! with SigV4 for the `lambda` service using the caller's own AWS
 //! credentials, as a Function URL with `AWS_IAM` auth requires. The function
 //! decides what the caller may see; the CLI only shows it.
+//!
+//! A browser cannot sign, so `open` hands it a link signed in its query
+//! string (SigV4's other authentication method, IAM User Guide:
+//! "Authentication methods"), valid for minutes.
 
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use gate_app::PortError;
@@ -61,26 +65,66 @@ impl LookupApi {
         Ok(Self { http, base: url.trim_end_matches('/').to_owned(), region: region.to_string(), credentials })
     }
 
+    /// `path?query` under the lookup URL.
+    fn url(&self, path: &str, query: &[(&str, String)]) -> String {
+        let url = format!("{}{path}", self.base);
+        if query.is_empty() {
+            return url;
+        }
+        format!("{url}?{}", encode_pairs(query.iter().map(|(k, v)| (*k, v.as_str()))))
+    }
+
+    async fn credentials(&self) -> Result<aws_credential_types::Credentials, ApiError> {
+        self.credentials
+            .provide_credentials()
+            .await
+            .map_err(|e| ApiError::local(format!("no AWS credentials to sign the request with: {e}")))
+    }
+
+    /// A link to `path?query` that a browser can open for `lifetime`, signed
+    /// in its query string with the caller's credentials; it stops working
+    /// sooner if they expire sooner.
+    pub async fn presign(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        lifetime: Duration,
+    ) -> Result<Presigned, ApiError> {
+        self.presign_at(path, query, lifetime, SystemTime::now()).await
+    }
+
+    /// As [`Self::presign`], signed at `now`.
+    pub async fn presign_at(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        lifetime: Duration,
+        now: SystemTime,
+    ) -> Result<Presigned, ApiError> {
+        let url = self.url(path, query);
+        let credentials = self.credentials().await?;
+        let until = match credentials.expiry() {
+            Some(expiry) if expiry < now + lifetime => expiry,
+            _ => now + lifetime,
+        };
+        let identity: Identity = credentials.into();
+        let (_, params) = signature(&url, &identity, &self.region, now, Some(lifetime))?;
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let signed = encode_pairs(params.iter().map(|(k, v)| (*k, v.as_ref())));
+        Ok(Presigned { url: format!("{url}{sep}{signed}"), until })
+    }
+
     /// GETs `path?query` and reads the JSON answer as `T`.
     pub async fn get<T: DeserializeOwned>(
         &self,
         path: &str,
         query: &[(&str, String)],
     ) -> Result<T, ApiError> {
-        let mut url = format!("{}{path}", self.base);
-        if !query.is_empty() {
-            let pairs: Vec<String> =
-                query.iter().map(|(k, v)| format!("{k}={}", gate_core::link::percent_encode(v))).collect();
-            url = format!("{url}?{}", pairs.join("&"));
-        }
-        let credentials = self
-            .credentials
-            .provide_credentials()
-            .await
-            .map_err(|e| ApiError::local(format!("no AWS credentials to sign the request with: {e}")))?;
-        let identity: Identity = credentials.into();
+        let url = self.url(path, query);
+        let identity: Identity = self.credentials().await?.into();
         let mut request = self.http.get(&url);
-        for (name, value) in signature(&url, &identity, &self.region, SystemTime::now())? {
+        let (headers, _) = signature(&url, &identity, &self.region, SystemTime::now(), None)?;
+        for (name, value) in headers {
             request = request.header(name, value);
         }
         let response = request.send().await.map_err(|e| {
@@ -102,19 +146,43 @@ impl LookupApi {
     }
 }
 
-/// The headers that sign a GET of `url` (no body) for the `lambda` service.
+/// A link a browser opens, and when it stops working.
+#[derive(Debug, Clone)]
+pub struct Presigned {
+    /// Carries a signature and a session token: shown to its owner, never logged.
+    pub url: String,
+    pub until: SystemTime,
+}
+
+fn encode_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    let pairs: Vec<String> =
+        pairs.map(|(k, v)| format!("{k}={}", gate_core::link::percent_encode(v))).collect();
+    pairs.join("&")
+}
+
+type Headers = Vec<(String, String)>;
+type QueryParams = Vec<(&'static str, std::borrow::Cow<'static, str>)>;
+
+/// The signature of a GET of `url` (no body) for the `lambda` service: in
+/// headers, or with `expires_in` in query parameters to add to the URL.
 fn signature(
     url: &str,
     identity: &Identity,
     region: &str,
     at: SystemTime,
-) -> Result<Vec<(String, String)>, ApiError> {
+    expires_in: Option<Duration>,
+) -> Result<(Headers, QueryParams), ApiError> {
+    let mut settings = SigningSettings::default();
+    if expires_in.is_some() {
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = expires_in;
+    }
     let params = v4::SigningParams::builder()
         .identity(identity)
         .region(region)
         .name("lambda")
         .time(at)
-        .settings(SigningSettings::default())
+        .settings(settings)
         .build()
         .map_err(|e| ApiError::local(format!("signing the request failed: {e}")))?
         .into();
@@ -123,7 +191,9 @@ fn signature(
     let (instructions, _) = sign(request, &params)
         .map_err(|e| ApiError::local(format!("signing the request failed: {e}")))?
         .into_parts();
-    Ok(instructions.headers().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
+    let headers = instructions.headers().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+    let (_, query) = instructions.into_parts();
+    Ok((headers, query))
 }
 
 /// What the function said, in words: its `{"error": …}`. A refusal by the

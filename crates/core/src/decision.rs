@@ -207,15 +207,39 @@ fn matched_words(account: AccountId, level: Level, placement: Option<&Placement>
 /// fire only when the account's placement is known.
 pub fn decide(book: &PolicyBook, req: &Request<'_>, now: Timestamp) -> Decision {
     let mut why = Reasons(Vec::new());
-    let account = req.account;
-    let placement = match req.membership {
+    if let Admission::Open { policy, allow } =
+        admit(book, req.service, req.account, req.membership, now, &mut why)
+    {
+        check_cidrs(policy, allow, req, &mut why);
+    }
+    finish(why)
+}
+
+/// Where the allowlist leaves a request before its CIDRs are looked at.
+enum Admission<'b> {
+    /// A deny or a missing policy settled it; the CIDRs cannot change that.
+    Settled,
+    /// The CIDR rules of `policy` still apply, to an account `allow`ed or not.
+    Open { policy: &'b CompiledPolicy, allow: Option<&'b AllowEntry> },
+}
+
+/// The allowlist's part of the decision: entries along the account's
+/// placement, deny before allow, the policy's rule for unlisted accounts.
+fn admit<'b>(
+    book: &'b PolicyBook,
+    service: &ServiceId,
+    account: AccountId,
+    membership: &Membership,
+    now: Timestamp,
+    why: &mut Reasons,
+) -> Admission<'b> {
+    let placement = match membership {
         Membership::Known(p) => Some(p),
         Membership::NotConfigured | Membership::Outside | Membership::Unreadable(_) => None,
     };
-
     // Expired entries count as absent, but people should know they exist.
     let live: Vec<(Level, &AllowEntry)> = book
-        .entries_along(req.service, account, placement)
+        .entries_along(service, account, placement)
         .into_iter()
         .filter(|(_, e)| {
             if e.is_expired(now) {
@@ -244,16 +268,16 @@ pub fn decide(book: &PolicyBook, req: &Request<'_>, now: Timestamp) -> Decision 
             format!("{who} denied for {scope}{}", entry_words(deny)),
             format!("{who} denied for {scope}"),
         );
-        return finish(why);
+        return Admission::Settled;
     }
 
-    let Some(policy) = book.policy_for(req.service) else {
+    let Some(policy) = book.policy_for(service) else {
         why.push(
             Rule::NoPolicy,
             Some(Outcome::Review),
-            format!("no policy for {} and no default (*) policy", req.service),
+            format!("no policy for {service} and no default (*) policy"),
         );
-        return finish(why);
+        return Admission::Settled;
     };
 
     // Entries come most specific first, so the first allow applies.
@@ -282,7 +306,7 @@ pub fn decide(book: &PolicyBook, req: &Request<'_>, now: Timestamp) -> Decision 
             why.push(
                 Rule::Unlisted,
                 Some(pushes),
-                format!("account {account} is not on the allowlist for {}", req.service),
+                format!("account {account} is not on the allowlist for {service}"),
             );
         }
     }
@@ -290,7 +314,7 @@ pub fn decide(book: &PolicyBook, req: &Request<'_>, now: Timestamp) -> Decision 
     // Fail closed: an unreadable organization never helps an accept. Its
     // allows did not fire, and since one of its denies might have, an
     // account's own allow waits for a person.
-    if let Membership::Unreadable(reason) = req.membership {
+    if let Membership::Unreadable(reason) = membership {
         let pushes = allow.is_some().then_some(Outcome::Review);
         let tail = if allow.is_some() { "; an OU or organization deny cannot be ruled out" } else { "" };
         why.push_split(
@@ -301,8 +325,7 @@ pub fn decide(book: &PolicyBook, req: &Request<'_>, now: Timestamp) -> Decision 
         );
     }
 
-    check_cidrs(policy, allow.map(|(_, e)| e), req, &mut why);
-    finish(why)
+    Admission::Open { policy, allow: allow.map(|(_, e)| e) }
 }
 
 /// The consumer's CIDRs: read through its role when possible. Declared
@@ -417,6 +440,9 @@ fn list(cidrs: &[Cidr]) -> String {
     let parts: Vec<String> = cidrs.iter().map(ToString::to_string).collect();
     parts.join(", ")
 }
+
+mod offer;
+pub use offer::{Offer, offer};
 
 #[cfg(test)]
 mod tests;

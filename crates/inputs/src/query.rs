@@ -1,12 +1,31 @@
 //! The lookup function's query strings: `a=1&b=2`, each key at most once,
-//! percent-decoded, no control characters, bounded length.
+//! percent-decoded, no control characters, bounded length. A link opened
+//! in a browser also carries its SigV4 query-string signature, which AWS
+//! checked before the function ran: those parameters are kept apart, and
+//! only the link's lifetime is read from them.
 
-use gate_core::{AccountId, IdError, ServiceId};
+use gate_core::{AccountId, IdError, ServiceId, Timestamp};
 
 use crate::form::percent_decode;
 
-/// Query strings longer than this are refused.
-pub const MAX_QUERY: usize = 1024;
+/// Query strings longer than this are refused. A signed link carries a
+/// session token of a kilobyte or more.
+pub const MAX_QUERY: usize = 8192;
+
+/// The parameters of a SigV4 query-string signature (IAM User Guide,
+/// "Authentication methods": query string parameters).
+const SIGNATURE_PARAMS: [&str; 7] = [
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Date",
+    "X-Amz-Expires",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Signature",
+    "X-Amz-Security-Token",
+];
+
+/// SigV4 allows a signature to last at most seven days.
+const MAX_EXPIRES_SECS: i64 = 7 * 86_400;
 
 /// Why a query string is refused, naming the parameter (cut to 40
 /// characters).
@@ -25,11 +44,17 @@ pub enum QueryError {
     Id(#[from] IdError),
     #[error("history={0:?}: use true or false")]
     History(String),
+    #[error("the link's signature parameter {0} is not what SigV4 writes")]
+    Signature(&'static str),
 }
 
-/// A parsed query string: each key at most once.
+/// A parsed query string: each key at most once, the signature's
+/// parameters apart from the rest.
 #[derive(Debug, Default)]
-pub struct Query(Vec<(String, String)>);
+pub struct Query {
+    params: Vec<(String, String)>,
+    signature: Vec<(String, String)>,
+}
 
 /// Parses `a=1&b=2`; refuses long, badly escaped or repeated parameters.
 pub fn parse_query(raw: &str) -> Result<Query, QueryError> {
@@ -48,7 +73,19 @@ pub fn parse_query(raw: &str) -> Result<Query, QueryError> {
         }
         out.push((k, v));
     }
-    Ok(Query(out))
+    let (signature, params) = out.into_iter().partition(|(k, _)| SIGNATURE_PARAMS.contains(&k.as_str()));
+    Ok(Query { params, signature })
+}
+
+/// SigV4's basic ISO 8601 time, `20261201T120000Z`.
+fn sigv4_time(s: &str) -> Option<Timestamp> {
+    let digits = |r: std::ops::Range<usize>| s.get(r).filter(|d| d.bytes().all(|b| b.is_ascii_digit()));
+    if s.len() != 16 || s.as_bytes()[8] != b'T' || !s.ends_with('Z') {
+        return None;
+    }
+    let (y, mo, d) = (digits(0..4)?, digits(4..6)?, digits(6..8)?);
+    let (h, mi, sec) = (digits(9..11)?, digits(11..13)?, digits(13..15)?);
+    format!("{y}-{mo}-{d}T{h}:{mi}:{sec}Z").parse().ok()
 }
 
 fn short(s: &str) -> String {
@@ -57,11 +94,12 @@ fn short(s: &str) -> String {
 
 impl Query {
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
+    /// Refuses parameters other than `allowed`; a signature's are always allowed.
     pub fn only(&self, allowed: &[&str]) -> Result<(), QueryError> {
-        match self.0.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+        match self.params.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
             Some((k, _)) => Err(QueryError::Unknown(short(k))),
             None => Ok(()),
         }
@@ -73,6 +111,23 @@ impl Query {
 
     pub fn service(&self) -> Result<Option<ServiceId>, QueryError> {
         Ok(self.get("service").map(str::parse).transpose()?)
+    }
+
+    /// When a link signed in its query string stops working: `X-Amz-Date`
+    /// (`20261201T120000Z`) plus `X-Amz-Expires` seconds. `None` for a
+    /// request signed in its headers.
+    pub fn link_expires(&self) -> Result<Option<Timestamp>, QueryError> {
+        let param = |name| self.signature.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let (Some(date), Some(expires)) = (param("X-Amz-Date"), param("X-Amz-Expires")) else {
+            return Ok(None);
+        };
+        let signed = sigv4_time(date).ok_or(QueryError::Signature("X-Amz-Date"))?;
+        let secs = expires
+            .parse::<i64>()
+            .ok()
+            .filter(|s| (1..=MAX_EXPIRES_SECS).contains(s))
+            .ok_or(QueryError::Signature("X-Amz-Expires"))?;
+        Ok(Some(signed.plus_secs(secs)))
     }
 
     pub fn history(&self) -> Result<bool, QueryError> {
@@ -96,7 +151,7 @@ mod tests {
         assert!(q.history().expect("history"));
         assert!(q.only(&["account", "history"]).is_ok());
         assert!(q.only(&["account"]).is_err());
-        for bad in ["a=1&a=2", "a=%zz", "a=%0d", &"a=".repeat(600)] {
+        for bad in ["a=1&a=2", "a=%zz", "a=%0d", &"a=".repeat(MAX_QUERY)] {
             assert!(parse_query(bad).is_err(), "{bad}");
         }
     }
@@ -124,11 +179,54 @@ mod tests {
         assert_eq!(long, Err(QueryError::TooLong));
     }
 
+    const SIGNED: &str = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAEXAMPLE%2F20261201%2Fus-east-1%2Flambda%2Faws4_request\
+        &X-Amz-Date=20261201T120000Z&X-Amz-Expires=900&X-Amz-SignedHeaders=host&X-Amz-Security-Token=IQoJb3JpZ2luX2VjE%2B%2F%3D\
+        &X-Amz-Signature=0f1e2d";
+
+    #[test]
+    fn a_signed_link_keeps_its_signature_apart_and_says_when_it_ends() {
+        let q = parse_query(&format!("history=true&{SIGNED}")).expect("valid");
+        assert!(q.only(&["history"]).is_ok(), "the signature's parameters are not the route's");
+        assert_eq!(q.get("X-Amz-Signature"), None, "the signature is never read as a parameter");
+        let ends = q.link_expires().expect("valid").expect("signed in the query");
+        assert_eq!(ends.to_string(), "2026-12-01T12:15:00Z");
+        assert_eq!(parse_query("history=true").expect("valid").link_expires(), Ok(None));
+    }
+
+    #[test]
+    fn a_forged_lifetime_is_refused_by_name() {
+        let cases = [
+            ("X-Amz-Date=2026-12-01T12:00:00Z&X-Amz-Expires=900", "X-Amz-Date"),
+            ("X-Amz-Date=20261301T120000Z&X-Amz-Expires=900", "X-Amz-Date"),
+            ("X-Amz-Date=2026120１T12000Z&X-Amz-Expires=900", "X-Amz-Date"),
+            ("X-Amz-Date=20261201T120000Z&X-Amz-Expires=604801", "X-Amz-Expires"),
+            ("X-Amz-Date=20261201T120000Z&X-Amz-Expires=-5", "X-Amz-Expires"),
+            ("X-Amz-Date=20261201T120000Z&X-Amz-Expires=9e9", "X-Amz-Expires"),
+        ];
+        for (raw, named) in cases {
+            let q = parse_query(raw).expect("well encoded");
+            assert_eq!(q.link_expires(), Err(QueryError::Signature(named)), "{raw}");
+        }
+        let twice = parse_query("X-Amz-Signature=a&X-Amz-Signature=b").map(|_| ());
+        assert_eq!(twice, Err(QueryError::Repeated("X-Amz-Signature".into())));
+        let lookalike = parse_query("x-amz-signature=a").expect("valid");
+        assert_eq!(lookalike.only(&[]), Err(QueryError::Unknown("x-amz-signature".into())));
+    }
+
     proptest! {
         #[test]
         fn never_panics(s in "\\PC{0,300}") {
             if let Ok(q) = parse_query(&s) {
-                let _ = (q.account(), q.service(), q.history(), q.only(&["account"]));
+                let _ = (q.account(), q.service(), q.history(), q.only(&["account"]), q.link_expires());
+            }
+        }
+
+        #[test]
+        fn a_signature_time_never_panics(date in "\\PC{0,20}", expires in "\\PC{0,8}") {
+            let enc = |s: &str| s.bytes().map(|b| format!("%{b:02X}")).collect::<String>();
+            let raw = format!("X-Amz-Date={}&X-Amz-Expires={}", enc(&date), enc(&expires));
+            if let Ok(q) = parse_query(&raw) {
+                let _ = q.link_expires();
             }
         }
     }

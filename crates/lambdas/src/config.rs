@@ -96,6 +96,15 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         Some(arn)
     }
 
+    /// The read-only Organizations role, for OU and organization entries.
+    pub fn organizations_role(&mut self) -> Option<String> {
+        let arn = self.optional("ORGANIZATIONS_ROLE_ARN")?;
+        if !(arn.starts_with("arn:") && arn.contains(":role/")) {
+            self.problems.push(format!("ORGANIZATIONS_ROLE_ARN={arn:?} is not an IAM role ARN"));
+        }
+        Some(arn)
+    }
+
     /// Slack, when `SLACK_SECRET_ARN` is set.
     pub fn slack(&mut self) -> Option<SlackConfig> {
         let secret_arn = self.optional("SLACK_SECRET_ARN")?;
@@ -160,12 +169,7 @@ impl DecideConfig {
         let table_name = env.required("TABLE_NAME");
         let consumer_topic_arn = env.consumer_topic();
         let review_topic_arn = env.required("REVIEW_TOPIC_ARN");
-        let organizations_role_arn = env.optional("ORGANIZATIONS_ROLE_ARN");
-        if let Some(arn) =
-            organizations_role_arn.as_deref().filter(|a| !(a.starts_with("arn:") && a.contains(":role/")))
-        {
-            env.problem(format!("ORGANIZATIONS_ROLE_ARN={arn:?} is not an IAM role ARN"));
-        }
+        let organizations_role_arn = env.organizations_role();
         if !review_topic_arn.is_empty() && !review_topic_arn.starts_with("arn:") {
             env.problem(format!("REVIEW_TOPIC_ARN={review_topic_arn:?} is not an ARN"));
         }
@@ -294,11 +298,14 @@ pub struct LookupConfig {
     pub service_ids: Vec<ServiceId>,
     /// IAM roles or users who see every account (role sessions included).
     pub operator_arns: Vec<String>,
+    /// The read-only Organizations role: the catalogue then says what OU
+    /// and organization entries give the caller's account.
+    pub organizations_role_arn: Option<String>,
 }
 
 impl LookupConfig {
     pub const REQUIRED: &'static [&'static str] = &["TABLE_NAME"];
-    pub const OPTIONAL: &'static [&'static str] = &["SERVICE_IDS", "OPERATOR_ARNS"];
+    pub const OPTIONAL: &'static [&'static str] = &["SERVICE_IDS", "OPERATOR_ARNS", "ORGANIZATIONS_ROLE_ARN"];
 
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|k| std::env::var(k).ok())
@@ -317,8 +324,9 @@ impl LookupConfig {
                 env.problem(format!("OPERATOR_ARNS: {arn:?} is not an IAM role or user ARN"));
             }
         }
+        let organizations_role_arn = env.organizations_role();
         env.finish()?;
-        Ok(Self { table_name, service_ids, operator_arns })
+        Ok(Self { table_name, service_ids, operator_arns, organizations_role_arn })
     }
 }
 

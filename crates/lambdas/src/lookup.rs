@@ -1,27 +1,33 @@
 //! The `lookup` function behind a Function URL with IAM auth: consumers see
 //! their endpoints, DNS names and request status; operators see everything.
 //!
-//! | route                      | answer                                     |
-//! |----------------------------|--------------------------------------------|
-//! | `GET /`                    | the page: your endpoints and the catalogue |
-//! | `GET /api/endpoints`       | `?account=&service=&history=true`          |
-//! | `GET /api/endpoints/<vpce>`| one endpoint, its request, its changes     |
-//! | `GET /api/services`        | the service catalogue                      |
+//! | route                      | answer                                        |
+//! |----------------------------|-----------------------------------------------|
+//! | `GET /`                    | the page: your endpoints, requests, catalogue |
+//! | `GET /endpoints/<vpce>`    | the page of one endpoint                      |
+//! | `GET /api/endpoints`       | `?account=&service=&history=true`             |
+//! | `GET /api/endpoints/<vpce>`| one endpoint, its request, its changes        |
+//! | `GET /api/services`        | the catalogue, and what your account meets    |
 //!
 //! The caller's account is the one AWS verified the signature for
-//! (`requestContext.authorizer.iam`), never a parameter.
+//! (`requestContext.authorizer.iam`), never a parameter. A browser comes in
+//! with a link signed in its query string (`endpoint-gate open`); the page
+//! holds everything on one page, since a link it carried would be unsigned.
+
+use std::time::SystemTime;
 
 use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
 use aws_lambda_events::http::HeaderValue;
 use gate_app::lookup::{Filter, Lookup, LookupError};
 use gate_aws::wiring::Wiring;
 use gate_core::caller::Caller;
+use gate_core::{EndpointId, Timestamp};
 use gate_inputs::query::{Query, QueryError, parse_query};
 use serde::Serialize;
 
 use crate::config::LookupConfig;
 use crate::lookup_page;
-use crate::pages::html;
+use crate::pages::{Page, html};
 
 #[derive(Debug)]
 pub struct LookupFn {
@@ -30,11 +36,26 @@ pub struct LookupFn {
 }
 
 impl LookupFn {
-    pub fn build(config: &LookupConfig, wiring: &Wiring) -> Self {
-        Self { lookup: wiring.lookup(config.service_ids.clone()), operators: config.operator_arns.clone() }
+    pub async fn build(config: &LookupConfig, wiring: &Wiring) -> Self {
+        let placements = match &config.organizations_role_arn {
+            Some(arn) => Some(wiring.placements(arn).await),
+            None => None,
+        };
+        Self {
+            lookup: wiring.lookup(config.service_ids.clone(), placements),
+            operators: config.operator_arns.clone(),
+        }
     }
 
     pub async fn handle(&self, req: LambdaFunctionUrlRequest) -> LambdaFunctionUrlResponse {
+        self.handle_at(req, Timestamp::from(SystemTime::now())).await
+    }
+
+    pub async fn handle_at(
+        &self,
+        req: LambdaFunctionUrlRequest,
+        now: Timestamp,
+    ) -> LambdaFunctionUrlResponse {
         let method = req.request_context.http.method.as_deref().unwrap_or_default().to_ascii_uppercase();
         let path = req.raw_path.as_deref().unwrap_or("/").to_owned();
         let iam = req.request_context.authorizer.as_ref().and_then(|a| a.iam.as_ref());
@@ -46,19 +67,28 @@ impl LookupFn {
             ),
             None => Err("the request is not signed (the Function URL must use AWS_IAM auth)".to_owned()),
         };
+        // The pages answer a browser in HTML, the API in JSON.
+        let page = !path.starts_with("/api/");
+        let refuse = |status: i64, error: String| {
+            if page {
+                html(status, Page::message("Endpoint Gate", &error))
+            } else {
+                json(status, &Problem { error })
+            }
+        };
         let caller = match caller {
             Ok(c) => c,
-            Err(why) => return json(401, &Problem { error: why }),
+            Err(why) => return refuse(401, why),
         };
         if method != "GET" {
-            return json(405, &Problem { error: "lookup only answers GET".into() });
+            return refuse(405, "lookup only answers GET".into());
         }
         let query = match parse_query(req.raw_query_string.as_deref().unwrap_or_default()) {
             Ok(q) => q,
-            Err(why) => return json(400, &Problem { error: why.to_string() }),
+            Err(why) => return refuse(400, why.to_string()),
         };
         tracing::info!(caller = caller.arn, account = %caller.account, operator = caller.operator, path, "lookup");
-        match self.route(&caller, &path, &query).await {
+        match self.route(&caller, &path, &query, now).await {
             Ok(response) => response,
             Err(e) => {
                 let status = match &e {
@@ -67,13 +97,10 @@ impl LookupFn {
                     LookupError::NotFound(_) => 404,
                     LookupError::Port(p) => {
                         tracing::error!(error = %p.chain(), "lookup failed");
-                        return json(
-                            503,
-                            &Problem { error: "the registry could not be read; try again".into() },
-                        );
+                        return refuse(503, "the registry could not be read; try again".into());
                     }
                 };
-                json(status, &Problem { error: e.to_string() })
+                refuse(status, e.to_string())
             }
         }
     }
@@ -83,6 +110,7 @@ impl LookupFn {
         caller: &Caller,
         path: &str,
         query: &Query,
+        now: Timestamp,
     ) -> Result<LambdaFunctionUrlResponse, LookupError> {
         match path {
             "/" => {
@@ -95,10 +123,13 @@ impl LookupFn {
                 let endpoints = self.lookup.endpoints(caller, &filter).await?;
                 let mut views = Vec::new();
                 for e in endpoints.iter().filter(|e| e.state != gate_core::ConnectionState::Available) {
-                    views.push(self.lookup.endpoint(caller, &e.endpoint).await?);
+                    views.push(self.lookup.endpoint(caller, &e.endpoint, now).await?);
                 }
-                let services = self.lookup.services().await?;
-                Ok(html(200, lookup_page::page(caller, filter.account, &endpoints, &views, &services)))
+                let offers = self.lookup.services(caller, filter.account, now).await?;
+                let link = bad(query.link_expires())?;
+                let page =
+                    lookup_page::Overview { account: filter.account, endpoints: &endpoints, waiting: &views };
+                Ok(html(200, lookup_page::page(caller, &page, &offers, link)))
             }
             "/api/endpoints" => {
                 bad(query.only(&["account", "service", "history"]))?;
@@ -110,23 +141,31 @@ impl LookupFn {
                 Ok(json(200, &self.lookup.endpoints(caller, &filter).await?))
             }
             "/api/services" => {
-                bad(query.only(&[]))?;
-                Ok(json(200, &self.lookup.services().await?))
+                bad(query.only(&["account"]))?;
+                Ok(json(200, &self.lookup.services(caller, bad(query.account())?, now).await?))
             }
-            _ => match path.strip_prefix("/api/endpoints/") {
-                Some(id) => {
+            _ => {
+                if let Some(id) = path.strip_prefix("/api/endpoints/") {
                     bad(query.only(&[]))?;
-                    let endpoint =
-                        id.parse().map_err(|e: gate_core::IdError| LookupError::BadRequest(e.to_string()))?;
-                    Ok(json(200, &self.lookup.endpoint(caller, &endpoint).await?))
+                    return Ok(json(200, &self.lookup.endpoint(caller, &endpoint_id(id)?, now).await?));
                 }
-                None => Err(LookupError::NotFound(format!(
+                if let Some(id) = path.strip_prefix("/endpoints/") {
+                    bad(query.only(&[]))?;
+                    let view = self.lookup.endpoint(caller, &endpoint_id(id)?, now).await?;
+                    let link = bad(query.link_expires())?;
+                    return Ok(html(200, lookup_page::endpoint_page(caller, &view, link)));
+                }
+                Err(LookupError::NotFound(format!(
                     "no route {:?}",
                     path.chars().take(80).collect::<String>()
-                ))),
-            },
+                )))
+            }
         }
     }
+}
+
+fn endpoint_id(id: &str) -> Result<EndpointId, LookupError> {
+    id.parse().map_err(|e: gate_core::IdError| LookupError::BadRequest(e.to_string()))
 }
 
 #[derive(Serialize)]

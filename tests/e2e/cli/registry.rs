@@ -55,9 +55,9 @@ async fn backfill_then_look_up_endpoints_dns_names_and_services() {
     let (code, _, err) = cli(&table, &["endpoint", "vpce-0000000000000dead"]);
     assert_eq!(code, 4, "{err}");
 
-    let (code, out, _) = cli(&table, &["services", "--service", &service.id]);
-    assert_eq!(code, 0);
-    assert!(out.contains(&service.name) && out.contains("required"), "{out}");
+    let (code, out, err) = cli(&table, &["services", "--service", &service.id, "--account", "280000000001"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&service.name) && out.contains("for your account: reviewed"), "{out}");
 
     let (code, _, err) = cli(&table, &["endpoints"]);
     assert_eq!(code, 2, "an unfiltered listing is refused: {err}");
@@ -89,14 +89,18 @@ async fn consumers_ask_the_lookup_url_with_their_own_signed_requests() {
     accept.send().await.expect("accept");
     assert_eq!(cli(&table, &["backfill", "--service", &service.id]).0, 0);
 
-    let lookup = Arc::new(LookupFn::build(
-        &LookupConfig {
-            table_name: table.clone(),
-            service_ids: vec![service.id.parse().expect("id")],
-            operator_arns: vec![],
-        },
-        &Wiring::new(&local.sdk, &table),
-    ));
+    let lookup = Arc::new(
+        LookupFn::build(
+            &LookupConfig {
+                table_name: table.clone(),
+                service_ids: vec![service.id.parse().expect("id")],
+                operator_arns: vec![],
+                organizations_role_arn: None,
+            },
+            &Wiring::new(&local.sdk, &table),
+        )
+        .await,
+    );
     let handler: Handler = Arc::new(move |event| {
         let lookup = lookup.clone();
         Box::pin(async move { lookup.handle(event).await })
@@ -131,6 +135,49 @@ async fn consumers_ask_the_lookup_url_with_their_own_signed_requests() {
     assert_eq!(view["entry"]["state"], "available", "{out}");
     let (code, out, _) = ask(&["services"], &env_a);
     assert!(code == 0 && out.contains(&service.name), "{out}");
+    assert!(out.contains("for your account: reviewed by the provider's approvers"), "{out}");
+    let (code, out, _) = ask(&["--output", "json", "services"], &env_a);
+    let offers: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!((code, &offers[0]["for_account"]), (0, &serde_json::json!("review")), "{out}");
+
+    // The browser's way in: a link signed in its query string, no headers.
+    let (code, link, err) = ask(&["open", "--print", "--expires", "5m"], &env_a);
+    assert_eq!(code, 0, "{err}");
+    let link = link.trim();
+    assert!(link.contains("X-Amz-Expires=300") && err.contains("works until"), "{link} {err}");
+    let http = reqwest::Client::new();
+    let get = |url: String| {
+        let http = http.clone();
+        async move {
+            let r = http.get(url).send().await.expect("answers");
+            (r.status().as_u16(), r.text().await.expect("body"))
+        }
+    };
+    let (status, page) = get(link.to_owned()).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains(&ea) && page.contains(".vpce.amazonaws.com") && !page.contains(&eb), "{page}");
+    assert!(page.contains(&service.name) && page.contains("This link works until"), "{page}");
+    // The signature covers the path and every parameter: a changed link is refused before lookup runs.
+    let tampered = [
+        link.replace("/?", &format!("/endpoints/{eb}?")),
+        format!("{link}&account={B}"),
+        link.replace("X-Amz-Signature=", "X-Amz-Signature=0"),
+        link.replace(&format!("AKIA{A}"), &format!("AKIA{B}")),
+    ];
+    for url in tampered {
+        let (status, body) = get(url.clone()).await;
+        assert_eq!(status, 403, "{url}: {body}");
+        assert!(!body.contains(&eb), "{body}");
+    }
+    // A signed link to B's endpoint shows nothing of it.
+    let (code, link, err) = ask(&["open", "--print", "--endpoint", &eb], &env_a);
+    assert_eq!(code, 0, "{err}");
+    let (status, page) = get(link.trim().to_owned()).await;
+    assert_eq!(status, 404, "{page}");
+    assert!(page.contains("no endpoint") && !page.contains(B), "{page}");
+    let (code, _, err) = ask(&["open", "--print", "--expires", "2h"], &env_a);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("\"2h\"") && err.contains("1h"), "{err}");
 
     // Another account's data, through every route: refused, never shown.
     let (code, out, err) = ask(&["endpoints", "--account", B], &env_a);

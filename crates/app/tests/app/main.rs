@@ -3,6 +3,7 @@
 // Fixtures that fail to build are test bugs: fail the test at once.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod catalogue;
 mod decide;
 mod explain;
 mod notices;

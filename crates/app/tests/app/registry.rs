@@ -229,6 +229,8 @@ async fn a_consumer_sees_only_its_own_account_through_every_route() {
             acceptance_required: true,
             state: "Available".into(),
         }])),
+        policies: Arc::new(InMemoryPolicies::default()),
+        placements: None,
         services: vec![SVC.parse().expect("svc")],
     };
     let a = caller(A, false);
@@ -243,11 +245,13 @@ async fn a_consumer_sees_only_its_own_account_through_every_route() {
         lookup.endpoints(&a, &Filter { account: Some(B.parse().expect("acct")), ..Filter::default() }).await;
     assert!(matches!(asked_b, Err(LookupError::Forbidden(_))), "{asked_b:?}");
     for n in [2, 3, 99] {
-        let got = lookup.endpoint(&a, &endpoint(n)).await;
+        let got = lookup.endpoint(&a, &endpoint(n), now()).await;
         assert!(matches!(got, Err(LookupError::NotFound(_))), "endpoint {n}: {got:?}");
     }
-    assert!(lookup.endpoint(&a, &endpoint(1)).await.is_ok());
-    assert_eq!(lookup.services().await.expect("catalogue").len(), 1);
+    assert!(lookup.endpoint(&a, &endpoint(1), now()).await.is_ok());
+    assert_eq!(lookup.services(&a, None, now()).await.expect("catalogue").len(), 1);
+    let b_offers = lookup.services(&a, Some(B.parse().expect("acct")), now()).await;
+    assert!(matches!(b_offers, Err(LookupError::Forbidden(_))), "what B meets is B's: {b_offers:?}");
 
     let ops = caller("123456789012", true);
     assert_eq!(
@@ -258,7 +262,7 @@ async fn a_consumer_sees_only_its_own_account_through_every_route() {
             .len(),
         2
     );
-    assert!(lookup.endpoint(&ops, &endpoint(2)).await.is_ok());
+    assert!(lookup.endpoint(&ops, &endpoint(2), now()).await.is_ok());
     assert!(
         matches!(lookup.endpoints(&ops, &Filter::default()).await, Err(LookupError::BadRequest(_))),
         "no scans"
@@ -305,10 +309,12 @@ async fn a_consumer_reads_why_it_was_rejected_without_another_tenants_data() {
         requests: w.requests.clone(),
         audit: w.audit.clone(),
         catalogue: Arc::new(StaticCatalogue(vec![])),
+        policies: Arc::new(InMemoryPolicies::default()),
+        placements: None,
         services: vec![SVC.parse().expect("svc")],
     };
 
-    let seen = lookup.endpoint(&caller(A, false), &endpoint(2)).await.expect("its own endpoint");
+    let seen = lookup.endpoint(&caller(A, false), &endpoint(2), now()).await.expect("its own endpoint");
     let request = seen.request.expect("decided");
     assert_eq!(request.state, "rejected");
     let text = serde_json::to_string(&(&request, &seen.entry)).expect("json");
@@ -317,7 +323,8 @@ async fn a_consumer_reads_why_it_was_rejected_without_another_tenants_data() {
     }
     assert!(text.contains("overlaps another consumer's CIDR"), "{text}");
 
-    let ops = lookup.endpoint(&caller("123456789012", true), &endpoint(2)).await.expect("operators see all");
+    let ops =
+        lookup.endpoint(&caller("123456789012", true), &endpoint(2), now()).await.expect("operators see all");
     let text = ops.request.expect("decided").reasons.join("; ");
     assert!(text.contains(B) && text.contains(endpoint(1).as_str()), "{text}");
 }

@@ -69,6 +69,8 @@ async fn world_where(dns_name: impl Fn(u32) -> String, service_name: &str) -> Lo
             acceptance_required: true,
             state: "Available".into(),
         }])),
+        policies: Arc::new(InMemoryPolicies::default()),
+        placements: None,
         services: vec![SVC.parse().expect("svc")],
     };
     LookupFn { lookup, operators: vec![format!("arn:aws:iam::{PROVIDER}:role/NetOps")] }
@@ -108,10 +110,13 @@ async fn account_a_never_sees_account_b_through_any_route() {
         ("/api/endpoints", format!("account={A}"), 200),
         ("/api/endpoints/x", String::new(), 400),
         ("/api/services", String::new(), 200),
+        ("/api/services", format!("account={B}"), 403),
+        ("/endpoints/x", String::new(), 400),
     ];
     let mut routes = routes;
     for id in &b_ids {
         routes.push((Box::leak(format!("/api/endpoints/{id}").into_boxed_str()), String::new(), 404));
+        routes.push((Box::leak(format!("/endpoints/{id}").into_boxed_str()), String::new(), 404));
     }
     for (path, query, status) in routes {
         let r = f.handle(get(path, &query, as_a())).await;
@@ -147,7 +152,7 @@ async fn operators_see_every_account_but_not_by_scanning() {
 #[tokio::test]
 async fn unsigned_and_hostile_requests_are_refused_by_name() {
     let f = world().await;
-    let long = "a=".to_owned() + &"x".repeat(2000);
+    let long = "a=".to_owned() + &"x".repeat(9000);
     let cases: Vec<(LambdaFunctionUrlRequest, i64, &str)> = vec![
         (get("/api/endpoints", "", None), 401, "not signed"),
         (get("/api/endpoints", "", Some(("", "arn:aws:iam::1:user/x"))), 401, "not signed by an AWS account"),
@@ -163,6 +168,9 @@ async fn unsigned_and_hostile_requests_are_refused_by_name() {
         (get("/api/endpoints/vpce-../../etc", "", as_a()), 400, ""),
         (get("/admin", "", as_a()), 404, "no route"),
         (get("/api/services", "x=1", as_a()), 400, "unknown query parameter"),
+        (get("/", "X-Amz-Date=20261301T000000Z&X-Amz-Expires=60", as_a()), 400, "X-Amz-Date"),
+        (get("/", "x-amz-signature=1", as_a()), 400, "unknown query parameter"),
+        (get("/", "", None), 401, "not signed"),
         (
             {
                 let mut r = get("/api/endpoints", "", as_a());
@@ -176,11 +184,16 @@ async fn unsigned_and_hostile_requests_are_refused_by_name() {
     assert!(cases.len() >= 15);
     for (req, status, needle) in cases {
         let what = format!("{:?}?{:?}", req.raw_path, req.raw_query_string);
+        let api = req.raw_path.as_deref().is_some_and(|p| p.starts_with("/api/"));
         let r = f.handle(req).await;
         assert_eq!(r.status_code, status, "{what}: {:?}", r.body);
         let body = r.body.unwrap_or_default();
         assert!(body.contains(needle), "{what}: {body}");
-        assert!(serde_json::from_str::<serde_json::Value>(&body).is_ok(), "{what}: errors are JSON");
+        if api {
+            assert!(serde_json::from_str::<serde_json::Value>(&body).is_ok(), "{what}: API errors are JSON");
+        } else {
+            assert!(body.starts_with("<!doctype html>"), "{what}: a browser gets a page: {body}");
+        }
     }
 }
 
@@ -225,6 +238,7 @@ async fn every_lookup_sample_event_gets_its_answer() {
         ("signed-services.json", 200, "com.amazonaws.vpce"),
         ("signed-another-account.json", 403, "your own account"),
         ("malformed-query.json", 400, "account"),
+        ("presigned-page.json", 200, "This link works until 2026-11-22T12:15:00Z"),
         ("unsigned.json", 401, "not signed"),
     ];
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/lookup");

@@ -96,4 +96,42 @@ proptest! {
         }
         prop_assert!(!d.reasons.is_empty());
     }
+
+    /// The catalogue's promise: a VPC that troubles no rule gets exactly
+    /// the offer; any VPC gets the offer when the CIDRs do not matter, and
+    /// never an easier outcome when they do.
+    #[test]
+    fn an_offer_is_what_deciding_does(
+        p in arb_policy(),
+        entries in arb_entries(),
+        vpc in prop::sample::select(vec!["10.1.0.0/16", "192.168.1.0/24", "172.20.0.0/16"]),
+        readable in any::<bool>(),
+        unreadable_org in any::<bool>(),
+    ) {
+        let membership =
+            if unreadable_org { Membership::Unreadable("throttled".into()) } else { Membership::NotConfigured };
+        let book = PolicyBook::new(vec![p.clone()], entries.clone());
+        let offer = offer(&book, &svc(), ACCT.parse().expect("valid"), &membership, t(NOW));
+        let decided = |discovery: Discovery, others: Vec<(&'static str, &'static str)>| run(&Case {
+            name: "prop",
+            policies: vec![p.clone()],
+            entries: entries.clone(),
+            discovery,
+            others,
+            outcome: Outcome::Accept,
+            membership: membership.clone(),
+            fired: vec![],
+        });
+
+        let clean = decided(read(&["192.168.77.0/24"]), vec![]);
+        prop_assert_eq!(clean.outcome, offer.decision.outcome, "{}", clean.summary());
+
+        let discovery = if readable { read(&[vpc]) } else { Discovery::Unavailable("role refused".into()) };
+        let any = decided(discovery, vec![("192.168.1.0/24", "another consumer")]);
+        if offer.cidrs_matter {
+            prop_assert!(severity(any.outcome) >= severity(offer.decision.outcome), "{}", any.summary());
+        } else {
+            prop_assert_eq!(any.outcome, offer.decision.outcome, "{}", any.summary());
+        }
+    }
 }
