@@ -43,7 +43,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.stamp-checkov$(CHECKOV_VERSION)
 SAM_STAMP := $(SAM_VENV)/.stamp-samcli$(SAM_CLI_VERSION)
 
 INFRA_TEMPLATE := infra/template.yaml
-INFRA_TEMPLATES := $(INFRA_TEMPLATE) infra/consumer-role.yaml infra/organizations-role.yaml
+INFRA_TEMPLATES := $(INFRA_TEMPLATE) infra/consumer-role.yaml infra/organizations-role.yaml infra/consumer-forwarding.yaml
 
 # sam build output under target/ (git-ignored, removed by cargo clean).
 SAM_BUILD_DIR := target/sam/build

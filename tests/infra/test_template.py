@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "template.yaml"
 CONSUMER_ROLE = ROOT / "infra" / "consumer-role.yaml"
 ORGANIZATIONS_ROLE = ROOT / "infra" / "organizations-role.yaml"
-TEMPLATES = [TEMPLATE, CONSUMER_ROLE, ORGANIZATIONS_ROLE]
+CONSUMER_FORWARDING = ROOT / "infra" / "consumer-forwarding.yaml"
+TEMPLATES = [TEMPLATE, CONSUMER_ROLE, ORGANIZATIONS_ROLE, CONSUMER_FORWARDING]
 
 # ---------------------------------------------------------------------------
 # Per function (logical id in infra/template.yaml), the variables its
@@ -947,6 +948,38 @@ def test_create_vpc_endpoint_rule_takes_only_endpoints_to_endpoint_services() ->
         other = copy.deepcopy(event)
         other["detail"]["requestParameters"]["CreateVpcEndpointRequest"]["ServiceName"] = name
         assert not pattern_matches(pattern, other), name
+
+
+def forwarding(**params: Any) -> dict[str, dict]:
+    return Evaluator(load(CONSUMER_FORWARDING), {"ProviderAccountId": "111122223333", **params}).resolved_resources()
+
+
+def test_the_consumer_kit_forwards_what_the_provider_rule_takes_and_nothing_else() -> None:
+    provider_pattern = cloudtrail_rules(provider(SERVICES_ONE).resolved_resources())["DecideFunctionCreateVpcEndpoint"]
+    rule = forwarding()["ForwardCreateVpcEndpoint"]["Properties"]
+    assert rule["EventPattern"] == provider_pattern, "the two patterns drifted apart"
+    event = sample("decide/cloudtrail-create-vpc-endpoint.json")
+    assert pattern_matches(rule["EventPattern"], {**event, "account": "555566667777"})
+    s3 = copy.deepcopy(event)
+    s3["detail"]["requestParameters"]["CreateVpcEndpointRequest"]["ServiceName"] = "com.amazonaws.us-east-1.s3"
+    assert not pattern_matches(rule["EventPattern"], s3), "endpoints to AWS services stay home"
+
+
+def test_the_consumer_kit_puts_events_only_on_the_providers_default_bus() -> None:
+    for params, region in (({}, PSEUDO["AWS::Region"]), ({"ProviderRegion": "us-east-1"}, "us-east-1")):
+        resources = forwarding(**params)
+        bus = f"arn:aws:events:{region}:111122223333:event-bus/default"
+        (target,) = resources["ForwardCreateVpcEndpoint"]["Properties"]["Targets"]
+        assert target["Arn"] == bus and target["RoleArn"] == "<ForwardingRole.Arn>", target
+        role = resources["ForwardingRole"]["Properties"]
+        (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+        assert trust["Principal"] == {"Service": "events.amazonaws.com"}
+        assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": PSEUDO["AWS::AccountId"]}}
+        grants = [st for _, st in statements(role["Policies"])]
+        assert grants == [{"Effect": "Allow", "Action": "events:PutEvents", "Resource": bus}], grants
+    spec = load(CONSUMER_FORWARDING)["Parameters"]["ProviderRegion"]
+    for bad in ("us-east-1a", "*", "arn:aws:events"):
+        assert not re.fullmatch(spec["AllowedPattern"], bad), bad
 
 
 # ------------------------------------------- respond's writes (issue 13)
