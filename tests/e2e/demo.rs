@@ -122,7 +122,9 @@ fn the_demo_tells_all_five_outcomes() -> Result<()> {
         .unwrap_or_default();
     assert!(page.contains("the browser gets HTTP 200"), "{text}");
     assert!(
-        page.contains("available") && page.contains("by endpoint-gate") && page.contains(".vpce.amazonaws.com"),
+        page.contains("available")
+            && page.contains("by endpoint-gate")
+            && page.contains(".vpce.amazonaws.com"),
         "A's endpoint and its DNS names: {text}"
     );
     assert!(page.contains("For your account") && page.contains("accepted automatically"), "{text}");

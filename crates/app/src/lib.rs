@@ -15,6 +15,7 @@ pub mod memory;
 pub mod notices;
 pub mod organizations;
 pub mod ports;
+pub mod principals;
 pub mod record;
 pub mod report;
 pub mod review;

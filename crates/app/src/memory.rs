@@ -7,15 +7,15 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use gate_core::{
     AccountId, Action, AllowEntry, Cidr, Connection, ConnectionState, Contact, Discovery, EndpointId, Notice,
-    NoticeKind, OuId, Placement, PolicyBook, Principal, RegistryEntry, RequestRecord, RequestState,
-    ServiceId, ServicePolicy, SlackMessage, Timestamp,
+    NoticeKind, Placement, PolicyBook, Principal, RegistryEntry, RequestRecord, RequestState, ServiceId,
+    ServicePolicy, SlackMessage, Timestamp,
 };
 
 use crate::error::PortError;
 use crate::ports::{
     Audience, Audit, AuditEvent, Catalogue, Checkpoints, Connections, ConsumerNetworks, ContactBook,
     NoticeLedger, NoticeSender, Notifier, Nudge, Organizations, Page, PolicySource, Posted, Refused,
-    Registry, Requests, ServiceInfo, SlackReplies, SlackReply,
+    Registry, Requests, ServiceInfo, ServicePermissions, SlackReplies, SlackReply,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -518,10 +518,51 @@ impl Organizations for InMemoryOrganizations {
         Ok(lock(&self.placements).get(&account).cloned())
     }
 
-    async fn accounts_under(&self, ou: &OuId) -> Result<usize, PortError> {
+    async fn members(&self, group: &Principal) -> Result<Vec<AccountId>, PortError> {
         if let Some(why) = lock(&self.fail).clone() {
             return Err(PortError::plain(why, false));
         }
-        Ok(lock(&self.placements).values().filter(|p| p.path.iter().any(|s| &s.id == ou)).count())
+        let placements = lock(&self.placements);
+        let mut out: Vec<AccountId> = placements
+            .iter()
+            .filter(|(account, p)| match group {
+                Principal::Account(a) => a == *account,
+                Principal::Ou(ou) => p.path.iter().any(|s| &s.id == ou),
+                Principal::Organization(org) => &p.org == org,
+            })
+            .map(|(account, _)| *account)
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+}
+
+/// Allowed principals per service, as EC2 keeps them; `fail` fails every call.
+#[derive(Debug, Default)]
+pub struct InMemoryPermissions {
+    pub allowed: Mutex<HashMap<ServiceId, Vec<String>>>,
+    pub fail: Mutex<bool>,
+    pub changes: Mutex<usize>,
+}
+
+#[async_trait]
+impl ServicePermissions for InMemoryPermissions {
+    async fn allowed(&self, service: &ServiceId) -> Result<Vec<String>, PortError> {
+        if *lock(&self.fail) {
+            return Err(PortError::plain("DescribeVpcEndpointServicePermissions refused", true));
+        }
+        Ok(lock(&self.allowed).get(service).cloned().unwrap_or_default())
+    }
+
+    async fn change(&self, service: &ServiceId, add: &[String], remove: &[String]) -> Result<(), PortError> {
+        if *lock(&self.fail) {
+            return Err(PortError::plain("ModifyVpcEndpointServicePermissions refused", true));
+        }
+        *lock(&self.changes) += 1;
+        let mut all = lock(&self.allowed);
+        let list = all.entry(service.clone()).or_default();
+        list.retain(|p| !remove.contains(p));
+        list.extend(add.iter().filter(|p| !list.contains(p)).cloned().collect::<Vec<_>>());
+        Ok(())
     }
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use gate_core::{
     AccountId, Action, AllowEntry, Cidr, Connection, Contact, Discovery, EndpointId, Notice, NoticeKind,
-    OuId, Outcome, Placement, PolicyBook, Principal, RegistryEntry, RequestRecord, Scope, ServiceId,
-    ServicePolicy, SlackMessage, Timestamp,
+    Outcome, Placement, PolicyBook, Principal, RegistryEntry, RequestRecord, Scope, ServiceId, ServicePolicy,
+    SlackMessage, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -109,8 +109,20 @@ pub trait Organizations: Send + Sync {
     /// `Err` for any failure (denied, throttled, not in use): the caller
     /// decides without OU entries, never with a guess.
     async fn placement(&self, account: AccountId) -> Result<Option<Placement>, PortError>;
-    /// How many accounts are in the OU and every OU below it now.
-    async fn accounts_under(&self, ou: &OuId) -> Result<usize, PortError>;
+    /// The accounts of an OU (and every OU below it) or of the
+    /// organization, now; an account entry is itself. Another
+    /// organization's id has no members here.
+    async fn members(&self, group: &Principal) -> Result<Vec<AccountId>, PortError>;
+}
+
+/// Who may create an endpoint to a service at all: EC2's allowed
+/// principals (`DescribeVpcEndpointServicePermissions`,
+/// `ModifyVpcEndpointServicePermissions`).
+#[async_trait]
+pub trait ServicePermissions: Send + Sync {
+    /// The principal ARNs allowed now (`*` for everyone).
+    async fn allowed(&self, service: &ServiceId) -> Result<Vec<String>, PortError>;
+    async fn change(&self, service: &ServiceId, add: &[String], remove: &[String]) -> Result<(), PortError>;
 }
 
 /// What deciding a batch of connections reads before anything else: their

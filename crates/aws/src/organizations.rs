@@ -39,7 +39,7 @@ use aws_sdk_organizations::Client;
 use aws_sdk_organizations::types::ParentType;
 use gate_app::PortError;
 use gate_app::ports::Organizations;
-use gate_core::{AccountId, OrgId, OuId, OuStep, Placement};
+use gate_core::{AccountId, OrgId, OuId, OuStep, Placement, Principal};
 use tokio::sync::Mutex;
 
 use crate::error::{code, port_error};
@@ -167,8 +167,8 @@ impl AwsOrganizations {
         Ok(ou)
     }
 
-    async fn count_under(&self, ou: &OuId) -> Result<usize, PortError> {
-        let mut total = 0;
+    async fn accounts_under(&self, ou: &OuId) -> Result<Vec<AccountId>, PortError> {
+        let mut members = Vec::new();
         let mut todo = vec![ou.clone()];
         while let Some(next) = todo.pop() {
             let accounts: Vec<_> = self
@@ -180,7 +180,12 @@ impl AwsOrganizations {
                 .try_collect()
                 .await
                 .map_err(|e| port_error(format!("ListAccountsForParent {next} failed"), e))?;
-            total += accounts.iter().map(|p| p.accounts().len()).sum::<usize>();
+            for listed in accounts.iter().flat_map(|p| p.accounts()) {
+                let id = listed.id().unwrap_or_default();
+                members.push(
+                    id.parse().map_err(|e| invalid(format!("an account under {next} has a bad id: {e}")))?,
+                );
+            }
             let pages: Vec<_> = self
                 .client
                 .list_organizational_units_for_parent()
@@ -195,7 +200,27 @@ impl AwsOrganizations {
                 todo.push(id.parse().map_err(|e| invalid(format!("an OU under {next} has a bad id: {e}")))?);
             }
         }
-        Ok(total)
+        Ok(members)
+    }
+
+    /// Every account of the organization (`ListAccounts`, every page).
+    async fn all_accounts(&self) -> Result<Vec<AccountId>, PortError> {
+        let pages: Vec<_> = self
+            .client
+            .list_accounts()
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| port_error("ListAccounts failed", e))?;
+        pages
+            .iter()
+            .flat_map(|p| p.accounts())
+            .map(|a| {
+                let id = a.id().unwrap_or_default();
+                id.parse().map_err(|e| invalid(format!("ListAccounts gave a bad account id: {e}")))
+            })
+            .collect()
     }
 }
 
@@ -221,7 +246,12 @@ impl Organizations for AwsOrganizations {
         Ok(Some(Placement { org, path }))
     }
 
-    async fn accounts_under(&self, ou: &OuId) -> Result<usize, PortError> {
-        self.count_under(ou).await
+    async fn members(&self, group: &Principal) -> Result<Vec<AccountId>, PortError> {
+        match group {
+            Principal::Account(a) => Ok(vec![*a]),
+            Principal::Ou(ou) => self.accounts_under(ou).await,
+            Principal::Organization(org) if *org == self.org_id().await? => self.all_accounts().await,
+            Principal::Organization(_) => Ok(Vec::new()),
+        }
     }
 }

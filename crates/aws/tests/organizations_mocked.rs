@@ -217,7 +217,8 @@ async fn accounts_under_an_ou_include_every_ou_below_it() {
             .then_output(ous(&[])),
     ];
     let client = mock_client!(aws_sdk_organizations, RuleMode::MatchAny, &rules);
-    let n =
-        AwsOrganizations::new(client).accounts_under(&WORKLOADS.parse().expect("ou")).await.expect("counts");
-    assert_eq!(n, 3);
+    let ou = gate_core::Principal::Ou(WORKLOADS.parse().expect("ou"));
+    let members = AwsOrganizations::new(client).members(&ou).await.expect("lists");
+    let ids: Vec<String> = members.iter().map(ToString::to_string).collect();
+    assert_eq!(ids, ["210000000001", "210000000002", "210000000003"]);
 }

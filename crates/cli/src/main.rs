@@ -20,7 +20,7 @@ use gate_app::ports::LiveConfig;
 use gate_app::ports::{Audit, ConfigStore, Connections, Requests};
 use gate_app::subscriptions::ReviewTopic;
 use gate_aws::wiring::Wiring;
-use gate_aws::{DynamoStore, Ec2Connections, SnsConsumerTopic, SnsReviewTopic};
+use gate_aws::{DynamoStore, Ec2Connections, Ec2ServicePermissions, SnsConsumerTopic, SnsReviewTopic};
 use gate_cli::answer::{Given, answer, caller};
 use gate_cli::args::{Cli, Command, LookupArgs, Output, TopicArgs};
 use gate_cli::consumer::{Asker, Source};
@@ -102,6 +102,8 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             let mut plan = plan::plan(&desired, &live, prune, &caller(&sdk).await?, now);
             plan.subscriptions = plan_topic(&sdk, &topic, &desired, &live, prune).await?;
             plan.consumer_subscriptions = plan_consumer_topic(&sdk, &topic, &desired, &live, prune).await?;
+            plan.principals =
+                plan_principals(&sdk, &desired, cli.organizations_role_arn.as_deref(), now).await;
             if let Some(arn) = &cli.organizations_role_arn {
                 let orgs = gate_aws::AwsOrganizations::assuming(&sdk, arn).await;
                 plan.coverage = plan::coverage(&desired, &orgs).await;
@@ -132,6 +134,8 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                     plan.subscriptions = plan_topic(&sdk, &topic, &desired, &live, prune).await?;
                     plan.consumer_subscriptions =
                         plan_consumer_topic(&sdk, &topic, &desired, &live, prune).await?;
+                    plan.principals =
+                        plan_principals(&sdk, &desired, cli.organizations_role_arn.as_deref(), now).await;
                     plan
                 }
                 (None, None) => {
@@ -164,6 +168,22 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                 }
                 (applied, _) => applied,
             };
+            let applied = match applied {
+                Ok(mut done) if !plan.principals.is_empty() => {
+                    let permissions = Ec2ServicePermissions::new(aws_sdk_ec2::Client::new(&sdk));
+                    match gate_app::principals::apply(&plan.principals, &permissions).await {
+                        Ok(services) => {
+                            done.principals = services;
+                            Ok(done)
+                        }
+                        Err((services, e)) => {
+                            done.principals = services;
+                            Err((done, e))
+                        }
+                    }
+                }
+                applied => applied,
+            };
             match applied {
                 Ok(done) => {
                     print(json, &done, || {
@@ -176,6 +196,9 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                         }
                         for email in &done.refiltered {
                             s.push_str(&format!("\n{email}'s subscription now filters on its own accounts"));
+                        }
+                        for service in &done.principals {
+                            s.push_str(&format!("\n{service}: allowed principals set"));
                         }
                         for c in &done.conflicts {
                             s.push_str(&format!(
@@ -190,6 +213,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                     let mut applied: Vec<String> = done.applied.iter().map(ToString::to_string).collect();
                     applied.extend(done.subscribed.iter().map(|a| format!("subscription {a}")));
                     applied.extend(done.unsubscribed.iter().map(|a| format!("removal of {a}")));
+                    applied.extend(done.principals.iter().map(|s| format!("principals of {s}")));
                     // The stack's topic policy refuses Subscribe to all but its OperatorArns.
                     let hint = if e.chain().contains("AuthorizationError") {
                         "\nthe review topic admits subscriptions only from the stack's OperatorArns: \
@@ -312,6 +336,26 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Validate { .. } | Command::Completions { .. } => Ok(0),
     }
+}
+
+/// The allowed principals of the services whose policy names them, read
+/// from EC2 (and Organizations for OU entries, through the role when given).
+async fn plan_principals(
+    sdk: &aws_config::SdkConfig,
+    desired: &file::Desired,
+    organizations_role: Option<&str>,
+    now: Timestamp,
+) -> Vec<plan::PrincipalsPlan> {
+    if desired.principals.is_empty() {
+        return Vec::new();
+    }
+    let orgs = match organizations_role {
+        Some(arn) => Some(gate_aws::AwsOrganizations::assuming(sdk, arn).await),
+        None => None,
+    };
+    let orgs = orgs.as_ref().map(|o| o as &dyn gate_app::ports::Organizations);
+    let permissions = Ec2ServicePermissions::new(aws_sdk_ec2::Client::new(sdk));
+    gate_app::principals::plan(&desired.principals, &desired.entries, orgs, &permissions, now).await
 }
 
 /// The consumer topic's subscriptions against the contacts, when the

@@ -233,6 +233,14 @@ impl Scope {
             Scope::Service(s) => s.as_str(),
         }
     }
+
+    /// Whether an entry of this scope applies to `service`.
+    pub fn covers(&self, service: &ServiceId) -> bool {
+        match self {
+            Scope::Any => true,
+            Scope::Service(s) => s == service,
+        }
+    }
 }
 
 impl FromStr for Scope {

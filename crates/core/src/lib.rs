@@ -9,6 +9,7 @@ pub mod id;
 pub mod link;
 pub mod notice;
 pub mod policy;
+pub mod principals;
 pub mod registry;
 pub mod request;
 pub mod slack;

@@ -10,6 +10,7 @@ pub mod decide_event;
 pub mod form;
 pub mod link;
 pub mod policy_file;
+mod policy_principals;
 pub mod query;
 pub mod record_event;
 pub mod slack;

@@ -16,6 +16,9 @@
 //!     approval_ttl: 3d             # s, m, h, d
 //!     reminder_interval: 1d
 //!     on_expiry: keep_pending      # reject | keep_pending
+//!   - service: vpce-svc-…
+//!     principals: allowlist        # or "*" or [arn:aws:iam::<account>:root, …]: who may
+//!                                  # create an endpoint at all (apply sets it in EC2)
 //! allow:
 //!   - account: "210000000001"      # or ou: ou-… (that OU and every OU below it)
 //!                                  # or organization: o-…; exactly one of the three
@@ -39,11 +42,14 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use gate_core::principals::PrincipalsSpec;
 use gate_core::{
     AccountId, AllowEntry, Cidr, Contact, DeclaredCidrs, Effect, OnExpiry, OrgId, OuId, OverlapMode,
-    Principal, ProtectedRange, Scope, ServicePolicy, Timestamp, UnknownCidr, Unlisted,
+    Principal, ProtectedRange, Scope, ServiceId, ServicePolicy, Timestamp, UnknownCidr, Unlisted,
 };
 use serde::{Deserialize, Deserializer};
+
+use crate::policy_principals::{PrincipalsDoc, principals};
 
 /// One problem in a policy file, where it is: the file, the line when
 /// known, and what is wrong with which value.
@@ -72,6 +78,8 @@ pub struct Desired {
     pub entries: Vec<AllowEntry>,
     /// One per account, from `contacts:` and the entries' `contact:`.
     pub contacts: Vec<Contact>,
+    /// The services whose allowed principals the file manages.
+    pub principals: Vec<(ServiceId, PrincipalsSpec)>,
 }
 
 #[derive(Deserialize)]
@@ -117,6 +125,7 @@ struct PolicyDoc {
     approval_ttl: Option<Seconds>,
     reminder_interval: Option<Seconds>,
     on_expiry: Option<OnExpiry>,
+    principals: Option<PrincipalsDoc>,
 }
 
 #[derive(Deserialize)]
@@ -224,6 +233,7 @@ pub fn parse(file: &str, text: &str, now: Timestamp) -> Result<Desired, Vec<File
     docs.sort_by_key(|(i, p)| (p.service != Scope::Any, *i));
     let mut star: Option<ServicePolicy> = None;
     let mut policies: Vec<ServicePolicy> = Vec::new();
+    let mut managed_principals = Vec::new();
     let mut seen_policies: HashMap<Scope, usize> = HashMap::new();
     for (i, p) in docs {
         let line = policy_lines.get(i).copied();
@@ -236,6 +246,17 @@ pub fn parse(file: &str, text: &str, now: Timestamp) -> Result<Desired, Vec<File
                 ),
             ));
             continue;
+        }
+        match (p.principals, &p.service) {
+            (None, _) => {}
+            (Some(_), Scope::Any) => errors.push(err(
+                line,
+                format!("policies[{i}] (service *): principals belong to one service's policy"),
+            )),
+            (Some(doc), Scope::Service(service)) => match principals(doc) {
+                Ok(spec) => managed_principals.push((service.clone(), spec)),
+                Err(e) => errors.push(err(line, format!("policies[{i}] (service {service}): {e}"))),
+            },
         }
         let base = star.clone().unwrap_or_else(|| ServicePolicy::cautious(p.service.clone()));
         let protected = p
@@ -357,7 +378,11 @@ pub fn parse(file: &str, text: &str, now: Timestamp) -> Result<Desired, Vec<File
         contacts.push((contact, what, contact_lines.get(i).copied()));
     }
     let contacts = check_contacts(contacts, &entries, &mut |line, message| errors.push(err(line, message)));
-    if errors.is_empty() { Ok(Desired { policies, entries, contacts }) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(Desired { policies, entries, contacts, principals: managed_principals })
+    } else {
+        Err(errors)
+    }
 }
 
 /// One contact per account, with valid addresses, for an account some
@@ -492,6 +517,31 @@ allow:
         assert_eq!(d.policies[1].approval_ttl_secs, 2 * 86_400);
         assert_eq!(d.entries[0].scope, Scope::Any);
         assert_eq!(d.entries[1].effect, Effect::Deny);
+    }
+
+    #[test]
+    fn a_service_may_manage_its_allowed_principals_and_star_may_not() {
+        let file = "policies:\n  - service: vpce-svc-0abc1234def567890\n    principals: allowlist\n\
+                    \x20 - service: vpce-svc-0fff1234def567890\n    principals: [\"arn:aws:iam::210000000001:root\"]\n";
+        let d = parse("p.yaml", file, now()).expect("valid");
+        let specs: Vec<&PrincipalsSpec> = d.principals.iter().map(|(_, p)| p).collect();
+        assert_eq!(specs[0], &PrincipalsSpec::Allowlist);
+        assert_eq!(specs[1], &PrincipalsSpec::Listed(vec!["arn:aws:iam::210000000001:root".into()]));
+        assert!(parse("p.yaml", GOOD, now()).expect("valid").principals.is_empty(), "unmanaged unless named");
+
+        let star = parse("p.yaml", "policies:\n  - service: \"*\"\n    principals: \"*\"\n", now());
+        let e = star.expect_err("star").remove(0).to_string();
+        assert_eq!(e, "p.yaml:2: policies[0] (service *): principals belong to one service's policy");
+        let bad = parse(
+            "p.yaml",
+            "policies:\n  - service: vpce-svc-0abc1234def567890\n    principals: all\n",
+            now(),
+        );
+        let e = bad.expect_err("bad word").remove(0).to_string();
+        assert!(
+            e.starts_with("p.yaml:2: policies[0] (service vpce-svc-0abc1234def567890): principals \"all\""),
+            "{e}"
+        );
     }
 
     #[test]

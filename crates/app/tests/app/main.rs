@@ -8,5 +8,6 @@ mod decide;
 mod explain;
 mod notices;
 mod organizations;
+mod principals;
 mod registry;
 mod sweeps;

@@ -37,6 +37,9 @@ impl fmt::Display for Plan {
         if let Some(subs) = &self.consumer_subscriptions {
             write!(f, "{subs}")?;
         }
+        for p in &self.principals {
+            principals(p, f)?;
+        }
         for c in &self.coverage {
             match (c.accounts, &c.error) {
                 (Some(1), _) => writeln!(f, "  OU {} covers 1 account now", c.ou)?,
@@ -62,6 +65,11 @@ impl fmt::Display for Plan {
             .consumer_subscriptions
             .as_ref()
             .map(|s| (s.subscribe.len(), s.refilter.len(), s.unsubscribe.len()));
+        if !self.principals.is_empty() {
+            let add: usize = self.principals.iter().map(|p| p.add.len()).sum();
+            let remove: usize = self.principals.iter().map(|p| p.remove.len()).sum();
+            write!(f, "; {add} principal(s) to allow, {remove} to remove")?;
+        }
         match (review, consumers) {
             (None, None) => write!(f, "."),
             (Some((add, _, remove)), None) => {
@@ -74,6 +82,20 @@ impl fmt::Display for Plan {
             }
         }
     }
+}
+
+/// A service's allowed principals: who EC2 lets create an endpoint at all.
+fn principals(p: &PrincipalsPlan, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    if let Some(why) = &p.error {
+        return writeln!(f, "! principals of {}: not planned, nothing changes ({why})", p.service);
+    }
+    for arn in &p.add {
+        writeln!(f, "+ principal {arn} of {}", p.service)?;
+    }
+    for arn in &p.remove {
+        writeln!(f, "- principal {arn} of {}", p.service)?;
+    }
+    Ok(())
 }
 
 impl fmt::Display for SubscriptionPlan {

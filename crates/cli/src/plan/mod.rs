@@ -12,6 +12,7 @@ use std::fmt;
 
 use gate_app::PortError;
 use gate_app::ports::{ConfigStore, LiveConfig, Organizations};
+pub use gate_app::principals::PrincipalsPlan;
 use gate_app::subscriptions::{ReviewTopic, Subscription, audit, email_approvers};
 use gate_core::{AccountId, AllowEntry, Contact, OuId, Principal, Scope, ServicePolicy, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -91,6 +92,9 @@ pub struct Plan {
     /// Organizations is configured.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub coverage: Vec<Coverage>,
+    /// The allowed principals of the services whose policy names them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub principals: Vec<PrincipalsPlan>,
 }
 
 /// The accounts an OU entry covers now: the OU and every OU below it.
@@ -119,8 +123,8 @@ pub async fn coverage(desired: &Desired, orgs: &dyn Organizations) -> Vec<Covera
     ous.dedup();
     let mut out = Vec::new();
     for ou in ous {
-        out.push(match orgs.accounts_under(ou).await {
-            Ok(n) => Coverage { ou: ou.clone(), accounts: Some(n), error: None },
+        out.push(match orgs.members(&Principal::Ou(ou.clone())).await {
+            Ok(members) => Coverage { ou: ou.clone(), accounts: Some(members.len()), error: None },
             Err(e) => Coverage { ou: ou.clone(), accounts: None, error: Some(e.what) },
         });
     }
@@ -132,6 +136,7 @@ impl Plan {
         self.changes.is_empty()
             && self.subscriptions.as_ref().is_none_or(SubscriptionPlan::is_empty)
             && self.consumer_subscriptions.as_ref().is_none_or(ConsumerSubscriptionPlan::is_empty)
+            && self.principals.iter().all(PrincipalsPlan::is_empty)
     }
 }
 
@@ -391,6 +396,9 @@ pub struct Applied {
     /// Contacts' subscriptions whose filter was set right.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub refiltered: Vec<String>,
+    /// Services whose allowed principals were set.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub principals: Vec<gate_core::ServiceId>,
 }
 
 /// Makes the review topic's subscriptions what the plan says: after the
