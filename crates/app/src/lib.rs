@@ -18,6 +18,7 @@ pub mod ports;
 pub mod record;
 pub mod report;
 pub mod review;
+pub mod revoke;
 pub mod subscriptions;
 
 pub use actions::Actions;

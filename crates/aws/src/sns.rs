@@ -146,6 +146,7 @@ fn nudge_word(nudge: Nudge) -> &'static str {
         Nudge::Reminder(_) => "review_reminder",
         Nudge::ExpiredRejected => "review_expired_rejected",
         Nudge::ExpiredKeptPending => "review_expired_pending",
+        Nudge::Revoked => "revoked",
     }
 }
 
@@ -185,6 +186,24 @@ pub fn nudge_message(
                 rec.endpoint, rec.owner, rec.service
             ),
         ),
+        Nudge::Revoked => {
+            let mut body = format!(
+                "Endpoint Gate revoked endpoint {} of account {}: its connection to your endpoint service {} was \
+                 available, and the service's policy (revoke: reject) rejects connections whose allowance is \
+                 gone.\n\nWhy:\n",
+                rec.endpoint, rec.owner, rec.service
+            );
+            for reason in &rec.reasons {
+                body.push_str(&format!("  - {reason}\n"));
+            }
+            body.push_str(&format!(
+                "\nRevoked at {} by {}. The consumer's contact is told. Nothing to answer; to admit the account \
+                 again, change the policy file and apply it.\n",
+                rec.decided_at, rec.actor
+            ));
+            let subject = format!("Endpoint Gate: {} of account {} revoked", rec.endpoint, rec.owner);
+            (subject.chars().take(100).collect(), body)
+        }
     }
 }
 

@@ -8,4 +8,5 @@ mod explain;
 mod notices;
 mod organizations;
 mod registry;
+mod revocation;
 mod sweeps;
