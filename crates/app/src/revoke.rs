@@ -12,17 +12,19 @@
 //! can reject an endpoint connection after it's in the available state"
 //! (<https://docs.aws.amazon.com/vpc/latest/privatelink/accept-reject-endpoint-requests.html>).
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use gate_core::{
-    Action, Connection, ConnectionState, EndpointId, Outcome, PolicyBook, Reason, RequestRecord,
-    RequestState, Scope, ServiceId, Standing, Timestamp, standing,
+    AccountId, Action, Connection, ConnectionState, EndpointId, Membership, Outcome, PolicyBook, Reason,
+    RequestRecord, RequestState, Scope, ServiceId, Standing, Timestamp, standing,
 };
 
 use crate::decide::{Decide, book_pairs};
 use crate::error::PortError;
 use crate::notices::NoticeFacts;
-use crate::ports::{Audience, AuditEvent, AuditKind, Nudge};
+use crate::organizations::Placements;
+use crate::ports::{Audience, AuditEvent, AuditKind, Connections, Nudge};
 use crate::report::Report;
 
 /// The name the revocation pass keeps its cursor under.
@@ -41,7 +43,7 @@ enum Claimed {
 /// The services to list available connections of: every one this
 /// deployment sweeps when the `*` policy revokes, else only those whose
 /// own policy does. Empty `Some` means none; `None` means all of them.
-fn services_to_list(revoking: &[Scope], swept: &[ServiceId]) -> Option<Vec<ServiceId>> {
+pub fn services_to_list(revoking: &[Scope], swept: &[ServiceId]) -> Option<Vec<ServiceId>> {
     if revoking.contains(&Scope::Any) {
         return Some(swept.to_vec());
     }
@@ -53,6 +55,51 @@ fn services_to_list(revoking: &[Scope], swept: &[ServiceId]) -> Option<Vec<Servi
         })
         .collect();
     (!listed.is_empty()).then_some(listed)
+}
+
+/// An available connection that the sweep would revoke, or could not judge.
+#[derive(Debug, Clone)]
+pub struct Previewed {
+    pub connection: Connection,
+    /// [`Standing::Revoke`] or [`Standing::Uncertain`]; the others are left out.
+    pub standing: Standing,
+}
+
+/// What a sweep would revoke if `book` were the configuration: `plan`
+/// shows it before an edit is applied. Reads EC2's available connections
+/// of the services whose policy in `book` revokes, a page at a time.
+pub async fn preview(
+    connections: &dyn Connections,
+    book: &PolicyBook,
+    revoking: &[Scope],
+    swept: &[ServiceId],
+    placements: Option<&Placements>,
+    now: Timestamp,
+) -> Result<Vec<Previewed>, PortError> {
+    let Some(services) = services_to_list(revoking, swept) else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = connections.available_page(&services, cursor).await?;
+        let owners = page.connections.iter().map(|c| c.owner);
+        let memberships: HashMap<AccountId, Membership> = match placements {
+            Some(p) => p.memberships(owners, now).await,
+            None => owners.map(|a| (a, Membership::NotConfigured)).collect(),
+        };
+        for conn in page.connections {
+            let membership = memberships.get(&conn.owner).cloned().unwrap_or(Membership::NotConfigured);
+            match standing(book, &conn.service, conn.owner, &membership, now) {
+                s @ (Standing::Revoke(_) | Standing::Uncertain(_)) => {
+                    out.push(Previewed { connection: conn, standing: s })
+                }
+                Standing::NotRevoking | Standing::Allowed => {}
+            }
+        }
+        cursor = page.next;
+        if cursor.is_none() {
+            return Ok(out);
+        }
+    }
 }
 
 impl Decide {

@@ -68,6 +68,12 @@ pub enum Revoke {
     Reject,
 }
 
+impl Revoke {
+    pub fn is_keep(&self) -> bool {
+        *self == Revoke::Keep
+    }
+}
+
 /// A protected range with the reason it is protected, shown in decisions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProtectedRange {
@@ -96,7 +102,8 @@ pub struct ServicePolicy {
     pub reminder_interval_secs: i64,
     pub on_expiry: OnExpiry,
     /// What the sweep does to accepted connections that lost their allowance.
-    #[serde(default)]
+    /// Left out when `keep`, so saved plans from before keep their form.
+    #[serde(default, skip_serializing_if = "Revoke::is_keep")]
     pub revoke: Revoke,
 }
 

@@ -4,8 +4,10 @@
 
 mod consumers;
 mod display;
+mod revocations;
 
 pub use consumers::{ConsumerSubscriptionPlan, apply_consumer_subscriptions, plan_consumer_subscriptions};
+pub use revocations::{Revocation, revocations};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -91,6 +93,10 @@ pub struct Plan {
     /// Organizations is configured.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub coverage: Vec<Coverage>,
+    /// Available connections the next sweep revokes once this is applied
+    /// (`revoke: reject`), and those it could not judge.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revocations: Vec<Revocation>,
 }
 
 /// The accounts an OU entry covers now: the OU and every OU below it.
@@ -217,6 +223,7 @@ fn policy_fields(p: &ServicePolicy) -> BTreeMap<&'static str, String> {
         ("approval_ttl", duration(p.approval_ttl_secs)),
         ("reminder_interval", duration(p.reminder_interval_secs)),
         ("on_expiry", word(&p.on_expiry)),
+        ("revoke", word(&p.revoke)),
     ])
 }
 

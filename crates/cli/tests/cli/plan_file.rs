@@ -76,6 +76,7 @@ fn expected() -> Plan {
         }),
         consumer_subscriptions: None,
         coverage: vec![],
+        revocations: vec![],
     }
 }
 
