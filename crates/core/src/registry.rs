@@ -168,7 +168,8 @@ fn attribute(mut next: RegistryEntry, existing: Option<&RegistryEntry>, obs: &Ob
     }
     let known = existing.and_then(|e| e.accepted_by.as_deref()).is_some_and(|a| a != UNKNOWN_ACTOR);
     match &obs.attribution {
-        Some(a) if !known && !a.actor.is_empty() => {
+        // A revocation's attribution explains a rejection, not an acceptance.
+        Some(a) if !known && !a.actor.is_empty() && !a.revoked => {
             next.accepted_by = Some(a.actor.clone());
             next.why = a.why.clone();
         }
@@ -305,6 +306,13 @@ mod tests {
         // A rejection nobody explains as a revocation keeps the acceptance's why.
         let plain = apply(Some(e.clone()), &obs(Some(ConnectionState::Rejected), 10, None)).expect("written");
         assert_eq!(plain.why, e.why);
+        // Seen available while the revocation is under way: not who accepted it.
+        let during = Observation {
+            attribution: revoked.attribution.clone(),
+            ..obs(Some(ConnectionState::Available), 5, None)
+        };
+        let seen = apply(None, &during).expect("written");
+        assert_eq!(seen.accepted_by.as_deref(), Some(UNKNOWN_ACTOR));
     }
 
     #[test]
