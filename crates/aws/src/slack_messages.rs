@@ -221,6 +221,19 @@ mod tests {
     }
 
     #[test]
+    fn a_revocation_shows_why_escaped_and_offers_no_buttons() {
+        let rec = RequestRecord { state: RequestState::Revoked, ..record() };
+        let m = nudge(&rec, &audience(), Nudge::Revoked);
+        let text = m.to_string();
+        assert!(text.contains("Endpoint connection revoked"), "{text}");
+        assert!(text.contains("revoke: reject"), "{text}");
+        assert!(text.contains("&lt;!channel&gt; &amp; co"), "reasons are escaped: {text}");
+        assert!(!text.contains("<!channel>"), "{text}");
+        let blocks = m["blocks"].as_array().expect("blocks");
+        assert!(blocks.iter().all(|b| b["type"] != "actions"), "nothing to answer: {text}");
+    }
+
+    #[test]
     fn review_has_the_facts_the_reasons_a_reason_box_and_both_buttons() {
         let m = review(&record(), &audience(), "Endpoint connection needs review");
         let text = m.to_string();

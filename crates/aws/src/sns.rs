@@ -318,4 +318,25 @@ mod tests {
         let link = verify_approve(&body, later.plus_secs(3600)).expect("a reminder's link verifies");
         assert_eq!(link.expires, later.plus_secs(86_400));
     }
+
+    #[test]
+    fn a_revocation_tells_the_approvers_why_and_carries_no_links() {
+        let mut rec = review();
+        rec.state = RequestState::Revoked;
+        rec.reasons = vec![gate_core::Reason {
+            rule: gate_core::Rule::Denied,
+            pushes: None,
+            text: "account 210000000001 is denied for all services by secops (off-boarded)".into(),
+            consumer: None,
+        }];
+        let (subject, body) =
+            nudge_message(&rec, &audience(), "ana@example.com", Nudge::Revoked, Some(&links()));
+        assert_eq!(subject, "Endpoint Gate: vpce-0123456789abcdef0 of account 210000000001 revoked");
+        assert!(body.contains("revoke: reject"), "{body}");
+        assert!(
+            body.contains("  - account 210000000001 is denied for all services by secops (off-boarded)"),
+            "{body}"
+        );
+        assert!(!body.contains("/link?"), "nothing to answer: {body}");
+    }
 }
