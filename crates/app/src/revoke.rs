@@ -15,6 +15,8 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use futures_util::stream::{self, StreamExt};
+
 use gate_core::{
     AccountId, Action, Connection, ConnectionState, EndpointId, Membership, Outcome, PolicyBook, Reason,
     RequestRecord, RequestState, Scope, ServiceId, Standing, Timestamp, standing,
@@ -166,26 +168,46 @@ impl Decide {
         let pairs = book_pairs(available.iter().map(|c| (&c.service, c.owner)), &memberships);
         let (mut existing, book) = self.reads.read(&ids, &pairs).await?;
 
+        let mut due = Vec::new();
         for conn in available {
-            let membership = memberships.get(&conn.owner).cloned().unwrap_or_else(|| {
-                gate_core::Membership::Unreadable("the account's place was not looked up".into())
-            });
-            let reasons = match standing(&book, &conn.service, conn.owner, &membership, now) {
-                Standing::NotRevoking | Standing::Allowed => continue,
+            let membership = memberships
+                .get(&conn.owner)
+                .cloned()
+                .unwrap_or_else(|| Membership::Unreadable("the account's place was not looked up".into()));
+            match standing(&book, &conn.service, conn.owner, &membership, now) {
+                Standing::NotRevoking | Standing::Allowed => {}
                 Standing::Uncertain(why) => {
                     tracing::warn!(endpoint_id = %conn.endpoint, owner = %conn.owner, service_id = %conn.service, why, "revocation skipped");
                     report.skip(&conn.endpoint, why);
-                    continue;
                 }
-                Standing::Revoke(reasons) => reasons,
-            };
-            match self.claim_revocation(&conn, existing.remove(&conn.endpoint), reasons, now).await {
-                Err(e) => report.fail(&conn.endpoint, &e),
-                Ok(Claimed::Taken(why)) => report.skip(&conn.endpoint, why),
-                Ok(Claimed::Mine(rec) | Claimed::Unfinished(rec)) => {
-                    self.revoke(rec, &book, now, &mut report).await
+                Standing::Revoke(reasons) => {
+                    let existing = existing.remove(&conn.endpoint);
+                    due.push((conn, existing, reasons));
                 }
             }
+        }
+        // A deny on a busy account may revoke a whole page: a few at once,
+        // as decisions are, each with its own claim.
+        let done: Vec<Report> = stream::iter(due)
+            .map(|(conn, existing, reasons)| {
+                let book = &book;
+                async move {
+                    let mut one = Report::default();
+                    match self.claim_revocation(&conn, existing, reasons, now).await {
+                        Err(e) => one.fail(&conn.endpoint, &e),
+                        Ok(Claimed::Taken(why)) => one.skip(&conn.endpoint, why),
+                        Ok(Claimed::Mine(rec) | Claimed::Unfinished(rec)) => {
+                            self.revoke(rec, book, now, &mut one).await
+                        }
+                    }
+                    one
+                }
+            })
+            .buffer_unordered(self.settings.concurrency.max(1))
+            .collect()
+            .await;
+        for one in done {
+            report.absorb(one);
         }
         Ok(report)
     }
