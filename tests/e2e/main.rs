@@ -17,6 +17,7 @@ mod organizations;
 mod registry;
 mod respond;
 mod review_topic;
+mod revocation;
 mod slack;
 mod smoke;
 mod storms;

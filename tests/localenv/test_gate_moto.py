@@ -275,6 +275,31 @@ def test_accept_reject_delete_lifecycle(world):
     assert world.connection(accepted)["VpcEndpointState"] == "deleted"
 
 
+def test_provider_may_reject_an_available_connection(world):
+    # AWS: "You can reject an endpoint connection after it's in the available
+    # state" (PrivateLink guide, accept-reject-endpoint-requests): revocation.
+    service = world.service()
+    service_id = service["ServiceId"]
+    endpoint = world.a.create_endpoint(service)["VpcEndpointId"]
+    world.ec2.accept_vpc_endpoint_connections(ServiceId=service_id, VpcEndpointIds=[endpoint])
+    available = world.connections(
+        Filters=[
+            {"Name": "service-id", "Values": [service_id]},
+            {"Name": "vpc-endpoint-state", "Values": ["available"]},
+        ]
+    )
+    assert [c["VpcEndpointId"] for c in available] == [endpoint]
+
+    result = world.ec2.reject_vpc_endpoint_connections(ServiceId=service_id, VpcEndpointIds=[endpoint])
+    assert result["Unsuccessful"] == []
+    assert world.connection(endpoint)["VpcEndpointState"] == "rejected"
+    assert world.a.state(endpoint) == "rejected"
+    # Rejected is final: neither a second reject nor an accept changes it.
+    for call in (world.ec2.reject_vpc_endpoint_connections, world.ec2.accept_vpc_endpoint_connections):
+        result = call(ServiceId=service_id, VpcEndpointIds=[endpoint])
+        assert result["Unsuccessful"][0]["Error"]["Code"] == "InvalidState"
+
+
 def test_connection_notifications_reach_a_subscribed_queue(world):
     service = world.service()
     topic_arn = world.sns.create_topic(Name="gate-connections")["TopicArn"]

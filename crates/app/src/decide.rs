@@ -12,6 +12,9 @@
 //!
 //! Any error before a decision is claimed leaves the connection pending:
 //! nothing is ever accepted on a failed read.
+//!
+//! A sweep then revokes available connections whose allowance is gone,
+//! where a policy says `revoke: reject` (revoke.rs).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -187,7 +190,7 @@ impl Decide {
 
     /// Each account's membership: read (or cached) when Organizations is
     /// configured, else `NotConfigured`.
-    async fn memberships(
+    pub(crate) async fn memberships(
         &self,
         accounts: impl IntoIterator<Item = AccountId>,
         now: Timestamp,
@@ -198,7 +201,7 @@ impl Decide {
         }
     }
 
-    fn actions(&self) -> &Actions {
+    pub(crate) fn actions(&self) -> &Actions {
         &self.review.actions
     }
 
@@ -273,6 +276,10 @@ impl Decide {
             if cursor.is_none() {
                 break;
             }
+        }
+        // Requests first: they wait for an answer, revocations do not.
+        if !report.stopped_early {
+            self.revoke_pass(now, deadline, &mut report).await?;
         }
         Ok(report)
     }

@@ -19,6 +19,7 @@ pub mod principals;
 pub mod record;
 pub mod report;
 pub mod review;
+pub mod revoke;
 pub mod subscriptions;
 
 pub use actions::Actions;

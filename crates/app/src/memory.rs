@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use gate_core::{
     AccountId, Action, AllowEntry, Cidr, Connection, ConnectionState, Contact, Discovery, EndpointId, Notice,
-    NoticeKind, Placement, PolicyBook, Principal, RegistryEntry, RequestRecord, RequestState, ServiceId,
-    ServicePolicy, SlackMessage, Timestamp,
+    NoticeKind, Placement, PolicyBook, Principal, RegistryEntry, RequestRecord, RequestState, Scope,
+    ServiceId, ServicePolicy, SlackMessage, Timestamp,
 };
 
 use crate::error::PortError;
@@ -117,7 +117,13 @@ impl Connections for InMemoryConnections {
         let mut refused = Vec::new();
         for id in endpoints {
             match conns.get_mut(id) {
-                Some(c) if &c.service == service && c.state == ConnectionState::PendingAcceptance => {
+                // As on AWS: a pending connection may be accepted or rejected,
+                // an available one rejected (a revocation).
+                Some(c)
+                    if &c.service == service
+                        && (c.state == ConnectionState::PendingAcceptance
+                            || (action == Action::Reject && c.state == ConnectionState::Available)) =>
+                {
                     c.state = match action {
                         Action::Accept => ConnectionState::Available,
                         Action::Reject => ConnectionState::Rejected,
@@ -174,6 +180,18 @@ impl PolicySource for InMemoryPolicies {
         }
         Ok(PolicyBook::new(lock(&self.policies).clone(), lock(&self.entries).clone()))
     }
+
+    async fn revoking(&self) -> Result<Vec<Scope>, PortError> {
+        if *lock(&self.fail) {
+            return Err(PortError::plain("policy table unreachable", true));
+        }
+        let policies = lock(&self.policies);
+        Ok(policies
+            .iter()
+            .filter(|p| p.revoke == gate_core::Revoke::Reject)
+            .map(|p| p.scope.clone())
+            .collect())
+    }
 }
 
 #[derive(Debug, Default)]
@@ -181,11 +199,13 @@ pub struct InMemoryRequests {
     pub records: Mutex<HashMap<EndpointId, RequestRecord>>,
     /// Where decisions' audit entries go, as in the single table.
     pub audit: Option<Arc<InMemoryAudit>>,
+    /// When set, reads fail as an unreachable table does.
+    pub fail_reads: Mutex<bool>,
 }
 
 impl InMemoryRequests {
     pub fn with_audit(audit: Arc<InMemoryAudit>) -> Self {
-        Self { records: Mutex::default(), audit: Some(audit) }
+        Self { audit: Some(audit), ..Self::default() }
     }
 
     pub fn get(&self, endpoint: &EndpointId) -> Option<RequestRecord> {
@@ -199,6 +219,9 @@ impl Requests for InMemoryRequests {
         &self,
         endpoints: &[EndpointId],
     ) -> Result<HashMap<EndpointId, RequestRecord>, PortError> {
+        if *lock(&self.fail_reads) {
+            return Err(PortError::plain("request table unreachable", true));
+        }
         let records = lock(&self.records);
         Ok(endpoints.iter().filter_map(|e| records.get(e).map(|r| (e.clone(), r.clone()))).collect())
     }

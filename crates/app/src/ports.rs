@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use gate_core::{
-    AccountId, Action, AllowEntry, Cidr, Connection, Contact, Discovery, EndpointId, Notice, NoticeKind,
-    Outcome, Placement, PolicyBook, Principal, RegistryEntry, RequestRecord, Scope, ServiceId, ServicePolicy,
-    SlackMessage, Timestamp,
+    AccountId, Action, AllowEntry, Cidr, Connection, ConnectionState, Contact, Discovery, EndpointId, Notice,
+    NoticeKind, Outcome, Placement, PolicyBook, Principal, RegistryEntry, RequestRecord, Scope, ServiceId,
+    ServicePolicy, SlackMessage, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +47,17 @@ pub trait Connections: Send + Sync {
             None => Ok(Page { connections: self.all(services).await?, next: None }),
             Some(_) => Ok(Page::default()),
         }
+    }
+    /// One page of the connections EC2 says are `available`, on these
+    /// services (all when empty): what the revocation pass looks at.
+    async fn available_page(
+        &self,
+        services: &[ServiceId],
+        cursor: Option<String>,
+    ) -> Result<Page, PortError> {
+        let mut page = self.all_page(services, cursor).await?;
+        page.connections.retain(|c| c.state == ConnectionState::Available);
+        Ok(page)
     }
     /// The connections of these endpoints that EC2 still lists, in any state.
     async fn find(&self, endpoints: &[EndpointId]) -> Result<Vec<Connection>, PortError> {
@@ -98,6 +109,9 @@ pub trait PolicySource: Send + Sync {
     /// for the account and, when its placement is known, each OU on its
     /// path and its organization.
     async fn load_book(&self, pairs: &[(ServiceId, Principal)]) -> Result<PolicyBook, PortError>;
+    /// The scopes whose policy says `revoke: reject`, so that a sweep lists
+    /// available connections only when some policy may revoke one.
+    async fn revoking(&self) -> Result<Vec<Scope>, PortError>;
 }
 
 /// AWS Organizations, read through a read-only role in the management or
@@ -193,6 +207,9 @@ pub enum AuditKind {
     ConsumerNotified,
     /// A decision notice could not be sent; the decision stands.
     NoticeFailed,
+    /// An available connection's allowance is gone and its policy says
+    /// `revoke: reject`: the revocation is claimed, with its reasons.
+    Revoked,
 }
 
 /// One line of the append-only audit.
@@ -264,6 +281,9 @@ pub enum Nudge {
     ExpiredRejected,
     /// Nobody answered in time; the connection stays pending and answers still count.
     ExpiredKeptPending,
+    /// The connection was available, its allowance is gone, and the sweep
+    /// rejected it as the policy says (`revoke: reject`).
+    Revoked,
 }
 
 /// Where a consumer account's team hears about its requests. The policy's

@@ -39,6 +39,9 @@ pub struct Report {
     pub notified: Vec<EndpointId>,
     pub skipped: Vec<Note>,
     pub failed: Vec<Note>,
+    /// Available connections the sweep rejected because their allowance
+    /// is gone (`revoke: reject`), with why.
+    pub revoked: Vec<Note>,
     /// A sweep stopped before its time ran out; the next one goes on
     /// from where this one got to.
     pub stopped_early: bool,
@@ -63,6 +66,8 @@ pub struct Counts {
     /// Decision notices that failed, wholly or on one channel; they never
     /// count as `failed`, which would retry the decision's event.
     pub notice_failed: usize,
+    /// Available connections rejected because their allowance is gone.
+    pub revoked: usize,
 }
 
 /// Adds `item` to a report's list while the list is under [`REPORT_DETAILS`].
@@ -86,6 +91,11 @@ impl Report {
     pub(crate) fn acted(&mut self, endpoint: EndpointId, why: String) {
         self.counts.acted += 1;
         keep(&mut self.acted, Note { endpoint, why });
+    }
+
+    pub(crate) fn revoked(&mut self, endpoint: EndpointId, why: String) {
+        self.counts.revoked += 1;
+        keep(&mut self.revoked, Note { endpoint, why });
     }
 
     pub(crate) fn notified(&mut self, endpoint: EndpointId) {
@@ -134,6 +144,9 @@ impl Report {
         for n in other.failed {
             keep(&mut self.failed, n);
         }
+        for n in other.revoked {
+            keep(&mut self.revoked, n);
+        }
         let o = other.counts;
         self.counts = Counts {
             pages: counts.pages + o.pages,
@@ -147,6 +160,7 @@ impl Report {
             failed: counts.failed + o.failed,
             noticed: counts.noticed + o.noticed,
             notice_failed: counts.notice_failed + o.notice_failed,
+            revoked: counts.revoked + o.revoked,
         };
         self.stopped_early |= other.stopped_early;
         self.resumed |= other.resumed;

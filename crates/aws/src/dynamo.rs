@@ -25,7 +25,7 @@ use gate_app::ports::{
 };
 use gate_core::{
     AccountId, AllowEntry, Cidr, Contact, EndpointId, NoticeKind, PolicyBook, Principal, RequestRecord,
-    RequestState, Scope, ServiceId, ServicePolicy, Timestamp,
+    RequestState, Revoke, Scope, ServiceId, ServicePolicy, Timestamp,
 };
 
 use crate::error::{code, port_error};
@@ -244,6 +244,12 @@ fn book_from(items: Vec<Item>) -> Result<PolicyBook, PortError> {
 impl PolicySource for DynamoStore {
     async fn load_book(&self, pairs: &[(ServiceId, Principal)]) -> Result<PolicyBook, PortError> {
         book_from(self.batch_get(book_keys(pairs)).await?)
+    }
+
+    /// One query of the policies' index entries (never the allow entries).
+    async fn revoking(&self) -> Result<Vec<Scope>, PortError> {
+        let policies = ConfigStore::load_policies(self).await?;
+        Ok(policies.into_iter().filter(|p| p.value.revoke == Revoke::Reject).map(|p| p.value.scope).collect())
     }
 }
 

@@ -177,6 +177,14 @@ impl Connections for Ec2Connections {
         self.page(services, None, cursor).await
     }
 
+    async fn available_page(
+        &self,
+        services: &[ServiceId],
+        cursor: Option<String>,
+    ) -> Result<Page, PortError> {
+        self.page(services, Some("available"), cursor).await
+    }
+
     async fn all(&self, services: &[ServiceId]) -> Result<Vec<Connection>, PortError> {
         self.of_services(services, None).await
     }

@@ -118,6 +118,15 @@ pub fn nudge(rec: &RequestRecord, to: &Audience, nudge: Nudge) -> Value {
             "Nobody answered in time. As the policy says, the connection stays pending and no more \
              reminders are sent; an answer still counts.",
         ),
+        Nudge::Revoked => {
+            let mut text = "The connection was available; its allowance is gone and the service's policy \
+                            (`revoke: reject`) rejects it. Why:"
+                .to_owned();
+            for reason in &rec.reasons {
+                text.push_str(&format!("\n• {}", escape(&reason.to_string())));
+            }
+            notice(rec, "Endpoint connection revoked", &cut(text, MAX_SECTION))
+        }
     }
 }
 
@@ -135,6 +144,7 @@ pub fn outcome(rec: &RequestRecord, note: &str) -> Value {
         RequestState::Approved | RequestState::Accepted => "approved",
         RequestState::Denied | RequestState::Rejected => "rejected",
         RequestState::Expired => "expired",
+        RequestState::Revoked => "revoked",
         RequestState::Review => "still in review",
     };
     let title = format!("Endpoint connection {verb}");
@@ -208,6 +218,19 @@ mod tests {
             email: vec!["netops@example.com".into()],
             slack_channel: Some("#netops".into()),
         }
+    }
+
+    #[test]
+    fn a_revocation_shows_why_escaped_and_offers_no_buttons() {
+        let rec = RequestRecord { state: RequestState::Revoked, ..record() };
+        let m = nudge(&rec, &audience(), Nudge::Revoked);
+        let text = m.to_string();
+        assert!(text.contains("Endpoint connection revoked"), "{text}");
+        assert!(text.contains("revoke: reject"), "{text}");
+        assert!(text.contains("&lt;!channel&gt; &amp; co"), "reasons are escaped: {text}");
+        assert!(!text.contains("<!channel>"), "{text}");
+        let blocks = m["blocks"].as_array().expect("blocks");
+        assert!(blocks.iter().all(|b| b["type"] != "actions"), "nothing to answer: {text}");
     }
 
     #[test]

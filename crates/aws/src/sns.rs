@@ -146,6 +146,7 @@ fn nudge_word(nudge: Nudge) -> &'static str {
         Nudge::Reminder(_) => "review_reminder",
         Nudge::ExpiredRejected => "review_expired_rejected",
         Nudge::ExpiredKeptPending => "review_expired_pending",
+        Nudge::Revoked => "revoked",
     }
 }
 
@@ -185,6 +186,24 @@ pub fn nudge_message(
                 rec.endpoint, rec.owner, rec.service
             ),
         ),
+        Nudge::Revoked => {
+            let mut body = format!(
+                "Endpoint Gate revoked endpoint {} of account {}: its connection to your endpoint service {} was \
+                 available, and the service's policy (revoke: reject) rejects connections whose allowance is \
+                 gone.\n\nWhy:\n",
+                rec.endpoint, rec.owner, rec.service
+            );
+            for reason in &rec.reasons {
+                body.push_str(&format!("  - {reason}\n"));
+            }
+            body.push_str(&format!(
+                "\nRevoked at {} by {}. The consumer's contact is told. Nothing to answer; to admit the account \
+                 again, change the policy file and apply it.\n",
+                rec.decided_at, rec.actor
+            ));
+            let subject = format!("Endpoint Gate: {} of account {} revoked", rec.endpoint, rec.owner);
+            (subject.chars().take(100).collect(), body)
+        }
     }
 }
 
@@ -298,5 +317,26 @@ mod tests {
         assert!(subject.starts_with("Reminder 3:"), "{subject}");
         let link = verify_approve(&body, later.plus_secs(3600)).expect("a reminder's link verifies");
         assert_eq!(link.expires, later.plus_secs(86_400));
+    }
+
+    #[test]
+    fn a_revocation_tells_the_approvers_why_and_carries_no_links() {
+        let mut rec = review();
+        rec.state = RequestState::Revoked;
+        rec.reasons = vec![gate_core::Reason {
+            rule: gate_core::Rule::Denied,
+            pushes: None,
+            text: "account 210000000001 is denied for all services by secops (off-boarded)".into(),
+            consumer: None,
+        }];
+        let (subject, body) =
+            nudge_message(&rec, &audience(), "ana@example.com", Nudge::Revoked, Some(&links()));
+        assert_eq!(subject, "Endpoint Gate: vpce-0123456789abcdef0 of account 210000000001 revoked");
+        assert!(body.contains("revoke: reject"), "{body}");
+        assert!(
+            body.contains("  - account 210000000001 is denied for all services by secops (off-boarded)"),
+            "{body}"
+        );
+        assert!(!body.contains("/link?"), "nothing to answer: {body}");
     }
 }

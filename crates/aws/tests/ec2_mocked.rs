@@ -72,6 +72,28 @@ async fn pending_reads_every_page_with_state_and_service_filters() {
 }
 
 #[tokio::test]
+async fn available_pages_filter_on_the_available_state() {
+    let rule = mock!(Client::describe_vpc_endpoint_connections)
+        .match_requests(|r| {
+            has_filter(r.filters(), "vpc-endpoint-state", "available")
+                && has_filter(r.filters(), "service-id", SVC)
+        })
+        .then_output(|| {
+            DescribeVpcEndpointConnectionsOutput::builder()
+                .vpc_endpoint_connections(connection(1, "available"))
+                .next_token("page-2")
+                .build()
+        });
+    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&rule]);
+    let page =
+        Ec2Connections::new(client).available_page(&[SVC.parse().expect("svc")], None).await.expect("reads");
+    assert_eq!(page.connections.len(), 1);
+    assert_eq!(page.connections[0].state, ConnectionState::Available);
+    assert!(page.next.is_some(), "the cursor is handed on");
+    assert_eq!(rule.num_calls(), 1);
+}
+
+#[tokio::test]
 async fn a_connection_with_an_unusable_id_is_left_out() {
     let rule = mock!(Client::describe_vpc_endpoint_connections).then_output(|| {
         DescribeVpcEndpointConnectionsOutput::builder()

@@ -108,6 +108,10 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                 let orgs = gate_aws::AwsOrganizations::assuming(&sdk, arn).await;
                 plan.coverage = plan::coverage(&desired, &orgs).await;
             }
+            let ec2 = Ec2Connections::new(aws_sdk_ec2::Client::new(&sdk));
+            plan.revocations = plan::revocations(&desired, &live, prune, &ec2, placements.as_deref(), now)
+                .await
+                .context("listing the available connections an edit may revoke")?;
             if let Some(out) = out {
                 let text = serde_json::to_string_pretty(&plan).context("encoding the plan")?;
                 std::fs::write(&out, text).with_context(|| format!("writing {}", out.display()))?;

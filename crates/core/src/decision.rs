@@ -60,6 +60,9 @@ pub enum Rule {
     /// AWS Organizations could not be read: OU and organization entries
     /// did not fire.
     OrgUnreadable,
+    /// An accepted connection's allowance is gone and its policy says
+    /// `revoke: reject`.
+    Revoked,
 }
 
 /// One rule that fired, in two wordings: `text` for operators and
@@ -90,6 +93,7 @@ impl Reason {
                 "your VPC's CIDRs overlap another consumer's, and this service requires unique consumer CIDRs"
                     .into()
             }
+            (None, Rule::Revoked) => "your connection no longer has an allowance for this service".into(),
             (None, _) => self.text.clone(),
         };
         match self.pushes {

@@ -12,6 +12,7 @@ pub mod policy;
 pub mod principals;
 pub mod registry;
 pub mod request;
+pub mod revocation;
 pub mod slack;
 pub mod time;
 
@@ -21,11 +22,12 @@ pub use id::{AccountId, EndpointId, IdError, OrgId, OuId, Principal, Scope, Serv
 pub use notice::{Contact, Notice, NoticeKind};
 pub use policy::{
     AllowEntry, Answerer, Approver, DeclaredCidrs, Effect, Level, Membership, OnExpiry, OuStep, OverlapMode,
-    Placement, PolicyBook, ProtectedRange, ServicePolicy, UnknownCidr, Unlisted, check_slack_channel,
+    Placement, PolicyBook, ProtectedRange, Revoke, ServicePolicy, UnknownCidr, Unlisted, check_slack_channel,
 };
 pub use registry::{Attribution, Merge, Observation, RegistryEntry};
 pub use request::{
     Action, Connection, ConnectionState, DnsEntry, RequestRecord, RequestState, ReviewStep, SlackMessage,
     review_step,
 };
+pub use revocation::{Standing, standing};
 pub use time::Timestamp;

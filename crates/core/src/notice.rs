@@ -56,8 +56,8 @@ pub enum NoticeKind {
     Approved,
     /// A person rejected the review.
     Denied,
-    /// The connection was accepted once and its allowance is gone; ready
-    /// for the revoke feature, sent by nothing yet.
+    /// The connection was accepted once and its allowance is gone: the
+    /// sweep rejected it under `revoke: reject`.
     Revoked,
 }
 
@@ -81,6 +81,7 @@ impl NoticeKind {
             RequestState::Denied => Self::Denied,
             RequestState::Rejected | RequestState::Expired => Self::Rejected,
             RequestState::Review => Self::InReview,
+            RequestState::Revoked => Self::Revoked,
         }
     }
 }
@@ -188,6 +189,12 @@ impl Notice {
             if let Some((when, then)) = &self.review_ends {
                 b.push_str(&format!("Without an answer by {when}, {then}.\n"));
             }
+        }
+        if self.kind == NoticeKind::Revoked {
+            b.push_str(
+                "\nThe endpoint no longer reaches the service. If you still need it, ask the service's \
+                 provider to allow your account again.\n",
+            );
         }
         if matches!(self.kind, NoticeKind::Accepted | NoticeKind::Approved) {
             if self.dns_names.is_empty() {

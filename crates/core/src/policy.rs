@@ -56,6 +56,24 @@ pub enum OnExpiry {
     KeepPending,
 }
 
+/// What the sweep does to an *available* connection whose allowance is gone
+/// (a deny now applies, or its allow entry expired or was removed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Revoke {
+    /// Leave accepted connections alone: the policy only judges requests.
+    #[default]
+    Keep,
+    /// Reject them; see [`crate::revocation`] for what counts as gone.
+    Reject,
+}
+
+impl Revoke {
+    pub fn is_keep(&self) -> bool {
+        *self == Revoke::Keep
+    }
+}
+
 /// A protected range with the reason it is protected, shown in decisions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProtectedRange {
@@ -83,6 +101,10 @@ pub struct ServicePolicy {
     pub approval_ttl_secs: i64,
     pub reminder_interval_secs: i64,
     pub on_expiry: OnExpiry,
+    /// What the sweep does to accepted connections that lost their allowance.
+    /// Left out when `keep`, so saved plans from before keep their form.
+    #[serde(default, skip_serializing_if = "Revoke::is_keep")]
+    pub revoke: Revoke,
 }
 
 /// One approver identity as a policy lists it.
@@ -216,6 +238,7 @@ impl ServicePolicy {
             approval_ttl_secs: 3 * 86_400,
             reminder_interval_secs: 86_400,
             on_expiry: OnExpiry::KeepPending,
+            revoke: Revoke::Keep,
         }
     }
 }

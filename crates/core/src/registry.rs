@@ -65,6 +65,8 @@ fn rank(state: &ConnectionState) -> u8 {
 pub struct Attribution {
     pub actor: String,
     pub why: String,
+    /// Endpoint Gate revoked the connection: `why` explains its rejection.
+    pub revoked: bool,
 }
 
 /// One read of EC2 about one endpoint.
@@ -150,6 +152,13 @@ pub fn merge(existing: Option<&RegistryEntry>, obs: &Observation) -> Merge {
 /// attribution if it has one, else "seen available". A later event that
 /// knows the actor fills in an acceptance first seen without one.
 fn attribute(mut next: RegistryEntry, existing: Option<&RegistryEntry>, obs: &Observation) -> RegistryEntry {
+    // A revocation explains the rejection: it replaces the acceptance's why.
+    if next.state == ConnectionState::Rejected
+        && let Some(a) = obs.attribution.as_ref().filter(|a| a.revoked)
+    {
+        next.why = a.why.clone();
+        return next;
+    }
     let accepted = next.state == ConnectionState::Available || next.accepted_at.is_some();
     if !accepted {
         return next;
@@ -159,7 +168,8 @@ fn attribute(mut next: RegistryEntry, existing: Option<&RegistryEntry>, obs: &Ob
     }
     let known = existing.and_then(|e| e.accepted_by.as_deref()).is_some_and(|a| a != UNKNOWN_ACTOR);
     match &obs.attribution {
-        Some(a) if !known && !a.actor.is_empty() => {
+        // A revocation's attribution explains a rejection, not an acceptance.
+        Some(a) if !known && !a.actor.is_empty() && !a.revoked => {
             next.accepted_by = Some(a.actor.clone());
             next.why = a.why.clone();
         }
@@ -212,7 +222,11 @@ mod tests {
             endpoint: "vpce-0123456789abcdef0".parse().expect("endpoint"),
             connection: state.map(|s| conn(s, true)),
             observed_at: t(at),
-            attribution: actor.map(|a| Attribution { actor: a.into(), why: format!("by {a}") }),
+            attribution: actor.map(|a| Attribution {
+                actor: a.into(),
+                why: format!("by {a}"),
+                revoked: false,
+            }),
         }
     }
 
@@ -273,6 +287,32 @@ mod tests {
             merge(Some(&told), &obs(Some(ConnectionState::Available), 9, Some("someone-else"))),
             Merge::Unchanged
         );
+    }
+
+    #[test]
+    fn a_revocation_says_why_the_accepted_endpoint_was_rejected() {
+        let e =
+            apply(None, &obs(Some(ConnectionState::Available), 0, Some("endpoint-gate"))).expect("written");
+        let mut revoked = obs(Some(ConnectionState::Rejected), 10, Some("endpoint-gate"));
+        revoked.attribution = Some(Attribution {
+            actor: "endpoint-gate".into(),
+            why: "revoked by endpoint-gate: your account is no longer admitted".into(),
+            revoked: true,
+        });
+        let r = apply(Some(e.clone()), &revoked).expect("written");
+        assert_eq!(r.state, ConnectionState::Rejected);
+        assert_eq!(r.why, "revoked by endpoint-gate: your account is no longer admitted");
+        assert_eq!((r.accepted_by, r.accepted_at), (e.accepted_by.clone(), e.accepted_at), "kept as history");
+        // A rejection nobody explains as a revocation keeps the acceptance's why.
+        let plain = apply(Some(e.clone()), &obs(Some(ConnectionState::Rejected), 10, None)).expect("written");
+        assert_eq!(plain.why, e.why);
+        // Seen available while the revocation is under way: not who accepted it.
+        let during = Observation {
+            attribution: revoked.attribution.clone(),
+            ..obs(Some(ConnectionState::Available), 5, None)
+        };
+        let seen = apply(None, &during).expect("written");
+        assert_eq!(seen.accepted_by.as_deref(), Some(UNKNOWN_ACTOR));
     }
 
     #[test]

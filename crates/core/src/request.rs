@@ -92,6 +92,9 @@ pub enum RequestState {
     Approved,
     Denied,
     Expired,
+    /// The connection was available, its allowance is gone and its policy
+    /// says `revoke: reject`: rejected by the sweep.
+    Revoked,
 }
 
 impl RequestState {
@@ -111,18 +114,41 @@ impl RequestState {
             Self::Approved => "approved",
             Self::Denied => "denied",
             Self::Expired => "expired",
+            Self::Revoked => "revoked",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Accepted, Self::Rejected, Self::Review, Self::Approved, Self::Denied, Self::Expired]
-            .into_iter()
-            .find(|x| x.as_str() == s)
+        [
+            Self::Accepted,
+            Self::Rejected,
+            Self::Review,
+            Self::Approved,
+            Self::Denied,
+            Self::Expired,
+            Self::Revoked,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
     }
 
-    /// Only a review is still open; everything else is final.
+    /// Only a review is still open to an answer. Any request but a revoked
+    /// one may be revoked: its connection is available whatever was decided
+    /// (a person may have accepted it in the console).
     pub fn can_become(self, next: RequestState) -> bool {
-        matches!((self, next), (Self::Review, Self::Approved | Self::Denied | Self::Expired))
+        matches!(
+            (self, next),
+            (Self::Review, Self::Approved | Self::Denied | Self::Expired)
+                | (
+                    Self::Accepted
+                        | Self::Rejected
+                        | Self::Review
+                        | Self::Approved
+                        | Self::Denied
+                        | Self::Expired,
+                    Self::Revoked
+                )
+        )
     }
 
     /// What the provider must do to the connection in this state, if anything.
@@ -130,7 +156,7 @@ impl RequestState {
         match self {
             Self::Accepted | Self::Approved => Some(Action::Accept),
             // Only a review that expired under `on_expiry: reject` becomes Expired.
-            Self::Rejected | Self::Denied | Self::Expired => Some(Action::Reject),
+            Self::Rejected | Self::Denied | Self::Expired | Self::Revoked => Some(Action::Reject),
             Self::Review => None,
         }
     }
@@ -230,10 +256,11 @@ mod tests {
     #[test]
     fn only_a_review_can_change_and_only_to_an_answer() {
         use RequestState::*;
-        let all = [Accepted, Rejected, Review, Approved, Denied, Expired];
+        let all = [Accepted, Rejected, Review, Approved, Denied, Expired, Revoked];
         for from in all {
             for to in all {
-                let ok = from == Review && matches!(to, Approved | Denied | Expired);
+                let ok = (from == Review && matches!(to, Approved | Denied | Expired))
+                    || (from != Revoked && to == Revoked);
                 assert_eq!(from.can_become(to), ok, "{from} -> {to}");
             }
         }
@@ -242,7 +269,7 @@ mod tests {
     #[test]
     fn states_round_trip_their_names() {
         use RequestState::*;
-        for s in [Accepted, Rejected, Review, Approved, Denied, Expired] {
+        for s in [Accepted, Rejected, Review, Approved, Denied, Expired, Revoked] {
             assert_eq!(RequestState::parse(s.as_str()), Some(s));
         }
         assert_eq!(RequestState::parse("Accepted"), None);

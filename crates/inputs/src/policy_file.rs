@@ -16,6 +16,7 @@
 //!     approval_ttl: 3d             # s, m, h, d
 //!     reminder_interval: 1d
 //!     on_expiry: keep_pending      # reject | keep_pending
+//!     revoke: keep                 # keep | reject: reject available connections whose allowance is gone
 //!   - service: vpce-svc-…
 //!     principals: allowlist        # or "*" or [arn:aws:iam::<account>:root, …]: who may
 //!                                  # create an endpoint at all (apply sets it in EC2)
@@ -45,7 +46,7 @@ use std::fmt;
 use gate_core::principals::PrincipalsSpec;
 use gate_core::{
     AccountId, AllowEntry, Cidr, Contact, DeclaredCidrs, Effect, OnExpiry, OrgId, OuId, OverlapMode,
-    Principal, ProtectedRange, Scope, ServiceId, ServicePolicy, Timestamp, UnknownCidr, Unlisted,
+    Principal, ProtectedRange, Revoke, Scope, ServiceId, ServicePolicy, Timestamp, UnknownCidr, Unlisted,
 };
 use serde::{Deserialize, Deserializer};
 
@@ -126,6 +127,7 @@ struct PolicyDoc {
     reminder_interval: Option<Seconds>,
     on_expiry: Option<OnExpiry>,
     principals: Option<PrincipalsDoc>,
+    revoke: Option<Revoke>,
 }
 
 #[derive(Deserialize)]
@@ -275,6 +277,7 @@ pub fn parse(file: &str, text: &str, now: Timestamp) -> Result<Desired, Vec<File
             approval_ttl_secs: p.approval_ttl.map_or(base.approval_ttl_secs, |s| s.0),
             reminder_interval_secs: p.reminder_interval.map_or(base.reminder_interval_secs, |s| s.0),
             on_expiry: p.on_expiry.unwrap_or(base.on_expiry),
+            revoke: p.revoke.unwrap_or(base.revoke),
         };
         let what = format!("policies[{i}] (service {})", policy.scope.as_str());
         for approver in &policy.approvers {
@@ -697,6 +700,31 @@ allow:
         ) + "contacts:\n  - { account: \"210000000001\", email: mallory@example.com }\n";
         let errors = parse("policy.yaml", &text, now()).expect_err("disagree");
         assert!(errors[0].to_string().contains("allow[0]"), "{}", errors[0]);
+    }
+
+    #[test]
+    fn revoke_defaults_to_keep_and_is_inherited_from_the_star_policy() {
+        let d = parse("policy.yaml", GOOD, now()).expect("valid");
+        assert!(d.policies.iter().all(|p| p.revoke == Revoke::Keep));
+        let text = GOOD.replace("    approval_ttl: 2d\n", "    approval_ttl: 2d\n    revoke: reject\n");
+        let d = parse("policy.yaml", &text, now()).expect("valid");
+        assert_eq!(d.policies[0].revoke, Revoke::Reject);
+        assert_eq!(d.policies[1].revoke, Revoke::Reject, "a service inherits the * policy's revoke");
+        let text = text.replace("    unlisted: reject\n", "    unlisted: reject\n    revoke: keep\n");
+        assert_eq!(parse("policy.yaml", &text, now()).expect("valid").policies[1].revoke, Revoke::Keep);
+    }
+
+    #[test]
+    fn hostile_revoke_values_are_refused_naming_the_input() {
+        for bad in ["yes", "true", "Reject", "\"reject \"", "[reject]", "{ reject: true }", "revoke", "\"\""]
+        {
+            let text =
+                GOOD.replace("    approval_ttl: 2d\n", &format!("    approval_ttl: 2d\n    revoke: {bad}\n"));
+            let errors = parse("policy.yaml", &text, now()).expect_err(bad);
+            let shown = errors[0].to_string();
+            assert!(shown.starts_with("policy.yaml:"), "{bad}: {shown}");
+            assert!(shown.contains("revoke") || shown.contains("keep"), "{bad}: {shown}");
+        }
     }
 
     #[test]

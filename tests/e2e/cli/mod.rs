@@ -2,6 +2,6 @@
 //! answers, the registry.
 
 mod answers;
-mod common;
+pub(crate) mod common;
 mod local;
 mod registry;

@@ -172,6 +172,7 @@ impl Recorder {
                 (Some(c), Some(actor)) if c.state == ConnectionState::Available => Some(Attribution {
                     actor: actor.clone(),
                     why: "accepted outside Endpoint Gate (console or API)".into(),
+                    revoked: false,
                 }),
                 _ => None,
             };
@@ -223,10 +224,23 @@ fn attribution(record: RequestRecord) -> Option<Attribution> {
             // The registry is what consumers read: their wording.
             why: record.reasons.iter().map(Reason::for_consumer).collect::<Vec<_>>().join("; "),
             actor: record.actor,
+            revoked: false,
         }),
         RequestState::Approved => Some(Attribution {
             why: format!("approved by {} after review", record.actor),
             actor: record.actor,
+            revoked: false,
+        }),
+        // What the consumer reads in the registry: why it was taken away.
+        RequestState::Revoked => Some(Attribution {
+            why: format!(
+                "revoked by {} at {}: {}",
+                record.actor,
+                record.decided_at,
+                record.reasons.iter().map(Reason::for_consumer).collect::<Vec<_>>().join("; ")
+            ),
+            actor: record.actor,
+            revoked: true,
         }),
         _ => None,
     }

@@ -10,4 +10,5 @@ mod notices;
 mod organizations;
 mod principals;
 mod registry;
+mod revocation;
 mod sweeps;

@@ -4,7 +4,7 @@
 
 use gate_app::PortError;
 use gate_app::ports::Versioned;
-use gate_core::{AllowEntry, Principal, ProtectedRange, Scope, ServicePolicy};
+use gate_core::{AllowEntry, Principal, ProtectedRange, Revoke, Scope, ServicePolicy};
 use serde::{Deserialize, Serialize};
 
 use super::names::{Named, named};
@@ -48,6 +48,10 @@ pub(crate) struct PolicyItem {
     approval_ttl_secs: i64,
     reminder_interval_secs: i64,
     on_expiry: String,
+    /// Absent in policies written before revocation, and whenever it is
+    /// `keep`: such items keep their bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    revoke: Option<String>,
     /// Absent on items written by hand; such an item reads as revision 0.
     #[serde(default)]
     revision: u64,
@@ -82,6 +86,7 @@ impl Stored for PolicyItem {
             approval_ttl_secs: p.approval_ttl_secs,
             reminder_interval_secs: p.reminder_interval_secs,
             on_expiry: p.on_expiry.name().to_owned(),
+            revoke: (p.revoke != Revoke::Keep).then(|| p.revoke.name().to_owned()),
             revision: v.revision,
         }
     }
@@ -108,6 +113,10 @@ impl Stored for PolicyItem {
             approval_ttl_secs: self.approval_ttl_secs,
             reminder_interval_secs: self.reminder_interval_secs,
             on_expiry: named("on_expiry", &self.on_expiry)?,
+            revoke: match self.revoke {
+                Some(name) => named("revoke", &name)?,
+                None => Revoke::Keep,
+            },
         };
         Ok(Versioned { value, revision: self.revision })
     }

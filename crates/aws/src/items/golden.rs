@@ -139,6 +139,7 @@ fn policies() -> Vec<(&'static str, Golden)> {
         approval_ttl_secs: 172_800,
         reminder_interval_secs: 3_600,
         on_expiry: OnExpiry::Reject,
+        revoke: gate_core::Revoke::Keep,
     };
     let entry = AllowEntry {
         scope: SVC.parse().expect("scope"),

@@ -4,7 +4,7 @@
 
 use gate_app::ports::AuditKind;
 use gate_core::{
-    DeclaredCidrs, Effect, OnExpiry, Outcome, OverlapMode, RequestState, Rule, UnknownCidr, Unlisted,
+    DeclaredCidrs, Effect, OnExpiry, Outcome, OverlapMode, RequestState, Revoke, Rule, UnknownCidr, Unlisted,
 };
 
 use super::BadAttribute;
@@ -53,6 +53,7 @@ names!(OverlapMode { Ignore => "ignore", Review => "review", Reject => "reject" 
 names!(UnknownCidr { Allow => "allow", Review => "review", Reject => "reject" });
 names!(DeclaredCidrs { Verify => "verify", Trust => "trust" });
 names!(OnExpiry { Reject => "reject", KeepPending => "keep_pending" });
+names!(Revoke { Keep => "keep", Reject => "reject" });
 names!(Effect { Allow => "allow", Deny => "deny" });
 names!(Outcome { Accept => "accept", Review => "review", Reject => "reject" });
 names!(RequestState {
@@ -62,6 +63,7 @@ names!(RequestState {
     Approved => "approved",
     Denied => "denied",
     Expired => "expired",
+    Revoked => "revoked",
 });
 names!(Rule {
     Denied => "denied",
@@ -76,6 +78,7 @@ names!(Rule {
     ProtectedOverlap => "protected_overlap",
     ConsumerOverlap => "consumer_overlap",
     OrgUnreadable => "org_unreadable",
+    Revoked => "revoked",
 });
 names!(AuditKind {
     Decided => "decided",
@@ -86,6 +89,7 @@ names!(AuditKind {
     BadInput => "bad_input",
     ConsumerNotified => "consumer_notified",
     NoticeFailed => "notice_failed",
+    Revoked => "revoked",
 });
 
 #[cfg(test)]
@@ -107,10 +111,11 @@ mod tests {
         check(&[UnknownCidr::Allow, UnknownCidr::Review, UnknownCidr::Reject]);
         check(&[DeclaredCidrs::Verify, DeclaredCidrs::Trust]);
         check(&[OnExpiry::Reject, OnExpiry::KeepPending]);
+        check(&[Revoke::Keep, Revoke::Reject]);
         check(&[Effect::Allow, Effect::Deny]);
         check(&[Outcome::Accept, Outcome::Review, Outcome::Reject]);
         use RequestState as S;
-        check(&[S::Accepted, S::Rejected, S::Review, S::Approved, S::Denied, S::Expired]);
+        check(&[S::Accepted, S::Rejected, S::Review, S::Approved, S::Denied, S::Expired, S::Revoked]);
         use Rule as R;
         check(&[
             R::Denied,
@@ -125,6 +130,7 @@ mod tests {
             R::ProtectedOverlap,
             R::ConsumerOverlap,
             R::OrgUnreadable,
+            R::Revoked,
         ]);
         use AuditKind as K;
         check(&[
@@ -136,6 +142,7 @@ mod tests {
             K::BadInput,
             K::ConsumerNotified,
             K::NoticeFailed,
+            K::Revoked,
         ]);
     }
 

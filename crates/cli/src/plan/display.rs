@@ -52,6 +52,12 @@ impl fmt::Display for Plan {
                 )?,
             }
         }
+        if !self.revocations.is_empty() {
+            writeln!(f, "Available connections the next sweep revokes after this apply (revoke: reject):")?;
+            for r in &self.revocations {
+                writeln!(f, "{r}")?;
+            }
+        }
         let count = |k: Kind| self.changes.iter().filter(|c| c.kind == k).count();
         write!(
             f,

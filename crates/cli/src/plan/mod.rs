@@ -4,8 +4,10 @@
 
 mod consumers;
 mod display;
+mod revocations;
 
 pub use consumers::{ConsumerSubscriptionPlan, apply_consumer_subscriptions, plan_consumer_subscriptions};
+pub use revocations::{Revocation, revocations};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -95,6 +97,10 @@ pub struct Plan {
     /// The allowed principals of the services whose policy names them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub principals: Vec<PrincipalsPlan>,
+    /// Available connections the next sweep revokes once this is applied
+    /// (`revoke: reject`), and those it could not judge.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revocations: Vec<Revocation>,
 }
 
 /// The accounts an OU entry covers now: the OU and every OU below it.
@@ -222,6 +228,7 @@ fn policy_fields(p: &ServicePolicy) -> BTreeMap<&'static str, String> {
         ("approval_ttl", duration(p.approval_ttl_secs)),
         ("reminder_interval", duration(p.reminder_interval_secs)),
         ("on_expiry", word(&p.on_expiry)),
+        ("revoke", word(&p.revoke)),
     ])
 }
 

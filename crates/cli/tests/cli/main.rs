@@ -6,5 +6,6 @@
 
 mod plan_coverage;
 mod plan_file;
+mod plan_revocations;
 mod policy_files;
 mod readme_commands;

@@ -77,6 +77,7 @@ fn expected() -> Plan {
         consumer_subscriptions: None,
         coverage: vec![],
         principals: vec![],
+        revocations: vec![],
     }
 }
 
