@@ -222,3 +222,82 @@ async fn a_partner_outside_the_organization_is_accepted_on_its_own_entry() -> Re
     assert_eq!(local.state(&endpoint).await?, "rejected");
     Ok(())
 }
+
+/// The service's allowed principals in EC2, sorted.
+async fn allowed_principals(local: &Local, service: &Service) -> Result<Vec<String>> {
+    let out = local.ec2().describe_vpc_endpoint_service_permissions().service_id(&service.id).send().await?;
+    let mut principals: Vec<String> =
+        out.allowed_principals().iter().filter_map(|p| p.principal()).map(str::to_owned).collect();
+    principals.sort();
+    Ok(principals)
+}
+
+#[tokio::test]
+async fn plan_and_apply_make_the_allowed_principals_the_allowlist_with_its_ous_resolved() -> Result<()> {
+    let local = Local::from_env().await;
+    let org = nested_account(&local).await?;
+    let service = local.service().await?; // allows "*", as services often start
+    let store = local.table().await?;
+    let partner = "210000000088";
+    let outsider = "210000000099";
+    let dir = std::env::temp_dir().join(gate_e2e::unique("principals"));
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("policy.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "policies:\n  - service: {svc}\n    principals: allowlist\n\
+             allow:\n  - ou: {workloads}\n    service: {svc}\n    owner: team-a\n\
+             \x20 - account: \"{partner}\"\n    owner: partners\n\
+             \x20 - account: \"{outsider}\"\n    effect: deny\n    owner: secops\n",
+            svc = service.id,
+            workloads = org.workloads,
+        ),
+    )?;
+    let path = file.to_str().ok_or("path")?;
+    let with_role = |verb: &'static str| {
+        let table = store.table().to_owned();
+        let path = path.to_owned();
+        move || crate::cli::common::cli(&table, &["--organizations-role-arn", ORG_ROLE, verb, &path])
+    };
+    let root = |account: &str| format!("arn:aws:iam::{account}:root");
+
+    // Without the Organizations role the OU cannot be resolved: nothing changes.
+    let (code, out, err) = crate::cli::common::cli(store.table(), &["plan", path]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("! principals of {}: not planned, nothing changes", service.id)), "{out}");
+    assert!(out.contains("no Organizations role"), "{out}");
+
+    let (code, out, err) = with_role("plan")();
+    assert_eq!(code, 0, "{err}");
+    for line in [
+        format!("+ principal {} of {}", root(&org.account), service.id),
+        format!("+ principal {} of {}", root(partner), service.id),
+        format!("- principal * of {}", service.id),
+    ] {
+        assert!(out.contains(&line), "{line} in: {out}");
+    }
+    assert!(
+        !out.contains(&format!("principal {}", root(outsider))),
+        "a denied account is no principal: {out}"
+    );
+    assert_eq!(allowed_principals(&local, &service).await?, vec!["*"], "plan changes nothing");
+
+    let (code, out, err) = with_role("apply")();
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains(&format!("{}: allowed principals set", service.id)), "{out}");
+    let mut expected = vec![root(&org.account), root(partner)];
+    expected.sort();
+    assert_eq!(allowed_principals(&local, &service).await?, expected);
+    let (_, out, _) = with_role("plan")();
+    assert!(out.contains("0 principal(s) to allow, 0 to remove"), "converged: {out}");
+
+    // EC2 now lets the OU's account create an endpoint, and not the outsider.
+    let member = local.consumer(&org.account, "172.31.0.0/16", &[], true).await?;
+    assert!(local.request(&member, &service).await.is_ok());
+    let stranger = local.consumer(outsider, "172.31.0.0/16", &[], true).await?;
+    let refused = local.request(&stranger, &service).await.expect_err("not an allowed principal");
+    assert!(format!("{refused:?}").contains("InvalidServiceName"), "{refused:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

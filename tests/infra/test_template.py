@@ -86,6 +86,7 @@ WILDCARD_OK: dict[str, str] = {
     # Others go here, one per line with the reason, e.g. if X-Ray tracing is
     # turned on: "xray:PutTraceSegments": "no resource type".
     "organizations:DescribeOrganization": "no resource type (infra/organizations-role.yaml)",
+    "organizations:ListAccounts": "no resource type (infra/organizations-role.yaml)",
 }
 
 ACCEPT_REJECT = ["ec2:AcceptVpcEndpointConnections", "ec2:RejectVpcEndpointConnections"]

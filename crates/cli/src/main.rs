@@ -13,20 +13,18 @@ use anyhow::{Context, Result};
 use aws_config::{BehaviorVersion, Region};
 use clap::{CommandFactory, Parser};
 use gate_app::Verdict;
-use gate_app::consumer_topic::ConsumerTopic;
 use gate_app::explain::explain;
 use gate_app::lookup::Filter;
-use gate_app::ports::LiveConfig;
-use gate_app::ports::{Audit, ConfigStore, Connections, Requests};
-use gate_app::subscriptions::ReviewTopic;
+use gate_app::ports::{Audit, Connections, Requests};
 use gate_aws::wiring::Wiring;
-use gate_aws::{DynamoStore, Ec2Connections, Ec2ServicePermissions, SnsConsumerTopic, SnsReviewTopic};
-use gate_cli::answer::{Given, answer, caller};
-use gate_cli::args::{Cli, Command, LookupArgs, Output, TopicArgs};
+use gate_aws::{DynamoStore, Ec2Connections};
+use gate_cli::answer::{Given, answer};
+use gate_cli::args::{Cli, Command, LookupArgs, Output};
 use gate_cli::consumer::{Asker, Source};
 use gate_cli::failure::{Failure, invalid};
 use gate_cli::file;
-use gate_cli::plan::{self, Plan, SubscriptionPlan};
+use gate_cli::plan::Plan;
+use gate_cli::policy_as_code::{self, Planner};
 use gate_cli::print;
 use gate_core::{Discovery, EndpointId, ServiceId, Timestamp};
 
@@ -85,6 +83,13 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         None => None,
     };
     let store = DynamoStore::clone(wiring.store());
+    let planner = Planner {
+        sdk: &sdk,
+        store: &store,
+        organizations_role: cli.organizations_role_arn.as_deref(),
+        placements: placements.as_deref(),
+        now,
+    };
     let asker = |remote: LookupArgs, services: Vec<ServiceId>| Asker {
         sdk: &sdk,
         source: match remote.lookup_url {
@@ -98,20 +103,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
         Command::Plan { file, prune, out, detailed_exitcode, topic } => {
             let desired = read_file(&file, now)?;
-            let live = store.load_all().await.context("reading the live configuration")?;
-            let mut plan = plan::plan(&desired, &live, prune, &caller(&sdk).await?, now);
-            plan.subscriptions = plan_topic(&sdk, &topic, &desired, &live, prune).await?;
-            plan.consumer_subscriptions = plan_consumer_topic(&sdk, &topic, &desired, &live, prune).await?;
-            plan.principals =
-                plan_principals(&sdk, &desired, cli.organizations_role_arn.as_deref(), now).await;
-            if let Some(arn) = &cli.organizations_role_arn {
-                let orgs = gate_aws::AwsOrganizations::assuming(&sdk, arn).await;
-                plan.coverage = plan::coverage(&desired, &orgs).await;
-            }
-            let ec2 = Ec2Connections::new(aws_sdk_ec2::Client::new(&sdk));
-            plan.revocations = plan::revocations(&desired, &live, prune, &ec2, placements.as_deref(), now)
-                .await
-                .context("listing the available connections an edit may revoke")?;
+            let plan = planner.plan(&desired, prune, &topic, true).await?;
             if let Some(out) = out {
                 let text = serde_json::to_string_pretty(&plan).context("encoding the plan")?;
                 std::fs::write(&out, text).with_context(|| format!("writing {}", out.display()))?;
@@ -131,17 +123,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                         message: format!("{}: not a plan saved by `plan --out`: {e}", path.display()),
                     })?
                 }
-                (Some(file), None) => {
-                    let desired = read_file(&file, now)?;
-                    let live = store.load_all().await.context("reading the live configuration")?;
-                    let mut plan = plan::plan(&desired, &live, prune, &caller(&sdk).await?, now);
-                    plan.subscriptions = plan_topic(&sdk, &topic, &desired, &live, prune).await?;
-                    plan.consumer_subscriptions =
-                        plan_consumer_topic(&sdk, &topic, &desired, &live, prune).await?;
-                    plan.principals =
-                        plan_principals(&sdk, &desired, cli.organizations_role_arn.as_deref(), now).await;
-                    plan
-                }
+                (Some(file), None) => planner.plan(&read_file(&file, now)?, prune, &topic, false).await?,
                 (None, None) => {
                     return Err(Failure { code: 2, message: "apply needs a policy file or --plan".into() });
                 }
@@ -149,91 +131,12 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             if !json {
                 println!("{plan}");
             }
-            let applied = match plan::apply(&plan, &store).await {
-                Ok(mut done) => match &plan.subscriptions {
-                    Some(subs) => {
-                        let topic = SnsReviewTopic::new(aws_sdk_sns::Client::new(&sdk), subs.topic.clone());
-                        match plan::apply_subscriptions(subs, &topic, &mut done).await {
-                            Ok(()) => Ok(done),
-                            Err(e) => Err((done, e)),
-                        }
-                    }
-                    None => Ok(done),
-                },
-                Err(failed) => Err(failed),
-            };
-            let applied = match (applied, &plan.consumer_subscriptions) {
-                (Ok(mut done), Some(subs)) => {
-                    let topic = SnsConsumerTopic::new(aws_sdk_sns::Client::new(&sdk), subs.topic.clone());
-                    match plan::apply_consumer_subscriptions(subs, &topic, &mut done).await {
-                        Ok(()) => Ok(done),
-                        Err(e) => Err((done, e)),
-                    }
-                }
-                (applied, _) => applied,
-            };
-            let applied = match applied {
-                Ok(mut done) if !plan.principals.is_empty() => {
-                    let permissions = Ec2ServicePermissions::new(aws_sdk_ec2::Client::new(&sdk));
-                    match gate_app::principals::apply(&plan.principals, &permissions).await {
-                        Ok(services) => {
-                            done.principals = services;
-                            Ok(done)
-                        }
-                        Err((services, e)) => {
-                            done.principals = services;
-                            Err((done, e))
-                        }
-                    }
-                }
-                applied => applied,
-            };
-            match applied {
+            match planner.apply(&plan).await {
                 Ok(done) => {
-                    print(json, &done, || {
-                        let mut s = format!("Applied {} change(s).", done.applied.len());
-                        for email in &done.subscribed {
-                            s.push_str(&format!("\nsubscribed {email}: SNS asks the address to confirm"));
-                        }
-                        for arn in &done.unsubscribed {
-                            s.push_str(&format!("\nremoved the subscription {arn}"));
-                        }
-                        for email in &done.refiltered {
-                            s.push_str(&format!("\n{email}'s subscription now filters on its own accounts"));
-                        }
-                        for service in &done.principals {
-                            s.push_str(&format!("\n{service}: allowed principals set"));
-                        }
-                        for c in &done.conflicts {
-                            s.push_str(&format!(
-                                "\nconflict: {c} changed since the plan; not overwritten (plan again)"
-                            ));
-                        }
-                        s
-                    });
+                    print(json, &done, || policy_as_code::applied_text(&done));
                     Ok(if done.conflicts.is_empty() { 0 } else { 3 })
                 }
-                Err((done, e)) => {
-                    let mut applied: Vec<String> = done.applied.iter().map(ToString::to_string).collect();
-                    applied.extend(done.subscribed.iter().map(|a| format!("subscription {a}")));
-                    applied.extend(done.unsubscribed.iter().map(|a| format!("removal of {a}")));
-                    applied.extend(done.principals.iter().map(|s| format!("principals of {s}")));
-                    // The stack's topic policy refuses Subscribe to all but its OperatorArns.
-                    let hint = if e.chain().contains("AuthorizationError") {
-                        "\nthe review topic admits subscriptions only from the stack's OperatorArns: \
-                         run apply as one of them"
-                    } else {
-                        ""
-                    };
-                    Err(Failure {
-                        code: 1,
-                        message: format!(
-                            "{}{hint}\napplied before the failure: {}",
-                            e.chain(),
-                            if applied.is_empty() { "nothing".into() } else { applied.join(", ") }
-                        ),
-                    })
-                }
+                Err((done, e)) => Err(policy_as_code::apply_failure(&done, &e)),
             }
         }
         Command::Explain { service, account, cidrs } => {
@@ -340,66 +243,4 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Validate { .. } | Command::Completions { .. } => Ok(0),
     }
-}
-
-/// The allowed principals of the services whose policy names them, read
-/// from EC2 (and Organizations for OU entries, through the role when given).
-async fn plan_principals(
-    sdk: &aws_config::SdkConfig,
-    desired: &file::Desired,
-    organizations_role: Option<&str>,
-    now: Timestamp,
-) -> Vec<plan::PrincipalsPlan> {
-    if desired.principals.is_empty() {
-        return Vec::new();
-    }
-    let orgs = match organizations_role {
-        Some(arn) => Some(gate_aws::AwsOrganizations::assuming(sdk, arn).await),
-        None => None,
-    };
-    let orgs = orgs.as_ref().map(|o| o as &dyn gate_app::ports::Organizations);
-    let permissions = Ec2ServicePermissions::new(aws_sdk_ec2::Client::new(sdk));
-    gate_app::principals::plan(&desired.principals, &desired.entries, orgs, &permissions, now).await
-}
-
-/// The consumer topic's subscriptions against the contacts, when the
-/// topic is given.
-async fn plan_consumer_topic(
-    sdk: &aws_config::SdkConfig,
-    topic: &TopicArgs,
-    desired: &file::Desired,
-    live: &LiveConfig,
-    prune: bool,
-) -> Result<Option<plan::ConsumerSubscriptionPlan>, Failure> {
-    let Some(arn) = &topic.consumer_topic_arn else { return Ok(None) };
-    if !arn.starts_with("arn:") || !arn.contains(":sns:") {
-        return Err(Failure {
-            code: 2,
-            message: format!("--consumer-topic-arn {arn:?} is not an SNS topic ARN"),
-        });
-    }
-    let topic = SnsConsumerTopic::new(aws_sdk_sns::Client::new(sdk), arn.clone());
-    let live_subs = topic.subscriptions().await.context("reading the consumer topic's subscriptions")?;
-    Ok(Some(plan::plan_consumer_subscriptions(desired, live, arn, &live_subs, prune)))
-}
-
-/// The review topic's subscriptions against the approvers, when the topic
-/// is given.
-async fn plan_topic(
-    sdk: &aws_config::SdkConfig,
-    topic: &TopicArgs,
-    desired: &file::Desired,
-    live: &LiveConfig,
-    prune: bool,
-) -> Result<Option<SubscriptionPlan>, Failure> {
-    let Some(arn) = &topic.review_topic_arn else { return Ok(None) };
-    if !arn.starts_with("arn:") || !arn.contains(":sns:") {
-        return Err(Failure {
-            code: 2,
-            message: format!("--review-topic-arn {arn:?} is not an SNS topic ARN"),
-        });
-    }
-    let topic = SnsReviewTopic::new(aws_sdk_sns::Client::new(sdk), arn.clone());
-    let live_subs = topic.subscriptions().await.context("reading the review topic's subscriptions")?;
-    Ok(Some(plan::plan_subscriptions(desired, live, arn, &live_subs, prune)))
 }
