@@ -292,6 +292,27 @@ async fn plan_and_apply_make_the_allowed_principals_the_allowlist_with_its_ous_r
     let (_, out, _) = with_role("plan")();
     assert!(out.contains("0 principal(s) to allow, 0 to remove"), "converged: {out}");
 
+    // The sweep's look: as applied, then changed in the console.
+    let watch = gate_aws::wiring::Wiring::new(&local.sdk, store.table()).principals_watch();
+    assert_eq!(watch.drift().await.map_err(|e| e.chain())?, vec![]);
+    local
+        .ec2()
+        .modify_vpc_endpoint_service_permissions()
+        .service_id(&service.id)
+        .add_allowed_principals("*")
+        .send()
+        .await?;
+    let drift = watch.drift().await.map_err(|e| e.chain())?;
+    assert_eq!(drift.len(), 1, "{drift:?}");
+    assert_eq!((drift[0].service.as_str(), drift[0].applied, drift[0].live), (service.id.as_str(), 2, 3));
+    local
+        .ec2()
+        .modify_vpc_endpoint_service_permissions()
+        .service_id(&service.id)
+        .remove_allowed_principals("*")
+        .send()
+        .await?;
+
     // EC2 now lets the OU's account create an endpoint, and not the outsider.
     let member = local.consumer(&org.account, "172.31.0.0/16", &[], true).await?;
     assert!(local.request(&member, &service).await.is_ok());

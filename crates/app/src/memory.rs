@@ -13,9 +13,9 @@ use gate_core::{
 
 use crate::error::PortError;
 use crate::ports::{
-    Audience, Audit, AuditEvent, Catalogue, Checkpoints, Connections, ConsumerNetworks, ContactBook,
-    NoticeLedger, NoticeSender, Notifier, Nudge, Organizations, Page, PolicySource, Posted, Refused,
-    Registry, Requests, ServiceInfo, ServicePermissions, SlackReplies, SlackReply,
+    AppliedPrincipals, Audience, Audit, AuditEvent, Catalogue, Checkpoints, Connections, ConsumerNetworks,
+    ContactBook, NoticeLedger, NoticeSender, Notifier, Nudge, Organizations, Page, PolicySource, Posted,
+    PrincipalsRecord, Refused, Registry, Requests, ServiceInfo, ServicePermissions, SlackReplies, SlackReply,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -586,6 +586,24 @@ impl ServicePermissions for InMemoryPermissions {
         let list = all.entry(service.clone()).or_default();
         list.retain(|p| !remove.contains(p));
         list.extend(add.iter().filter(|p| !list.contains(p)).cloned().collect::<Vec<_>>());
+        Ok(())
+    }
+}
+
+/// What apply recorded of each service's allowed principals.
+#[derive(Debug, Default)]
+pub struct InMemoryPrincipalsRecord(pub Mutex<HashMap<ServiceId, AppliedPrincipals>>);
+
+#[async_trait]
+impl PrincipalsRecord for InMemoryPrincipalsRecord {
+    async fn applied(&self) -> Result<Vec<AppliedPrincipals>, PortError> {
+        let mut all: Vec<AppliedPrincipals> = lock(&self.0).values().cloned().collect();
+        all.sort_by(|a, b| a.service.cmp(&b.service));
+        Ok(all)
+    }
+
+    async fn record_applied(&self, applied: &AppliedPrincipals) -> Result<(), PortError> {
+        lock(&self.0).insert(applied.service.clone(), applied.clone());
         Ok(())
     }
 }

@@ -129,6 +129,23 @@ pub trait Organizations: Send + Sync {
     async fn members(&self, group: &Principal) -> Result<Vec<AccountId>, PortError>;
 }
 
+/// What apply last set as a service's allowed principals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedPrincipals {
+    pub service: ServiceId,
+    /// `gate_core::principals::digest` of the list.
+    pub digest: String,
+    pub count: usize,
+    pub applied_at: Timestamp,
+}
+
+/// The record of what apply set, so the sweep can report drift.
+#[async_trait]
+pub trait PrincipalsRecord: Send + Sync {
+    async fn applied(&self) -> Result<Vec<AppliedPrincipals>, PortError>;
+    async fn record_applied(&self, applied: &AppliedPrincipals) -> Result<(), PortError>;
+}
+
 /// Who may create an endpoint to a service at all: EC2's allowed
 /// principals (`DescribeVpcEndpointServicePermissions`,
 /// `ModifyVpcEndpointServicePermissions`).

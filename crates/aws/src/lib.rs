@@ -11,6 +11,7 @@ mod items;
 pub mod networks;
 pub mod organizations;
 pub mod permissions;
+mod principals_store;
 pub mod registry_store;
 pub mod review_topic;
 pub mod secrets;

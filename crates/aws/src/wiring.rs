@@ -210,6 +210,15 @@ impl Wiring {
         }
     }
 
+    /// The allowed principals' watch: the sweep compares EC2's lists with
+    /// what apply set.
+    pub fn principals_watch(&self) -> gate_app::principals::PrincipalsWatch {
+        gate_app::principals::PrincipalsWatch {
+            record: self.store.clone(),
+            permissions: Arc::new(crate::Ec2ServicePermissions::new(aws_sdk_ec2::Client::new(&self.sdk))),
+        }
+    }
+
     /// The review topic's watch: the sweep compares its subscriptions with
     /// the approvers the policies name.
     pub fn topic_watch(&self, topic_arn: &str) -> TopicWatch {

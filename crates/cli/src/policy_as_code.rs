@@ -82,7 +82,7 @@ impl Planner<'_> {
         }
         if !plan.principals.is_empty() {
             let permissions = Ec2ServicePermissions::new(aws_sdk_ec2::Client::new(self.sdk));
-            match gate_app::principals::apply(&plan.principals, &permissions).await {
+            match gate_app::principals::apply(&plan.principals, &permissions, self.store, self.now).await {
                 Ok(services) => done.principals = services,
                 Err((services, e)) => {
                     done.principals = services;

@@ -63,6 +63,20 @@ pub fn desired_principals(
     Ok(allowed.difference(&denied).map(|a| account_root(*a)).collect())
 }
 
+/// A fingerprint of a set of principals, order and duplicates aside: what
+/// apply keeps of the list it set, so a sweep can tell when EC2's list was
+/// changed outside the file without storing thousands of ARNs.
+pub fn digest<'a>(principals: impl IntoIterator<Item = &'a String>) -> String {
+    use sha2::{Digest, Sha256};
+    let sorted: BTreeSet<&String> = principals.into_iter().collect();
+    let mut hash = Sha256::new();
+    for p in sorted {
+        hash.update(p.as_bytes());
+        hash.update(b"\n");
+    }
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// What to add and remove to make `live` the `desired` set.
 pub fn principal_changes(desired: &BTreeSet<String>, live: &[String]) -> (Vec<String>, Vec<String>) {
     let live: BTreeSet<&String> = live.iter().collect();
@@ -158,5 +172,14 @@ mod tests {
         assert_eq!(add, vec!["arn:aws:iam::111111111111:root".to_owned()]);
         assert_eq!(remove, vec!["*".to_owned()]);
         assert_eq!(principal_changes(&want, &want.iter().cloned().collect::<Vec<_>>()), (vec![], vec![]));
+    }
+
+    #[test]
+    fn a_digest_sees_the_set_not_its_order() {
+        let a = ["arn:aws:iam::111111111111:root".to_owned(), "*".to_owned()];
+        let b = ["*".to_owned(), "arn:aws:iam::111111111111:root".to_owned(), "*".to_owned()];
+        assert_eq!(digest(&a), digest(&b));
+        assert_ne!(digest(&a), digest(&a[..1]));
+        assert_ne!(digest(&["ab".to_owned(), "c".to_owned()]), digest(&["a".to_owned(), "bc".to_owned()]));
     }
 }

@@ -3,6 +3,7 @@
 use std::time::Instant;
 
 use gate_app::consumer_topic::ConsumerTopicWatch;
+use gate_app::principals::{Drift, PrincipalsWatch};
 use gate_app::subscriptions::TopicWatch;
 use gate_app::{Decide, PortError, Report, Settings};
 use gate_aws::wiring::Wiring;
@@ -22,6 +23,8 @@ pub struct DecideFn {
     pub watch: TopicWatch,
     /// The consumer topic's, when notices are on.
     pub consumer_watch: Option<ConsumerTopicWatch>,
+    /// The allowed principals apply manages.
+    pub principals: PrincipalsWatch,
 }
 
 impl DecideFn {
@@ -50,6 +53,7 @@ impl DecideFn {
             decide,
             watch: wiring.topic_watch(&config.review_topic_arn),
             consumer_watch: config.consumer_topic_arn.as_deref().map(|t| wiring.consumer_topic_watch(t)),
+            principals: wiring.principals_watch(),
         })
     }
 }
@@ -62,19 +66,23 @@ pub struct Summary {
     pub report: Report,
     pub ignored: Vec<String>,
     pub rejected_input: Vec<String>,
+    /// Services whose allowed principals changed outside the policy file.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub principals_drift: Vec<Drift>,
 }
 
 /// Handles one invocation. Transient failures return `Err` so that Lambda
 /// retries; malformed input is recorded and acknowledged. A sweep also
-/// looks at the review topic: a subscription no policy names is logged for
-/// the alarm, and a failure to look never fails the sweep.
+/// looks at the review topic (a subscription no policy names is logged for
+/// the alarm) and at the allowed principals apply set (drift is answered
+/// and logged); a failure to look never fails the sweep.
 pub async fn handle(
     f: &DecideFn,
     event: LambdaEvent<Value>,
     now: Timestamp,
 ) -> Result<Summary, InvocationError> {
     let deadline = sweep_deadline(event.context.deadline);
-    let out = handle_within(&f.decide, &event.payload, now, deadline).await?;
+    let mut out = handle_within(&f.decide, &event.payload, now, deadline).await?;
     // Only after a sweep that finished: one cut short has no time to spare.
     if out.sweep && !out.report.stopped_early {
         if let Err(e) = f.watch.check().await {
@@ -84,6 +92,10 @@ pub async fn handle(
             && let Err(e) = watch.check().await
         {
             tracing::error!(error = %e.chain(), "reading the consumer topic's subscriptions failed");
+        }
+        match f.principals.drift().await {
+            Ok(drift) => out.principals_drift = drift,
+            Err(e) => tracing::error!(error = %e.chain(), "comparing the allowed principals failed"),
         }
     }
     Ok(out)

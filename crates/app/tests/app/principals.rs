@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use gate_app::memory::*;
-use gate_app::principals::{apply, plan};
+use gate_app::principals::{PrincipalsWatch, apply, plan};
 use gate_core::principals::PrincipalsSpec;
 use gate_core::*;
 
@@ -66,11 +66,37 @@ async fn the_allowlist_becomes_the_allowed_principals_and_apply_converges() {
     assert_eq!(planned.len(), 1);
     assert_eq!(planned[0].add, vec![root("210000000001")], "the OU's account, not the denied one");
     assert_eq!(planned[0].remove, vec!["*".to_owned()], "everyone is more than the allowlist");
-    assert_eq!(apply(&planned, &perms).await.map_err(|(_, e)| e.chain()), Ok(vec![svc(PAYMENTS)]));
+    let record = InMemoryPrincipalsRecord::default();
+    let applied = apply(&planned, &perms, &record, now()).await.map_err(|(_, e)| e.chain());
+    assert_eq!(applied, Ok(vec![svc(PAYMENTS)]));
 
     let again = plan(&specs, &entries, Some(orgs.as_ref()), &perms, now()).await;
     assert!(again.iter().all(|p| p.is_empty()), "converged: {again:?}");
     assert_eq!(*perms.changes.lock().unwrap(), 1);
+}
+
+#[tokio::test]
+async fn the_sweep_sees_a_list_changed_outside_the_file() {
+    let specs = [(svc(PAYMENTS), PrincipalsSpec::Listed(vec![root("210000000009")]))];
+    let perms = Arc::new(InMemoryPermissions::default());
+    let record = Arc::new(InMemoryPrincipalsRecord::default());
+    let planned = plan(&specs, &[], None, perms.as_ref(), now()).await;
+    apply(&planned, perms.as_ref(), record.as_ref(), now())
+        .await
+        .map_err(|(_, e)| e.chain())
+        .expect("applies");
+    let watch = PrincipalsWatch { record: record.clone(), permissions: perms.clone() };
+    assert_eq!(watch.drift().await.map_err(|e| e.chain()), Ok(vec![]), "as applied");
+
+    // Someone opens the service to everyone in the console.
+    perms.allowed.lock().unwrap().get_mut(&svc(PAYMENTS)).expect("set").push("*".into());
+    let drift = watch.drift().await.map_err(|e| e.chain()).expect("reads");
+    assert_eq!(drift.len(), 1);
+    assert_eq!((drift[0].service.as_str(), drift[0].applied, drift[0].live), (PAYMENTS, 1, 2));
+
+    // Unreadable is an error, never "no drift".
+    *perms.fail.lock().unwrap() = true;
+    assert!(watch.drift().await.is_err());
 }
 
 #[tokio::test]
@@ -91,8 +117,12 @@ async fn an_unreadable_organization_changes_nothing_for_the_services_that_need_i
     let error = payments.error.as_deref().unwrap_or_default();
     assert!(error.contains(PROD) && error.contains("AccessDenied"), "{error}");
     assert_eq!(planned[1].add, vec![root("210000000009")], "the listed service still converges");
-    assert_eq!(apply(&planned, &perms).await.map_err(|(_, e)| e.chain()), Ok(vec![svc(LEDGER)]));
+    let record = InMemoryPrincipalsRecord::default();
+    let applied = apply(&planned, &perms, &record, now()).await.map_err(|(_, e)| e.chain());
+    assert_eq!(applied, Ok(vec![svc(LEDGER)]));
     assert_eq!(perms.allowed.lock().unwrap()[&svc(PAYMENTS)], vec![root("210000000001")], "untouched");
+    let recorded: Vec<ServiceId> = record.0.lock().unwrap().keys().cloned().collect();
+    assert_eq!(recorded, vec![svc(LEDGER)], "only what was set is recorded");
 
     let without_role = plan(&specs, &entries, None, &perms, now()).await;
     let error = without_role[0].error.as_deref().unwrap_or_default();
@@ -106,5 +136,7 @@ async fn an_unreadable_service_is_an_error_never_an_empty_list() {
     *perms.fail.lock().unwrap() = true;
     let planned = plan(&specs, &[], None, &perms, now()).await;
     assert!(planned[0].error.as_deref().unwrap_or_default().contains("refused"), "{planned:?}");
-    assert_eq!(apply(&planned, &perms).await.map_err(|(_, e)| e.chain()), Ok(vec![]));
+    let record = InMemoryPrincipalsRecord::default();
+    assert_eq!(apply(&planned, &perms, &record, now()).await.map_err(|(_, e)| e.chain()), Ok(vec![]));
+    assert!(record.0.lock().unwrap().is_empty());
 }

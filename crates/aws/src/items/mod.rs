@@ -16,6 +16,7 @@
 //! | registry      | `ENDPOINT#<vpce>`   | `ENTRY`                 | `REGSVC#<svc>`  | `<view>#<vpce>`     |
 //! | its changes   | `ENDPOINT#<vpce>`   | `CHANGE#<version>`      |                 |                     |
 //! | sweep cursor  | `SWEEP#<sweep>`     | `CURSOR`                |                 |                     |
+//! | principals set| `PRINCIPALS#<svc>`  | `APPLIED`               | `PRINCIPALS`    | `<svc>`             |
 //!
 //! Contacts and notice claims: `contact.rs`.
 //!
@@ -39,6 +40,7 @@ pub(crate) mod contact;
 #[cfg(test)]
 mod golden;
 mod names;
+pub(crate) mod principals;
 pub(crate) mod registry;
 pub(crate) mod request;
 #[cfg(test)]
