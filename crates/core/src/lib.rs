@@ -21,7 +21,7 @@ pub use decision::{Decision, Discovery, Offer, Outcome, Reason, Request, Rule, d
 pub use id::{AccountId, EndpointId, IdError, OrgId, OuId, Principal, Scope, ServiceId, scan_ids};
 pub use notice::{Contact, Notice, NoticeKind};
 pub use policy::{
-    AllowEntry, Answerer, Approver, DeclaredCidrs, Effect, Level, Membership, OnExpiry, OuStep, OverlapMode,
+    AllowEntry, Answerer, Approver, DeclaredCidrs, Effect, Level, Membership, Mode, OnExpiry, OuStep, OverlapMode,
     Placement, PolicyBook, ProtectedRange, Revoke, ServicePolicy, UnknownCidr, Unlisted, check_slack_channel,
 };
 pub use registry::{Attribution, Merge, Observation, RegistryEntry};

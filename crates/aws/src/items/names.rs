@@ -4,7 +4,8 @@
 
 use gate_app::ports::AuditKind;
 use gate_core::{
-    DeclaredCidrs, Effect, OnExpiry, Outcome, OverlapMode, RequestState, Revoke, Rule, UnknownCidr, Unlisted,
+    DeclaredCidrs, Effect, Mode, OnExpiry, Outcome, OverlapMode, RequestState, Revoke, Rule, UnknownCidr,
+    Unlisted,
 };
 
 use super::BadAttribute;
@@ -54,6 +55,7 @@ names!(UnknownCidr { Allow => "allow", Review => "review", Reject => "reject" })
 names!(DeclaredCidrs { Verify => "verify", Trust => "trust" });
 names!(OnExpiry { Reject => "reject", KeepPending => "keep_pending" });
 names!(Revoke { Keep => "keep", Reject => "reject" });
+names!(Mode { Enforce => "enforce", Shadow => "shadow" });
 names!(Effect { Allow => "allow", Deny => "deny" });
 names!(Outcome { Accept => "accept", Review => "review", Reject => "reject" });
 names!(RequestState {
@@ -112,6 +114,7 @@ mod tests {
         check(&[DeclaredCidrs::Verify, DeclaredCidrs::Trust]);
         check(&[OnExpiry::Reject, OnExpiry::KeepPending]);
         check(&[Revoke::Keep, Revoke::Reject]);
+        check(&[Mode::Enforce, Mode::Shadow]);
         check(&[Effect::Allow, Effect::Deny]);
         check(&[Outcome::Accept, Outcome::Review, Outcome::Reject]);
         use RequestState as S;

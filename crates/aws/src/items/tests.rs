@@ -104,10 +104,10 @@ fn decode_error(item: Item, kind: &str) -> String {
 #[test]
 fn a_newer_schema_version_is_refused_by_name() {
     let mut item = golden::load("request_review_slack");
-    item.insert(SCHEMA_ATTRIBUTE.into(), AttributeValue::N("3".into()));
+    item.insert(SCHEMA_ATTRIBUTE.into(), AttributeValue::N("4".into()));
     let text = decode_error(item, "request");
     assert!(text.contains("REQUEST#vpce-0123456789abcdef0 / REQUEST"), "{text}");
-    assert!(text.contains("schema version 3; this build reads 1 to 2"), "{text}");
+    assert!(text.contains("schema version 4; this build reads 1 to 3"), "{text}");
     for odd in [AttributeValue::N("0".into()), AttributeValue::N("1.5".into()), AttributeValue::S("1".into())]
     {
         let mut item = golden::load("policy_service");
