@@ -246,8 +246,13 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                 .await
                 .context("reading the live policy")?;
             print(json, &d, || {
-                let mut s = format!("{} → {}", account, d.outcome.as_str().to_uppercase());
-                for r in &d.reasons {
+                let mut s = format!("{} → {}", account, d.decision.outcome.as_str().to_uppercase());
+                if d.mode == gate_core::Mode::Shadow {
+                    s.push_str(
+                        " (shadow mode: only recorded; nothing is done, the connection is left to people)",
+                    );
+                }
+                for r in &d.decision.reasons {
                     s.push_str(&format!("\n  - {r}"));
                 }
                 s

@@ -16,6 +16,7 @@
 //! | registry      | `ENDPOINT#<vpce>`   | `ENTRY`                 | `REGSVC#<svc>`  | `<view>#<vpce>`     |
 //! | its changes   | `ENDPOINT#<vpce>`   | `CHANGE#<version>`      |                 |                     |
 //! | sweep cursor  | `SWEEP#<sweep>`     | `CURSOR`                |                 |                     |
+//! | shadow verdict| `SHADOW#<vpce>`     | `VERDICT`               | `SHADOW`        | `<svc>#<vpce>`      |
 //!
 //! Contacts and notice claims: `contact.rs`.
 //!
@@ -41,6 +42,7 @@ mod golden;
 mod names;
 pub(crate) mod registry;
 pub(crate) mod request;
+pub(crate) mod shadow;
 #[cfg(test)]
 mod tests;
 
