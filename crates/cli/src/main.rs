@@ -321,6 +321,13 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             });
             Ok(0)
         }
+        Command::Report { since, service } => {
+            let r = gate_cli::report::shadow_report(&store, &store, &service, since, now)
+                .await
+                .context("reading shadow verdicts")?;
+            print(json, &r, || gate_cli::report::render(&r));
+            Ok(0)
+        }
         Command::Endpoints { account, service, history, remote } => {
             asker(remote, vec![]).endpoints(&Filter { account, service, history }).await
         }
