@@ -46,7 +46,7 @@ fn happened(actual: &Actual) -> String {
         Actual::Accepted { by } => format!("accepted by {}", by.as_deref().unwrap_or("unknown")),
         Actual::Rejected { why } if why.is_empty() => "rejected".into(),
         Actual::Rejected { why } => format!("rejected ({why})"),
-        Actual::Gone { state } => format!("{state} before anyone decided"),
+        Actual::Gone { state } => format!("{state}, no decision recorded"),
     }
 }
 

@@ -90,6 +90,8 @@ impl Actual {
             ConnectionState::PendingAcceptance | ConnectionState::Pending => Actual::Pending,
             ConnectionState::Available => Actual::Accepted { by: e.accepted_by.clone() },
             ConnectionState::Rejected => Actual::Rejected { why: e.why.clone() },
+            // Accepted, then deleted by its consumer: a person still accepted it.
+            _ if e.accepted_at.is_some() => Actual::Accepted { by: e.accepted_by.clone() },
             other => Actual::Gone { state: other.to_string() },
         }
     }
@@ -159,6 +161,43 @@ mod tests {
         for (would, actual, want) in table {
             assert_eq!(compare(would, actual), want, "{would} vs {actual:?}");
         }
+    }
+
+    #[test]
+    fn the_registry_says_what_happened() {
+        let t = Timestamp::from_unix(1_800_000_000);
+        let entry = |state: ConnectionState, by: Option<&str>| RegistryEntry {
+            endpoint: "vpce-0123456789abcdef0".parse().expect("endpoint"),
+            service: "vpce-svc-0abc1234def567890".parse().expect("service"),
+            owner: "210000000001".parse().expect("account"),
+            state,
+            dns_entries: vec![],
+            accepted_at: by.map(|_| t),
+            accepted_by: by.map(str::to_owned),
+            why: String::new(),
+            first_seen: t,
+            observed_at: t,
+            version: 1,
+        };
+        let by = Some("arn:aws:iam::111111111111:user/ana".to_owned());
+        assert_eq!(Actual::of(None), Actual::Pending);
+        assert_eq!(Actual::of(Some(&entry(ConnectionState::PendingAcceptance, None))), Actual::Pending);
+        assert_eq!(
+            Actual::of(Some(&entry(ConnectionState::Available, by.as_deref()))),
+            Actual::Accepted { by: by.clone() }
+        );
+        assert_eq!(
+            Actual::of(Some(&entry(ConnectionState::Deleted, by.as_deref()))),
+            Actual::Accepted { by }
+        );
+        assert_eq!(
+            Actual::of(Some(&entry(ConnectionState::Rejected, None))),
+            Actual::Rejected { why: String::new() }
+        );
+        assert_eq!(
+            Actual::of(Some(&entry(ConnectionState::Deleted, None))),
+            Actual::Gone { state: "deleted".into() }
+        );
     }
 
     #[test]
