@@ -189,6 +189,24 @@ fn ou_and_organization_entries_are_schema_two_and_read_back() {
 }
 
 #[test]
+fn a_shadow_policy_is_schema_three_and_an_enforce_one_keeps_its_bytes() {
+    let Golden::Policy(golden) = &golden::all()["policy_service"] else { panic!("a policy") };
+    let enforce = config::policy_item(&golden.value, 1).expect("encodes");
+    assert_eq!(enforce[SCHEMA_ATTRIBUTE], AttributeValue::N("1".into()));
+    assert!(!enforce.contains_key("mode"), "enforce is left out");
+    let mut shadow = golden.value.clone();
+    shadow.mode = gate_core::Mode::Shadow;
+    let item = config::policy_item(&shadow, 1).expect("encodes");
+    // A build that reads only 1 and 2 refuses it rather than enforce it.
+    assert_eq!(item[SCHEMA_ATTRIBUTE], AttributeValue::N("3".into()));
+    assert_eq!(item["mode"], AttributeValue::S("shadow".into()));
+    assert_eq!(config::policy_from(item.clone()).expect("reads").value, shadow);
+    let mut hand_edited = item;
+    hand_edited.insert("mode".into(), AttributeValue::S("Shadow".into()));
+    assert!(decode_error(hand_edited, "policy").contains("mode"));
+}
+
+#[test]
 fn an_entry_naming_no_principal_or_two_is_refused_by_name() {
     let s = |v: &str| AttributeValue::S(v.into());
     let mut two = golden::load("entry_service_allow");
