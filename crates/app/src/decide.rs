@@ -33,7 +33,7 @@ use crate::notices::{NoticeFacts, Notices};
 use crate::organizations::Placements;
 use crate::ports::{
     Audit, AuditEvent, AuditKind, Checkpoints, Connections, ConsumerNetworks, DecisionReads, Notifier,
-    PolicySource, Requests, SeparateReads,
+    PolicySource, Requests, SeparateReads, Shadows,
 };
 use crate::report::{Decided, Report};
 use crate::review::Review;
@@ -86,6 +86,9 @@ pub struct Decide {
     pub checkpoints: Option<Arc<dyn Checkpoints>>,
     /// The requests and the policy book, read together where the store can.
     pub reads: Arc<dyn DecisionReads>,
+    /// Where `mode: shadow` services' verdicts are kept; without it their
+    /// connections are only skipped (still never acted on).
+    pub shadows: Option<Arc<dyn Shadows>>,
 }
 
 /// The name decide's sweep keeps its cursor under.
@@ -126,7 +129,7 @@ pub(crate) fn book_pairs<'a>(
 }
 
 /// Accepted consumers' CIDRs per service, read at most once per run.
-type OthersCache = Mutex<HashMap<(ServiceId, AccountId), Arc<CidrSet<String>>>>;
+pub(crate) type OthersCache = Mutex<HashMap<(ServiceId, AccountId), Arc<CidrSet<String>>>>;
 
 impl Decide {
     /// Deciding, with its review and actions, over the ports it is given.
@@ -159,6 +162,7 @@ impl Decide {
             settings,
             checkpoints: None,
             reads,
+            shadows: None,
         }
     }
 
@@ -179,6 +183,13 @@ impl Decide {
     /// Tells consumers' contacts what was decided.
     pub fn with_notices(mut self, notices: Notices) -> Self {
         self.review.actions.notices = Some(notices);
+        self
+    }
+
+    /// Keeps shadow-mode services' verdicts here.
+    #[must_use]
+    pub fn with_shadows(mut self, shadows: Arc<dyn Shadows>) -> Self {
+        self.shadows = Some(shadows);
         self
     }
 
@@ -323,6 +334,12 @@ impl Decide {
         // Fail closed: without the policy nothing is decided at all.
         let (existing, book) = self.reads.read(&ids, &pairs).await?;
 
+        // A shadow-mode service's connections are judged and recorded, and
+        // nothing else: no claim, so switching to enforce decides them anew.
+        let (shadowed, pending): (Vec<Connection>, Vec<Connection>) =
+            pending.into_iter().partition(|c| crate::shadow::is_shadow(&book, &c.service));
+        self.shadow_all(shadowed, &book, &memberships, now, &mut report).await;
+
         let mut tasks = Vec::new();
         let mut fresh = Vec::new();
         for conn in pending {
@@ -417,19 +434,7 @@ impl Decide {
         others: &OthersCache,
         now: Timestamp,
     ) -> Claim {
-        let discovery = self.networks.vpc_cidrs(conn.owner, &conn.endpoint).await?;
-        let other_consumers = self.other_consumers(&conn.service, conn.owner, book, others).await?;
-        let decision = decide(
-            book,
-            &Request {
-                service: &conn.service,
-                account: conn.owner,
-                discovery: &discovery,
-                other_consumers: &other_consumers,
-                membership,
-            },
-            now,
-        );
+        let (decision, discovery) = self.judge(conn, book, membership, others, now).await?;
         let consumer_cidrs = match &discovery {
             gate_core::Discovery::Read(c) => c.clone(),
             gate_core::Discovery::Unavailable(_) => Vec::new(),
@@ -472,6 +477,31 @@ impl Decide {
             "decided"
         );
         Ok(Some((decision, record)))
+    }
+
+    /// Reads what a decision needs about one connection and decides it.
+    pub(crate) async fn judge(
+        &self,
+        conn: &Connection,
+        book: &PolicyBook,
+        membership: &Membership,
+        others: &OthersCache,
+        now: Timestamp,
+    ) -> Result<(Decision, gate_core::Discovery), PortError> {
+        let discovery = self.networks.vpc_cidrs(conn.owner, &conn.endpoint).await?;
+        let other_consumers = self.other_consumers(&conn.service, conn.owner, book, others).await?;
+        let decision = decide(
+            book,
+            &Request {
+                service: &conn.service,
+                account: conn.owner,
+                discovery: &discovery,
+                other_consumers: &other_consumers,
+                membership,
+            },
+            now,
+        );
+        Ok((decision, discovery))
     }
 
     /// Other accepted consumers' CIDRs, read once per service and account

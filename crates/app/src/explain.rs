@@ -4,12 +4,23 @@
 use std::collections::HashMap;
 
 use gate_core::{
-    AccountId, CidrSet, Decision, Discovery, Membership, PolicyBook, Request, ServiceId, Timestamp, decide,
+    AccountId, CidrSet, Decision, Discovery, Membership, Mode, PolicyBook, Request, ServiceId, Timestamp,
+    decide,
 };
+use serde::Serialize;
 
 use crate::error::PortError;
 use crate::organizations::Placements;
 use crate::ports::{PolicySource, Requests};
+
+/// The decision, and whether the service acts on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Explained {
+    #[serde(flatten)]
+    pub decision: Decision,
+    /// `shadow`: the decision would only be recorded, nothing done.
+    pub mode: Mode,
+}
 
 /// The decision for `account` connecting to `service` with `discovery` as
 /// its CIDRs, from the live policy; its place in the organization is read
@@ -22,7 +33,7 @@ pub async fn explain(
     account: AccountId,
     discovery: &Discovery,
     now: Timestamp,
-) -> Result<Decision, PortError> {
+) -> Result<Explained, PortError> {
     let membership = match placements {
         Some(p) => p.membership(account, now).await,
         None => Membership::NotConfigured,
@@ -33,7 +44,8 @@ pub async fn explain(
     let other_consumers = consumers_of(requests, &book, service, account).await?;
     let request =
         Request { service, account, discovery, other_consumers: &other_consumers, membership: &membership };
-    Ok(decide(&book, &request, now))
+    let mode = book.policy_for(service).map_or(Mode::Enforce, |p| p.policy.mode);
+    Ok(Explained { decision: decide(&book, &request, now), mode })
 }
 
 /// The CIDRs of the service's accepted consumers other than `account` (a

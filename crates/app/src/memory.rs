@@ -8,14 +8,15 @@ use async_trait::async_trait;
 use gate_core::{
     AccountId, Action, AllowEntry, Cidr, Connection, ConnectionState, Contact, Discovery, EndpointId, Notice,
     NoticeKind, Placement, PolicyBook, Principal, RegistryEntry, RequestRecord, RequestState, Scope,
-    ServiceId, ServicePolicy, SlackMessage, Timestamp,
+    ServiceId, ServicePolicy, ShadowVerdict, SlackMessage, Timestamp,
 };
 
 use crate::error::PortError;
 use crate::ports::{
     AppliedPrincipals, Audience, Audit, AuditEvent, Catalogue, Checkpoints, Connections, ConsumerNetworks,
     ContactBook, NoticeLedger, NoticeSender, Notifier, Nudge, Organizations, Page, PolicySource, Posted,
-    PrincipalsRecord, Refused, Registry, Requests, ServiceInfo, ServicePermissions, SlackReplies, SlackReply,
+    PrincipalsRecord, Refused, Registry, Requests, ServiceInfo, ServicePermissions, Shadows, SlackReplies,
+    SlackReply,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -283,6 +284,50 @@ impl Audit for InMemoryAudit {
 
     async fn history(&self, endpoint: &EndpointId) -> Result<Vec<AuditEvent>, PortError> {
         Ok(lock(&self.events).iter().filter(|e| e.endpoint.as_ref() == Some(endpoint)).cloned().collect())
+    }
+}
+
+/// Shadow verdicts, one per endpoint, and their audit lines.
+#[derive(Debug, Default)]
+pub struct InMemoryShadows {
+    pub verdicts: Mutex<HashMap<EndpointId, ShadowVerdict>>,
+    pub audit: Option<Arc<InMemoryAudit>>,
+}
+
+impl InMemoryShadows {
+    pub fn with_audit(audit: Arc<InMemoryAudit>) -> Self {
+        Self { audit: Some(audit), ..Self::default() }
+    }
+
+    pub fn get(&self, endpoint: &EndpointId) -> Option<ShadowVerdict> {
+        lock(&self.verdicts).get(endpoint).cloned()
+    }
+}
+
+#[async_trait]
+impl Shadows for InMemoryShadows {
+    async fn keep(&self, verdict: &ShadowVerdict, event: &AuditEvent) -> Result<bool, PortError> {
+        let mut verdicts = lock(&self.verdicts);
+        if verdicts.get(&verdict.endpoint).is_some_and(|v| v.would == verdict.would) {
+            return Ok(false);
+        }
+        verdicts.insert(verdict.endpoint.clone(), verdict.clone());
+        if let Some(audit) = &self.audit {
+            lock(&audit.events).push(event.clone());
+        }
+        Ok(true)
+    }
+
+    async fn list(
+        &self,
+        service: Option<&ServiceId>,
+        since: Timestamp,
+    ) -> Result<Vec<ShadowVerdict>, PortError> {
+        Ok(lock(&self.verdicts)
+            .values()
+            .filter(|v| service.is_none_or(|s| &v.service == s) && v.at >= since)
+            .cloned()
+            .collect())
     }
 }
 

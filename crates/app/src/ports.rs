@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use gate_core::{
     AccountId, Action, AllowEntry, Cidr, Connection, ConnectionState, Contact, Discovery, EndpointId, Notice,
     NoticeKind, Outcome, Placement, PolicyBook, Principal, RegistryEntry, RequestRecord, Scope, ServiceId,
-    ServicePolicy, SlackMessage, Timestamp,
+    ServicePolicy, ShadowVerdict, SlackMessage, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -227,6 +227,9 @@ pub enum AuditKind {
     /// An available connection's allowance is gone and its policy says
     /// `revoke: reject`: the revocation is claimed, with its reasons.
     Revoked,
+    /// A `mode: shadow` service's verdict: what would have been done (the
+    /// outcome, or `detail` starting "would revoke"); nothing was done.
+    ShadowDecided,
 }
 
 /// One line of the append-only audit.
@@ -240,6 +243,23 @@ pub struct AuditEvent {
     pub owner: Option<AccountId>,
     pub outcome: Option<Outcome>,
     pub detail: String,
+}
+
+/// What `mode: shadow` services would have done: the latest verdict per
+/// endpoint, each new one also a line of the audit.
+#[async_trait]
+pub trait Shadows: Send + Sync {
+    /// Keeps `verdict` and appends `event` to the audit, both or neither,
+    /// unless the endpoint's stored verdict already says the same `would`:
+    /// then nothing is written and the answer is `false`. A sweep that sees
+    /// the same pending connection every few minutes adds nothing.
+    async fn keep(&self, verdict: &ShadowVerdict, event: &AuditEvent) -> Result<bool, PortError>;
+    /// The verdicts kept at or after `since`, of one service or of all.
+    async fn list(
+        &self,
+        service: Option<&ServiceId>,
+        since: Timestamp,
+    ) -> Result<Vec<ShadowVerdict>, PortError>;
 }
 
 #[async_trait]

@@ -2,7 +2,7 @@
 //! in detail, so that an answer stays small however many connections a
 //! sweep went through.
 
-use gate_core::{AccountId, EndpointId, Outcome, ServiceId};
+use gate_core::{AccountId, EndpointId, Outcome, ServiceId, Would};
 use serde::Serialize;
 
 use crate::error::PortError;
@@ -14,6 +14,15 @@ pub struct Decided {
     pub owner: AccountId,
     pub outcome: Outcome,
     pub reasons: String,
+}
+
+/// A shadow verdict of this run: what would have been done.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Shadowed {
+    pub endpoint: EndpointId,
+    pub would: Would,
+    /// Whether the verdict is new (else the same one was kept before).
+    pub new: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -42,6 +51,8 @@ pub struct Report {
     /// Available connections the sweep rejected because their allowance
     /// is gone (`revoke: reject`), with why.
     pub revoked: Vec<Note>,
+    /// What `mode: shadow` services would have done; nothing was done.
+    pub shadowed: Vec<Shadowed>,
     /// A sweep stopped before its time ran out; the next one goes on
     /// from where this one got to.
     pub stopped_early: bool,
@@ -68,6 +79,9 @@ pub struct Counts {
     pub notice_failed: usize,
     /// Available connections rejected because their allowance is gone.
     pub revoked: usize,
+    /// Connections of `mode: shadow` services judged and left alone
+    /// (pending ones, and available ones that would be revoked).
+    pub shadowed: usize,
 }
 
 /// Adds `item` to a report's list while the list is under [`REPORT_DETAILS`].
@@ -96,6 +110,11 @@ impl Report {
     pub(crate) fn revoked(&mut self, endpoint: EndpointId, why: String) {
         self.counts.revoked += 1;
         keep(&mut self.revoked, Note { endpoint, why });
+    }
+
+    pub(crate) fn shadowed(&mut self, s: Shadowed) {
+        self.counts.shadowed += 1;
+        keep(&mut self.shadowed, s);
     }
 
     pub(crate) fn notified(&mut self, endpoint: EndpointId) {
@@ -147,6 +166,9 @@ impl Report {
         for n in other.revoked {
             keep(&mut self.revoked, n);
         }
+        for n in other.shadowed {
+            keep(&mut self.shadowed, n);
+        }
         let o = other.counts;
         self.counts = Counts {
             pages: counts.pages + o.pages,
@@ -161,6 +183,7 @@ impl Report {
             noticed: counts.noticed + o.noticed,
             notice_failed: counts.notice_failed + o.notice_failed,
             revoked: counts.revoked + o.revoked,
+            shadowed: counts.shadowed + o.shadowed,
         };
         self.stopped_early |= other.stopped_early;
         self.resumed |= other.resumed;

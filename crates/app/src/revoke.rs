@@ -169,6 +169,7 @@ impl Decide {
         let (mut existing, book) = self.reads.read(&ids, &pairs).await?;
 
         let mut due = Vec::new();
+        let mut shadowed = Vec::new();
         for conn in available {
             let membership = memberships
                 .get(&conn.owner)
@@ -180,12 +181,17 @@ impl Decide {
                     tracing::warn!(endpoint_id = %conn.endpoint, owner = %conn.owner, service_id = %conn.service, why, "revocation skipped");
                     report.skip(&conn.endpoint, why);
                 }
+                // Shadow mode: the revocation is only recorded, never claimed.
+                Standing::Revoke(reasons) if crate::shadow::is_shadow(&book, &conn.service) => {
+                    shadowed.push((conn, reasons));
+                }
                 Standing::Revoke(reasons) => {
                     let existing = existing.remove(&conn.endpoint);
                     due.push((conn, existing, reasons));
                 }
             }
         }
+        self.shadow_revocations(shadowed, now, &mut report).await;
         // A deny on a busy account may revoke a whole page: a few at once,
         // as decisions are, each with its own claim.
         let done: Vec<Report> = stream::iter(due)

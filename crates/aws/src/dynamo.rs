@@ -21,11 +21,11 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use gate_app::PortError;
 use gate_app::ports::{
     Audit, AuditEvent, ConfigStore, ContactBook, DecisionReads, LiveConfig, NoticeLedger, PolicySource,
-    Requests, Versioned,
+    Requests, Shadows, Versioned,
 };
 use gate_core::{
     AccountId, AllowEntry, Cidr, Contact, EndpointId, NoticeKind, PolicyBook, Principal, RequestRecord,
-    RequestState, Revoke, Scope, ServiceId, ServicePolicy, Timestamp,
+    RequestState, Revoke, Scope, ServiceId, ServicePolicy, ShadowVerdict, Timestamp,
 };
 
 use crate::error::{code, port_error};
@@ -38,6 +38,7 @@ use crate::items::contact::{CONTACTS, contact_from, contact_item, contact_key, n
 use crate::items::request::{
     is_request, request_from, request_item, request_key, service_partition, state_prefix,
 };
+use crate::items::shadow::{SHADOW_PARTITION, shadow_from, shadow_item, shadow_service_prefix};
 use crate::items::{Item, s};
 use crate::table::{GSI1, Index, TABLE};
 
@@ -338,6 +339,37 @@ impl Audit for DynamoStore {
 
     async fn history(&self, endpoint: &EndpointId) -> Result<Vec<AuditEvent>, PortError> {
         self.query(None, audit_partition(endpoint), None).await?.into_iter().map(audit_from).collect()
+    }
+}
+
+#[async_trait]
+impl Shadows for DynamoStore {
+    async fn keep(&self, verdict: &ShadowVerdict, event: &AuditEvent) -> Result<bool, PortError> {
+        // A new verdict, or a changed one; the same again writes nothing.
+        let changed = "attribute_not_exists(pk) OR would <> :would";
+        let values = HashMap::from([(":would".to_owned(), s(verdict.would.as_str()))]);
+        let puts = vec![
+            (shadow_item(verdict)?, changed, Some(values)),
+            (audit_item(event)?, "attribute_not_exists(pk)", None),
+        ];
+        self.transact_puts(puts, format!("keeping the shadow verdict on {} failed", verdict.endpoint)).await
+    }
+
+    async fn list(
+        &self,
+        service: Option<&ServiceId>,
+        since: Timestamp,
+    ) -> Result<Vec<ShadowVerdict>, PortError> {
+        let items =
+            self.query(Some(GSI1), SHADOW_PARTITION.to_owned(), service.map(shadow_service_prefix)).await?;
+        let mut out = Vec::new();
+        for item in items {
+            let v = shadow_from(item)?;
+            if v.at >= since {
+                out.push(v);
+            }
+        }
+        Ok(out)
     }
 }
 

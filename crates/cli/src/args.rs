@@ -109,6 +109,16 @@ pub enum Command {
     },
     /// The audit trail of an endpoint's request.
     Audit { endpoint: EndpointId },
+    /// What shadow-mode services would have done, beside what people did,
+    /// disagreements first: the evidence for switching a service to enforce.
+    Report {
+        /// Verdicts kept in this period: 30m, 12h, 7d (up to 366d).
+        #[arg(long, default_value = "7d", value_parser = crate::report::parse_since)]
+        since: i64,
+        /// Only these services (default: every shadow-mode service).
+        #[arg(long)]
+        service: Vec<ServiceId>,
+    },
     /// Endpoints in the registry, with their DNS names.
     Endpoints {
         /// A consumer account's endpoints (through --lookup-url: your own by default).

@@ -1,5 +1,6 @@
 //! The `endpoint-gate` command line: policy as code (validate, plan,
-//! apply), explain, manual control (pending, approve, reject, audit), and
+//! apply), explain, manual control (pending, approve, reject, audit), the
+//! shadow report, and
 //! the registry, read from the table or, for consumers, the lookup URL.
 
 pub mod answer;
@@ -12,6 +13,7 @@ pub mod plan;
 pub mod policy_as_code;
 pub mod registry;
 pub mod remote;
+pub mod report;
 
 /// A command's result, as JSON for scripts or as text for people.
 pub fn print<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) {

@@ -149,8 +149,13 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                 .await
                 .context("reading the live policy")?;
             print(json, &d, || {
-                let mut s = format!("{} → {}", account, d.outcome.as_str().to_uppercase());
-                for r in &d.reasons {
+                let mut s = format!("{} → {}", account, d.decision.outcome.as_str().to_uppercase());
+                if d.mode == gate_core::Mode::Shadow {
+                    s.push_str(
+                        " (shadow mode: only recorded; nothing is done, the connection is left to people)",
+                    );
+                }
+                for r in &d.decision.reasons {
                     s.push_str(&format!("\n  - {r}"));
                 }
                 s
@@ -217,6 +222,13 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                     .collect();
                 lines.join("\n")
             });
+            Ok(0)
+        }
+        Command::Report { since, service } => {
+            let r = gate_cli::report::shadow_report(&store, &store, &service, since, now)
+                .await
+                .context("reading shadow verdicts")?;
+            print(json, &r, || gate_cli::report::render(&r));
             Ok(0)
         }
         Command::Endpoints { account, service, history, remote } => {

@@ -13,6 +13,7 @@ pub mod principals;
 pub mod registry;
 pub mod request;
 pub mod revocation;
+pub mod shadow;
 pub mod slack;
 pub mod time;
 
@@ -21,8 +22,9 @@ pub use decision::{Decision, Discovery, Offer, Outcome, Reason, Request, Rule, d
 pub use id::{AccountId, EndpointId, IdError, OrgId, OuId, Principal, Scope, ServiceId, scan_ids};
 pub use notice::{Contact, Notice, NoticeKind};
 pub use policy::{
-    AllowEntry, Answerer, Approver, DeclaredCidrs, Effect, Level, Membership, OnExpiry, OuStep, OverlapMode,
-    Placement, PolicyBook, ProtectedRange, Revoke, ServicePolicy, UnknownCidr, Unlisted, check_slack_channel,
+    AllowEntry, Answerer, Approver, DeclaredCidrs, Effect, Level, Membership, Mode, OnExpiry, OuStep,
+    OverlapMode, Placement, PolicyBook, ProtectedRange, Revoke, ServicePolicy, UnknownCidr, Unlisted,
+    check_slack_channel,
 };
 pub use registry::{Attribution, Merge, Observation, RegistryEntry};
 pub use request::{
@@ -30,4 +32,5 @@ pub use request::{
     review_step,
 };
 pub use revocation::{Standing, standing};
+pub use shadow::{Actual, Agreement, ShadowVerdict, Would, compare};
 pub use time::Timestamp;

@@ -74,6 +74,24 @@ impl Revoke {
     }
 }
 
+/// Whether a service's decisions are carried out, or only recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Decide and act: accept, reject, ask approvers, revoke.
+    #[default]
+    Enforce,
+    /// Decide and record what would happen; act on nothing, ask nobody.
+    /// The connection is left to people (see [`crate::shadow`]).
+    Shadow,
+}
+
+impl Mode {
+    pub fn is_enforce(&self) -> bool {
+        *self == Mode::Enforce
+    }
+}
+
 /// A protected range with the reason it is protected, shown in decisions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProtectedRange {
@@ -105,6 +123,10 @@ pub struct ServicePolicy {
     /// Left out when `keep`, so saved plans from before keep their form.
     #[serde(default, skip_serializing_if = "Revoke::is_keep")]
     pub revoke: Revoke,
+    /// Whether decisions are carried out. Left out when `enforce`, so saved
+    /// plans from before keep their form.
+    #[serde(default, skip_serializing_if = "Mode::is_enforce")]
+    pub mode: Mode,
 }
 
 /// One approver identity as a policy lists it.
@@ -239,6 +261,7 @@ impl ServicePolicy {
             reminder_interval_secs: 86_400,
             on_expiry: OnExpiry::KeepPending,
             revoke: Revoke::Keep,
+            mode: Mode::Enforce,
         }
     }
 }

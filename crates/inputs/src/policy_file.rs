@@ -17,6 +17,7 @@
 //!     reminder_interval: 1d
 //!     on_expiry: keep_pending      # reject | keep_pending
 //!     revoke: keep                 # keep | reject: reject available connections whose allowance is gone
+//!     mode: enforce                # enforce | shadow: decide and record only, act on nothing
 //!   - service: vpce-svc-…
 //!     principals: allowlist        # or "*" or [arn:aws:iam::<account>:root, …]: who may
 //!                                  # create an endpoint at all (apply sets it in EC2)
@@ -45,7 +46,7 @@ use std::fmt;
 
 use gate_core::principals::PrincipalsSpec;
 use gate_core::{
-    AccountId, AllowEntry, Cidr, Contact, DeclaredCidrs, Effect, OnExpiry, OrgId, OuId, OverlapMode,
+    AccountId, AllowEntry, Cidr, Contact, DeclaredCidrs, Effect, Mode, OnExpiry, OrgId, OuId, OverlapMode,
     Principal, ProtectedRange, Revoke, Scope, ServiceId, ServicePolicy, Timestamp, UnknownCidr, Unlisted,
 };
 use serde::{Deserialize, Deserializer};
@@ -128,6 +129,7 @@ struct PolicyDoc {
     on_expiry: Option<OnExpiry>,
     principals: Option<PrincipalsDoc>,
     revoke: Option<Revoke>,
+    mode: Option<Mode>,
 }
 
 #[derive(Deserialize)]
@@ -278,6 +280,7 @@ pub fn parse(file: &str, text: &str, now: Timestamp) -> Result<Desired, Vec<File
             reminder_interval_secs: p.reminder_interval.map_or(base.reminder_interval_secs, |s| s.0),
             on_expiry: p.on_expiry.unwrap_or(base.on_expiry),
             revoke: p.revoke.unwrap_or(base.revoke),
+            mode: p.mode.unwrap_or(base.mode),
         };
         let what = format!("policies[{i}] (service {})", policy.scope.as_str());
         for approver in &policy.approvers {
@@ -724,6 +727,58 @@ allow:
             let shown = errors[0].to_string();
             assert!(shown.starts_with("policy.yaml:"), "{bad}: {shown}");
             assert!(shown.contains("revoke") || shown.contains("keep"), "{bad}: {shown}");
+        }
+    }
+
+    #[test]
+    fn mode_defaults_to_enforce_and_is_inherited_from_the_star_policy() {
+        let d = parse("policy.yaml", GOOD, now()).expect("valid");
+        assert!(d.policies.iter().all(|p| p.mode == Mode::Enforce));
+        let text = GOOD.replace("    approval_ttl: 2d\n", "    approval_ttl: 2d\n    mode: shadow\n");
+        let d = parse("policy.yaml", &text, now()).expect("valid");
+        assert_eq!(d.policies[0].mode, Mode::Shadow);
+        assert_eq!(d.policies[1].mode, Mode::Shadow, "a service inherits the * policy's mode");
+        let text = text.replace("    unlisted: reject\n", "    unlisted: reject\n    mode: enforce\n");
+        assert_eq!(parse("policy.yaml", &text, now()).expect("valid").policies[1].mode, Mode::Enforce);
+    }
+
+    #[test]
+    fn hostile_mode_values_are_refused_naming_the_input() {
+        // Anything but the two words is refused: a typo must never be read
+        // as either mode (enforce by mistake acts; shadow by mistake stops).
+        for bad in [
+            "Shadow",
+            "SHADOW",
+            "shadow ",
+            "\"shadow\\u0000\"",
+            "dry_run",
+            "dry-run",
+            "off",
+            "true",
+            "false",
+            "~",
+            "[shadow]",
+            "{ shadow: true }",
+            "\"\"",
+            "1",
+        ] {
+            let text =
+                GOOD.replace("    approval_ttl: 2d\n", &format!("    approval_ttl: 2d\n    mode: {bad}\n"));
+            match parse("policy.yaml", &text, now()) {
+                Ok(d) if bad == "~" || bad == "shadow " => {
+                    // YAML's null leaves the field unset, and trailing
+                    // blanks are not part of a plain scalar: both are
+                    // what they read as, never something else.
+                    let want = if bad == "~" { Mode::Enforce } else { Mode::Shadow };
+                    assert_eq!(d.policies[0].mode, want, "{bad:?}");
+                }
+                Ok(_) => panic!("{bad:?} was accepted as a mode"),
+                Err(errors) => {
+                    let shown = errors[0].to_string();
+                    assert!(shown.starts_with("policy.yaml:"), "{bad}: {shown}");
+                    assert!(shown.contains("mode") || shown.contains("enforce"), "{bad}: {shown}");
+                }
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 //! `explain` (what the CLI shows) agrees with what decide does, on a table
-//! of scenarios crossing policies, allow entries and consumer CIDRs.
+//! of scenarios crossing policies (in enforce and shadow mode), allow
+//! entries, AWS Organizations and consumer CIDRs.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -102,7 +103,12 @@ async fn explain_agrees_with_decide_on_every_scenario() {
     let mut scenarios = 0;
     let mut outcomes = HashMap::new();
     let mut org_outcomes = HashMap::new();
-    for (pname, policy) in &policies {
+    // Every scenario in enforce mode, and again in shadow mode, where the
+    // verdict kept must be explain's and nothing may be done.
+    let modes = policies.iter().flat_map(|(n, p)| {
+        [Mode::Enforce, Mode::Shadow].map(|mode| (*n, ServicePolicy { mode, ..p.clone() }))
+    });
+    for (pname, policy) in modes {
         for (ename, entries) in &entry_sets {
             for ((nname, cidrs), (oname, org)) in
                 networks.iter().flat_map(|n| orgs.iter().map(move |o| (n, o)))
@@ -146,15 +152,19 @@ async fn explain_agrees_with_decide_on_every_scenario() {
                     *port.fail.lock().unwrap() = failure.map(str::to_owned);
                     Arc::new(Placements::new(Arc::new(port), 900))
                 });
+                let connections = Arc::new(InMemoryConnections::with([conn]));
+                let notifier = Arc::new(RecordingNotifier::default());
+                let shadows = Arc::new(InMemoryShadows::default());
                 let mut decider = Decide::new(
-                    Arc::new(InMemoryConnections::with([conn])),
+                    connections.clone(),
                     Arc::new(StaticNetworks(net.clone())),
                     policies_port.clone(),
                     requests.clone(),
                     Arc::new(InMemoryAudit::default()),
-                    Arc::new(RecordingNotifier::default()),
+                    notifier.clone(),
                     Settings::default(),
-                );
+                )
+                .with_shadows(shadows.clone());
                 if let Some(p) = &placements {
                     decider = decider.with_placements(p.clone());
                 }
@@ -175,24 +185,36 @@ async fn explain_agrees_with_decide_on_every_scenario() {
                 .await
                 .expect("explains");
                 let report = decider.decide_endpoint(&endpoint, now()).await.expect("decides");
-                let decided = &report.decided[0];
-                let name = format!("{pname} / {ename} / {nname} / {oname}");
-                assert_eq!(explained.outcome, decided.outcome, "{name}");
-                assert_eq!(explained.summary(), decided.reasons, "{name}");
+                let name = format!("{pname} ({:?}) / {ename} / {nname} / {oname}", policy.mode);
+                assert_eq!(explained.mode, policy.mode, "{name}");
+                let (outcome, reasons) = match policy.mode {
+                    Mode::Enforce => (report.decided[0].outcome, report.decided[0].reasons.clone()),
+                    Mode::Shadow => {
+                        assert!(report.decided.is_empty(), "{name}");
+                        assert_eq!(connections.act_call_count(), 0, "{name}");
+                        assert!(notifier.sent.lock().unwrap().is_empty(), "{name}");
+                        assert!(requests.get(&endpoint).is_none(), "{name}");
+                        let v = shadows.get(&endpoint).expect("a verdict is kept");
+                        assert_eq!(v.would, Would::from(explained.decision.outcome), "{name}");
+                        (explained.decision.outcome, v.reasons)
+                    }
+                };
+                assert_eq!(explained.decision.outcome, outcome, "{name}");
+                assert_eq!(explained.decision.summary(), reasons, "{name}");
                 if oname.contains("unreadable") {
-                    assert_ne!(decided.outcome, Outcome::Accept, "{name}: {}", decided.reasons);
+                    assert_ne!(outcome, Outcome::Accept, "{name}: {reasons}");
                 }
                 if ename.contains("ou") || ename.contains("org") {
-                    *org_outcomes.entry((*oname, decided.outcome)).or_insert(0) += 1;
+                    *org_outcomes.entry((*oname, outcome)).or_insert(0) += 1;
                 }
-                *outcomes.entry(decided.outcome).or_insert(0) += 1;
+                *outcomes.entry((policy.mode, outcome)).or_insert(0) += 1;
                 scenarios += 1;
             }
         }
     }
     assert!(scenarios >= 50, "{scenarios} scenarios");
-    // The table is only worth something if it reaches every outcome.
-    assert_eq!(outcomes.len(), 3, "{outcomes:?}");
+    // The table is only worth something if it reaches every outcome, in both modes.
+    assert_eq!(outcomes.len(), 6, "{outcomes:?}");
     // OU entries accept and reject when the organization is read, and
     // never accept when it is not.
     for reached in [("in Workloads/Prod", Outcome::Accept), ("in Workloads/Prod", Outcome::Reject)] {

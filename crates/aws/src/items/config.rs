@@ -4,7 +4,7 @@
 
 use gate_app::PortError;
 use gate_app::ports::Versioned;
-use gate_core::{AllowEntry, Principal, ProtectedRange, Revoke, Scope, ServicePolicy};
+use gate_core::{AllowEntry, Mode, Principal, ProtectedRange, Revoke, Scope, ServicePolicy};
 use serde::{Deserialize, Serialize};
 
 use super::names::{Named, named};
@@ -52,6 +52,11 @@ pub(crate) struct PolicyItem {
     /// `keep`: such items keep their bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     revoke: Option<String>,
+    /// Absent in policies written before shadow mode, and whenever it is
+    /// `enforce`. A shadow policy is stamped schema 3: a build that does not
+    /// know the mode refuses it instead of enforcing it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mode: Option<String>,
     /// Absent on items written by hand; such an item reads as revision 0.
     #[serde(default)]
     revision: u64,
@@ -87,6 +92,7 @@ impl Stored for PolicyItem {
             reminder_interval_secs: p.reminder_interval_secs,
             on_expiry: p.on_expiry.name().to_owned(),
             revoke: (p.revoke != Revoke::Keep).then(|| p.revoke.name().to_owned()),
+            mode: (p.mode != Mode::Enforce).then(|| p.mode.name().to_owned()),
             revision: v.revision,
         }
     }
@@ -117,8 +123,16 @@ impl Stored for PolicyItem {
                 Some(name) => named("revoke", &name)?,
                 None => Revoke::Keep,
             },
+            mode: match self.mode {
+                Some(name) => named("mode", &name)?,
+                None => Mode::Enforce,
+            },
         };
         Ok(Versioned { value, revision: self.revision })
+    }
+
+    fn schema_version(v: &Versioned<ServicePolicy>) -> u64 {
+        if v.value.mode == Mode::Enforce { 1 } else { 3 }
     }
 }
 

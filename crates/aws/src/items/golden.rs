@@ -140,6 +140,7 @@ fn policies() -> Vec<(&'static str, Golden)> {
         reminder_interval_secs: 3_600,
         on_expiry: OnExpiry::Reject,
         revoke: gate_core::Revoke::Keep,
+        mode: gate_core::Mode::Enforce,
     };
     let entry = AllowEntry {
         scope: SVC.parse().expect("scope"),

@@ -17,6 +17,7 @@
 //! | its changes   | `ENDPOINT#<vpce>`   | `CHANGE#<version>`      |                 |                     |
 //! | sweep cursor  | `SWEEP#<sweep>`     | `CURSOR`                |                 |                     |
 //! | principals set| `PRINCIPALS#<svc>`  | `APPLIED`               | `PRINCIPALS`    | `<svc>`             |
+//! | shadow verdict| `SHADOW#<vpce>`     | `VERDICT`               | `SHADOW`        | `<svc>#<vpce>`      |
 //!
 //! Contacts and notice claims: `contact.rs`.
 //!
@@ -43,6 +44,7 @@ mod names;
 pub(crate) mod principals;
 pub(crate) mod registry;
 pub(crate) mod request;
+pub(crate) mod shadow;
 #[cfg(test)]
 mod tests;
 
@@ -51,9 +53,10 @@ pub(crate) type Item = HashMap<String, AttributeValue>;
 /// The newest format this code reads. Items without the attribute were
 /// written before it existed and are version 1. Version 2 is an allow entry
 /// naming an OU or the organization: a build that reads only 1 refuses it
-/// by its version instead of misreading it. Every other kind is still
-/// written as 1, so older builds keep reading them.
-pub(crate) const SCHEMA_VERSION: u64 = 2;
+/// by its version instead of misreading it. Version 3 is a policy in
+/// `mode: shadow`: a build that does not know the mode would enforce it.
+/// Every other item is still written as 1, so older builds keep reading them.
+pub(crate) const SCHEMA_VERSION: u64 = 3;
 pub(crate) const SCHEMA_ATTRIBUTE: &str = "schema_version";
 
 pub(crate) fn s(v: impl Into<String>) -> AttributeValue {

@@ -4,7 +4,8 @@
 
 use gate_app::ports::AuditKind;
 use gate_core::{
-    DeclaredCidrs, Effect, OnExpiry, Outcome, OverlapMode, RequestState, Revoke, Rule, UnknownCidr, Unlisted,
+    DeclaredCidrs, Effect, Mode, OnExpiry, Outcome, OverlapMode, RequestState, Revoke, Rule, UnknownCidr,
+    Unlisted, Would,
 };
 
 use super::BadAttribute;
@@ -54,6 +55,8 @@ names!(UnknownCidr { Allow => "allow", Review => "review", Reject => "reject" })
 names!(DeclaredCidrs { Verify => "verify", Trust => "trust" });
 names!(OnExpiry { Reject => "reject", KeepPending => "keep_pending" });
 names!(Revoke { Keep => "keep", Reject => "reject" });
+names!(Mode { Enforce => "enforce", Shadow => "shadow" });
+names!(Would { Accept => "accept", Reject => "reject", Review => "review", Revoke => "revoke" });
 names!(Effect { Allow => "allow", Deny => "deny" });
 names!(Outcome { Accept => "accept", Review => "review", Reject => "reject" });
 names!(RequestState {
@@ -90,6 +93,7 @@ names!(AuditKind {
     ConsumerNotified => "consumer_notified",
     NoticeFailed => "notice_failed",
     Revoked => "revoked",
+    ShadowDecided => "shadow_decided",
 });
 
 #[cfg(test)]
@@ -112,6 +116,8 @@ mod tests {
         check(&[DeclaredCidrs::Verify, DeclaredCidrs::Trust]);
         check(&[OnExpiry::Reject, OnExpiry::KeepPending]);
         check(&[Revoke::Keep, Revoke::Reject]);
+        check(&[Mode::Enforce, Mode::Shadow]);
+        check(&[Would::Accept, Would::Reject, Would::Review, Would::Revoke]);
         check(&[Effect::Allow, Effect::Deny]);
         check(&[Outcome::Accept, Outcome::Review, Outcome::Reject]);
         use RequestState as S;
@@ -143,6 +149,7 @@ mod tests {
             K::ConsumerNotified,
             K::NoticeFailed,
             K::Revoked,
+            K::ShadowDecided,
         ]);
     }
 

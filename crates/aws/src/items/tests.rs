@@ -104,10 +104,10 @@ fn decode_error(item: Item, kind: &str) -> String {
 #[test]
 fn a_newer_schema_version_is_refused_by_name() {
     let mut item = golden::load("request_review_slack");
-    item.insert(SCHEMA_ATTRIBUTE.into(), AttributeValue::N("3".into()));
+    item.insert(SCHEMA_ATTRIBUTE.into(), AttributeValue::N("4".into()));
     let text = decode_error(item, "request");
     assert!(text.contains("REQUEST#vpce-0123456789abcdef0 / REQUEST"), "{text}");
-    assert!(text.contains("schema version 3; this build reads 1 to 2"), "{text}");
+    assert!(text.contains("schema version 4; this build reads 1 to 3"), "{text}");
     for odd in [AttributeValue::N("0".into()), AttributeValue::N("1.5".into()), AttributeValue::S("1".into())]
     {
         let mut item = golden::load("policy_service");
@@ -186,6 +186,24 @@ fn ou_and_organization_entries_are_schema_two_and_read_back() {
         let read = config::entry_from(item).expect("reads");
         assert_eq!(read, gate_app::ports::Versioned { value: entry, revision: 3 });
     }
+}
+
+#[test]
+fn a_shadow_policy_is_schema_three_and_an_enforce_one_keeps_its_bytes() {
+    let Golden::Policy(golden) = &golden::all()["policy_service"] else { panic!("a policy") };
+    let enforce = config::policy_item(&golden.value, 1).expect("encodes");
+    assert_eq!(enforce[SCHEMA_ATTRIBUTE], AttributeValue::N("1".into()));
+    assert!(!enforce.contains_key("mode"), "enforce is left out");
+    let mut shadow = golden.value.clone();
+    shadow.mode = gate_core::Mode::Shadow;
+    let item = config::policy_item(&shadow, 1).expect("encodes");
+    // A build that reads only 1 and 2 refuses it rather than enforce it.
+    assert_eq!(item[SCHEMA_ATTRIBUTE], AttributeValue::N("3".into()));
+    assert_eq!(item["mode"], AttributeValue::S("shadow".into()));
+    assert_eq!(config::policy_from(item.clone()).expect("reads").value, shadow);
+    let mut hand_edited = item;
+    hand_edited.insert("mode".into(), AttributeValue::S("Shadow".into()));
+    assert!(decode_error(hand_edited, "policy").contains("mode"));
 }
 
 #[test]

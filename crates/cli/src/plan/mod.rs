@@ -229,6 +229,7 @@ fn policy_fields(p: &ServicePolicy) -> BTreeMap<&'static str, String> {
         ("reminder_interval", duration(p.reminder_interval_secs)),
         ("on_expiry", word(&p.on_expiry)),
         ("revoke", word(&p.revoke)),
+        ("mode", word(&p.mode)),
     ])
 }
 
