@@ -20,6 +20,7 @@ pub mod record;
 pub mod report;
 pub mod review;
 pub mod revoke;
+pub mod services;
 pub mod subscriptions;
 
 pub use actions::Actions;

@@ -165,7 +165,8 @@ impl Wiring {
             settings,
         )
         .resuming(self.store.clone())
-        .reading_together(self.store.clone());
+        .reading_together(self.store.clone())
+        .with_managed(self.store.clone());
         match organizations_role {
             Some(arn) => decide.with_placements(self.placements(arn).await),
             None => decide,

@@ -11,4 +11,5 @@ mod organizations;
 mod principals;
 mod registry;
 mod revocation;
+mod services;
 mod sweeps;

@@ -41,6 +41,7 @@ mod golden;
 mod names;
 pub(crate) mod registry;
 pub(crate) mod request;
+pub(crate) mod services;
 #[cfg(test)]
 mod tests;
 
