@@ -194,6 +194,7 @@ impl Wiring {
             audit: self.store.clone(),
             services,
             checkpoints: Some(self.store.clone()),
+            managed: Some(self.store.clone()),
         }
     }
 
@@ -208,6 +209,7 @@ impl Wiring {
             policies: self.store.clone(),
             placements,
             services,
+            managed: Some(self.store.clone()),
         }
     }
 

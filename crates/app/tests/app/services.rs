@@ -1,10 +1,12 @@
 //! Services as code: plan and apply over in-memory EC2 and table, and
-//! decide on a service only the managed list names.
+//! decide and record on a service only the managed list names.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use gate_app::memory::*;
+use gate_app::ports::Registry;
+use gate_app::record::{Hint, Recorder};
 use gate_app::services::memory::{InMemoryManagedServices, InMemoryNotifications};
 use gate_app::services::{self, ServiceNotifications};
 use gate_app::{Decide, Settings};
@@ -192,4 +194,51 @@ async fn a_sweep_covers_managed_services_reading_the_list_once_and_without_it_sw
     assert_eq!(list.read_count(), reads + 1, "one read per sweep");
     assert_eq!(report.counts.accepted, 1);
     assert_eq!(ec2.state(&pending(NEW_SVC, 1).endpoint), Some(ConnectionState::Available));
+}
+
+fn recorder(
+    ec2: Arc<InMemoryConnections>,
+    managed: Arc<InMemoryManagedServices>,
+) -> (Recorder, Arc<InMemoryRegistry>) {
+    let audit = Arc::new(InMemoryAudit::default());
+    let registry = Arc::new(InMemoryRegistry::default());
+    let recorder = Recorder {
+        connections: ec2,
+        requests: Arc::new(InMemoryRequests::with_audit(audit.clone())),
+        registry: registry.clone(),
+        audit,
+        services: vec![svc(STACK_SVC)],
+        checkpoints: None,
+        managed: Some(managed),
+    };
+    (recorder, registry)
+}
+
+#[tokio::test]
+async fn record_enters_a_managed_services_endpoints_and_records_nothing_outside_the_stack_ones_without_the_list()
+ {
+    let mut accepted = pending(NEW_SVC, 1);
+    accepted.state = ConnectionState::Available;
+    let ec2 = Arc::new(InMemoryConnections::with([accepted.clone()]));
+    let hint = Hint { endpoint: accepted.endpoint.clone(), accepted_by: None };
+
+    let list = Arc::new(InMemoryManagedServices::with([svc(NEW_SVC)]));
+    list.fail(true);
+    let (failing, registry) = recorder(ec2.clone(), list.clone());
+    let report = failing.record(std::slice::from_ref(&hint), now()).await;
+    assert_eq!(report.counts.failed, 1, "{report:?}");
+    assert!(registry.get(&accepted.endpoint).await.expect("reads").is_none());
+    assert!(failing.sweep(&|_, _| {}, now()).await.is_err(), "the sweep reports the unreadable list");
+    assert!(registry.get(&accepted.endpoint).await.expect("reads").is_none());
+
+    list.fail(false);
+    let (managed, registry) = recorder(ec2.clone(), list);
+    let report = managed.record(std::slice::from_ref(&hint), now()).await;
+    assert_eq!(report.written, [accepted.endpoint.clone()], "{report:?}");
+    let (swept, registry2) = recorder(ec2, Arc::new(InMemoryManagedServices::with([svc(NEW_SVC)])));
+    swept.sweep(&|_, _| {}, now()).await.expect("sweeps");
+    for r in [registry, registry2] {
+        let entry = r.get(&accepted.endpoint).await.expect("reads").expect("recorded");
+        assert_eq!(entry.state, ConnectionState::Available);
+    }
 }
