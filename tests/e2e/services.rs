@@ -2,8 +2,10 @@
 //! added to the policy file; `plan` shows its tag and notification,
 //! `apply` makes them in the emulator and writes the managed list; the
 //! consumer's connection notification reaches the connection topic, and
-//! decide, configured without the service, decides it; so does its sweep.
+//! decide, configured without the service, decides it; so does its sweep,
+//! and record enters them in the registry.
 
+use gate_app::ports::Registry;
 use gate_e2e::{Local, Result, lambda_sns_event};
 use gate_lambdas::decide::handle_at;
 use serde_json::json;
@@ -85,6 +87,14 @@ async fn a_service_added_to_the_file_is_notified_tagged_and_decided_without_a_st
     let out = handle_at(&decider, &sweep, gate_e2e::now()).await?;
     assert!(out.report.decided.iter().any(|d| d.endpoint.as_str() == swept), "{:?}", out.report);
     assert_eq!(local.state(&swept).await?, "available");
+
+    // record, configured without the service too, enters both in the registry.
+    let recorder = local.recorder(store.table(), &[&stack_service]);
+    recorder.sweep(&|_, _| {}, gate_e2e::now()).await?;
+    for id in [&endpoint, &swept] {
+        let entry = store.get(&id.parse()?).await?.ok_or_else(|| format!("{id} not in the registry"))?;
+        assert_eq!(entry.state, gate_core::ConnectionState::Available, "{id}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
