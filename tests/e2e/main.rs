@@ -18,6 +18,7 @@ mod registry;
 mod respond;
 mod review_topic;
 mod revocation;
+mod services;
 mod shadow;
 mod slack;
 mod smoke;

@@ -560,7 +560,12 @@ def test_accept_reject_only_on_the_configured_services(services: list[str]) -> N
         assert set(by_role) == {"DecideRole", "RespondRole"}, action
         for role, found in by_role.items():
             granted: list[str] = []
+            tagged = [st for st in found if "Condition" in st]
+            assert len(tagged) == 1, f"{role}: {action} needs exactly one tag-scoped statement"
+            assert_managed_tag_statement(role, tagged[0])
             for st in found:
+                if st in tagged:
+                    continue
                 assert "NotResource" not in st and "Condition" not in st, role
                 granted += as_list(st["Resource"])
             for arn in granted:
@@ -568,6 +573,40 @@ def test_accept_reject_only_on_the_configured_services(services: list[str]) -> N
                     f"{role}: {action} granted on {arn}, not on an endpoint service ARN"
                 )
             assert sorted(granted) == sorted(service_arn(s) for s in services), (role, action)
+
+
+MANAGED_TAG_CONDITION = {"StringEquals": {"aws:ResourceTag/endpoint-gate:managed": "true"}}
+
+
+def assert_managed_tag_statement(role: str, st: dict) -> None:
+    """Accept/Reject on the services the CLI's apply tagged (services as
+    code): only this account's and region's endpoint service ARNs, only
+    under the tag condition, never Resource "*"."""
+    assert st["Effect"] == "Allow" and "NotResource" not in st and "NotAction" not in st, (role, st)
+    assert sorted(as_list(st["Action"])) == sorted(ACCEPT_REJECT), (role, st)
+    assert st.get("Condition") == MANAGED_TAG_CONDITION, (role, st)
+    (resource,) = as_list(st["Resource"])
+    assert not is_wildcard_resource(resource), (role, resource)
+    assert resource == service_arn("*"), (role, resource)
+    assert fnmatch.fnmatchcase(service_arn("vpce-svc-0ffffffffffffffff"), resource)
+    other_account = service_arn("vpce-svc-0abc1234").replace(PSEUDO["AWS::AccountId"], "999999999999")
+    assert not fnmatch.fnmatchcase(other_account, resource), resource
+    assert not fnmatch.fnmatchcase(f"arn:aws:ec2:{PSEUDO['AWS::Region']}:{PSEUDO['AWS::AccountId']}:vpc-endpoint/vpce-0abc1234", resource)
+
+
+def test_the_tag_check_would_catch_a_grant_without_its_condition_or_on_any_resource() -> None:
+    good = {"Effect": "Allow", "Action": list(ACCEPT_REJECT), "Resource": service_arn("*"),
+            "Condition": MANAGED_TAG_CONDITION}
+    assert_managed_tag_statement("role", good)
+    for bad in (
+        {**good, "Condition": {"StringLike": {"aws:ResourceTag/endpoint-gate:managed": "*"}}},
+        {k: v for k, v in good.items() if k != "Condition"},
+        {**good, "Resource": "*"},
+        {**good, "Resource": "arn:aws:ec2:*:*:vpc-endpoint-service/*"},
+        {**good, "Action": ["ec2:*"]},
+    ):
+        with pytest.raises(AssertionError):
+            assert_managed_tag_statement("role", bad)
 
 
 def test_respond_is_granted_only_what_it_calls() -> None:
@@ -696,11 +735,14 @@ def test_each_service_notifies_the_connection_topic_which_only_they_may_publish_
     (st,) = policy["PolicyDocument"]["Statement"]
     assert st["Principal"] == {"Service": "vpce.amazonaws.com"}
     assert st["Condition"]["StringEquals"]["aws:SourceAccount"] == PSEUDO["AWS::AccountId"]
-    source_arns = st["Condition"]["ArnLike"]["aws:SourceArn"]
-    assert len(source_arns) == len(services)
-    for service in services:
-        assert sum(fnmatch.fnmatchcase(service_arn(service), p) for p in source_arns) == 1, service
-    assert not any(fnmatch.fnmatchcase(service_arn("vpce-svc-0ffffffffffffffff"), p) for p in source_arns)
+    # Any service of this account and region: apply adds notifications for
+    # the services the policy file manages, which the stack cannot name.
+    source_arns = as_list(st["Condition"]["ArnLike"]["aws:SourceArn"])
+    assert source_arns == [service_arn("*")], source_arns
+    for service in [*services, "vpce-svc-0ffffffffffffffff"]:
+        assert any(fnmatch.fnmatchcase(service_arn(service), p) for p in source_arns), service
+    elsewhere = service_arn("vpce-svc-0abc1234").replace(PSEUDO["AWS::AccountId"], "999999999999")
+    assert not any(fnmatch.fnmatchcase(elsewhere, p) for p in source_arns)
 
 
 # ------------------------------------------------ the review topic (issue 13)

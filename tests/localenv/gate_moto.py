@@ -481,10 +481,28 @@ def create_vpc_endpoint_connection_notification(self: EC2Response) -> ActionResu
     return ActionResult({"ConnectionNotification": notification, "ClientToken": self._get_param("ClientToken")})
 
 
+# AWS's filters of DescribeVpcEndpointConnectionNotifications that the
+# model holds (the CLI's plan asks for one service's notifications).
+NOTIFICATION_FILTERS = {
+    "service-id": "ServiceId",
+    "connection-notification-arn": "ConnectionNotificationArn",
+    "connection-notification-id": "ConnectionNotificationId",
+    "connection-notification-state": "ConnectionNotificationState",
+    "connection-notification-type": "ConnectionNotificationType",
+}
+
+
 def describe_vpc_endpoint_connection_notifications(self: EC2Response) -> ActionResult:
     wanted = self._get_param("ConnectionNotificationId")
+    filters = self._filters_from_querystring()
+    for name in filters:
+        if name not in NOTIFICATION_FILTERS:
+            raise EC2ClientError("InvalidParameterValue", f"The filter '{name}' is invalid")
     items = [
-        n for n in _notifications(self.ec2_backend).values() if not wanted or n["ConnectionNotificationId"] == wanted
+        n
+        for n in _notifications(self.ec2_backend).values()
+        if (not wanted or n["ConnectionNotificationId"] == wanted)
+        and all(n.get(NOTIFICATION_FILTERS[name]) in values for name, values in filters.items())
     ]
     if wanted and not items:
         raise EC2ClientError(

@@ -349,6 +349,32 @@ def test_connection_notifications_reach_a_subscribed_queue(world):
     assert [u["ResourceId"] for u in result["Unsuccessful"]] == ["vpce-nfn-00000000000000000"]
 
 
+def test_notifications_filter_on_the_service_and_a_service_takes_the_managing_tag(world):
+    # What the CLI's plan and apply call for a service under services:.
+    first, second = world.service(), world.service()
+    topic_arn = world.sns.create_topic(Name="gate-managed-connections")["TopicArn"]
+    created = [
+        world.ec2.create_vpc_endpoint_connection_notification(
+            ServiceId=s["ServiceId"], ConnectionNotificationArn=topic_arn, ConnectionEvents=["Connect"]
+        )["ConnectionNotification"]["ConnectionNotificationId"]
+        for s in (first, second)
+    ]
+    listed = world.ec2.describe_vpc_endpoint_connection_notifications(
+        Filters=[{"Name": "service-id", "Values": [first["ServiceId"]]}]
+    )["ConnectionNotificationSet"]
+    assert [n["ConnectionNotificationId"] for n in listed] == [created[0]]
+    with pytest.raises(ClientError, match="InvalidParameterValue"):
+        world.ec2.describe_vpc_endpoint_connection_notifications(Filters=[{"Name": "owner", "Values": ["x"]}])
+
+    tag = {"Key": "endpoint-gate:managed", "Value": "true"}
+    world.ec2.create_tags(Resources=[first["ServiceId"]], Tags=[tag])
+    tags = world.ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [first["ServiceId"]]}])["Tags"]
+    assert [(t["Key"], t["Value"]) for t in tags] == [("endpoint-gate:managed", "true")]
+    world.ec2.delete_tags(Resources=[first["ServiceId"]], Tags=[tag])
+    assert not world.ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [first["ServiceId"]]}])["Tags"]
+    world.ec2.delete_vpc_endpoint_connection_notifications(ConnectionNotificationIds=created)
+
+
 def test_call_counter_counts_each_action(world):
     service = world.service()
     endpoint_id = world.a.create_endpoint(service)["VpcEndpointId"]

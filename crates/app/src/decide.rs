@@ -37,6 +37,7 @@ use crate::ports::{
 };
 use crate::report::{Decided, Report};
 use crate::review::Review;
+use crate::services::ManagedServices;
 
 /// Recorded as the actor of automatic decisions.
 pub const AUTOMATIC_ACTOR: &str = "endpoint-gate";
@@ -89,6 +90,9 @@ pub struct Decide {
     /// Where `mode: shadow` services' verdicts are kept; without it their
     /// connections are only skipped (still never acted on).
     pub shadows: Option<Arc<dyn Shadows>>,
+    /// The services the policy file manages, decided beside
+    /// `settings.services`; `None` decides only those.
+    pub managed: Option<Arc<dyn ManagedServices>>,
 }
 
 /// The name decide's sweep keeps its cursor under.
@@ -163,7 +167,29 @@ impl Decide {
             checkpoints: None,
             reads,
             shadows: None,
+            managed: None,
         }
+    }
+
+    /// Also decides the services the policy file manages, read from `managed`.
+    #[must_use]
+    pub fn with_managed(mut self, managed: Arc<dyn ManagedServices>) -> Self {
+        self.managed = Some(managed);
+        self
+    }
+
+    /// This decider with the managed services added to the configured
+    /// ones, read once; `None` when there is nothing to read (no list, or
+    /// no configured services, which means every service already).
+    async fn with_managed_services(&self) -> Result<Option<Decide>, PortError> {
+        let Some(managed) = self.managed.as_ref().filter(|_| !self.settings.services.is_empty()) else {
+            return Ok(None);
+        };
+        let extra: Vec<ServiceId> =
+            managed.managed().await?.into_iter().filter(|s| !self.settings.services.contains(s)).collect();
+        let mut this = self.clone();
+        this.settings.services.extend(extra);
+        Ok(Some(this))
     }
 
     /// Reads requests and policies in one round trip (a store holding both).
@@ -222,11 +248,19 @@ impl Decide {
     }
 
     /// Decides the connection of one endpoint, named by an event.
+    /// A service outside the configured ones is read from the managed list
+    /// first; when that read fails nothing is decided and the error returns.
     pub async fn decide_endpoint(&self, endpoint: &EndpointId, now: Timestamp) -> Result<Report, PortError> {
-        match self.connections.get(endpoint).await? {
-            Some(conn)
-                if !self.settings.services.is_empty() && !self.settings.services.contains(&conn.service) =>
-            {
+        let conn = self.connections.get(endpoint).await?;
+        let services = &self.settings.services;
+        let managed = match (&conn, &self.managed) {
+            (Some(c), Some(list)) if !services.is_empty() && !services.contains(&c.service) => {
+                list.managed().await?.contains(&c.service)
+            }
+            _ => false,
+        };
+        match conn {
+            Some(conn) if !managed && !services.is_empty() && !services.contains(&conn.service) => {
                 // Another deployment, or a person, owns that service's requests.
                 let mut report = Report::default();
                 report.skip(endpoint, format!("{} is not one of this deployment's services", conn.service));
@@ -251,7 +285,23 @@ impl Decide {
     /// Going on from a cursor skips nothing: connections EC2 lists before it
     /// were examined, and newer ones come with their own event (and are in
     /// the next full pass). Nothing is done twice: decisions are claimed.
+    ///
+    /// The services swept are the configured ones and those the policy file
+    /// manages; when the managed list cannot be read the configured ones
+    /// are swept and the error returned after.
     pub async fn sweep_until(&self, now: Timestamp, deadline: Option<Instant>) -> Result<Report, PortError> {
+        match self.with_managed_services().await {
+            Ok(Some(this)) => this.sweep_listed(now, deadline).await,
+            Ok(None) => self.sweep_listed(now, deadline).await,
+            Err(e) => {
+                tracing::error!(error = %e.chain(), "managed services unreadable; sweeping the configured ones only");
+                self.sweep_listed(now, deadline).await?;
+                Err(e)
+            }
+        }
+    }
+
+    async fn sweep_listed(&self, now: Timestamp, deadline: Option<Instant>) -> Result<Report, PortError> {
         let mut report = Report::default();
         let mut cursor = match &self.checkpoints {
             Some(c) => c.load(SWEEP_NAME).await?,

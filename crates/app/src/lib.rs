@@ -20,6 +20,7 @@ pub mod record;
 pub mod report;
 pub mod review;
 pub mod revoke;
+pub mod services;
 pub mod shadow;
 pub mod subscriptions;
 

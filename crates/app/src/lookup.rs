@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::PortError;
 use crate::organizations::Placements;
 use crate::ports::{Audit, AuditKind, Catalogue, PolicySource, Registry, Requests, ServiceInfo};
+use crate::services::ManagedServices;
 
 #[derive(Clone)]
 pub struct Lookup {
@@ -31,6 +32,8 @@ pub struct Lookup {
     pub placements: Option<Arc<Placements>>,
     /// The services Endpoint Gate publishes to consumers.
     pub services: Vec<ServiceId>,
+    /// The services the policy file manages, published beside `services`.
+    pub managed: Option<Arc<dyn ManagedServices>>,
 }
 
 impl std::fmt::Debug for Lookup {
@@ -238,7 +241,13 @@ impl Lookup {
             own_account(caller, account)?;
         }
         let account = account.unwrap_or(caller.account);
-        let services = self.catalogue.services(&self.services).await?;
+        // One read of the managed list; a failure fails the lookup.
+        let mut ids = self.services.clone();
+        if let Some(managed) = self.managed.as_ref().filter(|_| !ids.is_empty()) {
+            let extra = managed.managed().await?;
+            ids.extend(extra.into_iter().filter(|s| !self.services.contains(s)));
+        }
+        let services = self.catalogue.services(&ids).await?;
         let membership = match &self.placements {
             Some(p) => p.membership(account, now).await,
             None => Membership::NotConfigured,

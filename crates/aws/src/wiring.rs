@@ -166,7 +166,8 @@ impl Wiring {
         )
         .resuming(self.store.clone())
         .reading_together(self.store.clone())
-        .with_shadows(self.store.clone());
+        .with_shadows(self.store.clone())
+        .with_managed(self.store.clone());
         match organizations_role {
             Some(arn) => decide.with_placements(self.placements(arn).await),
             None => decide,
@@ -194,6 +195,7 @@ impl Wiring {
             audit: self.store.clone(),
             services,
             checkpoints: Some(self.store.clone()),
+            managed: Some(self.store.clone()),
         }
     }
 
@@ -208,6 +210,7 @@ impl Wiring {
             policies: self.store.clone(),
             placements,
             services,
+            managed: Some(self.store.clone()),
         }
     }
 

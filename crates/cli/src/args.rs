@@ -211,6 +211,11 @@ pub struct TopicArgs {
     /// anything else, and with --prune removes those no contact names.
     #[arg(long, env = "GATE_CONSUMER_TOPIC_ARN")]
     pub consumer_topic_arn: Option<String>,
+    /// The connection topic (the stack's `ConnectionTopicArn`): apply gives
+    /// each service under `services:` a connection notification to it (and
+    /// with --prune removes those of services the file no longer lists).
+    #[arg(long, env = "GATE_CONNECTION_TOPIC_ARN")]
+    pub connection_topic_arn: Option<String>,
 }
 
 /// Where a consumer asks: the lookup function instead of the table.

@@ -1,6 +1,7 @@
 //! `plan` and `apply` against everything the policy file manages: the
-//! table's policies and entries, the topics' subscriptions, the services'
-//! allowed principals; and for a reviewer, the OU coverage and the
+//! table's policies and entries, the topics' subscriptions, the managed
+//! services with their notifications and tags, the services' allowed
+//! principals; and for a reviewer, the OU coverage and the
 //! connections an edit would revoke. Each part is read from where it lives
 //! and applied in that order, so a failure part way leaves the earlier
 //! parts applied and says which.
@@ -12,7 +13,8 @@ use gate_app::organizations::Placements;
 use gate_app::ports::{ConfigStore, LiveConfig, Organizations};
 use gate_app::subscriptions::ReviewTopic;
 use gate_aws::{
-    AwsOrganizations, DynamoStore, Ec2Connections, Ec2ServicePermissions, SnsConsumerTopic, SnsReviewTopic,
+    AwsOrganizations, DynamoStore, Ec2Connections, Ec2ServiceNotifications, Ec2ServicePermissions,
+    SnsConsumerTopic, SnsReviewTopic,
 };
 use gate_core::Timestamp;
 
@@ -20,7 +22,9 @@ use crate::answer::caller;
 use crate::args::TopicArgs;
 use crate::failure::Failure;
 use crate::file::Desired;
-use crate::plan::{self, Applied, ConsumerSubscriptionPlan, Plan, PrincipalsPlan, SubscriptionPlan};
+use crate::plan::{
+    self, Applied, ConsumerSubscriptionPlan, Plan, PrincipalsPlan, ServicesPlan, SubscriptionPlan,
+};
 
 /// What plan and apply read and write through.
 #[derive(Debug)]
@@ -49,6 +53,7 @@ impl Planner<'_> {
         plan.subscriptions = self.review_topic(topic, desired, &live, prune).await?;
         plan.consumer_subscriptions = self.consumer_topic(topic, desired, &live, prune).await?;
         plan.principals = self.principals(desired).await;
+        plan.services = self.services(desired, topic, prune).await?;
         if !for_review {
             return Ok(plan);
         }
@@ -64,7 +69,7 @@ impl Planner<'_> {
     }
 
     /// Applies the plan part by part: the table, the review topic, the
-    /// consumer topic, the allowed principals. What was done is returned
+    /// consumer topic, the managed services, the allowed principals. What was done is returned
     /// with the first failure.
     pub async fn apply(&self, plan: &Plan) -> Result<Applied, (Applied, PortError)> {
         let mut done = plan::apply(plan, self.store).await?;
@@ -80,6 +85,18 @@ impl Planner<'_> {
                 return Err((done, e));
             }
         }
+        // Before the principals: a consumer admitted there should find its
+        // service decided.
+        if let Some(services) = &plan.services {
+            let ec2 = Ec2ServiceNotifications::new(aws_sdk_ec2::Client::new(self.sdk));
+            match gate_app::services::apply(services, self.store, &ec2).await {
+                Ok(steps) => done.services = steps,
+                Err((steps, e)) => {
+                    done.services = steps;
+                    return Err((done, e));
+                }
+            }
+        }
         if !plan.principals.is_empty() {
             let permissions = Ec2ServicePermissions::new(aws_sdk_ec2::Client::new(self.sdk));
             match gate_app::principals::apply(&plan.principals, &permissions, self.store, self.now).await {
@@ -91,6 +108,25 @@ impl Planner<'_> {
             }
         }
         Ok(done)
+    }
+
+    /// The managed services against the table's list and EC2, when the
+    /// file has `services:`.
+    async fn services(
+        &self,
+        desired: &Desired,
+        topic: &TopicArgs,
+        prune: bool,
+    ) -> Result<Option<ServicesPlan>, Failure> {
+        let arn = topic.connection_topic_arn.as_deref();
+        if let Some(arn) = arn {
+            check_topic("--connection-topic-arn", arn)?;
+        }
+        let ec2 = Ec2ServiceNotifications::new(aws_sdk_ec2::Client::new(self.sdk));
+        let plan = gate_app::services::plan(desired.services.as_deref(), self.store, &ec2, arn, prune)
+            .await
+            .context("reading the managed services")?;
+        Ok(plan)
     }
 
     /// The allowed principals of the services whose policy names them, read
@@ -164,6 +200,9 @@ pub fn applied_text(done: &Applied) -> String {
     for service in &done.principals {
         s.push_str(&format!("\n{service}: allowed principals set"));
     }
+    for step in &done.services {
+        s.push_str(&format!("\ndone: {step}"));
+    }
     for c in &done.conflicts {
         s.push_str(&format!("\nconflict: {c} changed since the plan; not overwritten (plan again)"));
     }
@@ -176,6 +215,7 @@ pub fn apply_failure(done: &Applied, e: &PortError) -> Failure {
     applied.extend(done.subscribed.iter().map(|a| format!("subscription {a}")));
     applied.extend(done.unsubscribed.iter().map(|a| format!("removal of {a}")));
     applied.extend(done.principals.iter().map(|s| format!("principals of {s}")));
+    applied.extend(done.services.iter().cloned());
     // The stack's topic policy refuses Subscribe to all but its OperatorArns.
     let hint = if e.chain().contains("AuthorizationError") {
         "\nthe review topic admits subscriptions only from the stack's OperatorArns: run apply as one of them"

@@ -11,6 +11,7 @@ pub mod form;
 pub mod link;
 pub mod policy_file;
 mod policy_principals;
+mod policy_services;
 pub mod query;
 pub mod record_event;
 pub mod slack;

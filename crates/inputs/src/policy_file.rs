@@ -33,6 +33,8 @@
 //!     contact: { email: team-a@example.com, slack_channel: "#team-a" }  # gets decision notices
 //! contacts:                        # or per account, apart from the entries
 //!   - { account: "210000000002", email: team-b@example.com }
+//! services:                        # managed without a stack update: apply adds each one's
+//!   - vpce-svc-…                   # connection notification and tag (ids, not names)
 //! ```
 //!
 //! A contact must name an account that some allow entry of the file names:
@@ -82,6 +84,9 @@ pub struct Desired {
     pub contacts: Vec<Contact>,
     /// The services whose allowed principals the file manages.
     pub principals: Vec<(ServiceId, PrincipalsSpec)>,
+    /// The endpoint services the file manages (`services:`); `None` when
+    /// the file has no such list, and the managed set is left alone.
+    pub services: Option<Vec<ServiceId>>,
 }
 
 #[derive(Deserialize)]
@@ -94,6 +99,7 @@ struct Doc {
     allow: Vec<EntryDoc>,
     #[serde(default)]
     contacts: Vec<ContactDoc>,
+    services: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -384,8 +390,14 @@ pub fn parse(file: &str, text: &str, now: Timestamp) -> Result<Desired, Vec<File
         contacts.push((contact, what, contact_lines.get(i).copied()));
     }
     let contacts = check_contacts(contacts, &entries, &mut |line, message| errors.push(err(line, message)));
+    let service_lines = item_lines(text, "services");
+    let services = doc.services.map(|listed| {
+        crate::policy_services::services(listed, &service_lines, &mut |line, message| {
+            errors.push(err(line, message))
+        })
+    });
     if errors.is_empty() {
-        Ok(Desired { policies, entries, contacts, principals: managed_principals })
+        Ok(Desired { policies, entries, contacts, principals: managed_principals, services })
     } else {
         Err(errors)
     }

@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::error::PortError;
 use crate::ports::{Audit, Checkpoints, Connections, Registry, Requests};
 use crate::report::keep;
+use crate::services::ManagedServices;
 
 /// Conflicting writers (two events for one endpoint at once) retry this often.
 const WRITE_ATTEMPTS: usize = 5;
@@ -31,6 +32,9 @@ pub struct Recorder {
     pub services: Vec<ServiceId>,
     /// Where a sweep cut short resumes; without it every sweep starts over.
     pub checkpoints: Option<Arc<dyn Checkpoints>>,
+    /// The services the policy file manages, recorded beside `services`;
+    /// `None` records only those.
+    pub managed: Option<Arc<dyn ManagedServices>>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -150,10 +154,38 @@ impl Recorder {
         self.services.is_empty() || self.services.contains(service)
     }
 
+    /// Whether the policy file manages `service`, reading the list at most
+    /// once into `list`.
+    async fn managed_by_file(
+        &self,
+        service: &ServiceId,
+        list: &mut Option<Vec<ServiceId>>,
+    ) -> Result<bool, PortError> {
+        let Some(managed) = &self.managed else { return Ok(false) };
+        if list.is_none() {
+            *list = Some(managed.managed().await?);
+        }
+        Ok(list.as_ref().is_some_and(|l| l.contains(service)))
+    }
+
+    /// This recorder with the managed services added to the configured
+    /// ones; `None` when there is nothing to read.
+    pub(crate) async fn with_managed_services(&self) -> Result<Option<Recorder>, PortError> {
+        let Some(managed) = self.managed.as_ref().filter(|_| !self.services.is_empty()) else {
+            return Ok(None);
+        };
+        let extra: Vec<ServiceId> =
+            managed.managed().await?.into_iter().filter(|s| !self.services.contains(s)).collect();
+        let mut this = self.clone();
+        this.services.extend(extra);
+        Ok(Some(this))
+    }
+
     /// Records what EC2 says about each hinted endpoint, as read at `now`
     /// (the invocation's time).
     pub async fn record(&self, hints: &[Hint], now: Timestamp) -> RecordReport {
         let mut report = RecordReport::default();
+        let mut managed_list = None;
         for hint in hints {
             let connection = match self.connections.get(&hint.endpoint).await {
                 Ok(c) => c,
@@ -165,8 +197,18 @@ impl Recorder {
             if let Some(c) = &connection
                 && !self.manages(&c.service)
             {
-                report.skip(hint.endpoint.clone());
-                continue;
+                // An unreadable list records nothing outside `services`: retried.
+                match self.managed_by_file(&c.service, &mut managed_list).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        report.skip(hint.endpoint.clone());
+                        continue;
+                    }
+                    Err(e) => {
+                        report.count(hint.endpoint.clone(), Err(e));
+                        continue;
+                    }
+                }
             }
             let attribution = match (&connection, &hint.accepted_by) {
                 (Some(c), Some(actor)) if c.state == ConnectionState::Available => Some(Attribution {

@@ -56,7 +56,28 @@ impl Recorder {
     /// on from the saved cursor. `progress` hears (done, known so far).
     /// Every observation is dated `now`, when the sweep began: a write by an
     /// event during the sweep is newer and stands.
+    ///
+    /// The services swept are the configured ones and those the policy file
+    /// manages; when that list cannot be read the configured ones are swept
+    /// and the error returned after.
     pub async fn sweep_until(
+        &self,
+        progress: &(dyn Fn(usize, usize) + Sync),
+        now: Timestamp,
+        deadline: Option<Instant>,
+    ) -> Result<RecordReport, PortError> {
+        match self.with_managed_services().await {
+            Ok(Some(this)) => this.sweep_listed(progress, now, deadline).await,
+            Ok(None) => self.sweep_listed(progress, now, deadline).await,
+            Err(e) => {
+                tracing::error!(error = %e.chain(), "managed services unreadable; sweeping the configured ones only");
+                self.sweep_listed(progress, now, deadline).await?;
+                Err(e)
+            }
+        }
+    }
+
+    async fn sweep_listed(
         &self,
         progress: &(dyn Fn(usize, usize) + Sync),
         now: Timestamp,

@@ -74,6 +74,7 @@ fn lookup(policies: Arc<InMemoryPolicies>, placements: Option<Arc<Placements>>) 
         policies,
         placements,
         services: [PAYMENTS, LEDGER, OPEN].iter().map(|s| s.parse().expect("svc")).collect(),
+        managed: None,
     }
 }
 
@@ -172,4 +173,26 @@ async fn a_waiting_review_says_until_when_and_what_then() {
     let later = lookup.endpoint(&consumer(A), &endpoint, now().plus_secs(4 * 86_400)).await.expect("reads");
     let ends = later.request.and_then(|r| r.review_ends).expect("still waiting");
     assert!(ends.starts_with("the review ran out at 2026-11-25T12:00:00Z"), "{ends}");
+}
+
+#[tokio::test]
+async fn the_catalogue_lists_the_services_the_policy_file_manages_and_fails_without_the_list() {
+    use gate_app::services::memory::InMemoryManagedServices;
+    let book = Arc::new(InMemoryPolicies::new(policies(), vec![allow(A, OPEN)]));
+    let list = Arc::new(InMemoryManagedServices::with([OPEN.parse().expect("svc")]));
+    let stack_only = Lookup {
+        services: vec![PAYMENTS.parse().expect("svc")],
+        managed: Some(list.clone()),
+        ..lookup(book, None)
+    };
+    let offers = stack_only.services(&consumer(A), None, now()).await.expect("reads");
+    let mut ids: Vec<&str> = offers.iter().map(|o| o.service.id.as_str()).collect();
+    ids.sort_unstable();
+    let mut expected = vec![PAYMENTS, OPEN];
+    expected.sort_unstable();
+    assert_eq!(ids, expected, "the stack's service and the file's");
+    assert_eq!(offer(&offers, OPEN).verdict(), "accepted automatically");
+
+    list.fail(true);
+    assert!(stack_only.services(&consumer(A), None, now()).await.is_err(), "no guess at the catalogue");
 }

@@ -11,5 +11,6 @@ mod organizations;
 mod principals;
 mod registry;
 mod revocation;
+mod services;
 mod shadow;
 mod sweeps;

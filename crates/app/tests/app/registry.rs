@@ -66,6 +66,7 @@ fn world(conns: Vec<Connection>) -> World {
         audit: audit.clone(),
         services: vec![SVC.parse().expect("svc")],
         checkpoints: None,
+        managed: None,
     };
     World { connections, requests, audit, registry, recorder }
 }
@@ -232,6 +233,7 @@ async fn a_consumer_sees_only_its_own_account_through_every_route() {
         policies: Arc::new(InMemoryPolicies::default()),
         placements: None,
         services: vec![SVC.parse().expect("svc")],
+        managed: None,
     };
     let a = caller(A, false);
     let mine = lookup.endpoints(&a, &Filter::default()).await.expect("own");
@@ -312,6 +314,7 @@ async fn a_consumer_reads_why_it_was_rejected_without_another_tenants_data() {
         policies: Arc::new(InMemoryPolicies::default()),
         placements: None,
         services: vec![SVC.parse().expect("svc")],
+        managed: None,
     };
 
     let seen = lookup.endpoint(&caller(A, false), &endpoint(2), now()).await.expect("its own endpoint");

@@ -211,6 +211,7 @@ fn recorder(
         audit,
         services: vec![SVC.parse().expect("svc")],
         checkpoints: Some(checkpoints),
+        managed: None,
     };
     (recorder, registry)
 }

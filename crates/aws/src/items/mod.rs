@@ -44,6 +44,7 @@ mod names;
 pub(crate) mod principals;
 pub(crate) mod registry;
 pub(crate) mod request;
+pub(crate) mod services;
 pub(crate) mod shadow;
 #[cfg(test)]
 mod tests;

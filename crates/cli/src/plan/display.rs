@@ -40,6 +40,9 @@ impl fmt::Display for Plan {
         for p in &self.principals {
             principals(p, f)?;
         }
+        if let Some(s) = &self.services {
+            services(s, f)?;
+        }
         for c in &self.coverage {
             match (c.accounts, &c.error) {
                 (Some(1), _) => writeln!(f, "  OU {} covers 1 account now", c.ou)?,
@@ -88,6 +91,41 @@ impl fmt::Display for Plan {
             }
         }
     }
+}
+
+/// The managed services, and what EC2 keeps for each.
+fn services(s: &ServicesPlan, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    use gate_app::services::{MANAGED_TAG_KEY, MANAGED_TAG_VALUE};
+    for id in &s.add {
+        writeln!(f, "+ service {id} (managed: decided without a stack update)")?;
+    }
+    for id in &s.tag {
+        writeln!(f, "+ tag {MANAGED_TAG_KEY}={MANAGED_TAG_VALUE} on {id}")?;
+    }
+    if let Some(topic) = &s.topic {
+        for id in &s.notify {
+            writeln!(f, "+ notification of {id} to {topic}")?;
+        }
+    }
+    for (id, notification) in &s.unnotify {
+        writeln!(f, "- notification {notification} of {id}")?;
+    }
+    for id in &s.untag {
+        writeln!(f, "- tag {MANAGED_TAG_KEY} on {id}")?;
+    }
+    for id in &s.remove {
+        writeln!(f, "- service {id} (no longer decided unless the stack names it)")?;
+    }
+    for id in &s.unmanaged {
+        writeln!(f, "! service {id} is managed but not in the file (kept; --prune removes it)")?;
+    }
+    if s.topic.is_none() {
+        writeln!(f, "! connection notifications not planned: give --connection-topic-arn")?;
+    }
+    for (id, why) in &s.errors {
+        writeln!(f, "! service {id}: not planned, nothing changes ({why})")?;
+    }
+    Ok(())
 }
 
 /// A service's allowed principals: who EC2 lets create an endpoint at all.

@@ -15,6 +15,7 @@ use std::fmt;
 use gate_app::PortError;
 use gate_app::ports::{ConfigStore, LiveConfig, Organizations};
 pub use gate_app::principals::PrincipalsPlan;
+pub use gate_app::services::ServicesPlan;
 use gate_app::subscriptions::{ReviewTopic, Subscription, audit, email_approvers};
 use gate_core::{AccountId, AllowEntry, Contact, OuId, Principal, Scope, ServicePolicy, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -101,6 +102,10 @@ pub struct Plan {
     /// (`revoke: reject`), and those it could not judge.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub revocations: Vec<Revocation>,
+    /// The managed services with their notifications and tags, when the
+    /// file has `services:`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub services: Option<ServicesPlan>,
 }
 
 /// The accounts an OU entry covers now: the OU and every OU below it.
@@ -143,6 +148,7 @@ impl Plan {
             && self.subscriptions.as_ref().is_none_or(SubscriptionPlan::is_empty)
             && self.consumer_subscriptions.as_ref().is_none_or(ConsumerSubscriptionPlan::is_empty)
             && self.principals.iter().all(PrincipalsPlan::is_empty)
+            && self.services.as_ref().is_none_or(ServicesPlan::is_empty)
     }
 }
 
@@ -407,6 +413,9 @@ pub struct Applied {
     /// Services whose allowed principals were set.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub principals: Vec<gate_core::ServiceId>,
+    /// What was done for the managed services: tags, notifications, the list.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<String>,
 }
 
 /// Makes the review topic's subscriptions what the plan says: after the

@@ -78,6 +78,7 @@ fn expected() -> Plan {
         coverage: vec![],
         principals: vec![],
         revocations: vec![],
+        services: None,
     }
 }
 

@@ -56,6 +56,7 @@ async fn world_where(dns_name: impl Fn(u32) -> String, service_name: &str) -> Lo
         audit: Arc::new(InMemoryAudit::default()),
         services: vec![],
         checkpoints: None,
+        managed: None,
     };
     recorder.sweep(&|_, _| {}, now()).await.expect("sweeps");
     let lookup = Lookup {
@@ -72,6 +73,7 @@ async fn world_where(dns_name: impl Fn(u32) -> String, service_name: &str) -> Lo
         policies: Arc::new(InMemoryPolicies::default()),
         placements: None,
         services: vec![SVC.parse().expect("svc")],
+        managed: None,
     };
     LookupFn { lookup, operators: vec![format!("arn:aws:iam::{PROVIDER}:role/NetOps")] }
 }

@@ -40,6 +40,7 @@ fn world(state: ConnectionState) -> (Arc<InMemoryRegistry>, Recorder, Arc<InMemo
         audit: audit.clone(),
         services: vec![SVC.parse().expect("svc")],
         checkpoints: None,
+        managed: None,
     };
     (registry, recorder, audit)
 }
