@@ -4,22 +4,25 @@
 use std::collections::HashMap;
 
 use gate_core::{
-    AccountId, CidrSet, Decision, Discovery, Membership, PolicyBook, Request, ServiceId, Timestamp, decide,
+    AccountId, CidrSet, Decision, Discovery, Membership, PolicyBook, Region, Request, ServiceId, Timestamp,
+    decide,
 };
 
 use crate::error::PortError;
 use crate::organizations::Placements;
 use crate::ports::{PolicySource, Requests};
 
-/// The decision for `account` connecting to `service` with `discovery` as
-/// its CIDRs, from the live policy; its place in the organization is read
-/// as decide reads it, when `placements` is given.
+/// The decision for `account` connecting to `service` from `region` with
+/// `discovery` as its CIDRs, from the live policy; its place in the
+/// organization is read as decide reads it, when `placements` is given.
+#[allow(clippy::too_many_arguments)]
 pub async fn explain(
     policies: &dyn PolicySource,
     requests: &dyn Requests,
     placements: Option<&Placements>,
     service: &ServiceId,
     account: AccountId,
+    region: Option<&Region>,
     discovery: &Discovery,
     now: Timestamp,
 ) -> Result<Decision, PortError> {
@@ -31,8 +34,14 @@ pub async fn explain(
         crate::decide::book_pairs([(service, account)], &HashMap::from([(account, membership.clone())]));
     let book = policies.load_book(&pairs).await?;
     let other_consumers = consumers_of(requests, &book, service, account).await?;
-    let request =
-        Request { service, account, discovery, other_consumers: &other_consumers, membership: &membership };
+    let request = Request {
+        service,
+        account,
+        discovery,
+        other_consumers: &other_consumers,
+        membership: &membership,
+        region,
+    };
     Ok(decide(&book, &request, now))
 }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::cidr::{Cidr, CidrSet};
-use crate::id::{AccountId, OrgId, OuId, Principal, Scope, ServiceId};
+use crate::id::{AccountId, OrgId, OuId, Principal, Region, Scope, ServiceId};
 use crate::time::Timestamp;
 
 /// What happens to an account that has no allow entry.
@@ -105,6 +105,10 @@ pub struct ServicePolicy {
     /// Left out when `keep`, so saved plans from before keep their form.
     #[serde(default, skip_serializing_if = "Revoke::is_keep")]
     pub revoke: Revoke,
+    /// The regions consumers may connect from (cross-region PrivateLink);
+    /// empty means any. A request from elsewhere follows `unlisted`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consumer_regions: Vec<Region>,
 }
 
 /// One approver identity as a policy lists it.
@@ -239,6 +243,7 @@ impl ServicePolicy {
             reminder_interval_secs: 86_400,
             on_expiry: OnExpiry::KeepPending,
             revoke: Revoke::Keep,
+            consumer_regions: Vec::new(),
         }
     }
 }

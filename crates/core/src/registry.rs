@@ -214,6 +214,7 @@ mod tests {
                 vec![]
             },
             created_at: None,
+            region: None,
         }
     }
 

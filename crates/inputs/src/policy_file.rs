@@ -17,6 +17,7 @@
 //!     reminder_interval: 1d
 //!     on_expiry: keep_pending      # reject | keep_pending
 //!     revoke: keep                 # keep | reject: reject available connections whose allowance is gone
+//!     consumer_regions: [us-east-1, eu-west-1]  # default any; from elsewhere: as unlisted says
 //!   - service: vpce-svc-…
 //!     principals: allowlist        # or "*" or [arn:aws:iam::<account>:root, …]: who may
 //!                                  # create an endpoint at all (apply sets it in EC2)
@@ -46,7 +47,8 @@ use std::fmt;
 use gate_core::principals::PrincipalsSpec;
 use gate_core::{
     AccountId, AllowEntry, Cidr, Contact, DeclaredCidrs, Effect, OnExpiry, OrgId, OuId, OverlapMode,
-    Principal, ProtectedRange, Revoke, Scope, ServiceId, ServicePolicy, Timestamp, UnknownCidr, Unlisted,
+    Principal, ProtectedRange, Region, Revoke, Scope, ServiceId, ServicePolicy, Timestamp, UnknownCidr,
+    Unlisted,
 };
 use serde::{Deserialize, Deserializer};
 
@@ -128,6 +130,7 @@ struct PolicyDoc {
     on_expiry: Option<OnExpiry>,
     principals: Option<PrincipalsDoc>,
     revoke: Option<Revoke>,
+    consumer_regions: Option<Vec<Region>>,
 }
 
 #[derive(Deserialize)]
@@ -278,8 +281,16 @@ pub fn parse(file: &str, text: &str, now: Timestamp) -> Result<Desired, Vec<File
             reminder_interval_secs: p.reminder_interval.map_or(base.reminder_interval_secs, |s| s.0),
             on_expiry: p.on_expiry.unwrap_or(base.on_expiry),
             revoke: p.revoke.unwrap_or(base.revoke),
+            consumer_regions: p.consumer_regions.clone().unwrap_or(base.consumer_regions),
         };
         let what = format!("policies[{i}] (service {})", policy.scope.as_str());
+        // An empty list would read as "any region": say so, not guess.
+        if p.consumer_regions.is_some_and(|r| r.is_empty()) {
+            errors.push(err(
+                line,
+                format!("{what}: consumer_regions is empty; list regions, or leave it out for any region"),
+            ));
+        }
         for approver in &policy.approvers {
             if let Err(e) = gate_core::Approver::parse(approver) {
                 errors.push(err(line, format!("{what}: approver {e}")));
@@ -735,4 +746,6 @@ allow:
         let shown = first.to_string();
         assert!(shown.starts_with("policy.yaml:9:") && shown.contains("\"3w\" is not a duration"), "{shown}");
     }
+
+    mod regions;
 }

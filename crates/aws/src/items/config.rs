@@ -52,6 +52,10 @@ pub(crate) struct PolicyItem {
     /// `keep`: such items keep their bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     revoke: Option<String>,
+    /// Absent in policies written before cross-region consumers, and
+    /// whenever any region may connect: such items keep their bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    consumer_regions: Option<Vec<String>>,
     /// Absent on items written by hand; such an item reads as revision 0.
     #[serde(default)]
     revision: u64,
@@ -87,6 +91,8 @@ impl Stored for PolicyItem {
             reminder_interval_secs: p.reminder_interval_secs,
             on_expiry: p.on_expiry.name().to_owned(),
             revoke: (p.revoke != Revoke::Keep).then(|| p.revoke.name().to_owned()),
+            consumer_regions: (!p.consumer_regions.is_empty())
+                .then(|| p.consumer_regions.iter().map(ToString::to_string).collect()),
             revision: v.revision,
         }
     }
@@ -117,6 +123,12 @@ impl Stored for PolicyItem {
                 Some(name) => named("revoke", &name)?,
                 None => Revoke::Keep,
             },
+            consumer_regions: self
+                .consumer_regions
+                .unwrap_or_default()
+                .iter()
+                .map(|r| parse("consumer_regions", r))
+                .collect::<Result<_, BadAttribute>>()?,
         };
         Ok(Versioned { value, revision: self.revision })
     }

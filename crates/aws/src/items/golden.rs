@@ -140,6 +140,11 @@ fn policies() -> Vec<(&'static str, Golden)> {
         reminder_interval_secs: 3_600,
         on_expiry: OnExpiry::Reject,
         revoke: gate_core::Revoke::Keep,
+        consumer_regions: Vec::new(),
+    };
+    let regions = ServicePolicy {
+        consumer_regions: vec!["us-east-1".parse().expect("region"), "eu-west-1".parse().expect("region")],
+        ..ServicePolicy::cautious("vpce-svc-0fff1234def567890".parse().expect("scope"))
     };
     let entry = AllowEntry {
         scope: SVC.parse().expect("scope"),
@@ -169,6 +174,7 @@ fn policies() -> Vec<(&'static str, Golden)> {
             "policy_any_cautious",
             Golden::Policy(Versioned { value: ServicePolicy::cautious(Scope::Any), revision: 1 }),
         ),
+        ("policy_consumer_regions", Golden::Policy(Versioned { value: regions, revision: 1 })),
         ("entry_service_allow", Golden::Entry(Versioned { value: entry, revision: 2 })),
         ("entry_any_deny", Golden::Entry(Versioned { value: deny, revision: 1 })),
     ]

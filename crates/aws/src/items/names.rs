@@ -78,6 +78,7 @@ names!(Rule {
     ProtectedOverlap => "protected_overlap",
     ConsumerOverlap => "consumer_overlap",
     OrgUnreadable => "org_unreadable",
+    RegionUnlisted => "region_unlisted",
     Revoked => "revoked",
 });
 names!(AuditKind {
@@ -130,6 +131,7 @@ mod tests {
             R::ProtectedOverlap,
             R::ConsumerOverlap,
             R::OrgUnreadable,
+            R::RegionUnlisted,
             R::Revoked,
         ]);
         use AuditKind as K;
