@@ -119,6 +119,7 @@ fn registry(state: ConnectionState, accepted: bool, version: u64) -> RegistryEnt
         first_seen: t("2026-01-02T03:04:00Z"),
         observed_at: t("2026-01-02T03:05:00Z"),
         version,
+        region: None,
     }
 }
 
@@ -270,6 +271,13 @@ fn events() -> Vec<(&'static str, Golden)> {
         (
             "registry_entry_other_state",
             Golden::Registry(registry(ConnectionState::Other("partiallyAvailable".into()), false, 1)),
+        ),
+        (
+            "registry_entry_cross_region",
+            Golden::Registry(RegistryEntry {
+                region: Some("eu-west-1".parse().expect("region")),
+                ..active.clone()
+            }),
         ),
         ("registry_change", Golden::Change(active)),
     ]
