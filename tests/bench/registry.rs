@@ -37,6 +37,7 @@ fn entry(n: u64) -> Result<RegistryEntry> {
         first_seen: Timestamp::from_unix(1_800_000_000),
         observed_at: Timestamp::from_unix(1_800_000_000),
         version: 1,
+        region: None,
     })
 }
 

@@ -14,6 +14,7 @@ mod demo;
 mod faults;
 mod notices;
 mod organizations;
+mod regions;
 mod registry;
 mod respond;
 mod review_topic;

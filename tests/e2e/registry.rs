@@ -58,6 +58,7 @@ fn active_entry(
         first_seen: now,
         observed_at: now,
         version: 1,
+        region: None,
     })
 }
 

@@ -11,6 +11,9 @@ moto's EC2 backend and response classes so that, as on AWS:
   fails with InvalidServiceName unless the service exists and the caller's
   account is the owner or an allowed principal
   (ModifyVpcEndpointServicePermissions: "*" or an ARN of that account);
+  from another region, the service must also list the caller's region in
+  its SupportedRegions (cross-region PrivateLink; moto keeps the list), and
+  the connection reports that region as VpcEndpointRegion;
 * an Interface (or GatewayLoadBalancer) endpoint created in a consumer account
   to a service whose configuration has AcceptanceRequired=true starts in
   `pendingAcceptance`, with realistic DNS entries (regional + one per AZ);
@@ -155,6 +158,13 @@ def _find_service(service_name: str):
         if backend.region_name == region and service_id in backend.configurations:
             return backend, backend.configurations[service_id]
     return None
+
+
+def _region_supported(provider: EC2Backend, config: Any, consumer_region: str) -> bool:
+    """The provider's own region, or one the service lists (moto keeps
+    SupportedRegions of Create/ModifyVpcEndpointServiceConfiguration)."""
+    supported = getattr(config, "_supported_region_names", None) or []
+    return consumer_region == provider.region_name or consumer_region in supported
 
 
 def _principal_allowed(provider: EC2Backend, config: Any, consumer_account: str) -> bool:
@@ -307,6 +317,13 @@ def create_vpc_endpoint(self: EC2Backend, *args: Any, **kwargs: Any) -> VPCEndPo
         # AWS says the same whether the service is missing or the caller is
         # not an allowed principal.
         raise EC2ClientError("InvalidServiceName", f"The Vpc Endpoint Service '{service_name}' does not exist")
+    if found is not None and not _region_supported(found[0], found[1], self.region_name):
+        # Cross-region PrivateLink: a consumer elsewhere reaches only a service
+        # that lists its region among the supported ones.
+        raise EC2ClientError(
+            "InvalidServiceName",
+            f"The Vpc Endpoint Service '{service_name}' does not exist in {self.region_name}",
+        )
     endpoint = _moto_create_vpc_endpoint(self, *args, **kwargs)
     if found is None or endpoint_type not in ("interface", "gatewayloadbalancer"):
         return endpoint  # AWS services (S3, ...) and gateway endpoints: moto as is

@@ -502,3 +502,43 @@ def test_endpoints_to_aws_services_are_left_to_moto(world):
     )["VpcEndpoint"]
     assert endpoint["State"] == "available"
     assert endpoint["VpcEndpointId"] not in [c["VpcEndpointId"] for c in world.connections()]
+
+
+def test_cross_region_consumer_connects_only_where_the_service_supports_its_region(world):
+    """Cross-region PrivateLink: a VPC in eu-west-1 reaches a us-east-1 service
+    that lists eu-west-1; the provider sees the connection with
+    VpcEndpointRegion eu-west-1; from a region not listed it is refused."""
+    service = world.service()
+    world.ec2.modify_vpc_endpoint_service_configuration(
+        ServiceId=service["ServiceId"], AddSupportedRegions=["eu-west-1"]
+    )
+    creds = assume(world.url, CONSUMER_A)
+
+    def endpoint_from(region: str, cidr: str) -> str:
+        ec2 = boto3.client(
+            "ec2",
+            endpoint_url=world.url,
+            region_name=region,
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+        )
+        vpc_id = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr.replace("0.0/16", "1.0/24"))["Subnet"]["SubnetId"]
+        created = ec2.create_vpc_endpoint(
+            VpcId=vpc_id, ServiceName=service["ServiceName"], VpcEndpointType="Interface", SubnetIds=[subnet]
+        )["VpcEndpoint"]
+        # The consumer's VPC and endpoint live in its own region only.
+        found = ec2.describe_vpc_endpoints(VpcEndpointIds=[created["VpcEndpointId"]])["VpcEndpoints"]
+        assert found[0]["VpcId"] == vpc_id
+        return created["VpcEndpointId"]
+
+    eu = endpoint_from("eu-west-1", "10.77.0.0/16")
+    connection = world.connection(eu)
+    assert connection["VpcEndpointRegion"] == "eu-west-1"
+    assert connection["VpcEndpointState"] == "pendingAcceptance"
+    home = world.a.create_endpoint(service)["VpcEndpointId"]
+    assert world.connection(home)["VpcEndpointRegion"] == REGION
+    with pytest.raises(ClientError) as error:
+        endpoint_from("ap-south-1", "10.78.0.0/16")
+    assert error.value.response["Error"]["Code"] == "InvalidServiceName"

@@ -538,7 +538,7 @@ impl Decide {
         others: &OthersCache,
         now: Timestamp,
     ) -> Result<(Decision, gate_core::Discovery), PortError> {
-        let discovery = self.networks.vpc_cidrs(conn.owner, &conn.endpoint).await?;
+        let discovery = self.networks.vpc_cidrs(conn.owner, conn.region.as_ref(), &conn.endpoint).await?;
         let other_consumers = self.other_consumers(&conn.service, conn.owner, book, others).await?;
         let decision = decide(
             book,
@@ -548,6 +548,7 @@ impl Decide {
                 discovery: &discovery,
                 other_consumers: &other_consumers,
                 membership,
+                region: conn.region.as_ref(),
             },
             now,
         );

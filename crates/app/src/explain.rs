@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use gate_core::{
-    AccountId, CidrSet, Decision, Discovery, Membership, Mode, PolicyBook, Request, ServiceId, Timestamp,
-    decide,
+    AccountId, CidrSet, Decision, Discovery, Membership, Mode, PolicyBook, Region, Request, ServiceId,
+    Timestamp, decide,
 };
 use serde::Serialize;
 
@@ -22,15 +22,17 @@ pub struct Explained {
     pub mode: Mode,
 }
 
-/// The decision for `account` connecting to `service` with `discovery` as
-/// its CIDRs, from the live policy; its place in the organization is read
-/// as decide reads it, when `placements` is given.
+/// The decision for `account` connecting to `service` from `region` with
+/// `discovery` as its CIDRs, from the live policy; its place in the
+/// organization is read as decide reads it, when `placements` is given.
+#[allow(clippy::too_many_arguments)]
 pub async fn explain(
     policies: &dyn PolicySource,
     requests: &dyn Requests,
     placements: Option<&Placements>,
     service: &ServiceId,
     account: AccountId,
+    region: Option<&Region>,
     discovery: &Discovery,
     now: Timestamp,
 ) -> Result<Explained, PortError> {
@@ -42,8 +44,14 @@ pub async fn explain(
         crate::decide::book_pairs([(service, account)], &HashMap::from([(account, membership.clone())]));
     let book = policies.load_book(&pairs).await?;
     let other_consumers = consumers_of(requests, &book, service, account).await?;
-    let request =
-        Request { service, account, discovery, other_consumers: &other_consumers, membership: &membership };
+    let request = Request {
+        service,
+        account,
+        discovery,
+        other_consumers: &other_consumers,
+        membership: &membership,
+        region,
+    };
     let mode = book.policy_for(service).map_or(Mode::Enforce, |p| p.policy.mode);
     Ok(Explained { decision: decide(&book, &request, now), mode })
 }

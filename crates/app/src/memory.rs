@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use gate_core::{
     AccountId, Action, AllowEntry, Cidr, Connection, ConnectionState, Contact, Discovery, EndpointId, Notice,
-    NoticeKind, Placement, PolicyBook, Principal, RegistryEntry, RequestRecord, RequestState, Scope,
+    NoticeKind, Placement, PolicyBook, Principal, Region, RegistryEntry, RequestRecord, RequestState, Scope,
     ServiceId, ServicePolicy, ShadowVerdict, SlackMessage, Timestamp,
 };
 
@@ -146,16 +146,46 @@ impl Connections for InMemoryConnections {
     }
 }
 
-/// Consumer CIDRs by account; accounts not listed are unreadable.
+/// Consumer CIDRs by account, in any region; accounts not listed are unreadable.
 #[derive(Debug, Default)]
 pub struct StaticNetworks(pub HashMap<AccountId, Vec<Cidr>>);
 
 #[async_trait]
 impl ConsumerNetworks for StaticNetworks {
-    async fn vpc_cidrs(&self, owner: AccountId, _endpoint: &EndpointId) -> Result<Discovery, PortError> {
+    async fn vpc_cidrs(
+        &self,
+        owner: AccountId,
+        _region: Option<&Region>,
+        _endpoint: &EndpointId,
+    ) -> Result<Discovery, PortError> {
         Ok(match self.0.get(&owner) {
             Some(c) => Discovery::Read(c.clone()),
             None => Discovery::Unavailable(format!("no read-only role in account {owner}")),
+        })
+    }
+}
+
+/// Consumer CIDRs by account and region, as moto and AWS keep VPCs: a VPC
+/// read in another region than its own is not found. Every read is kept.
+#[derive(Debug, Default)]
+pub struct RegionalNetworks {
+    pub vpcs: HashMap<(AccountId, Region), Vec<Cidr>>,
+    pub reads: Mutex<Vec<(AccountId, Option<Region>)>>,
+}
+
+#[async_trait]
+impl ConsumerNetworks for RegionalNetworks {
+    async fn vpc_cidrs(
+        &self,
+        owner: AccountId,
+        region: Option<&Region>,
+        endpoint: &EndpointId,
+    ) -> Result<Discovery, PortError> {
+        lock(&self.reads).push((owner, region.cloned()));
+        let found = region.and_then(|r| self.vpcs.get(&(owner, r.clone())));
+        Ok(match found {
+            Some(c) => Discovery::Read(c.clone()),
+            None => Discovery::Unavailable(format!("endpoint {endpoint} not found in account {owner}")),
         })
     }
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use gate_core::{
     AccountId, Action, AllowEntry, Cidr, Connection, ConnectionState, Contact, Discovery, EndpointId, Notice,
-    NoticeKind, Outcome, Placement, PolicyBook, Principal, RegistryEntry, RequestRecord, Scope, ServiceId,
-    ServicePolicy, ShadowVerdict, SlackMessage, Timestamp,
+    NoticeKind, Outcome, Placement, PolicyBook, Principal, Region, RegistryEntry, RequestRecord, Scope,
+    ServiceId, ServicePolicy, ShadowVerdict, SlackMessage, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -98,7 +98,14 @@ pub trait Checkpoints: Send + Sync {
 pub trait ConsumerNetworks: Send + Sync {
     /// `Ok(Discovery::Unavailable)` when the consumer cannot be read for a
     /// lasting reason (no role, access denied); `Err` only when retrying helps.
-    async fn vpc_cidrs(&self, owner: AccountId, endpoint: &EndpointId) -> Result<Discovery, PortError>;
+    /// The endpoint and its VPC live in `region` (cross-region PrivateLink);
+    /// `None` when EC2 gave no usable region: nothing is read, unavailable.
+    async fn vpc_cidrs(
+        &self,
+        owner: AccountId,
+        region: Option<&Region>,
+        endpoint: &EndpointId,
+    ) -> Result<Discovery, PortError>;
 }
 
 /// The operator's policies and allow entries.

@@ -5,7 +5,7 @@ use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{Filter, VpcEndpointConnection};
 use gate_app::PortError;
 use gate_app::ports::{Connections, Page, Refused};
-use gate_core::{Action, Connection, ConnectionState, DnsEntry, EndpointId, ServiceId, Timestamp};
+use gate_core::{Action, Connection, ConnectionState, DnsEntry, EndpointId, Region, ServiceId, Timestamp};
 
 use crate::error::{code, port_error};
 
@@ -17,11 +17,14 @@ const FILTER_VALUES: usize = 200;
 #[derive(Debug, Clone)]
 pub struct Ec2Connections {
     client: Client,
+    /// The provider's own region: where a connection is when EC2 names none.
+    home: Option<Region>,
 }
 
 impl Ec2Connections {
     pub fn new(client: Client) -> Self {
-        Self { client }
+        let home = client.config().region().and_then(|r| r.as_ref().parse().ok());
+        Self { client, home }
     }
 
     async fn describe(&self, filters: Vec<Filter>) -> Result<Vec<Connection>, PortError> {
@@ -35,7 +38,9 @@ impl Ec2Connections {
             .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| port_error("DescribeVpcEndpointConnections failed", e))?;
-            out.extend(page.vpc_endpoint_connections().iter().filter_map(to_connection));
+            out.extend(
+                page.vpc_endpoint_connections().iter().filter_map(|c| to_connection(c, self.home.as_ref())),
+            );
         }
         Ok(out)
     }
@@ -94,7 +99,11 @@ impl Ec2Connections {
             other => other,
         }
         .map_err(|e| port_error("DescribeVpcEndpointConnections failed", e))?;
-        let connections = out.vpc_endpoint_connections().iter().filter_map(to_connection).collect();
+        let connections = out
+            .vpc_endpoint_connections()
+            .iter()
+            .filter_map(|c| to_connection(c, self.home.as_ref()))
+            .collect();
         let next = match out.next_token().filter(|t| !t.is_empty()) {
             Some(t) => Some(format!("{index}:{t}")),
             None if index + 1 < chunks.len() => Some(format!("{}:", index + 1)),
@@ -130,7 +139,21 @@ fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
 
 /// The domain view of a connection. One whose ids do not parse cannot be
 /// acted on safely, so it is logged and left out.
-fn to_connection(c: &VpcEndpointConnection) -> Option<Connection> {
+///
+/// `VpcEndpointRegion` is where the consumer's endpoint and VPC live when
+/// the service supports cross-region access
+/// (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_VpcEndpointConnection.html>,
+/// <https://docs.aws.amazon.com/vpc/latest/privatelink/privatelink-share-your-services.html#endpoint-service-cross-region>);
+/// absent, the endpoint is in the provider's region (`home`). A value that
+/// is not a region name becomes `None`: no CIDR read, and no listed region.
+fn to_connection(c: &VpcEndpointConnection, home: Option<&Region>) -> Option<Connection> {
+    let region = match c.vpc_endpoint_region() {
+        None => home.cloned(),
+        Some(text) => text
+            .parse::<Region>()
+            .inspect_err(|e| tracing::error!(error = %e, "EC2 reported an unusable endpoint region"))
+            .ok(),
+    };
     let parsed = (|| {
         Ok::<_, gate_core::IdError>(Connection {
             service: c.service_id().unwrap_or_default().parse()?,
@@ -147,6 +170,7 @@ fn to_connection(c: &VpcEndpointConnection) -> Option<Connection> {
                 })
                 .collect(),
             created_at: c.creation_timestamp().map(|t| Timestamp::from_unix(t.secs())),
+            region,
         })
     })();
     match parsed {

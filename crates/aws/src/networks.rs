@@ -4,6 +4,10 @@
 //! it means; anything that may pass (throttling, 5xx, timeouts, a lost
 //! connection, to STS or to EC2) is an error, so the connection stays
 //! pending and is decided on a later try.
+//!
+//! A cross-region consumer's endpoint and VPC live in the connection's
+//! region (`VpcEndpointRegion`), so they are read there: the role is
+//! assumed once per account (IAM is global) and EC2 is asked in that region.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -14,6 +18,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_config::sts::AssumeRoleProvider;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_ec2::Client;
 use aws_sdk_sts::operation::assume_role::AssumeRoleError;
@@ -22,7 +27,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use gate_app::PortError;
 use gate_app::ports::ConsumerNetworks;
-use gate_core::{AccountId, Cidr, Discovery, EndpointId};
+use gate_core::{AccountId, Cidr, Discovery, EndpointId, Region};
 use tokio::sync::Mutex;
 
 use crate::error::port_error;
@@ -33,9 +38,12 @@ pub struct AssumeRoleNetworks {
     /// Role ARN with `{account}` where the consumer account goes.
     role_template: String,
     external_id: Option<String>,
-    /// One client per consumer account, kept across warm invocations; the
-    /// provider refreshes credentials itself.
-    clients: Mutex<HashMap<AccountId, Client>>,
+    /// One credentials provider per consumer account, shared by its regions'
+    /// clients so that they share cached credentials: one AssumeRole each.
+    roles: Mutex<HashMap<AccountId, SharedCredentialsProvider>>,
+    /// One client per consumer account and region, kept across warm
+    /// invocations; the provider refreshes credentials itself.
+    clients: Mutex<HashMap<(AccountId, Region), Client>>,
     /// Accounts whose role was refused recently, so a sweep over thousands
     /// of their endpoints asks STS once rather than once per endpoint. Only
     /// refusals are kept: a passing failure must not outlive itself.
@@ -68,6 +76,7 @@ impl AssumeRoleNetworks {
             base,
             role_template,
             external_id,
+            roles: Mutex::new(HashMap::new()),
             clients: Mutex::new(HashMap::new()),
             refused: Mutex::new(HashMap::new()),
             settled: Mutex::new(HashSet::new()),
@@ -79,48 +88,63 @@ impl AssumeRoleNetworks {
         self.role_template.replace("{account}", account.as_str())
     }
 
-    async fn client(&self, account: AccountId) -> Client {
-        let mut clients = self.clients.lock().await;
-        if let Some(c) = clients.get(&account) {
-            return c.clone();
+    /// The account's role, assumed through STS in the provider's region.
+    async fn role(&self, account: AccountId) -> SharedCredentialsProvider {
+        let mut roles = self.roles.lock().await;
+        if let Some(p) = roles.get(&account) {
+            return p.clone();
         }
         let mut provider =
             AssumeRoleProvider::builder(self.role_arn(account)).session_name("endpoint-gate-cidr-read");
         if let Some(id) = &self.external_id {
             provider = provider.external_id(id);
         }
-        let provider = provider.configure(&self.base).build().await;
-        let config = aws_sdk_ec2::config::Builder::from(&self.base).credentials_provider(provider).build();
-        let client = Client::from_conf(config);
-        clients.insert(account, client.clone());
-        client
+        let provider = SharedCredentialsProvider::new(provider.configure(&self.base).build().await);
+        roles.insert(account, provider.clone());
+        provider
+    }
+
+    /// EC2 in `region` as the account's role. The region is a validated
+    /// name, so the endpoint the SDK builds from it is AWS's own.
+    async fn client(&self, account: AccountId, region: &Region) -> Client {
+        let key = (account, region.clone());
+        if let Some(c) = self.clients.lock().await.get(&key) {
+            return c.clone();
+        }
+        let role = self.role(account).await;
+        let mut config = aws_sdk_ec2::config::Builder::from(&self.base)
+            .region(aws_sdk_ec2::config::Region::new(region.as_str().to_owned()));
+        config.set_credentials_provider(Some(role));
+        let client = Client::from_conf(config.build());
+        self.clients.lock().await.entry(key).or_insert(client).clone()
     }
 
     async fn read(
         &self,
         owner: AccountId,
+        region: &Region,
         endpoint: &EndpointId,
     ) -> Result<Result<Vec<Cidr>, Unreadable>, PortError> {
-        let client = self.client(owner).await;
+        let client = self.client(owner, region).await;
         let endpoints = match client.describe_vpc_endpoints().vpc_endpoint_ids(endpoint.as_str()).send().await
         {
             Ok(out) => out,
             Err(e) => {
                 return lasting_or_retry(port_error(
-                    format!("DescribeVpcEndpoints {endpoint} in account {owner} failed"),
+                    format!("DescribeVpcEndpoints {endpoint} in account {owner} ({region}) failed"),
                     e,
                 ));
             }
         };
         let Some(vpc) = endpoints.vpc_endpoints().first().and_then(|e| e.vpc_id()).map(str::to_owned) else {
-            let why = format!("endpoint {endpoint} not found in account {owner}");
+            let why = format!("endpoint {endpoint} not found in account {owner} in {region}");
             return Ok(Err(Unreadable { why, role_refused: false }));
         };
         let vpcs = match client.describe_vpcs().vpc_ids(&vpc).send().await {
             Ok(out) => out,
             Err(e) => {
                 return lasting_or_retry(port_error(
-                    format!("DescribeVpcs {vpc} in account {owner} failed"),
+                    format!("DescribeVpcs {vpc} in account {owner} ({region}) failed"),
                     e,
                 ));
             }
@@ -252,7 +276,17 @@ impl AssumeRoleNetworks {
 
 #[async_trait]
 impl ConsumerNetworks for AssumeRoleNetworks {
-    async fn vpc_cidrs(&self, owner: AccountId, endpoint: &EndpointId) -> Result<Discovery, PortError> {
+    async fn vpc_cidrs(
+        &self,
+        owner: AccountId,
+        region: Option<&Region>,
+        endpoint: &EndpointId,
+    ) -> Result<Discovery, PortError> {
+        // Never guess a region: reading the provider's would find nothing,
+        // or another VPC of the account.
+        let Some(region) = region else {
+            return Ok(Discovery::Unavailable("EC2 reported no usable region for the endpoint".into()));
+        };
         if let Some(why) = self.refusal(owner).await {
             return Ok(Discovery::Unavailable(why));
         }
@@ -264,7 +298,7 @@ impl ConsumerNetworks for AssumeRoleNetworks {
             },
             None => None,
         };
-        Ok(match self.read(owner, endpoint).await? {
+        Ok(match self.read(owner, region, endpoint).await? {
             Ok(cidrs) => {
                 self.settled.lock().await.insert(owner);
                 Discovery::Read(cidrs)

@@ -205,3 +205,28 @@ async fn access_denied_is_permanent() {
     assert!(!err.transient);
     assert_eq!(rule.num_calls(), 1);
 }
+
+/// `VpcEndpointRegion` is where a cross-region consumer's endpoint lives;
+/// absent, the provider's region; not a region name, no region at all.
+#[tokio::test]
+async fn the_endpoint_region_is_ec2s_or_the_providers_and_never_a_bad_one() {
+    let listed = mock!(Client::describe_vpc_endpoint_connections).then_output(|| {
+        let with = |n: u32, region: &str| {
+            let mut c = connection(n, "pendingAcceptance");
+            c.vpc_endpoint_region = Some(region.to_owned());
+            c
+        };
+        DescribeVpcEndpointConnectionsOutput::builder()
+            .vpc_endpoint_connections(with(1, "eu-west-1"))
+            .vpc_endpoint_connections(connection(2, "pendingAcceptance"))
+            .vpc_endpoint_connections(with(3, "eu-west-1.attacker.example"))
+            .build()
+    });
+    let client = mock_client!(aws_sdk_ec2, [&listed]);
+    let home = client.config().region().map(|r| r.to_string());
+    let conns = Ec2Connections::new(client).pending(&[]).await.expect("reads");
+    let regions: Vec<Option<String>> =
+        conns.iter().map(|c| c.region.as_ref().map(|r| r.to_string())).collect();
+    assert_eq!(regions, vec![Some("eu-west-1".to_owned()), home, None]);
+    assert!(regions[1].is_some(), "the mock client has a region: {regions:?}");
+}

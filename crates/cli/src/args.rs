@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use gate_core::{AccountId, Cidr, EndpointId, ServiceId};
+use gate_core::{AccountId, Cidr, EndpointId, Region, ServiceId};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -85,6 +85,11 @@ pub enum Command {
         /// The consumer VPC's CIDRs (repeat); without it, declared CIDRs or the unknown-CIDR rule apply.
         #[arg(long = "cidr")]
         cidrs: Vec<Cidr>,
+        /// The region of the consumer's VPC (cross-region PrivateLink); default
+        /// the provider's, as for a connection EC2 names no region for.
+        /// (`--region` is the provider's own, for every command.)
+        #[arg(long)]
+        consumer_region: Option<Region>,
     },
     /// Connections awaiting acceptance, with what Endpoint Gate decided.
     Pending {

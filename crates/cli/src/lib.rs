@@ -6,6 +6,7 @@
 pub mod answer;
 pub mod args;
 pub mod consumer;
+pub mod explain;
 pub mod failure;
 /// The policy file; the parser lives with the other parsers of untrusted input.
 pub use gate_inputs::policy_file as file;

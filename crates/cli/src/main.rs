@@ -26,7 +26,7 @@ use gate_cli::file;
 use gate_cli::plan::Plan;
 use gate_cli::policy_as_code::{self, Planner};
 use gate_cli::print;
-use gate_core::{Discovery, EndpointId, ServiceId, Timestamp};
+use gate_core::{EndpointId, ServiceId, Timestamp};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -139,27 +139,21 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                 Err((done, e)) => Err(policy_as_code::apply_failure(&done, &e)),
             }
         }
-        Command::Explain { service, account, cidrs } => {
-            let discovery = if cidrs.is_empty() {
-                Discovery::Unavailable("no --cidr given".into())
-            } else {
-                Discovery::Read(cidrs)
-            };
-            let d = explain(&store, &store, placements.as_deref(), &service, account, &discovery, now)
-                .await
-                .context("reading the live policy")?;
-            print(json, &d, || {
-                let mut s = format!("{} → {}", account, d.decision.outcome.as_str().to_uppercase());
-                if d.mode == gate_core::Mode::Shadow {
-                    s.push_str(
-                        " (shadow mode: only recorded; nothing is done, the connection is left to people)",
-                    );
-                }
-                for r in &d.decision.reasons {
-                    s.push_str(&format!("\n  - {r}"));
-                }
-                s
-            });
+        Command::Explain { service, account, cidrs, consumer_region } => {
+            let (region, found) = gate_cli::explain::facts(consumer_region, sdk.region(), cidrs);
+            let d = explain(
+                &store,
+                &store,
+                placements.as_deref(),
+                &service,
+                account,
+                region.as_ref(),
+                &found,
+                now,
+            )
+            .await
+            .context("reading the live policy")?;
+            print(json, &d, || gate_cli::explain::render(account, region.as_ref(), &d));
             Ok(0)
         }
         Command::Pending { service } => {

@@ -71,6 +71,7 @@ fn bench(c: &mut Criterion) {
             discovery: &discovery,
             other_consumers: &others,
             membership: &Membership::NotConfigured,
+            region: None,
         };
         group.bench_function(name, |b| b.iter(|| black_box(decide(black_box(&book), black_box(&req), now))));
     }
@@ -161,6 +162,7 @@ fn bench_ous(c: &mut Criterion, others: &CidrSet<String>, now: Timestamp, svc: &
             discovery: &discovery,
             other_consumers: others,
             membership: &membership,
+            region: None,
         };
         // The case must be what its name says before it is timed.
         let summary = decide(&book, &req, now).summary();

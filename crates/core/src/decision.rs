@@ -11,7 +11,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::cidr::{Cidr, CidrSet};
-use crate::id::{AccountId, Scope, ServiceId};
+use crate::id::{AccountId, Region, Scope, ServiceId};
 use crate::policy::{
     AllowEntry, CompiledPolicy, DeclaredCidrs, Effect, Level, Membership, OverlapMode, Placement, PolicyBook,
     UnknownCidr, Unlisted,
@@ -60,6 +60,8 @@ pub enum Rule {
     /// AWS Organizations could not be read: OU and organization entries
     /// did not fire.
     OrgUnreadable,
+    /// The consumer's region is not among the policy's `consumer_regions`.
+    RegionUnlisted,
     /// An accepted connection's allowance is gone and its policy says
     /// `revoke: reject`.
     Revoked,
@@ -149,6 +151,8 @@ pub struct Request<'a> {
     pub other_consumers: &'a CidrSet<String>,
     /// The account's place in the organization, for OU and organization entries.
     pub membership: &'a Membership,
+    /// Where the consumer's VPC lives, as EC2 reports it; `None` when unknown.
+    pub region: Option<&'a Region>,
 }
 
 struct Reasons(Vec<Reason>);
@@ -214,6 +218,7 @@ pub fn decide(book: &PolicyBook, req: &Request<'_>, now: Timestamp) -> Decision 
     if let Admission::Open { policy, allow } =
         admit(book, req.service, req.account, req.membership, now, &mut why)
     {
+        check_region(policy, req.region, &mut why);
         check_cidrs(policy, allow, req, &mut why);
     }
     finish(why)
@@ -330,6 +335,30 @@ fn admit<'b>(
     }
 
     Admission::Open { policy, allow: allow.map(|(_, e)| e) }
+}
+
+/// A policy that lists `consumer_regions` treats a consumer from any other
+/// region, or from one nobody reported, as its `unlisted` rule says: an
+/// allow entry admits an account, not every region it may connect from.
+fn check_region(policy: &CompiledPolicy, region: Option<&Region>, why: &mut Reasons) {
+    let listed = &policy.policy.consumer_regions;
+    if listed.is_empty() || region.is_some_and(|r| listed.contains(r)) {
+        return;
+    }
+    let pushes = match policy.policy.unlisted {
+        Unlisted::Review => Outcome::Review,
+        Unlisted::Reject => Outcome::Reject,
+    };
+    let names: Vec<&str> = listed.iter().map(Region::as_str).collect();
+    let who = match region {
+        Some(r) => format!("consumer region {r} is"),
+        None => "the consumer's region is unknown, which is".to_owned(),
+    };
+    why.push(
+        Rule::RegionUnlisted,
+        Some(pushes),
+        format!("{who} not in the policy's consumer_regions ({})", names.join(", ")),
+    );
 }
 
 /// The consumer's CIDRs: read through its role when possible. Declared

@@ -157,6 +157,40 @@ impl FromStr for OrgId {
     }
 }
 
+/// An AWS Region name such as `eu-west-1` or `us-gov-west-1`. A region
+/// reaches the gate as data (EC2's `VpcEndpointRegion`, a policy file) and
+/// becomes part of an endpoint URL, so only the shape AWS uses passes: a
+/// two-letter prefix, one to three lowercase words, and a number.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Region(String);
+
+impl Region {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Region {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        let parts: Vec<&str> = s.split('-').collect();
+        let valid = s.len() <= 32
+            && (3..=5).contains(&parts.len())
+            && parts.first().is_some_and(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_lowercase()))
+            && parts
+                .last()
+                .is_some_and(|p| (1..=2).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
+            && parts[1..parts.len() - 1]
+                .iter()
+                .all(|p| (2..=12).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_lowercase()));
+        if valid {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(IdError::new("region", s, "must look like eu-west-1 (lowercase words and a number)"))
+        }
+    }
+}
+
 /// Who an allow entry names: one account, every account in an OU and the
 /// OUs below it, or every account in the organization. Serialized as
 /// `{"account": "…"}`, `{"ou": "…"}` or `{"organization": "…"}`, so that
@@ -282,7 +316,7 @@ macro_rules! string_like {
         }
     )*};
 }
-string_like!(ServiceId, EndpointId, Scope, OuId, OrgId);
+string_like!(ServiceId, EndpointId, Scope, OuId, OrgId, Region);
 
 impl fmt::Display for Principal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -373,6 +407,35 @@ mod tests {
             ["vpce-svc-0ABC1234", "vpce-svc-0abc123", "vpce-svc-", "svc-0abc1234", "vpce-svc-0abc1234;drop"]
         {
             assert!(bad.parse::<ServiceId>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn regions_have_the_shape_aws_uses_and_nothing_else() {
+        for good in
+            ["us-east-1", "eu-west-1", "ap-southeast-2", "us-gov-west-1", "us-isob-east-1", "il-central-1"]
+        {
+            assert_eq!(good.parse::<Region>().map(|r| r.to_string()), Ok(good.to_owned()), "{good}");
+        }
+        for bad in [
+            "",
+            "us-east",
+            "US-EAST-1",
+            "us-east-1 ",
+            "us-east-1/",
+            "us-east-1.evil.example",
+            "127.0.0.1",
+            "eu-west-1a",
+            "x-west-1",
+            "us--east-1",
+            "us-east-123",
+            "us-east-1-",
+            "us-a-b-c-d-1",
+            "us-east-1\n",
+            "localhost",
+        ] {
+            let err = bad.parse::<Region>().expect_err(bad);
+            assert_eq!(err.kind, "region", "{bad}");
         }
     }
 

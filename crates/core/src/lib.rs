@@ -19,7 +19,7 @@ pub mod time;
 
 pub use cidr::{Cidr, CidrError, CidrSet};
 pub use decision::{Decision, Discovery, Offer, Outcome, Reason, Request, Rule, decide, offer};
-pub use id::{AccountId, EndpointId, IdError, OrgId, OuId, Principal, Scope, ServiceId, scan_ids};
+pub use id::{AccountId, EndpointId, IdError, OrgId, OuId, Principal, Region, Scope, ServiceId, scan_ids};
 pub use notice::{Contact, Notice, NoticeKind};
 pub use policy::{
     AllowEntry, Answerer, Approver, DeclaredCidrs, Effect, Level, Membership, Mode, OnExpiry, OuStep,

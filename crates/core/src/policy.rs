@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::cidr::{Cidr, CidrSet};
-use crate::id::{AccountId, OrgId, OuId, Principal, Scope, ServiceId};
+use crate::id::{AccountId, OrgId, OuId, Principal, Region, Scope, ServiceId};
 use crate::time::Timestamp;
 
 /// What happens to an account that has no allow entry.
@@ -127,6 +127,10 @@ pub struct ServicePolicy {
     /// plans from before keep their form.
     #[serde(default, skip_serializing_if = "Mode::is_enforce")]
     pub mode: Mode,
+    /// The regions consumers may connect from (cross-region PrivateLink);
+    /// empty means any. A request from elsewhere follows `unlisted`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consumer_regions: Vec<Region>,
 }
 
 /// One approver identity as a policy lists it.
@@ -262,6 +266,7 @@ impl ServicePolicy {
             on_expiry: OnExpiry::KeepPending,
             revoke: Revoke::Keep,
             mode: Mode::Enforce,
+            consumer_regions: Vec::new(),
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::id::{AccountId, EndpointId, ServiceId};
+use crate::id::{AccountId, EndpointId, Region, ServiceId};
 use crate::request::{Connection, ConnectionState, DnsEntry};
 use crate::time::Timestamp;
 
@@ -29,6 +29,11 @@ pub struct RegistryEntry {
     pub observed_at: Timestamp,
     /// Incremented on every write; writes are conditional on it.
     pub version: u64,
+    /// Where the consumer's endpoint and VPC live (cross-region
+    /// PrivateLink), as EC2 said when the entry was made; `None` in entries
+    /// made before, which are not rewritten for it (an endpoint never moves).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<Region>,
 }
 
 impl RegistryEntry {
@@ -122,6 +127,7 @@ pub fn merge(existing: Option<&RegistryEntry>, obs: &Observation) -> Merge {
             first_seen: obs.observed_at,
             observed_at: obs.observed_at,
             version: 0,
+            region: conn.region.clone(),
         },
         (Some(old), Some(conn)) => {
             if rank(&conn.state) < rank(&old.state) {
@@ -214,7 +220,32 @@ mod tests {
                 vec![]
             },
             created_at: None,
+            region: None,
         }
+    }
+
+    #[test]
+    fn the_region_is_kept_from_the_first_sight_of_the_endpoint() {
+        let mut first = conn(ConnectionState::PendingAcceptance, false);
+        first.region = Some("eu-west-1".parse().expect("region"));
+        let seen = Observation {
+            endpoint: first.endpoint.clone(),
+            connection: Some(first),
+            observed_at: t(1),
+            attribution: None,
+        };
+        let Merge::Write(entry) = merge(None, &seen) else { panic!("a new endpoint is written") };
+        assert_eq!(entry.region.as_ref().map(ToString::to_string).as_deref(), Some("eu-west-1"));
+        let later = obs(Some(ConnectionState::Available), 2, Some("endpoint-gate"));
+        let Merge::Write(next) = merge(Some(&entry), &later) else { panic!("an acceptance is written") };
+        assert_eq!(next.region, entry.region, "an endpoint never moves");
+        let json = serde_json::to_value(&*next).expect("json");
+        assert_eq!(json["region"], "eu-west-1", "lookup's JSON shows it");
+        let old = RegistryEntry { region: None, ..(*next).clone() };
+        assert!(
+            serde_json::to_value(&old).expect("json").get("region").is_none(),
+            "entries from before keep their form"
+        );
     }
 
     fn obs(state: Option<ConnectionState>, at: i64, actor: Option<&str>) -> Observation {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cidr::Cidr;
 use crate::decision::{Outcome, Reason};
-use crate::id::{AccountId, EndpointId, ServiceId};
+use crate::id::{AccountId, EndpointId, Region, ServiceId};
 use crate::policy::{OnExpiry, ServicePolicy};
 use crate::time::Timestamp;
 
@@ -80,6 +80,11 @@ pub struct Connection {
     pub state: ConnectionState,
     pub dns_entries: Vec<DnsEntry>,
     pub created_at: Option<Timestamp>,
+    /// Where the consumer's VPC lives: EC2's `VpcEndpointRegion`, or the
+    /// provider's own region where EC2 leaves it out. `None` only where no
+    /// adapter said (fakes, records from before cross-region consumers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<Region>,
 }
 
 /// Where a request stands in Endpoint Gate.

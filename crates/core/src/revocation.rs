@@ -62,7 +62,8 @@ pub fn standing(
     let others = CidrSet::default();
     let decision = decide(
         book,
-        &Request { service, account, discovery: &unread, other_consumers: &others, membership },
+        // No region: the region rule is not about the allowlist, and is left out below.
+        &Request { service, account, discovery: &unread, other_consumers: &others, membership, region: None },
         now,
     );
     let mut reasons: Vec<Reason> = decision.reasons.into_iter().filter(|r| about_allowlist(r.rule)).collect();

@@ -177,6 +177,7 @@ mod tests {
             why: String::new(),
             first_seen: t,
             observed_at: t,
+            region: None,
             version: 1,
         };
         let by = Some("arn:aws:iam::111111111111:user/ana".to_owned());

@@ -18,6 +18,7 @@
 //!     on_expiry: keep_pending      # reject | keep_pending
 //!     revoke: keep                 # keep | reject: reject available connections whose allowance is gone
 //!     mode: enforce                # enforce | shadow: decide and record only, act on nothing
+//!     consumer_regions: [us-east-1, eu-west-1]  # default any; from elsewhere: as unlisted says
 //!   - service: vpce-svc-…
 //!     principals: allowlist        # or "*" or [arn:aws:iam::<account>:root, …]: who may
 //!                                  # create an endpoint at all (apply sets it in EC2)
@@ -49,7 +50,8 @@ use std::fmt;
 use gate_core::principals::PrincipalsSpec;
 use gate_core::{
     AccountId, AllowEntry, Cidr, Contact, DeclaredCidrs, Effect, Mode, OnExpiry, OrgId, OuId, OverlapMode,
-    Principal, ProtectedRange, Revoke, Scope, ServiceId, ServicePolicy, Timestamp, UnknownCidr, Unlisted,
+    Principal, ProtectedRange, Region, Revoke, Scope, ServiceId, ServicePolicy, Timestamp, UnknownCidr,
+    Unlisted,
 };
 use serde::{Deserialize, Deserializer};
 
@@ -136,6 +138,7 @@ struct PolicyDoc {
     principals: Option<PrincipalsDoc>,
     revoke: Option<Revoke>,
     mode: Option<Mode>,
+    consumer_regions: Option<Vec<Region>>,
 }
 
 #[derive(Deserialize)]
@@ -287,8 +290,16 @@ pub fn parse(file: &str, text: &str, now: Timestamp) -> Result<Desired, Vec<File
             on_expiry: p.on_expiry.unwrap_or(base.on_expiry),
             revoke: p.revoke.unwrap_or(base.revoke),
             mode: p.mode.unwrap_or(base.mode),
+            consumer_regions: p.consumer_regions.clone().unwrap_or(base.consumer_regions),
         };
         let what = format!("policies[{i}] (service {})", policy.scope.as_str());
+        // An empty list would read as "any region": say so, not guess.
+        if p.consumer_regions.is_some_and(|r| r.is_empty()) {
+            errors.push(err(
+                line,
+                format!("{what}: consumer_regions is empty; list regions, or leave it out for any region"),
+            ));
+        }
         for approver in &policy.approvers {
             if let Err(e) = gate_core::Approver::parse(approver) {
                 errors.push(err(line, format!("{what}: approver {e}")));
@@ -802,4 +813,6 @@ allow:
         let shown = first.to_string();
         assert!(shown.starts_with("policy.yaml:9:") && shown.contains("\"3w\" is not a duration"), "{shown}");
     }
+
+    mod regions;
 }

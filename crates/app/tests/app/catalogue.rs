@@ -147,6 +147,7 @@ async fn a_waiting_review_says_until_when_and_what_then() {
         state: ConnectionState::PendingAcceptance,
         dns_entries: vec![],
         created_at: None,
+        region: None,
     }]));
     let audit = Arc::new(InMemoryAudit::default());
     let requests = Arc::new(InMemoryRequests::with_audit(audit.clone()));

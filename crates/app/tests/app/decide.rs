@@ -33,6 +33,7 @@ fn conn(n: u32, owner: &str) -> Connection {
         state: ConnectionState::PendingAcceptance,
         dns_entries: vec![],
         created_at: None,
+        region: None,
     }
 }
 

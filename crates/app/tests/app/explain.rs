@@ -1,6 +1,6 @@
 //! `explain` (what the CLI shows) agrees with what decide does, on a table
 //! of scenarios crossing policies (in enforce and shadow mode), allow
-//! entries, AWS Organizations and consumer CIDRs.
+//! entries, consumer CIDRs, AWS Organizations and the consumer's region.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -75,6 +75,20 @@ async fn explain_agrees_with_decide_on_every_scenario() {
                 vec![ProtectedRange { cidr: "10.0.0.0/8".parse().expect("cidr"), label: "on-prem".into() }];
             p
         }),
+        ("regional", {
+            let mut p = ServicePolicy::cautious(Scope::Any);
+            p.overlap = OverlapMode::Reject;
+            p.consumer_regions = vec!["us-east-1".parse().expect("region")];
+            p.protected_cidrs =
+                vec![ProtectedRange { cidr: "10.0.0.0/8".parse().expect("cidr"), label: "on-prem".into() }];
+            p
+        }),
+    ];
+    // Where the consumer's VPC lives; `None` when EC2 said nothing.
+    let regions: Vec<(&str, Option<Region>)> = vec![
+        ("us-east-1", Some("us-east-1".parse().expect("region"))),
+        ("eu-west-1", Some("eu-west-1".parse().expect("region"))),
+        ("region unknown", None),
     ];
     let entry_sets: Vec<(&str, Vec<AllowEntry>)> = vec![
         ("none", vec![]),
@@ -103,6 +117,9 @@ async fn explain_agrees_with_decide_on_every_scenario() {
     let mut scenarios = 0;
     let mut outcomes = HashMap::new();
     let mut org_outcomes = HashMap::new();
+    let mut region_outcomes = HashMap::new();
+    let places = networks.iter().flat_map(|n| orgs.iter().map(move |o| (n, o)));
+    let places: Vec<_> = places.flat_map(|p| regions.iter().map(move |r| (p, r))).collect();
     // Every scenario in enforce mode, and again in shadow mode, where the
     // verdict kept must be explain's and nothing may be done.
     let modes = policies.iter().flat_map(|(n, p)| {
@@ -110,9 +127,7 @@ async fn explain_agrees_with_decide_on_every_scenario() {
     });
     for (pname, policy) in modes {
         for (ename, entries) in &entry_sets {
-            for ((nname, cidrs), (oname, org)) in
-                networks.iter().flat_map(|n| orgs.iter().map(move |o| (n, o)))
-            {
+            for (((nname, cidrs), (oname, org)), (rname, region)) in places.iter().copied() {
                 let owner: AccountId = ACCOUNT.parse().expect("account");
                 let endpoint: EndpointId = format!("vpce-{:017x}", scenarios).parse().expect("endpoint");
                 let conn = Connection {
@@ -122,10 +137,13 @@ async fn explain_agrees_with_decide_on_every_scenario() {
                     state: ConnectionState::PendingAcceptance,
                     dns_entries: vec![],
                     created_at: None,
+                    region: region.clone(),
                 };
-                let net: HashMap<AccountId, Vec<Cidr>> = cidrs
+                // The VPC exists in the connection's region only, as in AWS.
+                let vpcs: HashMap<(AccountId, Region), Vec<Cidr>> = cidrs
                     .iter()
-                    .map(|c| (owner, c.iter().map(|x| x.parse().expect("cidr")).collect()))
+                    .zip(region)
+                    .map(|(c, r)| ((owner, r.clone()), c.iter().map(|x| x.parse().expect("cidr")).collect()))
                     .collect();
                 let requests = Arc::new(InMemoryRequests::default());
                 // Another consumer already accepted on 10.1.0.0/24, for the uniqueness rule.
@@ -157,7 +175,7 @@ async fn explain_agrees_with_decide_on_every_scenario() {
                 let shadows = Arc::new(InMemoryShadows::default());
                 let mut decider = Decide::new(
                     connections.clone(),
-                    Arc::new(StaticNetworks(net.clone())),
+                    Arc::new(RegionalNetworks { vpcs: vpcs.clone(), ..Default::default() }),
                     policies_port.clone(),
                     requests.clone(),
                     Arc::new(InMemoryAudit::default()),
@@ -169,9 +187,11 @@ async fn explain_agrees_with_decide_on_every_scenario() {
                     decider = decider.with_placements(p.clone());
                 }
 
-                let discovery = match net.get(&owner) {
+                let discovery = match vpcs.values().next() {
                     Some(c) => Discovery::Read(c.clone()),
-                    None => Discovery::Unavailable(format!("no read-only role in account {owner}")),
+                    None => {
+                        Discovery::Unavailable(format!("endpoint {endpoint} not found in account {owner}"))
+                    }
                 };
                 let explained = explain(
                     policies_port.as_ref(),
@@ -179,13 +199,14 @@ async fn explain_agrees_with_decide_on_every_scenario() {
                     placements.as_deref(),
                     &conn_service(),
                     owner,
+                    region.as_ref(),
                     &discovery,
                     now(),
                 )
                 .await
                 .expect("explains");
                 let report = decider.decide_endpoint(&endpoint, now()).await.expect("decides");
-                let name = format!("{pname} ({:?}) / {ename} / {nname} / {oname}", policy.mode);
+                let name = format!("{pname} ({:?}) / {ename} / {nname} / {oname} / {rname}", policy.mode);
                 assert_eq!(explained.mode, policy.mode, "{name}");
                 let (outcome, reasons) = match policy.mode {
                     Mode::Enforce => (report.decided[0].outcome, report.decided[0].reasons.clone()),
@@ -207,6 +228,9 @@ async fn explain_agrees_with_decide_on_every_scenario() {
                 if ename.contains("ou") || ename.contains("org") {
                     *org_outcomes.entry((*oname, outcome)).or_insert(0) += 1;
                 }
+                if pname == "regional" {
+                    *region_outcomes.entry((*rname, outcome)).or_insert(0) += 1;
+                }
                 *outcomes.entry((policy.mode, outcome)).or_insert(0) += 1;
                 scenarios += 1;
             }
@@ -221,6 +245,16 @@ async fn explain_agrees_with_decide_on_every_scenario() {
         assert!(org_outcomes.contains_key(&reached), "{reached:?} in {org_outcomes:?}");
     }
     assert!(!org_outcomes.contains_key(&("organizations unreadable", Outcome::Accept)), "{org_outcomes:?}");
+    // A policy listing consumer regions accepts and rejects in them, and
+    // never accepts from elsewhere or from nowhere known.
+    for reached in
+        [("us-east-1", Outcome::Accept), ("us-east-1", Outcome::Reject), ("eu-west-1", Outcome::Review)]
+    {
+        assert!(region_outcomes.contains_key(&reached), "{reached:?} in {region_outcomes:?}");
+    }
+    for elsewhere in ["eu-west-1", "region unknown"] {
+        assert!(!region_outcomes.contains_key(&(elsewhere, Outcome::Accept)), "{region_outcomes:?}");
+    }
 }
 
 fn conn_service() -> ServiceId {

@@ -9,6 +9,7 @@ mod explain;
 mod notices;
 mod organizations;
 mod principals;
+mod regions;
 mod registry;
 mod revocation;
 mod services;

@@ -41,6 +41,7 @@ fn conn(n: u32, owner: &str) -> Connection {
         state: ConnectionState::PendingAcceptance,
         dns_entries: vec![DnsEntry { dns_name: dns(n), hosted_zone_id: "Z7HUB22UULQXV".into() }],
         created_at: None,
+        region: None,
     }
 }
 

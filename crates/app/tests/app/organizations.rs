@@ -29,6 +29,7 @@ fn conn(n: u32, owner: AccountId) -> Connection {
         state: ConnectionState::PendingAcceptance,
         dns_entries: vec![],
         created_at: None,
+        region: None,
     }
 }
 

@@ -43,6 +43,7 @@ fn conn(n: u32, owner: &str, service: &str, state: ConnectionState) -> Connectio
         },
         state,
         created_at: None,
+        region: None,
     }
 }
 

@@ -37,6 +37,7 @@ fn conn(n: u32, state: ConnectionState) -> Connection {
         state,
         dns_entries: vec![],
         created_at: None,
+        region: None,
     }
 }
 

@@ -147,6 +147,7 @@ fn pending(service: &str, n: u32) -> Connection {
         state: ConnectionState::PendingAcceptance,
         dns_entries: vec![],
         created_at: None,
+        region: None,
     }
 }
 

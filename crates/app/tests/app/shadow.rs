@@ -37,6 +37,7 @@ fn conn(n: u32, service: &str, owner: &str, state: ConnectionState) -> Connectio
         state,
         dns_entries: vec![],
         created_at: None,
+        region: None,
     }
 }
 
@@ -269,6 +270,7 @@ fn registry_entry(n: u32, state: ConnectionState, by: Option<&str>) -> RegistryE
         why: String::new(),
         first_seen: now(),
         observed_at: now(),
+        region: None,
         version: 1,
     }
 }

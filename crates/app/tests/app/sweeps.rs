@@ -39,6 +39,7 @@ fn conn_of(n: u32, owner: &str, state: ConnectionState) -> Connection {
         state,
         dns_entries: vec![],
         created_at: None,
+        region: None,
     }
 }
 

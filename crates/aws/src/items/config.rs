@@ -57,6 +57,10 @@ pub(crate) struct PolicyItem {
     /// know the mode refuses it instead of enforcing it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     mode: Option<String>,
+    /// Absent in policies written before cross-region consumers, and
+    /// whenever any region may connect: such items keep their bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    consumer_regions: Option<Vec<String>>,
     /// Absent on items written by hand; such an item reads as revision 0.
     #[serde(default)]
     revision: u64,
@@ -93,6 +97,8 @@ impl Stored for PolicyItem {
             on_expiry: p.on_expiry.name().to_owned(),
             revoke: (p.revoke != Revoke::Keep).then(|| p.revoke.name().to_owned()),
             mode: (p.mode != Mode::Enforce).then(|| p.mode.name().to_owned()),
+            consumer_regions: (!p.consumer_regions.is_empty())
+                .then(|| p.consumer_regions.iter().map(ToString::to_string).collect()),
             revision: v.revision,
         }
     }
@@ -127,6 +133,12 @@ impl Stored for PolicyItem {
                 Some(name) => named("mode", &name)?,
                 None => Mode::Enforce,
             },
+            consumer_regions: self
+                .consumer_regions
+                .unwrap_or_default()
+                .iter()
+                .map(|r| parse("consumer_regions", r))
+                .collect::<Result<_, BadAttribute>>()?,
         };
         Ok(Versioned { value, revision: self.revision })
     }

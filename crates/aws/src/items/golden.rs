@@ -119,6 +119,7 @@ fn registry(state: ConnectionState, accepted: bool, version: u64) -> RegistryEnt
         first_seen: t("2026-01-02T03:04:00Z"),
         observed_at: t("2026-01-02T03:05:00Z"),
         version,
+        region: None,
     }
 }
 
@@ -141,6 +142,11 @@ fn policies() -> Vec<(&'static str, Golden)> {
         on_expiry: OnExpiry::Reject,
         revoke: gate_core::Revoke::Keep,
         mode: gate_core::Mode::Enforce,
+        consumer_regions: Vec::new(),
+    };
+    let regions = ServicePolicy {
+        consumer_regions: vec!["us-east-1".parse().expect("region"), "eu-west-1".parse().expect("region")],
+        ..ServicePolicy::cautious("vpce-svc-0fff1234def567890".parse().expect("scope"))
     };
     let entry = AllowEntry {
         scope: SVC.parse().expect("scope"),
@@ -170,6 +176,7 @@ fn policies() -> Vec<(&'static str, Golden)> {
             "policy_any_cautious",
             Golden::Policy(Versioned { value: ServicePolicy::cautious(Scope::Any), revision: 1 }),
         ),
+        ("policy_consumer_regions", Golden::Policy(Versioned { value: regions, revision: 1 })),
         ("entry_service_allow", Golden::Entry(Versioned { value: entry, revision: 2 })),
         ("entry_any_deny", Golden::Entry(Versioned { value: deny, revision: 1 })),
     ]
@@ -265,6 +272,13 @@ fn events() -> Vec<(&'static str, Golden)> {
         (
             "registry_entry_other_state",
             Golden::Registry(registry(ConnectionState::Other("partiallyAvailable".into()), false, 1)),
+        ),
+        (
+            "registry_entry_cross_region",
+            Golden::Registry(RegistryEntry {
+                region: Some("eu-west-1".parse().expect("region")),
+                ..active.clone()
+            }),
         ),
         ("registry_change", Golden::Change(active)),
     ]

@@ -81,6 +81,7 @@ names!(Rule {
     ProtectedOverlap => "protected_overlap",
     ConsumerOverlap => "consumer_overlap",
     OrgUnreadable => "org_unreadable",
+    RegionUnlisted => "region_unlisted",
     Revoked => "revoked",
 });
 names!(AuditKind {
@@ -136,6 +137,7 @@ mod tests {
             R::ProtectedOverlap,
             R::ConsumerOverlap,
             R::OrgUnreadable,
+            R::RegionUnlisted,
             R::Revoked,
         ]);
         use AuditKind as K;

@@ -98,6 +98,9 @@ pub(crate) struct RegistryItem {
     first_seen: String,
     observed_at: String,
     version: u64,
+    /// Absent in entries made before cross-region consumers: they keep their bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    region: Option<String>,
 }
 
 impl Stored for RegistryItem {
@@ -120,6 +123,7 @@ impl Stored for RegistryItem {
             first_seen: e.first_seen.to_string(),
             observed_at: e.observed_at.to_string(),
             version: e.version,
+            region: e.region.as_ref().map(ToString::to_string),
         }
     }
 
@@ -140,6 +144,7 @@ impl Stored for RegistryItem {
             first_seen: parse("first_seen", &self.first_seen)?,
             observed_at: parse("observed_at", &self.observed_at)?,
             version: self.version,
+            region: parse_opt("region", self.region.as_deref())?,
         })
     }
 }

@@ -136,6 +136,13 @@ fn a_malformed_item_is_an_error_naming_the_item_and_attribute() {
         ("policy_service", "policy", "on_expiry", s(&huge), "on_expiry"),
         ("policy_service", "policy", "approval_ttl_secs", s("two days"), "approval_ttl_secs"),
         ("policy_service", "policy", "scope", s("vpce-svc-NOTHEX"), "scope"),
+        (
+            "policy_consumer_regions",
+            "policy",
+            "consumer_regions",
+            AttributeValue::L(vec![s("eu-west-1.evil.example")]),
+            "consumer_regions",
+        ),
         ("request_review_slack", "request", "state", AttributeValue::N("3".into()), "state"),
         ("request_review_slack", "request", "decided_at", s("yesterday"), "decided_at"),
         ("request_review_slack", "request", "endpoint", s("vpce-svc-0abc1234"), "endpoint"),

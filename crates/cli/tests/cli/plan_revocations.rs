@@ -16,6 +16,7 @@ fn conn(n: u32, owner: &str, state: ConnectionState) -> Connection {
         state,
         dns_entries: vec![],
         created_at: None,
+        region: None,
     }
 }
 

@@ -65,6 +65,7 @@ fn run(case: &Case) -> Decision {
         discovery: &case.discovery,
         other_consumers: &others,
         membership: &case.membership,
+        region: None,
     };
     decide(&book, &req, t(NOW))
 }
@@ -165,4 +166,5 @@ fn records_from_before_consumer_wording_fall_back_to_safe_sentences() {
 
 mod organizations;
 mod properties;
+mod regions;
 mod table;

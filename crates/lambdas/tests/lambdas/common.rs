@@ -49,6 +49,7 @@ pub async fn world() -> World {
         state: ConnectionState::PendingAcceptance,
         dns_entries: vec![],
         created_at: None,
+        region: None,
     });
     let connections = Arc::new(InMemoryConnections::with(conns));
     let requests = Arc::new(InMemoryRequests::default());

@@ -33,6 +33,7 @@ fn world() -> World {
         state: ConnectionState::PendingAcceptance,
         dns_entries: vec![],
         created_at: None,
+        region: None,
     }]));
     let entry = AllowEntry {
         scope: Scope::Any,

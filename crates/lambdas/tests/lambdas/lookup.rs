@@ -45,6 +45,7 @@ async fn world_where(dns_name: impl Fn(u32) -> String, service_name: &str) -> Lo
         state: ConnectionState::Available,
         dns_entries: vec![DnsEntry { dns_name: dns_name(n), hosted_zone_id: "Z1".into() }],
         created_at: None,
+        region: None,
     });
     let connections = Arc::new(InMemoryConnections::with(conns));
     let requests = Arc::new(InMemoryRequests::default());

@@ -30,6 +30,7 @@ fn world(state: ConnectionState) -> (Arc<InMemoryRegistry>, Recorder, Arc<InMemo
             hosted_zone_id: "Z7HUB22UULQXV".into(),
         }],
         created_at: None,
+        region: None,
     }]));
     let registry = Arc::new(InMemoryRegistry::default());
     let audit = Arc::new(InMemoryAudit::default());
