@@ -179,15 +179,15 @@ async fn explain_reads_the_live_policy() {
     let (code, out, _) =
         e.run(&["explain", "--service", svc, "--account", "210000000001", "--cidr", "192.168.10.0/24"]);
     assert_eq!(code, 0);
-    assert!(out.starts_with("210000000001 → REJECT"), "{out}");
+    assert!(out.starts_with("210000000001 (us-east-1) → REJECT"), "{out}");
     assert!(out.contains("overlaps protected 192.168.0.0/16 (on-premises) → reject"), "{out}");
     // Declared CIDRs check the VPC; they do not stand in for it.
     let (_, out, _) = e.run(&["explain", "--service", svc, "--account", "210000000001"]);
     assert!(out.contains("declared CIDRs are not trusted by the policy → review"), "{out}");
-    assert!(out.starts_with("210000000001 → REVIEW"), "{out}");
+    assert!(out.starts_with("210000000001 (us-east-1) → REVIEW"), "{out}");
     let (_, out, _) =
         e.run(&["explain", "--service", svc, "--account", "210000000001", "--cidr", "10.0.4.0/22"]);
-    assert!(out.starts_with("210000000001 → ACCEPT"), "{out}");
+    assert!(out.starts_with("210000000001 (us-east-1) → ACCEPT"), "{out}");
     let (_, out, _) =
         e.run(&["explain", "--service", svc, "--account", "210000000001", "--cidr", "10.1.0.0/16"]);
     assert!(out.contains("10.1.0.0/16 outside the declared 10.0.0.0/16 → review"), "{out}");
