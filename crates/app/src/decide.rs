@@ -303,46 +303,63 @@ impl Decide {
 
     async fn sweep_listed(&self, now: Timestamp, deadline: Option<Instant>) -> Result<Report, PortError> {
         let mut report = Report::default();
-        let mut cursor = match &self.checkpoints {
-            Some(c) => c.load(SWEEP_NAME).await?,
-            None => None,
-        };
-        report.resumed = cursor.is_some();
-        let mut saved = cursor.is_some();
-        loop {
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                tracing::warn!(
-                    pages = report.counts.pages,
-                    "sweep stopped before its time ran out; the next one goes on from here"
-                );
-                report.stopped_early = true;
-                break;
-            }
-            let page = self.connections.pending_page(&self.settings.services, cursor.clone()).await?;
-            tracing::info!(
-                pending = page.connections.len(),
-                page = report.counts.pages + 1,
-                "sweep read a page"
-            );
-            let mut done = self.run(page.connections, now).await?;
-            done.counts.pages = 1;
-            report.absorb(done);
-            cursor = page.next;
-            if let Some(checkpoints) = &self.checkpoints
-                && (cursor.is_some() || saved)
-            {
-                checkpoints.save(SWEEP_NAME, cursor.as_deref(), now).await?;
-                saved = cursor.is_some();
-            }
-            if cursor.is_none() {
-                break;
-            }
-        }
+        let services = &self.settings.services;
+        report.resumed = self
+            .paged(SWEEP_NAME, now, deadline, &mut report, async |cursor| {
+                let page = self.connections.pending_page(services, cursor).await?;
+                tracing::info!(pending = page.connections.len(), "sweep read a page");
+                Ok((self.run(page.connections, now).await?, page.next))
+            })
+            .await?;
         // Requests first: they wait for an answer, revocations do not.
         if !report.stopped_early {
             self.revoke_pass(now, deadline, &mut report).await?;
         }
         Ok(report)
+    }
+
+    /// One pass over pages of connections, `page` handling each: the
+    /// cursor is saved after every page, so a later invocation goes on
+    /// after the last one done; at `deadline` the pass stops and says so.
+    /// Whether it resumed from a saved cursor is returned.
+    pub(crate) async fn paged(
+        &self,
+        pass: &str,
+        now: Timestamp,
+        deadline: Option<Instant>,
+        report: &mut Report,
+        mut page: impl AsyncFnMut(Option<String>) -> Result<(Report, Option<String>), PortError>,
+    ) -> Result<bool, PortError> {
+        let mut cursor = match &self.checkpoints {
+            Some(c) => c.load(pass).await?,
+            None => None,
+        };
+        let resumed = cursor.is_some();
+        let mut saved = resumed;
+        loop {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                tracing::warn!(
+                    pass,
+                    pages = report.counts.pages,
+                    "stopped before its time ran out; the next sweep goes on from here"
+                );
+                report.stopped_early = true;
+                return Ok(resumed);
+            }
+            let (mut done, next) = page(cursor.clone()).await?;
+            done.counts.pages = 1;
+            report.absorb(done);
+            cursor = next;
+            if let Some(checkpoints) = &self.checkpoints
+                && (cursor.is_some() || saved)
+            {
+                checkpoints.save(pass, cursor.as_deref(), now).await?;
+                saved = cursor.is_some();
+            }
+            if cursor.is_none() {
+                return Ok(resumed);
+            }
+        }
     }
 
     /// A whole sweep, however long it takes.

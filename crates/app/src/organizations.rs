@@ -54,6 +54,11 @@ impl Placements {
         }
     }
 
+    /// The port itself, for what is not a placement (an OU's accounts).
+    pub fn organizations(&self) -> &dyn Organizations {
+        self.port.as_ref()
+    }
+
     fn cached(&self, account: AccountId, now: Timestamp) -> Option<Option<Placement>> {
         let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         cache

@@ -116,35 +116,13 @@ impl Decide {
     ) -> Result<(), PortError> {
         let revoking = self.policies.revoking().await?;
         let Some(services) = services_to_list(&revoking, &self.settings.services) else { return Ok(()) };
-        let mut cursor = match &self.checkpoints {
-            Some(c) => c.load(REVOKE_SWEEP_NAME).await?,
-            None => None,
-        };
-        let mut saved = cursor.is_some();
-        loop {
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                tracing::warn!(
-                    "revocation pass stopped before its time ran out; the next sweep goes on from here"
-                );
-                report.stopped_early = true;
-                return Ok(());
-            }
-            let page = self.connections.available_page(&services, cursor.clone()).await?;
+        self.paged(REVOKE_SWEEP_NAME, now, deadline, report, async |cursor| {
+            let page = self.connections.available_page(&services, cursor).await?;
             tracing::info!(available = page.connections.len(), "revocation pass read a page");
-            let mut done = self.revoke_page(page.connections, now).await?;
-            done.counts.pages = 1;
-            report.absorb(done);
-            cursor = page.next;
-            if let Some(checkpoints) = &self.checkpoints
-                && (cursor.is_some() || saved)
-            {
-                checkpoints.save(REVOKE_SWEEP_NAME, cursor.as_deref(), now).await?;
-                saved = cursor.is_some();
-            }
-            if cursor.is_none() {
-                return Ok(());
-            }
-        }
+            Ok((self.revoke_page(page.connections, now).await?, page.next))
+        })
+        .await?;
+        Ok(())
     }
 
     /// Judges these connections and revokes the ones whose allowance is

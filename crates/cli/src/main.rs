@@ -83,13 +83,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         None => None,
     };
     let store = DynamoStore::clone(wiring.store());
-    let planner = Planner {
-        sdk: &sdk,
-        store: &store,
-        organizations_role: cli.organizations_role_arn.as_deref(),
-        placements: placements.as_deref(),
-        now,
-    };
+    let planner = Planner { sdk: &sdk, store: &store, placements: placements.as_deref(), now };
     let asker = |remote: LookupArgs, services: Vec<ServiceId>| Asker {
         sdk: &sdk,
         source: match remote.lookup_url {

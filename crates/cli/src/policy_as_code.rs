@@ -10,11 +10,11 @@ use anyhow::Context;
 use gate_app::PortError;
 use gate_app::consumer_topic::ConsumerTopic;
 use gate_app::organizations::Placements;
-use gate_app::ports::{ConfigStore, LiveConfig, Organizations};
+use gate_app::ports::{ConfigStore, LiveConfig};
 use gate_app::subscriptions::ReviewTopic;
 use gate_aws::{
-    AwsOrganizations, DynamoStore, Ec2Connections, Ec2ServiceNotifications, Ec2ServicePermissions,
-    SnsConsumerTopic, SnsReviewTopic,
+    DynamoStore, Ec2Connections, Ec2ServiceNotifications, Ec2ServicePermissions, SnsConsumerTopic,
+    SnsReviewTopic,
 };
 use gate_core::Timestamp;
 
@@ -31,8 +31,8 @@ use crate::plan::{
 pub struct Planner<'a> {
     pub sdk: &'a aws_config::SdkConfig,
     pub store: &'a DynamoStore,
-    /// The read-only Organizations role, when OU entries are in use.
-    pub organizations_role: Option<&'a str>,
+    /// Organizations through the read-only role, when OU entries are in
+    /// use: one assumed session for every read of the plan.
     pub placements: Option<&'a Placements>,
     pub now: Timestamp,
 }
@@ -57,9 +57,8 @@ impl Planner<'_> {
         if !for_review {
             return Ok(plan);
         }
-        if let Some(arn) = self.organizations_role {
-            let orgs = AwsOrganizations::assuming(self.sdk, arn).await;
-            plan.coverage = plan::coverage(desired, &orgs).await;
+        if let Some(placements) = self.placements {
+            plan.coverage = plan::coverage(desired, placements.organizations()).await;
         }
         let ec2 = Ec2Connections::new(aws_sdk_ec2::Client::new(self.sdk));
         plan.revocations = plan::revocations(desired, &live, prune, &ec2, self.placements, self.now)
@@ -135,11 +134,7 @@ impl Planner<'_> {
         if desired.principals.is_empty() {
             return Vec::new();
         }
-        let orgs = match self.organizations_role {
-            Some(arn) => Some(AwsOrganizations::assuming(self.sdk, arn).await),
-            None => None,
-        };
-        let orgs = orgs.as_ref().map(|o| o as &dyn Organizations);
+        let orgs = self.placements.map(Placements::organizations);
         let permissions = Ec2ServicePermissions::new(aws_sdk_ec2::Client::new(self.sdk));
         gate_app::principals::plan(&desired.principals, &desired.entries, orgs, &permissions, self.now).await
     }
