@@ -305,7 +305,7 @@ impl Decide {
         let mut report = Report::default();
         let services = &self.settings.services;
         report.resumed = self
-            .paged(SWEEP_NAME, now, deadline, &mut report, async |cursor| {
+            .paged(SWEEP_NAME, now, deadline, &mut report, move |cursor| async move {
                 let page = self.connections.pending_page(services, cursor).await?;
                 tracing::info!(pending = page.connections.len(), "sweep read a page");
                 Ok((self.run(page.connections, now).await?, page.next))
@@ -322,14 +322,20 @@ impl Decide {
     /// cursor is saved after every page, so a later invocation goes on
     /// after the last one done; at `deadline` the pass stops and says so.
     /// Whether it resumed from a saved cursor is returned.
-    pub(crate) async fn paged(
+    pub(crate) async fn paged<F, Fut>(
         &self,
         pass: &str,
         now: Timestamp,
         deadline: Option<Instant>,
         report: &mut Report,
-        mut page: impl AsyncFnMut(Option<String>) -> Result<(Report, Option<String>), PortError>,
-    ) -> Result<bool, PortError> {
+        mut page: F,
+    ) -> Result<bool, PortError>
+    where
+        // A closure returning a future (not an async closure): the sweep's
+        // future must stay Send for the runtime.
+        F: FnMut(Option<String>) -> Fut,
+        Fut: std::future::Future<Output = Result<(Report, Option<String>), PortError>>,
+    {
         let mut cursor = match &self.checkpoints {
             Some(c) => c.load(pass).await?,
             None => None,

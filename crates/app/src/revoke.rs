@@ -116,8 +116,9 @@ impl Decide {
     ) -> Result<(), PortError> {
         let revoking = self.policies.revoking().await?;
         let Some(services) = services_to_list(&revoking, &self.settings.services) else { return Ok(()) };
-        self.paged(REVOKE_SWEEP_NAME, now, deadline, report, async |cursor| {
-            let page = self.connections.available_page(&services, cursor).await?;
+        let services = &services;
+        self.paged(REVOKE_SWEEP_NAME, now, deadline, report, move |cursor| async move {
+            let page = self.connections.available_page(services, cursor).await?;
             tracing::info!(available = page.connections.len(), "revocation pass read a page");
             Ok((self.revoke_page(page.connections, now).await?, page.next))
         })
