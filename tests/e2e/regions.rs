@@ -37,7 +37,7 @@ fn reasons(record: &RequestRecord) -> String {
     record.reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }
 
-async fn world(local: &Local, regions: &[&str]) -> Result<(Service, DynamoStore, Decide)> {
+async fn world(local: &Local, regions: &[&str]) -> Result<(Service, DynamoStore, Decide, String)> {
     let service = local.service().await?;
     local
         .ec2()
@@ -50,9 +50,10 @@ async fn world(local: &Local, regions: &[&str]) -> Result<(Service, DynamoStore,
     let mut policy = ServicePolicy::cautious(Scope::Any);
     policy.protected_cidrs = vec![ProtectedRange { cidr: "10.0.0.0/8".parse()?, label: "on-prem".into() }];
     policy.overlap = OverlapMode::Reject;
+    policy.approvers = vec!["netops@example.com".into()];
     policy.consumer_regions = regions.iter().map(|r| r.parse()).collect::<std::result::Result<_, _>>()?;
     store.put_policy(&policy).await?;
-    let (topic, _) = local.topic_with_queue("regions-review").await?;
+    let (topic, inbox) = local.topic_with_queue("regions-review").await?;
     let decider = Decide::new(
         Arc::new(Ec2Connections::new(local.ec2())),
         Arc::new(AssumeRoleNetworks::new(
@@ -66,7 +67,7 @@ async fn world(local: &Local, regions: &[&str]) -> Result<(Service, DynamoStore,
         Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(&local.sdk), topic)),
         Settings { services: vec![service.id.parse()?], ..Settings::default() },
     );
-    Ok((service, store, decider))
+    Ok((service, store, decider, inbox))
 }
 
 async fn sweep(decider: &Decide) -> Result<()> {
@@ -78,7 +79,7 @@ async fn sweep(decider: &Decide) -> Result<()> {
 #[tokio::test]
 async fn a_cross_region_consumers_cidrs_are_read_in_its_region_and_the_overlap_rule_applies() -> Result<()> {
     let local = Local::from_env().await;
-    let (service, store, decider) = world(&local, &[]).await?;
+    let (service, store, decider, _) = world(&local, &[]).await?;
     let account = "320000000001";
     store.put_entry(&allow_entry("*", account, Effect::Allow, &[])?).await?;
     // At home (us-east-1) the account's VPC is clean; in eu-west-1 it
@@ -104,7 +105,7 @@ async fn a_cross_region_consumers_cidrs_are_read_in_its_region_and_the_overlap_r
 #[tokio::test]
 async fn a_consumer_from_a_region_the_policy_does_not_list_goes_to_the_unlisted_outcome() -> Result<()> {
     let local = Local::from_env().await;
-    let (service, store, decider) = world(&local, &["us-east-1", "eu-west-1"]).await?;
+    let (service, store, decider, inbox) = world(&local, &["us-east-1", "eu-west-1"]).await?;
     let account = "320000000002";
     store.put_entry(&allow_entry("*", account, Effect::Allow, &[])?).await?;
     local.consumer(account, "172.21.0.0/16", &[], true).await?;
@@ -126,5 +127,14 @@ async fn a_consumer_from_a_region_the_policy_does_not_list_goes_to_the_unlisted_
     );
     assert!(why.contains("consumer VPC CIDRs read from account 320000000002: 172.23.0.0/16"), "{why}");
     assert_eq!(local.state(&from_unlisted).await?, "pendingAcceptance");
+    // Approvers read where the consumer's VPC lives beside its CIDRs.
+    assert_eq!(record.region.as_ref().map(ToString::to_string).as_deref(), Some("ap-south-1"));
+    let mail = local.drain(&inbox).await?;
+    let review = mail
+        .iter()
+        .filter_map(|m| m["Message"].as_str())
+        .find(|b| b.contains(&from_unlisted))
+        .ok_or("no review email")?;
+    assert!(review.contains("Consumer region: ap-south-1\nConsumer VPC CIDRs: 172.23.0.0/16"), "{review}");
     Ok(())
 }

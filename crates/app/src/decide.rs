@@ -519,6 +519,7 @@ impl Decide {
             state: RequestState::from_outcome(decision.outcome),
             reasons: decision.reasons.clone(),
             consumer_cidrs,
+            region: conn.region.clone(),
             actor: self.settings.actor.clone(),
             decided_at: now,
             acted_at: None,

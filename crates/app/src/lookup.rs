@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use gate_core::caller::Caller;
 use gate_core::{
-    AccountId, EndpointId, Membership, OnExpiry, Outcome, Principal, RegistryEntry, RequestRecord,
+    AccountId, EndpointId, Membership, OnExpiry, Outcome, Principal, Region, RegistryEntry, RequestRecord,
     RequestState, ServiceId, Timestamp,
 };
 use serde::{Deserialize, Serialize};
@@ -86,6 +86,9 @@ pub struct RequestView {
     pub reasons: Vec<String>,
     pub decided_by: String,
     pub decided_at: String,
+    /// Where the consumer's VPC lives, when the request recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<Region>,
     /// Whom Endpoint Gate asked to review it, and when.
     pub notified: Vec<String>,
     /// When a review still waiting runs out, and what happens then.
@@ -203,6 +206,7 @@ impl Lookup {
                 .collect(),
             decided_by: r.actor,
             decided_at: r.decided_at.to_string(),
+            region: r.region,
             notified,
             review_ends,
         })

@@ -253,6 +253,7 @@ impl Decide {
                     state: RequestState::Revoked,
                     reasons,
                     consumer_cidrs: Vec::new(),
+                    region: conn.region.clone(),
                     actor,
                     decided_at: now,
                     acted_at: None,

@@ -188,6 +188,7 @@ mod tests {
                 consumer: Some("consumer VPC 10.0.0.0/16 overlaps another consumer's CIDR".into()),
             }],
             consumer_cidrs: vec![],
+            region: None,
             actor: "endpoint-gate".into(),
             decided_at: Timestamp::from_unix(1_800_000_000),
             acted_at: None,

@@ -41,12 +41,14 @@ fn facts(rec: &RequestRecord) -> Value {
     } else {
         rec.consumer_cidrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
     };
+    let region = rec.region.as_ref().map_or_else(|| "unknown".to_owned(), ToString::to_string);
     json!({
         "type": "section",
         "fields": [
             {"type": "mrkdwn", "text": format!("*Account*\n{}", rec.owner)},
             {"type": "mrkdwn", "text": format!("*Endpoint*\n{}", rec.endpoint)},
             {"type": "mrkdwn", "text": format!("*Service*\n{}", rec.service)},
+            {"type": "mrkdwn", "text": format!("*Consumer region*\n{region}")},
             {"type": "mrkdwn", "text": cut(format!("*Consumer VPC CIDRs*\n{cidrs}"), 2000)},
         ]
     })
@@ -201,6 +203,7 @@ mod tests {
                 consumer: None,
             }],
             consumer_cidrs: vec!["10.0.0.0/16".parse().expect("cidr")],
+            region: Some("eu-west-1".parse().expect("region")),
             actor: "endpoint-gate".into(),
             decided_at: Timestamp::from_unix(1_800_000_000),
             acted_at: None,
@@ -237,8 +240,13 @@ mod tests {
     fn review_has_the_facts_the_reasons_a_reason_box_and_both_buttons() {
         let m = review(&record(), &audience(), "Endpoint connection needs review");
         let text = m.to_string();
-        for needle in ["210000000001", "vpce-0123456789abcdef0", "vpce-svc-0123456789abcdef0", "10.0.0.0/16"]
-        {
+        for needle in [
+            "210000000001",
+            "vpce-0123456789abcdef0",
+            "vpce-svc-0123456789abcdef0",
+            "*Consumer region*\\neu-west-1",
+            "10.0.0.0/16",
+        ] {
             assert!(text.contains(needle), "{needle} missing from {text}");
         }
         let blocks = m["blocks"].as_array().expect("blocks");

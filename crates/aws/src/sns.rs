@@ -116,9 +116,13 @@ pub fn review_message(
     for reason in &rec.reasons {
         body.push_str(&format!("  - {reason}\n"));
     }
+    if let Some(region) = &rec.region {
+        body.push_str(&format!("\nConsumer region: {region}\n"));
+    }
     if !rec.consumer_cidrs.is_empty() {
         let cidrs: Vec<String> = rec.consumer_cidrs.iter().map(ToString::to_string).collect();
-        body.push_str(&format!("\nConsumer VPC CIDRs: {}\n", cidrs.join(", ")));
+        let gap = if rec.region.is_some() { "" } else { "\n" };
+        body.push_str(&format!("{gap}Consumer VPC CIDRs: {}\n", cidrs.join(", ")));
     }
     body.push_str(&format!("\nDecided at {} by {}.\n", rec.decided_at, rec.actor));
     if !to.approvers.is_empty() {
@@ -259,6 +263,7 @@ mod tests {
             state: RequestState::Review,
             reasons: vec![],
             consumer_cidrs: vec![],
+            region: Some("eu-west-1".parse().expect("region")),
             actor: "endpoint-gate".into(),
             decided_at: Timestamp::from_unix(1_800_000_000),
             acted_at: None,
@@ -301,6 +306,16 @@ mod tests {
             let link = verify_approve(&body, rec.decided_at).expect("verifies");
             assert_eq!(link.approver, me);
         }
+    }
+
+    #[test]
+    fn the_review_names_the_consumers_region_when_it_is_known() {
+        let (rec, to) = (review(), audience());
+        let (_, body) = review_message(&rec, &to, "ana@example.com", None);
+        assert!(body.contains("Consumer region: eu-west-1\n"), "{body}");
+        let before = RequestRecord { region: None, ..rec };
+        let (_, body) = review_message(&before, &to, "ana@example.com", None);
+        assert!(!body.contains("region"), "a record from before regions says nothing of one: {body}");
     }
 
     #[test]

@@ -4,20 +4,24 @@
 //! case with the operator as caller.
 
 use gate_app::lookup::{EndpointView, ServiceOffer};
-use gate_core::RegistryEntry;
+use gate_core::{Region, RegistryEntry};
 
 /// Endpoints as a table: one line each, DNS names indented below.
 pub fn endpoints_table(entries: &[RegistryEntry]) -> String {
     if entries.is_empty() {
         return "No endpoints.".into();
     }
-    let mut s = format!("{:<24} {:<26} {:<13} {:<18} accepted by", "endpoint", "service", "owner", "state");
+    let mut s = format!(
+        "{:<24} {:<26} {:<13} {:<14} {:<18} accepted by",
+        "endpoint", "service", "owner", "region", "state"
+    );
     for e in entries {
         s.push_str(&format!(
-            "\n{:<24} {:<26} {:<13} {:<18} {}",
+            "\n{:<24} {:<26} {:<13} {:<14} {:<18} {}",
             e.endpoint.as_str(),
             e.service.as_str(),
             e.owner.as_str(),
+            region(e.region.as_ref()),
             e.state.as_str(),
             e.accepted_by.as_deref().unwrap_or("-")
         ));
@@ -35,9 +39,10 @@ pub fn endpoint_story(view: &EndpointView) -> String {
     match &view.entry {
         Some(e) => {
             s.push_str(&format!(
-                "\n  service {}  owner {}  state {}",
+                "\n  service {}  owner {}  region {}  state {}",
                 e.service.as_str(),
                 e.owner.as_str(),
+                region(e.region.as_ref()),
                 e.state.as_str()
             ));
             if let (Some(by), Some(at)) = (&e.accepted_by, e.accepted_at) {
@@ -54,6 +59,9 @@ pub fn endpoint_story(view: &EndpointView) -> String {
     }
     if let Some(r) = &view.request {
         s.push_str(&format!("\n  request {} by {} at {}", r.state, r.decided_by, r.decided_at));
+        if view.entry.is_none() {
+            s.push_str(&format!("\n  region {}", region(r.region.as_ref())));
+        }
         for reason in &r.reasons {
             s.push_str(&format!("\n    - {reason}"));
         }
@@ -72,6 +80,12 @@ pub fn endpoint_story(view: &EndpointView) -> String {
     s
 }
 
+/// Where the consumer's VPC lives; records from before cross-region
+/// consumers do not say.
+fn region(region: Option<&Region>) -> String {
+    region.map_or("unknown", Region::as_str).to_owned()
+}
+
 /// The services, the name to connect to, and what a request from the
 /// account would meet, with why.
 pub fn services_table(offers: &[ServiceOffer]) -> String {
@@ -87,4 +101,62 @@ pub fn services_table(offers: &[ServiceOffer]) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use gate_app::lookup::RequestView;
+    use gate_core::ConnectionState;
+
+    use super::*;
+
+    fn entry(region: Option<&str>) -> RegistryEntry {
+        let at = "2026-11-22T12:00:00Z".parse().expect("time");
+        RegistryEntry {
+            endpoint: "vpce-0123456789abcdef0".parse().expect("endpoint"),
+            service: "vpce-svc-0123456789abcdef0".parse().expect("service"),
+            owner: "210000000001".parse().expect("account"),
+            state: ConnectionState::Available,
+            dns_entries: vec![],
+            accepted_at: Some(at),
+            accepted_by: Some("endpoint-gate".into()),
+            why: String::new(),
+            first_seen: at,
+            observed_at: at,
+            version: 1,
+            region: region.map(|r| r.parse().expect("region")),
+        }
+    }
+
+    #[test]
+    fn the_table_has_a_region_column_and_says_when_it_is_unknown() {
+        let table = endpoints_table(&[entry(Some("ap-south-1")), entry(None)]);
+        let lines: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
+        assert_eq!(lines[0][3], "region", "{table}");
+        assert_eq!(lines[1][3], "ap-south-1", "{table}");
+        assert_eq!(lines[2][3], "unknown", "{table}");
+    }
+
+    #[test]
+    fn an_endpoints_story_names_its_region_from_the_registry_or_else_its_request() {
+        let request = RequestView {
+            state: "review".into(),
+            reasons: vec![],
+            decided_by: "endpoint-gate".into(),
+            decided_at: "2026-11-22T12:00:00Z".into(),
+            region: Some("eu-west-1".parse().expect("region")),
+            notified: vec![],
+            review_ends: None,
+        };
+        let view = |entry| EndpointView {
+            endpoint: "vpce-0123456789abcdef0".parse().expect("endpoint"),
+            entry,
+            request: Some(request.clone()),
+            changes: vec![],
+        };
+        let story = endpoint_story(&view(Some(entry(Some("ap-south-1")))));
+        assert!(story.contains("region ap-south-1  state available"), "{story}");
+        let story = endpoint_story(&view(None));
+        assert!(story.contains("\n  region eu-west-1"), "not in the registry yet: {story}");
+    }
 }

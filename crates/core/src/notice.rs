@@ -246,6 +246,7 @@ mod tests {
             state,
             reasons,
             consumer_cidrs: vec![],
+            region: None,
             actor: "endpoint-gate".into(),
             decided_at: Timestamp::from_unix(1_800_000_000),
             acted_at: None,

@@ -189,6 +189,10 @@ pub struct RequestRecord {
     pub state: RequestState,
     pub reasons: Vec<Reason>,
     pub consumer_cidrs: Vec<Cidr>,
+    /// The consumer's region (cross-region PrivateLink), so approvers and the
+    /// consumer see where the VPC lives. `None` in records made before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<Region>,
     /// Who decided: "endpoint-gate" or the approver's identity.
     pub actor: String,
     pub decided_at: Timestamp,
@@ -294,6 +298,7 @@ mod review_tests {
             state: RequestState::Review,
             reasons: vec![],
             consumer_cidrs: vec![],
+            region: None,
             actor: "endpoint-gate".into(),
             decided_at: Timestamp::from_unix(0),
             acted_at: None,

@@ -5,7 +5,7 @@
 
 use gate_app::lookup::{EndpointView, RequestView, ServiceOffer};
 use gate_core::caller::Caller;
-use gate_core::{AccountId, DnsEntry, RegistryEntry, Timestamp};
+use gate_core::{AccountId, DnsEntry, Region, RegistryEntry, Timestamp};
 
 use crate::pages::{Page, escape};
 
@@ -31,7 +31,7 @@ pub fn page(caller: &Caller, o: &Overview<'_>, offers: &[ServiceOffer], link: Op
         body.push_str("<p id=\"no-endpoints\">No endpoints yet.</p>");
     } else {
         body.push_str(
-            "<table id=\"endpoints\"><tr><th>Endpoint</th><th>Service</th><th>State</th>\
+            "<table id=\"endpoints\"><tr><th>Endpoint</th><th>Service</th><th>Region</th><th>State</th>\
              <th>DNS names</th><th>Accepted</th></tr>",
         );
         for e in o.endpoints {
@@ -46,9 +46,11 @@ pub fn page(caller: &Caller, o: &Overview<'_>, offers: &[ServiceOffer], link: Op
             };
             body.push_str(&format!(
                 "<tr id=\"{id}\"><td><code>{id}</code></td><td><code>{svc}</code></td>\
-                 <td class=\"state\">{state}</td><td>{dns}</td><td>{accepted}</td></tr>",
+                 <td class=\"region\">{region}</td><td class=\"state\">{state}</td><td>{dns}</td>\
+                 <td>{accepted}</td></tr>",
                 id = escape(e.endpoint.as_str()),
                 svc = escape(e.service.as_str()),
+                region = region(e.region.as_ref()),
                 state = escape(e.state.as_str()),
                 dns = dns_names(&e.dns_entries),
             ));
@@ -84,8 +86,12 @@ pub fn endpoint_page(caller: &Caller, view: &EndpointView, link: Option<Timestam
     row("Endpoint", format!("<code>{}</code>", escape(view.endpoint.as_str())));
     if let Some(e) = &view.entry {
         row("Service", format!("<code>{}</code>", escape(e.service.as_str())));
+        row("Region", region(e.region.as_ref()));
         row("State", format!("<span class=\"state\">{}</span>", escape(e.state.as_str())));
         row("DNS names", dns_names(&e.dns_entries));
+    }
+    if let (None, Some(r)) = (&view.entry, &view.request) {
+        row("Region", region(r.region.as_ref()));
     }
     body.push_str("</dl>");
     if let Some(request) = &view.request {
@@ -123,6 +129,12 @@ fn signed_in(caller: &Caller, link: Option<Timestamp>) -> String {
 }
 
 /// DNS names, each selected whole by one click (no script needed).
+/// Where the consumer's VPC lives; records from before cross-region
+/// consumers do not say.
+fn region(region: Option<&Region>) -> String {
+    region.map_or_else(|| "unknown".to_owned(), |r| escape(r.as_str()))
+}
+
 fn dns_names(entries: &[DnsEntry]) -> String {
     let names: Vec<String> = entries
         .iter()

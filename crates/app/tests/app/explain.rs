@@ -154,6 +154,7 @@ async fn explain_agrees_with_decide_on_every_scenario() {
                     state: RequestState::Accepted,
                     reasons: vec![],
                     consumer_cidrs: vec!["10.1.0.0/24".parse().expect("cidr")],
+                    region: None,
                     actor: "endpoint-gate".into(),
                     decided_at: now(),
                     acted_at: Some(now()),

@@ -89,6 +89,7 @@ fn record(state: RequestState) -> RequestRecord {
             },
         ],
         consumer_cidrs: vec!["172.20.0.0/16".parse().expect("cidr"), "10.8.0.0/24".parse().expect("cidr")],
+        region: None,
         actor: "endpoint-gate".into(),
         decided_at: t("2026-01-02T03:04:05Z"),
         acted_at: None,
@@ -225,9 +226,17 @@ fn requests() -> Vec<(&'static str, Golden)> {
             consumer: None,
         }],
         consumer_cidrs: vec![],
+        region: None,
         ..record(RequestState::Rejected)
     };
     vec![
+        (
+            "request_review_cross_region",
+            Golden::Request(RequestRecord {
+                region: Some("ap-south-1".parse().expect("region")),
+                ..review.clone()
+            }),
+        ),
         ("request_review_slack", Golden::Request(review)),
         ("request_review_expired_kept", Golden::Request(kept)),
         ("request_accepted_acted", Golden::Request(accepted)),

@@ -39,6 +39,9 @@ pub(crate) struct RequestItem {
     state: String,
     reasons: Vec<ReasonItem>,
     consumer_cidrs: Vec<String>,
+    /// Absent in records written before cross-region consumers: they keep their bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    region: Option<String>,
     actor: String,
     decided_at: String,
     acted_at: Option<String>,
@@ -90,6 +93,7 @@ impl Stored for RequestItem {
                 })
                 .collect(),
             consumer_cidrs: r.consumer_cidrs.iter().map(ToString::to_string).collect(),
+            region: r.region.as_ref().map(ToString::to_string),
             actor: r.actor.clone(),
             decided_at: r.decided_at.to_string(),
             acted_at: time(r.acted_at),
@@ -124,6 +128,7 @@ impl Stored for RequestItem {
             state: named("state", &self.state)?,
             reasons,
             consumer_cidrs: parse_all("consumer_cidrs", &self.consumer_cidrs)?,
+            region: parse_opt("region", self.region.as_deref())?,
             actor: self.actor,
             decided_at: parse("decided_at", &self.decided_at)?,
             acted_at: parse_opt("acted_at", self.acted_at.as_deref())?,

@@ -45,7 +45,7 @@ async fn world_where(dns_name: impl Fn(u32) -> String, service_name: &str) -> Lo
         state: ConnectionState::Available,
         dns_entries: vec![DnsEntry { dns_name: dns_name(n), hosted_zone_id: "Z1".into() }],
         created_at: None,
-        region: None,
+        region: (n == 1).then(|| "eu-west-1".parse().expect("region")),
     });
     let connections = Arc::new(InMemoryConnections::with(conns));
     let requests = Arc::new(InMemoryRequests::default());
@@ -228,6 +228,21 @@ async fn the_page_escapes_and_lists_dns_names() {
             .map(|v| v.to_str().unwrap_or_default().starts_with("default-src 'none'")),
         Some(true)
     );
+}
+
+#[tokio::test]
+async fn the_pages_show_where_each_consumers_vpc_lives() {
+    let f = world().await;
+    let html = f.handle(get("/", "", as_a())).await.body.unwrap_or_default();
+    assert!(html.contains("<th>Region</th>"), "{html}");
+    assert!(html.contains("<td class=\"region\">eu-west-1</td>"), "A's endpoint lives in eu-west-1: {html}");
+    let one = f.handle(get(&format!("/endpoints/{}", endpoint(1)), "", as_a())).await;
+    let html = one.body.unwrap_or_default();
+    assert!(html.contains("<dt>Region</dt><dd>eu-west-1</dd>"), "{html}");
+    // B's endpoints were recorded before regions: the page says it does not know.
+    let operator = Some((PROVIDER, "arn:aws:sts::123456789012:assumed-role/NetOps/bob"));
+    let html = f.handle(get("/", &format!("account={B}"), operator)).await.body.unwrap_or_default();
+    assert!(html.contains("<td class=\"region\">unknown</td>"), "{html}");
 }
 
 /// Every sample in `events/lookup/`, as a Function URL delivers it, with
