@@ -99,7 +99,7 @@ from moto.sts.exceptions import STSClientError  # noqa: E402
 from moto.sts.models import STSBackend  # noqa: E402
 from moto.ec2.utils import random_id, random_resource_id, random_vpc_ep_id  # noqa: E402
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app  # noqa: E402
-from werkzeug.serving import WSGIRequestHandler, make_server  # noqa: E402
+from werkzeug.serving import DechunkedInput, WSGIRequestHandler, make_server  # noqa: E402
 from werkzeug.wrappers import Request, Response  # noqa: E402
 
 try:  # newer 5.2.x keep S3 metadata headers with "_" intact; 5.2.1 lacks the handler
@@ -739,7 +739,81 @@ class GateRoutes:
         return Response(json.dumps(body), mimetype="application/json")(environ, start_response)
 
 
-class QuietRequestHandler(MotoRequestHandler):
+class _Body:
+    """A request body of known length as the app reads it, so that what the
+    app leaves unread can be drained before the connection's next request."""
+
+    def __init__(self, stream: Any, length: int) -> None:
+        self.stream, self.left = stream, length
+
+    def read(self, size: int | None = -1) -> bytes:
+        size = self.left if size is None or size < 0 else min(size, self.left)
+        data = self.stream.read(size) if size > 0 else b""
+        self.left -= len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        size = self.left if size is None or size < 0 else min(size, self.left)
+        data = self.stream.readline(size) if size > 0 else b""
+        self.left -= len(data)
+        return data
+
+    def drain(self) -> bool:
+        while self.left > 0:
+            if not self.read(65536):
+                return False
+        return True
+
+
+class _Spent:
+    """What werkzeug's after-response drain reads: nothing. It would
+    otherwise read the connection's next request as leftover body."""
+
+    def read(self, size: int = -1) -> bytes:
+        return b""
+
+
+class KeepAliveRequestHandler(MotoRequestHandler):
+    """Keeps a client's connection open between requests, as AWS's endpoints
+    do (the SDKs pool them). werkzeug's server closes every connection
+    because it cannot tell where an unread body ends; here the body's length
+    is known and what the app left is drained. A chunked body still closes."""
+
+    _body: _Body | None = None
+    # werkzeug writes a response's headers and body apart; with Nagle's
+    # algorithm the body would wait for the client's delayed ACK (~40 ms).
+    disable_nagle_algorithm = True
+
+    def make_environ(self) -> dict[str, Any]:
+        environ = super().make_environ()
+        if environ.get("wsgi.input_terminated"):
+            environ["wsgi.input"] = DechunkedInput(self._connection_input)
+        else:
+            self._body = _Body(self._connection_input, int(environ.get("CONTENT_LENGTH") or 0))
+            environ["wsgi.input"] = self._body
+        return environ
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() == "connection" and value.lower() == "close" and self._body is not None:
+            return
+        super().send_header(keyword, value)
+
+    def run_wsgi(self) -> None:
+        self._body, self._connection_input, self.rfile = None, self.rfile, _Spent()
+        try:
+            super().run_wsgi()
+        finally:
+            self.rfile = self._connection_input
+        if self._body is None or not self._body.drain():
+            self.close_connection = True
+
+
+class QuietRequestHandler(KeepAliveRequestHandler):
     """No access log line per request (a benchmark makes thousands); errors are still logged."""
 
     def log_request(self, *args: Any, **kwargs: Any) -> None:
@@ -753,7 +827,7 @@ def main() -> int:
     args = parser.parse_args()
 
     app = GateRoutes(DomainDispatcherApplication(create_backend_app))
-    handler = MotoRequestHandler if args.verbose else QuietRequestHandler
+    handler = KeepAliveRequestHandler if args.verbose else QuietRequestHandler
     server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=handler)
     stop = threading.Event()
     # serve_forever runs in a thread so the main thread can wait for a signal

@@ -542,3 +542,30 @@ def test_cross_region_consumer_connects_only_where_the_service_supports_its_regi
     with pytest.raises(ClientError) as error:
         endpoint_from("ap-south-1", "10.78.0.0/16")
     assert error.value.response["Error"]["Code"] == "InvalidServiceName"
+
+
+def test_a_connection_is_kept_for_the_next_request_as_aws_keeps_it(world):
+    # The SDKs reuse connections to AWS; a server that closed each one would
+    # make every call pay a new connection the functions do not pay there.
+    import http.client
+    from urllib.parse import urlsplit
+
+    address = urlsplit(world.url)
+    conn = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    try:
+        # A body the app never reads (an unknown route) must not become the
+        # start of the next request on the same connection.
+        conn.request("POST", "/_gate/nope", body=b"x" * 70_000, headers=form)
+        first = conn.getresponse()
+        first.read()
+        assert first.status == 404
+        assert first.getheader("Connection") != "close"
+        sock = conn.sock
+        conn.request("GET", "/moto-api/data.json")
+        second = conn.getresponse()
+        second.read()
+        assert second.status == 200
+        assert conn.sock is sock, "the second request reused the first one's connection"
+    finally:
+        conn.close()

@@ -190,7 +190,7 @@ def answered_as_expected(function: str):
 
 
 def run(name: str, argv: list[str], cwd: Path, env: dict, events: list, cold: int, warm: int,
-        answered) -> dict:
+        answered, perf_dir: Path | None = None) -> dict:
     """Each process gets its own Runtime API: a killed process's pending
     /next poll must not swallow the next run's event."""
     failures = 0
@@ -224,12 +224,21 @@ def run(name: str, argv: list[str], cwd: Path, env: dict, events: list, cold: in
     try:
         api.events.put(events.pop())  # the cold one, not counted
         api.wait(1, proc)
+        perf = None
+        if perf_dir is not None:
+            # Sampled only while warm: where a warm invocation's CPU goes.
+            perf = subprocess.Popen(["perf", "record", "-q", "-F", "4000", "--call-graph", "dwarf,32768", "-p", str(proc.pid),
+                                     "-o", str(perf_dir / f"{name}.perf.data")])
+            time.sleep(0.5)
         for i in range(warm):
             before = cpu_ns(proc.pid)
             api.events.put(events.pop())
             api.wait(2 + i, proc)
             warm_cpus.append((cpu_ns(proc.pid) - before) / 1e9)
         rss = peak_rss_mb(proc.pid)
+        if perf is not None:
+            perf.send_signal(2)
+            perf.wait()
     finally:
         proc.kill()
         proc.wait()
@@ -294,15 +303,21 @@ def main() -> int:
     parser.add_argument("--setup", required=True, help="the coldstart-setup binary")
     parser.add_argument("--cold", type=int, default=5)
     parser.add_argument("--warm", type=int, default=40)
-    parser.add_argument("--only", choices=FUNCTIONS, action="append", help="measure only these functions")
+    parser.add_argument("--only", choices=FUNCTIONS + ("floor",), action="append",
+                        help="measure only these functions")
+    parser.add_argument("--no-peer", action="store_true", help="skip decide's boto3 peer")
+    parser.add_argument("--perf", type=Path, metavar="DIR",
+                        help="also sample the warm invocations with `perf record` into DIR/<name>.perf.data "
+                             "(the CPU figures then include perf's own overhead; use a build with symbols)")
     args = parser.parse_args()
     if "GATE_LOCAL_MOTO_URL" not in os.environ:
         print("run inside the local AWS environment: make bench-coldstart", file=sys.stderr)
         return 2
     n = args.cold + args.warm + 1
     results = {}
-    for function in args.only or FUNCTIONS:
-        runtimes = ("rust", "python") if function == "decide" else ("rust",)
+    functions = [f for f in args.only or FUNCTIONS if f in FUNCTIONS]
+    for function in functions:
+        runtimes = ("rust", "python") if function == "decide" and not args.no_peer else ("rust",)
         for runtime in runtimes:
             w = world(args.setup, n, function)
             env = lambda_env(function, w)
@@ -315,16 +330,16 @@ def main() -> int:
             name = function if runtime == "rust" else f"{function}-python"
             print(f"{name}: {args.cold} cold starts, {args.warm} warm invocations…", file=sys.stderr)
             results[name] = run(name, argv, cwd, env, w["events"], args.cold, args.warm,
-                                answered_as_expected(function))
+                                answered_as_expected(function), args.perf)
 
     floor = Path(args.bin_dir) / "examples" / "floor"
-    if floor.exists():
+    if floor.exists() and (not args.only or "floor" in args.only):
         # The same clients and one DynamoDB call: what any function costs at least.
         w = world(args.setup, n, "lookup")
         env = lambda_env("floor", w)
         print(f"floor: {args.cold} cold starts, {args.warm} warm invocations…", file=sys.stderr)
         results["floor"] = run("floor", [str(floor.resolve())], ROOT, env, w["events"], args.cold, args.warm,
-                               lambda body, ok: ok and b'"found"' in body)
+                               lambda body, ok: ok and b'"found"' in body, args.perf)
 
     failures = sum(r["failures"] for r in results.values())
     cpu_table(results)
@@ -347,7 +362,7 @@ def main() -> int:
 
     print(f"\nevery function (Rust, release build for this host, {args.cold} cold, {args.warm} warm)")
     print(f"{'function':10} {'binary':>9} {'cold (median)':>14} {'warm (median)':>14} {'warm (p95)':>11} {'peak RSS':>9}")
-    for function in args.only or FUNCTIONS:
+    for function in functions:
         r = results[function]
         size = (Path(args.bin_dir) / function).stat().st_size / 1e6
         print(f"{function:10} {size:>6.1f} MB {ms(statistics.median(r['cold'])):>14} "
