@@ -513,21 +513,17 @@ impl Decide {
             gate_core::Discovery::Unavailable(_) => Vec::new(),
         };
         let record = RequestRecord {
-            service: conn.service.clone(),
-            endpoint: conn.endpoint.clone(),
-            owner: conn.owner,
-            state: RequestState::from_outcome(decision.outcome),
             reasons: decision.reasons.clone(),
             consumer_cidrs,
             region: conn.region.clone(),
-            actor: self.settings.actor.clone(),
-            decided_at: now,
-            acted_at: None,
-            notified_at: None,
-            reminders: 0,
-            expired_at: None,
-            slack_message: None,
-            version: 1,
+            ..RequestRecord::new(
+                conn.service.clone(),
+                conn.endpoint.clone(),
+                conn.owner,
+                RequestState::from_outcome(decision.outcome),
+                self.settings.actor.clone(),
+                now,
+            )
         };
         let decided = AuditEvent {
             at: now,

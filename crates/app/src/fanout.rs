@@ -74,23 +74,14 @@ mod tests {
     use gate_core::{RequestRecord, RequestState, Timestamp};
 
     fn record() -> RequestRecord {
-        RequestRecord {
-            service: "vpce-svc-0123456789abcdef0".parse().expect("service"),
-            endpoint: "vpce-0123456789abcdef0".parse().expect("endpoint"),
-            owner: "210000000001".parse().expect("account"),
-            state: RequestState::Review,
-            reasons: vec![],
-            consumer_cidrs: vec![],
-            region: None,
-            actor: "endpoint-gate".into(),
-            decided_at: Timestamp::from_unix(1_800_000_000),
-            acted_at: None,
-            notified_at: None,
-            reminders: 0,
-            expired_at: None,
-            slack_message: None,
-            version: 1,
-        }
+        RequestRecord::new(
+            "vpce-svc-0123456789abcdef0".parse().expect("service"),
+            "vpce-0123456789abcdef0".parse().expect("endpoint"),
+            "210000000001".parse().expect("account"),
+            RequestState::Review,
+            "endpoint-gate",
+            Timestamp::from_unix(1_800_000_000),
+        )
     }
 
     fn pair() -> (Arc<RecordingNotifier>, Arc<RecordingNotifier>, Fanout) {

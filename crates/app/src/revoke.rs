@@ -247,21 +247,16 @@ impl Decide {
             }
             None => {
                 let next = RequestRecord {
-                    service: conn.service.clone(),
-                    endpoint: conn.endpoint.clone(),
-                    owner: conn.owner,
-                    state: RequestState::Revoked,
                     reasons,
-                    consumer_cidrs: Vec::new(),
                     region: conn.region.clone(),
-                    actor,
-                    decided_at: now,
-                    acted_at: None,
-                    notified_at: None,
-                    reminders: 0,
-                    expired_at: None,
-                    slack_message: None,
-                    version: 1,
+                    ..RequestRecord::new(
+                        conn.service.clone(),
+                        conn.endpoint.clone(),
+                        conn.owner,
+                        RequestState::Revoked,
+                        actor,
+                        now,
+                    )
                 };
                 if !self.requests.create(&next, &audit).await? {
                     return Ok(Claimed::Taken("revoked concurrently by another run"));

@@ -177,26 +177,20 @@ mod tests {
 
     fn notice(owner: &str, state: RequestState, kind: NoticeKind) -> Notice {
         let rec = RequestRecord {
-            service: "vpce-svc-0abc1234def567890".parse().expect("service"),
-            endpoint: "vpce-0bbbbbbbbbbbbbbbb".parse().expect("endpoint"),
-            owner: owner.parse().expect("owner"),
-            state,
             reasons: vec![Reason {
                 rule: Rule::ConsumerOverlap,
                 pushes: Some(gate_core::Outcome::Reject),
                 text: format!("consumer VPC 10.0.0.0/16 overlaps 10.0.0.0/16 of {C}"),
                 consumer: Some("consumer VPC 10.0.0.0/16 overlaps another consumer's CIDR".into()),
             }],
-            consumer_cidrs: vec![],
-            region: None,
-            actor: "endpoint-gate".into(),
-            decided_at: Timestamp::from_unix(1_800_000_000),
-            acted_at: None,
-            notified_at: None,
-            reminders: 0,
-            expired_at: None,
-            slack_message: None,
-            version: 1,
+            ..RequestRecord::new(
+                "vpce-svc-0abc1234def567890".parse().expect("service"),
+                "vpce-0bbbbbbbbbbbbbbbb".parse().expect("endpoint"),
+                owner.parse().expect("owner"),
+                state,
+                "endpoint-gate",
+                Timestamp::from_unix(1_800_000_000),
+            )
         };
         Notice::about(&rec, kind, rec.decided_at)
     }

@@ -240,21 +240,15 @@ mod tests {
 
     fn record(state: RequestState, reasons: Vec<Reason>) -> RequestRecord {
         RequestRecord {
-            service: "vpce-svc-0123456789abcdef0".parse().expect("service"),
-            endpoint: "vpce-0bbbbbbbbbbbbbbbb".parse().expect("endpoint"),
-            owner: "222222222222".parse().expect("account"),
-            state,
             reasons,
-            consumer_cidrs: vec![],
-            region: None,
-            actor: "endpoint-gate".into(),
-            decided_at: Timestamp::from_unix(1_800_000_000),
-            acted_at: None,
-            notified_at: None,
-            reminders: 0,
-            expired_at: None,
-            slack_message: None,
-            version: 1,
+            ..RequestRecord::new(
+                "vpce-svc-0123456789abcdef0".parse().expect("service"),
+                "vpce-0bbbbbbbbbbbbbbbb".parse().expect("endpoint"),
+                "222222222222".parse().expect("account"),
+                state,
+                "endpoint-gate",
+                Timestamp::from_unix(1_800_000_000),
+            )
         }
     }
 

@@ -222,6 +222,35 @@ pub struct SlackMessage {
 }
 
 impl RequestRecord {
+    /// A request as first decided by `actor` at `at`: no reasons, CIDRs or
+    /// region yet, nothing acted on or sent, version 1.
+    pub fn new(
+        service: ServiceId,
+        endpoint: EndpointId,
+        owner: AccountId,
+        state: RequestState,
+        actor: impl Into<String>,
+        at: Timestamp,
+    ) -> Self {
+        Self {
+            service,
+            endpoint,
+            owner,
+            state,
+            reasons: Vec::new(),
+            consumer_cidrs: Vec::new(),
+            region: None,
+            actor: actor.into(),
+            decided_at: at,
+            acted_at: None,
+            notified_at: None,
+            reminders: 0,
+            expired_at: None,
+            slack_message: None,
+            version: 1,
+        }
+    }
+
     /// True when the connection still needs its Accept/Reject call.
     pub fn action_outstanding(&self) -> Option<Action> {
         if self.acted_at.is_some() { None } else { self.state.action() }
@@ -292,21 +321,16 @@ mod review_tests {
 
     fn rec(notified: Option<i64>) -> RequestRecord {
         RequestRecord {
-            service: "vpce-svc-0abc1234".parse().expect("svc"),
-            endpoint: "vpce-0123456789abcdef0".parse().expect("endpoint"),
-            owner: "222233334444".parse().expect("owner"),
-            state: RequestState::Review,
-            reasons: vec![],
-            consumer_cidrs: vec![],
-            region: None,
-            actor: "endpoint-gate".into(),
-            decided_at: Timestamp::from_unix(0),
-            acted_at: None,
             notified_at: notified.map(Timestamp::from_unix),
-            reminders: 0,
-            expired_at: None,
-            slack_message: None,
             version: 2,
+            ..RequestRecord::new(
+                "vpce-svc-0abc1234".parse().expect("svc"),
+                "vpce-0123456789abcdef0".parse().expect("endpoint"),
+                "222233334444".parse().expect("owner"),
+                RequestState::Review,
+                "endpoint-gate",
+                Timestamp::from_unix(0),
+            )
         }
     }
 

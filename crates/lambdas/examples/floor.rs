@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let table = std::env::var("TABLE_NAME")?;
-    let sdk = aws_config::load_from_env().await;
+    let sdk = gate_lambdas::sdk::load().await;
     let wiring = Wiring::new(&sdk, &table);
     let probe: EndpointId = "vpce-00000000000000000".parse()?;
     run(service_fn(|_event: LambdaEvent<Value>| {

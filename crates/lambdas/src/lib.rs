@@ -9,3 +9,4 @@ pub mod lookup_page;
 pub mod pages;
 pub mod record;
 pub mod respond;
+pub mod sdk;

@@ -14,7 +14,7 @@ use lambda_runtime::{Error, run, service_fn, tracing};
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = DecideConfig::from_env()?;
-    let sdk = aws_config::load_from_env().await;
+    let sdk = gate_lambdas::sdk::load().await;
     let decide = DecideFn::build(&config, &Wiring::new(&sdk, &config.table_name)).await?;
     run(service_fn(|event| handle(&decide, event, Timestamp::from(SystemTime::now())))).await
 }

@@ -11,7 +11,7 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = LookupConfig::from_env()?;
-    let sdk = aws_config::load_from_env().await;
+    let sdk = gate_lambdas::sdk::load().await;
     let lookup = LookupFn::build(&config, &Wiring::new(&sdk, &config.table_name)).await;
     run(service_fn(|event: LambdaEvent<_>| async { Ok::<_, Error>(lookup.handle(event.payload).await) }))
         .await

@@ -16,7 +16,7 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = RecordConfig::from_env()?;
-    let sdk = aws_config::load_from_env().await;
+    let sdk = gate_lambdas::sdk::load().await;
     let recorder = Wiring::new(&sdk, &config.table_name).recorder(config.service_ids.clone());
     run(service_fn(|event: LambdaEvent<Value>| {
         let recorder = &recorder;

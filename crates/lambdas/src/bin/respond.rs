@@ -14,7 +14,7 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = RespondConfig::from_env()?;
-    let sdk = aws_config::load_from_env().await;
+    let sdk = gate_lambdas::sdk::load().await;
     let wiring = Wiring::new(&sdk, &config.table_name);
     let responder = Responder::build(&config, &wiring, Timestamp::from(SystemTime::now())).await?;
     run(service_fn(|event: LambdaEvent<_>| async { Ok::<_, Error>(responder.handle(event.payload).await) }))
