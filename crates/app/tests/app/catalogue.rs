@@ -12,15 +12,13 @@ use gate_app::{Decide, Settings};
 use gate_core::caller::Caller;
 use gate_core::*;
 
+use crate::fixtures::*;
+
 const PAYMENTS: &str = "vpce-svc-0aaa1234def567890";
 const LEDGER: &str = "vpce-svc-0bbb1234def567890";
 const OPEN: &str = "vpce-svc-0ccc1234def567890";
 const A: &str = "222233334444";
 const PROD: &str = "ou-ab12-22222222";
-
-fn now() -> Timestamp {
-    "2026-11-22T12:00:00Z".parse().expect("time")
-}
 
 fn consumer(account: &str) -> Caller {
     Caller {

@@ -12,29 +12,15 @@ use gate_app::ports::{AuditKind, Connections, Nudge, Requests};
 use gate_app::{Answer, Answered, Decide, Settings, Verdict};
 use gate_core::*;
 
+use crate::fixtures::*;
+
 const SVC: &str = "vpce-svc-0abc1234def567890";
 const FRIEND: &str = "222233334444";
 const STRANGER: &str = "333344445555";
 const ENEMY: &str = "444455556666";
 
-fn now() -> Timestamp {
-    "2026-11-22T12:00:00Z".parse().expect("time")
-}
-
-fn endpoint(n: u32) -> EndpointId {
-    format!("vpce-{n:017x}").parse().expect("endpoint")
-}
-
 fn conn(n: u32, owner: &str) -> Connection {
-    Connection {
-        service: SVC.parse().expect("svc"),
-        endpoint: endpoint(n),
-        owner: owner.parse().expect("owner"),
-        state: ConnectionState::PendingAcceptance,
-        dns_entries: vec![],
-        created_at: None,
-        region: None,
-    }
+    connection(n, SVC, owner, ConnectionState::PendingAcceptance)
 }
 
 fn entry(account: &str, effect: Effect) -> AllowEntry {

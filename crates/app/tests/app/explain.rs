@@ -13,12 +13,10 @@ use gate_app::organizations::Placements;
 use gate_app::{Decide, Settings};
 use gate_core::*;
 
+use crate::fixtures::*;
+
 const SVC: &str = "vpce-svc-0abc1234def567890";
 const ACCOUNT: &str = "222233334444";
-
-fn now() -> Timestamp {
-    "2026-11-22T12:00:00Z".parse().expect("time")
-}
 
 const ORG: &str = "o-abcdef1234";
 const WORKLOADS: &str = "ou-ab12-11111111";

@@ -6,6 +6,7 @@
 mod catalogue;
 mod decide;
 mod explain;
+mod fixtures;
 mod notices;
 mod organizations;
 mod principals;

@@ -11,6 +11,8 @@ use gate_app::ports::AuditKind;
 use gate_app::{Answer, Answered, Decide, Settings, Verdict};
 use gate_core::*;
 
+use crate::fixtures::*;
+
 const SVC: &str = "vpce-svc-0abc1234def567890";
 /// Allowlisted, with a contact.
 const A: &str = "210000000001";
@@ -21,27 +23,14 @@ const C: &str = "230000000003";
 /// Allowlisted, no contact.
 const D: &str = "240000000004";
 
-fn now() -> Timestamp {
-    "2026-11-22T12:00:00Z".parse().expect("time")
-}
-
-fn endpoint(n: u32) -> EndpointId {
-    format!("vpce-{n:017x}").parse().expect("endpoint")
-}
-
 fn dns(n: u32) -> String {
     format!("vpce-{n:017x}-abcd.{SVC}.us-east-1.vpce.amazonaws.com")
 }
 
 fn conn(n: u32, owner: &str) -> Connection {
     Connection {
-        service: SVC.parse().expect("svc"),
-        endpoint: endpoint(n),
-        owner: owner.parse().expect("owner"),
-        state: ConnectionState::PendingAcceptance,
         dns_entries: vec![DnsEntry { dns_name: dns(n), hosted_zone_id: "Z7HUB22UULQXV".into() }],
-        created_at: None,
-        region: None,
+        ..connection(n, SVC, owner, ConnectionState::PendingAcceptance)
     }
 }
 

@@ -10,27 +10,17 @@ use gate_app::organizations::Placements;
 use gate_app::{Decide, Settings};
 use gate_core::*;
 
+use crate::fixtures::*;
+
 const SVC: &str = "vpce-svc-0abc1234def567890";
 const PROD: &str = "ou-ab12-22222222";
-
-fn now() -> Timestamp {
-    "2026-11-22T12:00:00Z".parse().expect("time")
-}
 
 fn account(n: u32) -> AccountId {
     format!("{:012}", 210_000_000_000u64 + u64::from(n)).parse().expect("account")
 }
 
 fn conn(n: u32, owner: AccountId) -> Connection {
-    Connection {
-        service: SVC.parse().expect("svc"),
-        endpoint: format!("vpce-{n:017x}").parse().expect("endpoint"),
-        owner,
-        state: ConnectionState::PendingAcceptance,
-        dns_entries: vec![],
-        created_at: None,
-        region: None,
-    }
+    connection(n, SVC, owner.as_str(), ConnectionState::PendingAcceptance)
 }
 
 fn in_prod() -> Placement {

@@ -9,13 +9,11 @@ use gate_app::principals::{PrincipalsWatch, apply, plan};
 use gate_core::principals::PrincipalsSpec;
 use gate_core::*;
 
+use crate::fixtures::*;
+
 const PAYMENTS: &str = "vpce-svc-0aaa1234def567890";
 const LEDGER: &str = "vpce-svc-0bbb1234def567890";
 const PROD: &str = "ou-ab12-22222222";
-
-fn now() -> Timestamp {
-    "2026-11-22T12:00:00Z".parse().expect("time")
-}
 
 fn svc(id: &str) -> ServiceId {
     id.parse().expect("svc")

@@ -9,27 +9,17 @@ use gate_app::memory::*;
 use gate_app::{Decide, Settings};
 use gate_core::*;
 
+use crate::fixtures::*;
+
 const SVC: &str = "vpce-svc-0abc1234def567890";
 const FRIEND: &str = "222233334444";
-
-fn now() -> Timestamp {
-    "2026-11-22T12:00:00Z".parse().expect("time")
-}
 
 fn region(name: &str) -> Region {
     name.parse().expect("region")
 }
 
 fn conn(n: u32, at: Option<&str>) -> Connection {
-    Connection {
-        service: SVC.parse().expect("svc"),
-        endpoint: format!("vpce-{n:017x}").parse().expect("endpoint"),
-        owner: FRIEND.parse().expect("owner"),
-        state: ConnectionState::PendingAcceptance,
-        dns_entries: vec![],
-        created_at: None,
-        region: at.map(region),
-    }
+    Connection { region: at.map(region), ..connection(n, SVC, FRIEND, ConnectionState::PendingAcceptance) }
 }
 
 struct World {

@@ -15,36 +15,23 @@ use gate_app::{Decide, Settings};
 use gate_core::caller::Caller;
 use gate_core::*;
 
+use crate::fixtures::*;
+
 const SVC: &str = "vpce-svc-0abc1234def567890";
 const OTHER_SVC: &str = "vpce-svc-0fff1234def567890";
 const A: &str = "222233334444";
 const B: &str = "333344445555";
 
-fn now() -> Timestamp {
-    "2026-11-22T12:00:00Z".parse().expect("time")
-}
-
-fn endpoint(n: u32) -> EndpointId {
-    format!("vpce-{n:017x}").parse().expect("endpoint")
-}
-
 fn conn(n: u32, owner: &str, service: &str, state: ConnectionState) -> Connection {
-    Connection {
-        service: service.parse().expect("svc"),
-        endpoint: endpoint(n),
-        owner: owner.parse().expect("owner"),
-        dns_entries: if state == ConnectionState::Available {
-            vec![DnsEntry {
-                dns_name: format!("{}-x.{SVC}.us-east-1.vpce.amazonaws.com", endpoint(n)),
-                hosted_zone_id: "Z7HUB22UULQXV".into(),
-            }]
-        } else {
-            vec![]
-        },
-        state,
-        created_at: None,
-        region: None,
-    }
+    let dns_entries = if state == ConnectionState::Available {
+        vec![DnsEntry {
+            dns_name: format!("{}-x.{SVC}.us-east-1.vpce.amazonaws.com", endpoint(n)),
+            hosted_zone_id: "Z7HUB22UULQXV".into(),
+        }]
+    } else {
+        vec![]
+    };
+    Connection { dns_entries, ..connection(n, service, owner, state) }
 }
 
 struct World {

@@ -13,32 +13,18 @@ use gate_app::ports::{AuditKind, Nudge};
 use gate_app::{Decide, Settings};
 use gate_core::*;
 
+use crate::fixtures::*;
+
 const SVC: &str = "vpce-svc-0abc1234def567890";
 const FRIEND: &str = "222233334444";
 const OU: &str = "ou-ab12-22222222";
-
-fn now() -> Timestamp {
-    "2026-11-22T12:00:00Z".parse().expect("time")
-}
 
 fn later(secs: i64) -> Timestamp {
     now().plus_secs(secs)
 }
 
-fn endpoint(n: u32) -> EndpointId {
-    format!("vpce-{n:017x}").parse().expect("endpoint")
-}
-
 fn conn(n: u32, state: ConnectionState) -> Connection {
-    Connection {
-        service: SVC.parse().expect("svc"),
-        endpoint: endpoint(n),
-        owner: FRIEND.parse().expect("owner"),
-        state,
-        dns_entries: vec![],
-        created_at: None,
-        region: None,
-    }
+    connection(n, SVC, FRIEND, state)
 }
 
 fn entry(principal: &str, effect: Effect, expires: Option<Timestamp>) -> AllowEntry {

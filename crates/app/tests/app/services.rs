@@ -12,6 +12,8 @@ use gate_app::services::{self, ServiceNotifications};
 use gate_app::{Decide, Settings};
 use gate_core::*;
 
+use crate::fixtures::*;
+
 const STACK_SVC: &str = "vpce-svc-0abc1234def567890";
 const NEW_SVC: &str = "vpce-svc-0fed1234def567890";
 const TOPIC: &str = "arn:aws:sns:eu-west-1:111122223333:endpoint-gate-connections";
@@ -19,10 +21,6 @@ const FRIEND: &str = "222233334444";
 
 fn svc(s: &str) -> ServiceId {
     s.parse().expect("service")
-}
-
-fn now() -> Timestamp {
-    "2026-11-22T12:00:00Z".parse().expect("time")
 }
 
 #[tokio::test]
@@ -140,15 +138,7 @@ fn decider(ec2: Arc<InMemoryConnections>, managed: Arc<InMemoryManagedServices>)
 }
 
 fn pending(service: &str, n: u32) -> Connection {
-    Connection {
-        service: svc(service),
-        endpoint: format!("vpce-{n:017x}").parse().expect("endpoint"),
-        owner: FRIEND.parse().expect("owner"),
-        state: ConnectionState::PendingAcceptance,
-        dns_entries: vec![],
-        created_at: None,
-        region: None,
-    }
+    connection(n, service, FRIEND, ConnectionState::PendingAcceptance)
 }
 
 #[tokio::test]

@@ -14,32 +14,14 @@ use gate_app::shadow::report;
 use gate_app::{Decide, Settings};
 use gate_core::*;
 
+use crate::fixtures::*;
+
 const SVC: &str = "vpce-svc-0abc1234def567890";
 /// A service in enforce mode, decided in the same runs.
 const ENFORCED: &str = "vpce-svc-0eee1234def567890";
 const FRIEND: &str = "222233334444";
 const STRANGER: &str = "333344445555";
 const ENEMY: &str = "444455556666";
-
-fn now() -> Timestamp {
-    "2026-11-22T12:00:00Z".parse().expect("time")
-}
-
-fn endpoint(n: u32) -> EndpointId {
-    format!("vpce-{n:017x}").parse().expect("endpoint")
-}
-
-fn conn(n: u32, service: &str, owner: &str, state: ConnectionState) -> Connection {
-    Connection {
-        service: service.parse().expect("svc"),
-        endpoint: endpoint(n),
-        owner: owner.parse().expect("owner"),
-        state,
-        dns_entries: vec![],
-        created_at: None,
-        region: None,
-    }
-}
 
 fn entry(account: &str, effect: Effect) -> AllowEntry {
     AllowEntry {
@@ -147,10 +129,10 @@ fn pending_world() -> World {
     use ConnectionState::PendingAcceptance as P;
     World::new(
         vec![
-            conn(1, SVC, FRIEND, P),
-            conn(2, SVC, ENEMY, P),
-            conn(3, SVC, STRANGER, P),
-            conn(4, ENFORCED, FRIEND, P),
+            connection(1, SVC, FRIEND, P),
+            connection(2, SVC, ENEMY, P),
+            connection(3, SVC, STRANGER, P),
+            connection(4, ENFORCED, FRIEND, P),
         ],
         Revoke::Keep,
     )
@@ -234,7 +216,7 @@ async fn switching_to_enforce_decides_the_still_pending_connections_normally() {
 async fn shadow_revocation_records_would_revoke_and_never_rejects() {
     // The friend's connection is available (a person accepted it); its
     // allowance is then removed, and the service's policy says revoke: reject.
-    let w = World::new(vec![conn(1, SVC, FRIEND, ConnectionState::Available)], Revoke::Reject);
+    let w = World::new(vec![connection(1, SVC, FRIEND, ConnectionState::Available)], Revoke::Reject);
     *w.policies.entries.lock().expect("lock") = vec![];
     let d = w.decider();
     let report = d.sweep(now()).await.expect("sweeps");

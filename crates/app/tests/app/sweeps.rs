@@ -15,32 +15,18 @@ use gate_app::record::Recorder;
 use gate_app::{Decide, PortError, Settings};
 use gate_core::*;
 
+use crate::fixtures::*;
+
 const SVC: &str = "vpce-svc-0abc1234def567890";
 const FRIEND: &str = "222233334444";
 const STRANGER: &str = "333344445555";
-
-fn now() -> Timestamp {
-    "2026-11-22T12:00:00Z".parse().expect("time")
-}
-
-fn endpoint(n: u32) -> EndpointId {
-    format!("vpce-{n:017x}").parse().expect("endpoint")
-}
 
 fn conn(n: u32, state: ConnectionState) -> Connection {
     conn_of(n, FRIEND, state)
 }
 
 fn conn_of(n: u32, owner: &str, state: ConnectionState) -> Connection {
-    Connection {
-        service: SVC.parse().expect("svc"),
-        endpoint: endpoint(n),
-        owner: owner.parse().expect("owner"),
-        state,
-        dns_entries: vec![],
-        created_at: None,
-        region: None,
-    }
+    connection(n, SVC, owner, state)
 }
 
 /// EC2 whose listing fails once, at the page that starts after `fail_at`:
