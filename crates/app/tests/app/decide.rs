@@ -15,26 +15,11 @@ use gate_core::*;
 use crate::fixtures::*;
 
 const SVC: &str = "vpce-svc-0abc1234def567890";
-const FRIEND: &str = "222233334444";
 const STRANGER: &str = "333344445555";
 const ENEMY: &str = "444455556666";
 
 fn conn(n: u32, owner: &str) -> Connection {
     connection(n, SVC, owner, ConnectionState::PendingAcceptance)
-}
-
-fn entry(account: &str, effect: Effect) -> AllowEntry {
-    AllowEntry {
-        scope: Scope::Any,
-        principal: account.parse().expect("account"),
-        effect,
-        declared_cidrs: vec![],
-        expires_at: None,
-        owner: "netops".into(),
-        note: String::new(),
-        added_by: "test".into(),
-        added_at: None,
-    }
 }
 
 struct World {

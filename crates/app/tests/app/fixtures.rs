@@ -1,7 +1,17 @@
 //! What most tests here start from: one instant, numbered endpoints, and a
 //! connection with nothing but its ids and state.
 
-use gate_core::{Connection, ConnectionState, EndpointId, Timestamp};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use gate_app::memory::{
+    InMemoryAudit, InMemoryPolicies, InMemoryRequests, RecordingNotifier, StaticNetworks,
+};
+use gate_app::ports::Connections;
+use gate_app::{Decide, Settings};
+use gate_core::{
+    AllowEntry, Connection, ConnectionState, Effect, EndpointId, Scope, ServicePolicy, Timestamp,
+};
 
 pub fn now() -> Timestamp {
     "2026-11-22T12:00:00Z".parse().expect("time")
@@ -22,4 +32,44 @@ pub fn connection(n: u32, service: &str, owner: &str, state: ConnectionState) ->
         created_at: None,
         region: None,
     }
+}
+
+/// `effect` for `principal` (an account, `ou-…` or `o-…`) on every service,
+/// owned by netops, never expiring.
+pub fn entry(principal: &str, effect: Effect) -> AllowEntry {
+    AllowEntry {
+        scope: Scope::Any,
+        principal: principal.parse().expect("principal"),
+        effect,
+        declared_cidrs: vec![],
+        expires_at: None,
+        owner: "netops".into(),
+        note: String::new(),
+        added_by: "test".into(),
+        added_at: None,
+    }
+}
+
+/// The account most tests allow; its VPC is 172.31.0.0/16.
+pub const FRIEND: &str = "222233334444";
+
+/// A decider over `connections` whose `*` policy is the cautious default
+/// and whose allowlist holds FRIEND alone.
+pub fn friendly_decider(connections: Arc<dyn Connections>, settings: Settings) -> Decide {
+    let audit = Arc::new(InMemoryAudit::default());
+    Decide::new(
+        connections,
+        Arc::new(StaticNetworks(HashMap::from([(
+            FRIEND.parse().expect("account"),
+            vec!["172.31.0.0/16".parse().expect("cidr")],
+        )]))),
+        Arc::new(InMemoryPolicies::new(
+            vec![ServicePolicy::cautious(Scope::Any)],
+            vec![entry(FRIEND, Effect::Allow)],
+        )),
+        Arc::new(InMemoryRequests::with_audit(audit.clone())),
+        audit,
+        Arc::new(RecordingNotifier::default()),
+        settings,
+    )
 }

@@ -34,18 +34,8 @@ fn conn(n: u32, owner: &str) -> Connection {
     }
 }
 
-fn entry(account: &str, effect: Effect, note: &str) -> AllowEntry {
-    AllowEntry {
-        scope: Scope::Any,
-        principal: Principal::Account(account.parse().expect("account")),
-        effect,
-        declared_cidrs: vec![],
-        expires_at: None,
-        owner: "secops".into(),
-        note: note.into(),
-        added_by: "test".into(),
-        added_at: None,
-    }
+fn noted_entry(account: &str, effect: Effect, note: &str) -> AllowEntry {
+    AllowEntry { owner: "secops".into(), note: note.into(), ..entry(account, effect) }
 }
 
 fn contact(account: &str, email: &str, slack: Option<&str>) -> Contact {
@@ -74,10 +64,10 @@ fn world(conns: Vec<Connection>) -> World {
     let policies = Arc::new(InMemoryPolicies::new(
         vec![policy],
         vec![
-            entry(A, Effect::Allow, ""),
-            entry(D, Effect::Allow, ""),
+            noted_entry(A, Effect::Allow, ""),
+            noted_entry(D, Effect::Allow, ""),
             // An operator's note naming another tenant must never reach C.
-            entry(C, Effect::Deny, "compromised; see incident with 210000000001"),
+            noted_entry(C, Effect::Deny, "compromised; see incident with 210000000001"),
         ],
     ));
     let networks = HashMap::from([

@@ -12,7 +12,6 @@ use gate_core::*;
 use crate::fixtures::*;
 
 const SVC: &str = "vpce-svc-0abc1234def567890";
-const FRIEND: &str = "222233334444";
 
 fn region(name: &str) -> Region {
     name.parse().expect("region")

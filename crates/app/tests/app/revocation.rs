@@ -16,7 +16,6 @@ use gate_core::*;
 use crate::fixtures::*;
 
 const SVC: &str = "vpce-svc-0abc1234def567890";
-const FRIEND: &str = "222233334444";
 const OU: &str = "ou-ab12-22222222";
 
 fn later(secs: i64) -> Timestamp {
@@ -27,17 +26,12 @@ fn conn(n: u32, state: ConnectionState) -> Connection {
     connection(n, SVC, FRIEND, state)
 }
 
-fn entry(principal: &str, effect: Effect, expires: Option<Timestamp>) -> AllowEntry {
+fn incident_entry(principal: &str, effect: Effect, expires: Option<Timestamp>) -> AllowEntry {
     AllowEntry {
-        scope: Scope::Any,
-        principal: principal.parse().expect("principal"),
-        effect,
-        declared_cidrs: vec![],
         expires_at: expires,
         owner: "secops".into(),
         note: "incident 42 with 999988887777".into(),
-        added_by: "test".into(),
-        added_at: None,
+        ..entry(principal, effect)
     }
 }
 
@@ -115,7 +109,7 @@ async fn accepted_world() -> World {
         connections: Arc::new(InMemoryConnections::with([conn(1, ConnectionState::PendingAcceptance)])),
         policies: Arc::new(InMemoryPolicies::new(
             vec![policy(Revoke::Keep)],
-            vec![entry(FRIEND, Effect::Allow, None)],
+            vec![incident_entry(FRIEND, Effect::Allow, None)],
         )),
         requests: Arc::new(InMemoryRequests::default()),
         audit: Arc::new(InMemoryAudit::default()),
@@ -138,7 +132,7 @@ async fn accepted_world() -> World {
 #[tokio::test]
 async fn a_deny_with_revoke_reject_revokes_the_available_connection_once() {
     let w = accepted_world().await;
-    w.set(vec![policy(Revoke::Reject)], vec![entry(FRIEND, Effect::Deny, None)]);
+    w.set(vec![policy(Revoke::Reject)], vec![incident_entry(FRIEND, Effect::Deny, None)]);
 
     let report = w.decider().sweep(later(10)).await.expect("sweeps");
     assert_eq!(report.counts.revoked, 1, "{report:?}");
@@ -175,7 +169,7 @@ async fn a_deny_with_revoke_reject_revokes_the_available_connection_once() {
 #[tokio::test]
 async fn keep_leaves_a_denied_accounts_connection_alone() {
     let w = accepted_world().await;
-    w.set(vec![policy(Revoke::Keep)], vec![entry(FRIEND, Effect::Deny, None)]);
+    w.set(vec![policy(Revoke::Keep)], vec![incident_entry(FRIEND, Effect::Deny, None)]);
     let report = w.decider().sweep(later(10)).await.expect("sweeps");
     assert_eq!(report.counts.revoked, 0);
     assert_eq!(w.state(1), Some(ConnectionState::Available));
@@ -187,7 +181,7 @@ async fn an_expired_or_removed_allow_revokes_even_a_connection_accepted_outside_
     // Accepted in the console: Endpoint Gate holds no request for it.
     let w = accepted_world().await;
     w.connections.connections.lock().expect("lock").insert(endpoint(2), conn(2, ConnectionState::Available));
-    w.set(vec![policy(Revoke::Reject)], vec![entry(FRIEND, Effect::Allow, Some(later(5)))]);
+    w.set(vec![policy(Revoke::Reject)], vec![incident_entry(FRIEND, Effect::Allow, Some(later(5)))]);
     let before = w.decider().sweep(later(1)).await.expect("sweeps");
     assert_eq!(before.counts.revoked, 0, "still live");
 
@@ -208,7 +202,7 @@ async fn no_revocation_on_any_failed_read() {
     // The policy table, the request table, EC2: the sweep fails, nothing moves.
     for fail in ["policies", "requests", "ec2"] {
         let w = accepted_world().await;
-        w.set(vec![policy(Revoke::Reject)], vec![entry(FRIEND, Effect::Deny, None)]);
+        w.set(vec![policy(Revoke::Reject)], vec![incident_entry(FRIEND, Effect::Deny, None)]);
         match fail {
             "policies" => *w.policies.fail.lock().expect("lock") = true,
             "requests" => *w.requests.fail_reads.lock().expect("lock") = true,
@@ -227,7 +221,7 @@ async fn no_revocation_on_any_failed_read() {
 async fn an_unreadable_organization_never_revokes_an_ou_admitted_connection() {
     let w = accepted_world().await;
     // Admitted through its OU only; Organizations now refuses us.
-    w.set(vec![policy(Revoke::Reject)], vec![entry(OU, Effect::Allow, None)]);
+    w.set(vec![policy(Revoke::Reject)], vec![incident_entry(OU, Effect::Allow, None)]);
     *w.orgs.fail.lock().expect("lock") = Some("AccessDeniedException".into());
     let report = w.decider().sweep(later(10)).await.expect("sweeps");
     assert_eq!(report.counts.revoked, 0);
@@ -254,7 +248,7 @@ async fn cidr_rules_that_would_review_or_reject_a_request_never_revoke() {
         }],
         ..policy(Revoke::Reject)
     };
-    w.set(vec![strict], vec![entry(FRIEND, Effect::Allow, None)]);
+    w.set(vec![strict], vec![incident_entry(FRIEND, Effect::Allow, None)]);
     let report = w.decider().sweep(later(10)).await.expect("sweeps");
     assert_eq!(report.counts.revoked, 0, "{report:?}");
     assert_eq!(w.state(1), Some(ConnectionState::Available));
@@ -264,7 +258,7 @@ async fn cidr_rules_that_would_review_or_reject_a_request_never_revoke() {
 #[tokio::test]
 async fn two_concurrent_sweeps_revoke_announce_and_notify_once() {
     let w = accepted_world().await;
-    w.set(vec![policy(Revoke::Reject)], vec![entry(FRIEND, Effect::Deny, None)]);
+    w.set(vec![policy(Revoke::Reject)], vec![incident_entry(FRIEND, Effect::Deny, None)]);
     let (a, b) = (w.decider(), w.decider());
     let (ra, rb) = tokio::join!(a.sweep(later(10)), b.sweep(later(10)));
     let revoked = ra.expect("a").counts.revoked + rb.expect("b").counts.revoked;
@@ -278,7 +272,7 @@ async fn two_concurrent_sweeps_revoke_announce_and_notify_once() {
 #[tokio::test]
 async fn a_revocation_whose_reject_failed_is_finished_after_its_lease() {
     let w = accepted_world().await;
-    w.set(vec![policy(Revoke::Reject)], vec![entry(FRIEND, Effect::Deny, None)]);
+    w.set(vec![policy(Revoke::Reject)], vec![incident_entry(FRIEND, Effect::Deny, None)]);
     // Claimed, but EC2 fails the Reject: the connection stays available.
     let d = w.decider();
     let claim = d.revoke_page(vec![conn(1, ConnectionState::Available)], later(10));

@@ -1,7 +1,6 @@
 //! Services as code: plan and apply over in-memory EC2 and table, and
 //! decide and record on a service only the managed list names.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use gate_app::memory::*;
@@ -17,7 +16,6 @@ use crate::fixtures::*;
 const STACK_SVC: &str = "vpce-svc-0abc1234def567890";
 const NEW_SVC: &str = "vpce-svc-0fed1234def567890";
 const TOPIC: &str = "arn:aws:sns:eu-west-1:111122223333:endpoint-gate-connections";
-const FRIEND: &str = "222233334444";
 
 fn svc(s: &str) -> ServiceId {
     s.parse().expect("service")
@@ -110,31 +108,8 @@ async fn a_service_ec2_cannot_be_read_for_is_not_added_and_a_failed_apply_says_w
 }
 
 fn decider(ec2: Arc<InMemoryConnections>, managed: Arc<InMemoryManagedServices>) -> Decide {
-    let friend = AllowEntry {
-        scope: Scope::Any,
-        principal: Principal::Account(FRIEND.parse().expect("account")),
-        effect: Effect::Allow,
-        declared_cidrs: vec![],
-        expires_at: None,
-        owner: "netops".into(),
-        note: String::new(),
-        added_by: "test".into(),
-        added_at: None,
-    };
-    let audit = Arc::new(InMemoryAudit::default());
-    Decide::new(
-        ec2,
-        Arc::new(StaticNetworks(HashMap::from([(
-            FRIEND.parse().expect("acct"),
-            vec!["172.31.0.0/16".parse().expect("cidr")],
-        )]))),
-        Arc::new(InMemoryPolicies::new(vec![ServicePolicy::cautious(Scope::Any)], vec![friend])),
-        Arc::new(InMemoryRequests::with_audit(audit.clone())),
-        audit,
-        Arc::new(RecordingNotifier::default()),
-        Settings { services: vec![svc(STACK_SVC)], ..Settings::default() },
-    )
-    .with_managed(managed)
+    friendly_decider(ec2, Settings { services: vec![svc(STACK_SVC)], ..Settings::default() })
+        .with_managed(managed)
 }
 
 fn pending(service: &str, n: u32) -> Connection {

@@ -19,23 +19,8 @@ use crate::fixtures::*;
 const SVC: &str = "vpce-svc-0abc1234def567890";
 /// A service in enforce mode, decided in the same runs.
 const ENFORCED: &str = "vpce-svc-0eee1234def567890";
-const FRIEND: &str = "222233334444";
 const STRANGER: &str = "333344445555";
 const ENEMY: &str = "444455556666";
-
-fn entry(account: &str, effect: Effect) -> AllowEntry {
-    AllowEntry {
-        scope: Scope::Any,
-        principal: account.parse().expect("account"),
-        effect,
-        declared_cidrs: vec![],
-        expires_at: None,
-        owner: "netops".into(),
-        note: String::new(),
-        added_by: "test".into(),
-        added_at: None,
-    }
-}
 
 /// `*` enforces; SVC's own policy says `mode` and `revoke`.
 fn policies(mode: Mode, revoke: Revoke) -> Vec<ServicePolicy> {

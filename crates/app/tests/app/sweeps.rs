@@ -4,7 +4,6 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -18,7 +17,6 @@ use gate_core::*;
 use crate::fixtures::*;
 
 const SVC: &str = "vpce-svc-0abc1234def567890";
-const FRIEND: &str = "222233334444";
 const STRANGER: &str = "333344445555";
 
 fn conn(n: u32, state: ConnectionState) -> Connection {
@@ -90,31 +88,7 @@ fn paged(conns: impl IntoIterator<Item = Connection>) -> Arc<InMemoryConnections
 }
 
 fn decider(connections: Arc<dyn Connections>, checkpoints: Arc<InMemoryCheckpoints>) -> Decide {
-    let friend = AllowEntry {
-        scope: Scope::Any,
-        principal: Principal::Account(FRIEND.parse().expect("account")),
-        effect: Effect::Allow,
-        declared_cidrs: vec![],
-        expires_at: None,
-        owner: "netops".into(),
-        note: String::new(),
-        added_by: "test".into(),
-        added_at: None,
-    };
-    let audit = Arc::new(InMemoryAudit::default());
-    Decide::new(
-        connections,
-        Arc::new(StaticNetworks(HashMap::from([(
-            FRIEND.parse().expect("acct"),
-            vec!["172.31.0.0/16".parse().expect("cidr")],
-        )]))),
-        Arc::new(InMemoryPolicies::new(vec![ServicePolicy::cautious(Scope::Any)], vec![friend])),
-        Arc::new(InMemoryRequests::with_audit(audit.clone())),
-        audit,
-        Arc::new(RecordingNotifier::default()),
-        Settings::default(),
-    )
-    .resuming(checkpoints)
+    friendly_decider(connections, Settings::default()).resuming(checkpoints)
 }
 
 #[tokio::test]
