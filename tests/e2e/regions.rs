@@ -3,16 +3,14 @@
 //! in eu-west-1 has its CIDRs read there, so the overlap rule applies; a
 //! consumer from a region the policy does not list follows `unlisted`.
 
-use std::sync::Arc;
-
 use aws_config::Region;
+use gate_app::Decide;
 use gate_app::ports::Requests;
-use gate_app::{Decide, Settings};
-use gate_aws::{AssumeRoleNetworks, DynamoStore, Ec2Connections, SnsNotifier};
+use gate_aws::DynamoStore;
 use gate_core::{
     Effect, EndpointId, OverlapMode, ProtectedRange, RequestRecord, RequestState, Scope, ServicePolicy,
 };
-use gate_e2e::{Consumer, Local, READER_ROLE, Result, Service, allow_entry};
+use gate_e2e::{Consumer, Local, Result, Service, allow_entry};
 use gate_lambdas::decide::handle_at;
 use serde_json::json;
 
@@ -54,19 +52,7 @@ async fn world(local: &Local, regions: &[&str]) -> Result<(Service, DynamoStore,
     policy.consumer_regions = regions.iter().map(|r| r.parse()).collect::<std::result::Result<_, _>>()?;
     store.put_policy(&policy).await?;
     let (topic, inbox) = local.topic_with_queue("regions-review").await?;
-    let decider = Decide::new(
-        Arc::new(Ec2Connections::new(local.ec2())),
-        Arc::new(AssumeRoleNetworks::new(
-            local.sdk.clone(),
-            format!("arn:aws:iam::{{account}}:role/{READER_ROLE}"),
-            None,
-        )),
-        Arc::new(store.clone()),
-        Arc::new(store.clone()),
-        Arc::new(store.clone()),
-        Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(&local.sdk), topic)),
-        Settings { services: vec![service.id.parse()?], ..Settings::default() },
-    );
+    let decider = local.decider(&local.decide_config(store.table(), &topic, &[&service])).await;
     Ok((service, store, decider, inbox))
 }
 

@@ -21,6 +21,7 @@ import itertools
 import json
 import os
 import queue
+import shutil
 import statistics
 import subprocess
 import sys
@@ -316,6 +317,11 @@ def main() -> int:
     if "GATE_LOCAL_MOTO_URL" not in os.environ:
         print("run inside the local AWS environment: make bench-coldstart", file=sys.stderr)
         return 2
+    if args.perf is not None:
+        if shutil.which("perf") is None:
+            print("--perf needs the `perf` command (linux-perf), which is not installed", file=sys.stderr)
+            return 2
+        args.perf.mkdir(parents=True, exist_ok=True)
     n = args.cold + args.warm + 1
     results = {}
     functions = [f for f in args.only or FUNCTIONS if f in FUNCTIONS]

@@ -162,17 +162,6 @@ async fn a_partner_outside_the_organization_is_judged_on_its_own_entry() {
     let partner: AccountId = "333344445555".parse().expect("account");
     let connections = Arc::new(InMemoryConnections::with([conn(1, partner)]));
     let orgs = Arc::new(InMemoryOrganizations::with([(account(0), in_prod())]));
-    let entry = |principal: &str, effect| AllowEntry {
-        scope: Scope::Any,
-        principal: principal.parse().expect("principal"),
-        effect,
-        declared_cidrs: vec![],
-        expires_at: None,
-        owner: "netops".into(),
-        note: String::new(),
-        added_by: "test".into(),
-        added_at: None,
-    };
     let mut policy = ServicePolicy::cautious(Scope::Any);
     policy.unknown_cidr = UnknownCidr::Allow;
     let decider = Decide::new(

@@ -19,18 +19,8 @@ fn svc(id: &str) -> ServiceId {
     id.parse().expect("svc")
 }
 
-fn entry(principal: &str, scope: &str, effect: Effect) -> AllowEntry {
-    AllowEntry {
-        scope: scope.parse().expect("scope"),
-        principal: principal.parse().expect("principal"),
-        effect,
-        declared_cidrs: vec![],
-        expires_at: None,
-        owner: "netops".into(),
-        note: String::new(),
-        added_by: "test".into(),
-        added_at: None,
-    }
+fn scoped(principal: &str, scope: &str, effect: Effect) -> AllowEntry {
+    AllowEntry { scope: scope.parse().expect("scope"), ..entry(principal, effect) }
 }
 
 fn root(account: &str) -> String {
@@ -51,9 +41,9 @@ fn orgs() -> Arc<InMemoryOrganizations> {
 #[tokio::test]
 async fn the_allowlist_becomes_the_allowed_principals_and_apply_converges() {
     let entries = [
-        entry("210000000009", PAYMENTS, Effect::Allow),
-        entry(PROD, "*", Effect::Allow),
-        entry("210000000002", PAYMENTS, Effect::Deny),
+        scoped("210000000009", PAYMENTS, Effect::Allow),
+        scoped(PROD, "*", Effect::Allow),
+        scoped("210000000002", PAYMENTS, Effect::Deny),
     ];
     let specs = [(svc(PAYMENTS), PrincipalsSpec::Allowlist)];
     let perms = InMemoryPermissions::default();
@@ -99,7 +89,7 @@ async fn the_sweep_sees_a_list_changed_outside_the_file() {
 
 #[tokio::test]
 async fn an_unreadable_organization_changes_nothing_for_the_services_that_need_it() {
-    let entries = [entry(PROD, PAYMENTS, Effect::Allow), entry("210000000009", LEDGER, Effect::Allow)];
+    let entries = [scoped(PROD, PAYMENTS, Effect::Allow), scoped("210000000009", LEDGER, Effect::Allow)];
     let specs = [
         (svc(PAYMENTS), PrincipalsSpec::Allowlist),
         (svc(LEDGER), PrincipalsSpec::Listed(vec![root("210000000009")])),
