@@ -57,20 +57,27 @@ impl std::fmt::Debug for SlackApp {
     }
 }
 
-/// The clients every use case shares.
+/// The clients every use case shares. Each service's SDK client is built
+/// once per cold start (a client is a handle; clones share it).
 #[derive(Debug, Clone)]
 pub struct Wiring {
     sdk: SdkConfig,
     store: Arc<DynamoStore>,
+    ec2_client: aws_sdk_ec2::Client,
     ec2: Arc<Ec2Connections>,
+    /// Built on first use: record and lookup never publish.
+    sns: std::sync::OnceLock<aws_sdk_sns::Client>,
 }
 
 impl Wiring {
     pub fn new(sdk: &SdkConfig, table: &str) -> Self {
+        let ec2_client = aws_sdk_ec2::Client::new(sdk);
         Self {
             sdk: sdk.clone(),
             store: Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), table.to_owned())),
-            ec2: Arc::new(Ec2Connections::new(aws_sdk_ec2::Client::new(sdk))),
+            ec2: Arc::new(Ec2Connections::new(ec2_client.clone())),
+            ec2_client,
+            sns: std::sync::OnceLock::new(),
         }
     }
 
@@ -103,7 +110,7 @@ impl Wiring {
         links: Option<&LinkConfig>,
         slack: Option<SlackNotifier>,
     ) -> Result<Arc<dyn Notifier>, PortError> {
-        let mut email = SnsNotifier::new(aws_sdk_sns::Client::new(&self.sdk), topic_arn.to_owned());
+        let mut email = SnsNotifier::new(self.sns(), topic_arn.to_owned());
         if let Some(links) = links {
             let keys = LinkKeys::load(&self.secrets(), &links.keys_secret_arn).await?;
             email = email.with_links(EmailLinks {
@@ -124,8 +131,7 @@ impl Wiring {
     /// consumer topic, and in Slack when the app is set up and a contact
     /// names a channel. Contacts and the notices' claims are in the table.
     pub fn notices(&self, consumer_topic_arn: &str, slack: Option<SlackNotifier>) -> Notices {
-        let topic =
-            SnsConsumerNotices::new(aws_sdk_sns::Client::new(&self.sdk), consumer_topic_arn.to_owned());
+        let topic = SnsConsumerNotices::new(self.sns(), consumer_topic_arn.to_owned());
         let mut channels: Vec<(&'static str, Arc<dyn gate_app::ports::NoticeSender>)> =
             vec![("email", Arc::new(topic))];
         if let Some(slack) = slack {
@@ -206,7 +212,7 @@ impl Wiring {
             registry: self.store.clone(),
             requests: self.store.clone(),
             audit: self.store.clone(),
-            catalogue: Arc::new(Ec2Catalogue::new(aws_sdk_ec2::Client::new(&self.sdk))),
+            catalogue: Arc::new(Ec2Catalogue::new(self.ec2_client.clone())),
             policies: self.store.clone(),
             placements,
             services,
@@ -219,7 +225,7 @@ impl Wiring {
     pub fn principals_watch(&self) -> gate_app::principals::PrincipalsWatch {
         gate_app::principals::PrincipalsWatch {
             record: self.store.clone(),
-            permissions: Arc::new(crate::Ec2ServicePermissions::new(aws_sdk_ec2::Client::new(&self.sdk))),
+            permissions: Arc::new(crate::Ec2ServicePermissions::new(self.ec2_client.clone())),
         }
     }
 
@@ -227,7 +233,7 @@ impl Wiring {
     /// the approvers the policies name.
     pub fn topic_watch(&self, topic_arn: &str) -> TopicWatch {
         TopicWatch {
-            topic: Arc::new(SnsReviewTopic::new(aws_sdk_sns::Client::new(&self.sdk), topic_arn.to_owned())),
+            topic: Arc::new(SnsReviewTopic::new(self.sns(), topic_arn.to_owned())),
             config: self.store.clone(),
         }
     }
@@ -236,9 +242,13 @@ impl Wiring {
     /// with the contacts.
     pub fn consumer_topic_watch(&self, topic_arn: &str) -> ConsumerTopicWatch {
         ConsumerTopicWatch {
-            topic: Arc::new(SnsConsumerTopic::new(aws_sdk_sns::Client::new(&self.sdk), topic_arn.to_owned())),
+            topic: Arc::new(SnsConsumerTopic::new(self.sns(), topic_arn.to_owned())),
             config: self.store.clone(),
         }
+    }
+
+    fn sns(&self) -> aws_sdk_sns::Client {
+        self.sns.get_or_init(|| aws_sdk_sns::Client::new(&self.sdk)).clone()
     }
 
     /// Secrets Manager, where the link keys and the Slack app's secret live.
