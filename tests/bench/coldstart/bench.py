@@ -166,7 +166,8 @@ def lambda_env(function: str, w: dict) -> dict:
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function}",
         "AWS_LAMBDA_LOG_STREAM_NAME": "local",
         "AWS_LAMBDA_LOG_FORMAT": "JSON",
-        "AWS_LAMBDA_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARN"),
+        # The template's default (LogLevel INFO): the decision lines are paid for.
+        "AWS_LAMBDA_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "INFO"),
         "TABLE_NAME": w["table"],
         "SERVICE_IDS": w["service"],
         "REVIEW_TOPIC_ARN": w["topic"],
@@ -205,10 +206,11 @@ def run(name: str, argv: list[str], cwd: Path, env: dict, events: list, cold: in
         api = RuntimeApi()
         api.events.put(events.pop())
         log = LOG_DIR / f"{name}-cold.log"
-        with open(log, "wb") as err_file:
+        # The function's logs are written, as Lambda's are, and kept.
+        with open(log, "wb") as log_file:
             started = time.monotonic()
             proc = subprocess.Popen(argv, cwd=cwd, env={**env, "AWS_LAMBDA_RUNTIME_API": api.address},
-                                    stdout=subprocess.DEVNULL, stderr=err_file)
+                                    stdout=log_file, stderr=log_file)
             try:
                 api.wait(1, proc)
                 cold_cpus.append(cpu_ns(proc.pid) / 1e9)
@@ -222,8 +224,9 @@ def run(name: str, argv: list[str], cwd: Path, env: dict, events: list, cold: in
         colds.append(finished - started)
         api.server.shutdown()
     api = RuntimeApi()
+    warm_log = open(LOG_DIR / f"{name}-warm.log", "wb")
     proc = subprocess.Popen(argv, cwd=cwd, env={**env, "AWS_LAMBDA_RUNTIME_API": api.address},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=warm_log, stderr=warm_log)
     latencies = []
     try:
         api.events.put(events.pop())  # the cold one, not counted
@@ -246,6 +249,7 @@ def run(name: str, argv: list[str], cwd: Path, env: dict, events: list, cold: in
     finally:
         proc.kill()
         proc.wait()
+        warm_log.close()
     for request_id, (finished, ok, body) in api.done.items():
         if request_id in ("init", "req-1"):
             continue

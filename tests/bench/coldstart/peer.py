@@ -15,6 +15,7 @@ not implement every rule; it exists to be timed against the real thing.
 
 import ipaddress
 import json
+import logging
 import os
 import time
 
@@ -82,5 +83,7 @@ def handler(event, context):
             ec2.accept_vpc_endpoint_connections(ServiceId=service, VpcEndpointIds=[endpoint])
             ddb.put_item(TableName=TABLE, Item={"pk": s(f"AUDIT#{endpoint}"), "sk": s(f"{time.time_ns():020}#accepted"),
                                                 "detail": s("accepted")})
+        # One log line per decision, as decide writes at the template's INFO.
+        logging.getLogger().info("decided %s: %s", endpoint, outcome)
         decided.append({"endpoint": endpoint, "outcome": outcome})
     return {"decided": decided}
