@@ -22,6 +22,7 @@ import json
 import os
 import queue
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -223,6 +224,8 @@ def run(name: str, argv: list[str], cwd: Path, env: dict, events: list, cold: in
             print(f"{name}: unexpected answer {body[:300]!r}; log {log}", file=sys.stderr)
         colds.append(finished - started)
         api.server.shutdown()
+    if perf_dir is not None:
+        sample_cold_start(name, argv, cwd, env, events.pop(), perf_dir)
     api = RuntimeApi()
     warm_log = open(LOG_DIR / f"{name}-warm.log", "wb")
     proc = subprocess.Popen(argv, cwd=cwd, env={**env, "AWS_LAMBDA_RUNTIME_API": api.address},
@@ -258,6 +261,25 @@ def run(name: str, argv: list[str], cwd: Path, env: dict, events: list, cold: in
             failures += 1
     return {"cold": colds, "warm": latencies, "rss": rss, "failures": failures,
             "cold_cpu": cold_cpus, "warm_cpu": warm_cpus}
+
+
+def sample_cold_start(name: str, argv: list[str], cwd: Path, env: dict, event, perf_dir: Path) -> None:
+    """One more cold start, not counted, under `perf record` from exec on
+    (the dynamic loader and the clients' construction included)."""
+    api = RuntimeApi()
+    api.events.put(event)
+    out = perf_dir / f"{name}-cold.perf.data"
+    proc = subprocess.Popen(["perf", "record", "-q", "-F", "20000", "--call-graph", "dwarf,16384",
+                             "-o", str(out), "--", *argv],
+                            cwd=cwd, env={**env, "AWS_LAMBDA_RUNTIME_API": api.address},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        api.wait(1, proc)
+    finally:
+        # perf writes its data and ends the function it started.
+        proc.send_signal(signal.SIGINT)
+        proc.wait()
+        api.server.shutdown()
 
 
 def ms(seconds: float) -> str:
@@ -315,7 +337,8 @@ def main() -> int:
                         help="measure only these functions")
     parser.add_argument("--no-peer", action="store_true", help="skip decide's boto3 peer")
     parser.add_argument("--perf", type=Path, metavar="DIR",
-                        help="also sample the warm invocations with `perf record` into DIR/<name>.perf.data "
+                        help="also sample the warm invocations with `perf record` into DIR/<name>.perf.data, "
+                             "and one more cold start into DIR/<name>-cold.perf.data "
                              "(the CPU figures then include perf's own overhead; use a build with symbols)")
     args = parser.parse_args()
     if "GATE_LOCAL_MOTO_URL" not in os.environ:
@@ -326,7 +349,7 @@ def main() -> int:
             print("--perf needs the `perf` command (linux-perf), which is not installed", file=sys.stderr)
             return 2
         args.perf.mkdir(parents=True, exist_ok=True)
-    n = args.cold + args.warm + 1
+    n = args.cold + args.warm + 1 + (1 if args.perf is not None else 0)
     results = {}
     functions = [f for f in args.only or FUNCTIONS if f in FUNCTIONS]
     for function in functions:
