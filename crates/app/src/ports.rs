@@ -175,6 +175,17 @@ pub trait DecisionReads: Send + Sync {
     ) -> Result<(HashMap<EndpointId, RequestRecord>, PolicyBook), PortError>;
 }
 
+/// What recording one observed connection reads first: Endpoint Gate's
+/// request record (who accepted) and the registry entry it merges into. A
+/// store holding both answers in one round trip, one call of record's four.
+#[async_trait]
+pub trait ObservationReads: Send + Sync {
+    async fn request_and_entry(
+        &self,
+        endpoint: &EndpointId,
+    ) -> Result<(Option<RequestRecord>, Option<RegistryEntry>), PortError>;
+}
+
 /// The two reads made one after the other, for stores that cannot join them.
 pub struct SeparateReads {
     pub requests: Arc<dyn Requests>,

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use gate_app::PortError;
-use gate_app::ports::Registry;
-use gate_core::{AccountId, EndpointId, RegistryEntry, ServiceId};
+use gate_app::ports::{ObservationReads, Registry};
+use gate_core::{AccountId, EndpointId, RegistryEntry, RequestRecord, ServiceId};
 
 use crate::dynamo::DynamoStore;
 use crate::error::port_error;
@@ -19,6 +19,7 @@ use crate::items::registry::{
     ACTIVE_PREFIX, CHANGE_PREFIX, ENDPOINT_PREFIX, account_partition, change_item, endpoint_partition,
     entry_from, entry_item, entry_key, service_partition,
 };
+use crate::items::request::{is_request, request_from, request_key};
 use crate::table::{GSI1, GSI2, Index};
 
 /// Only registry entries: other items share the partition of the index
@@ -63,6 +64,23 @@ fn endpoint_of(item: &Item, service: &ServiceId) -> Result<EndpointId, PortError
     match pk.strip_prefix(ENDPOINT_PREFIX).map(str::parse::<EndpointId>) {
         Some(Ok(id)) => Ok(id),
         _ => Err(PortError::plain(format!("registry item {pk:?} of {service} has no endpoint key"), false)),
+    }
+}
+
+#[async_trait]
+impl ObservationReads for DynamoStore {
+    /// One consistent BatchGetItem of the two keys; the items tell
+    /// themselves apart by key.
+    async fn request_and_entry(
+        &self,
+        endpoint: &EndpointId,
+    ) -> Result<(Option<RequestRecord>, Option<RegistryEntry>), PortError> {
+        let keys = vec![request_key(endpoint), entry_key(endpoint)];
+        let (requests, entries): (Vec<Item>, Vec<Item>) =
+            self.batch_get(keys).await?.into_iter().partition(is_request);
+        let request = requests.into_iter().next().map(request_from).transpose()?;
+        let entry = entries.into_iter().next().map(entry_from).transpose()?;
+        Ok((request, entry))
     }
 }
 

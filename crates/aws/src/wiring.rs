@@ -202,6 +202,7 @@ impl Wiring {
             services,
             checkpoints: Some(self.store.clone()),
             managed: Some(self.store.clone()),
+            together: Some(self.store.clone()),
         }
     }
 

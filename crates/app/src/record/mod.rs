@@ -7,11 +7,13 @@
 use std::sync::Arc;
 
 use gate_core::registry::{Attribution, Merge, Observation, merge};
-use gate_core::{ConnectionState, EndpointId, Reason, RequestRecord, RequestState, ServiceId, Timestamp};
+use gate_core::{
+    ConnectionState, EndpointId, Reason, RegistryEntry, RequestRecord, RequestState, ServiceId, Timestamp,
+};
 use serde::Serialize;
 
 use crate::error::PortError;
-use crate::ports::{Audit, Checkpoints, Connections, Registry, Requests};
+use crate::ports::{Audit, Checkpoints, Connections, ObservationReads, Registry, Requests};
 use crate::report::keep;
 use crate::services::ManagedServices;
 
@@ -35,6 +37,9 @@ pub struct Recorder {
     /// The services the policy file manages, recorded beside `services`;
     /// `None` records only those.
     pub managed: Option<Arc<dyn ManagedServices>>,
+    /// The request and the registry entry in one read, where the store can;
+    /// `None` reads them one after the other.
+    pub together: Option<Arc<dyn ObservationReads>>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -227,13 +232,16 @@ impl Recorder {
 
     /// Merges one observation, retrying when another writer got there first.
     async fn observe(&self, mut obs: Observation) -> Result<Done, PortError> {
+        let (request, mut existing) = self.first_reads(&obs.endpoint).await?;
         // Endpoint Gate's own record explains best; CloudTrail's caller of its
         // own Accept would only name decide's role.
-        if let Some(ours) = self.gate_attribution(&obs.endpoint).await? {
+        if let Some(ours) = request.and_then(attribution) {
             obs.attribution = Some(ours);
         }
-        for _ in 0..WRITE_ATTEMPTS {
-            let existing = self.registry.get(&obs.endpoint).await?;
+        for attempt in 0..WRITE_ATTEMPTS {
+            if attempt > 0 {
+                existing = self.registry.get(&obs.endpoint).await?;
+            }
             match merge(existing.as_ref(), &obs) {
                 Merge::Write(next) => {
                     if self.registry.put(&next).await? {
@@ -252,10 +260,17 @@ impl Recorder {
         Err(PortError::plain(format!("the registry entry of {} kept changing; retry", obs.endpoint), true))
     }
 
-    /// Who accepted, when Endpoint Gate did: its request record says.
-    async fn gate_attribution(&self, endpoint: &EndpointId) -> Result<Option<Attribution>, PortError> {
-        let record = self.requests.get_many(std::slice::from_ref(endpoint)).await?.remove(endpoint);
-        Ok(record.and_then(attribution))
+    /// Endpoint Gate's request record of the endpoint (who accepted, when it
+    /// did) and its registry entry, together where the store can.
+    async fn first_reads(
+        &self,
+        endpoint: &EndpointId,
+    ) -> Result<(Option<RequestRecord>, Option<RegistryEntry>), PortError> {
+        if let Some(reads) = &self.together {
+            return reads.request_and_entry(endpoint).await;
+        }
+        let request = self.requests.get_many(std::slice::from_ref(endpoint)).await?.remove(endpoint);
+        Ok((request, self.registry.get(endpoint).await?))
     }
 }
 

@@ -55,6 +55,7 @@ fn world(conns: Vec<Connection>) -> World {
         services: vec![SVC.parse().expect("svc")],
         checkpoints: None,
         managed: None,
+        together: None,
     };
     World { connections, requests, audit, registry, recorder }
 }

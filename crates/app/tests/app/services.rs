@@ -176,6 +176,7 @@ fn recorder(
         services: vec![svc(STACK_SVC)],
         checkpoints: None,
         managed: Some(managed),
+        together: None,
     };
     (recorder, registry)
 }

@@ -173,6 +173,7 @@ fn recorder(
         services: vec![SVC.parse().expect("svc")],
         checkpoints: Some(checkpoints),
         managed: None,
+        together: None,
     };
     (recorder, registry)
 }

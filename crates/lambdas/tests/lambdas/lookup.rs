@@ -58,6 +58,7 @@ async fn world_where(dns_name: impl Fn(u32) -> String, service_name: &str) -> Lo
         services: vec![],
         checkpoints: None,
         managed: None,
+        together: None,
     };
     recorder.sweep(&|_, _| {}, now()).await.expect("sweeps");
     let lookup = Lookup {

@@ -42,6 +42,7 @@ fn world(state: ConnectionState) -> (Arc<InMemoryRegistry>, Recorder, Arc<InMemo
         services: vec![SVC.parse().expect("svc")],
         checkpoints: None,
         managed: None,
+        together: None,
     };
     (registry, recorder, audit)
 }
