@@ -15,8 +15,8 @@
 //! (hyper, rustls, the OS's trusted roots, proxies from the environment).
 //! Left to itself, each service client builds its own, and builds its TLS
 //! setup twice: once as a check when the client is constructed, and again
-//! on its first call. Each build parses every trusted root certificate;
-//! with five clients that was about a tenth of a cold start's CPU. Shared,
+//! on its first call. Each build parses every trusted root certificate
+//! (about a tenth of decide's cold-start samples under `perf`). Shared,
 //! the TLS setup is built once, on the first call ("Service clients can be
 //! expensive to construct and are generally meant to be shared": AWS SDK
 //! for Rust Developer Guide, "Configuring AWS SDK for Rust service clients
