@@ -36,17 +36,7 @@ fn world(conns: Vec<Connection>, edit: impl FnOnce(&mut ServicePolicy)) -> World
     policy.protected_cidrs =
         vec![ProtectedRange { cidr: "10.0.0.0/8".parse().expect("cidr"), label: "on-prem".into() }];
     edit(&mut policy);
-    let allow = AllowEntry {
-        scope: Scope::Any,
-        principal: owner.into(),
-        effect: Effect::Allow,
-        declared_cidrs: vec![],
-        expires_at: None,
-        owner: "netops".into(),
-        note: String::new(),
-        added_by: "test".into(),
-        added_at: None,
-    };
+    let allow = entry(FRIEND, Effect::Allow);
     let networks = Arc::new(RegionalNetworks {
         vpcs: HashMap::from([
             ((owner, region("eu-west-1")), vec!["10.1.0.0/16".parse().expect("cidr")]),
