@@ -139,9 +139,11 @@ pub(crate) fn decode<T: Stored>(item: Item) -> Result<T::Domain, PortError> {
 /// The item's attributes as `T`; an error names the attribute at fault
 /// (`reasons[1].rule`), which serde_dynamo's own errors do not.
 fn read_attributes<T: DeserializeOwned>(item: Item) -> Result<T, BadAttribute> {
-    let item: serde_dynamo::Item = item.into();
+    // One pass into serde_dynamo's values: its `Item` would rebuild every
+    // item's map a second time (lookup decodes 60 items per view).
+    let attributes = item.into_iter().map(|(name, value)| (name, value.into())).collect();
     let deserializer =
-        serde_dynamo::Deserializer::from_attribute_value(serde_dynamo::AttributeValue::M(item.into()));
+        serde_dynamo::Deserializer::from_attribute_value(serde_dynamo::AttributeValue::M(attributes));
     serde_path_to_error::deserialize(deserializer).map_err(|e| {
         // The path of a missing attribute is the item itself: `.`.
         let path = e.path().to_string();
