@@ -7,10 +7,6 @@ use gate_aws::wiring::Wiring;
 use gate_core::EndpointId;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
 use serde_json::{Value, json};
-// mimalloc: fewer CPU cycles per allocation than glibc's malloc (README,
-// "Where the CPU goes").
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {

@@ -8,11 +8,6 @@ use gate_lambdas::config::DecideConfig;
 use gate_lambdas::decide::{DecideFn, handle};
 use lambda_runtime::{Error, run, service_fn, tracing};
 
-// mimalloc: fewer CPU cycles per allocation than glibc's malloc (README,
-// "Where the CPU goes").
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 // One thread: at 128 MB a function has a fraction of one vCPU, and worker
 // threads would only add wake-ups between them.
 #[tokio::main(flavor = "current_thread")]

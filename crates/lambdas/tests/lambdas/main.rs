@@ -4,10 +4,6 @@
 // Fixtures that fail to build are test bugs: fail the test at once.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-// The allocator the functions ship with (their bins declare the same).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 mod allocator;
 mod common;
 mod events;
