@@ -33,7 +33,7 @@ use crate::notices::{NoticeFacts, Notices};
 use crate::organizations::Placements;
 use crate::ports::{
     Audit, AuditEvent, AuditKind, Checkpoints, Connections, ConsumerNetworks, DecisionReads, Notifier,
-    PolicySource, Requests, SeparateReads, Shadows,
+    PolicySource, Requests, Shadows,
 };
 use crate::report::{Decided, Report};
 use crate::review::Review;
@@ -85,8 +85,9 @@ pub struct Decide {
     /// Where a sweep cut short resumes; without it every sweep starts at
     /// the first page.
     pub checkpoints: Option<Arc<dyn Checkpoints>>,
-    /// The requests and the policy book, read together where the store can.
-    pub reads: Arc<dyn DecisionReads>,
+    /// The requests and the policy book in one read, where the store can;
+    /// `None` reads them one after the other.
+    pub together: Option<Arc<dyn DecisionReads>>,
     /// Where `mode: shadow` services' verdicts are kept; without it their
     /// connections are only skipped (still never acted on).
     pub shadows: Option<Arc<dyn Shadows>>,
@@ -155,7 +156,6 @@ impl Decide {
             concurrency: settings.concurrency,
             notices: None,
         };
-        let reads = Arc::new(SeparateReads { requests: requests.clone(), policies: policies.clone() });
         Self {
             connections,
             networks,
@@ -165,7 +165,7 @@ impl Decide {
             review: Review { notifier, actions },
             settings,
             checkpoints: None,
-            reads,
+            together: None,
             shadows: None,
             managed: None,
         }
@@ -195,7 +195,7 @@ impl Decide {
     /// Reads requests and policies in one round trip (a store holding both).
     #[must_use]
     pub fn reading_together(mut self, reads: Arc<dyn DecisionReads>) -> Self {
-        self.reads = reads;
+        self.together = Some(reads);
         self
     }
 
@@ -405,7 +405,7 @@ impl Decide {
         let memberships = self.memberships(pending.iter().map(|c| c.owner), now).await;
         let pairs = book_pairs(pending.iter().map(|c| (&c.service, c.owner)), &memberships);
         // Fail closed: without the policy nothing is decided at all.
-        let (existing, book) = self.reads.read(&ids, &pairs).await?;
+        let (existing, book) = self.first_reads(&ids, &pairs).await?;
 
         // A shadow-mode service's connections are judged and recorded, and
         // nothing else: no claim, so switching to enforce decides them anew.
@@ -432,6 +432,19 @@ impl Decide {
         tasks.extend(claimed);
         self.perform(tasks, &book, &facts, now, &mut report).await;
         Ok(report)
+    }
+
+    /// The connections' requests and the policy entries that may apply,
+    /// together where the store can.
+    pub(crate) async fn first_reads(
+        &self,
+        endpoints: &[EndpointId],
+        pairs: &[(ServiceId, Principal)],
+    ) -> Result<(HashMap<EndpointId, RequestRecord>, PolicyBook), PortError> {
+        if let Some(reads) = &self.together {
+            return reads.read(endpoints, pairs).await;
+        }
+        Ok((self.requests.get_many(endpoints).await?, self.policies.load_book(pairs).await?))
     }
 
     /// Work an earlier run claimed but did not finish, once its lease passed.

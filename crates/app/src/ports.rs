@@ -2,7 +2,6 @@
 //! trait is one capability, so a use case depends only on what it uses.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use gate_core::{
@@ -184,29 +183,6 @@ pub trait ObservationReads: Send + Sync {
         &self,
         endpoint: &EndpointId,
     ) -> Result<(Option<RequestRecord>, Option<RegistryEntry>), PortError>;
-}
-
-/// The two reads made one after the other, for stores that cannot join them.
-pub struct SeparateReads {
-    pub requests: Arc<dyn Requests>,
-    pub policies: Arc<dyn PolicySource>,
-}
-
-impl std::fmt::Debug for SeparateReads {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SeparateReads").finish_non_exhaustive()
-    }
-}
-
-#[async_trait]
-impl DecisionReads for SeparateReads {
-    async fn read(
-        &self,
-        endpoints: &[EndpointId],
-        pairs: &[(ServiceId, Principal)],
-    ) -> Result<(HashMap<EndpointId, RequestRecord>, PolicyBook), PortError> {
-        Ok((self.requests.get_many(endpoints).await?, self.policies.load_book(pairs).await?))
-    }
 }
 
 /// Decided requests, written so that each is decided exactly once.

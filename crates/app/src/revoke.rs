@@ -145,7 +145,7 @@ impl Decide {
         let ids: Vec<EndpointId> = available.iter().map(|c| c.endpoint.clone()).collect();
         let memberships = self.memberships(available.iter().map(|c| c.owner), now).await;
         let pairs = book_pairs(available.iter().map(|c| (&c.service, c.owner)), &memberships);
-        let (mut existing, book) = self.reads.read(&ids, &pairs).await?;
+        let (mut existing, book) = self.first_reads(&ids, &pairs).await?;
 
         let mut due = Vec::new();
         let mut shadowed = Vec::new();
