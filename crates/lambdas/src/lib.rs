@@ -10,6 +10,7 @@ pub mod pages;
 pub mod record;
 pub mod respond;
 pub mod sdk;
+pub mod trust;
 
 // Every function, the bench's floor and this crate's tests link this crate,
 // so this is their allocator: mimalloc, fewer CPU cycles per allocation than

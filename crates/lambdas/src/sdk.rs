@@ -12,45 +12,57 @@
 //! missing variable is an error on the first call, which names it.
 //!
 //! Every client of a function shares one HTTPS client: the SDK's default
-//! (hyper, rustls, the OS's trusted roots, proxies from the environment).
-//! Left to itself, each service client builds its own, and builds its TLS
-//! setup twice: once as a check when the client is constructed, and again
-//! on its first call. Each build parses every trusted root certificate
-//! (about a tenth of decide's cold-start samples under `perf`). Shared,
-//! the TLS setup is built once, on the first call ("Service clients can be
+//! (hyper, rustls, proxies from the environment), trusting the roots of
+//! [`crate::trust`]. Left to itself, each service client builds its own,
+//! and builds its TLS setup twice: once as a check when the client is
+//! constructed, and again on its first call. Shared, the TLS setup is
+//! built once, on the first call ("Service clients can be
 //! expensive to construct and are generally meant to be shared": AWS SDK
 //! for Rust Developer Guide, "Configuring AWS SDK for Rust service clients
 //! in code").
 
 use aws_config::environment::{EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider};
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_smithy_runtime::client::defaults::default_http_client_plugin_v2;
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::tls::Provider;
+use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
+use aws_smithy_http_client::{Builder, Connector};
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
 };
-use aws_smithy_runtime_api::client::runtime_components::{RuntimeComponents, RuntimeComponentsBuilder};
-use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::shared::IntoShared;
+
+use crate::trust::Roots;
 
 /// The configuration for a function's clients, from Lambda's environment.
 pub async fn load() -> SdkConfig {
-    let loader = aws_config::defaults(BehaviorVersion::latest())
+    let roots = Roots::for_env(|name| std::env::var(name).ok());
+    aws_config::defaults(BehaviorVersion::latest())
         .credentials_provider(EnvironmentVariableCredentialsProvider::new())
-        .region(EnvironmentVariableRegionProvider::new());
-    match shared_https_client() {
-        Some(client) => loader.http_client(client),
-        None => loader,
-    }
-    .load()
-    .await
+        .region(EnvironmentVariableRegionProvider::new())
+        .http_client(shared_https_client(roots))
+        .load()
+        .await
 }
 
-/// The SDK's default HTTPS client, to be shared by every service client.
-fn shared_https_client() -> Option<SharedHttpClient> {
-    let plugin = default_http_client_plugin_v2(BehaviorVersion::latest())?;
-    let components = plugin.runtime_components(&RuntimeComponentsBuilder::new("endpoint-gate"));
-    Some(BuiltOnFirstCall(components.http_client()?).into_shared())
+/// The SDK's default HTTPS client (hyper, rustls with aws-lc, proxies from
+/// the environment: aws-smithy-runtime's `default_https_client` builds it
+/// the same way), trusting `roots`, to be shared by every service client.
+fn shared_https_client(roots: Roots) -> SharedHttpClient {
+    let tls = roots.tls_context();
+    let client = Builder::new().build_with_connector_fn(move |settings, components| {
+        let mut connector =
+            Connector::builder().tls_provider(Provider::Rustls(CryptoMode::AwsLc)).tls_context(tls.clone());
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    });
+    BuiltOnFirstCall(client).into_shared()
 }
 
 /// An HTTP client whose connector (and TLS setup) is built when a call
@@ -83,6 +95,7 @@ mod tests {
     use aws_smithy_runtime_api::client::http::{HttpConnector, HttpConnectorFuture};
     use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
     use aws_smithy_runtime_api::client::result::ConnectorError;
+    use aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder;
     use aws_smithy_types::config_bag::ConfigBag;
 
     use super::*;
@@ -155,5 +168,44 @@ mod tests {
         // The connector the first call gets is the SDK's default (hyper).
         let metadata = client.connector_metadata().expect("the SDK's client describes itself");
         assert_eq!(metadata.name(), "hyper");
+    }
+
+    /// The first bytes a DynamoDB call through `client` sends to a local
+    /// listener at `scheme`; the listener then hangs up.
+    async fn first_bytes(client: SharedHttpClient, scheme: &str) -> Vec<u8> {
+        use aws_sdk_dynamodb::config::retry::RetryConfig;
+        use aws_sdk_dynamodb::config::{Credentials, Region};
+        use std::io::Read;
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port");
+        let port = listener.local_addr().expect("its address").port();
+        let reader = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().expect("the client connects");
+            let mut buf = [0u8; 16];
+            let n = stream.read(&mut buf).expect("the client writes");
+            buf[..n].to_vec()
+        });
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKIDEXAMPLE", "not-a-secret", None, None, "test"))
+            .endpoint_url(format!("{scheme}://127.0.0.1:{port}"))
+            .retry_config(RetryConfig::disabled())
+            .http_client(client)
+            .build();
+        let call = aws_sdk_dynamodb::Client::from_conf(config).list_tables().send().await;
+        assert!(call.is_err(), "the listener never answers");
+        reader.join().expect("the listener's thread")
+    }
+
+    /// The TLS setup, with its five roots, is built when the first call
+    /// needs a connector: a root that did not parse would panic there.
+    #[tokio::test]
+    async fn the_amazon_rooted_client_makes_calls_and_opens_tls() {
+        let http = first_bytes(shared_https_client(Roots::AmazonTrustServices), "http").await;
+        assert!(http.starts_with(b"POST / HTTP/1.1"), "{:?}", String::from_utf8_lossy(&http));
+        let https = first_bytes(shared_https_client(Roots::AmazonTrustServices), "https").await;
+        // A TLS handshake record (0x16) carrying a ClientHello (0x01).
+        assert_eq!((https.first(), https.get(5)), (Some(&0x16), Some(&0x01)), "{https:?}");
     }
 }

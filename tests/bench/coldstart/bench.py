@@ -159,8 +159,11 @@ def world(setup: str, count: int, function: str) -> dict:
 
 def lambda_env(function: str, w: dict) -> dict:
     """The environment Lambda and the template give `function` in world `w`."""
+    # Lambda sets no trust-store variables; a shell that does (as some CI
+    # images do) would measure a different TLS setup (src/trust.rs).
+    inherited = {k: v for k, v in os.environ.items() if k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
     return {
-        **os.environ,
+        **inherited,
         "AWS_LAMBDA_FUNCTION_NAME": function,
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
@@ -227,32 +230,31 @@ def run(name: str, argv: list[str], cwd: Path, env: dict, events: list, cold: in
     if perf_dir is not None:
         sample_cold_start(name, argv, cwd, env, events.pop(), perf_dir)
     api = RuntimeApi()
-    warm_log = open(LOG_DIR / f"{name}-warm.log", "wb")
-    proc = subprocess.Popen(argv, cwd=cwd, env={**env, "AWS_LAMBDA_RUNTIME_API": api.address},
-                            stdout=warm_log, stderr=warm_log)
-    latencies = []
-    try:
-        api.events.put(events.pop())  # the cold one, not counted
-        api.wait(1, proc)
-        perf = None
-        if perf_dir is not None:
-            # Sampled only while warm: where a warm invocation's CPU goes.
-            perf = subprocess.Popen(["perf", "record", "-q", "-F", "4000", "--call-graph", "dwarf,32768", "-p", str(proc.pid),
-                                     "-o", str(perf_dir / f"{name}.perf.data")])
-            time.sleep(0.5)
-        for i in range(warm):
-            before = cpu_ns(proc.pid)
-            api.events.put(events.pop())
-            api.wait(2 + i, proc)
-            warm_cpus.append((cpu_ns(proc.pid) - before) / 1e9)
-        rss = peak_rss_mb(proc.pid)
-        if perf is not None:
-            perf.send_signal(2)
-            perf.wait()
-    finally:
-        proc.kill()
-        proc.wait()
-        warm_log.close()
+    with open(LOG_DIR / f"{name}-warm.log", "wb") as warm_log:
+        proc = subprocess.Popen(argv, cwd=cwd, env={**env, "AWS_LAMBDA_RUNTIME_API": api.address},
+                                stdout=warm_log, stderr=warm_log)
+        latencies = []
+        try:
+            api.events.put(events.pop())  # the cold one, not counted
+            api.wait(1, proc)
+            perf = None
+            if perf_dir is not None:
+                # Sampled only while warm: where a warm invocation's CPU goes.
+                perf = subprocess.Popen(["perf", "record", "-q", "-F", "4000", "--call-graph", "dwarf,32768", "-p", str(proc.pid),
+                                         "-o", str(perf_dir / f"{name}.perf.data")])
+                time.sleep(0.5)
+            for i in range(warm):
+                before = cpu_ns(proc.pid)
+                api.events.put(events.pop())
+                api.wait(2 + i, proc)
+                warm_cpus.append((cpu_ns(proc.pid) - before) / 1e9)
+            rss = peak_rss_mb(proc.pid)
+            if perf is not None:
+                perf.send_signal(2)
+                perf.wait()
+        finally:
+            proc.kill()
+            proc.wait()
     for request_id, (finished, ok, body) in api.done.items():
         if request_id in ("init", "req-1"):
             continue
