@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use gate_core::link::LinkAction;
 use gate_core::{
-    Action, Answerer, ConnectionState, EndpointId, Outcome, RequestRecord, RequestState, Timestamp,
+    Action, Answerer, ConnectionState, EndpointId, Membership, Outcome, RequestRecord, RequestState,
+    Timestamp,
 };
 
 use crate::actions::Actions;
@@ -70,6 +71,10 @@ pub enum Answered {
     /// The answerer is not (or no longer) an approver of the request's
     /// service; nothing else about the request is told.
     NotAnApprover,
+    /// An approval of an account that a deny now cuts off: a deny wins
+    /// over every allow, and over an approver too. Nothing changed; the
+    /// operator's words of the deny.
+    Denied(String),
 }
 
 /// Taking approvers' answers: the policies say who may answer, the
@@ -107,12 +112,17 @@ impl Answer {
         self
     }
 
-    /// The request `who` may answer now, or why they may not. Changes
-    /// nothing: the confirmation page of an email link asks this.
+    /// The request `who` may answer with `verdict` now, or why they may
+    /// not. Changes nothing: the confirmation page of an email link asks
+    /// this. An approval also meets the account's denies as they are now
+    /// (account entries; respond does not read the organization, so OU and
+    /// organization denies are the sweep's to enforce).
     pub async fn answerable(
         &self,
         endpoint: &EndpointId,
         who: &Answerer,
+        verdict: Verdict,
+        now: Timestamp,
     ) -> Result<Result<RequestRecord, Answered>, PortError> {
         let Some(rec) =
             self.actions.requests.get_many(std::slice::from_ref(endpoint)).await?.remove(endpoint)
@@ -127,6 +137,13 @@ impl Answer {
         }
         if rec.state != RequestState::Review {
             return Ok(Err(Answered::AlreadyDecided(rec)));
+        }
+        if verdict == Verdict::Approve {
+            let membership = Membership::NotConfigured;
+            if let Some(deny) = gate_core::denial(&book, &rec.service, rec.owner, &membership, now) {
+                tracing::warn!(endpoint_id = %endpoint, service_id = %rec.service, actor = %who.actor(), reason = deny.text, "approval of a denied account refused");
+                return Ok(Err(Answered::Denied(deny.text)));
+            }
         }
         Ok(Ok(rec))
     }
@@ -145,7 +162,7 @@ impl Answer {
         let actor = who.actor();
         let mut dns = Vec::new();
         for attempt in 0..ATTEMPTS {
-            let rec = match self.answerable(endpoint, who).await? {
+            let rec = match self.answerable(endpoint, who, verdict, now).await? {
                 Ok(rec) => rec,
                 Err(closed) => return Ok(closed),
             };

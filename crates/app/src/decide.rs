@@ -418,13 +418,20 @@ impl Decide {
         for conn in pending {
             match existing.get(&conn.endpoint) {
                 None => fresh.push(conn),
-                Some(rec) => match self.outstanding(rec, &book, now) {
-                    Some(t) => tasks.push(t),
-                    None => report.skip(
-                        &conn.endpoint,
-                        format!("already decided: {} by {} at {}", rec.state, rec.actor, rec.decided_at),
-                    ),
-                },
+                Some(rec) => {
+                    let membership = memberships.get(&rec.owner).unwrap_or(&Membership::NotConfigured);
+                    match self.outstanding(rec, &book, membership, now) {
+                        Ok(Some(t)) => tasks.push(t),
+                        Ok(None) => report.skip(
+                            &conn.endpoint,
+                            format!("already decided: {} by {} at {}", rec.state, rec.actor, rec.decided_at),
+                        ),
+                        Err(held) => {
+                            tracing::warn!(endpoint_id = %conn.endpoint, owner = %rec.owner, service_id = %rec.service, reason = held, "held back by a deny");
+                            report.skip(&conn.endpoint, held);
+                        }
+                    }
+                }
             }
         }
 
@@ -449,18 +456,37 @@ impl Decide {
 
     /// Work an earlier run claimed but did not finish, once its lease passed.
     /// Also a review's reminder or expiry, when the policy says one is due.
-    fn outstanding(&self, rec: &RequestRecord, book: &PolicyBook, now: Timestamp) -> Option<Task> {
+    /// A deny added since the decision holds back an unfinished accept and
+    /// a review's links (a deny wins over an allow and over an approver);
+    /// the error says so, for the operator to reject or lift the deny.
+    fn outstanding(
+        &self,
+        rec: &RequestRecord,
+        book: &PolicyBook,
+        membership: &Membership,
+        now: Timestamp,
+    ) -> Result<Option<Task>, String> {
         if now.unix() - rec.decided_at.unix() < self.settings.lease_secs {
-            return None;
+            return Ok(None);
+        }
+        let leads_to_accept =
+            rec.action_outstanding() == Some(Action::Accept) || rec.state == RequestState::Review;
+        if leads_to_accept
+            && let Some(deny) = gate_core::denial(book, &rec.service, rec.owner, membership, now)
+        {
+            return Err(format!(
+                "{} by {} at {}, but {} since: not accepted and no approver asked; reject it or lift the deny",
+                rec.state, rec.actor, rec.decided_at, deny.text
+            ));
         }
         if let Some(action) = rec.action_outstanding() {
-            return Some(Task::Act(action, rec.clone()));
+            return Ok(Some(Task::Act(action, rec.clone())));
         }
         if rec.state == RequestState::Review && rec.notified_at.is_none() {
-            return Some(Task::Ask(rec.clone()));
+            return Ok(Some(Task::Ask(rec.clone())));
         }
-        let policy = &book.policy_for(&rec.service)?.policy;
-        review_step(rec, policy, now).map(|step| Task::Advance(step, rec.clone()))
+        let Some(policy) = book.policy_for(&rec.service) else { return Ok(None) };
+        Ok(review_step(rec, &policy.policy, now).map(|step| Task::Advance(step, rec.clone())))
     }
 
     async fn claim_all(

@@ -91,6 +91,9 @@ pub async fn answer(
         Answered::NotPending(s) => (3, format!("{endpoint}: the connection is {s}, not awaiting acceptance")),
         Answered::Unknown => (2, format!("{endpoint}: Endpoint Gate has no request for this endpoint")),
         Answered::NotAnApprover => (2, format!("{endpoint}: {actor} may not answer this review")),
+        Answered::Denied(deny) => {
+            (2, format!("{endpoint}: {deny}; a deny wins over an approval, nothing changed"))
+        }
     };
     print(json, &serde_json::json!({"endpoint": endpoint, "result": text, "code": code}), || text.clone());
     Ok(code)

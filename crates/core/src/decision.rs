@@ -224,6 +224,21 @@ pub fn decide(book: &PolicyBook, req: &Request<'_>, now: Timestamp) -> Decision 
     finish(why)
 }
 
+/// The deny that cuts `account` off from `service` now, if one does: what
+/// an approval or an unfinished accept must still respect, however long
+/// ago the request was decided. Pure, like [`decide`].
+pub fn denial(
+    book: &PolicyBook,
+    service: &ServiceId,
+    account: AccountId,
+    membership: &Membership,
+    now: Timestamp,
+) -> Option<Reason> {
+    let mut why = Reasons(Vec::new());
+    admit(book, service, account, membership, now, &mut why);
+    why.0.into_iter().find(|r| r.rule == Rule::Denied)
+}
+
 /// Where the allowlist leaves a request before its CIDRs are looked at.
 enum Admission<'b> {
     /// A deny or a missing policy settled it; the CIDRs cannot change that.

@@ -118,7 +118,7 @@ impl Responder {
     async fn confirm(&self, query: &str, now: Timestamp) -> Result<LambdaFunctionUrlResponse, Refusal> {
         let (link, sig) = self.verified(query, now).await?;
         let who = Answerer::Email(link.approver.clone());
-        let answerable = self.answer.answerable(&link.endpoint, &who).await;
+        let answerable = self.answer.answerable(&link.endpoint, &who, link.action.into(), now).await;
         render::confirm_page(answerable, &link, &sig)
     }
 

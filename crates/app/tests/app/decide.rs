@@ -181,6 +181,74 @@ async fn failed_accept_is_finished_by_a_later_run_after_the_lease() {
     assert_eq!(count(&w, AuditKind::Decided), 1);
 }
 
+/// An operator denies an account after its request was decided: a deny
+/// wins over every allow and every approver, however old the decision.
+fn deny_now(w: &World, account: &str) {
+    let mut deny = entry(account, Effect::Deny);
+    deny.note = "off-boarded".into();
+    w.policies.entries.lock().expect("lock").push(deny);
+}
+
+#[tokio::test]
+async fn an_approval_cannot_accept_an_account_denied_since_its_review_began() {
+    let w = world(vec![conn(60, STRANGER)]);
+    w.decider.sweep(now()).await.expect("runs");
+    let before = w.requests.get(&endpoint(60)).expect("in review");
+    assert_eq!(before.state, RequestState::Review);
+    deny_now(&w, STRANGER);
+
+    let netops = email("netops@example.com");
+    let refused =
+        w.answer.answer(&endpoint(60), Verdict::Approve, &netops, None, now()).await.expect("answers");
+    let Answered::Denied(why) = refused else { panic!("refused for the deny: {refused:?}") };
+    assert!(why.contains("333344445555 is denied") && why.contains("off-boarded"), "{why}");
+    // The email link's confirmation page says the same before any POST.
+    let check = w.answer.answerable(&endpoint(60), &netops, Verdict::Approve, now()).await.expect("reads");
+    assert!(matches!(check, Err(Answered::Denied(_))), "{check:?}");
+    assert_eq!(w.requests.get(&endpoint(60)), Some(before), "nothing changed");
+    assert_eq!(w.connections.state(&endpoint(60)), Some(ConnectionState::PendingAcceptance));
+
+    // Rejecting is what the deny asks for, and stays open to approvers.
+    let done = w.answer.answer(&endpoint(60), Verdict::Deny, &netops, None, now()).await.expect("answers");
+    assert!(matches!(done, Answered::Done { .. }), "{done:?}");
+    assert_eq!(w.connections.state(&endpoint(60)), Some(ConnectionState::Rejected));
+}
+
+#[tokio::test]
+async fn an_unfinished_accept_is_not_finished_once_its_account_is_denied() {
+    let w = world(vec![conn(61, FRIEND)]);
+    *w.connections.fail_with.lock().expect("lock") = Some("throttled".into());
+    w.decider.run(vec![conn(61, FRIEND)], now()).await.expect("runs");
+    *w.connections.fail_with.lock().expect("lock") = None;
+    assert_eq!(w.requests.get(&endpoint(61)).expect("decided").state, RequestState::Accepted);
+    deny_now(&w, FRIEND);
+
+    let later = w.decider.sweep(now().plus_secs(120)).await.expect("runs");
+    assert_eq!(w.connections.state(&endpoint(61)), Some(ConnectionState::PendingAcceptance));
+    assert_eq!(w.connections.act_call_count(), 0, "no Accept reached EC2");
+    assert!(later.skipped[0].why.contains("reject it or lift the deny"), "{:?}", later.skipped);
+}
+
+#[tokio::test]
+async fn a_review_of_a_denied_account_sends_no_more_links() {
+    let w = world(vec![conn(62, STRANGER)]);
+    w.decider.sweep(now()).await.expect("runs");
+    assert_eq!(w.notifier.sent.lock().expect("lock").len(), 1, "the review went out");
+    // Without the deny, a day later the approvers are reminded (new links).
+    let control = world(vec![conn(62, STRANGER)]);
+    control.decider.sweep(now()).await.expect("runs");
+    control.decider.sweep(now().plus_secs(25 * 3600)).await.expect("runs");
+    assert_eq!(control.notifier.nudges.lock().expect("lock").len(), 1, "reminded");
+
+    deny_now(&w, STRANGER);
+    for hours in [25, 49] {
+        w.decider.sweep(now().plus_secs(hours * 3600)).await.expect("runs");
+    }
+    assert!(w.notifier.nudges.lock().expect("lock").is_empty(), "no reminder carried new links");
+    assert_eq!(w.notifier.sent.lock().expect("lock").len(), 1);
+    assert_eq!(w.requests.get(&endpoint(62)).expect("kept").state, RequestState::Review);
+}
+
 #[tokio::test]
 async fn failed_notification_is_sent_by_a_later_sweep() {
     let w = world(vec![conn(8, STRANGER)]);
@@ -415,7 +483,7 @@ async fn only_the_services_current_approvers_may_answer() {
         let refused =
             w.answer.answer(&endpoint(50), Verdict::Approve, who, None, now()).await.expect("answers");
         assert!(matches!(refused, Answered::NotAnApprover), "{who:?}: {refused:?}");
-        let check = w.answer.answerable(&endpoint(50), who).await.expect("reads");
+        let check = w.answer.answerable(&endpoint(50), who, Verdict::Approve, now()).await.expect("reads");
         assert!(matches!(check, Err(Answered::NotAnApprover)), "{who:?}: {check:?}");
     }
     assert_eq!(w.requests.get(&endpoint(50)), Some(before), "nothing changed");

@@ -168,3 +168,23 @@ mod organizations;
 mod properties;
 mod regions;
 mod table;
+
+#[test]
+fn a_denial_is_found_whatever_else_the_account_has_and_expired_denies_are_not() {
+    let account: AccountId = ACCT.parse().expect("valid");
+    let now = t(NOW);
+    let deny = with(entry("*", Effect::Deny), |e| e.note = "off-boarded".into());
+    let book = PolicyBook::new(vec![policy("*")], vec![entry(SVC, Effect::Allow), deny.clone()]);
+    let found = denial(&book, &svc(), account, &Membership::NotConfigured, now).expect("the deny");
+    assert_eq!(found.rule, Rule::Denied);
+    assert_eq!(found.text, "account 222233334444 is denied for all services by netops (off-boarded)");
+
+    let allowed = PolicyBook::new(vec![policy("*")], vec![entry(SVC, Effect::Allow)]);
+    assert_eq!(denial(&allowed, &svc(), account, &Membership::NotConfigured, now), None);
+    // A deny for another service does not reach this one.
+    let elsewhere = PolicyBook::new(vec![policy("*")], vec![entry(OTHER_SVC, Effect::Deny)]);
+    assert_eq!(denial(&elsewhere, &svc(), account, &Membership::NotConfigured, now), None);
+    let lapsed = with(deny, |e| e.expires_at = Some(t("2026-01-01")));
+    let expired = PolicyBook::new(vec![policy("*")], vec![lapsed]);
+    assert_eq!(denial(&expired, &svc(), account, &Membership::NotConfigured, now), None);
+}

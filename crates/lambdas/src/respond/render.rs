@@ -140,6 +140,14 @@ fn closed_page(closed: &Answered, link: &Link) -> LambdaFunctionUrlResponse {
             ),
         )
         .respond(),
+        Answered::Denied(deny) => Refusal::new(
+            403,
+            "Denied by policy",
+            format!(
+                "{deny}: a deny wins over an approval, so this request cannot be approved; nothing changed"
+            ),
+        )
+        .respond(),
         Answered::Unknown | Answered::Done { .. } => Refusal::new(
             404,
             "Unknown request",
@@ -174,6 +182,9 @@ pub(super) fn slack_answered(taken: Taken, press: &ButtonPress) -> SlackReply {
             ephemeral(format!("Nothing to decide: the connection is {state}, not awaiting acceptance."))
         }
         Ok(Answered::Unknown) => ephemeral(format!("Endpoint Gate has no request for {}.", press.endpoint)),
+        Ok(Answered::Denied(deny)) => ephemeral(format!(
+            "{deny}: a deny wins over an approval, so this request cannot be approved; your click changed nothing."
+        )),
         Err(e) => {
             tracing::error!(error = %e.chain(), endpoint_id = %press.endpoint, "answer failed");
             ephemeral("The answer could not be recorded; nothing changed. Try again shortly.".into())
