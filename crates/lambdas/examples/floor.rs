@@ -5,12 +5,12 @@
 use gate_app::ports::Requests;
 use gate_aws::wiring::Wiring;
 use gate_core::EndpointId;
-use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::{Value, json};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
+    gate_lambdas::logging::init();
     let table = std::env::var("TABLE_NAME")?;
     let sdk = gate_lambdas::sdk::load().await;
     let wiring = Wiring::new(&sdk, &table);

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod decide;
 pub mod invocation;
+pub mod logging;
 pub mod lookup;
 pub mod lookup_page;
 pub mod pages;

@@ -6,13 +6,13 @@ use std::time::SystemTime;
 use gate_core::Timestamp;
 use gate_lambdas::config::DecideConfig;
 use gate_lambdas::decide::{DecideFn, handle};
-use lambda_runtime::{Error, run, service_fn, tracing};
+use lambda_runtime::{Error, run, service_fn};
 
 // One thread: at 128 MB a function has a fraction of one vCPU, and worker
 // threads would only add wake-ups between them.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
+    gate_lambdas::logging::init();
     let config = DecideConfig::from_env()?;
     let sdk = gate_lambdas::sdk::load().await;
     let decide = DecideFn::build(&config, &Wiring::new(&sdk, &config.table_name)).await?;

@@ -3,13 +3,13 @@
 use gate_aws::wiring::Wiring;
 use gate_lambdas::config::LookupConfig;
 use gate_lambdas::lookup::LookupFn;
-use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 
 // One thread: at 128 MB a function has a fraction of one vCPU, and worker
 // threads would only add wake-ups between them.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
+    gate_lambdas::logging::init();
     let config = LookupConfig::from_env()?;
     let sdk = gate_lambdas::sdk::load().await;
     let lookup = LookupFn::build(&config, &Wiring::new(&sdk, &config.table_name)).await;

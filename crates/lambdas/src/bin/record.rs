@@ -7,14 +7,14 @@ use gate_core::Timestamp;
 use gate_lambdas::config::RecordConfig;
 use gate_lambdas::invocation::sweep_deadline;
 use gate_lambdas::record::{handle_within, own_account};
-use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
 
 // One thread: at 128 MB a function has a fraction of one vCPU, and worker
 // threads would only add wake-ups between them.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
+    gate_lambdas::logging::init();
     let config = RecordConfig::from_env()?;
     let sdk = gate_lambdas::sdk::load().await;
     let recorder = Wiring::new(&sdk, &config.table_name).recorder(config.service_ids.clone());

@@ -1,0 +1,117 @@
+//! The functions' log lines: the level and format Lambda's advanced logging
+//! controls set (`AWS_LAMBDA_LOG_LEVEL`, `AWS_LAMBDA_LOG_FORMAT`: Lambda
+//! Developer Guide, "Configuring advanced logging controls for Lambda
+//! functions"), as `lambda_runtime`'s default subscriber reads them, with
+//! one difference: below INFO the level reaches Endpoint Gate's own crates
+//! only.
+//!
+//! Other crates log secrets at DEBUG and TRACE: `lambda_runtime` writes
+//! every raw event at TRACE (respond's are signed links and Slack bodies,
+//! lookup's carry presigned query strings), and the SDK writes requests
+//! with their signing headers, session token included. An operator who
+//! turns the level up to chase a problem must not publish those to
+//! everyone who reads the log group.
+
+use std::str::FromStr;
+
+use lambda_runtime::tracing::subscriber::filter::{EnvFilter, LevelFilter};
+use lambda_runtime::tracing::subscriber::fmt::format::{DefaultFields, Format, Full};
+use lambda_runtime::tracing::subscriber::fmt::{self, MakeWriter, SubscriberBuilder};
+
+/// The crates whose own lines follow the chosen level all the way down.
+const OURS: [&str; 5] = ["gate_core", "gate_app", "gate_aws", "gate_inputs", "gate_lambdas"];
+
+/// Installs the subscriber for this process, writing to stdout.
+pub fn init() {
+    let var = |name| std::env::var(name).ok();
+    let level = level(var("AWS_LAMBDA_LOG_LEVEL").or_else(|| var("RUST_LOG")).as_deref());
+    let json = var("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json"));
+    let collector = subscriber(level, std::io::stdout);
+    if json { collector.json().init() } else { collector.init() }
+}
+
+/// The level a setting names; INFO when it names none.
+pub fn level(setting: Option<&str>) -> LevelFilter {
+    setting.and_then(|s| LevelFilter::from_str(s).ok()).unwrap_or(LevelFilter::INFO)
+}
+
+/// The filter for `level`: other crates never below INFO.
+pub fn filter(level: LevelFilter) -> EnvFilter {
+    let others = level.min(LevelFilter::INFO);
+    let ours = OURS.iter().map(|krate| format!(",{krate}={level}")).collect::<String>();
+    EnvFilter::new(format!("{others}{ours}"))
+}
+
+/// `lambda_runtime`'s default subscriber (no target, no time: Lambda adds
+/// it), with [`filter`].
+fn subscriber<W>(
+    level: LevelFilter,
+    writer: W,
+) -> SubscriberBuilder<DefaultFields, Format<Full, ()>, EnvFilter, W>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    fmt::fmt().with_target(false).without_time().with_env_filter(filter(level)).with_writer(writer)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use lambda_runtime::tracing;
+
+    use super::*;
+
+    /// Everything the subscriber writes, kept.
+    #[derive(Clone, Default)]
+    struct Kept(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Kept {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn written_at(setting: &str) -> String {
+        let kept = Kept::default();
+        let writer = kept.clone();
+        let subscriber = subscriber(level(Some(setting)), move || writer.clone()).finish();
+        tracing::dispatcher::with_default(&tracing::Dispatch::new(subscriber), || {
+            // What lambda_runtime writes for every event at TRACE.
+            tracing::trace!(target: "lambda_runtime::layers::api_response", body = "sig=abc123", "raw JSON event received from Lambda");
+            tracing::debug!(target: "aws_sigv4::http_request::sign", "x-amz-security-token:FwoGZXIvYXdzE");
+            tracing::info!(target: "aws_smithy_runtime::client::orchestrator", "an SDK line at INFO");
+            tracing::trace!(target: "gate_lambdas::respond", "our line at TRACE");
+            tracing::debug!(target: "gate_aws::dynamo", "our line at DEBUG");
+        });
+        let bytes = kept.0.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    #[test]
+    fn turning_the_level_up_reaches_our_lines_and_never_other_crates_secrets() {
+        let trace = written_at("TRACE");
+        assert!(trace.contains("our line at TRACE") && trace.contains("our line at DEBUG"), "{trace}");
+        assert!(trace.contains("an SDK line at INFO"), "{trace}");
+        assert!(!trace.contains("sig=abc123") && !trace.contains("FwoGZXIvYXdzE"), "{trace}");
+
+        let info = written_at("INFO");
+        assert!(info.contains("an SDK line at INFO") && !info.contains("our line"), "{info}");
+        // Down is down for everyone.
+        let warn = written_at("WARN");
+        assert!(!warn.contains("an SDK line"), "{warn}");
+    }
+
+    #[test]
+    fn the_level_comes_from_lambdas_setting_and_defaults_to_info() {
+        assert_eq!(level(Some("DEBUG")), LevelFilter::DEBUG);
+        assert_eq!(level(Some("warn")), LevelFilter::WARN);
+        assert_eq!(level(None), LevelFilter::INFO);
+        assert_eq!(level(Some("loud")), LevelFilter::INFO);
+    }
+}
