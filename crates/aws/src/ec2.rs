@@ -46,6 +46,22 @@ impl Ec2Connections {
     }
 }
 
+/// Where a saved sweep cursor (`<chunk>:<EC2's NextToken>`) says to go on.
+/// One this build cannot read (a hand edit, an older format) starts the
+/// pass again: redoing pages costs reads and finds every connection
+/// already claimed, while refusing it would stop every sweep for good.
+fn resume_at(cursor: Option<&str>) -> (usize, Option<String>) {
+    let Some(cursor) = cursor else { return (0, None) };
+    match cursor.split_once(':').map(|(i, t)| (i.parse::<usize>(), t)) {
+        Some((Ok(index), token)) => (index, Some(token).filter(|t| !t.is_empty()).map(str::to_owned)),
+        _ => {
+            let shown: String = cursor.chars().take(80).collect();
+            tracing::warn!(cursor = shown, "a saved sweep cursor is not one of ours; the pass starts again");
+            (0, None)
+        }
+    }
+}
+
 impl Ec2Connections {
     /// One DescribeVpcEndpointConnections page of these services (all when
     /// empty), in one state or any. The cursor is
@@ -58,21 +74,7 @@ impl Ec2Connections {
     ) -> Result<Page, PortError> {
         let chunks: Vec<&[ServiceId]> =
             if services.is_empty() { vec![&[]] } else { services.chunks(FILTER_VALUES).collect() };
-        let (index, token) = match cursor.as_deref().map(|c| c.split_once(':')) {
-            None => (0, None),
-            Some(Some((i, t))) => match i.parse::<usize>() {
-                Ok(i) => (i, Some(t).filter(|t| !t.is_empty()).map(str::to_owned)),
-                Err(_) => {
-                    return Err(PortError::plain(
-                        format!("sweep cursor {cursor:?} is not one of ours"),
-                        false,
-                    ));
-                }
-            },
-            Some(None) => {
-                return Err(PortError::plain(format!("sweep cursor {cursor:?} is not one of ours"), false));
-            }
-        };
+        let (index, token) = resume_at(cursor.as_deref());
         let Some(chunk) = chunks.get(index) else { return Ok(Page::default()) };
         let mut filters: Vec<Filter> =
             state.map(|s| filter("vpc-endpoint-state", [s.to_owned()])).into_iter().collect();

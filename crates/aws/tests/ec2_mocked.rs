@@ -72,6 +72,28 @@ async fn pending_reads_every_page_with_state_and_service_filters() {
 }
 
 #[tokio::test]
+async fn a_saved_cursor_that_is_not_ours_starts_the_pass_again() {
+    let first = mock!(Client::describe_vpc_endpoint_connections)
+        .match_requests(|r| r.next_token().is_none())
+        .then_output(|| {
+            DescribeVpcEndpointConnectionsOutput::builder()
+                .vpc_endpoint_connections(connection(1, "pendingAcceptance"))
+                .next_token("page-2")
+                .build()
+        });
+    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&first]);
+    let ec2 = Ec2Connections::new(client);
+    let services = [SVC.parse().expect("svc")];
+    // Hand edits and older formats; a sweep that refused them would stop for good.
+    for cursor in ["", "abc", "x:token", "-1:token", "\u{202e}1:t"] {
+        let page = ec2.pending_page(&services, Some(cursor.to_owned())).await.expect("reads");
+        assert_eq!(page.connections[0].endpoint.as_str(), endpoint(1), "{cursor:?}");
+        assert_eq!(page.next.as_deref(), Some("0:page-2"), "{cursor:?}");
+    }
+    assert_eq!(first.num_calls(), 5);
+}
+
+#[tokio::test]
 async fn available_pages_filter_on_the_available_state() {
     let rule = mock!(Client::describe_vpc_endpoint_connections)
         .match_requests(|r| {

@@ -42,16 +42,38 @@ impl From<InvocationError> for Diagnostic {
 pub const SWEEP_MARGIN: Duration = Duration::from_secs(30);
 
 /// When a sweep must stop, from the invocation's deadline (epoch ms, from
-/// the Runtime API's `Lambda-Runtime-Deadline-Ms`).
+/// the Runtime API's `Lambda-Runtime-Deadline-Ms`). A deadline already
+/// passed stops it at once; only a runtime that gives none (0) leaves it
+/// unbounded.
 pub fn sweep_deadline(deadline_ms: u64) -> Option<Instant> {
-    let now_ms = u64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_millis()).ok()?;
-    let left = Duration::from_millis(deadline_ms.checked_sub(now_ms)?);
-    Some(Instant::now() + left.saturating_sub(SWEEP_MARGIN))
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    stop_at(deadline_ms, u64::try_from(now_ms).unwrap_or(u64::MAX), Instant::now())
+}
+
+fn stop_at(deadline_ms: u64, now_ms: u64, now: Instant) -> Option<Instant> {
+    if deadline_ms == 0 {
+        return None;
+    }
+    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    Some(now + left.saturating_sub(SWEEP_MARGIN))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sweep_stops_before_the_deadline_and_at_once_when_it_has_passed() {
+        let now = Instant::now();
+        let at = |deadline_ms| stop_at(deadline_ms, 1_000_000, now);
+        assert_eq!(at(1_000_000 + 300_000), Some(now + Duration::from_secs(270)));
+        // Less than the margin left, or the deadline behind us: stop now.
+        assert_eq!(at(1_000_000 + 10_000), Some(now));
+        assert_eq!(at(999_999), Some(now));
+        assert_eq!(at(1), Some(now));
+        // A runtime that gives no deadline.
+        assert_eq!(at(0), None);
+    }
 
     #[test]
     fn only_what_can_succeed_later_is_retried_and_causes_are_kept() {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use super::common::{cli, cli_as};
 
+use gate_app::ports::Checkpoints;
 use gate_aws::wiring::Wiring;
 use gate_e2e::Local;
 use gate_e2e::function_url::{FunctionUrl, Handler};
@@ -35,9 +36,18 @@ async fn backfill_then_look_up_endpoints_dns_names_and_services() {
         .await
         .expect("accept");
 
+    // The record function stopped mid-sweep earlier; its cursor is its own.
+    let lambdas = r#"{"pass":"listed","ec2":"0:bGFtYmRh","services":[]}"#;
+    store
+        .save(gate_app::record::SWEEP_NAME, Some(lambdas), gate_core::Timestamp::from_unix(0))
+        .await
+        .expect("save");
+
     let (code, out, err) = cli(&table, &["backfill", "--service", &service.id]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("Backfill: 2 recorded"), "{out}");
+    let kept = store.load(gate_app::record::SWEEP_NAME).await.expect("load");
+    assert_eq!(kept.as_deref(), Some(lambdas), "a backfill neither resumes nor ends the function's sweep");
     assert!(err.contains("backfill: 2/2 connections"), "progress on stderr: {err}");
     let (code, out, _) = cli(&table, &["backfill", "--service", &service.id]);
     assert_eq!((code, out.contains("0 recorded, 2 already up to date")), (0, true), "{out}");
