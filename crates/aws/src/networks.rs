@@ -21,6 +21,7 @@ use aws_config::sts::AssumeRoleProvider;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_ec2::Client;
+use aws_sdk_ec2::types::Vpc;
 use aws_sdk_sts::operation::assume_role::AssumeRoleError;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -136,7 +137,10 @@ impl AssumeRoleNetworks {
                 ));
             }
         };
-        let Some(vpc) = endpoints.vpc_endpoints().first().and_then(|e| e.vpc_id()).map(str::to_owned) else {
+        // Only the endpoint asked about, and below only its VPC: nothing else
+        // an answer might hold is judged in their place.
+        let asked = endpoints.vpc_endpoints().iter().find(|e| e.vpc_endpoint_id() == Some(endpoint.as_str()));
+        let Some(vpc) = asked.and_then(|e| e.vpc_id()).map(str::to_owned) else {
             let why = format!("endpoint {endpoint} not found in account {owner} in {region}");
             return Ok(Err(Unreadable { why, role_refused: false }));
         };
@@ -149,36 +153,45 @@ impl AssumeRoleNetworks {
                 ));
             }
         };
-        let mut cidrs = Vec::new();
-        for v in vpcs.vpcs() {
-            let v4 = v
-                .cidr_block_association_set()
-                .iter()
-                .filter(|a| {
-                    a.cidr_block_state().and_then(|s| s.state()).is_none_or(|s| s.as_str() == "associated")
-                })
-                .filter_map(|a| a.cidr_block());
-            let v6 = v
-                .ipv6_cidr_block_association_set()
-                .iter()
-                .filter(|a| {
-                    a.ipv6_cidr_block_state()
-                        .and_then(|s| s.state())
-                        .is_none_or(|s| s.as_str() == "associated")
-                })
-                .filter_map(|a| a.ipv6_cidr_block());
-            for text in v4.chain(v6).chain(v.cidr_block()) {
-                match text.parse::<Cidr>() {
-                    Ok(c) if !cidrs.contains(&c) => cidrs.push(c),
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::warn!(vpc_id = %vpc, error = %e, "consumer VPC reported an unusable CIDR")
-                    }
+        Ok(Ok(cidrs_of(vpcs.vpcs(), &vpc)))
+    }
+}
+
+/// The CIDRs of `vpc` among `vpcs`, IPv4 and IPv6, each once; blocks
+/// being taken away (or that failed) are not the VPC's.
+fn cidrs_of(vpcs: &[Vpc], vpc: &str) -> Vec<Cidr> {
+    let mut cidrs = Vec::new();
+    for v in vpcs.iter().filter(|v| v.vpc_id() == Some(vpc)) {
+        let v4 = v
+            .cidr_block_association_set()
+            .iter()
+            .filter(|a| a.cidr_block_state().and_then(|s| s.state()).is_none_or(|s| in_use(s.as_str())))
+            .filter_map(|a| a.cidr_block());
+        let v6 = v
+            .ipv6_cidr_block_association_set()
+            .iter()
+            .filter(|a| a.ipv6_cidr_block_state().and_then(|s| s.state()).is_none_or(|s| in_use(s.as_str())))
+            .filter_map(|a| a.ipv6_cidr_block());
+        for text in v4.chain(v6).chain(v.cidr_block()) {
+            match text.parse::<Cidr>() {
+                Ok(c) if !cidrs.contains(&c) => cidrs.push(c),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(vpc_id = %vpc, error = %e, "consumer VPC reported an unusable CIDR")
                 }
             }
         }
-        Ok(Ok(cidrs))
     }
+    cidrs
+}
+
+/// Whether a CIDR block in this association state counts as the VPC's:
+/// one still `associating` will be in a moment, and overlap rules must not
+/// miss it ("VpcCidrBlockStateCode": associating, associated,
+/// disassociating, disassociated, failing, failed; Amazon EC2 API
+/// Reference, "VpcCidrBlockState").
+fn in_use(state: &str) -> bool {
+    matches!(state, "associated" | "associating")
 }
 
 /// Sorts a failed consumer-side read: a refusal or another lasting reason
@@ -325,6 +338,27 @@ mod tests {
         let err = AssumeRoleError::generic(ErrorMetadata::builder().code(code).message("x").build());
         let status = StatusCode::try_from(status).unwrap_or_else(|_| unreachable!("a valid status"));
         SdkError::service_error(err, HttpResponse::new(status, SdkBody::empty()))
+    }
+
+    fn vpc(id: &str, blocks: &[(&str, &str)]) -> Vpc {
+        use aws_sdk_ec2::types::{VpcCidrBlockAssociation, VpcCidrBlockState, VpcCidrBlockStateCode};
+        let associations = blocks.iter().map(|(cidr, state)| {
+            let state = VpcCidrBlockState::builder().state(VpcCidrBlockStateCode::from(*state)).build();
+            VpcCidrBlockAssociation::builder().cidr_block(*cidr).cidr_block_state(state).build()
+        });
+        Vpc::builder().vpc_id(id).set_cidr_block_association_set(Some(associations.collect())).build()
+    }
+
+    #[test]
+    fn only_the_asked_vpcs_blocks_count_and_one_being_added_does() {
+        let answer = [
+            vpc("vpc-0aaa", &[("10.1.0.0/16", "associated"), ("10.9.0.0/16", "associating")]),
+            vpc("vpc-0bbb", &[("192.168.0.0/16", "associated")]),
+            vpc("vpc-0aaa", &[("10.7.0.0/16", "disassociated"), ("10.8.0.0/16", "failed")]),
+        ];
+        let cidrs: Vec<String> = cidrs_of(&answer, "vpc-0aaa").iter().map(ToString::to_string).collect();
+        assert_eq!(cidrs, ["10.1.0.0/16", "10.9.0.0/16"]);
+        assert!(cidrs_of(&answer, "vpc-0ccc").is_empty(), "a VPC not in the answer has no CIDRs");
     }
 
     #[test]
