@@ -405,7 +405,24 @@ impl Decide {
         let memberships = self.memberships(pending.iter().map(|c| c.owner), now).await;
         let pairs = book_pairs(pending.iter().map(|c| (&c.service, c.owner)), &memberships);
         // Fail closed: without the policy nothing is decided at all.
-        let (existing, book) = self.first_reads(&ids, &pairs).await?;
+        let (existing, book) = match self.first_reads(&ids, &pairs).await {
+            Ok(read) => read,
+            // A stored item that cannot be read (a hand edit, a newer
+            // schema) fails the whole batch, and would fail this page in
+            // every sweep after: each connection alone, so only its own fails.
+            Err(e) if !e.transient && pending.len() > 1 => {
+                tracing::warn!(error = %e.chain(), connections = pending.len(), "a batch read failed; deciding its connections one at a time");
+                for conn in pending {
+                    let endpoint = conn.endpoint.clone();
+                    match Box::pin(self.run(vec![conn], now)).await {
+                        Ok(one) => report.absorb(one),
+                        Err(e) => report.fail(&endpoint, &e),
+                    }
+                }
+                return Ok(report);
+            }
+            Err(e) => return Err(e),
+        };
 
         // A shadow-mode service's connections are judged and recorded, and
         // nothing else: no claim, so switching to enforce decides them anew.

@@ -232,6 +232,9 @@ pub struct InMemoryRequests {
     pub audit: Option<Arc<InMemoryAudit>>,
     /// When set, reads fail as an unreachable table does.
     pub fail_reads: Mutex<bool>,
+    /// Stored records that cannot be read (a hand edit, a newer schema):
+    /// a read that includes one fails, as the table's batch read does.
+    pub unreadable: Mutex<Vec<EndpointId>>,
 }
 
 impl InMemoryRequests {
@@ -252,6 +255,12 @@ impl Requests for InMemoryRequests {
     ) -> Result<HashMap<EndpointId, RequestRecord>, PortError> {
         if *lock(&self.fail_reads) {
             return Err(PortError::plain("request table unreachable", true));
+        }
+        if let Some(bad) = endpoints.iter().find(|e| lock(&self.unreadable).contains(e)) {
+            return Err(PortError::plain(
+                format!("the stored request of {bad} has no attribute state"),
+                false,
+            ));
         }
         let records = lock(&self.records);
         Ok(endpoints.iter().filter_map(|e| records.get(e).map(|r| (e.clone(), r.clone()))).collect())

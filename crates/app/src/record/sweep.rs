@@ -211,8 +211,28 @@ impl Recorder {
             return Ok(());
         }
         let ids: Vec<EndpointId> = observations.iter().map(|o| o.endpoint.clone()).collect();
-        let mut records = self.requests.get_many(&ids).await?;
-        let mut entries = self.registry.get_many(&ids).await?;
+        let read = async {
+            Ok::<_, PortError>((self.requests.get_many(&ids).await?, self.registry.get_many(&ids).await?))
+        };
+        let (mut records, mut entries) = match read.await {
+            Ok(read) => read,
+            // A stored item that cannot be read fails the whole batch, and
+            // would fail this page in every sweep after: each observation
+            // alone (the one-at-a-time path), so only its own fails.
+            Err(e) if !e.transient && observations.len() > 1 => {
+                tracing::warn!(error = %e.chain(), observations = observations.len(), "a batch read failed; recording one at a time");
+                let results: Vec<(EndpointId, Result<Done, PortError>)> = stream::iter(observations)
+                    .map(|obs| async move { (obs.endpoint.clone(), self.observe(obs).await) })
+                    .buffer_unordered(CONCURRENCY)
+                    .collect()
+                    .await;
+                for (endpoint, result) in results {
+                    report.count(endpoint, result);
+                }
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
         let mut writes = Vec::new();
         for mut obs in observations {
             obs.attribution = records.remove(&obs.endpoint).and_then(attribution);

@@ -57,6 +57,16 @@ pub const FRIEND: &str = "222233334444";
 /// and whose allowlist holds FRIEND alone.
 pub fn friendly_decider(connections: Arc<dyn Connections>, settings: Settings) -> Decide {
     let audit = Arc::new(InMemoryAudit::default());
+    friendly_decider_over(connections, Arc::new(InMemoryRequests::with_audit(audit.clone())), audit, settings)
+}
+
+/// [`friendly_decider`] over a request store the test holds.
+pub fn friendly_decider_over(
+    connections: Arc<dyn Connections>,
+    requests: Arc<InMemoryRequests>,
+    audit: Arc<InMemoryAudit>,
+    settings: Settings,
+) -> Decide {
     Decide::new(
         connections,
         Arc::new(StaticNetworks(HashMap::from([(
@@ -67,7 +77,7 @@ pub fn friendly_decider(connections: Arc<dyn Connections>, settings: Settings) -
             vec![ServicePolicy::cautious(Scope::Any)],
             vec![entry(FRIEND, Effect::Allow)],
         )),
-        Arc::new(InMemoryRequests::with_audit(audit.clone())),
+        requests,
         audit,
         Arc::new(RecordingNotifier::default()),
         settings,

@@ -225,3 +225,46 @@ async fn an_unreadable_registry_cursor_means_starting_again() {
     let report = recorder.sweep(&|_, _| {}, now()).await.expect("runs");
     assert_eq!((report.counts.written, report.resumed), (3, false));
 }
+
+/// A stored record that cannot be read fails its own connection only: the
+/// rest of the page is decided or recorded, and the sweep goes on, instead
+/// of failing on that page in every invocation from then on.
+#[tokio::test]
+async fn one_unreadable_stored_request_fails_its_connection_and_not_the_sweep() {
+    let ec2 =
+        Arc::new(InMemoryConnections::with((1..=3).map(|n| conn(n, ConnectionState::PendingAcceptance))));
+    let audit = Arc::new(InMemoryAudit::default());
+    let requests = Arc::new(InMemoryRequests::with_audit(audit.clone()));
+    requests.unreadable.lock().unwrap().push(endpoint(2));
+    let decide = friendly_decider_over(ec2.clone(), requests.clone(), audit, Settings::default());
+
+    let report = decide.sweep(now()).await.expect("the sweep goes on");
+    assert_eq!(report.counts.decided, 2, "{report:?}");
+    assert_eq!(report.failed.len(), 1, "{report:?}");
+    assert_eq!(report.failed[0].endpoint, endpoint(2));
+    assert!(report.failed[0].why.contains(endpoint(2).as_str()), "names the item: {:?}", report.failed);
+    assert_eq!(ec2.state(&endpoint(1)), Some(ConnectionState::Available));
+    assert_eq!(ec2.state(&endpoint(3)), Some(ConnectionState::Available));
+    assert_eq!(ec2.state(&endpoint(2)), Some(ConnectionState::PendingAcceptance), "never acted on blind");
+
+    // The registry sweep likewise.
+    let available = Arc::new(InMemoryConnections::with((1..=3).map(|n| conn(n, ConnectionState::Available))));
+    let registry = Arc::new(InMemoryRegistry::default());
+    let recorder = Recorder {
+        connections: available,
+        requests,
+        registry: registry.clone(),
+        audit: Arc::new(InMemoryAudit::default()),
+        services: vec![SVC.parse().expect("svc")],
+        checkpoints: None,
+        managed: None,
+        together: None,
+    };
+    let recorded = recorder.sweep(&|_, _| {}, now()).await.expect("the sweep goes on");
+    let mut written = recorded.written.clone();
+    written.sort();
+    assert_eq!(written, vec![endpoint(1), endpoint(3)], "{recorded:?}");
+    assert_eq!(recorded.failed.len(), 1, "{recorded:?}");
+    assert_eq!(recorded.failed[0].0, endpoint(2));
+    assert!(registry.get(&endpoint(2)).await.unwrap().is_none());
+}
