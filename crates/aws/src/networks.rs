@@ -59,6 +59,20 @@ pub struct AssumeRoleNetworks {
 /// How long a refused role is remembered before STS is asked again.
 const REFUSED_TTL: Duration = Duration::from_secs(300);
 
+/// How many consumer accounts the caches hold. An execution environment
+/// lives for hours and a provider may serve tens of thousands of accounts,
+/// each with a credentials provider and an EC2 client: a full cache is
+/// emptied, which costs its accounts one AssumeRole again, and memory stays
+/// bounded in a 128 MB function.
+pub const CACHED_ACCOUNTS: usize = 1_000;
+
+/// Makes room for one more entry: an emptied map when it is full.
+fn make_room<K, V>(map: &mut HashMap<K, V>) {
+    if map.len() >= CACHED_ACCOUNTS {
+        map.clear();
+    }
+}
+
 /// Why CIDRs could not be read, and whether the account refused us (its
 /// role, or the role's permissions), which is worth remembering.
 struct Unreadable {
@@ -101,6 +115,7 @@ impl AssumeRoleNetworks {
             provider = provider.external_id(id);
         }
         let provider = SharedCredentialsProvider::new(provider.configure(&self.base).build().await);
+        make_room(&mut roles);
         roles.insert(account, provider.clone());
         provider
     }
@@ -117,7 +132,16 @@ impl AssumeRoleNetworks {
             .region(aws_sdk_ec2::config::Region::new(region.as_str().to_owned()));
         config.set_credentials_provider(Some(role));
         let client = Client::from_conf(config.build());
-        self.clients.lock().await.entry(key).or_insert(client).clone()
+        let mut clients = self.clients.lock().await;
+        if !clients.contains_key(&key) {
+            make_room(&mut clients);
+        }
+        clients.entry(key).or_insert(client).clone()
+    }
+
+    /// How many accounts' roles and clients are held now.
+    pub async fn cached(&self) -> (usize, usize) {
+        (self.roles.lock().await.len(), self.clients.lock().await.len())
     }
 
     async fn read(
@@ -281,7 +305,13 @@ impl AssumeRoleNetworks {
         if self.settled.lock().await.contains(&owner) {
             return None;
         }
-        let gate = self.probes.lock().await.entry(owner).or_default().clone();
+        let gate = {
+            let mut probes = self.probes.lock().await;
+            if !probes.contains_key(&owner) {
+                make_room(&mut probes);
+            }
+            probes.entry(owner).or_default().clone()
+        };
         let guard = gate.lock_owned().await;
         (!self.settled.lock().await.contains(&owner)).then_some(guard)
     }
@@ -313,13 +343,19 @@ impl ConsumerNetworks for AssumeRoleNetworks {
         };
         Ok(match self.read(owner, region, endpoint).await? {
             Ok(cidrs) => {
-                self.settled.lock().await.insert(owner);
+                let mut settled = self.settled.lock().await;
+                if settled.len() >= CACHED_ACCOUNTS {
+                    settled.clear();
+                }
+                settled.insert(owner);
                 Discovery::Read(cidrs)
             }
             Err(Unreadable { why, role_refused }) => {
                 tracing::warn!(owner = %owner, endpoint_id = %endpoint, reason = %why, "consumer CIDRs unavailable");
                 if role_refused {
-                    self.refused.lock().await.insert(owner, (Instant::now(), why.clone()));
+                    let mut refused = self.refused.lock().await;
+                    make_room(&mut refused);
+                    refused.insert(owner, (Instant::now(), why.clone()));
                 }
                 Discovery::Unavailable(why)
             }
@@ -359,6 +395,29 @@ mod tests {
         let cidrs: Vec<String> = cidrs_of(&answer, "vpc-0aaa").iter().map(ToString::to_string).collect();
         assert_eq!(cidrs, ["10.1.0.0/16", "10.9.0.0/16"]);
         assert!(cidrs_of(&answer, "vpc-0ccc").is_empty(), "a VPC not in the answer has no CIDRs");
+    }
+
+    /// A first sweep over tens of thousands of consumer accounts keeps at
+    /// most CACHED_ACCOUNTS of them, whatever the number it meets.
+    #[tokio::test]
+    async fn the_caches_of_consumer_accounts_stay_bounded() {
+        let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .load()
+            .await;
+        let networks = AssumeRoleNetworks::new(base, "arn:aws:iam::{account}:role/Reader".into(), None);
+        let region: Region = "eu-west-1".parse().expect("region");
+        for n in 0..CACHED_ACCOUNTS + 10 {
+            let account: AccountId = format!("{:012}", 100_000_000_000 + n).parse().expect("account");
+            networks.client(account, &region).await;
+            let (roles, clients) = networks.cached().await;
+            assert!(
+                roles <= CACHED_ACCOUNTS && clients <= CACHED_ACCOUNTS,
+                "{roles} roles, {clients} clients"
+            );
+        }
+        // Emptied once full, then filled again: the last accounts are held.
+        assert_eq!(networks.cached().await, (10, 10));
     }
 
     #[test]
