@@ -438,7 +438,7 @@ impl Decide {
                 Some(rec) => {
                     let membership = memberships.get(&rec.owner).unwrap_or(&Membership::NotConfigured);
                     match self.outstanding(rec, &book, membership, now) {
-                        Ok(Some(t)) => tasks.push(t),
+                        Ok(Some(t)) => tasks.extend(self.take_over(t, &mut report).await),
                         Ok(None) => report.skip(
                             &conn.endpoint,
                             format!("already decided: {} by {} at {}", rec.state, rec.actor, rec.decided_at),
@@ -456,6 +456,30 @@ impl Decide {
         tasks.extend(claimed);
         self.perform(tasks, &book, &facts, now, &mut report).await;
         Ok(report)
+    }
+
+    /// Work another run left unfinished, taken over with a conditional
+    /// version bump: of two runs past the lease (a schedule overlapping a
+    /// retry), only one accepts, rejects or asks the approvers. A review's
+    /// reminder or expiry makes its own conditional write.
+    async fn take_over(&self, task: Task, report: &mut Report) -> Option<Task> {
+        let (Task::Act(_, rec) | Task::Ask(rec)) = &task else { return Some(task) };
+        let mut taken = rec.clone();
+        taken.version += 1;
+        match self.requests.update(&taken).await {
+            Ok(true) => Some(match task {
+                Task::Act(action, _) => Task::Act(action, taken),
+                _ => Task::Ask(taken),
+            }),
+            Ok(false) => {
+                report.skip(&taken.endpoint, "taken over by another run");
+                None
+            }
+            Err(e) => {
+                report.fail(&taken.endpoint, &e);
+                None
+            }
+        }
     }
 
     /// The connections' requests and the policy entries that may apply,

@@ -249,6 +249,67 @@ async fn a_review_of_a_denied_account_sends_no_more_links() {
     assert_eq!(w.requests.get(&endpoint(62)).expect("kept").state, RequestState::Review);
 }
 
+/// Requests whose reads let other tasks run before they return: two runs
+/// joined on one thread both read before either writes.
+struct ReadThenYield(Arc<InMemoryRequests>);
+
+#[async_trait::async_trait]
+impl Requests for ReadThenYield {
+    async fn get_many(
+        &self,
+        endpoints: &[EndpointId],
+    ) -> Result<HashMap<EndpointId, RequestRecord>, gate_app::PortError> {
+        let read = self.0.get_many(endpoints).await;
+        tokio::task::yield_now().await;
+        read
+    }
+    async fn create(
+        &self,
+        r: &RequestRecord,
+        d: &gate_app::ports::AuditEvent,
+    ) -> Result<bool, gate_app::PortError> {
+        self.0.create(r, d).await
+    }
+    async fn update(&self, r: &RequestRecord) -> Result<bool, gate_app::PortError> {
+        self.0.update(r).await
+    }
+    async fn accepted_cidrs(
+        &self,
+        service: &ServiceId,
+    ) -> Result<Vec<(Cidr, AccountId, EndpointId)>, gate_app::PortError> {
+        self.0.accepted_cidrs(service).await
+    }
+}
+
+#[tokio::test]
+async fn two_runs_past_the_lease_finish_left_over_work_once() {
+    let w = world(vec![conn(70, FRIEND), conn(71, STRANGER)]);
+    // The Accept and the review's notification both fail the first time.
+    *w.connections.fail_with.lock().expect("lock") = Some("throttled".into());
+    *w.notifier.fail.lock().expect("lock") = true;
+    w.decider.run(vec![conn(70, FRIEND), conn(71, STRANGER)], now()).await.expect("runs");
+    *w.connections.fail_with.lock().expect("lock") = None;
+    *w.notifier.fail.lock().expect("lock") = false;
+    assert_eq!((w.connections.act_call_count(), w.notifier.sent.lock().expect("lock").len()), (0, 0));
+
+    // A scheduled sweep and a retry, both past the lease, at once.
+    let reads: Arc<dyn Requests> = Arc::new(ReadThenYield(w.requests.clone()));
+    let run = || {
+        let mut run = w.decider.clone();
+        run.requests = reads.clone();
+        run
+    };
+    let (first, second) = (run(), run());
+    let later = now().plus_secs(120);
+    let (a, b) = tokio::join!(first.sweep(later), second.sweep(later));
+    let (a, b) = (a.expect("runs"), b.expect("runs"));
+    assert_eq!(w.connections.act_call_count(), 1, "one Accept: {a:?} {b:?}");
+    assert_eq!(w.notifier.sent.lock().expect("lock").len(), 1, "one review email");
+    assert_eq!(w.connections.state(&endpoint(70)), Some(ConnectionState::Available));
+    let taken = [&a, &b].iter().flat_map(|r| &r.skipped).filter(|s| s.why.contains("taken over")).count();
+    assert_eq!(taken, 2, "the other run stood aside for both: {a:?} {b:?}");
+}
+
 #[tokio::test]
 async fn failed_notification_is_sent_by_a_later_sweep() {
     let w = world(vec![conn(8, STRANGER)]);
