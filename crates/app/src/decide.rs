@@ -22,8 +22,9 @@ use std::time::Instant;
 
 use futures_util::stream::{self, StreamExt};
 use gate_core::{
-    AccountId, Action, CidrSet, Connection, ConnectionState, Decision, EndpointId, Membership, PolicyBook,
-    Principal, Request, RequestRecord, RequestState, ReviewStep, ServiceId, Timestamp, decide, review_step,
+    AccountId, Action, Cidr, CidrSet, Connection, ConnectionState, Decision, EndpointId, Membership,
+    PolicyBook, Principal, Request, RequestRecord, RequestState, ReviewStep, ServiceId, Timestamp, decide,
+    review_step,
 };
 use tokio::sync::Mutex;
 
@@ -96,6 +97,24 @@ pub struct Decide {
     pub managed: Option<Arc<dyn ManagedServices>>,
 }
 
+impl OthersCache {
+    /// `conn`'s CIDRs, just accepted, joined to every other account's set
+    /// of its service.
+    async fn accepted(&self, conn: &Connection, cidrs: &[Cidr]) {
+        let label = format!("{} of account {}", conn.endpoint, conn.owner);
+        let mut read = self.read.lock().await;
+        for ((service, account), set) in read.iter_mut() {
+            if *service == conn.service && *account != conn.owner {
+                let joined =
+                    set.iter().map(|(c, l)| (*c, l.clone())).chain(cidrs.iter().map(|c| (*c, label.clone())));
+                *set = Arc::new(CidrSet::new(joined));
+            }
+        }
+        let mut added = self.added.lock().await;
+        added.extend(cidrs.iter().map(|c| (conn.service.clone(), conn.owner, *c, label.clone())));
+    }
+}
+
 /// The name decide's sweep keeps its cursor under.
 pub const SWEEP_NAME: &str = "decide";
 
@@ -134,7 +153,21 @@ pub(crate) fn book_pairs<'a>(
 }
 
 /// Accepted consumers' CIDRs per service, read at most once per run.
-pub(crate) type OthersCache = Mutex<HashMap<(ServiceId, AccountId), Arc<CidrSet<String>>>>;
+/// Other consumers' CIDRs, labelled, by service and the account asking.
+type OthersRead = HashMap<(ServiceId, AccountId), Arc<CidrSet<String>>>;
+
+#[derive(Default)]
+pub(crate) struct OthersCache {
+    /// Other accepted consumers' CIDRs per service and account, read once
+    /// per run.
+    read: Mutex<OthersRead>,
+    /// Accepts claimed in this run where CIDRs must be unique: they join
+    /// the sets read, so two connections of one batch are never both
+    /// accepted with overlapping CIDRs.
+    added: Mutex<Vec<(ServiceId, AccountId, Cidr, String)>>,
+    /// Such claims go one at a time, each judged against the ones before.
+    turn: Mutex<()>,
+}
 
 impl Decide {
     /// Deciding, with its review and actions, over the ports it is given.
@@ -587,6 +620,8 @@ impl Decide {
         others: &OthersCache,
         now: Timestamp,
     ) -> Claim {
+        let unique = book.policy_for(&conn.service).is_some_and(|p| p.policy.unique_consumer_cidrs);
+        let _turn = if unique { Some(others.turn.lock().await) } else { None };
         let (decision, discovery) = self.judge(conn, book, membership, others, now).await?;
         let consumer_cidrs = match &discovery {
             gate_core::Discovery::Read(c) => c.clone(),
@@ -617,6 +652,9 @@ impl Decide {
         };
         if !self.requests.create(&record, &decided).await? {
             return Ok(None);
+        }
+        if unique && record.state == RequestState::Accepted {
+            others.accepted(conn, &record.consumer_cidrs).await;
         }
         tracing::info!(
             endpoint_id = %conn.endpoint,
@@ -668,14 +706,19 @@ impl Decide {
         if !wanted {
             return Ok(Arc::new(CidrSet::default()));
         }
-        let mut cache = cache.lock().await;
+        let mut read = cache.read.lock().await;
         let key = (service.clone(), account);
-        if let Some(set) = cache.get(&key) {
+        if let Some(set) = read.get(&key) {
             return Ok(set.clone());
         }
-        let set =
-            Arc::new(crate::explain::consumers_of(self.requests.as_ref(), book, service, account).await?);
-        cache.insert(key, set.clone());
+        let stored = crate::explain::consumers_of(self.requests.as_ref(), book, service, account).await?;
+        // The store's index may not show this run's accepts yet.
+        let added = cache.added.lock().await;
+        let ours = added.iter().filter(|(s, owner, ..)| s == service && *owner != account);
+        let set = Arc::new(CidrSet::new(
+            stored.iter().map(|(c, l)| (*c, l.clone())).chain(ours.map(|(_, _, c, l)| (*c, l.clone()))),
+        ));
+        read.insert(key, set.clone());
         Ok(set)
     }
 

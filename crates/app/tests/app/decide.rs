@@ -310,6 +310,91 @@ async fn two_runs_past_the_lease_finish_left_over_work_once() {
     assert_eq!(taken, 2, "the other run stood aside for both: {a:?} {b:?}");
 }
 
+/// Consumer reads that let other claims run before they answer.
+struct YieldingNetworks(StaticNetworks);
+
+#[async_trait::async_trait]
+impl gate_app::ports::ConsumerNetworks for YieldingNetworks {
+    async fn vpc_cidrs(
+        &self,
+        owner: AccountId,
+        region: Option<&Region>,
+        endpoint: &EndpointId,
+    ) -> Result<Discovery, gate_app::PortError> {
+        tokio::task::yield_now().await;
+        self.0.vpc_cidrs(owner, region, endpoint).await
+    }
+}
+
+/// A request store whose index of accepted CIDRs lags its writes, as a
+/// DynamoDB global secondary index may, and whose reads of it take a while.
+struct LaggingIndex(Arc<InMemoryRequests>);
+
+#[async_trait::async_trait]
+impl Requests for LaggingIndex {
+    async fn get_many(
+        &self,
+        endpoints: &[EndpointId],
+    ) -> Result<HashMap<EndpointId, RequestRecord>, gate_app::PortError> {
+        self.0.get_many(endpoints).await
+    }
+    async fn create(
+        &self,
+        r: &RequestRecord,
+        d: &gate_app::ports::AuditEvent,
+    ) -> Result<bool, gate_app::PortError> {
+        self.0.create(r, d).await
+    }
+    async fn update(&self, r: &RequestRecord) -> Result<bool, gate_app::PortError> {
+        self.0.update(r).await
+    }
+    async fn accepted_cidrs(
+        &self,
+        _: &ServiceId,
+    ) -> Result<Vec<(Cidr, AccountId, EndpointId)>, gate_app::PortError> {
+        tokio::task::yield_now().await;
+        Ok(vec![])
+    }
+}
+
+/// Where consumers' CIDRs must be unique, two allowlisted accounts asking
+/// in the same batch from overlapping VPCs are not both accepted, though
+/// their reads run at once and the store's index lags: such claims go one
+/// at a time, and each accept of the run joins the CIDRs the next is
+/// judged against.
+#[tokio::test]
+async fn overlapping_consumers_in_one_batch_are_not_both_accepted() {
+    const OTHER: &str = "555566667777";
+    let overlapping: Vec<Cidr> = vec!["10.0.0.0/16".parse().expect("cidr")];
+    let (a, b) = (conn(80, FRIEND), conn(81, OTHER));
+    let connections = Arc::new(InMemoryConnections::with([a.clone(), b.clone()]));
+    let unique = ServicePolicy { unique_consumer_cidrs: true, ..ServicePolicy::cautious(Scope::Any) };
+    let audit = Arc::new(InMemoryAudit::default());
+    let decider = Decide::new(
+        connections.clone(),
+        Arc::new(YieldingNetworks(StaticNetworks(HashMap::from([
+            (FRIEND.parse().expect("acct"), overlapping.clone()),
+            (OTHER.parse().expect("acct"), overlapping),
+        ])))),
+        Arc::new(InMemoryPolicies::new(
+            vec![unique],
+            vec![entry(FRIEND, Effect::Allow), entry(OTHER, Effect::Allow)],
+        )),
+        Arc::new(LaggingIndex(Arc::new(InMemoryRequests::with_audit(audit.clone())))),
+        audit,
+        Arc::new(RecordingNotifier::default()),
+        Settings { concurrency: 16, ..Settings::default() },
+    );
+    let report = decider.run(vec![a, b], now()).await.expect("runs");
+    let accepted = [80, 81]
+        .iter()
+        .filter(|n| connections.state(&endpoint(**n)) == Some(ConnectionState::Available))
+        .count();
+    assert_eq!(accepted, 1, "{report:?}");
+    let held = report.decided.iter().find(|d| d.outcome != Outcome::Accept).expect("one held back");
+    assert!(held.reasons.contains("overlaps"), "{}", held.reasons);
+}
+
 #[tokio::test]
 async fn failed_notification_is_sent_by_a_later_sweep() {
     let w = world(vec![conn(8, STRANGER)]);
