@@ -221,11 +221,16 @@ impl Decide {
         };
         let claimed = match existing {
             Some(rec) if rec.state == RequestState::Revoked => {
-                let lease_over = now.unix() - rec.decided_at.unix() >= self.settings.lease_secs;
-                return Ok(if lease_over {
-                    Claimed::Unfinished(rec)
+                if now.unix() - rec.decided_at.unix() < self.settings.lease_secs {
+                    return Ok(Claimed::Taken("being revoked by another run"));
+                }
+                // Taken over with a conditional write, so that of two runs
+                // past the lease only one rejects and announces.
+                let taken = RequestRecord { version: rec.version + 1, ..rec };
+                return Ok(if self.requests.update(&taken).await? {
+                    Claimed::Unfinished(taken)
                 } else {
-                    Claimed::Taken("being revoked by another run")
+                    Claimed::Taken("taken over by another run")
                 });
             }
             Some(rec) => {

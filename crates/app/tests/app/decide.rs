@@ -249,38 +249,6 @@ async fn a_review_of_a_denied_account_sends_no_more_links() {
     assert_eq!(w.requests.get(&endpoint(62)).expect("kept").state, RequestState::Review);
 }
 
-/// Requests whose reads let other tasks run before they return: two runs
-/// joined on one thread both read before either writes.
-struct ReadThenYield(Arc<InMemoryRequests>);
-
-#[async_trait::async_trait]
-impl Requests for ReadThenYield {
-    async fn get_many(
-        &self,
-        endpoints: &[EndpointId],
-    ) -> Result<HashMap<EndpointId, RequestRecord>, gate_app::PortError> {
-        let read = self.0.get_many(endpoints).await;
-        tokio::task::yield_now().await;
-        read
-    }
-    async fn create(
-        &self,
-        r: &RequestRecord,
-        d: &gate_app::ports::AuditEvent,
-    ) -> Result<bool, gate_app::PortError> {
-        self.0.create(r, d).await
-    }
-    async fn update(&self, r: &RequestRecord) -> Result<bool, gate_app::PortError> {
-        self.0.update(r).await
-    }
-    async fn accepted_cidrs(
-        &self,
-        service: &ServiceId,
-    ) -> Result<Vec<(Cidr, AccountId, EndpointId)>, gate_app::PortError> {
-        self.0.accepted_cidrs(service).await
-    }
-}
-
 #[tokio::test]
 async fn two_runs_past_the_lease_finish_left_over_work_once() {
     let w = world(vec![conn(70, FRIEND), conn(71, STRANGER)]);

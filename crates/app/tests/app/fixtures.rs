@@ -7,10 +7,11 @@ use std::sync::Arc;
 use gate_app::memory::{
     InMemoryAudit, InMemoryPolicies, InMemoryRequests, RecordingNotifier, StaticNetworks,
 };
-use gate_app::ports::Connections;
+use gate_app::ports::{Connections, Requests};
 use gate_app::{Decide, Settings};
 use gate_core::{
-    AllowEntry, Connection, ConnectionState, Effect, EndpointId, Scope, ServicePolicy, Timestamp,
+    AccountId, AllowEntry, Cidr, Connection, ConnectionState, Effect, EndpointId, RequestRecord, Scope,
+    ServiceId, ServicePolicy, Timestamp,
 };
 
 pub fn now() -> Timestamp {
@@ -82,4 +83,36 @@ pub fn friendly_decider_over(
         Arc::new(RecordingNotifier::default()),
         settings,
     )
+}
+
+/// Requests whose reads let other tasks run before they return: two runs
+/// joined on one thread both read before either writes.
+pub struct ReadThenYield(pub Arc<InMemoryRequests>);
+
+#[async_trait::async_trait]
+impl Requests for ReadThenYield {
+    async fn get_many(
+        &self,
+        endpoints: &[EndpointId],
+    ) -> Result<HashMap<EndpointId, RequestRecord>, gate_app::PortError> {
+        let read = self.0.get_many(endpoints).await;
+        tokio::task::yield_now().await;
+        read
+    }
+    async fn create(
+        &self,
+        r: &RequestRecord,
+        d: &gate_app::ports::AuditEvent,
+    ) -> Result<bool, gate_app::PortError> {
+        self.0.create(r, d).await
+    }
+    async fn update(&self, r: &RequestRecord) -> Result<bool, gate_app::PortError> {
+        self.0.update(r).await
+    }
+    async fn accepted_cidrs(
+        &self,
+        service: &ServiceId,
+    ) -> Result<Vec<(Cidr, AccountId, EndpointId)>, gate_app::PortError> {
+        self.0.accepted_cidrs(service).await
+    }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use gate_app::memory::*;
 use gate_app::notices::Notices;
 use gate_app::organizations::Placements;
-use gate_app::ports::{AuditKind, Nudge};
+use gate_app::ports::{AuditKind, Nudge, Requests};
 use gate_app::{Decide, Settings};
 use gate_core::*;
 
@@ -288,4 +288,30 @@ async fn a_revocation_whose_reject_failed_is_finished_after_its_lease() {
     assert_eq!(after.counts.revoked, 1);
     assert_eq!(w.state(1), Some(ConnectionState::Rejected));
     assert_eq!(w.count(AuditKind::Revoked), 1, "claimed once");
+}
+
+#[tokio::test]
+async fn two_runs_past_the_lease_finish_a_revocation_once() {
+    let w = accepted_world().await;
+    w.set(vec![policy(Revoke::Reject)], vec![incident_entry(FRIEND, Effect::Deny, None)]);
+    let d = w.decider();
+    let claim = d.revoke_page(vec![conn(1, ConnectionState::Available)], later(10));
+    *w.connections.fail_with.lock().expect("lock") = Some("EC2 throttled".into());
+    claim.await.expect("judged");
+    *w.connections.fail_with.lock().expect("lock") = None;
+    let announced = w.notifier.nudges.lock().expect("lock").len();
+
+    // A scheduled sweep and a retry, both past the lease, reading at once.
+    let reads: Arc<dyn Requests> = Arc::new(ReadThenYield(w.requests.clone()));
+    let run = || {
+        let mut run = w.decider();
+        run.requests = reads.clone();
+        run
+    };
+    let (a, b) = (run(), run());
+    let (ra, rb) = tokio::join!(a.sweep(later(100)), b.sweep(later(100)));
+    let (ra, rb) = (ra.expect("a"), rb.expect("b"));
+    assert_eq!(w.rejects(), 1, "one Reject reached EC2: {ra:?} {rb:?}");
+    assert_eq!(w.state(1), Some(ConnectionState::Rejected));
+    assert_eq!(w.notifier.nudges.lock().expect("lock").len(), announced + 1, "announced once");
 }
