@@ -261,7 +261,7 @@ async fn two_runs_past_the_lease_finish_left_over_work_once() {
     assert_eq!((w.connections.act_call_count(), w.notifier.sent.lock().expect("lock").len()), (0, 0));
 
     // A scheduled sweep and a retry, both past the lease, at once.
-    let reads: Arc<dyn Requests> = Arc::new(ReadThenYield(w.requests.clone()));
+    let reads: Arc<dyn Requests> = Arc::new(Slow { inner: w.requests.clone(), lagging: false });
     let run = || {
         let mut run = w.decider.clone();
         run.requests = reads.clone();
@@ -294,37 +294,6 @@ impl gate_app::ports::ConsumerNetworks for YieldingNetworks {
     }
 }
 
-/// A request store whose index of accepted CIDRs lags its writes, as a
-/// DynamoDB global secondary index may, and whose reads of it take a while.
-struct LaggingIndex(Arc<InMemoryRequests>);
-
-#[async_trait::async_trait]
-impl Requests for LaggingIndex {
-    async fn get_many(
-        &self,
-        endpoints: &[EndpointId],
-    ) -> Result<HashMap<EndpointId, RequestRecord>, gate_app::PortError> {
-        self.0.get_many(endpoints).await
-    }
-    async fn create(
-        &self,
-        r: &RequestRecord,
-        d: &gate_app::ports::AuditEvent,
-    ) -> Result<bool, gate_app::PortError> {
-        self.0.create(r, d).await
-    }
-    async fn update(&self, r: &RequestRecord) -> Result<bool, gate_app::PortError> {
-        self.0.update(r).await
-    }
-    async fn accepted_cidrs(
-        &self,
-        _: &ServiceId,
-    ) -> Result<Vec<(Cidr, AccountId, EndpointId)>, gate_app::PortError> {
-        tokio::task::yield_now().await;
-        Ok(vec![])
-    }
-}
-
 /// Where consumers' CIDRs must be unique, two allowlisted accounts asking
 /// in the same batch from overlapping VPCs are not both accepted, though
 /// their reads run at once and the store's index lags: such claims go one
@@ -348,7 +317,7 @@ async fn overlapping_consumers_in_one_batch_are_not_both_accepted() {
             vec![unique],
             vec![entry(FRIEND, Effect::Allow), entry(OTHER, Effect::Allow)],
         )),
-        Arc::new(LaggingIndex(Arc::new(InMemoryRequests::with_audit(audit.clone())))),
+        Arc::new(Slow { inner: Arc::new(InMemoryRequests::with_audit(audit.clone())), lagging: true }),
         audit,
         Arc::new(RecordingNotifier::default()),
         Settings { concurrency: 16, ..Settings::default() },

@@ -85,17 +85,23 @@ pub fn friendly_decider_over(
     )
 }
 
-/// Requests whose reads let other tasks run before they return: two runs
-/// joined on one thread both read before either writes.
-pub struct ReadThenYield(pub Arc<InMemoryRequests>);
+/// The in-memory request store with DynamoDB's timing: every read lets
+/// other tasks run before it answers (two runs joined on one thread both
+/// read before either writes), and with `lagging` the index of accepted
+/// CIDRs has not caught up with the writes yet, as a global secondary
+/// index may not have.
+pub struct Slow {
+    pub inner: Arc<InMemoryRequests>,
+    pub lagging: bool,
+}
 
 #[async_trait::async_trait]
-impl Requests for ReadThenYield {
+impl Requests for Slow {
     async fn get_many(
         &self,
         endpoints: &[EndpointId],
     ) -> Result<HashMap<EndpointId, RequestRecord>, gate_app::PortError> {
-        let read = self.0.get_many(endpoints).await;
+        let read = self.inner.get_many(endpoints).await;
         tokio::task::yield_now().await;
         read
     }
@@ -104,15 +110,16 @@ impl Requests for ReadThenYield {
         r: &RequestRecord,
         d: &gate_app::ports::AuditEvent,
     ) -> Result<bool, gate_app::PortError> {
-        self.0.create(r, d).await
+        self.inner.create(r, d).await
     }
     async fn update(&self, r: &RequestRecord) -> Result<bool, gate_app::PortError> {
-        self.0.update(r).await
+        self.inner.update(r).await
     }
     async fn accepted_cidrs(
         &self,
         service: &ServiceId,
     ) -> Result<Vec<(Cidr, AccountId, EndpointId)>, gate_app::PortError> {
-        self.0.accepted_cidrs(service).await
+        tokio::task::yield_now().await;
+        if self.lagging { Ok(vec![]) } else { self.inner.accepted_cidrs(service).await }
     }
 }

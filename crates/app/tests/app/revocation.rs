@@ -302,7 +302,7 @@ async fn two_runs_past_the_lease_finish_a_revocation_once() {
     let announced = w.notifier.nudges.lock().expect("lock").len();
 
     // A scheduled sweep and a retry, both past the lease, reading at once.
-    let reads: Arc<dyn Requests> = Arc::new(ReadThenYield(w.requests.clone()));
+    let reads: Arc<dyn Requests> = Arc::new(Slow { inner: w.requests.clone(), lagging: false });
     let run = || {
         let mut run = w.decider();
         run.requests = reads.clone();
