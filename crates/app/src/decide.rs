@@ -97,24 +97,6 @@ pub struct Decide {
     pub managed: Option<Arc<dyn ManagedServices>>,
 }
 
-impl OthersCache {
-    /// `conn`'s CIDRs, just accepted, joined to every other account's set
-    /// of its service.
-    async fn accepted(&self, conn: &Connection, cidrs: &[Cidr]) {
-        let label = format!("{} of account {}", conn.endpoint, conn.owner);
-        let mut read = self.read.lock().await;
-        for ((service, account), set) in read.iter_mut() {
-            if *service == conn.service && *account != conn.owner {
-                let joined =
-                    set.iter().map(|(c, l)| (*c, l.clone())).chain(cidrs.iter().map(|c| (*c, label.clone())));
-                *set = Arc::new(CidrSet::new(joined));
-            }
-        }
-        let mut added = self.added.lock().await;
-        added.extend(cidrs.iter().map(|c| (conn.service.clone(), conn.owner, *c, label.clone())));
-    }
-}
-
 /// The name decide's sweep keeps its cursor under.
 pub const SWEEP_NAME: &str = "decide";
 
@@ -152,7 +134,6 @@ pub(crate) fn book_pairs<'a>(
     pairs
 }
 
-/// Accepted consumers' CIDRs per service, read at most once per run.
 /// Other consumers' CIDRs, labelled, by service and the account asking.
 type OthersRead = HashMap<(ServiceId, AccountId), Arc<CidrSet<String>>>;
 
@@ -167,6 +148,24 @@ pub(crate) struct OthersCache {
     added: Mutex<Vec<(ServiceId, AccountId, Cidr, String)>>,
     /// Such claims go one at a time, each judged against the ones before.
     turn: Mutex<()>,
+}
+
+impl OthersCache {
+    /// `conn`'s CIDRs, just accepted, joined to every other account's set
+    /// of its service.
+    async fn accepted(&self, conn: &Connection, cidrs: &[Cidr]) {
+        let label = crate::explain::consumer_label(&conn.endpoint, conn.owner);
+        let mut read = self.read.lock().await;
+        for ((service, account), set) in read.iter_mut() {
+            if *service == conn.service && *account != conn.owner {
+                let joined =
+                    set.iter().map(|(c, l)| (*c, l.clone())).chain(cidrs.iter().map(|c| (*c, label.clone())));
+                *set = Arc::new(CidrSet::new(joined));
+            }
+        }
+        let mut added = self.added.lock().await;
+        added.extend(cidrs.iter().map(|c| (conn.service.clone(), conn.owner, *c, label.clone())));
+    }
 }
 
 impl Decide {

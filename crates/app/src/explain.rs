@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use gate_core::{
-    AccountId, CidrSet, Decision, Discovery, Membership, Mode, PolicyBook, Region, Request, ServiceId,
-    Timestamp, decide,
+    AccountId, CidrSet, Decision, Discovery, EndpointId, Membership, Mode, PolicyBook, Region, Request,
+    ServiceId, Timestamp, decide,
 };
 use serde::Serialize;
 
@@ -70,5 +70,10 @@ pub(crate) async fn consumers_of(
     }
     let others =
         requests.accepted_cidrs(service).await?.into_iter().filter(|(_, owner, _)| *owner != account);
-    Ok(CidrSet::new(others.map(|(cidr, owner, endpoint)| (cidr, format!("{endpoint} of account {owner}")))))
+    Ok(CidrSet::new(others.map(|(cidr, owner, endpoint)| (cidr, consumer_label(&endpoint, owner)))))
+}
+
+/// How an overlap names the other consumer, for operators.
+pub(crate) fn consumer_label(endpoint: &EndpointId, owner: AccountId) -> String {
+    format!("{endpoint} of account {owner}")
 }
