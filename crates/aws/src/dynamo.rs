@@ -116,6 +116,9 @@ impl DynamoStore {
                 keys = left.remove(&self.table).map(|k| k.keys).unwrap_or_default();
             }
         }
+        if keys.is_empty() {
+            return Ok(out);
+        }
         Err(PortError::plain(
             format!("BatchGetItem on {} left keys unprocessed after retries", self.table),
             true,
@@ -505,5 +508,68 @@ impl NoticeLedger for DynamoStore {
             .await
             .map_err(|e| port_error(format!("releasing the {kind} notice of {endpoint} failed"), e))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+    use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
+    use aws_sdk_dynamodb::types::KeysAndAttributes;
+    use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
+    use gate_app::ports::Requests;
+
+    use super::*;
+
+    /// A BatchGetItem that leaves the one key unprocessed `times` times,
+    /// then answers it (with no item).
+    fn unprocessed_then_done(times: usize) -> Rule {
+        let unprocessed = || {
+            let key = HashMap::from([
+                ("pk".to_owned(), AttributeValue::S("REQUEST#vpce-0123456789abcdef0".into())),
+                ("sk".to_owned(), AttributeValue::S("REQUEST".into())),
+            ]);
+            let keys = KeysAndAttributes::builder().keys(key).build().expect("keys");
+            BatchGetItemOutput::builder().unprocessed_keys("t", keys).build()
+        };
+        mock!(Client::batch_get_item)
+            .sequence()
+            .output(unprocessed)
+            .times(times)
+            .output(|| BatchGetItemOutput::builder().build())
+            .build()
+    }
+
+    async fn read(rule: &Rule) -> Result<HashMap<EndpointId, RequestRecord>, PortError> {
+        // What `mock_client!` builds, without the SDK crate's test-util
+        // feature (which would build it a second time for the tests).
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKIDEXAMPLE", "not-a-secret", None, None, "test"))
+            .http_client(create_mock_http_client())
+            .interceptor(MockResponseInterceptor::new().rule_mode(RuleMode::Sequential).with_rule(rule))
+            .build();
+        let store = DynamoStore::new(Client::from_conf(config), "t");
+        store.get_many(&["vpce-0123456789abcdef0".parse().expect("id")]).await
+    }
+
+    /// DynamoDB may leave keys unprocessed under load ("BatchGetItem",
+    /// UnprocessedKeys, Amazon DynamoDB API Reference): they are asked
+    /// again, and a read answered on its last attempt is a read.
+    #[tokio::test]
+    async fn a_batch_read_answered_on_its_last_attempt_succeeds() {
+        let rule = unprocessed_then_done(7);
+        assert!(read(&rule).await.expect("answered on the eighth attempt").is_empty());
+        assert_eq!(rule.num_calls(), 8);
+    }
+
+    #[tokio::test]
+    async fn keys_still_unprocessed_after_every_attempt_are_a_transient_error() {
+        let rule = unprocessed_then_done(8);
+        let err = read(&rule).await.expect_err("never answered");
+        assert!(err.transient && err.what.contains("unprocessed"), "{err:?}");
+        assert_eq!(rule.num_calls(), 8);
     }
 }
