@@ -94,6 +94,7 @@ async fn main() -> Result<()> {
             keys_secret_arn: secret,
             slack: Some(local.respond_slack(&slack)),
             consumer_topic_arn: Some(consumer_topic.clone()),
+            organizations_role_arn: None,
         })
         .await?;
     say("approval links are signed with a key from Secrets Manager");

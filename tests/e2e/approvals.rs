@@ -49,6 +49,7 @@ pub async fn setup() -> Result<Setup> {
         keys_secret_arn: links,
         slack: Some(local.respond_slack(&slack)),
         consumer_topic_arn: Some(consumer_topic.clone()),
+        organizations_role_arn: None,
     };
     let responder = Arc::new(local.responder(&respond).await?);
     let handler: Handler = Arc::new(move |event| {

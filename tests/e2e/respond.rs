@@ -43,6 +43,7 @@ async fn an_approver_answers_from_the_email_link_and_the_connection_follows() ->
             keys_secret_arn: secret,
             slack: None,
             consumer_topic_arn: None,
+            organizations_role_arn: None,
         })
         .await?;
 
@@ -103,6 +104,7 @@ async fn a_warm_respond_reads_the_link_keys_again_after_a_rotation() -> Result<(
         keys_secret_arn: secret.clone(),
         slack: None,
         consumer_topic_arn: None,
+        organizations_role_arn: None,
     };
     let responder = local.responder(&config).await?;
 

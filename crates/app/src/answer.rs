@@ -3,6 +3,7 @@
 //! policy as it is when the answer arrives; the answer is then taken once,
 //! whoever answers first, and the connection accepted or rejected.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use gate_core::link::LinkAction;
@@ -12,9 +13,10 @@ use gate_core::{
 };
 
 use crate::actions::Actions;
-use crate::decide::AUTOMATIC_ACTOR;
+use crate::decide::{AUTOMATIC_ACTOR, book_pairs};
 use crate::error::PortError;
 use crate::notices::{NoticeFacts, Notices};
+use crate::organizations::Placements;
 use crate::ports::{Audit, AuditKind, Connections, Notifier, PolicySource, Requests};
 use crate::report::Report;
 
@@ -83,6 +85,9 @@ pub enum Answered {
 pub struct Answer {
     pub policies: Arc<dyn PolicySource>,
     pub actions: Actions,
+    /// Where accounts sit in AWS Organizations, so that an approval meets
+    /// OU and organization denies too; `None`: the account's own entries.
+    pub placements: Option<Arc<Placements>>,
 }
 
 impl std::fmt::Debug for Answer {
@@ -103,7 +108,15 @@ impl Answer {
     ) -> Self {
         let actor = AUTOMATIC_ACTOR.to_owned();
         let actions = Actions { connections, requests, audit, posted, actor, concurrency: 1, notices: None };
-        Self { policies, actions }
+        Self { policies, actions, placements: None }
+    }
+
+    /// Approvals also meet the OU and organization denies on the
+    /// account's path.
+    #[must_use]
+    pub fn with_placements(mut self, placements: Arc<Placements>) -> Self {
+        self.placements = Some(placements);
+        self
     }
 
     /// Tells consumers' contacts who answered and why.
@@ -114,9 +127,10 @@ impl Answer {
 
     /// The request `who` may answer with `verdict` now, or why they may
     /// not. Changes nothing: the confirmation page of an email link asks
-    /// this. An approval also meets the account's denies as they are now
-    /// (account entries; respond does not read the organization, so OU and
-    /// organization denies are the sweep's to enforce).
+    /// this. An approval also meets the account's denies as they are now:
+    /// its own entries, and with placements the OU and organization
+    /// entries on its path. When that path cannot be read, a deny cannot
+    /// be ruled out: the approval waits (a transient error).
     pub async fn answerable(
         &self,
         endpoint: &EndpointId,
@@ -129,7 +143,14 @@ impl Answer {
         else {
             return Ok(Err(Answered::Unknown));
         };
-        let book = self.policies.load_book(&[(rec.service.clone(), rec.owner.into())]).await?;
+        let membership = match (&self.placements, verdict) {
+            (Some(placements), Verdict::Approve) => placements.membership(rec.owner, now).await,
+            _ => Membership::NotConfigured,
+        };
+        let memberships = HashMap::from([(rec.owner, membership)]);
+        let pairs = book_pairs([(&rec.service, rec.owner)], &memberships);
+        let book = self.policies.load_book(&pairs).await?;
+        let membership = memberships.get(&rec.owner).unwrap_or(&Membership::NotConfigured);
         let may = book.policy_for(&rec.service).is_some_and(|p| p.policy.may_answer(who));
         if !may {
             tracing::warn!(endpoint_id = %endpoint, service_id = %rec.service, actor = %who.actor(), "answer from someone who is not an approver refused");
@@ -139,8 +160,15 @@ impl Answer {
             return Ok(Err(Answered::AlreadyDecided(rec)));
         }
         if verdict == Verdict::Approve {
-            let membership = Membership::NotConfigured;
-            if let Some(deny) = gate_core::denial(&book, &rec.service, rec.owner, &membership, now) {
+            if let Membership::Unreadable(why) = membership {
+                let what = format!(
+                    "where account {} sits in the organization could not be read ({why}), so an OU deny \
+                     cannot be ruled out; try again shortly",
+                    rec.owner
+                );
+                return Err(PortError::plain(what, true));
+            }
+            if let Some(deny) = gate_core::denial(&book, &rec.service, rec.owner, membership, now) {
                 tracing::warn!(endpoint_id = %endpoint, service_id = %rec.service, actor = %who.actor(), reason = deny.text, "approval of a denied account refused");
                 return Ok(Err(Answered::Denied(deny.text)));
             }

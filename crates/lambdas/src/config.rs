@@ -233,6 +233,9 @@ pub struct RespondConfig {
     pub slack: Option<RespondSlack>,
     /// Decision notices to consumers' contacts, when the topic is set.
     pub consumer_topic_arn: Option<String>,
+    /// With it, approvals meet the OU and organization denies on the
+    /// account's path too.
+    pub organizations_role_arn: Option<String>,
 }
 
 /// The Slack app, and where its replies may go: every `response_url` a
@@ -246,8 +249,13 @@ pub struct RespondSlack {
 
 impl RespondConfig {
     pub const REQUIRED: &'static [&'static str] = &["TABLE_NAME", "LINK_KEYS_SECRET_ARN"];
-    pub const OPTIONAL: &'static [&'static str] =
-        &["SLACK_SECRET_ARN", "SLACK_API_URL", "SLACK_HOOKS_URL", "CONSUMER_TOPIC_ARN"];
+    pub const OPTIONAL: &'static [&'static str] = &[
+        "SLACK_SECRET_ARN",
+        "SLACK_API_URL",
+        "SLACK_HOOKS_URL",
+        "CONSUMER_TOPIC_ARN",
+        "ORGANIZATIONS_ROLE_ARN",
+    ];
 
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|k| std::env::var(k).ok())
@@ -262,8 +270,9 @@ impl RespondConfig {
             hooks_url: env.url("SLACK_HOOKS_URL", gate_core::slack::SLACK_HOOKS),
         });
         let consumer_topic_arn = env.consumer_topic();
+        let organizations_role_arn = env.organizations_role();
         env.finish()?;
-        Ok(Self { table_name, keys_secret_arn, slack, consumer_topic_arn })
+        Ok(Self { table_name, keys_secret_arn, slack, consumer_topic_arn, organizations_role_arn })
     }
 }
 

@@ -57,10 +57,19 @@ impl Responder {
     /// link keys and the Slack secret are read here, at `now`, and never logged.
     pub async fn build(config: &RespondConfig, wiring: &Wiring, now: Timestamp) -> Result<Self, PortError> {
         let keys = LinkKeyRing::load(wiring.secrets(), &config.keys_secret_arn, now).await?;
+        let placements = match &config.organizations_role_arn {
+            Some(arn) => Some(wiring.placements(arn).await),
+            None => None,
+        };
+        // Approvals meet the OU and organization denies where the role is given.
+        let with_placements = |answer: Answer| match &placements {
+            Some(p) => answer.with_placements(p.clone()),
+            None => answer,
+        };
         // Who answered, and why, goes to the consumer's contact too.
         let notices = |slack| config.consumer_topic_arn.as_ref().map(|topic| wiring.notices(topic, slack));
         let Some(slack) = &config.slack else {
-            let answer = wiring.answer(None);
+            let answer = with_placements(wiring.answer(None));
             let answer = match notices(None) {
                 Some(n) => answer.with_notices(n),
                 None => answer,
@@ -74,7 +83,7 @@ impl Responder {
             replies: Arc::new(app.notifier.hooks()),
         };
         // An answer by email replaces the review message in Slack too.
-        let answer = wiring.answer(Some(Arc::new(app.notifier.clone())));
+        let answer = with_placements(wiring.answer(Some(Arc::new(app.notifier.clone()))));
         let answer = match notices(Some(app.notifier)) {
             Some(n) => answer.with_notices(n),
             None => answer,

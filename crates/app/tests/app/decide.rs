@@ -215,6 +215,45 @@ async fn an_approval_cannot_accept_an_account_denied_since_its_review_began() {
 }
 
 #[tokio::test]
+async fn with_the_organization_read_an_ou_deny_since_the_review_refuses_the_approval() {
+    let w = world(vec![conn(63, STRANGER)]);
+    w.decider.sweep(now()).await.expect("runs");
+    let suspended: OuId = "ou-ab12-99999999".parse().expect("ou");
+    let placement = Placement {
+        org: "o-abcdef1234".parse().expect("org"),
+        path: vec![OuStep { id: suspended.clone(), name: "Suspended".into() }],
+    };
+    let orgs = Arc::new(InMemoryOrganizations::with([(STRANGER.parse().expect("acct"), placement)]));
+    let answer = w
+        .answer
+        .clone()
+        .with_placements(Arc::new(gate_app::organizations::Placements::new(orgs.clone(), 900)));
+    let mut deny = entry(suspended.as_str(), Effect::Deny);
+    deny.note = "suspended accounts".into();
+    w.policies.entries.lock().expect("lock").push(deny);
+
+    let netops = email("netops@example.com");
+    // Without the organization, the OU deny is not seen at answer time.
+    let check = w.answer.answerable(&endpoint(63), &netops, Verdict::Approve, now()).await.expect("reads");
+    assert!(check.is_ok(), "{check:?}");
+    let refused =
+        answer.answer(&endpoint(63), Verdict::Approve, &netops, None, now()).await.expect("answers");
+    let Answered::Denied(why) = refused else { panic!("refused for the OU deny: {refused:?}") };
+    assert!(why.contains("ou-ab12-99999999") && why.contains("suspended accounts"), "{why}");
+
+    // An organization that cannot be read cannot rule the deny out: the approval waits.
+    *orgs.fail.lock().expect("lock") = Some("AccessDenied".into());
+    let fresh = answer.clone().with_placements(Arc::new(gate_app::organizations::Placements::new(orgs, 900)));
+    let waits = fresh.answer(&endpoint(63), Verdict::Approve, &netops, None, now()).await;
+    assert!(
+        waits.as_ref().is_err_and(|e| e.transient && e.what.contains("cannot be ruled out")),
+        "{waits:?}"
+    );
+    assert_eq!(w.requests.get(&endpoint(63)).expect("kept").state, RequestState::Review);
+    assert_eq!(w.connections.state(&endpoint(63)), Some(ConnectionState::PendingAcceptance));
+}
+
+#[tokio::test]
 async fn an_unfinished_accept_is_not_finished_once_its_account_is_denied() {
     let w = world(vec![conn(61, FRIEND)]);
     *w.connections.fail_with.lock().expect("lock") = Some("throttled".into());
