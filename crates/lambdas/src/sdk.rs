@@ -50,6 +50,8 @@ pub async fn load() -> SdkConfig {
 /// The SDK's default HTTPS client (hyper, rustls with aws-lc, proxies from
 /// the environment: aws-smithy-runtime's `default_https_client` builds it
 /// the same way), trusting `roots`, to be shared by every service client.
+/// `build_with_connector_fn` is hidden from the crate's docs but is what
+/// the SDK itself uses; the public `build_https` would drop the proxies.
 fn shared_https_client(roots: Roots) -> SharedHttpClient {
     let tls = roots.tls_context();
     let client = Builder::new().build_with_connector_fn(move |settings, components| {
