@@ -143,14 +143,7 @@ impl Answer {
         else {
             return Ok(Err(Answered::Unknown));
         };
-        let membership = match (&self.placements, verdict) {
-            (Some(placements), Verdict::Approve) => placements.membership(rec.owner, now).await,
-            _ => Membership::NotConfigured,
-        };
-        let memberships = HashMap::from([(rec.owner, membership)]);
-        let pairs = book_pairs([(&rec.service, rec.owner)], &memberships);
-        let book = self.policies.load_book(&pairs).await?;
-        let membership = memberships.get(&rec.owner).unwrap_or(&Membership::NotConfigured);
+        let book = self.policies.load_book(&[(rec.service.clone(), rec.owner.into())]).await?;
         let may = book.policy_for(&rec.service).is_some_and(|p| p.policy.may_answer(who));
         if !may {
             tracing::warn!(endpoint_id = %endpoint, service_id = %rec.service, actor = %who.actor(), "answer from someone who is not an approver refused");
@@ -160,7 +153,13 @@ impl Answer {
             return Ok(Err(Answered::AlreadyDecided(rec)));
         }
         if verdict == Verdict::Approve {
-            if let Membership::Unreadable(why) = membership {
+            // Only for an approver's approval: nobody else makes us read
+            // the organization.
+            let membership = match &self.placements {
+                Some(placements) => placements.membership(rec.owner, now).await,
+                None => Membership::NotConfigured,
+            };
+            if let Membership::Unreadable(why) = &membership {
                 let what = format!(
                     "where account {} sits in the organization could not be read ({why}), so an OU deny \
                      cannot be ruled out; try again shortly",
@@ -168,7 +167,15 @@ impl Answer {
                 );
                 return Err(PortError::plain(what, true));
             }
-            if let Some(deny) = gate_core::denial(&book, &rec.service, rec.owner, membership, now) {
+            // The OU and organization entries on the account's path, with its own.
+            let book = match &membership {
+                Membership::Known(_) => {
+                    let memberships = HashMap::from([(rec.owner, membership.clone())]);
+                    self.policies.load_book(&book_pairs([(&rec.service, rec.owner)], &memberships)).await?
+                }
+                _ => book,
+            };
+            if let Some(deny) = gate_core::denial(&book, &rec.service, rec.owner, &membership, now) {
                 tracing::warn!(endpoint_id = %endpoint, service_id = %rec.service, actor = %who.actor(), reason = deny.text, "approval of a denied account refused");
                 return Ok(Err(Answered::Denied(deny.text)));
             }

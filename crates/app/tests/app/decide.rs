@@ -232,6 +232,12 @@ async fn with_the_organization_read_an_ou_deny_since_the_review_refuses_the_appr
     deny.note = "suspended accounts".into();
     w.policies.entries.lock().expect("lock").push(deny);
 
+    // Someone who is not an approver makes us read nothing of the organization.
+    let eve = email("eve@example.com");
+    let refused = answer.answer(&endpoint(63), Verdict::Approve, &eve, None, now()).await.expect("answers");
+    assert!(matches!(refused, Answered::NotAnApprover), "{refused:?}");
+    assert!(orgs.reads.lock().expect("lock").is_empty(), "no Organizations call");
+
     let netops = email("netops@example.com");
     // Without the organization, the OU deny is not seen at answer time.
     let check = w.answer.answerable(&endpoint(63), &netops, Verdict::Approve, now()).await.expect("reads");
