@@ -620,8 +620,11 @@ impl Decide {
         now: Timestamp,
     ) -> Claim {
         let unique = book.policy_for(&conn.service).is_some_and(|p| p.policy.unique_consumer_cidrs);
+        // The consumer's own reads keep their concurrency; only reading the
+        // others' CIDRs, deciding and claiming take turns.
+        let discovery = self.networks.vpc_cidrs(conn.owner, conn.region.as_ref(), &conn.endpoint).await?;
         let _turn = if unique { Some(others.turn.lock().await) } else { None };
-        let (decision, discovery) = self.judge(conn, book, membership, others, now).await?;
+        let decision = self.judge_read(conn, &discovery, book, membership, others, now).await?;
         let consumer_cidrs = match &discovery {
             gate_core::Discovery::Read(c) => c.clone(),
             gate_core::Discovery::Unavailable(_) => Vec::new(),
@@ -676,20 +679,33 @@ impl Decide {
         now: Timestamp,
     ) -> Result<(Decision, gate_core::Discovery), PortError> {
         let discovery = self.networks.vpc_cidrs(conn.owner, conn.region.as_ref(), &conn.endpoint).await?;
+        let decision = self.judge_read(conn, &discovery, book, membership, others, now).await?;
+        Ok((decision, discovery))
+    }
+
+    /// Decides one connection whose consumer CIDRs were read.
+    async fn judge_read(
+        &self,
+        conn: &Connection,
+        discovery: &gate_core::Discovery,
+        book: &PolicyBook,
+        membership: &Membership,
+        others: &OthersCache,
+        now: Timestamp,
+    ) -> Result<Decision, PortError> {
         let other_consumers = self.other_consumers(&conn.service, conn.owner, book, others).await?;
-        let decision = decide(
+        Ok(decide(
             book,
             &Request {
                 service: &conn.service,
                 account: conn.owner,
-                discovery: &discovery,
+                discovery,
                 other_consumers: &other_consumers,
                 membership,
                 region: conn.region.as_ref(),
             },
             now,
-        );
-        Ok((decision, discovery))
+        ))
     }
 
     /// Other accepted consumers' CIDRs, read once per service and account
