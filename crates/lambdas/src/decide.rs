@@ -1,6 +1,7 @@
 //! The `decide` function: an event in, decisions out.
 
-use std::time::Instant;
+use std::borrow::Cow;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use gate_app::consumer_topic::ConsumerTopicWatch;
 use gate_app::principals::{Drift, PrincipalsWatch};
@@ -82,7 +83,21 @@ pub async fn handle(
     now: Timestamp,
 ) -> Result<Summary, InvocationError> {
     let deadline = sweep_deadline(event.context.deadline);
-    let mut out = handle_within(&f.decide, &event.payload, now, deadline).await?;
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    let lease = lease_secs(f.decide.settings.lease_secs, event.context.deadline, now_ms);
+    let decide = if lease > f.decide.settings.lease_secs {
+        tracing::warn!(
+            configured = f.decide.settings.lease_secs,
+            honoured = lease,
+            "ACTION_LEASE_SECS is shorter than the function's timeout; set it to the timeout"
+        );
+        let mut widened = f.decide.clone();
+        widened.settings.lease_secs = lease;
+        Cow::Owned(widened)
+    } else {
+        Cow::Borrowed(&f.decide)
+    };
+    let mut out = handle_within(&decide, &event.payload, now, deadline).await?;
     // Only after a sweep that finished: one cut short has no time to spare.
     if out.sweep && !out.report.stopped_early {
         if let Err(e) = f.watch.check().await {
@@ -99,6 +114,18 @@ pub async fn handle(
         }
     }
     Ok(out)
+}
+
+/// The lease this invocation honours: never shorter than its own time
+/// budget. Every invocation of decide has the same timeout, the longest of
+/// any claimant's, so a claim younger than that may belong to a run still
+/// at work, whatever `ACTION_LEASE_SECS` says. Lambda tells a function its
+/// deadline, not its timeout: the budget is read from the deadline.
+fn lease_secs(configured: i64, deadline_ms: u64, now_ms: u128) -> i64 {
+    let left_ms = u128::from(deadline_ms).saturating_sub(now_ms);
+    // Rounded up: the claimant started a little before us.
+    let budget = i64::try_from(left_ms.div_ceil(1000)).unwrap_or(i64::MAX);
+    configured.max(budget)
 }
 
 pub async fn handle_at(decide: &Decide, event: &Value, now: Timestamp) -> Result<Summary, InvocationError> {
@@ -136,4 +163,23 @@ pub async fn handle_within(
         return Err(InvocationError::Unfinished { count: out.report.counts.failed, what: "connection(s)" });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lease_secs;
+
+    #[test]
+    fn a_lease_shorter_than_the_invocation_is_widened_to_it() {
+        let now_ms = 1_000_000_000;
+        // The template's setting: a 300 s timeout, a 300 s lease.
+        assert_eq!(lease_secs(300, 1_000_300_000 - 20, now_ms), 300);
+        // Set by hand below the timeout: a live run's claim stays its own.
+        assert_eq!(lease_secs(60, 1_000_300_000 - 20, now_ms), 300);
+        assert_eq!(lease_secs(60, 1_000_120_500, now_ms), 121);
+        // Longer than the timeout, or no deadline given: as configured.
+        assert_eq!(lease_secs(900, 1_000_300_000, now_ms), 900);
+        assert_eq!(lease_secs(60, 0, now_ms), 60);
+        assert_eq!(lease_secs(60, 999_000_000, now_ms), 60);
+    }
 }
