@@ -5,11 +5,13 @@
 
 use std::sync::Arc;
 
-use gate_app::ports::Requests;
+use gate_app::cidr_claims::{CidrClaims, ClaimedCidrs, GuardedClaim};
+use gate_app::ports::{Audit, AuditEvent, AuditKind, Requests};
 use gate_app::{Decide, Settings};
 use gate_aws::{AssumeRoleNetworks, DynamoStore, Ec2Connections, SnsNotifier};
 use gate_core::{
-    Effect, EndpointId, OverlapMode, ProtectedRange, RequestState, Scope, ServicePolicy, UnknownCidr,
+    AccountId, Effect, EndpointId, Outcome, OverlapMode, ProtectedRange, RequestRecord, RequestState, Scope,
+    ServiceId, ServicePolicy, UnknownCidr,
 };
 use gate_e2e::{FaultProxy, Local, READER_ROLE, Result, Service, allow_entry, connect_event};
 use gate_lambdas::decide::handle_at;
@@ -154,5 +156,110 @@ async fn a_real_access_denied_is_cached_and_decided_as_refused() -> Result<()> {
     }
     let calls = counter.counts()?.get("requests").copied().unwrap_or(0);
     assert_eq!(calls, 1, "one AssumeRole for the account, the refusal remembered for the second endpoint");
+    Ok(())
+}
+
+/// Two consumers from the same 172.23.0.0/16 ask a service whose consumer
+/// CIDRs must be unique, and their notifications are handled at once, by
+/// two invocations: one is accepted. The other is rejected for the
+/// overlap, or, where both judged before either claimed, fails for a retry
+/// that rejects it.
+#[tokio::test]
+async fn overlapping_consumers_asking_at_once_get_one_accept() -> Result<()> {
+    let local = Local::from_env().await;
+    let (service, store, decider) = world(&local, UnknownCidr::Review, &local.moto_url).await?;
+    let mut policy = ServicePolicy::cautious(Scope::Any);
+    policy.unique_consumer_cidrs = true;
+    store.put_policy(&policy).await?;
+    let (first, second) = ("330000000001", "330000000002");
+    let mut events = Vec::new();
+    for account in [first, second] {
+        store.put_entry(&allow_entry("*", account, Effect::Allow, &["172.23.0.0/16"])?).await?;
+        let consumer = local.consumer(account, "172.23.0.0/16", &[], true).await?;
+        let endpoint = local.request(&consumer, &service).await?;
+        events.push((endpoint.clone(), connect_event(&service.id, &endpoint, account)));
+    }
+    let now = gate_e2e::now();
+    let (a, b) = tokio::join!(handle_at(&decider, &events[0].1, now), handle_at(&decider, &events[1].1, now));
+    // A failed invocation is retried by Lambda.
+    for ((_, event), result) in events.iter().zip([a, b]) {
+        if let Err(e) = result {
+            assert!(e.to_string().contains("could not be finished"), "{e}");
+            handle_at(&decider, event, now.plus_secs(2)).await?;
+        }
+    }
+    let mut states = Vec::new();
+    for (endpoint, _) in &events {
+        states.push((local.state(endpoint).await?, decided(&store, endpoint).await?.ok_or("not decided")?));
+    }
+    let accepted = states.iter().filter(|(ec2, _)| ec2 == "available").count();
+    assert_eq!(accepted, 1, "{states:?}");
+    let (ec2, held) = states.iter().find(|(ec2, _)| ec2 != "available").ok_or("one held")?;
+    assert_eq!(ec2, "rejected");
+    let reasons = held.reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+    assert_eq!(held.state, RequestState::Rejected, "{reasons}");
+    assert!(reasons.contains("overlaps"), "{reasons}");
+    Ok(())
+}
+
+/// The guard in the table: of two claims judged against one version, the
+/// first is stored and the second stores nothing, not even its audit
+/// entry; a connection already decided is told apart from a moved guard.
+#[tokio::test]
+async fn of_two_claims_judged_against_one_guard_only_the_first_is_stored() -> Result<()> {
+    let local = Local::from_env().await;
+    let store = local.table().await?;
+    let service: ServiceId = "vpce-svc-0aaaabbbbccccdddd".parse()?;
+    let now = gate_e2e::now();
+    let claim = |n: u32, owner: &str| -> Result<(RequestRecord, AuditEvent, ClaimedCidrs)> {
+        let endpoint: EndpointId = format!("vpce-0{n:016x}").parse()?;
+        let owner: AccountId = owner.parse()?;
+        let record = RequestRecord::new(
+            service.clone(),
+            endpoint.clone(),
+            owner,
+            RequestState::Accepted,
+            "endpoint-gate",
+            now,
+        );
+        let audit = AuditEvent {
+            at: now,
+            kind: AuditKind::Decided,
+            actor: "endpoint-gate".into(),
+            endpoint: Some(endpoint.clone()),
+            service: Some(service.clone()),
+            owner: Some(owner),
+            outcome: Some(Outcome::Accept),
+            detail: "allowlisted".into(),
+        };
+        let claimed = ClaimedCidrs { endpoint, owner, cidrs: vec!["172.23.0.0/16".parse()?], at: now };
+        Ok((record, audit, claimed))
+    };
+    let judged = store.cidr_claims(&service).await?;
+    assert_eq!(judged, CidrClaims::default(), "no guard yet");
+    let (one, one_audit, one_claim) = claim(1, "330000000011")?;
+    let (two, two_audit, two_claim) = claim(2, "330000000012")?;
+    let after_one = judged.after(one_claim);
+    assert_eq!(store.create_guarded(&one, &one_audit, &after_one).await?, GuardedClaim::Claimed);
+    assert_eq!(
+        store.create_guarded(&two, &two_audit, &judged.after(two_claim.clone())).await?,
+        GuardedClaim::GuardMoved
+    );
+    assert!(
+        store.get_many(std::slice::from_ref(&two.endpoint)).await?.is_empty(),
+        "the second is not stored"
+    );
+    assert!(store.history(&two.endpoint).await?.is_empty(), "nor its audit entry");
+    assert_eq!(store.cidr_claims(&service).await?, after_one, "the guard is the first claim's");
+    // Judged again against the first claim's guard, it could go on; the first again is decided already.
+    let (_, again_audit, again_claim) = claim(1, "330000000011")?;
+    let next = after_one.after(again_claim);
+    assert_eq!(store.create_guarded(&one, &again_audit, &next).await?, GuardedClaim::AlreadyDecided);
+    assert_eq!(
+        store.create_guarded(&two, &two_audit, &after_one.after(two_claim)).await?,
+        GuardedClaim::Claimed
+    );
+    let guard = store.cidr_claims(&service).await?;
+    assert_eq!((guard.version, guard.recent.len()), (2, 2));
     Ok(())
 }

@@ -29,6 +29,7 @@ use gate_core::{
 use tokio::sync::Mutex;
 
 use crate::actions::Actions;
+use crate::cidr_claims::{CidrClaims, ClaimedCidrs, GuardedClaim};
 use crate::error::PortError;
 use crate::notices::{NoticeFacts, Notices};
 use crate::organizations::Placements;
@@ -142,18 +143,30 @@ pub(crate) struct OthersCache {
     /// Other accepted consumers' CIDRs per service and account, read once
     /// per run.
     read: Mutex<OthersRead>,
-    /// Accepts claimed in this run where CIDRs must be unique: they join
-    /// the sets read, so two connections of one batch are never both
-    /// accepted with overlapping CIDRs.
-    added: Mutex<Vec<(ServiceId, AccountId, Cidr, String)>>,
+    /// Each judged service's claim guard, as read and as this run's accepts
+    /// moved it: the claims after it are judged against those accepts too
+    /// (two connections of one batch are never both accepted with
+    /// overlapping CIDRs), and move the guard on from there.
+    guards: Mutex<HashMap<ServiceId, CidrClaims>>,
     /// Such claims go one at a time, each judged against the ones before.
     turn: Mutex<()>,
 }
 
 impl OthersCache {
-    /// `conn`'s CIDRs, just accepted, joined to every other account's set
-    /// of its service.
-    async fn accepted(&self, conn: &Connection, cidrs: &[Cidr]) {
+    /// The service's claim guard, read once per run.
+    async fn guard(&self, requests: &dyn Requests, service: &ServiceId) -> Result<CidrClaims, PortError> {
+        let mut guards = self.guards.lock().await;
+        if let Some(claims) = guards.get(service) {
+            return Ok(claims.clone());
+        }
+        let claims = requests.cidr_claims(service).await?;
+        guards.insert(service.clone(), claims.clone());
+        Ok(claims)
+    }
+
+    /// `conn`'s CIDRs, just accepted and moving the guard to `next`, joined
+    /// to every other account's set of its service.
+    async fn accepted(&self, conn: &Connection, cidrs: &[Cidr], next: CidrClaims) {
         let label = crate::explain::consumer_label(&conn.endpoint, conn.owner);
         let mut read = self.read.lock().await;
         for ((service, account), set) in read.iter_mut() {
@@ -163,8 +176,13 @@ impl OthersCache {
                 *set = Arc::new(CidrSet::new(joined));
             }
         }
-        let mut added = self.added.lock().await;
-        added.extend(cidrs.iter().map(|c| (conn.service.clone(), conn.owner, *c, label.clone())));
+        self.guards.lock().await.insert(conn.service.clone(), next);
+    }
+
+    /// What this run read of `service`, once another run has moved its guard.
+    async fn forget(&self, service: &ServiceId) {
+        self.read.lock().await.retain(|(s, _), _| s != service);
+        self.guards.lock().await.remove(service);
     }
 }
 
@@ -652,11 +670,13 @@ impl Decide {
             outcome: Some(decision.outcome),
             detail: decision.summary(),
         };
-        if !self.requests.create(&record, &decided).await? {
+        let created = if unique && record.state == RequestState::Accepted {
+            self.claim_guarded(conn, &record, &decided, others).await?
+        } else {
+            self.requests.create(&record, &decided).await?
+        };
+        if !created {
             return Ok(None);
-        }
-        if unique && record.state == RequestState::Accepted {
-            others.accepted(conn, &record.consumer_cidrs).await;
         }
         tracing::info!(
             endpoint_id = %conn.endpoint,
@@ -667,6 +687,44 @@ impl Decide {
             "decided"
         );
         Ok(Some((decision, record)))
+    }
+
+    /// Claims an accept of a service whose consumer CIDRs must be unique,
+    /// moving its guard on from the version the accept was judged against.
+    /// `false` when another run decided the connection first; an error,
+    /// for a retry to judge again, when another run accepted a consumer of
+    /// the service since this one read.
+    async fn claim_guarded(
+        &self,
+        conn: &Connection,
+        record: &RequestRecord,
+        decided: &AuditEvent,
+        others: &OthersCache,
+    ) -> Result<bool, PortError> {
+        let judged = others.guard(self.requests.as_ref(), &conn.service).await?;
+        let next = judged.after(ClaimedCidrs {
+            endpoint: conn.endpoint.clone(),
+            owner: conn.owner,
+            cidrs: record.consumer_cidrs.clone(),
+            at: record.decided_at,
+        });
+        match self.requests.create_guarded(record, decided, &next).await? {
+            GuardedClaim::Claimed => {
+                others.accepted(conn, &record.consumer_cidrs, next).await;
+                Ok(true)
+            }
+            GuardedClaim::AlreadyDecided => Ok(false),
+            GuardedClaim::GuardMoved => {
+                others.forget(&conn.service).await;
+                Err(PortError::plain(
+                    format!(
+                        "another run accepted a consumer of {} while {} was judged; judged again on the next try",
+                        conn.service, conn.endpoint
+                    ),
+                    true,
+                ))
+            }
+        }
     }
 
     /// Reads what a decision needs about one connection and decides it.
@@ -726,13 +784,10 @@ impl Decide {
         if let Some(set) = read.get(&key) {
             return Ok(set.clone());
         }
-        let stored = crate::explain::consumers_of(self.requests.as_ref(), book, service, account).await?;
-        // The store's index may not show this run's accepts yet.
-        let added = cache.added.lock().await;
-        let ours = added.iter().filter(|(s, owner, ..)| s == service && *owner != account);
-        let set = Arc::new(CidrSet::new(
-            stored.iter().map(|(c, l)| (*c, l.clone())).chain(ours.map(|(_, _, c, l)| (*c, l.clone()))),
-        ));
+        // The guard holds the accepts the index may not show yet, this run's too.
+        let claims = cache.guard(self.requests.as_ref(), service).await?;
+        let set =
+            Arc::new(crate::explain::others_than(self.requests.as_ref(), service, account, &claims).await?);
         read.insert(key, set.clone());
         Ok(set)
     }

@@ -9,6 +9,7 @@ use gate_core::{
 };
 use serde::Serialize;
 
+use crate::cidr_claims::CidrClaims;
 use crate::error::PortError;
 use crate::organizations::Placements;
 use crate::ports::{PolicySource, Requests};
@@ -68,9 +69,22 @@ pub(crate) async fn consumers_of(
     if !book.policy_for(service).is_some_and(|p| p.policy.unique_consumer_cidrs) {
         return Ok(CidrSet::default());
     }
-    let others =
+    let claims = requests.cidr_claims(service).await?;
+    others_than(requests, service, account, &claims).await
+}
+
+/// The CIDRs of the service's accepted consumers other than `account`: the
+/// index's, and the guard's recent claims, which the index may not show yet.
+pub(crate) async fn others_than(
+    requests: &dyn Requests,
+    service: &ServiceId,
+    account: AccountId,
+    claims: &CidrClaims,
+) -> Result<CidrSet<String>, PortError> {
+    let indexed =
         requests.accepted_cidrs(service).await?.into_iter().filter(|(_, owner, _)| *owner != account);
-    Ok(CidrSet::new(others.map(|(cidr, owner, endpoint)| (cidr, consumer_label(&endpoint, owner)))))
+    let all = indexed.chain(claims.others(account));
+    Ok(CidrSet::new(all.map(|(cidr, owner, endpoint)| (cidr, consumer_label(&endpoint, owner)))))
 }
 
 /// How an overlap names the other consumer, for operators.

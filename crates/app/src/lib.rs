@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod answer;
 pub mod bad_input;
+pub mod cidr_claims;
 pub mod consumer_topic;
 pub mod decide;
 pub mod error;

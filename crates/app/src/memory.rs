@@ -11,6 +11,7 @@ use gate_core::{
     ServiceId, ServicePolicy, ShadowVerdict, SlackMessage, Timestamp,
 };
 
+use crate::cidr_claims::{CidrClaims, GuardedClaim};
 use crate::error::PortError;
 use crate::ports::{
     AppliedPrincipals, Audience, Audit, AuditEvent, Catalogue, Checkpoints, Connections, ConsumerNetworks,
@@ -235,6 +236,8 @@ pub struct InMemoryRequests {
     /// Stored records that cannot be read (a hand edit, a newer schema):
     /// a read that includes one fails, as the table's batch read does.
     pub unreadable: Mutex<Vec<EndpointId>>,
+    /// The claim guards of services whose consumer CIDRs must be unique.
+    pub guards: Mutex<HashMap<ServiceId, CidrClaims>>,
 }
 
 impl InMemoryRequests {
@@ -244,6 +247,19 @@ impl InMemoryRequests {
 
     pub fn get(&self, endpoint: &EndpointId) -> Option<RequestRecord> {
         lock(&self.records).get(endpoint).cloned()
+    }
+
+    /// Stores a first decision with its audit entry; `false` when one exists.
+    fn insert_new(&self, record: &RequestRecord, decided: &AuditEvent) -> bool {
+        let mut records = lock(&self.records);
+        if records.contains_key(&record.endpoint) {
+            return false;
+        }
+        records.insert(record.endpoint.clone(), record.clone());
+        if let Some(audit) = &self.audit {
+            lock(&audit.events).push(decided.clone());
+        }
+        true
     }
 }
 
@@ -267,15 +283,7 @@ impl Requests for InMemoryRequests {
     }
 
     async fn create(&self, record: &RequestRecord, decided: &AuditEvent) -> Result<bool, PortError> {
-        let mut records = lock(&self.records);
-        if records.contains_key(&record.endpoint) {
-            return Ok(false);
-        }
-        records.insert(record.endpoint.clone(), record.clone());
-        if let Some(audit) = &self.audit {
-            lock(&audit.events).push(decided.clone());
-        }
-        Ok(true)
+        Ok(self.insert_new(record, decided))
     }
 
     async fn update(&self, record: &RequestRecord) -> Result<bool, PortError> {
@@ -287,6 +295,28 @@ impl Requests for InMemoryRequests {
             }
             _ => Ok(false),
         }
+    }
+
+    async fn cidr_claims(&self, service: &ServiceId) -> Result<CidrClaims, PortError> {
+        Ok(lock(&self.guards).get(service).cloned().unwrap_or_default())
+    }
+
+    async fn create_guarded(
+        &self,
+        record: &RequestRecord,
+        decided: &AuditEvent,
+        next: &CidrClaims,
+    ) -> Result<GuardedClaim, PortError> {
+        let mut guards = lock(&self.guards);
+        let stored = guards.get(&record.service).map_or(0, |g| g.version);
+        if stored + 1 != next.version {
+            return Ok(GuardedClaim::GuardMoved);
+        }
+        if !self.insert_new(record, decided) {
+            return Ok(GuardedClaim::AlreadyDecided);
+        }
+        guards.insert(record.service.clone(), next.clone());
+        Ok(GuardedClaim::Claimed)
     }
 
     async fn accepted_cidrs(

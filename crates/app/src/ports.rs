@@ -11,6 +11,7 @@ use gate_core::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::cidr_claims::{CidrClaims, GuardedClaim};
 use crate::error::PortError;
 
 /// An endpoint the provider asked EC2 to accept or reject but which EC2
@@ -203,6 +204,18 @@ pub trait Requests: Send + Sync {
         &self,
         service: &ServiceId,
     ) -> Result<Vec<(Cidr, AccountId, EndpointId)>, PortError>;
+    /// The claim guard of a service whose consumer CIDRs must be unique,
+    /// read consistently; version 0 and no claims when none is stored.
+    async fn cidr_claims(&self, service: &ServiceId) -> Result<CidrClaims, PortError>;
+    /// [`Requests::create`] for an accept of such a service: the decision,
+    /// its audit entry and the guard moved from `next.version - 1` to
+    /// `next`, all or nothing.
+    async fn create_guarded(
+        &self,
+        record: &RequestRecord,
+        decided: &AuditEvent,
+        next: &CidrClaims,
+    ) -> Result<GuardedClaim, PortError>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -19,6 +19,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use gate_app::PortError;
+use gate_app::cidr_claims::{CidrClaims, GuardedClaim};
 use gate_app::ports::{
     Audit, AuditEvent, ConfigStore, ContactBook, DecisionReads, LiveConfig, NoticeLedger, PolicySource,
     Requests, Shadows, Versioned,
@@ -30,6 +31,7 @@ use gate_core::{
 
 use crate::error::{code, port_error};
 use crate::items::audit::{audit_from, audit_item, audit_partition};
+use crate::items::cidr_claims::{CidrClaimsItem, cidr_claims_key};
 use crate::items::config::{
     CONFIG, POLICY_SORT_PREFIX, entry_from, entry_item, entry_key, is_policy, policy_from, policy_item,
     policy_key,
@@ -39,7 +41,7 @@ use crate::items::request::{
     is_request, request_from, request_item, request_key, service_partition, state_prefix,
 };
 use crate::items::shadow::{SHADOW_PARTITION, shadow_from, shadow_item, shadow_service_prefix};
-use crate::items::{Item, s};
+use crate::items::{Item, decode, encode, s};
 use crate::table::{GSI1, Index, TABLE};
 
 const BATCH_GET_MAX: usize = 100;
@@ -159,6 +161,19 @@ impl DynamoStore {
         puts: Vec<(Item, &str, Option<Item>)>,
         what: String,
     ) -> Result<bool, PortError> {
+        Ok(self.transact_puts_naming(puts, what).await?.is_none())
+    }
+
+    /// Conditional puts, all or none; when a condition did not hold, the
+    /// index of the first put whose did not. DynamoDB lists a cancelled
+    /// transaction's reasons "ordered according to the ordering of the
+    /// TransactWriteItems request parameter", `None` where an item was not
+    /// at fault (Amazon DynamoDB API Reference, "CancellationReason").
+    pub(crate) async fn transact_puts_naming(
+        &self,
+        puts: Vec<(Item, &str, Option<Item>)>,
+        what: String,
+    ) -> Result<Option<usize>, PortError> {
         let mut request = self.client.transact_write_items();
         for (item, condition, values) in puts {
             let put = Put::builder()
@@ -173,22 +188,21 @@ impl DynamoStore {
         let result = request.send().await;
         let reason = match &result {
             Err(SdkError::ServiceError(e)) => match e.err() {
-                TransactWriteItemsError::TransactionCanceledException(c) => c
-                    .cancellation_reasons()
-                    .iter()
-                    .filter_map(|r| r.code())
-                    .find(|code| *code != "None")
-                    .map(str::to_owned),
+                TransactWriteItemsError::TransactionCanceledException(c) => {
+                    c.cancellation_reasons().iter().enumerate().find_map(|(i, r)| {
+                        r.code().filter(|code| *code != "None").map(|code| (i, code.to_owned()))
+                    })
+                }
                 _ => None,
             },
             _ => None,
         };
-        match (result, reason.as_deref()) {
-            (Ok(_), _) => Ok(true),
+        match (result, reason) {
+            (Ok(_), _) => Ok(None),
             // An item's condition failed: someone else wrote first.
-            (Err(_), Some("ConditionalCheckFailed")) => Ok(false),
+            (Err(_), Some((at, code))) if code == "ConditionalCheckFailed" => Ok(Some(at)),
             // Another transaction on the same item was in flight: try again.
-            (Err(e), Some("TransactionConflict")) => {
+            (Err(e), Some((_, code))) if code == "TransactionConflict" => {
                 Err(PortError::transient(format!("{what} (conflict)"), e))
             }
             (Err(e), _) => Err(port_error(what, e)),
@@ -293,6 +307,46 @@ impl Requests for DynamoStore {
         let absent = "attribute_not_exists(pk)";
         let puts = vec![(request_item(record)?, absent, None), (audit_item(decided)?, absent, None)];
         self.transact_puts(puts, format!("recording the decision on {} failed", record.endpoint)).await
+    }
+
+    async fn create_guarded(
+        &self,
+        record: &RequestRecord,
+        decided: &AuditEvent,
+        next: &CidrClaims,
+    ) -> Result<GuardedClaim, PortError> {
+        let absent = "attribute_not_exists(pk)";
+        let guard = encode::<CidrClaimsItem>(next, cidr_claims_key(&record.service))?;
+        let judged = next.version.saturating_sub(1);
+        let (moved_on, values) = if judged == 0 {
+            (absent, None)
+        } else {
+            ("version = :v", Some(HashMap::from([(":v".to_owned(), AttributeValue::N(judged.to_string()))])))
+        };
+        let puts = vec![
+            (request_item(record)?, absent, None),
+            (audit_item(decided)?, absent, None),
+            (guard, moved_on, values),
+        ];
+        let what = format!("recording the decision on {} failed", record.endpoint);
+        Ok(match self.transact_puts_naming(puts, what).await? {
+            None => GuardedClaim::Claimed,
+            Some(2) => GuardedClaim::GuardMoved,
+            Some(_) => GuardedClaim::AlreadyDecided,
+        })
+    }
+
+    async fn cidr_claims(&self, service: &ServiceId) -> Result<CidrClaims, PortError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(cidr_claims_key(service)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| port_error(format!("reading the CIDR claims of {service} failed"), e))?;
+        Ok(out.item.map(decode::<CidrClaimsItem>).transpose()?.unwrap_or_default())
     }
 
     async fn update(&self, record: &RequestRecord) -> Result<bool, PortError> {

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use gate_app::cidr_claims::{CidrClaims, GuardedClaim};
 use gate_app::memory::*;
 use gate_app::ports::{AuditKind, Connections, Nudge, Requests};
 use gate_app::{Answer, Answered, Decide, Settings, Verdict};
@@ -344,16 +345,17 @@ impl gate_app::ports::ConsumerNetworks for YieldingNetworks {
 /// their reads run at once and the store's index lags: such claims go one
 /// at a time, and each accept of the run joins the CIDRs the next is
 /// judged against.
-#[tokio::test]
-async fn overlapping_consumers_in_one_batch_are_not_both_accepted() {
-    const OTHER: &str = "555566667777";
+const OTHER: &str = "555566667777";
+
+/// A decider of a service whose consumer CIDRs must be unique, where FRIEND
+/// and OTHER are both allowed and ask from the same 10.0.0.0/16, over a
+/// store whose index of accepted CIDRs lags.
+fn unique_decider(connections: Arc<InMemoryConnections>, requests: Arc<InMemoryRequests>) -> Decide {
     let overlapping: Vec<Cidr> = vec!["10.0.0.0/16".parse().expect("cidr")];
-    let (a, b) = (conn(80, FRIEND), conn(81, OTHER));
-    let connections = Arc::new(InMemoryConnections::with([a.clone(), b.clone()]));
     let unique = ServicePolicy { unique_consumer_cidrs: true, ..ServicePolicy::cautious(Scope::Any) };
     let audit = Arc::new(InMemoryAudit::default());
-    let decider = Decide::new(
-        connections.clone(),
+    Decide::new(
+        connections,
         Arc::new(YieldingNetworks(StaticNetworks(HashMap::from([
             (FRIEND.parse().expect("acct"), overlapping.clone()),
             (OTHER.parse().expect("acct"), overlapping),
@@ -362,18 +364,52 @@ async fn overlapping_consumers_in_one_batch_are_not_both_accepted() {
             vec![unique],
             vec![entry(FRIEND, Effect::Allow), entry(OTHER, Effect::Allow)],
         )),
-        Arc::new(Slow { inner: Arc::new(InMemoryRequests::with_audit(audit.clone())), lagging: true }),
+        Arc::new(Slow { inner: requests, lagging: true }),
         audit,
         Arc::new(RecordingNotifier::default()),
         Settings { concurrency: 16, ..Settings::default() },
-    );
+    )
+}
+
+fn accepted(connections: &InMemoryConnections, endpoints: &[u32]) -> usize {
+    endpoints.iter().filter(|n| connections.state(&endpoint(**n)) == Some(ConnectionState::Available)).count()
+}
+
+#[tokio::test]
+async fn overlapping_consumers_in_one_batch_are_not_both_accepted() {
+    let (a, b) = (conn(80, FRIEND), conn(81, OTHER));
+    let connections = Arc::new(InMemoryConnections::with([a.clone(), b.clone()]));
+    let decider = unique_decider(connections.clone(), Arc::new(InMemoryRequests::default()));
     let report = decider.run(vec![a, b], now()).await.expect("runs");
-    let accepted = [80, 81]
-        .iter()
-        .filter(|n| connections.state(&endpoint(**n)) == Some(ConnectionState::Available))
-        .count();
-    assert_eq!(accepted, 1, "{report:?}");
+    assert_eq!(accepted(&connections, &[80, 81]), 1, "{report:?}");
     let held = report.decided.iter().find(|d| d.outcome != Outcome::Accept).expect("one held back");
+    assert!(held.reasons.contains("overlaps"), "{}", held.reasons);
+}
+
+#[tokio::test]
+async fn overlapping_consumers_in_two_runs_at_once_are_not_both_accepted() {
+    let (a, b) = (conn(82, FRIEND), conn(83, OTHER));
+    let connections = Arc::new(InMemoryConnections::with([a.clone(), b.clone()]));
+    let requests = Arc::new(InMemoryRequests::default());
+    // Two invocations, each with one notification, both reading before
+    // either claims, over an index that shows neither accept.
+    let (first, second) = (
+        unique_decider(connections.clone(), requests.clone()),
+        unique_decider(connections.clone(), requests.clone()),
+    );
+    let (one, two) = tokio::join!(first.run(vec![a], now()), second.run(vec![b.clone()], now()));
+    let (one, two) = (one.expect("runs"), two.expect("runs"));
+    assert_eq!(accepted(&connections, &[82, 83]), 1, "{one:?} {two:?}");
+    let came_second = if one.failed.is_empty() { &two } else { &one };
+    assert_eq!(came_second.failed.len(), 1, "the second claim fails, for a retry: {came_second:?}");
+    assert!(came_second.failed[0].why.contains("another run accepted"), "{came_second:?}");
+
+    // The retry judges again, against the guard's claims the index still
+    // does not show, and holds the overlap back.
+    let retried = first.run(vec![b], now().plus_secs(5)).await.expect("runs");
+    assert_eq!(accepted(&connections, &[82, 83]), 1, "{retried:?}");
+    let held = retried.decided.first().expect("decided");
+    assert_ne!(held.outcome, Outcome::Accept);
     assert!(held.reasons.contains("overlaps"), "{}", held.reasons);
 }
 
@@ -683,6 +719,17 @@ impl Requests for ReminderRaces {
         s: &ServiceId,
     ) -> Result<Vec<(Cidr, AccountId, EndpointId)>, gate_app::PortError> {
         self.inner.accepted_cidrs(s).await
+    }
+    async fn cidr_claims(&self, s: &ServiceId) -> Result<CidrClaims, gate_app::PortError> {
+        self.inner.cidr_claims(s).await
+    }
+    async fn create_guarded(
+        &self,
+        r: &RequestRecord,
+        d: &gate_app::ports::AuditEvent,
+        next: &CidrClaims,
+    ) -> Result<GuardedClaim, gate_app::PortError> {
+        self.inner.create_guarded(r, d, next).await
     }
 }
 

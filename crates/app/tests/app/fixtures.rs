@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use gate_app::cidr_claims::{CidrClaims, GuardedClaim};
 use gate_app::memory::{
     InMemoryAudit, InMemoryPolicies, InMemoryRequests, RecordingNotifier, StaticNetworks,
 };
@@ -121,5 +122,18 @@ impl Requests for Slow {
     ) -> Result<Vec<(Cidr, AccountId, EndpointId)>, gate_app::PortError> {
         tokio::task::yield_now().await;
         if self.lagging { Ok(vec![]) } else { self.inner.accepted_cidrs(service).await }
+    }
+    async fn cidr_claims(&self, service: &ServiceId) -> Result<CidrClaims, gate_app::PortError> {
+        let read = self.inner.cidr_claims(service).await;
+        tokio::task::yield_now().await;
+        read
+    }
+    async fn create_guarded(
+        &self,
+        r: &RequestRecord,
+        d: &gate_app::ports::AuditEvent,
+        next: &CidrClaims,
+    ) -> Result<GuardedClaim, gate_app::PortError> {
+        self.inner.create_guarded(r, d, next).await
     }
 }

@@ -18,6 +18,7 @@
 //! | sweep cursor  | `SWEEP#<sweep>`     | `CURSOR`                |                 |                     |
 //! | principals set| `PRINCIPALS#<svc>`  | `APPLIED`               | `PRINCIPALS`    | `<svc>`             |
 //! | shadow verdict| `SHADOW#<vpce>`     | `VERDICT`               | `SHADOW`        | `<svc>#<vpce>`      |
+//! | CIDR claims   | `CIDRS#<svc>`       | `CLAIMS`                |                 |                     |
 //!
 //! Contacts and notice claims: `contact.rs`.
 //!
@@ -36,6 +37,7 @@ use serde::de::DeserializeOwned;
 
 pub(crate) mod audit;
 pub(crate) mod checkpoint;
+pub(crate) mod cidr_claims;
 pub(crate) mod config;
 pub(crate) mod contact;
 #[cfg(test)]

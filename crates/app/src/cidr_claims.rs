@@ -1,0 +1,115 @@
+//! The claim guard of a service whose consumer CIDRs must be unique.
+//!
+//! decide judges a connection against the CIDRs of the service's accepted
+//! consumers, which it reads from an index. Two runs at once would each
+//! judge against what was there before either claimed, and an index is
+//! read eventually consistently: "All reads from GSIs and streams are
+//! eventually consistent" (Amazon DynamoDB Developer Guide, "DynamoDB read
+//! consistency"); AWS's knowledge center puts the usual lag under a second.
+//! So each accept of such a service also moves the service's guard, in the
+//! transaction that claims the decision: of two runs that judged against
+//! one version, one claims and the other learns it came second. The guard
+//! also keeps the CIDRs of its latest accepts, read consistently, for the
+//! time the index may not show them yet.
+
+use gate_core::{AccountId, Cidr, EndpointId, Timestamp};
+
+/// One service's guard: the version each accept moves on, and the accepts
+/// recent enough that the index may not show them yet.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CidrClaims {
+    pub version: u64,
+    pub recent: Vec<ClaimedCidrs>,
+}
+
+/// The CIDRs one accept claimed, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedCidrs {
+    pub endpoint: EndpointId,
+    pub owner: AccountId,
+    pub cidrs: Vec<Cidr>,
+    pub at: Timestamp,
+}
+
+/// How a guarded claim went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuardedClaim {
+    /// The decision and the guard's next version are stored.
+    Claimed,
+    /// Another run decided this connection first.
+    AlreadyDecided,
+    /// Another accept of the service moved the guard since it was read:
+    /// the judgment may have missed its CIDRs. Nothing was stored.
+    GuardMoved,
+}
+
+impl CidrClaims {
+    /// How long an accept is kept beside the index: far beyond its usual
+    /// lag, small enough that a busy service's guard stays a small item.
+    pub const KEPT_SECS: i64 = 600;
+
+    /// The guard after `claim`: one version on, the claim added, and
+    /// claims older than [`Self::KEPT_SECS`] before it dropped.
+    pub fn after(&self, claim: ClaimedCidrs) -> CidrClaims {
+        let horizon = claim.at.unix() - Self::KEPT_SECS;
+        let mut recent: Vec<ClaimedCidrs> =
+            self.recent.iter().filter(|c| c.at.unix() >= horizon).cloned().collect();
+        recent.push(claim);
+        CidrClaims { version: self.version + 1, recent }
+    }
+
+    /// The recent claims of accounts other than `account`, as the index
+    /// lists accepted CIDRs.
+    pub fn others(&self, account: AccountId) -> impl Iterator<Item = (Cidr, AccountId, EndpointId)> + '_ {
+        self.recent
+            .iter()
+            .filter(move |c| c.owner != account)
+            .flat_map(|c| c.cidrs.iter().map(move |cidr| (*cidr, c.owner, c.endpoint.clone())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claim(n: u8, owner: &str, cidr: &str, at: i64) -> ClaimedCidrs {
+        ClaimedCidrs {
+            endpoint: format!("vpce-{n:017x}").parse().expect("endpoint"),
+            owner: owner.parse().expect("account"),
+            cidrs: vec![cidr.parse().expect("cidr")],
+            at: Timestamp::from_unix(at),
+        }
+    }
+
+    #[test]
+    fn each_claim_moves_the_version_and_old_claims_fall_away() {
+        let start = 1_800_000_000;
+        let one = CidrClaims::default().after(claim(1, "111122223333", "10.0.0.0/16", start));
+        assert_eq!(one.version, 1);
+        let two = one.after(claim(2, "444455556666", "10.1.0.0/16", start + CidrClaims::KEPT_SECS));
+        assert_eq!((two.version, two.recent.len()), (2, 2), "kept for exactly KEPT_SECS");
+        let three = two.after(claim(3, "777788889999", "10.2.0.0/16", start + CidrClaims::KEPT_SECS + 1));
+        assert_eq!(three.version, 3);
+        let kept: Vec<&EndpointId> = three.recent.iter().map(|c| &c.endpoint).collect();
+        assert_eq!(
+            kept,
+            [&two.recent[1].endpoint, &three.recent[1].endpoint],
+            "the first is past the index's lag"
+        );
+    }
+
+    #[test]
+    fn an_account_is_not_judged_against_its_own_claims() {
+        let at = 1_800_000_000;
+        let claims = CidrClaims::default().after(claim(1, "111122223333", "10.0.0.0/16", at)).after(claim(
+            2,
+            "444455556666",
+            "10.1.0.0/16",
+            at,
+        ));
+        let others: Vec<_> = claims.others("111122223333".parse().expect("account")).collect();
+        assert_eq!(others.len(), 1);
+        assert_eq!(others[0].0, "10.1.0.0/16".parse::<Cidr>().expect("cidr"));
+        assert_eq!(others[0].1, "444455556666".parse::<AccountId>().expect("account"));
+    }
+}
