@@ -261,5 +261,24 @@ async fn of_two_claims_judged_against_one_guard_only_the_first_is_stored() -> Re
     );
     let guard = store.cidr_claims(&service).await?;
     assert_eq!((guard.version, guard.recent.len()), (2, 2));
+
+    // An approval moves the guard too, and only from the version it read.
+    let (mut review, review_audit, review_claim) = claim(3, "330000000013")?;
+    review.state = RequestState::Review;
+    assert!(store.create(&review, &review_audit).await?);
+    let mut approved = review.clone();
+    approved.state = RequestState::Approved;
+    approved.version += 1;
+    assert!(!store.update_guarded(&approved, &after_one.after(review_claim.clone())).await?, "a stale guard");
+    assert_eq!(
+        decided(&store, &review.endpoint.to_string()).await?.map(|r| r.state),
+        Some(RequestState::Review)
+    );
+    assert!(store.update_guarded(&approved, &guard.after(review_claim)).await?);
+    assert_eq!(
+        decided(&store, &review.endpoint.to_string()).await?.map(|r| r.state),
+        Some(RequestState::Approved)
+    );
+    assert_eq!(store.cidr_claims(&service).await?.version, 3);
     Ok(())
 }

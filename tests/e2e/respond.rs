@@ -144,3 +144,59 @@ async fn a_warm_respond_reads_the_link_keys_again_after_a_rotation() -> Result<(
     assert_eq!(responder.handle_at(http("GET", &forged, None), later.plus_secs(120)).await.status_code, 403);
     Ok(())
 }
+
+/// Where consumer CIDRs must be unique, a consumer accepted while another
+/// waits for review from the same range makes that approval impossible:
+/// the link's page says why, and nothing is accepted.
+#[tokio::test]
+async fn an_approval_link_for_a_consumer_overlapping_one_accepted_since_is_refused() -> Result<()> {
+    let local = Local::from_env().await;
+    let service = local.service().await?;
+    let store = local.table().await?;
+    let mut policy = ServicePolicy::cautious(service.id.parse()?);
+    policy.approvers = vec!["netops@example.com".into()];
+    policy.unique_consumer_cidrs = true;
+    store.put_policy(&policy).await?;
+    let (topic, _) = local.topic_with_queue("review").await?;
+    let inbox = local.approver_inbox(&topic, "netops@example.com").await?;
+    let secret = local.link_secret().await?;
+    let decider =
+        local.decider(&local.decide_config_with_links(store.table(), &topic, &[&service], &secret)).await;
+    let responder = local
+        .responder(&RespondConfig {
+            table_name: store.table().to_owned(),
+            keys_secret_arn: secret,
+            slack: None,
+            consumer_topic_arn: None,
+            organizations_role_arn: None,
+        })
+        .await?;
+    let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+
+    // The first asks and waits for review; then an allowlisted one asks
+    // from the same 172.24.0.0/16 and is accepted.
+    let waiting = local.consumer("250000000001", "172.24.0.0/16", &[], true).await?;
+    let waiting_endpoint = local.request(&waiting, &service).await?;
+    handle_at(&decider, &sweep, gate_e2e::now()).await?;
+    store.put_entry(&gate_e2e::allow_entry("*", "250000000002", gate_core::Effect::Allow, &[])?).await?;
+    let allowed = local.consumer("250000000002", "172.24.0.0/16", &[], true).await?;
+    let allowed_endpoint = local.request(&allowed, &service).await?;
+    handle_at(&decider, &sweep, gate_e2e::now()).await?;
+    assert_eq!(local.state(&allowed_endpoint).await?, "available");
+
+    let mail = local.drain(&inbox).await?;
+    let body = mail.first().and_then(|m| m["Message"].as_str()).ok_or("no review email")?;
+    let link = approve_link(body, "netops@example.com").ok_or("no approve link")?;
+    for (method, query, body) in [("GET", link.as_str(), None), ("POST", "", Some(link.as_str()))] {
+        let page = responder.handle(http(method, query, body)).await;
+        let text = page.body.unwrap_or_default();
+        assert_eq!(page.status_code, 403, "{method}: {text}");
+        assert!(
+            text.contains("Refused by policy") && text.contains("172.24.0.0/16 overlaps"),
+            "{method}: {text}"
+        );
+        assert!(text.contains(&allowed_endpoint), "{method}: the page names the other consumer: {text}");
+    }
+    assert_eq!(local.state(&waiting_endpoint).await?, "pendingAcceptance");
+    Ok(())
+}

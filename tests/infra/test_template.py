@@ -1044,12 +1044,12 @@ def partition_prefix(function: str) -> str:
     raise AssertionError(f"no fn {function} in {ITEMS_RS}")
 
 
-def test_respond_writes_only_request_audit_and_notice_items() -> None:
+def test_respond_writes_only_request_audit_notice_and_guard_items() -> None:
     # Its URL is public: it may update a request record, append audit
-    # entries and claim the consumer's notice, never write a policy, an
-    # allow entry, a contact or the registry.
-    prefixes = {partition_prefix(f) for f in ("request_key", "audit_partition", "notice_key")}
-    assert prefixes == {"REQUEST#", "AUDIT#", "NOTICE#"}
+    # entries, claim the consumer's notice and move a service's CIDR guard,
+    # never write a policy, an allow entry, a contact or the registry.
+    prefixes = {partition_prefix(f) for f in ("request_key", "audit_partition", "notice_key", "cidr_claims_key")}
+    assert prefixes == {"REQUEST#", "AUDIT#", "NOTICE#", "CIDRS#"}
     roles = role_statements(provider(SERVICES_ONE).resolved_resources())
     writes = [st for st in roles["RespondRole"] if st.get("Effect") == "Allow"
               and any(grants(a, st) for a in WRITE_ACTIONS)]
@@ -1057,9 +1057,10 @@ def test_respond_writes_only_request_audit_and_notice_items() -> None:
     for st in writes:
         assert as_list(st["Action"]) == ["dynamodb:PutItem"], st
         assert as_list(st["Resource"]) == ["<Table.Arn>"], st
-        assert st.get("Condition") == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["REQUEST#*", "AUDIT#*", "NOTICE#*"]}}, st
+        assert st.get("Condition") == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["REQUEST#*", "AUDIT#*", "NOTICE#*", "CIDRS#*"]}}, st
         keys = st["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
-        for pk in ("REQUEST#vpce-0f1e2d3c4b5a69788", "AUDIT#vpce-0f1e2d3c4b5a69788", "NOTICE#vpce-0f1e2d3c4b5a69788"):
+        for pk in ("REQUEST#vpce-0f1e2d3c4b5a69788", "AUDIT#vpce-0f1e2d3c4b5a69788", "NOTICE#vpce-0f1e2d3c4b5a69788",
+                   "CIDRS#vpce-svc-0abc1234def567890"):
             assert any(fnmatch.fnmatchcase(pk, k) for k in keys), pk
         for pk in ("POLICY#*", "ALLOW#*", "CONTACT#210000000001", "ENDPOINT#vpce-0f1e2d3c4b5a69788", "CONFIG"):
             assert not any(fnmatch.fnmatchcase(pk, k) for k in keys), pk

@@ -8,11 +8,12 @@ use std::sync::Arc;
 
 use gate_core::link::LinkAction;
 use gate_core::{
-    Action, Answerer, ConnectionState, EndpointId, Membership, Outcome, RequestRecord, RequestState,
+    Action, Answerer, CidrSet, ConnectionState, EndpointId, Membership, Outcome, RequestRecord, RequestState,
     Timestamp,
 };
 
 use crate::actions::Actions;
+use crate::cidr_claims::{CidrClaims, ClaimedCidrs};
 use crate::decide::{AUTOMATIC_ACTOR, book_pairs};
 use crate::error::PortError;
 use crate::notices::{NoticeFacts, Notices};
@@ -77,6 +78,19 @@ pub enum Answered {
     /// over every allow, and over an approver too. Nothing changed; the
     /// operator's words of the deny.
     Denied(String),
+    /// An approval of a consumer whose CIDRs overlap another accepted
+    /// consumer's, where the service requires unique consumer CIDRs: the
+    /// rule wins over an approver, as a deny does. Nothing changed; which
+    /// CIDRs overlap.
+    Overlaps(String),
+}
+
+/// A request an answer may be taken on, with its service's guard when an
+/// approval must keep consumer CIDRs unique: the answer moves the guard
+/// on from the version the check read.
+struct Open {
+    record: RequestRecord,
+    guard: Option<CidrClaims>,
 }
 
 /// Taking approvers' answers: the policies say who may answer, the
@@ -138,6 +152,19 @@ impl Answer {
         verdict: Verdict,
         now: Timestamp,
     ) -> Result<Result<RequestRecord, Answered>, PortError> {
+        Ok(self.open(endpoint, who, verdict, now).await?.map(|open| open.record))
+    }
+
+    /// [`Answer::answerable`], with what the answer's write needs. An
+    /// approval of a service whose consumer CIDRs must be unique also
+    /// meets the consumers accepted since the request was decided.
+    async fn open(
+        &self,
+        endpoint: &EndpointId,
+        who: &Answerer,
+        verdict: Verdict,
+        now: Timestamp,
+    ) -> Result<Result<Open, Answered>, PortError> {
         let Some(rec) =
             self.actions.requests.get_many(std::slice::from_ref(endpoint)).await?.remove(endpoint)
         else {
@@ -179,8 +206,18 @@ impl Answer {
                 tracing::warn!(endpoint_id = %endpoint, service_id = %rec.service, actor = %who.actor(), reason = deny.text, "approval of a denied account refused");
                 return Ok(Err(Answered::Denied(deny.text)));
             }
+            if book.policy_for(&rec.service).is_some_and(|p| p.policy.unique_consumer_cidrs) {
+                let requests = self.actions.requests.as_ref();
+                let guard = requests.cidr_claims(&rec.service).await?;
+                let others = crate::explain::others_than(requests, &rec.service, rec.owner, &guard).await?;
+                if let Some(overlap) = overlap(&rec, &others) {
+                    tracing::warn!(endpoint_id = %endpoint, service_id = %rec.service, actor = %who.actor(), reason = overlap, "approval of an overlapping consumer refused");
+                    return Ok(Err(Answered::Overlaps(overlap)));
+                }
+                return Ok(Ok(Open { record: rec, guard: Some(guard) }));
+            }
         }
-        Ok(Ok(rec))
+        Ok(Ok(Open { record: rec, guard: None }))
     }
 
     /// An approver's answer to a request in review: taken once, whoever
@@ -197,8 +234,8 @@ impl Answer {
         let actor = who.actor();
         let mut dns = Vec::new();
         for attempt in 0..ATTEMPTS {
-            let rec = match self.answerable(endpoint, who, verdict, now).await? {
-                Ok(rec) => rec,
+            let (rec, guard) = match self.open(endpoint, who, verdict, now).await? {
+                Ok(open) => (open.record, open.guard),
                 Err(closed) => return Ok(closed),
             };
             if attempt == 0 {
@@ -218,9 +255,22 @@ impl Answer {
             answered.actor = actor.clone();
             answered.decided_at = now;
             answered.version += 1;
-            // A conflict is someone else's answer, or a reminder that moved
-            // the version on: read again, and answer if it is still open.
-            if self.actions.requests.update(&answered).await? {
+            // A conflict is someone else's answer, a reminder that moved
+            // the version on, or another accept that moved the guard: read
+            // again, and answer if it is still open.
+            let written = match &guard {
+                Some(guard) => {
+                    let claim = ClaimedCidrs {
+                        endpoint: answered.endpoint.clone(),
+                        owner: answered.owner,
+                        cidrs: answered.consumer_cidrs.clone(),
+                        at: now,
+                    };
+                    self.actions.requests.update_guarded(&answered, &guard.after(claim)).await?
+                }
+                None => self.actions.requests.update(&answered).await?,
+            };
+            if written {
                 return Ok(self.answered(answered, verdict, reason, dns, now).await);
             }
         }
@@ -258,4 +308,16 @@ impl Answer {
         self.actions.settle(&answered, &answer_note(verdict, reason, report.failed.is_empty())).await;
         Answered::Done { record: answered, report: Box::new(report) }
     }
+}
+
+/// Which of the request's CIDRs overlaps another consumer's, in words.
+fn overlap(rec: &RequestRecord, others: &CidrSet<String>) -> Option<String> {
+    rec.consumer_cidrs.iter().find_map(|cidr| {
+        others.find_overlap(cidr).map(|(other, who)| {
+            format!(
+                "consumer VPC {cidr} overlaps {other} of {who}, and {} requires unique consumer CIDRs",
+                rec.service
+            )
+        })
+    })
 }

@@ -319,6 +319,19 @@ impl Requests for InMemoryRequests {
         Ok(GuardedClaim::Claimed)
     }
 
+    async fn update_guarded(&self, record: &RequestRecord, next: &CidrClaims) -> Result<bool, PortError> {
+        let mut guards = lock(&self.guards);
+        let stored = guards.get(&record.service).map_or(0, |g| g.version);
+        let mut records = lock(&self.records);
+        let current = records.get(&record.endpoint).map(|r| r.version);
+        if stored + 1 != next.version || current.map(|v| v + 1) != Some(record.version) {
+            return Ok(false);
+        }
+        records.insert(record.endpoint.clone(), record.clone());
+        guards.insert(record.service.clone(), next.clone());
+        Ok(true)
+    }
+
     async fn accepted_cidrs(
         &self,
         service: &ServiceId,

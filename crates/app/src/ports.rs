@@ -216,6 +216,10 @@ pub trait Requests: Send + Sync {
         decided: &AuditEvent,
         next: &CidrClaims,
     ) -> Result<GuardedClaim, PortError>;
+    /// [`Requests::update`] for an approval of such a service, moving its
+    /// guard from `next.version - 1` to `next`, both or neither; `false`
+    /// when either had moved on.
+    async fn update_guarded(&self, record: &RequestRecord, next: &CidrClaims) -> Result<bool, PortError>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

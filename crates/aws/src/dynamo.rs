@@ -289,6 +289,24 @@ impl DecisionReads for DynamoStore {
     }
 }
 
+/// The values of a `version = :v` condition.
+fn version_is(version: u64) -> Item {
+    HashMap::from([(":v".to_owned(), AttributeValue::N(version.to_string()))])
+}
+
+/// The put of a service's guard at `next`, on the condition that it is
+/// still the version before (absent before the first).
+fn guard_put(
+    service: &ServiceId,
+    next: &CidrClaims,
+) -> Result<(Item, &'static str, Option<Item>), PortError> {
+    let guard = encode::<CidrClaimsItem>(next, cidr_claims_key(service))?;
+    Ok(match next.version.saturating_sub(1) {
+        0 => (guard, "attribute_not_exists(pk)", None),
+        judged => (guard, "version = :v", Some(version_is(judged))),
+    })
+}
+
 #[async_trait]
 impl Requests for DynamoStore {
     async fn get_many(
@@ -316,17 +334,10 @@ impl Requests for DynamoStore {
         next: &CidrClaims,
     ) -> Result<GuardedClaim, PortError> {
         let absent = "attribute_not_exists(pk)";
-        let guard = encode::<CidrClaimsItem>(next, cidr_claims_key(&record.service))?;
-        let judged = next.version.saturating_sub(1);
-        let (moved_on, values) = if judged == 0 {
-            (absent, None)
-        } else {
-            ("version = :v", Some(HashMap::from([(":v".to_owned(), AttributeValue::N(judged.to_string()))])))
-        };
         let puts = vec![
             (request_item(record)?, absent, None),
             (audit_item(decided)?, absent, None),
-            (guard, moved_on, values),
+            guard_put(&record.service, next)?,
         ];
         let what = format!("recording the decision on {} failed", record.endpoint);
         Ok(match self.transact_puts_naming(puts, what).await? {
@@ -334,6 +345,14 @@ impl Requests for DynamoStore {
             Some(2) => GuardedClaim::GuardMoved,
             Some(_) => GuardedClaim::AlreadyDecided,
         })
+    }
+
+    async fn update_guarded(&self, record: &RequestRecord, next: &CidrClaims) -> Result<bool, PortError> {
+        let puts = vec![
+            (request_item(record)?, "version = :v", Some(version_is(record.version.saturating_sub(1)))),
+            guard_put(&record.service, next)?,
+        ];
+        self.transact_puts(puts, format!("updating the request of {} failed", record.endpoint)).await
     }
 
     async fn cidr_claims(&self, service: &ServiceId) -> Result<CidrClaims, PortError> {
@@ -350,13 +369,10 @@ impl Requests for DynamoStore {
     }
 
     async fn update(&self, record: &RequestRecord) -> Result<bool, PortError> {
-        let item = request_item(record)?;
-        let expected = record.version.saturating_sub(1).to_string();
-        let values = HashMap::from([(":v".to_owned(), AttributeValue::N(expected))]);
         self.put_if(
-            item,
+            request_item(record)?,
             "version = :v",
-            Some(values),
+            Some(version_is(record.version.saturating_sub(1))),
             format!("updating the request of {} failed", record.endpoint),
         )
         .await

@@ -94,6 +94,9 @@ pub async fn answer(
         Answered::Denied(deny) => {
             (2, format!("{endpoint}: {deny}; a deny wins over an approval, nothing changed"))
         }
+        Answered::Overlaps(overlap) => {
+            (2, format!("{endpoint}: {overlap}; the rule wins over an approval, nothing changed"))
+        }
     };
     print(json, &serde_json::json!({"endpoint": endpoint, "result": text, "code": code}), || text.clone());
     Ok(code)

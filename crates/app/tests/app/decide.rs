@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use gate_app::cidr_claims::{CidrClaims, GuardedClaim};
+use gate_app::cidr_claims::{CidrClaims, ClaimedCidrs, GuardedClaim};
 use gate_app::memory::*;
 use gate_app::ports::{AuditKind, Connections, Nudge, Requests};
 use gate_app::{Answer, Answered, Decide, Settings, Verdict};
@@ -684,14 +684,76 @@ async fn an_approver_of_one_service_cannot_answer_for_another() {
     assert_eq!(w.connections.state(&endpoint(50)), Some(ConnectionState::PendingAcceptance));
 }
 
-/// A store in which a reminder lands between an answer's read and its write.
-struct ReminderRaces {
+/// What lands between an answer's read and its write.
+enum Race {
+    /// A reminder, moving the request's version on.
+    Reminder,
+    /// Another consumer's accept from the same CIDRs, moving the guard on.
+    OverlappingAccept,
+}
+
+/// A store in which `race` lands once, between an answer's read and its write.
+struct AnswerRaces {
     inner: Arc<InMemoryRequests>,
+    race: Race,
     raced: std::sync::atomic::AtomicBool,
 }
 
+impl AnswerRaces {
+    fn new(inner: Arc<InMemoryRequests>, race: Race) -> Self {
+        Self { inner, race, raced: Default::default() }
+    }
+
+    async fn race_once(&self, answer: &RequestRecord) -> Result<(), gate_app::PortError> {
+        if answer.state != RequestState::Approved
+            || self.raced.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Ok(());
+        }
+        match self.race {
+            Race::Reminder => {
+                let mut reminded = self.inner.get(&answer.endpoint).expect("recorded");
+                reminded.reminders += 1;
+                reminded.version += 1;
+                assert!(self.inner.update(&reminded).await?, "the reminder lands first");
+            }
+            Race::OverlappingAccept => {
+                let mut other = RequestRecord::new(
+                    answer.service.clone(),
+                    endpoint(99),
+                    FRIEND.parse().expect("account"),
+                    RequestState::Accepted,
+                    "endpoint-gate",
+                    now(),
+                );
+                other.consumer_cidrs = answer.consumer_cidrs.clone();
+                let claim = ClaimedCidrs {
+                    endpoint: other.endpoint.clone(),
+                    owner: other.owner,
+                    cidrs: other.consumer_cidrs.clone(),
+                    at: now(),
+                };
+                let next = self.inner.cidr_claims(&answer.service).await?.after(claim);
+                let decided = gate_app::ports::AuditEvent {
+                    at: now(),
+                    kind: AuditKind::Decided,
+                    actor: "endpoint-gate".into(),
+                    endpoint: Some(other.endpoint.clone()),
+                    service: Some(other.service.clone()),
+                    owner: Some(other.owner),
+                    outcome: Some(Outcome::Accept),
+                    detail: "allowlisted".into(),
+                };
+                let claimed = self.inner.create_guarded(&other, &decided, &next).await?;
+                assert_eq!(claimed, GuardedClaim::Claimed, "the other accept lands first");
+            }
+        }
+        Ok(())
+    }
+}
+
 #[async_trait::async_trait]
-impl Requests for ReminderRaces {
+impl Requests for AnswerRaces {
     async fn get_many(
         &self,
         e: &[EndpointId],
@@ -706,12 +768,7 @@ impl Requests for ReminderRaces {
         self.inner.create(r, d).await
     }
     async fn update(&self, r: &RequestRecord) -> Result<bool, gate_app::PortError> {
-        if r.state == RequestState::Approved && !self.raced.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            let mut reminded = self.inner.get(&r.endpoint).expect("recorded");
-            reminded.reminders += 1;
-            reminded.version += 1;
-            assert!(self.inner.update(&reminded).await?, "the reminder lands first");
-        }
+        self.race_once(r).await?;
         self.inner.update(r).await
     }
     async fn accepted_cidrs(
@@ -731,13 +788,21 @@ impl Requests for ReminderRaces {
     ) -> Result<GuardedClaim, gate_app::PortError> {
         self.inner.create_guarded(r, d, next).await
     }
+    async fn update_guarded(
+        &self,
+        r: &RequestRecord,
+        next: &CidrClaims,
+    ) -> Result<bool, gate_app::PortError> {
+        self.race_once(r).await?;
+        self.inner.update_guarded(r, next).await
+    }
 }
 
 #[tokio::test]
 async fn an_answer_racing_a_reminder_is_taken_once_not_lost() {
     let mut w = world(vec![conn(52, STRANGER)]);
     w.decider.decide_endpoint(&endpoint(52), now()).await.expect("runs");
-    let racing = Arc::new(ReminderRaces { inner: w.requests.clone(), raced: Default::default() });
+    let racing = Arc::new(AnswerRaces::new(w.requests.clone(), Race::Reminder));
     w.answer.actions.requests = racing.clone();
     let netops = email("netops@example.com");
     let answer =
@@ -752,6 +817,57 @@ async fn an_answer_racing_a_reminder_is_taken_once_not_lost() {
     );
     assert_eq!(w.connections.state(&endpoint(52)), Some(ConnectionState::Available));
     assert_eq!(w.connections.act_call_count(), 1);
+}
+
+/// The world's service requiring unique consumer CIDRs.
+fn unique_cidrs(w: &World) {
+    for policy in w.policies.policies.lock().expect("lock").iter_mut() {
+        policy.unique_consumer_cidrs = true;
+    }
+}
+
+#[tokio::test]
+async fn an_approval_cannot_accept_a_consumer_overlapping_one_accepted_since() {
+    let mut w = world(vec![conn(66, STRANGER)]);
+    unique_cidrs(&w);
+    w.decider.sweep(now()).await.expect("runs");
+    let before = w.requests.get(&endpoint(66)).expect("in review");
+    assert_eq!(before.state, RequestState::Review);
+    // Another consumer from the same 172.30.0.0/16 is accepted while the
+    // review waits: the approval's write finds the guard moved, reads
+    // again, and is refused.
+    let racing = Arc::new(AnswerRaces::new(w.requests.clone(), Race::OverlappingAccept));
+    w.answer.actions.requests = racing.clone();
+    let netops = email("netops@example.com");
+    let refused =
+        w.answer.answer(&endpoint(66), Verdict::Approve, &netops, None, now()).await.expect("answers");
+    assert!(racing.raced.load(std::sync::atomic::Ordering::SeqCst), "the race happened");
+    let Answered::Overlaps(why) = refused else { panic!("refused for the overlap: {refused:?}") };
+    assert!(why.contains("172.30.0.0/16 overlaps") && why.contains("unique consumer CIDRs"), "{why}");
+    assert_eq!(w.requests.get(&endpoint(66)), Some(before), "nothing changed");
+    assert_eq!(w.connections.state(&endpoint(66)), Some(ConnectionState::PendingAcceptance));
+    // The email link's confirmation page says the same before any POST.
+    let check = w.answer.answerable(&endpoint(66), &netops, Verdict::Approve, now()).await.expect("reads");
+    assert!(matches!(check, Err(Answered::Overlaps(_))), "{check:?}");
+    // Rejecting stays open.
+    let done = w.answer.answer(&endpoint(66), Verdict::Deny, &netops, None, now()).await.expect("answers");
+    assert!(matches!(done, Answered::Done { .. }), "{done:?}");
+}
+
+#[tokio::test]
+async fn an_approval_of_a_unique_cidr_service_moves_its_guard() {
+    let w = world(vec![conn(67, STRANGER)]);
+    unique_cidrs(&w);
+    w.decider.sweep(now()).await.expect("runs");
+    let service = w.requests.get(&endpoint(67)).expect("in review").service;
+    let netops = email("netops@example.com");
+    let done = w.answer.answer(&endpoint(67), Verdict::Approve, &netops, None, now()).await.expect("answers");
+    assert!(matches!(done, Answered::Done { .. }), "{done:?}");
+    // Its CIDRs count for the next consumer before any index shows them.
+    let guard = w.requests.cidr_claims(&service).await.expect("reads");
+    assert_eq!(guard.version, 1);
+    assert_eq!(guard.recent[0].endpoint, endpoint(67));
+    assert_eq!(guard.recent[0].cidrs, vec!["172.30.0.0/16".parse::<Cidr>().expect("cidr")]);
 }
 
 /// EC2 as it pages: `size` connections a page, the first taking `delay`.

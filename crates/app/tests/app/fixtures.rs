@@ -136,4 +136,11 @@ impl Requests for Slow {
     ) -> Result<GuardedClaim, gate_app::PortError> {
         self.inner.create_guarded(r, d, next).await
     }
+    async fn update_guarded(
+        &self,
+        r: &RequestRecord,
+        next: &CidrClaims,
+    ) -> Result<bool, gate_app::PortError> {
+        self.inner.update_guarded(r, next).await
+    }
 }

@@ -148,6 +148,12 @@ fn closed_page(closed: &Answered, link: &Link) -> LambdaFunctionUrlResponse {
             ),
         )
         .respond(),
+        Answered::Overlaps(overlap) => Refusal::new(
+            403,
+            "Refused by policy",
+            format!("{overlap}: the rule wins over an approval, so this request cannot be approved; nothing changed"),
+        )
+        .respond(),
         Answered::Unknown | Answered::Done { .. } => Refusal::new(
             404,
             "Unknown request",
@@ -184,6 +190,9 @@ pub(super) fn slack_answered(taken: Taken, press: &ButtonPress) -> SlackReply {
         Ok(Answered::Unknown) => ephemeral(format!("Endpoint Gate has no request for {}.", press.endpoint)),
         Ok(Answered::Denied(deny)) => ephemeral(format!(
             "{deny}: a deny wins over an approval, so this request cannot be approved; your click changed nothing."
+        )),
+        Ok(Answered::Overlaps(overlap)) => ephemeral(format!(
+            "{overlap}: the rule wins over an approval, so this request cannot be approved; your click changed nothing."
         )),
         Err(e) => {
             tracing::error!(error = %e.chain(), endpoint_id = %press.endpoint, "answer failed");
