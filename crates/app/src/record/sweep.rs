@@ -18,6 +18,12 @@ use crate::error::PortError;
 /// The name record's sweep keeps its cursor under.
 pub const SWEEP_NAME: &str = "record";
 
+/// Where a sweep of every service keeps, between passes, the services
+/// whose registry entries were still active: a service deleted with its
+/// connections is no longer in EC2's listing, and its entries would never
+/// be compared again.
+pub const SERVICES_NAME: &str = "record-services";
+
 /// Active registry entries compared with EC2 at once in the second pass.
 const ACTIVE_PAGE: usize = 1000;
 
@@ -33,8 +39,15 @@ enum Cursor {
     /// to some: the second pass needs them.
     Listed { ec2: Option<String>, services: Vec<ServiceId> },
     /// Comparing the active entries of `services[service]` after `after`
-    /// with what EC2 lists.
-    Vanished { services: Vec<ServiceId>, service: usize, after: Option<EndpointId> },
+    /// with what EC2 lists. `kept` are the services before it that had
+    /// active entries, for the next pass.
+    Vanished {
+        services: Vec<ServiceId>,
+        service: usize,
+        after: Option<EndpointId>,
+        #[serde(default)]
+        kept: Vec<ServiceId>,
+    },
 }
 
 impl Cursor {
@@ -86,6 +99,9 @@ impl Recorder {
         let mut report = RecordReport::default();
         let mut at = self.resume_point().await?;
         report.resumed = at != Cursor::START;
+        if at == Cursor::START {
+            at = Cursor::Listed { ec2: None, services: self.carried().await? };
+        }
         let mut saved = report.resumed;
         let mut done = 0;
         loop {
@@ -96,8 +112,8 @@ impl Recorder {
             }
             let next = match at {
                 Cursor::Listed { ec2, services } => self.list(ec2, services, now, &mut report).await?,
-                Cursor::Vanished { services, service, after } => {
-                    self.vanished(services, service, after, now, &mut report).await?
+                Cursor::Vanished { services, service, after, kept } => {
+                    self.vanished(services, service, after, kept, now, &mut report).await?
                 }
             };
             done = report.counts.written + report.unchanged + report.stale + report.counts.failed;
@@ -135,6 +151,21 @@ impl Recorder {
         })
     }
 
+    /// The services whose entries were active after the last pass, when
+    /// every service is swept; an unreadable list is started afresh.
+    async fn carried(&self) -> Result<Vec<ServiceId>, PortError> {
+        let Some(checkpoints) = self.checkpoints.as_ref().filter(|_| self.services.is_empty()) else {
+            return Ok(Vec::new());
+        };
+        Ok(match checkpoints.load(SERVICES_NAME).await? {
+            None => Vec::new(),
+            Some(text) => serde_json::from_str(&text).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the registry sweep's services are unreadable; starting afresh");
+                Vec::new()
+            }),
+        })
+    }
+
     /// First pass: one page of EC2's listing, recorded.
     async fn list(
         &self,
@@ -167,7 +198,7 @@ impl Recorder {
             Some(next) => Cursor::Listed { ec2: Some(next), services },
             None => {
                 let services = if self.services.is_empty() { services } else { self.services.clone() };
-                Cursor::Vanished { services, service: 0, after: None }
+                Cursor::Vanished { services, service: 0, after: None, kept: Vec::new() }
             }
         }))
     }
@@ -179,11 +210,24 @@ impl Recorder {
         services: Vec<ServiceId>,
         index: usize,
         after: Option<EndpointId>,
+        mut kept: Vec<ServiceId>,
         now: Timestamp,
         report: &mut RecordReport,
     ) -> Result<Option<Cursor>, PortError> {
-        let Some(service) = services.get(index) else { return Ok(None) };
+        let Some(service) = services.get(index) else {
+            if let Some(checkpoints) = self.checkpoints.as_ref().filter(|_| self.services.is_empty()) {
+                let text = serde_json::to_string(&kept)
+                    .map_err(|e| PortError::permanent("encoding the registry sweep's services failed", e))?;
+                checkpoints.save(SERVICES_NAME, Some(&text), now).await?;
+            }
+            return Ok(None);
+        };
         let (ids, more) = self.registry.active_page(service, after.as_ref(), ACTIVE_PAGE).await?;
+        // A service with active entries is compared again in the next pass,
+        // listed by EC2 or not; one without is dropped.
+        if !ids.is_empty() && !kept.contains(service) {
+            kept.push(service.clone());
+        }
         let listed: HashSet<EndpointId> =
             self.connections.find(&ids).await?.into_iter().map(|c| c.endpoint).collect();
         let last = ids.last().cloned();
@@ -194,8 +238,8 @@ impl Recorder {
             .collect();
         self.observe_page(gone, report).await?;
         Ok(Some(match (more, last) {
-            (true, Some(last)) => Cursor::Vanished { services, service: index, after: Some(last) },
-            _ => Cursor::Vanished { services, service: index + 1, after: None },
+            (true, Some(last)) => Cursor::Vanished { services, service: index, after: Some(last), kept },
+            _ => Cursor::Vanished { services, service: index + 1, after: None, kept },
         }))
     }
 

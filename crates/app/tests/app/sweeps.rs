@@ -203,6 +203,39 @@ async fn a_registry_sweep_that_fails_part_way_goes_on_and_still_notices_vanished
     assert_eq!(checkpoints.load("record").await.unwrap(), None);
 }
 
+/// Sweeping every service, a service deleted with all its connections is
+/// no longer in EC2's listing: its entries are still compared, because the
+/// last pass kept the services with active entries.
+#[tokio::test]
+async fn a_sweep_of_every_service_notices_a_service_deleted_whole() {
+    const GONE_SVC: &str = "vpce-svc-0ddd1234def567890";
+    let mut conns: Vec<Connection> = (1..=3).map(|n| conn(n, ConnectionState::Available)).collect();
+    conns.extend((4..=5).map(|n| connection(n, GONE_SVC, FRIEND, ConnectionState::Available)));
+    let ec2 = paged(conns);
+    let checkpoints = Arc::new(InMemoryCheckpoints::default());
+    let (mut recorder, registry) = recorder(ec2.clone(), checkpoints.clone());
+    recorder.services = Vec::new();
+    recorder.sweep(&|_, _| {}, now()).await.expect("runs");
+    assert_eq!(
+        registry.get(&endpoint(4)).await.unwrap().expect("recorded").state,
+        ConnectionState::Available
+    );
+
+    // The service is deleted: EC2 lists none of its connections any more.
+    ec2.connections.lock().unwrap().retain(|_, c| c.service.as_str() != GONE_SVC);
+    let report = recorder.sweep(&|_, _| {}, now().plus_secs(60)).await.expect("runs");
+    let mut written = report.written.clone();
+    written.sort();
+    assert_eq!(written, vec![endpoint(4), endpoint(5)], "{report:?}");
+    for n in [4, 5] {
+        assert_eq!(registry.get(&endpoint(n)).await.unwrap().expect("kept").state, ConnectionState::Deleted);
+    }
+    // With no active entries left, the service is dropped after one more pass.
+    recorder.sweep(&|_, _| {}, now().plus_secs(120)).await.expect("runs");
+    let carried = checkpoints.load("record-services").await.unwrap().expect("kept");
+    assert_eq!(carried, format!("[\"{SVC}\"]"));
+}
+
 #[tokio::test]
 async fn a_registry_sweep_out_of_time_stops_cleanly() {
     let ec2 = paged((1..=3).map(|n| conn(n, ConnectionState::Available)));
