@@ -1,9 +1,12 @@
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
+use gate_app::Decide;
 use gate_app::ports::{Audit, AuditKind};
+use gate_aws::DynamoStore;
 use gate_core::ServicePolicy;
-use gate_e2e::{Local, Result};
+use gate_e2e::{Local, Result, Service};
 use gate_lambdas::config::RespondConfig;
 use gate_lambdas::decide::handle_at;
+use gate_lambdas::respond::Responder;
 use serde_json::json;
 
 fn http(method: &str, query: &str, body: Option<&str>) -> LambdaFunctionUrlRequest {
@@ -22,18 +25,33 @@ fn approve_link(email: &str, approver: &str) -> Option<String> {
     Some(line.split("/link?").nth(1)?.trim().to_owned())
 }
 
-#[tokio::test]
-async fn an_approver_answers_from_the_email_link_and_the_connection_follows() -> Result<()> {
-    let local = Local::from_env().await;
+/// A service whose reviews email links to `approvers`, each with an inbox
+/// subscribed the way `endpoint-gate apply` does, and the decide and
+/// respond functions over it.
+struct Reviewed {
+    service: Service,
+    store: DynamoStore,
+    inboxes: Vec<String>,
+    decider: Decide,
+    responder: Responder,
+}
+
+async fn reviewed(
+    local: &Local,
+    approvers: &[&str],
+    policy: impl FnOnce(&mut ServicePolicy),
+) -> Result<Reviewed> {
     let service = local.service().await?;
     let store = local.table().await?;
-    let mut policy = ServicePolicy::cautious(service.id.parse()?);
-    policy.approvers = vec!["netops@example.com".into(), "oncall@example.com".into()];
-    store.put_policy(&policy).await?;
+    let mut written = ServicePolicy::cautious(service.id.parse()?);
+    written.approvers = approvers.iter().map(|a| (*a).into()).collect();
+    policy(&mut written);
+    store.put_policy(&written).await?;
     let (topic, _) = local.topic_with_queue("review").await?;
-    // Each approver's mailbox, subscribed the way `endpoint-gate apply` does.
-    let netops_inbox = local.approver_inbox(&topic, "netops@example.com").await?;
-    let oncall_inbox = local.approver_inbox(&topic, "oncall@example.com").await?;
+    let mut inboxes = Vec::new();
+    for approver in approvers {
+        inboxes.push(local.approver_inbox(&topic, approver).await?);
+    }
     let secret = local.link_secret().await?;
     let decider =
         local.decider(&local.decide_config_with_links(store.table(), &topic, &[&service], &secret)).await;
@@ -46,6 +64,15 @@ async fn an_approver_answers_from_the_email_link_and_the_connection_follows() ->
             organizations_role_arn: None,
         })
         .await?;
+    Ok(Reviewed { service, store, inboxes, decider, responder })
+}
+
+#[tokio::test]
+async fn an_approver_answers_from_the_email_link_and_the_connection_follows() -> Result<()> {
+    let local = Local::from_env().await;
+    let Reviewed { service, store, inboxes, decider, responder } =
+        reviewed(&local, &["netops@example.com", "oncall@example.com"], |_| {}).await?;
+    let [netops_inbox, oncall_inbox] = inboxes.as_slice() else { return Err("two inboxes".into()) };
 
     let consumer = local.consumer("240000000001", "172.31.0.0/16", &[], true).await?;
     let endpoint = local.request(&consumer, &service).await?;
@@ -53,8 +80,8 @@ async fn an_approver_answers_from_the_email_link_and_the_connection_follows() ->
     handle_at(&decider, &sweep, gate_e2e::now()).await?;
 
     // Each approver receives one email, with their own links and no one else's.
-    let netops_mail = local.drain(&netops_inbox).await?;
-    let oncall_mail = local.drain(&oncall_inbox).await?;
+    let netops_mail = local.drain(netops_inbox).await?;
+    let oncall_mail = local.drain(oncall_inbox).await?;
     assert_eq!((netops_mail.len(), oncall_mail.len()), (1, 1), "one email each");
     let netops_body = netops_mail[0]["Message"].as_str().unwrap_or_default().to_owned();
     let body = oncall_mail[0]["Message"].as_str().unwrap_or_default().to_owned();
@@ -151,26 +178,8 @@ async fn a_warm_respond_reads_the_link_keys_again_after_a_rotation() -> Result<(
 #[tokio::test]
 async fn an_approval_link_for_a_consumer_overlapping_one_accepted_since_is_refused() -> Result<()> {
     let local = Local::from_env().await;
-    let service = local.service().await?;
-    let store = local.table().await?;
-    let mut policy = ServicePolicy::cautious(service.id.parse()?);
-    policy.approvers = vec!["netops@example.com".into()];
-    policy.unique_consumer_cidrs = true;
-    store.put_policy(&policy).await?;
-    let (topic, _) = local.topic_with_queue("review").await?;
-    let inbox = local.approver_inbox(&topic, "netops@example.com").await?;
-    let secret = local.link_secret().await?;
-    let decider =
-        local.decider(&local.decide_config_with_links(store.table(), &topic, &[&service], &secret)).await;
-    let responder = local
-        .responder(&RespondConfig {
-            table_name: store.table().to_owned(),
-            keys_secret_arn: secret,
-            slack: None,
-            consumer_topic_arn: None,
-            organizations_role_arn: None,
-        })
-        .await?;
+    let Reviewed { service, store, inboxes, decider, responder } =
+        reviewed(&local, &["netops@example.com"], |p| p.unique_consumer_cidrs = true).await?;
     let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
 
     // The first asks and waits for review; then an allowlisted one asks
@@ -184,7 +193,7 @@ async fn an_approval_link_for_a_consumer_overlapping_one_accepted_since_is_refus
     handle_at(&decider, &sweep, gate_e2e::now()).await?;
     assert_eq!(local.state(&allowed_endpoint).await?, "available");
 
-    let mail = local.drain(&inbox).await?;
+    let mail = local.drain(&inboxes[0]).await?;
     let body = mail.first().and_then(|m| m["Message"].as_str()).ok_or("no review email")?;
     let link = approve_link(body, "netops@example.com").ok_or("no approve link")?;
     for (method, query, body) in [("GET", link.as_str(), None), ("POST", "", Some(link.as_str()))] {
