@@ -45,16 +45,23 @@ pub enum GuardedClaim {
 
 impl CidrClaims {
     /// How long an accept is kept beside the index: far beyond its usual
-    /// lag, small enough that a busy service's guard stays a small item.
+    /// lag.
     pub const KEPT_SECS: i64 = 600;
+    /// The most accepts kept, however busy the service: a DynamoDB item
+    /// holds at most 400 KB, and a guard too large to write would stop
+    /// every accept of its service.
+    pub const KEPT_MOST: usize = 1000;
 
     /// The guard after `claim`: one version on, the claim added, and
-    /// claims older than [`Self::KEPT_SECS`] before it dropped.
+    /// claims older than [`Self::KEPT_SECS`] before it, or beyond the
+    /// newest [`Self::KEPT_MOST`], dropped.
     pub fn after(&self, claim: ClaimedCidrs) -> CidrClaims {
         let horizon = claim.at.unix() - Self::KEPT_SECS;
         let mut recent: Vec<ClaimedCidrs> =
             self.recent.iter().filter(|c| c.at.unix() >= horizon).cloned().collect();
         recent.push(claim);
+        let over = recent.len().saturating_sub(Self::KEPT_MOST);
+        recent.drain(..over);
         CidrClaims { version: self.version + 1, recent }
     }
 
@@ -95,6 +102,25 @@ mod tests {
             kept,
             [&two.recent[1].endpoint, &three.recent[1].endpoint],
             "the first is past the index's lag"
+        );
+    }
+
+    #[test]
+    fn a_busy_service_keeps_its_newest_claims_only() {
+        let at = 1_800_000_000;
+        let mut claims = CidrClaims::default();
+        for n in 0..CidrClaims::KEPT_MOST + 5 {
+            claims = claims.after(ClaimedCidrs {
+                at: Timestamp::from_unix(at + n as i64 / 100),
+                ..claim(1, "111122223333", "10.0.0.0/16", at)
+            });
+        }
+        assert_eq!(claims.version, CidrClaims::KEPT_MOST as u64 + 5);
+        assert_eq!(claims.recent.len(), CidrClaims::KEPT_MOST);
+        assert_eq!(
+            claims.recent.last().map(|c| c.at),
+            Some(Timestamp::from_unix(at + 10)),
+            "the newest stays"
         );
     }
 
