@@ -171,7 +171,7 @@ async fn overlapping_consumers_asking_at_once_get_one_accept() -> Result<()> {
     let mut policy = ServicePolicy::cautious(Scope::Any);
     policy.unique_consumer_cidrs = true;
     store.put_policy(&policy).await?;
-    let (first, second) = ("330000000001", "330000000002");
+    let (first, second) = ("341000000001", "341000000002");
     let mut events = Vec::new();
     for account in [first, second] {
         store.put_entry(&allow_entry("*", account, Effect::Allow, &["172.23.0.0/16"])?).await?;
@@ -237,8 +237,8 @@ async fn of_two_claims_judged_against_one_guard_only_the_first_is_stored() -> Re
     };
     let judged = store.cidr_claims(&service).await?;
     assert_eq!(judged, CidrClaims::default(), "no guard yet");
-    let (one, one_audit, one_claim) = claim(1, "330000000011")?;
-    let (two, two_audit, two_claim) = claim(2, "330000000012")?;
+    let (one, one_audit, one_claim) = claim(1, "343000000011")?;
+    let (two, two_audit, two_claim) = claim(2, "343000000012")?;
     let after_one = judged.after(one_claim);
     assert_eq!(store.create_guarded(&one, &one_audit, &after_one).await?, GuardedClaim::Claimed);
     assert_eq!(
@@ -252,7 +252,7 @@ async fn of_two_claims_judged_against_one_guard_only_the_first_is_stored() -> Re
     assert!(store.history(&two.endpoint).await?.is_empty(), "nor its audit entry");
     assert_eq!(store.cidr_claims(&service).await?, after_one, "the guard is the first claim's");
     // Judged again against the first claim's guard, it could go on; the first again is decided already.
-    let (_, again_audit, again_claim) = claim(1, "330000000011")?;
+    let (_, again_audit, again_claim) = claim(1, "343000000011")?;
     let next = after_one.after(again_claim);
     assert_eq!(store.create_guarded(&one, &again_audit, &next).await?, GuardedClaim::AlreadyDecided);
     assert_eq!(
@@ -263,7 +263,7 @@ async fn of_two_claims_judged_against_one_guard_only_the_first_is_stored() -> Re
     assert_eq!((guard.version, guard.recent.len()), (2, 2));
 
     // An approval moves the guard too, and only from the version it read.
-    let (mut review, review_audit, review_claim) = claim(3, "330000000013")?;
+    let (mut review, review_audit, review_claim) = claim(3, "343000000013")?;
     review.state = RequestState::Review;
     assert!(store.create(&review, &review_audit).await?);
     let mut approved = review.clone();

@@ -184,11 +184,11 @@ async fn an_approval_link_for_a_consumer_overlapping_one_accepted_since_is_refus
 
     // The first asks and waits for review; then an allowlisted one asks
     // from the same 172.24.0.0/16 and is accepted.
-    let waiting = local.consumer("250000000001", "172.24.0.0/16", &[], true).await?;
+    let waiting = local.consumer("342000000001", "172.24.0.0/16", &[], true).await?;
     let waiting_endpoint = local.request(&waiting, &service).await?;
     handle_at(&decider, &sweep, gate_e2e::now()).await?;
-    store.put_entry(&gate_e2e::allow_entry("*", "250000000002", gate_core::Effect::Allow, &[])?).await?;
-    let allowed = local.consumer("250000000002", "172.24.0.0/16", &[], true).await?;
+    store.put_entry(&gate_e2e::allow_entry("*", "342000000002", gate_core::Effect::Allow, &[])?).await?;
+    let allowed = local.consumer("342000000002", "172.24.0.0/16", &[], true).await?;
     let allowed_endpoint = local.request(&allowed, &service).await?;
     handle_at(&decider, &sweep, gate_e2e::now()).await?;
     assert_eq!(local.state(&allowed_endpoint).await?, "available");
