@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use gate_core::link::LinkAction;
 use gate_core::{
-    Action, Answerer, CidrSet, ConnectionState, EndpointId, Membership, Outcome, RequestRecord, RequestState,
+    Action, Answerer, ConnectionState, EndpointId, Membership, Outcome, RequestRecord, RequestState,
     Timestamp,
 };
 
@@ -210,7 +210,8 @@ impl Answer {
                 let requests = self.actions.requests.as_ref();
                 let guard = requests.cidr_claims(&rec.service).await?;
                 let others = crate::explain::others_than(requests, &rec.service, rec.owner, &guard).await?;
-                if let Some(overlap) = overlap(&rec, &others) {
+                if let Some(overlap) = gate_core::consumer_overlap(&rec.service, &rec.consumer_cidrs, &others)
+                {
                     tracing::warn!(endpoint_id = %endpoint, service_id = %rec.service, actor = %who.actor(), reason = overlap, "approval of an overlapping consumer refused");
                     return Ok(Err(Answered::Overlaps(overlap)));
                 }
@@ -308,16 +309,4 @@ impl Answer {
         self.actions.settle(&answered, &answer_note(verdict, reason, report.failed.is_empty())).await;
         Answered::Done { record: answered, report: Box::new(report) }
     }
-}
-
-/// Which of the request's CIDRs overlaps another consumer's, in words.
-fn overlap(rec: &RequestRecord, others: &CidrSet<String>) -> Option<String> {
-    rec.consumer_cidrs.iter().find_map(|cidr| {
-        others.find_overlap(cidr).map(|(other, who)| {
-            format!(
-                "consumer VPC {cidr} overlaps {other} of {who}, and {} requires unique consumer CIDRs",
-                rec.service
-            )
-        })
-    })
 }

@@ -459,10 +459,7 @@ fn check_cidrs(policy: &CompiledPolicy, allow: Option<&AllowEntry>, req: &Reques
             why.push_split(
                 Rule::ConsumerOverlap,
                 Some(Outcome::Reject),
-                format!(
-                    "consumer VPC {cidr} overlaps {other} of {who}, and {} requires unique consumer CIDRs",
-                    req.service
-                ),
+                overlap_text(req.service, cidr, other, who),
                 format!(
                     "consumer VPC {cidr} overlaps another consumer's CIDR, and {} requires unique consumer CIDRs",
                     req.service
@@ -470,6 +467,18 @@ fn check_cidrs(policy: &CompiledPolicy, allow: Option<&AllowEntry>, req: &Reques
             );
         }
     }
+}
+
+/// The first of `cidrs` that overlaps another accepted consumer's, as
+/// operators read it: an approval meets the rule again with it.
+pub fn consumer_overlap(service: &ServiceId, cidrs: &[Cidr], others: &CidrSet<String>) -> Option<String> {
+    cidrs.iter().find_map(|cidr| {
+        others.find_overlap(cidr).map(|(other, who)| overlap_text(service, cidr, other, who))
+    })
+}
+
+fn overlap_text(service: &ServiceId, cidr: &Cidr, other: &Cidr, who: &str) -> String {
+    format!("consumer VPC {cidr} overlaps {other} of {who}, and {service} requires unique consumer CIDRs")
 }
 
 fn finish(why: Reasons) -> Decision {

@@ -18,7 +18,9 @@ pub mod slack;
 pub mod time;
 
 pub use cidr::{Cidr, CidrError, CidrSet};
-pub use decision::{Decision, Discovery, Offer, Outcome, Reason, Request, Rule, decide, denial, offer};
+pub use decision::{
+    Decision, Discovery, Offer, Outcome, Reason, Request, Rule, consumer_overlap, decide, denial, offer,
+};
 pub use id::{AccountId, EndpointId, IdError, OrgId, OuId, Principal, Region, Scope, ServiceId, scan_ids};
 pub use notice::{Contact, Notice, NoticeKind};
 pub use policy::{
