@@ -209,7 +209,8 @@ impl Answer {
             if book.policy_for(&rec.service).is_some_and(|p| p.policy.unique_consumer_cidrs) {
                 let requests = self.actions.requests.as_ref();
                 let guard = requests.cidr_claims(&rec.service).await?;
-                let others = crate::explain::others_than(requests, &rec.service, rec.owner, &guard).await?;
+                let others =
+                    crate::explain::others_than(requests, &rec.service, rec.owner, &guard, now).await?;
                 if let Some(overlap) = gate_core::consumer_overlap(&rec.service, &rec.consumer_cidrs, &others)
                 {
                     tracing::warn!(endpoint_id = %endpoint, service_id = %rec.service, actor = %who.actor(), reason = overlap, "approval of an overlapping consumer refused");

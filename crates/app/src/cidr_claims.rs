@@ -65,12 +65,19 @@ impl CidrClaims {
         CidrClaims { version: self.version + 1, recent }
     }
 
-    /// The recent claims of accounts other than `account`, as the index
-    /// lists accepted CIDRs.
-    pub fn others(&self, account: AccountId) -> impl Iterator<Item = (Cidr, AccountId, EndpointId)> + '_ {
+    /// The claims of accounts other than `account` still within
+    /// [`Self::KEPT_SECS`] of `now`, as the index lists accepted CIDRs. An
+    /// older claim is the index's to show: a consumer revoked since must
+    /// not block another for ever because no accept came after.
+    pub fn others(
+        &self,
+        account: AccountId,
+        now: Timestamp,
+    ) -> impl Iterator<Item = (Cidr, AccountId, EndpointId)> + '_ {
+        let horizon = now.unix() - Self::KEPT_SECS;
         self.recent
             .iter()
-            .filter(move |c| c.owner != account)
+            .filter(move |c| c.owner != account && c.at.unix() >= horizon)
             .flat_map(|c| c.cidrs.iter().map(move |cidr| (*cidr, c.owner, c.endpoint.clone())))
     }
 }
@@ -106,6 +113,15 @@ mod tests {
     }
 
     #[test]
+    fn a_claim_past_the_indexs_lag_counts_no_more_even_without_a_newer_claim() {
+        let at = 1_800_000_000;
+        let claims = CidrClaims::default().after(claim(1, "111122223333", "10.0.0.0/16", at));
+        let other: AccountId = "444455556666".parse().expect("account");
+        let later = |secs| claims.others(other, Timestamp::from_unix(at + secs)).count();
+        assert_eq!((later(CidrClaims::KEPT_SECS), later(CidrClaims::KEPT_SECS + 1)), (1, 0));
+    }
+
+    #[test]
     fn a_busy_service_keeps_its_newest_claims_only() {
         let at = 1_800_000_000;
         let mut claims = CidrClaims::default();
@@ -133,7 +149,8 @@ mod tests {
             "10.1.0.0/16",
             at,
         ));
-        let others: Vec<_> = claims.others("111122223333".parse().expect("account")).collect();
+        let others: Vec<_> =
+            claims.others("111122223333".parse().expect("account"), Timestamp::from_unix(at)).collect();
         assert_eq!(others.len(), 1);
         assert_eq!(others[0].0, "10.1.0.0/16".parse::<Cidr>().expect("cidr"));
         assert_eq!(others[0].1, "444455556666".parse::<AccountId>().expect("account"));

@@ -751,7 +751,7 @@ impl Decide {
         others: &OthersCache,
         now: Timestamp,
     ) -> Result<Decision, PortError> {
-        let other_consumers = self.other_consumers(&conn.service, conn.owner, book, others).await?;
+        let other_consumers = self.other_consumers(&conn.service, conn.owner, book, others, now).await?;
         Ok(decide(
             book,
             &Request {
@@ -774,6 +774,7 @@ impl Decide {
         account: AccountId,
         book: &PolicyBook,
         cache: &OthersCache,
+        now: Timestamp,
     ) -> Result<Arc<CidrSet<String>>, PortError> {
         let wanted = book.policy_for(service).is_some_and(|p| p.policy.unique_consumer_cidrs);
         if !wanted {
@@ -786,8 +787,9 @@ impl Decide {
         }
         // The guard holds the accepts the index may not show yet, this run's too.
         let claims = cache.guard(self.requests.as_ref(), service).await?;
-        let set =
-            Arc::new(crate::explain::others_than(self.requests.as_ref(), service, account, &claims).await?);
+        let set = Arc::new(
+            crate::explain::others_than(self.requests.as_ref(), service, account, &claims, now).await?,
+        );
         read.insert(key, set.clone());
         Ok(set)
     }

@@ -44,7 +44,7 @@ pub async fn explain(
     let pairs =
         crate::decide::book_pairs([(service, account)], &HashMap::from([(account, membership.clone())]));
     let book = policies.load_book(&pairs).await?;
-    let other_consumers = consumers_of(requests, &book, service, account).await?;
+    let other_consumers = consumers_of(requests, &book, service, account, now).await?;
     let request = Request {
         service,
         account,
@@ -65,12 +65,13 @@ pub(crate) async fn consumers_of(
     book: &PolicyBook,
     service: &ServiceId,
     account: AccountId,
+    now: Timestamp,
 ) -> Result<CidrSet<String>, PortError> {
     if !book.policy_for(service).is_some_and(|p| p.policy.unique_consumer_cidrs) {
         return Ok(CidrSet::default());
     }
     let claims = requests.cidr_claims(service).await?;
-    others_than(requests, service, account, &claims).await
+    others_than(requests, service, account, &claims, now).await
 }
 
 /// The CIDRs of the service's accepted consumers other than `account`: the
@@ -80,10 +81,11 @@ pub(crate) async fn others_than(
     service: &ServiceId,
     account: AccountId,
     claims: &CidrClaims,
+    now: Timestamp,
 ) -> Result<CidrSet<String>, PortError> {
     let indexed =
         requests.accepted_cidrs(service).await?.into_iter().filter(|(_, owner, _)| *owner != account);
-    let all = indexed.chain(claims.others(account));
+    let all = indexed.chain(claims.others(account, now));
     Ok(CidrSet::new(all.map(|(cidr, owner, endpoint)| (cidr, consumer_label(&endpoint, owner)))))
 }
 
