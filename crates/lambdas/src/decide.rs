@@ -1,6 +1,7 @@
 //! The `decide` function: an event in, decisions out.
 
 use std::borrow::Cow;
+use std::sync::Once;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use gate_app::consumer_topic::ConsumerTopicWatch;
@@ -86,11 +87,15 @@ pub async fn handle(
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
     let lease = lease_secs(f.decide.settings.lease_secs, event.context.deadline, now_ms);
     let decide = if lease > f.decide.settings.lease_secs {
-        tracing::warn!(
-            configured = f.decide.settings.lease_secs,
-            honoured = lease,
-            "ACTION_LEASE_SECS is shorter than the function's timeout; set it to the timeout"
-        );
+        // Once per execution environment: the setting does not change.
+        static WARNED: Once = Once::new();
+        WARNED.call_once(|| {
+            tracing::warn!(
+                configured = f.decide.settings.lease_secs,
+                honoured = lease,
+                "ACTION_LEASE_SECS is shorter than the function's timeout; set it to the timeout"
+            );
+        });
         let mut widened = f.decide.clone();
         widened.settings.lease_secs = lease;
         Cow::Owned(widened)
