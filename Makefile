@@ -9,7 +9,7 @@ include infra.mk
 CARGO ?= cargo
 
 .DEFAULT_GOAL := help
-.PHONY: help test test-rust lint demo bench bench-policy bench-sweep bench-sweep-lambda bench-registry bench-coldstart fuzz fuzz-build build watch invoke clean
+.PHONY: help test test-rust lint demo bench bench-policy bench-view bench-sweep bench-sweep-lambda bench-registry bench-coldstart fuzz fuzz-build build watch invoke clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -55,10 +55,13 @@ lint: toolchain ## Formatting and clippy, warnings are errors
 demo: tools ## Tell the whole story on the local AWS: accept, review, reject
 	$(LOCAL_AWS) -- $(CARGO) run --quiet --locked -p gate-e2e --bin demo
 
-bench: bench-policy bench-sweep bench-registry bench-coldstart bench-sweep-lambda ## All benchmarks
+bench: bench-policy bench-view bench-sweep bench-registry bench-coldstart bench-sweep-lambda ## All benchmarks
 
 bench-policy: toolchain ## Criterion: decisions with 100k allow entries and 100k protected CIDRs
 	$(CARGO) bench --locked -p gate-core --bench policy
+
+bench-view: toolchain ## Criterion: a consumer's view of 60 endpoints, the SDK's parsing and the decoding (no network)
+	$(CARGO) bench --locked -p gate-aws --bench registry_view
 
 bench-coldstart: tools ## Every function, a Rust floor, and decide against a boto3 peer: CPU, cold start, warm latency, RSS, cost (local Runtime API)
 	$(CARGO) build --quiet --locked --release -p gate-lambdas --bins

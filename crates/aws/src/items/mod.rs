@@ -128,15 +128,25 @@ pub(crate) fn encode<T: Stored>(value: &T::Domain, mut keys: Item) -> Result<Ite
 /// Decodes a stored item. A malformed item, or one of a schema this code
 /// does not know, is a permanent error that names the item, so a bad
 /// manual edit stops decisions loudly instead of being read as "no entry".
-pub(crate) fn decode<T: Stored>(item: Item) -> Result<T::Domain, PortError> {
-    let name = name(&item);
+pub(crate) fn decode<T: Stored>(mut item: Item) -> Result<T::Domain, PortError> {
+    // No stored kind reads its keys or version: they are taken out before
+    // serde sees the item, and the keys are kept to name it in an error
+    // (lookup decodes every entry of a consumer's view).
+    let (pk, sk) = (item.remove("pk"), item.remove("sk"));
+    for index_key in INDEX_KEYS {
+        item.remove(index_key);
+    }
+    let name = || key_name(pk.as_ref(), sk.as_ref());
+    check_schema(item.remove(SCHEMA_ATTRIBUTE), name)?;
     let invalid = |e: Box<dyn std::error::Error + Send + Sync>| {
-        PortError::permanent(format!("stored item {name} is invalid"), e)
+        PortError::permanent(format!("stored item {} is invalid", name()), e)
     };
-    check_schema(&item, &name)?;
     let stored: T = read_attributes(item).map_err(|e| invalid(Box::new(e)))?;
     stored.into_domain().map_err(|e| invalid(Box::new(e)))
 }
+
+/// The secondary indexes' key attributes (module docs).
+const INDEX_KEYS: [&str; 4] = ["gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"];
 
 /// The item's attributes as `T`; an error names the attribute at fault
 /// (`reasons[1].rule`), which serde_dynamo's own errors do not.
@@ -154,16 +164,18 @@ fn read_attributes<T: DeserializeOwned>(item: Item) -> Result<T, BadAttribute> {
 }
 
 /// How errors name an item: its key.
+#[cfg(test)]
 pub(crate) fn name(item: &Item) -> String {
-    ["pk", "sk"]
-        .iter()
-        .filter_map(|k| item.get(*k).and_then(|v| v.as_s().ok()).cloned())
-        .collect::<Vec<_>>()
-        .join(" / ")
+    key_name(item.get("pk"), item.get("sk"))
 }
 
-fn check_schema(item: &Item, name: &str) -> Result<(), PortError> {
-    let version = match item.get(SCHEMA_ATTRIBUTE) {
+fn key_name(pk: Option<&AttributeValue>, sk: Option<&AttributeValue>) -> String {
+    [pk, sk].into_iter().flatten().filter_map(|v| v.as_s().ok()).cloned().collect::<Vec<_>>().join(" / ")
+}
+
+/// Refuses an item of a schema this build does not read; `name` names it.
+fn check_schema(version: Option<AttributeValue>, name: impl Fn() -> String) -> Result<(), PortError> {
+    let version = match version {
         None => return Ok(()),
         Some(AttributeValue::N(n)) => n.parse::<u64>().ok(),
         Some(_) => None,
@@ -171,11 +183,11 @@ fn check_schema(item: &Item, name: &str) -> Result<(), PortError> {
     match version {
         Some(v) if (1..=SCHEMA_VERSION).contains(&v) => Ok(()),
         Some(v) => Err(PortError::plain(
-            format!("stored item {name} has schema version {v}; this build reads 1 to {SCHEMA_VERSION}"),
+            format!("stored item {} has schema version {v}; this build reads 1 to {SCHEMA_VERSION}", name()),
             false,
         )),
         None => Err(PortError::plain(
-            format!("stored item {name} has a {SCHEMA_ATTRIBUTE} that is not a whole number"),
+            format!("stored item {} has a {SCHEMA_ATTRIBUTE} that is not a whole number", name()),
             false,
         )),
     }
