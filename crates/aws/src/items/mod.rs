@@ -35,6 +35,8 @@ use gate_app::PortError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::table::TABLE;
+
 pub(crate) mod audit;
 pub(crate) mod checkpoint;
 pub(crate) mod cidr_claims;
@@ -129,12 +131,14 @@ pub(crate) fn encode<T: Stored>(value: &T::Domain, mut keys: Item) -> Result<Ite
 /// does not know, is a permanent error that names the item, so a bad
 /// manual edit stops decisions loudly instead of being read as "no entry".
 pub(crate) fn decode<T: Stored>(mut item: Item) -> Result<T::Domain, PortError> {
-    // No stored kind reads its keys or version: they are taken out before
-    // serde sees the item, and the keys are kept to name it in an error
-    // (lookup decodes every entry of a consumer's view).
-    let (pk, sk) = (item.remove("pk"), item.remove("sk"));
-    for index_key in INDEX_KEYS {
-        item.remove(index_key);
+    // No stored kind reads the table's or its indexes' keys, nor the
+    // version: they are taken out before serde sees the item, and the keys
+    // are kept to name it in an error (lookup decodes every entry of a
+    // consumer's view).
+    let (pk, sk) = (item.remove(TABLE.keys.hash), item.remove(TABLE.keys.range));
+    for index in TABLE.indexes {
+        item.remove(index.keys.hash);
+        item.remove(index.keys.range);
     }
     let name = || key_name(pk.as_ref(), sk.as_ref());
     check_schema(item.remove(SCHEMA_ATTRIBUTE), name)?;
@@ -144,9 +148,6 @@ pub(crate) fn decode<T: Stored>(mut item: Item) -> Result<T::Domain, PortError> 
     let stored: T = read_attributes(item).map_err(|e| invalid(Box::new(e)))?;
     stored.into_domain().map_err(|e| invalid(Box::new(e)))
 }
-
-/// The secondary indexes' key attributes (module docs).
-const INDEX_KEYS: [&str; 4] = ["gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"];
 
 /// The item's attributes as `T`; an error names the attribute at fault
 /// (`reasons[1].rule`), which serde_dynamo's own errors do not.
@@ -164,11 +165,6 @@ fn read_attributes<T: DeserializeOwned>(item: Item) -> Result<T, BadAttribute> {
 }
 
 /// How errors name an item: its key.
-#[cfg(test)]
-pub(crate) fn name(item: &Item) -> String {
-    key_name(item.get("pk"), item.get("sk"))
-}
-
 fn key_name(pk: Option<&AttributeValue>, sk: Option<&AttributeValue>) -> String {
     [pk, sk].into_iter().flatten().filter_map(|v| v.as_s().ok()).cloned().collect::<Vec<_>>().join(" / ")
 }

@@ -155,7 +155,7 @@ fn a_malformed_item_is_an_error_naming_the_item_and_attribute() {
     ];
     for (golden, kind, attribute, value, mentioned) in cases {
         let mut item = golden::load(golden);
-        let key = super::name(&item);
+        let key = super::key_name(item.get("pk"), item.get("sk"));
         item.insert(attribute.into(), value);
         let text = decode_error(item, kind);
         assert!(text.contains(&key), "{golden}.{attribute}: {text}");
