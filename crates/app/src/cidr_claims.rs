@@ -31,6 +31,14 @@ pub struct ClaimedCidrs {
     pub at: Timestamp,
 }
 
+impl ClaimedCidrs {
+    /// Whether the guard still holds this claim at `now`: within
+    /// [`CidrClaims::KEPT_SECS`] of it.
+    fn kept_at(&self, now: Timestamp) -> bool {
+        self.at.unix() >= now.unix() - CidrClaims::KEPT_SECS
+    }
+}
+
 /// How a guarded claim went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GuardedClaim {
@@ -56,9 +64,8 @@ impl CidrClaims {
     /// claims older than [`Self::KEPT_SECS`] before it, or beyond the
     /// newest [`Self::KEPT_MOST`], dropped.
     pub fn after(&self, claim: ClaimedCidrs) -> CidrClaims {
-        let horizon = claim.at.unix() - Self::KEPT_SECS;
         let mut recent: Vec<ClaimedCidrs> =
-            self.recent.iter().filter(|c| c.at.unix() >= horizon).cloned().collect();
+            self.recent.iter().filter(|c| c.kept_at(claim.at)).cloned().collect();
         recent.push(claim);
         let over = recent.len().saturating_sub(Self::KEPT_MOST);
         recent.drain(..over);
@@ -74,10 +81,9 @@ impl CidrClaims {
         account: AccountId,
         now: Timestamp,
     ) -> impl Iterator<Item = (Cidr, AccountId, EndpointId)> + '_ {
-        let horizon = now.unix() - Self::KEPT_SECS;
         self.recent
             .iter()
-            .filter(move |c| c.owner != account && c.at.unix() >= horizon)
+            .filter(move |c| c.owner != account && c.kept_at(now))
             .flat_map(|c| c.cidrs.iter().map(move |cidr| (*cidr, c.owner, c.endpoint.clone())))
     }
 }
