@@ -37,6 +37,7 @@ use crate::items::config::{
     policy_key,
 };
 use crate::items::contact::{CONTACTS, contact_from, contact_item, contact_key, notice_item};
+use crate::items::projection::Projection;
 use crate::items::request::{
     is_request, request_from, request_item, request_key, service_partition, state_prefix,
 };
@@ -81,16 +82,30 @@ impl DynamoStore {
     /// Reads items by key in batches of 100, retrying what DynamoDB leaves
     /// unprocessed, with bounded concurrency.
     pub(crate) async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, PortError> {
+        self.batch_get_projected(keys, None).await
+    }
+
+    /// [`Self::batch_get`], each item holding only the attributes
+    /// `projection` names.
+    pub(crate) async fn batch_get_projected(
+        &self,
+        keys: Vec<Item>,
+        projection: Option<&Projection>,
+    ) -> Result<Vec<Item>, PortError> {
         let chunks: Vec<Vec<Item>> = keys.chunks(BATCH_GET_MAX).map(<[Item]>::to_vec).collect();
         let pages: Vec<Vec<Item>> = stream::iter(chunks)
-            .map(|chunk| self.batch_get_chunk(chunk))
+            .map(|chunk| self.batch_get_chunk(chunk, projection))
             .buffer_unordered(BATCH_CONCURRENCY)
             .try_collect()
             .await?;
         Ok(pages.into_iter().flatten().collect())
     }
 
-    async fn batch_get_chunk(&self, mut keys: Vec<Item>) -> Result<Vec<Item>, PortError> {
+    async fn batch_get_chunk(
+        &self,
+        mut keys: Vec<Item>,
+        projection: Option<&Projection>,
+    ) -> Result<Vec<Item>, PortError> {
         let mut out = Vec::new();
         for attempt in 0..8u32 {
             if keys.is_empty() {
@@ -102,6 +117,8 @@ impl DynamoStore {
             let request = KeysAndAttributes::builder()
                 .set_keys(Some(std::mem::take(&mut keys)))
                 .consistent_read(true)
+                .set_projection_expression(projection.map(|p| p.expression.clone()))
+                .set_expression_attribute_names(projection.map(|p| p.names.clone()))
                 .build()
                 .map_err(|e| PortError::permanent("building a batch read failed", e))?;
             let resp = self
@@ -135,6 +152,18 @@ impl DynamoStore {
         pk: String,
         sk_prefix: Option<String>,
     ) -> Result<Vec<Item>, PortError> {
+        self.query_projected(index, pk, sk_prefix, None).await
+    }
+
+    /// [`Self::query`], each item holding only the attributes `projection`
+    /// names.
+    pub(crate) async fn query_projected(
+        &self,
+        index: Option<Index>,
+        pk: String,
+        sk_prefix: Option<String>,
+        projection: Option<&Projection>,
+    ) -> Result<Vec<Item>, PortError> {
         let keys = index.map_or(TABLE.keys, |i| i.keys);
         let mut condition = format!("{} = :pk", keys.hash);
         let mut values = HashMap::from([(":pk".to_owned(), s(pk))]);
@@ -149,6 +178,8 @@ impl DynamoStore {
             .set_index_name(index.map(|i| i.name.to_owned()))
             .key_condition_expression(condition)
             .set_expression_attribute_values(Some(values))
+            .set_projection_expression(projection.map(|p| p.expression.clone()))
+            .set_expression_attribute_names(projection.map(|p| p.names.clone()))
             .into_paginator()
             .items()
             .send();

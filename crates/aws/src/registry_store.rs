@@ -17,7 +17,7 @@ use crate::error::port_error;
 use crate::items::Item;
 use crate::items::registry::{
     ACTIVE_PREFIX, CHANGE_PREFIX, ENDPOINT_PREFIX, account_partition, change_item, endpoint_partition,
-    entry_from, entry_item, entry_key, service_partition,
+    entry_from, entry_item, entry_key, entry_projection, service_partition,
 };
 use crate::items::request::{is_request, request_from, request_key};
 use crate::table::{GSI1, GSI2, Index};
@@ -54,7 +54,7 @@ impl DynamoStore {
         history: bool,
     ) -> Result<Vec<RegistryEntry>, PortError> {
         let prefix = if history { None } else { Some(ACTIVE_PREFIX.to_owned()) };
-        entries(self.query(Some(index), pk, prefix).await?)
+        entries(self.query_projected(Some(index), pk, prefix, entry_projection()).await?)
     }
 }
 
@@ -139,7 +139,7 @@ impl Registry for DynamoStore {
         endpoints: &[EndpointId],
     ) -> Result<HashMap<EndpointId, RegistryEntry>, PortError> {
         let keys = endpoints.iter().map(entry_key).collect();
-        let entries = entries(self.batch_get(keys).await?)?;
+        let entries = entries(self.batch_get_projected(keys, entry_projection()).await?)?;
         Ok(entries.into_iter().map(|e| (e.endpoint.clone(), e)).collect())
     }
 
@@ -171,7 +171,7 @@ impl Registry for DynamoStore {
 
     async fn changes(&self, endpoint: &EndpointId) -> Result<Vec<RegistryEntry>, PortError> {
         let prefix = Some(CHANGE_PREFIX.to_owned());
-        entries(self.query(None, endpoint_partition(endpoint), prefix).await?)
+        entries(self.query_projected(None, endpoint_partition(endpoint), prefix, entry_projection()).await?)
     }
 }
 

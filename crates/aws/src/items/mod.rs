@@ -46,6 +46,7 @@ pub(crate) mod contact;
 mod golden;
 mod names;
 pub(crate) mod principals;
+pub(crate) mod projection;
 pub(crate) mod registry;
 pub(crate) mod request;
 pub(crate) mod services;

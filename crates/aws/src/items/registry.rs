@@ -1,10 +1,13 @@
 //! The registry: one entry item per endpoint, found by key, by service
 //! (`gsi1`) and by account (`gsi2`), and one change item per version.
 
+use std::sync::LazyLock;
+
 use gate_app::PortError;
 use gate_core::{AccountId, ConnectionState, DnsEntry, EndpointId, RegistryEntry, ServiceId};
 use serde::{Deserialize, Serialize};
 
+use super::projection::Projection;
 use super::{BadAttribute, Item, Stored, decode, encode, key, parse, parse_opt, s};
 
 pub(crate) const ENDPOINT_PREFIX: &str = "ENDPOINT#";
@@ -169,4 +172,11 @@ pub(crate) fn change_item(entry: &RegistryEntry) -> Result<Item, PortError> {
 
 pub(crate) fn entry_from(item: Item) -> Result<RegistryEntry, PortError> {
     decode::<RegistryItem>(item)
+}
+
+/// What a read of entries and changes asks for: all [`entry_from`] reads,
+/// without the index keys.
+pub(crate) fn entry_projection() -> Option<&'static Projection> {
+    static PROJECTION: LazyLock<Option<Projection>> = LazyLock::new(Projection::of::<RegistryItem>);
+    PROJECTION.as_ref()
 }

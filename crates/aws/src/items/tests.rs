@@ -45,6 +45,33 @@ fn every_golden_item_reads_back_unchanged_and_is_written_the_same_way() {
     }
 }
 
+/// A query of entries asks only for what they read: each registry item,
+/// cut to the projection as DynamoDB cuts it, reads back as the whole item
+/// does, and all an entry item loses is its index keys.
+#[test]
+fn registry_items_read_the_same_through_their_projection() {
+    let projection = registry::entry_projection().expect("a registry item is a plain struct");
+    let asked = projection.attributes();
+    let mut read_any = 0;
+    for (name, expected) in golden::all() {
+        if !matches!(expected, Golden::Registry(_) | Golden::Change(_)) {
+            continue;
+        }
+        let projected: Item =
+            write(&expected).into_iter().filter(|(a, _)| asked.contains(a.as_str())).collect();
+        let read = read(&expected, projected).unwrap_or_else(|e| panic!("{name}: {}", e.chain()));
+        assert_eq!(read, expected, "{name} reads otherwise through the projection");
+        read_any += 1;
+    }
+    assert!(read_any >= 4, "the golden registry items were found");
+
+    let Golden::Registry(entry) = &golden::all()["registry_entry_cross_region"] else { panic!("an entry") };
+    let mut dropped: Vec<String> =
+        write(&Golden::Registry(entry.clone())).into_keys().filter(|a| !asked.contains(a.as_str())).collect();
+    dropped.sort();
+    assert_eq!(dropped, ["gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"]);
+}
+
 #[test]
 fn every_golden_file_has_an_expected_value() {
     let mut files: Vec<String> = std::fs::read_dir(golden::DIR)
