@@ -9,7 +9,7 @@ include infra.mk
 CARGO ?= cargo
 
 .DEFAULT_GOAL := help
-.PHONY: help test test-rust lint demo bench bench-policy bench-view bench-sweep bench-sweep-lambda bench-registry bench-coldstart fuzz fuzz-build build watch invoke clean
+.PHONY: help test test-rust lint demo bench bench-policy bench-view bench-sweep bench-sweep-lambda bench-registry bench-coldstart bench-instructions fuzz fuzz-build build watch invoke clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -69,6 +69,15 @@ bench-coldstart: tools ## Every function, a Rust floor, and decide against a bot
 	$(CARGO) build --quiet --locked --release -p gate-lambdas --example floor
 	$(CARGO) build --quiet --locked -p gate-e2e --features local-tools --bin coldstart-setup
 	$(LOCAL_AWS) -- python3 tests/bench/coldstart/bench.py --bin-dir target/release --setup target/debug/coldstart-setup
+
+# Instruction counts move by well under 1% from run to run where CPU time
+# moves by a quarter: what tells two builds apart on a shared host.
+bench-instructions: tools ## Every function's instructions per cold start and warm invocation under callgrind (needs valgrind)
+	$(CARGO) build --quiet --locked --release -p gate-lambdas --bins
+	$(CARGO) build --quiet --locked --release -p gate-lambdas --example floor
+	$(CARGO) build --quiet --locked -p gate-e2e --features local-tools --bin coldstart-setup
+	$(LOCAL_AWS) -- python3 tests/bench/coldstart/bench.py --bin-dir target/release --setup target/debug/coldstart-setup \
+		--warm 20 --instructions .local/bench/callgrind
 
 SWEEP_COUNTS ?= 10000 100000
 bench-sweep-lambda: tools ## decide's and record's sweeps of 10,000 and 100,000 connections in the release binaries: CPU, peak RSS, calls
