@@ -291,8 +291,9 @@ def count_instructions(name: str, argv: list[str], cwd: Path, env: dict, events:
     time on a shared host moves by a quarter from run to run; an
     instruction count moves by well under 1%, so it can tell two builds
     apart where the clock cannot. It leaves out the kernel's share and
-    what a cache miss or a branch costs, so it ranks builds, and the CPU
-    table stays what Lambda bills."""
+    what a cache miss or a branch costs, and valgrind's emulated CPU lacks
+    extensions the host has (SHA, so SigV4 signing counts heavier): it
+    ranks builds, and the CPU table stays what Lambda bills."""
     events = list(events)
     api = RuntimeApi()
     out = out_dir / f"{name}.callgrind"
@@ -396,7 +397,7 @@ def main() -> int:
                              "(the CPU figures then include perf's own overhead; use a build with symbols)")
     parser.add_argument("--instructions", type=Path, metavar="DIR",
                         help="instead of timing, count each function's instructions under callgrind "
-                             "(valgrind), for the cold start and per warm invocation; its dumps go to DIR")
+                             "(valgrind): one cold start, then per warm invocation (--warm); dumps go to DIR")
     args = parser.parse_args()
     if "GATE_LOCAL_MOTO_URL" not in os.environ:
         print("run inside the local AWS environment: make bench-coldstart", file=sys.stderr)
@@ -473,8 +474,7 @@ def main() -> int:
 def count_all(args) -> int:
     """`--instructions`: every function and the floor, one process each."""
     counts = {}
-    names = [f for f in args.only or FUNCTIONS + ("floor",)]
-    for name in names:
+    for name in args.only or FUNCTIONS + ("floor",):
         function = "lookup" if name == "floor" else name
         w = world(args.setup, 1 + args.warm, function)
         env = lambda_env(name, w)
