@@ -2,8 +2,8 @@
 //! response of 60 registry entries, deserialized by the SDK and decoded
 //! into the domain. The response comes from `aws-smithy-mocks` as the HTTP
 //! body DynamoDB sends, cut to what the request projects, so the SDK's own
-//! parsing is measured and the network is not. `make bench` (or `cargo bench -p gate-aws --bench
-//! registry_view`).
+//! parsing is measured and the network is not. `make bench-view` (or
+//! `cargo bench -p gate-aws --bench registry_view`).
 
 // Fixed inputs that fail to parse should stop the benchmark at once.
 #![allow(clippy::expect_used)]
