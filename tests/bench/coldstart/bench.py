@@ -337,6 +337,24 @@ def instructions_table(counts: dict) -> None:
         print(f"{name:14} {c['cold'] / 1e6:>10.2f} M {c['warm'] / 1e6:>10.2f} M {ratio}")
 
 
+def subject(name: str, setup: str, count: int, bin_dir: str) -> tuple[list[str], Path, dict, list, object]:
+    """What `name` (a function, `decide-python` or `floor`) runs as, in a
+    fresh world of `count` events: argv, cwd, environment, events and the
+    check of its answers. The floor reads lookup's world."""
+    function = {"decide-python": "decide", "floor": "lookup"}.get(name, name)
+    w = world(setup, count, function)
+    env = lambda_env(function if name == "decide-python" else name, w)
+    if function == "respond":
+        env["LINK_KEYS_SECRET_ARN"] = w["link_secret"]
+    if name == "decide-python":
+        argv, cwd = [str(VENV_PYTHON), "-m", "awslambdaric", "peer.handler"], HERE
+    else:
+        binary = Path(bin_dir) / ("examples/floor" if name == "floor" else name)
+        argv, cwd = [str(binary.resolve())], ROOT
+    answered = (lambda body, ok: ok and b'"found"' in body) if name == "floor" else answered_as_expected(function)
+    return argv, cwd, env, w["events"], answered
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:8.1f} ms"
 
@@ -416,30 +434,16 @@ def main() -> int:
     n = args.cold + args.warm + 1 + (1 if args.perf is not None else 0)
     results = {}
     functions = [f for f in args.only or FUNCTIONS if f in FUNCTIONS]
-    for function in functions:
-        runtimes = ("rust", "python") if function == "decide" and not args.no_peer else ("rust",)
-        for runtime in runtimes:
-            w = world(args.setup, n, function)
-            env = lambda_env(function, w)
-            if function == "respond":
-                env["LINK_KEYS_SECRET_ARN"] = w["link_secret"]
-            if runtime == "rust":
-                argv, cwd = [str((Path(args.bin_dir) / function).resolve())], ROOT
-            else:
-                argv, cwd = [str(VENV_PYTHON), "-m", "awslambdaric", "peer.handler"], HERE
-            name = function if runtime == "rust" else f"{function}-python"
-            print(f"{name}: {args.cold} cold starts, {args.warm} warm invocations…", file=sys.stderr)
-            results[name] = run(name, argv, cwd, env, w["events"], args.cold, args.warm,
-                                answered_as_expected(function), args.perf)
-
-    floor = Path(args.bin_dir) / "examples" / "floor"
-    if floor.exists() and (not args.only or "floor" in args.only):
-        # The same clients and one DynamoDB call: what any function costs at least.
-        w = world(args.setup, n, "lookup")
-        env = lambda_env("floor", w)
-        print(f"floor: {args.cold} cold starts, {args.warm} warm invocations…", file=sys.stderr)
-        results["floor"] = run("floor", [str(floor.resolve())], ROOT, env, w["events"], args.cold, args.warm,
-                               lambda body, ok: ok and b'"found"' in body, args.perf)
+    names = list(functions)
+    if "decide" in functions and not args.no_peer:
+        names.insert(functions.index("decide") + 1, "decide-python")
+    # The floor: the same clients and one DynamoDB call, what any function costs at least.
+    if (Path(args.bin_dir) / "examples" / "floor").exists() and (not args.only or "floor" in args.only):
+        names.append("floor")
+    for name in names:
+        argv, cwd, env, events, answered = subject(name, args.setup, n, args.bin_dir)
+        print(f"{name}: {args.cold} cold starts, {args.warm} warm invocations…", file=sys.stderr)
+        results[name] = run(name, argv, cwd, env, events, args.cold, args.warm, answered, args.perf)
 
     failures = sum(r["failures"] for r in results.values())
     cpu_table(results)
@@ -475,18 +479,11 @@ def count_all(args) -> int:
     """`--instructions`: every function and the floor, one process each."""
     counts = {}
     for name in args.only or FUNCTIONS + ("floor",):
-        function = "lookup" if name == "floor" else name
-        w = world(args.setup, 1 + args.warm, function)
-        env = lambda_env(name, w)
-        if name == "respond":
-            env["LINK_KEYS_SECRET_ARN"] = w["link_secret"]
-        binary = Path(args.bin_dir) / ("examples/floor" if name == "floor" else name)
-        if not binary.exists():
+        if name == "floor" and not (Path(args.bin_dir) / "examples" / "floor").exists():
             continue
+        argv, cwd, env, events, answered = subject(name, args.setup, 1 + args.warm, args.bin_dir)
         print(f"{name}: instructions of a cold start and {args.warm} warm invocations…", file=sys.stderr)
-        answered = (lambda body, ok: ok and b'"found"' in body) if name == "floor" else answered_as_expected(name)
-        counts[name] = count_instructions(name, [str(binary.resolve())], ROOT, env, w["events"], args.warm,
-                                          answered, args.instructions)
+        counts[name] = count_instructions(name, argv, cwd, env, events, args.warm, answered, args.instructions)
     instructions_table(counts)
     failures = sum(c["failures"] for c in counts.values())
     print(f"every invocation did its work: {failures == 0}")
