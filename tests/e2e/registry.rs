@@ -119,8 +119,8 @@ async fn decides_accept_is_recorded_with_the_emulators_dns_names_and_a_delete_le
         handle(&w.recorder, &event, Some(&PROVIDER.parse()?), gate_e2e::now()).await?;
     }
     let account: AccountId = "270000000001".parse()?;
-    assert!(w.store.by_account(account, false).await?.is_empty());
-    let history = w.store.by_account(account, true).await?;
+    assert!(gate_e2e::whole_view(&w.store, Some(account), None, false).await?.is_empty());
+    let history = gate_e2e::whole_view(&w.store, Some(account), None, true).await?;
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].state, ConnectionState::Deleted);
     let states: Vec<String> =
@@ -251,7 +251,7 @@ async fn a_large_registry_sweep_pages_through_ec2_and_finds_what_vanished() -> R
     assert!(serde_json::to_string(&report)?.len() < 64 * 1024);
     let entry = w.store.get(&gone).await?.ok_or("kept in history")?;
     assert_eq!(entry.state, ConnectionState::Deleted);
-    let active = w.store.by_account(owner.parse()?, false).await?;
+    let active = gate_e2e::whole_view(&w.store, Some(owner.parse()?), None, false).await?;
     assert_eq!(active.len(), 1500);
     Ok(())
 }
@@ -321,7 +321,11 @@ async fn a_registry_sweep_cut_short_goes_on_from_its_saved_cursor() -> Result<()
     };
     dying.sweep(&|_, _| {}, gate_e2e::now()).await.err().ok_or("the second page fails")?;
     let saved = w.store.load(gate_app::record::SWEEP_NAME).await?.ok_or("a cursor in the table")?;
-    assert_eq!(w.store.by_account(owner.parse()?, false).await?.len(), 1000, "the first page is recorded");
+    assert_eq!(
+        gate_e2e::whole_view(&w.store, Some(owner.parse()?), None, false).await?.len(),
+        1000,
+        "the first page is recorded"
+    );
 
     // Meanwhile an endpoint the registry holds as active stops being listed.
     let deleted: gate_core::EndpointId = "vpce-0000000000000beef".parse()?;
@@ -332,7 +336,7 @@ async fn a_registry_sweep_cut_short_goes_on_from_its_saved_cursor() -> Result<()
     assert_eq!(report.counts.pages, 1, "only EC2's second page was read again");
     assert_eq!(report.counts.written, 201, "200 new, and the deleted one: {:?}", report.counts);
     assert_eq!(w.store.get(&deleted).await?.ok_or("kept")?.state, ConnectionState::Deleted);
-    assert_eq!(w.store.by_account(owner.parse()?, false).await?.len(), 1200);
+    assert_eq!(gate_e2e::whole_view(&w.store, Some(owner.parse()?), None, false).await?.len(), 1200);
     assert_eq!(w.store.load(gate_app::record::SWEEP_NAME).await?, None, "finished: cursor forgotten");
     Ok(())
 }

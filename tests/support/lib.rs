@@ -473,6 +473,31 @@ fn first_subnet(cidr: &str) -> String {
 }
 
 /// A plain HTTP GET on loopback, enough for the emulator's control routes.
+/// Every page of an account's registry view (`None`) or a service's: what
+/// a test compares whole.
+pub async fn whole_view(
+    store: &DynamoStore,
+    account: Option<gate_core::AccountId>,
+    service: Option<&gate_core::ServiceId>,
+    history: bool,
+) -> Result<Vec<gate_core::RegistryEntry>> {
+    use gate_app::ports::{PageAsk, Registry};
+    let mut entries = Vec::new();
+    let mut page = PageAsk::default();
+    loop {
+        let got = match (account, service) {
+            (Some(account), _) => store.by_account(account, history, &page).await?,
+            (None, Some(service)) => store.by_service(service, history, &page).await?,
+            (None, None) => return Err("whole_view: give an account or a service".into()),
+        };
+        entries.extend(got.entries);
+        match got.next {
+            Some(next) => page.after = Some(next),
+            None => return Ok(entries),
+        }
+    }
+}
+
 pub fn http_get(base: &str, path: &str) -> Result<String> {
     http(base, "GET", path, "")
 }

@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::PortError;
 use crate::organizations::Placements;
-use crate::ports::{Audit, AuditKind, Catalogue, PolicySource, Registry, Requests, ServiceInfo};
+use crate::ports::{
+    Audit, AuditKind, Catalogue, PageAsk, PolicySource, Registry, Requests, ServiceInfo, ViewPage,
+};
 use crate::services::ManagedServices;
 
 #[derive(Clone)]
@@ -54,13 +56,14 @@ pub enum LookupError {
     Port(#[from] PortError),
 }
 
-/// Which endpoints to list.
+/// Which endpoints to list, a page at a time.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {
     pub account: Option<AccountId>,
     pub service: Option<ServiceId>,
     /// Include deleted and rejected endpoints.
     pub history: bool,
+    pub page: PageAsk,
 }
 
 /// One endpoint: the registry's entry, its request and who was told.
@@ -126,25 +129,32 @@ impl ServiceOffer {
 }
 
 impl Lookup {
-    pub async fn endpoints(
-        &self,
-        caller: &Caller,
-        filter: &Filter,
-    ) -> Result<Vec<RegistryEntry>, LookupError> {
-        if !caller.operator {
-            own_account(caller, filter.account)?;
-            let mine = self.registry.by_account(caller.account, filter.history).await?;
-            return Ok(mine
-                .into_iter()
-                .filter(|e| filter.service.as_ref().is_none_or(|s| &e.service == s))
-                .collect());
+    /// A page of endpoints. A service filter within an account is applied
+    /// to the account's page, so such a page may hold fewer than asked (or
+    /// none) and still have a next one.
+    pub async fn endpoints(&self, caller: &Caller, filter: &Filter) -> Result<ViewPage, LookupError> {
+        if !(1..=PageAsk::MAX).contains(&filter.page.limit) {
+            return Err(LookupError::BadRequest(format!(
+                "limit {} is not between 1 and {}",
+                filter.page.limit,
+                PageAsk::MAX
+            )));
         }
-        match (&filter.account, &filter.service) {
+        let account = if caller.operator {
+            filter.account
+        } else {
+            own_account(caller, filter.account)?;
+            Some(caller.account)
+        };
+        match (account, &filter.service) {
             (Some(account), service) => {
-                let all = self.registry.by_account(*account, filter.history).await?;
-                Ok(all.into_iter().filter(|e| service.as_ref().is_none_or(|s| &e.service == s)).collect())
+                let mut page = self.registry.by_account(account, filter.history, &filter.page).await?;
+                page.entries.retain(|e| service.as_ref().is_none_or(|s| &e.service == s));
+                Ok(page)
             }
-            (None, Some(service)) => Ok(self.registry.by_service(service, filter.history).await?),
+            (None, Some(service)) => {
+                Ok(self.registry.by_service(service, filter.history, &filter.page).await?)
+            }
             (None, None) => {
                 Err(LookupError::BadRequest("give account=<12 digits> or service=<vpce-svc-…>".into()))
             }

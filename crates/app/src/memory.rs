@@ -8,16 +8,16 @@ use async_trait::async_trait;
 use gate_core::{
     AccountId, Action, AllowEntry, Cidr, Connection, ConnectionState, Contact, Discovery, EndpointId, Notice,
     NoticeKind, Placement, PolicyBook, Principal, Region, RegistryEntry, RequestRecord, RequestState, Scope,
-    ServiceId, ServicePolicy, ShadowVerdict, SlackMessage, Timestamp,
+    ServiceId, ServicePolicy, ShadowVerdict, SlackMessage, Timestamp, ViewPosition,
 };
 
 use crate::cidr_claims::{CidrClaims, GuardedClaim};
 use crate::error::PortError;
 use crate::ports::{
     AppliedPrincipals, Audience, Audit, AuditEvent, Catalogue, Checkpoints, Connections, ConsumerNetworks,
-    ContactBook, NoticeLedger, NoticeSender, Notifier, Nudge, Organizations, Page, PolicySource, Posted,
-    PrincipalsRecord, Refused, Registry, Requests, ServiceInfo, ServicePermissions, Shadows, SlackReplies,
-    SlackReply,
+    ContactBook, NoticeLedger, NoticeSender, Notifier, Nudge, Organizations, Page, PageAsk, PolicySource,
+    Posted, PrincipalsRecord, Refused, Registry, Requests, ServiceInfo, ServicePermissions, Shadows,
+    SlackReplies, SlackReply, ViewPage,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -487,11 +487,20 @@ impl InMemoryRegistry {
         lock(&self.entries).clone()
     }
 
-    fn select(&self, keep: impl Fn(&RegistryEntry) -> bool, history: bool) -> Vec<RegistryEntry> {
-        let mut out: Vec<RegistryEntry> =
-            lock(&self.entries).values().filter(|e| keep(e) && (history || e.is_active())).cloned().collect();
-        out.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
-        out
+    /// A page of the entries `keep` takes, in the table's order: active
+    /// first, each part by id.
+    fn select(&self, keep: impl Fn(&RegistryEntry) -> bool, history: bool, page: &PageAsk) -> ViewPage {
+        let mut out: Vec<RegistryEntry> = lock(&self.entries)
+            .values()
+            .filter(|e| keep(e) && (history || e.is_active()))
+            .filter(|e| page.after.as_ref().is_none_or(|after| after.precedes(e)))
+            .cloned()
+            .collect();
+        out.sort_by_key(ViewPosition::of);
+        let more = out.len() > page.limit;
+        out.truncate(page.limit);
+        let next = if more { out.last().map(ViewPosition::of) } else { None };
+        ViewPage { entries: out, next }
     }
 }
 
@@ -512,12 +521,22 @@ impl Registry for InMemoryRegistry {
         Ok(true)
     }
 
-    async fn by_account(&self, account: AccountId, history: bool) -> Result<Vec<RegistryEntry>, PortError> {
-        Ok(self.select(|e| e.owner == account, history))
+    async fn by_account(
+        &self,
+        account: AccountId,
+        history: bool,
+        page: &PageAsk,
+    ) -> Result<ViewPage, PortError> {
+        Ok(self.select(|e| e.owner == account, history, page))
     }
 
-    async fn by_service(&self, service: &ServiceId, history: bool) -> Result<Vec<RegistryEntry>, PortError> {
-        Ok(self.select(|e| &e.service == service, history))
+    async fn by_service(
+        &self,
+        service: &ServiceId,
+        history: bool,
+        page: &PageAsk,
+    ) -> Result<ViewPage, PortError> {
+        Ok(self.select(|e| &e.service == service, history, page))
     }
 
     async fn changes(&self, endpoint: &EndpointId) -> Result<Vec<RegistryEntry>, PortError> {

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use gate_core::{
     AccountId, Action, AllowEntry, Cidr, Connection, ConnectionState, Contact, Discovery, EndpointId, Notice,
     NoticeKind, Outcome, Placement, PolicyBook, Principal, Region, RegistryEntry, RequestRecord, Scope,
-    ServiceId, ServicePolicy, ShadowVerdict, SlackMessage, Timestamp,
+    ServiceId, ServicePolicy, ShadowVerdict, SlackMessage, Timestamp, ViewPosition,
 };
 use serde::{Deserialize, Serialize};
 
@@ -431,14 +431,34 @@ pub trait Registry: Send + Sync {
     /// nothing is stored and `entry.version == 1`), and keeps the state
     /// change in the endpoint's history; `false` when someone wrote first.
     async fn put(&self, entry: &RegistryEntry) -> Result<bool, PortError>;
-    /// A consumer account's endpoints; only the active ones unless `history`.
-    async fn by_account(&self, account: AccountId, history: bool) -> Result<Vec<RegistryEntry>, PortError>;
-    /// A service's endpoints; only the active ones unless `history`.
-    async fn by_service(&self, service: &ServiceId, history: bool) -> Result<Vec<RegistryEntry>, PortError>;
+    /// A page of a consumer account's endpoints; only the active ones
+    /// unless `history`.
+    async fn by_account(
+        &self,
+        account: AccountId,
+        history: bool,
+        page: &PageAsk,
+    ) -> Result<ViewPage, PortError>;
+    /// A page of a service's endpoints; only the active ones unless `history`.
+    async fn by_service(
+        &self,
+        service: &ServiceId,
+        history: bool,
+        page: &PageAsk,
+    ) -> Result<ViewPage, PortError>;
     /// The ids of a service's active endpoints: what the sweep compares with
     /// EC2, without holding whole entries.
     async fn active_ids(&self, service: &ServiceId) -> Result<Vec<EndpointId>, PortError> {
-        Ok(self.by_service(service, false).await?.into_iter().map(|e| e.endpoint).collect())
+        let mut ids = Vec::new();
+        let mut page = PageAsk::default();
+        loop {
+            let got = self.by_service(service, false, &page).await?;
+            ids.extend(got.entries.into_iter().map(|e| e.endpoint));
+            match got.next {
+                Some(next) => page.after = Some(next),
+                None => return Ok(ids),
+            }
+        }
     }
     /// The entries of these endpoints, those that exist.
     async fn get_many(
@@ -470,6 +490,36 @@ pub trait Registry: Send + Sync {
     }
     /// Every state the endpoint was recorded in, oldest first.
     async fn changes(&self, endpoint: &EndpointId) -> Result<Vec<RegistryEntry>, PortError>;
+}
+
+/// Which page of a registry view to read: the entries after `after` (from
+/// the start without it), at most `limit` of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageAsk {
+    pub after: Option<ViewPosition>,
+    pub limit: usize,
+}
+
+impl PageAsk {
+    /// The most entries one page holds: about 1 MB of entries, which is
+    /// also what one DynamoDB Query reads, and an answer far inside
+    /// Lambda's 6 MB response payload limit.
+    pub const MAX: usize = 1_000;
+}
+
+impl Default for PageAsk {
+    fn default() -> Self {
+        Self { after: None, limit: Self::MAX }
+    }
+}
+
+/// A page of a registry view, in the view's order (active endpoints by id,
+/// then the others by id), and where the next page starts when more may
+/// follow.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ViewPage {
+    pub entries: Vec<RegistryEntry>,
+    pub next: Option<ViewPosition>,
 }
 
 /// A published endpoint service, as consumers need to know it.

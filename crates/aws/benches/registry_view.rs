@@ -20,7 +20,7 @@ use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_clien
 use aws_smithy_runtime_api::http::{Response, StatusCode};
 use aws_smithy_types::body::SdkBody;
 use criterion::{Criterion, criterion_group, criterion_main};
-use gate_app::ports::Registry;
+use gate_app::ports::{PageAsk, Registry};
 use gate_aws::DynamoStore;
 use gate_core::{AccountId, RegistryEntry};
 use tokio::runtime::Runtime;
@@ -88,7 +88,7 @@ fn bench(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let store = store();
     let account: AccountId = "222233334444".parse().expect("account");
-    let view = runtime.block_on(store.by_account(account, false)).expect("the view reads");
+    let view = one_view(&runtime, &store, account);
     assert_eq!(view.len(), ENTRIES, "every entry decodes");
 
     c.bench_function("registry view of 60 entries (SDK parse and decode)", |b| {
@@ -101,7 +101,7 @@ fn bench(c: &mut Criterion) {
 /// <this benchmark> --test` counts exactly one (the README's figures).
 #[inline(never)]
 fn one_view(runtime: &Runtime, store: &DynamoStore, account: AccountId) -> Vec<RegistryEntry> {
-    runtime.block_on(store.by_account(account, false)).expect("view")
+    runtime.block_on(store.by_account(account, false, &PageAsk::default())).expect("view").entries
 }
 
 criterion_group!(benches, bench);

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use gate_app::PortError;
-use gate_app::ports::{ObservationReads, Registry};
+use gate_app::ports::{ObservationReads, PageAsk, Registry, ViewPage};
 use gate_core::{AccountId, EndpointId, RegistryEntry, RequestRecord, ServiceId};
 
 use crate::dynamo::DynamoStore;
@@ -17,7 +17,7 @@ use crate::error::port_error;
 use crate::items::Item;
 use crate::items::registry::{
     ACTIVE_PREFIX, CHANGE_PREFIX, ENDPOINT_PREFIX, account_partition, change_item, endpoint_partition,
-    entry_from, entry_item, entry_key, entry_projection, service_partition,
+    entry_from, entry_item, entry_key, entry_projection, service_partition, view_position, view_sort_key,
 };
 use crate::items::request::{is_request, request_from, request_key};
 use crate::table::{GSI1, GSI2, Index};
@@ -47,14 +47,64 @@ impl DynamoStore {
             .projection_expression("pk")
     }
 
+    /// One page of an account's (`gsi2`) or a service's (`gsi1`) view: one
+    /// Query, from after `page.after`, whose index key is rebuilt from the
+    /// position (DynamoDB's `ExclusiveStartKey` is the last item's table
+    /// and index keys). The next page starts after the `LastEvaluatedKey`
+    /// DynamoDB gives when it stopped at the limit or at 1 MB (Amazon
+    /// DynamoDB Developer Guide, "Paginating table query results").
     async fn registry_view(
         &self,
         index: Index,
         pk: String,
         history: bool,
-    ) -> Result<Vec<RegistryEntry>, PortError> {
-        let prefix = if history { None } else { Some(ACTIVE_PREFIX.to_owned()) };
-        entries(self.query_projected(Some(index), pk, prefix, entry_projection()).await?)
+        page: &PageAsk,
+    ) -> Result<ViewPage, PortError> {
+        // A position in the history part is past the end of the active view.
+        if !history && page.after.as_ref().is_some_and(|after| after.history) {
+            return Ok(ViewPage::default());
+        }
+        let mut condition = format!("{} = :pk", index.keys.hash);
+        let mut values = HashMap::from([(":pk".to_owned(), AttributeValue::S(pk.clone()))]);
+        if !history {
+            condition.push_str(&format!(" AND begins_with({}, :prefix)", index.keys.range));
+            values.insert(":prefix".to_owned(), AttributeValue::S(ACTIVE_PREFIX.to_owned()));
+        }
+        let start = page.after.as_ref().map(|after| {
+            let mut key = entry_key(&after.endpoint);
+            key.insert(index.keys.hash.to_owned(), AttributeValue::S(pk.clone()));
+            key.insert(index.keys.range.to_owned(), AttributeValue::S(view_sort_key(after)));
+            key
+        });
+        let projection = entry_projection();
+        let out = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .index_name(index.name)
+            .key_condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
+            .set_projection_expression(projection.map(|p| p.expression.clone()))
+            .set_expression_attribute_names(projection.map(|p| p.names.clone()))
+            .set_exclusive_start_key(start)
+            .limit(i32::try_from(page.limit.max(1)).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| port_error(format!("Query on {} failed", self.table()), e))?;
+        let next = match out.last_evaluated_key() {
+            None => None,
+            Some(last) => {
+                let sort = last.get(index.keys.range).and_then(|v| v.as_s().ok());
+                let position = sort.and_then(|sort| view_position(sort));
+                Some(position.ok_or_else(|| {
+                    PortError::plain(
+                        format!("Query on {} stopped at a key that is not an entry's", self.table()),
+                        false,
+                    )
+                })?)
+            }
+        };
+        Ok(ViewPage { entries: entries(out.items.unwrap_or_default())?, next })
     }
 }
 
@@ -113,12 +163,22 @@ impl Registry for DynamoStore {
         self.transact_puts(puts, format!("recording {} in the registry failed", entry.endpoint)).await
     }
 
-    async fn by_account(&self, account: AccountId, history: bool) -> Result<Vec<RegistryEntry>, PortError> {
-        self.registry_view(GSI2, account_partition(account), history).await
+    async fn by_account(
+        &self,
+        account: AccountId,
+        history: bool,
+        page: &PageAsk,
+    ) -> Result<ViewPage, PortError> {
+        self.registry_view(GSI2, account_partition(account), history, page).await
     }
 
-    async fn by_service(&self, service: &ServiceId, history: bool) -> Result<Vec<RegistryEntry>, PortError> {
-        self.registry_view(GSI1, service_partition(service), history).await
+    async fn by_service(
+        &self,
+        service: &ServiceId,
+        history: bool,
+        page: &PageAsk,
+    ) -> Result<ViewPage, PortError> {
+        self.registry_view(GSI1, service_partition(service), history, page).await
     }
 
     /// Only the keys come back (`ProjectionExpression`), a page of about

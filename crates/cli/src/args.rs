@@ -162,6 +162,9 @@ pub enum Command {
         /// One endpoint's page instead of the overview.
         #[arg(long)]
         endpoint: Option<EndpointId>,
+        /// The overview's next page: the position the last page named.
+        #[arg(long, conflicts_with = "endpoint")]
+        after: Option<gate_core::ViewPosition>,
         /// How long the link works: 1m to 1h.
         #[arg(long, default_value = "15m", value_parser = crate::consumer::parse_lifetime)]
         expires: std::time::Duration,

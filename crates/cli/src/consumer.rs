@@ -7,7 +7,8 @@
 use std::time::Duration;
 
 use gate_app::lookup::{EndpointView, Filter, Lookup, ServiceOffer};
-use gate_core::{AccountId, EndpointId, RegistryEntry, Timestamp};
+use gate_app::ports::PageAsk;
+use gate_core::{AccountId, EndpointId, RegistryEntry, Timestamp, ViewPosition};
 
 use crate::answer::operator;
 use crate::failure::{Failure, api_failure, lookup_failure};
@@ -31,15 +32,35 @@ pub struct Asker<'a> {
 }
 
 impl Asker<'_> {
+    /// Every page of the endpoints, one after the other.
     pub async fn endpoints(&self, filter: &Filter) -> Result<u8, Failure> {
-        let entries: Vec<RegistryEntry> = match &self.source {
-            Source::Url(url) => {
-                api(self.sdk, url)?.get("/api/endpoints", &filter_query(filter)).await.map_err(api_failure)?
+        let mut entries: Vec<RegistryEntry> = Vec::new();
+        let mut filter = filter.clone();
+        loop {
+            let next = match &self.source {
+                Source::Url(url) => {
+                    let (page, next): (Vec<RegistryEntry>, _) = api(self.sdk, url)?
+                        .get_page("/api/endpoints", &filter_query(&filter))
+                        .await
+                        .map_err(api_failure)?;
+                    entries.extend(page);
+                    next
+                }
+                Source::Table(lookup) => {
+                    let page = lookup
+                        .endpoints(&operator(self.sdk).await?, &filter)
+                        .await
+                        .map_err(lookup_failure)?;
+                    entries.extend(page.entries);
+                    page.next
+                }
+            };
+            let Some(next) = next else { break };
+            if !self.json {
+                eprintln!("endpoints: {} so far, reading the next page", entries.len());
             }
-            Source::Table(lookup) => {
-                lookup.endpoints(&operator(self.sdk).await?, filter).await.map_err(lookup_failure)?
-            }
-        };
+            filter.page.after = Some(next);
+        }
         print(self.json, &entries, || registry::endpoints_table(&entries));
         Ok(0)
     }
@@ -87,6 +108,7 @@ impl Asker<'_> {
     pub async fn open(
         &self,
         endpoint: Option<&EndpointId>,
+        after: Option<&ViewPosition>,
         lifetime: Duration,
         print_only: bool,
     ) -> Result<u8, Failure> {
@@ -98,7 +120,8 @@ impl Asker<'_> {
             });
         };
         let path = endpoint.map_or_else(|| "/".to_owned(), |e| format!("/endpoints/{e}"));
-        let link = api(self.sdk, url)?.presign(&path, &[], lifetime).await.map_err(api_failure)?;
+        let query: Vec<(&str, String)> = after.iter().map(|a| ("after", a.to_string())).collect();
+        let link = api(self.sdk, url)?.presign(&path, &query, lifetime).await.map_err(api_failure)?;
         let until = Timestamp::from(link.until);
         if self.json {
             print(true, &serde_json::json!({ "url": link.url, "expires_at": until }), String::new);
@@ -165,6 +188,12 @@ fn filter_query(filter: &Filter) -> Vec<(&'static str, String)> {
     }
     if filter.history {
         query.push(("history", "true".to_owned()));
+    }
+    if filter.page.limit != PageAsk::MAX {
+        query.push(("limit", filter.page.limit.to_string()));
+    }
+    if let Some(after) = &filter.page.after {
+        query.push(("after", after.to_string()));
     }
     query
 }

@@ -220,14 +220,14 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::Endpoints { account, service, history, remote } => {
-            asker(remote, vec![]).endpoints(&Filter { account, service, history }).await
+            asker(remote, vec![]).endpoints(&Filter { account, service, history, ..Filter::default() }).await
         }
         Command::Endpoint { endpoint, remote } => asker(remote, vec![]).endpoint(&endpoint).await,
         Command::Services { service, account, remote } => {
             asker(remote, service.clone()).services(&service, account).await
         }
-        Command::Open { endpoint, expires, print, remote } => {
-            asker(remote, vec![]).open(endpoint.as_ref(), expires, print).await
+        Command::Open { endpoint, after, expires, print, remote } => {
+            asker(remote, vec![]).open(endpoint.as_ref(), after.as_ref(), expires, print).await
         }
         Command::Backfill { service } => {
             // A backfill runs to its end in one go, perhaps for other

@@ -14,6 +14,7 @@ use aws_sigv4::http_request::{SignableBody, SignableRequest, SignatureLocation, 
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use gate_app::PortError;
+use gate_core::ViewPosition;
 use serde::de::DeserializeOwned;
 
 /// Why a call to the lookup URL gave no answer to show.
@@ -120,6 +121,16 @@ impl LookupApi {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<T, ApiError> {
+        Ok(self.get_page(path, query).await?.0)
+    }
+
+    /// GETs `path?query`: the JSON answer as `T`, and where the next page
+    /// starts when the answer's `Link` header names one.
+    pub async fn get_page<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<(T, Option<ViewPosition>), ApiError> {
         let url = self.url(path, query);
         let identity: Identity = self.credentials().await?.into();
         let mut request = self.http.get(&url);
@@ -132,6 +143,7 @@ impl LookupApi {
             ApiError::local(PortError::transient(format!("{}: could not be reached", self.base), e).chain())
         })?;
         let status = response.status().as_u16();
+        let link = response.headers().get("link").map(|v| v.to_str().map(str::to_owned));
         let text = response.text().await.map_err(|e| ApiError {
             status: Some(status),
             message: format!("{}: no answer: {e}", self.base),
@@ -139,11 +151,41 @@ impl LookupApi {
         if status != 200 {
             return Err(ApiError { status: Some(status), message: refusal(status, &text) });
         }
-        serde_json::from_str(&text).map_err(|e| ApiError {
+        let unexpected = |what: String| ApiError {
             status: Some(status),
-            message: format!("{}: the answer is not what lookup sends: {e}", self.base),
-        })
+            message: format!("{}: the answer is not what lookup sends: {what}", self.base),
+        };
+        let next = match link {
+            None => None,
+            Some(Ok(link)) => next_position(&link).map_err(unexpected)?,
+            Some(Err(_)) => return Err(unexpected("its Link header is not text".into())),
+        };
+        let answer = serde_json::from_str(&text).map_err(|e| unexpected(e.to_string()))?;
+        Ok((answer, next))
     }
+}
+
+/// The position a `Link` header's `rel="next"` link starts after (its
+/// `after` parameter); `None` when it has no next link.
+fn next_position(link: &str) -> Result<Option<ViewPosition>, String> {
+    let shown: String = link.chars().take(120).collect();
+    for part in link.split(',') {
+        let mut fields = part.split(';').map(str::trim);
+        let target = fields.next().unwrap_or_default();
+        if !fields.any(|f| f == "rel=\"next\"" || f == "rel=next") {
+            continue;
+        }
+        let url = target
+            .strip_prefix('<')
+            .and_then(|t| t.strip_suffix('>'))
+            .ok_or_else(|| format!("the Link header {shown:?} does not hold a <URL>"))?;
+        let after = url
+            .split_once('?')
+            .and_then(|(_, query)| query.split('&').find_map(|pair| pair.strip_prefix("after=")))
+            .ok_or_else(|| format!("the Link header {shown:?} names no position to go on from"))?;
+        return after.parse().map(Some).map_err(|e| format!("the Link header's {e}"));
+    }
+    Ok(None)
 }
 
 /// A link a browser opens, and when it stops working.
@@ -217,6 +259,37 @@ fn refusal(status: u16, body: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_next_page_is_read_from_the_link_header_and_a_hostile_one_is_refused() {
+        let next = |link: &str| next_position(link).map(|p| p.map(|p| p.to_string()));
+        assert_eq!(
+            next(
+                r#"</api/endpoints?account=222233334444&limit=2&after=active:vpce-0123456789abcdef0>; rel="next""#
+            ),
+            Ok(Some("active:vpce-0123456789abcdef0".to_owned()))
+        );
+        assert_eq!(
+            next(
+                r#"</api/endpoints?after=history:vpce-0abc1234>; rel="prev", </x?after=active:vpce-0abc1234>; rel=next"#
+            ),
+            Ok(Some("active:vpce-0abc1234".to_owned())),
+            "only the next link counts"
+        );
+        assert_eq!(next(r#"</api/endpoints>; rel="first""#), Ok(None));
+        assert_eq!(next(""), Ok(None));
+        for hostile in [
+            r#"/api/endpoints?after=active:vpce-0abc1234; rel="next""#,
+            r#"</api/endpoints>; rel="next""#,
+            r#"</api/endpoints?after=vpce-0abc1234>; rel="next""#,
+            r#"</api/endpoints?after=active:vpce-0abc1234%00>; rel="next""#,
+            &format!(r#"<{}>; rel="next""#, "a".repeat(100_000)),
+        ] {
+            let err = next(hostile).expect_err(hostile);
+            assert!(err.len() < 400, "the message is bounded: {} chars", err.len());
+            assert!(err.contains("Link header"), "{err}");
+        }
+    }
 
     #[test]
     fn the_function_s_error_is_what_the_user_reads() {

@@ -16,7 +16,7 @@ pub struct IdError {
 }
 
 impl IdError {
-    fn new(kind: &'static str, input: &str, why: &'static str) -> Self {
+    pub(crate) fn new(kind: &'static str, input: &str, why: &'static str) -> Self {
         // Hostile input can be huge; the message keeps a readable prefix.
         let input: String = input.chars().take(80).collect();
         Self { kind, input, why }

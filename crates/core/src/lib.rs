@@ -28,7 +28,7 @@ pub use policy::{
     OverlapMode, Placement, PolicyBook, ProtectedRange, Revoke, ServicePolicy, UnknownCidr, Unlisted,
     check_slack_channel,
 };
-pub use registry::{Attribution, Merge, Observation, RegistryEntry};
+pub use registry::{Attribution, Merge, Observation, RegistryEntry, ViewPosition};
 pub use request::{
     Action, Connection, ConnectionState, DnsEntry, RequestRecord, RequestState, ReviewStep, SlackMessage,
     review_step,

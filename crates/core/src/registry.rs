@@ -4,9 +4,12 @@
 //! stale read never rolls back a newer one and a deleted endpoint never
 //! comes back.
 
+use std::fmt;
+use std::str::FromStr;
+
 use serde::{Deserialize, Serialize};
 
-use crate::id::{AccountId, EndpointId, Region, ServiceId};
+use crate::id::{AccountId, EndpointId, IdError, Region, ServiceId};
 use crate::request::{Connection, ConnectionState, DnsEntry};
 use crate::time::Timestamp;
 
@@ -194,6 +197,57 @@ pub const UNKNOWN_ACTOR: &str = "unknown";
 /// Equal but for when EC2 was read: nothing worth a write.
 fn same_facts(a: &RegistryEntry, b: &RegistryEntry) -> bool {
     RegistryEntry { observed_at: b.observed_at, version: b.version, ..a.clone() } == *b
+}
+
+/// Where a page of an account's or a service's endpoints ended; the next
+/// page starts after it. A view lists its active endpoints first, then
+/// (with history) the others, each part in id order, so a position names
+/// its part: `active:vpce-…` or `history:vpce-…`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ViewPosition {
+    /// In the history part, which follows the active part (`false` < `true`).
+    pub history: bool,
+    pub endpoint: EndpointId,
+}
+
+impl ViewPosition {
+    /// The position of `entry` in its view.
+    pub fn of(entry: &RegistryEntry) -> Self {
+        Self { history: !entry.is_active(), endpoint: entry.endpoint.clone() }
+    }
+
+    /// Whether `entry` comes after this position in its view.
+    pub fn precedes(&self, entry: &RegistryEntry) -> bool {
+        *self < Self::of(entry)
+    }
+
+    fn part(&self) -> &'static str {
+        if self.history { "history" } else { "active" }
+    }
+}
+
+impl fmt::Display for ViewPosition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.part(), self.endpoint)
+    }
+}
+
+impl FromStr for ViewPosition {
+    type Err = IdError;
+
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        const KIND: &str = "page position";
+        let (part, endpoint) = s
+            .split_once(':')
+            .ok_or_else(|| IdError::new(KIND, s, "must be active:<vpce-…> or history:<vpce-…>"))?;
+        let history = match part {
+            "active" => false,
+            "history" => true,
+            _ => return Err(IdError::new(KIND, s, "must start with active: or history:")),
+        };
+        let endpoint = endpoint.parse().map_err(|_| IdError::new(KIND, s, "must end in an endpoint id"))?;
+        Ok(Self { history, endpoint })
+    }
 }
 
 #[cfg(test)]
@@ -407,5 +461,47 @@ mod order_tests {
             ConnectionState::Deleted,
         ];
         assert!(life.windows(2).all(|w| rank(&w[0]) < rank(&w[1])));
+    }
+}
+
+#[cfg(test)]
+mod position_tests {
+    use super::*;
+
+    #[test]
+    fn a_position_reads_back_what_it_writes() {
+        for text in ["active:vpce-0123456789abcdef0", "history:vpce-0abc1234"] {
+            let position: ViewPosition = text.parse().expect("valid");
+            assert_eq!(position.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn a_hostile_position_is_refused_and_named() {
+        for text in [
+            "",
+            ":",
+            "vpce-0123456789abcdef0",
+            "active:",
+            "active:vpce-svc-0123456789abcdef0",
+            "ACTIVE:vpce-0123456789abcdef0",
+            "active:vpce-0123456789abcdef0:x",
+            "history:vpce-0123456789abcdef0#ENTRY",
+            "pending:vpce-0123456789abcdef0",
+            &format!("active:vpce-{}", "0".repeat(10_000)),
+        ] {
+            let err = text.parse::<ViewPosition>().expect_err(text);
+            assert_eq!(err.kind, "page position");
+            assert!(err.input.chars().count() <= 80, "the message keeps a prefix of {} chars", text.len());
+            assert!(text.starts_with(&err.input), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_active_part_comes_before_history_and_ids_order_each_part() {
+        let at = |text: &str| text.parse::<ViewPosition>().expect("valid");
+        assert!(at("active:vpce-0000000000000000f") < at("history:vpce-00000000000000000"));
+        assert!(at("active:vpce-00000000000000001") < at("active:vpce-00000000000000002"));
+        assert!(at("history:vpce-00000000000000001") < at("history:vpce-00000000000000002"));
     }
 }

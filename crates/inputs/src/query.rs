@@ -4,7 +4,7 @@
 //! checked before the function ran: those parameters are kept apart, and
 //! only the link's lifetime is read from them.
 
-use gate_core::{AccountId, IdError, ServiceId, Timestamp};
+use gate_core::{AccountId, IdError, ServiceId, Timestamp, ViewPosition};
 
 use crate::form::percent_decode;
 
@@ -44,6 +44,8 @@ pub enum QueryError {
     Id(#[from] IdError),
     #[error("history={0:?}: use true or false")]
     History(String),
+    #[error("limit={given:?}: use a whole number from 1 to {max}")]
+    Limit { given: String, max: usize },
     #[error("the link's signature parameter {0} is not what SigV4 writes")]
     Signature(&'static str),
 }
@@ -130,6 +132,20 @@ impl Query {
         Ok(Some(signed.plus_secs(secs)))
     }
 
+    /// Where the page starts: after the position the last page ended at.
+    pub fn after(&self) -> Result<Option<ViewPosition>, QueryError> {
+        Ok(self.get("after").map(str::parse).transpose()?)
+    }
+
+    /// How many entries a page may hold, from 1 to `max`.
+    pub fn limit(&self, max: usize) -> Result<Option<usize>, QueryError> {
+        let Some(given) = self.get("limit") else { return Ok(None) };
+        match given.parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) && !given.starts_with('+') => Ok(Some(n)),
+            _ => Err(QueryError::Limit { given: short(given), max }),
+        }
+    }
+
     pub fn history(&self) -> Result<bool, QueryError> {
         match self.get("history") {
             None | Some("false") => Ok(false),
@@ -143,6 +159,30 @@ impl Query {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_page_is_asked_by_position_and_limit_and_hostile_ones_are_named() {
+        let q = parse_query("after=history%3Avpce-0123456789abcdef0&limit=50").expect("valid");
+        assert_eq!(
+            q.after().expect("after").map(|a| a.to_string()).as_deref(),
+            Some("history:vpce-0123456789abcdef0")
+        );
+        assert_eq!(q.limit(1000).expect("limit"), Some(50));
+        assert_eq!(parse_query("").expect("empty").limit(1000).expect("none"), None);
+        for limit in ["0", "1001", "-1", "%2B5", "+5", "5.0", "1e3", "", "99999999999999999999999"] {
+            let q = parse_query(&format!("limit={limit}")).expect("encoded");
+            let err = q.limit(1000).expect_err(limit);
+            assert!(
+                err.to_string().starts_with("limit=") && err.to_string().ends_with("from 1 to 1000"),
+                "{err}"
+            );
+        }
+        for after in ["vpce-0123456789abcdef0", "active:", "active:vpce-svc-0123456789abcdef0"] {
+            let q = parse_query(&format!("after={after}")).expect("encoded");
+            let err = q.after().expect_err(after);
+            assert!(err.to_string().contains("page position"), "{err}");
+        }
+    }
 
     #[test]
     fn parameters_decode_once_each() {

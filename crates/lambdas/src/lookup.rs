@@ -5,7 +5,7 @@
 //! |----------------------------|-----------------------------------------------|
 //! | `GET /`                    | the page: your endpoints, requests, catalogue |
 //! | `GET /endpoints/<vpce>`    | the page of one endpoint                      |
-//! | `GET /api/endpoints`       | `?account=&service=&history=true`             |
+//! | `GET /api/endpoints`       | `?account=&service=&history=true&limit=&after=` |
 //! | `GET /api/endpoints/<vpce>`| one endpoint, its request, its changes        |
 //! | `GET /api/services`        | the catalogue, and what your account meets    |
 //!
@@ -13,15 +13,23 @@
 //! (`requestContext.authorizer.iam`), never a parameter. A browser comes in
 //! with a link signed in its query string (`endpoint-gate open`); the page
 //! holds everything on one page, since a link it carried would be unsigned.
+//!
+//! Lists come a page at a time: `/api/endpoints` answers at most `limit`
+//! (1,000 by default and at most) and, when more may follow, a `Link`
+//! header to the next page (`rel="next"`, RFC 8288), the body staying the
+//! array it always was; the page `/` shows 100 and names the next one.
+//! One invocation's reads and answer are thus bounded, whatever a service's
+//! number of consumers (Lambda's response payload limit is 6 MB).
 
 use std::time::SystemTime;
 
 use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
 use aws_lambda_events::http::HeaderValue;
 use gate_app::lookup::{Filter, Lookup, LookupError};
+use gate_app::ports::PageAsk;
 use gate_aws::wiring::Wiring;
 use gate_core::caller::Caller;
-use gate_core::{EndpointId, Timestamp};
+use gate_core::{EndpointId, Timestamp, ViewPosition};
 use gate_inputs::query::{Query, QueryError, parse_query};
 use serde::Serialize;
 
@@ -114,31 +122,45 @@ impl LookupFn {
     ) -> Result<LambdaFunctionUrlResponse, LookupError> {
         match path {
             "/" => {
-                bad(query.only(&["account", "history"]))?;
+                bad(query.only(&["account", "history", "after"]))?;
                 let filter = Filter {
                     account: bad(query.account())?.or(Some(caller.account)),
                     service: None,
                     history: bad(query.history())?,
+                    page: PageAsk { after: bad(query.after())?, limit: OVERVIEW_PAGE },
                 };
-                let endpoints = self.lookup.endpoints(caller, &filter).await?;
+                let listed = self.lookup.endpoints(caller, &filter).await?;
                 let mut views = Vec::new();
-                for e in endpoints.iter().filter(|e| e.state != gate_core::ConnectionState::Available) {
+                for e in listed.entries.iter().filter(|e| e.state != gate_core::ConnectionState::Available) {
                     views.push(self.lookup.endpoint(caller, &e.endpoint, now).await?);
                 }
                 let offers = self.lookup.services(caller, filter.account, now).await?;
                 let link = bad(query.link_expires())?;
-                let page =
-                    lookup_page::Overview { account: filter.account, endpoints: &endpoints, waiting: &views };
+                let page = lookup_page::Overview {
+                    account: filter.account,
+                    endpoints: &listed.entries,
+                    waiting: &views,
+                    next: listed.next.as_ref(),
+                };
                 Ok(html(200, lookup_page::page(caller, &page, &offers, link)))
             }
             "/api/endpoints" => {
-                bad(query.only(&["account", "service", "history"]))?;
+                bad(query.only(&["account", "service", "history", "limit", "after"]))?;
                 let filter = Filter {
                     account: bad(query.account())?,
                     service: bad(query.service())?,
                     history: bad(query.history())?,
+                    page: PageAsk {
+                        after: bad(query.after())?,
+                        limit: bad(query.limit(PageAsk::MAX))?.unwrap_or(PageAsk::MAX),
+                    },
                 };
-                Ok(json(200, &self.lookup.endpoints(caller, &filter).await?))
+                let listed = self.lookup.endpoints(caller, &filter).await?;
+                let mut response = json(200, &listed.entries);
+                if let Some(next) = &listed.next {
+                    response.headers.insert("link", next_link(&filter, next));
+                }
+                Ok(response)
             }
             "/api/services" => {
                 bad(query.only(&["account"]))?;
@@ -162,6 +184,32 @@ impl LookupFn {
             }
         }
     }
+}
+
+/// How many endpoints the page `/` shows: each waiting one costs reads of
+/// its request and its changes.
+const OVERVIEW_PAGE: usize = 100;
+
+/// The `Link` header to the page after `next`, with the filter's own
+/// parameters. Every value is a parsed id, flag, number or position, which
+/// need no escaping in a query string or a header.
+fn next_link(filter: &Filter, next: &ViewPosition) -> HeaderValue {
+    let mut params = Vec::new();
+    if let Some(account) = filter.account {
+        params.push(format!("account={account}"));
+    }
+    if let Some(service) = &filter.service {
+        params.push(format!("service={service}"));
+    }
+    if filter.history {
+        params.push("history=true".to_owned());
+    }
+    params.push(format!("limit={}", filter.page.limit));
+    params.push(format!("after={next}"));
+    let link = format!("</api/endpoints?{}>; rel=\"next\"", params.join("&"));
+    // Only ids, digits, `=`, `&`, `:` and `-`: always a valid header value.
+    HeaderValue::from_str(&link)
+        .unwrap_or_else(|_| HeaderValue::from_static("</api/endpoints>; rel=\"first\""))
 }
 
 fn endpoint_id(id: &str) -> Result<EndpointId, LookupError> {

@@ -5,7 +5,7 @@
 
 use gate_app::lookup::{EndpointView, RequestView, ServiceOffer};
 use gate_core::caller::Caller;
-use gate_core::{AccountId, DnsEntry, Region, RegistryEntry, Timestamp};
+use gate_core::{AccountId, DnsEntry, Region, RegistryEntry, Timestamp, ViewPosition};
 
 use crate::pages::{Page, escape};
 
@@ -17,6 +17,8 @@ pub struct Overview<'a> {
     pub endpoints: &'a [RegistryEntry],
     /// The endpoints not yet available, with their requests.
     pub waiting: &'a [EndpointView],
+    /// Where the next page starts, when more endpoints may follow.
+    pub next: Option<&'a ViewPosition>,
 }
 
 /// The overview: the account's endpoints with their DNS names, why the
@@ -56,6 +58,13 @@ pub fn page(caller: &Caller, o: &Overview<'_>, offers: &[ServiceOffer], link: Op
             ));
         }
         body.push_str("</table>");
+    }
+    if let Some(next) = o.next {
+        // A link here would be unsigned; the CLI signs the next page's.
+        body.push_str(&format!(
+            "<p id=\"more\">More endpoints follow: <code>endpoint-gate open --after {}</code> opens the next page.</p>",
+            escape(&next.to_string())
+        ));
     }
 
     if o.waiting.iter().any(|v| v.request.is_some()) {

@@ -12,6 +12,7 @@ use super::common::{cli, cli_as};
 
 use gate_app::ports::Checkpoints;
 use gate_aws::wiring::Wiring;
+use gate_core::{ConnectionState, RegistryEntry};
 use gate_e2e::Local;
 use gate_e2e::function_url::{FunctionUrl, Handler};
 use gate_lambdas::config::LookupConfig;
@@ -80,6 +81,102 @@ const A: &str = "280000000002";
 const B: &str = "280000000003";
 
 /// Consumer `account`'s access key, as the environment hands it to the CLI.
+/// The lookup function of `service` behind a URL that verifies SigV4, for
+/// the Developer role of each of `accounts` (key `AKIA<account>`, secret
+/// `secret-<account>`).
+async fn lookup_url(
+    local: &Local,
+    table: &str,
+    service: &gate_e2e::Service,
+    accounts: &[&str],
+) -> FunctionUrl {
+    let lookup = Arc::new(
+        LookupFn::build(
+            &LookupConfig {
+                table_name: table.to_owned(),
+                service_ids: vec![service.id.parse().expect("id")],
+                operator_arns: vec![],
+                organizations_role_arn: None,
+            },
+            &Wiring::new(&local.sdk, table),
+        )
+        .await,
+    );
+    let handler: Handler = Arc::new(move |event| {
+        let lookup = lookup.clone();
+        Box::pin(async move { lookup.handle(event).await })
+    });
+    let keys = accounts
+        .iter()
+        .map(|account| {
+            let role = format!("arn:aws:sts::{account}:assumed-role/Developer/dev");
+            (format!("AKIA{account}"), (format!("secret-{account}"), (*account).to_owned(), role))
+        })
+        .collect::<HashMap<_, _>>();
+    FunctionUrl::serve_iam(handler, "us-east-1", keys).await.expect("lookup URL")
+}
+
+// The server runs while the test waits for the binary: two threads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_with_more_endpoints_than_a_page_gets_every_one_a_page_at_a_time() {
+    const C: &str = "280000000004";
+    let local = Local::from_env().await;
+    let service = local.service().await.expect("service");
+    let store = local.table().await.expect("table");
+    let table = store.table().to_owned();
+    let id = |n: usize| format!("vpce-{n:017x}");
+    let entry = |n: usize, owner: &str, state: ConnectionState| RegistryEntry {
+        endpoint: id(n).parse().expect("id"),
+        service: service.id.parse().expect("service"),
+        owner: owner.parse().expect("owner"),
+        state,
+        dns_entries: vec![],
+        accepted_at: None,
+        accepted_by: None,
+        why: "seeded".into(),
+        first_seen: gate_e2e::now(),
+        observed_at: gate_e2e::now(),
+        version: 1,
+        region: None,
+    };
+    // 1,203 of C's: three deleted (history), the rest available; and B's five.
+    let deleted = [7, 407, 807];
+    let state = |n| if deleted.contains(&n) { ConnectionState::Deleted } else { ConnectionState::Available };
+    let mut entries: Vec<RegistryEntry> = (0..1_203).map(|n| entry(n, C, state(n))).collect();
+    entries.extend((2_000..2_005).map(|n| entry(n, B, ConnectionState::Available)));
+    store.seed_registry(&entries).await.expect("seeded");
+    let url = lookup_url(&local, &table, &service, &[C]).await;
+    let as_c: Vec<(&str, String)> = keys_of(C, &format!("secret-{C}")).into_iter().collect();
+    let env_c: Vec<(&str, &str)> = as_c.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let ask = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--lookup-url", url.url.as_str()]);
+        cli_as("no-such-table", &all, &env_c)
+    };
+
+    let (code, out, err) = ask(&["--output", "json", "endpoints", "--history"]);
+    assert_eq!(code, 0, "{err}");
+    let listed: Vec<RegistryEntry> = serde_json::from_str(&out).expect("a JSON array");
+    let listed: Vec<String> = listed.iter().map(|e| e.endpoint.to_string()).collect();
+    let active = (0..1_203).filter(|n| !deleted.contains(n)).map(id);
+    let expected: Vec<String> = active.chain(deleted.iter().map(|n| id(*n))).collect();
+    assert_eq!(listed.len(), 1_203);
+    assert!(listed == expected, "every endpoint once, active by id then history; none of B's");
+    let (code, _, err) = ask(&["endpoints"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("1000 so far, reading the next page"), "progress on a long list: {err}");
+
+    // The page shows 100 and names the next; the CLI signs a link to it.
+    let (code, link, err) = ask(&["open", "--print", "--after", &format!("active:{}", id(99))]);
+    assert_eq!(code, 0, "{err}");
+    let page = reqwest::get(link.trim()).await.expect("answers").text().await.expect("page");
+    assert!(page.contains(&id(100)) && page.contains(&id(199)) && !page.contains(&id(99)), "{page}");
+    assert!(!page.contains(&id(200)), "100 on a page: {page}");
+    assert!(page.contains(&format!("endpoint-gate open --after active:{}", id(199))), "{page}");
+    let (code, _, err) = ask(&["open", "--print", "--after", "vpce-00000000000000001"]);
+    assert_eq!(code, 2, "a position names its part: {err}");
+}
+
 fn keys_of(account: &str, secret: &str) -> [(&'static str, String); 2] {
     [("AWS_ACCESS_KEY_ID", format!("AKIA{account}")), ("AWS_SECRET_ACCESS_KEY", secret.to_owned())]
 }
@@ -99,31 +196,7 @@ async fn consumers_ask_the_lookup_url_with_their_own_signed_requests() {
     accept.send().await.expect("accept");
     assert_eq!(cli(&table, &["backfill", "--service", &service.id]).0, 0);
 
-    let lookup = Arc::new(
-        LookupFn::build(
-            &LookupConfig {
-                table_name: table.clone(),
-                service_ids: vec![service.id.parse().expect("id")],
-                operator_arns: vec![],
-                organizations_role_arn: None,
-            },
-            &Wiring::new(&local.sdk, &table),
-        )
-        .await,
-    );
-    let handler: Handler = Arc::new(move |event| {
-        let lookup = lookup.clone();
-        Box::pin(async move { lookup.handle(event).await })
-    });
-    let identity = |account: &str| {
-        (
-            format!("secret-{account}"),
-            account.to_owned(),
-            format!("arn:aws:sts::{account}:assumed-role/Developer/dev"),
-        )
-    };
-    let keys = HashMap::from([(format!("AKIA{A}"), identity(A)), (format!("AKIA{B}"), identity(B))]);
-    let url = FunctionUrl::serve_iam(handler, "us-east-1", keys).await.expect("lookup URL");
+    let url = lookup_url(&local, &table, &service, &[A, B]).await;
     let as_a: Vec<(&str, String)> = keys_of(A, &format!("secret-{A}")).into_iter().collect();
     let env_a: Vec<(&str, &str)> = as_a.iter().map(|(k, v)| (*k, v.as_str())).collect();
     // The table name is wrong on purpose: a consumer never reads the table.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use gate_app::lookup::{Filter, Lookup, LookupError};
 use gate_app::memory::*;
-use gate_app::ports::{Registry, ServiceInfo};
+use gate_app::ports::{PageAsk, Registry, ServiceInfo};
 use gate_app::record::{Hint, Recorder};
 use gate_app::{Decide, Settings};
 use gate_core::caller::Caller;
@@ -186,9 +186,19 @@ async fn the_sweep_backfills_and_notices_vanished_endpoints() {
     assert_eq!((report.written.clone(), report.unchanged), (vec![endpoint(3)], 4));
     let gone = w.registry.get(&endpoint(3)).await.expect("reads").expect("kept");
     assert_eq!(gone.state, ConnectionState::Deleted);
-    let active = w.registry.by_account(A.parse().expect("acct"), false).await.expect("reads");
+    let active = w
+        .registry
+        .by_account(A.parse().expect("acct"), false, &PageAsk::default())
+        .await
+        .expect("reads")
+        .entries;
     assert_eq!(active.len(), 4, "deleted endpoints leave the active view");
-    let all = w.registry.by_account(A.parse().expect("acct"), true).await.expect("reads");
+    let all = w
+        .registry
+        .by_account(A.parse().expect("acct"), true, &PageAsk::default())
+        .await
+        .expect("reads")
+        .entries;
     assert_eq!(all.len(), 5, "and stay in history");
 }
 
@@ -200,15 +210,9 @@ fn caller(account: &str, operator: bool) -> Caller {
     }
 }
 
-#[tokio::test]
-async fn a_consumer_sees_only_its_own_account_through_every_route() {
-    let w = world(vec![
-        conn(1, A, SVC, ConnectionState::Available),
-        conn(2, B, SVC, ConnectionState::Available),
-        conn(3, B, SVC, ConnectionState::PendingAcceptance),
-    ]);
-    w.recorder.sweep(&|_, _| {}, now()).await.expect("sweeps");
-    let lookup = Lookup {
+/// What consumers and operators ask, over the world's registry.
+fn lookup_of(w: &World) -> Lookup {
+    Lookup {
         registry: w.registry.clone(),
         requests: w.requests.clone(),
         audit: w.audit.clone(),
@@ -223,14 +227,79 @@ async fn a_consumer_sees_only_its_own_account_through_every_route() {
         placements: None,
         services: vec![SVC.parse().expect("svc")],
         managed: None,
-    };
+    }
+}
+
+#[tokio::test]
+async fn a_consumer_pages_through_its_whole_view_and_no_position_reaches_another_account() {
+    // Seven of A's endpoints, two of which are deleted by the second sweep
+    // (history), and one of B's.
+    let mut conns: Vec<_> = (0..7).map(|n| conn(n, A, SVC, ConnectionState::Available)).collect();
+    conns.push(conn(9, B, SVC, ConnectionState::Available));
+    let w = world(conns);
+    w.recorder.sweep(&|_, _| {}, now()).await.expect("sweeps");
+    for gone in [1, 4] {
+        w.connections.connections.lock().unwrap().remove(&endpoint(gone));
+    }
+    w.recorder.sweep(&|_, _| {}, now()).await.expect("sweeps");
+    let lookup = lookup_of(&w);
     let a = caller(A, false);
-    let mine = lookup.endpoints(&a, &Filter::default()).await.expect("own");
+
+    let mut filter = Filter { history: true, page: PageAsk { after: None, limit: 2 }, ..Filter::default() };
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = lookup.endpoints(&a, &filter).await.expect("a page");
+        assert!(page.entries.len() <= 2, "a page holds at most its limit");
+        seen.extend(page.entries.iter().map(|e| (e.is_active(), e.endpoint.clone())));
+        pages += 1;
+        match page.next {
+            Some(next) => filter.page.after = Some(next),
+            None => break,
+        }
+    }
+    let active = [0, 2, 3, 5, 6].map(|n| (true, endpoint(n)));
+    let history = [1, 4].map(|n| (false, endpoint(n)));
+    assert_eq!(seen, [&active[..], &history[..]].concat(), "every endpoint once: active by id, then history");
+    assert_eq!(pages, 4);
+
+    // B's position in A's view only moves A's page along.
+    let b_position = ViewPosition { history: false, endpoint: endpoint(9) };
+    let after_b = Filter { page: PageAsk { after: Some(b_position), limit: 10 }, ..Filter::default() };
+    let got = lookup.endpoints(&a, &after_b).await.expect("a page");
+    assert!(got.entries.iter().all(|e| e.owner.to_string() == A), "{:?}", got.entries);
+    // Past the active part, an active view has nothing more.
+    let past = PageAsk { after: Some(ViewPosition { history: true, endpoint: endpoint(0) }), limit: 10 };
+    let got = lookup.endpoints(&a, &Filter { page: past, ..Filter::default() }).await.expect("a page");
+    assert_eq!((got.entries.len(), got.next), (0, None));
+
+    for limit in [0, PageAsk::MAX + 1] {
+        let asked = Filter { page: PageAsk { after: None, limit }, ..Filter::default() };
+        let got = lookup.endpoints(&a, &asked).await;
+        assert!(
+            matches!(&got, Err(LookupError::BadRequest(why)) if why.contains(&limit.to_string())),
+            "{got:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_consumer_sees_only_its_own_account_through_every_route() {
+    let w = world(vec![
+        conn(1, A, SVC, ConnectionState::Available),
+        conn(2, B, SVC, ConnectionState::Available),
+        conn(3, B, SVC, ConnectionState::PendingAcceptance),
+    ]);
+    w.recorder.sweep(&|_, _| {}, now()).await.expect("sweeps");
+    let lookup = lookup_of(&w);
+    let a = caller(A, false);
+    let mine = lookup.endpoints(&a, &Filter::default()).await.expect("own").entries;
     assert_eq!(mine.iter().map(|e| e.endpoint.clone()).collect::<Vec<_>>(), vec![endpoint(1)]);
     let by_service = lookup
         .endpoints(&a, &Filter { service: Some(SVC.parse().expect("svc")), ..Filter::default() })
         .await
-        .expect("own");
+        .expect("own")
+        .entries;
     assert!(by_service.iter().all(|e| e.owner.to_string() == A), "a service filter does not widen the view");
     let asked_b =
         lookup.endpoints(&a, &Filter { account: Some(B.parse().expect("acct")), ..Filter::default() }).await;
@@ -250,6 +319,7 @@ async fn a_consumer_sees_only_its_own_account_through_every_route() {
             .endpoints(&ops, &Filter { account: Some(B.parse().expect("acct")), ..Filter::default() })
             .await
             .expect("ops")
+            .entries
             .len(),
         2
     );

@@ -4,7 +4,7 @@
 use std::sync::LazyLock;
 
 use gate_app::PortError;
-use gate_core::{AccountId, ConnectionState, DnsEntry, EndpointId, RegistryEntry, ServiceId};
+use gate_core::{AccountId, ConnectionState, DnsEntry, EndpointId, RegistryEntry, ServiceId, ViewPosition};
 use serde::{Deserialize, Serialize};
 
 use super::projection::Projection;
@@ -30,6 +30,22 @@ pub(crate) fn service_partition(service: &ServiceId) -> String {
 
 pub(crate) fn account_partition(account: AccountId) -> String {
     format!("REGACCT#{account}")
+}
+
+/// An entry's sort key in both indexes: its view, then its id, so a view
+/// lists active entries first.
+pub(crate) fn view_sort_key(position: &ViewPosition) -> String {
+    let view = if position.history { HISTORY_PREFIX } else { ACTIVE_PREFIX };
+    format!("{view}{}", position.endpoint)
+}
+
+/// The position an index sort key names; `None` when it names none.
+pub(crate) fn view_position(sort_key: &str) -> Option<ViewPosition> {
+    let (history, endpoint) = match sort_key.strip_prefix(ACTIVE_PREFIX) {
+        Some(endpoint) => (false, endpoint),
+        None => (true, sort_key.strip_prefix(HISTORY_PREFIX)?),
+    };
+    Some(ViewPosition { history, endpoint: endpoint.parse().ok()? })
 }
 
 /// A connection state as stored: its name, or `{"other": <what EC2 said>}`
@@ -155,8 +171,7 @@ impl Stored for RegistryItem {
 /// The entry item, in both indexes under its view (`active` or `history`).
 pub(crate) fn entry_item(entry: &RegistryEntry) -> Result<Item, PortError> {
     let mut item = encode::<RegistryItem>(entry, entry_key(&entry.endpoint))?;
-    let view = if entry.is_active() { ACTIVE_PREFIX } else { HISTORY_PREFIX };
-    let sort = format!("{view}{}", entry.endpoint);
+    let sort = view_sort_key(&ViewPosition::of(entry));
     item.insert("gsi1pk".into(), s(service_partition(&entry.service)));
     item.insert("gsi1sk".into(), s(sort.clone()));
     item.insert("gsi2pk".into(), s(account_partition(entry.owner)));

@@ -154,6 +154,28 @@ async fn operators_see_every_account_but_not_by_scanning() {
 }
 
 #[tokio::test]
+async fn a_long_list_comes_a_page_at_a_time_with_a_link_to_the_next() {
+    let f = world().await;
+    let ops = Some((PROVIDER, "arn:aws:sts::123456789012:assumed-role/NetOps/bob"));
+    let first = f.handle(get("/api/endpoints", &format!("service={SVC}&limit=2"), ops)).await;
+    assert_eq!(first.status_code, 200, "{:?}", first.body);
+    let ids = |body: Option<String>| -> Vec<String> {
+        let entries: Vec<serde_json::Value> =
+            serde_json::from_str(&body.unwrap_or_default()).expect("an array");
+        entries.iter().map(|e| e["endpoint"].as_str().unwrap_or_default().to_owned()).collect()
+    };
+    let link = first.headers.get("link").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let after = format!("after=active:{}", endpoint(2));
+    assert_eq!(link, format!("</api/endpoints?service={SVC}&limit=2&{after}>; rel=\"next\""));
+    assert_eq!(ids(first.body), [endpoint(1).to_string(), endpoint(2).to_string()]);
+
+    let query = link.trim_start_matches("</api/endpoints?").trim_end_matches(">; rel=\"next\"");
+    let last = f.handle(get("/api/endpoints", query, ops)).await;
+    assert_eq!(ids(last.body), [endpoint(3).to_string()]);
+    assert!(last.headers.get("link").is_none(), "the last page links nowhere");
+}
+
+#[tokio::test]
 async fn unsigned_and_hostile_requests_are_refused_by_name() {
     let f = world().await;
     let long = "a=".to_owned() + &"x".repeat(9000);
@@ -168,6 +190,13 @@ async fn unsigned_and_hostile_requests_are_refused_by_name() {
         (get("/api/endpoints", "account=%0A", as_a()), 400, "badly encoded"),
         (get("/api/endpoints", &format!("account={A}&account={B}"), as_a()), 400, "given twice"),
         (get("/api/endpoints", "owner=1", as_a()), 400, "unknown query parameter"),
+        (get("/api/endpoints", "limit=0", as_a()), 400, "whole number from 1 to 1000"),
+        (get("/api/endpoints", "limit=1001", as_a()), 400, "from 1 to 1000"),
+        (get("/api/endpoints", "limit=-5", as_a()), 400, "limit"),
+        (get("/api/endpoints", "after=vpce-00000000000000001", as_a()), 400, "page position"),
+        (get("/api/endpoints", "after=active%3Avpce-svc-0abc1234", as_a()), 400, "page position"),
+        (get("/", "after=history%3A..%2F..", as_a()), 400, "page position"),
+        (get("/", "limit=5", as_a()), 400, "unknown query parameter"),
         (get("/api/endpoints", &long, as_a()), 400, "longer than"),
         (get("/api/endpoints/vpce-../../etc", "", as_a()), 400, ""),
         (get("/admin", "", as_a()), 404, "no route"),
