@@ -12,7 +12,8 @@
 //! The caller's account is the one AWS verified the signature for
 //! (`requestContext.authorizer.iam`), never a parameter. A browser comes in
 //! with a link signed in its query string (`endpoint-gate open`); the page
-//! holds everything on one page, since a link it carried would be unsigned.
+//! holds everything on one page, since a link it carried would be unsigned
+//! (the next page of a long list is the CLI's to sign).
 //!
 //! Lists come a page at a time: `/api/endpoints` answers at most `limit`
 //! (1,000 by default and at most) and, when more may follow, a `Link`

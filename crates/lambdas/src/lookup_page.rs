@@ -62,7 +62,7 @@ pub fn page(caller: &Caller, o: &Overview<'_>, offers: &[ServiceOffer], link: Op
     if let Some(next) = o.next {
         // A link here would be unsigned; the CLI signs the next page's.
         body.push_str(&format!(
-            "<p id=\"more\">More endpoints follow: <code>endpoint-gate open --after {}</code> opens the next page.</p>",
+            "<p id=\"more\">More endpoints follow: <code>endpoint-gate open --lookup-url &lt;URL&gt; --after {}</code> opens the next page.</p>",
             escape(&next.to_string())
         ));
     }

@@ -172,7 +172,10 @@ async fn a_consumer_with_more_endpoints_than_a_page_gets_every_one_a_page_at_a_t
     let page = reqwest::get(link.trim()).await.expect("answers").text().await.expect("page");
     assert!(page.contains(&id(100)) && page.contains(&id(199)) && !page.contains(&id(99)), "{page}");
     assert!(!page.contains(&id(200)), "100 on a page: {page}");
-    assert!(page.contains(&format!("endpoint-gate open --after active:{}", id(199))), "{page}");
+    assert!(
+        page.contains(&format!("endpoint-gate open --lookup-url &lt;URL&gt; --after active:{}", id(199))),
+        "{page}"
+    );
     let (code, _, err) = ask(&["open", "--print", "--after", "vpce-00000000000000001"]);
     assert_eq!(code, 2, "a position names its part: {err}");
 }
