@@ -56,6 +56,14 @@ impl Asker<'_> {
                 }
             };
             let Some(next) = next else { break };
+            if !moves_on(filter.page.after.as_ref(), &next) {
+                return Err(Failure {
+                    code: 2,
+                    message: format!(
+                        "the next page would start at {next}, which is not past this one: stopped"
+                    ),
+                });
+            }
             if !self.json {
                 eprintln!("endpoints: {} so far, reading the next page", entries.len());
             }
@@ -178,6 +186,12 @@ fn api(sdk: &aws_config::SdkConfig, url: &str) -> Result<LookupApi, Failure> {
     LookupApi::new(sdk, url).map_err(|e| Failure { code: 2, message: e.message })
 }
 
+/// Whether a page that ended at `next` moved past the one before it: a
+/// lookup URL that answers the same position again would never end.
+fn moves_on(previous: Option<&ViewPosition>, next: &ViewPosition) -> bool {
+    previous.is_none_or(|previous| next > previous)
+}
+
 fn filter_query(filter: &Filter) -> Vec<(&'static str, String)> {
     let mut query = Vec::new();
     if let Some(account) = filter.account {
@@ -201,6 +215,17 @@ fn filter_query(filter: &Filter) -> Vec<(&'static str, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paging_stops_when_a_next_page_does_not_move_on() {
+        let at = |text: &str| text.parse::<ViewPosition>().expect("position");
+        let (first, second) = (at("active:vpce-00000000000000001"), at("active:vpce-00000000000000002"));
+        assert!(moves_on(None, &first));
+        assert!(moves_on(Some(&first), &second));
+        assert!(moves_on(Some(&second), &at("history:vpce-00000000000000001")), "history follows active");
+        assert!(!moves_on(Some(&second), &second), "the same page again would loop");
+        assert!(!moves_on(Some(&second), &first), "and so would going back");
+    }
 
     #[test]
     fn a_link_lives_a_minute_to_an_hour() {
