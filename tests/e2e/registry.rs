@@ -62,6 +62,65 @@ fn active_entry(
     })
 }
 
+/// DynamoDB's pages of a view, small enough to start in every place: from
+/// nothing, inside the active part, across into history and inside it; an
+/// account's and a service's views agree with the order the port promises.
+#[tokio::test]
+async fn views_page_through_dynamodb_in_order_from_any_position() -> Result<()> {
+    let local = Local::from_env().await;
+    let service = local.service().await?;
+    let store = local.table().await?;
+    let owner = "270000000009";
+    let mut entries = Vec::new();
+    for n in 0..9u32 {
+        let mut entry = active_entry(&format!("vpce-{n:017x}").parse()?, &service, owner)?;
+        if n % 2 == 1 {
+            entry.state = ConnectionState::Deleted;
+        }
+        entries.push(entry);
+    }
+    store.seed_registry(&entries).await?;
+    let expected: Vec<String> =
+        [0, 2, 4, 6, 8, 1, 3, 5, 7].iter().map(|n| format!("vpce-{n:017x}")).collect();
+
+    for by_service in [false, true] {
+        let mut page = gate_app::ports::PageAsk { after: None, limit: 2 };
+        let mut seen = Vec::new();
+        let mut positions = Vec::new();
+        loop {
+            let got = if by_service {
+                service_page(&store, &service, &page).await?
+            } else {
+                store.by_account(owner.parse()?, true, &page).await?
+            };
+            assert!(got.entries.len() <= 2);
+            seen.extend(got.entries.iter().map(|e| e.endpoint.to_string()));
+            let Some(next) = got.next else { break };
+            positions.push(next.to_string());
+            page.after = Some(next);
+        }
+        assert_eq!(seen, expected, "by service: {by_service}");
+        assert!(
+            positions.iter().any(|p| p.starts_with("history:")),
+            "a page began inside history: {positions:?}"
+        );
+        // The active view ends where history would begin.
+        let past =
+            gate_app::ports::PageAsk { after: Some(format!("history:{}", expected[5]).parse()?), limit: 2 };
+        assert!(store.by_account(owner.parse()?, false, &past).await?.entries.is_empty());
+    }
+    Ok(())
+}
+
+/// A page of the service's whole view (history included).
+async fn service_page(
+    store: &gate_aws::DynamoStore,
+    service: &Service,
+    page: &gate_app::ports::PageAsk,
+) -> Result<gate_app::ports::ViewPage> {
+    Ok(store.by_service(&service.id.parse()?, true, page).await?)
+}
+
 struct World {
     local: Local,
     service: Service,
