@@ -12,7 +12,8 @@
 //! - respond: the GET of an Approve link to a request decide put in review
 //!   (this world's consumer is not allowlisted); the page shows it;
 //! - lookup: the consumer's signed GET of its endpoints, all 60 recorded
-//!   (however many events are asked for).
+//!   (however many events are asked for); `lookup-page`: the same with a
+//!   whole page of them (1,000), lookup's largest answer.
 //!
 //! `sweep-decide` and `sweep-record` seed `count` connections (pending, or
 //! available for record) and give one scheduled event.
@@ -23,6 +24,7 @@ use aws_lambda_events::event::lambda_function_urls::{
     LambdaFunctionUrlRequest, LambdaFunctionUrlRequestContextAuthorizerDescription,
     LambdaFunctionUrlRequestContextAuthorizerIamDescription,
 };
+use gate_app::ports::PageAsk;
 use gate_aws::{DynamoStore, LinkKeys};
 use gate_core::link::{Link, LinkAction};
 use gate_core::{Effect, Scope, ServicePolicy};
@@ -45,7 +47,11 @@ async fn main() -> Result<()> {
     let service = local.service().await?;
     // record's sweep finds connections already accepted, as in production.
     let state = if function == "sweep-record" { "available" } else { "pendingAcceptance" };
-    let seeds = if function == "lookup" { LOOKUP_ENTRIES } else { count };
+    let seeds = match function.as_str() {
+        "lookup" => LOOKUP_ENTRIES,
+        "lookup-page" => PageAsk::MAX,
+        _ => count,
+    };
     let seeded = http_post(
         &local.moto_url,
         "/_gate/seed",
@@ -98,7 +104,7 @@ async fn main() -> Result<()> {
             }
             events
         }
-        "lookup" => {
+        "lookup" | "lookup-page" => {
             let recorder = local.recorder(store.table(), &[&service]);
             recorder.sweep(&|_, _| {}, gate_e2e::now()).await.map_err(|e| e.chain())?;
             let caller = (OWNER, format!("arn:aws:sts::{OWNER}:assumed-role/Developer/dev"));
@@ -111,7 +117,7 @@ async fn main() -> Result<()> {
         }
         other => {
             return Err(format!(
-                "unknown function {other:?}: decide, record, respond, lookup, sweep-decide or sweep-record"
+                "unknown function {other:?}: decide, record, respond, lookup, lookup-page, sweep-decide or sweep-record"
             )
             .into());
         }

@@ -341,17 +341,20 @@ def subject(name: str, setup: str, count: int, bin_dir: str) -> tuple[list[str],
     """What `name` (a function, `decide-python` or `floor`) runs as, in a
     fresh world of `count` events: argv, cwd, environment, events and the
     check of its answers. The floor reads lookup's world."""
-    function = {"decide-python": "decide", "floor": "lookup"}.get(name, name)
-    w = world(setup, count, function)
-    env = lambda_env(function if name == "decide-python" else name, w)
+    function = {"decide-python": "decide", "floor": "lookup", "lookup-page": "lookup"}.get(name, name)
+    w = world(setup, count, name if name == "lookup-page" else function)
+    env = lambda_env(name if name == "floor" else function, w)
     if function == "respond":
         env["LINK_KEYS_SECRET_ARN"] = w["link_secret"]
     if name == "decide-python":
         argv, cwd = [str(VENV_PYTHON), "-m", "awslambdaric", "peer.handler"], HERE
     else:
-        binary = Path(bin_dir) / ("examples/floor" if name == "floor" else name)
+        binary = Path(bin_dir) / ("examples/floor" if name == "floor" else function)
         argv, cwd = [str(binary.resolve())], ROOT
     answered = (lambda body, ok: ok and b'"found"' in body) if name == "floor" else answered_as_expected(function)
+    if name == "lookup-page":
+        listed = answered
+        answered = lambda body, ok: listed(body, ok) and len(json.loads(json.loads(body)["body"])) == 1000
     return argv, cwd, env, w["events"], answered
 
 
@@ -406,8 +409,9 @@ def main() -> int:
     parser.add_argument("--setup", required=True, help="the coldstart-setup binary")
     parser.add_argument("--cold", type=int, default=5)
     parser.add_argument("--warm", type=int, default=40)
-    parser.add_argument("--only", choices=FUNCTIONS + ("floor",), action="append",
-                        help="measure only these functions")
+    parser.add_argument("--only", choices=FUNCTIONS + ("floor", "lookup-page"), action="append",
+                        help="measure only these functions (lookup-page: lookup answering a whole page, "
+                             "1,000 endpoints)")
     parser.add_argument("--no-peer", action="store_true", help="skip decide's boto3 peer")
     parser.add_argument("--perf", type=Path, metavar="DIR",
                         help="also sample the warm invocations with `perf record` into DIR/<name>.perf.data, "
@@ -440,6 +444,9 @@ def main() -> int:
     # The floor: the same clients and one DynamoDB call, what any function costs at least.
     if (Path(args.bin_dir) / "examples" / "floor").exists() and (not args.only or "floor" in args.only):
         names.append("floor")
+    # lookup's largest answer: a whole page of endpoints.
+    if not args.only or "lookup-page" in args.only:
+        names.append("lookup-page")
     for name in names:
         argv, cwd, env, events, answered = subject(name, args.setup, n, args.bin_dir)
         print(f"{name}: {args.cold} cold starts, {args.warm} warm invocations…", file=sys.stderr)
@@ -466,9 +473,9 @@ def main() -> int:
 
     print(f"\nevery function (Rust, release build for this host, {args.cold} cold, {args.warm} warm)")
     print(f"{'function':10} {'binary':>9} {'cold (median)':>14} {'warm (median)':>14} {'warm (p95)':>11} {'peak RSS':>9}")
-    for function in functions:
+    for function in functions + [n for n in names if n == "lookup-page"]:
         r = results[function]
-        size = (Path(args.bin_dir) / function).stat().st_size / 1e6
+        size = (Path(args.bin_dir) / function.removesuffix("-page")).stat().st_size / 1e6
         print(f"{function:10} {size:>6.1f} MB {ms(statistics.median(r['cold'])):>14} "
               f"{ms(statistics.median(r['warm'])):>14} {ms(p95(r['warm'])):>11} {r['rss']:>6.1f} MB")
     print(f"every invocation did its work: {failures == 0}")
