@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
@@ -164,6 +165,20 @@ impl DynamoStore {
         sk_prefix: Option<String>,
         projection: Option<&Projection>,
     ) -> Result<Vec<Item>, PortError> {
+        let pages = self.query_on(index, pk, sk_prefix, projection).into_paginator().items().send();
+        pages.try_collect().await.map_err(|e| port_error(format!("Query on {} failed", self.table), e))
+    }
+
+    /// A Query of partition `pk` of the table (`index: None`) or of an
+    /// index, of the sort keys starting with `sk_prefix` if given, each item
+    /// holding only what `projection` names; the caller pages it.
+    pub(crate) fn query_on(
+        &self,
+        index: Option<Index>,
+        pk: String,
+        sk_prefix: Option<String>,
+        projection: Option<&Projection>,
+    ) -> QueryFluentBuilder {
         let keys = index.map_or(TABLE.keys, |i| i.keys);
         let mut condition = format!("{} = :pk", keys.hash);
         let mut values = HashMap::from([(":pk".to_owned(), s(pk))]);
@@ -171,8 +186,7 @@ impl DynamoStore {
             condition.push_str(&format!(" AND begins_with({}, :prefix)", keys.range));
             values.insert(":prefix".to_owned(), s(prefix));
         }
-        let pages = self
-            .client
+        self.client
             .query()
             .table_name(&self.table)
             .set_index_name(index.map(|i| i.name.to_owned()))
@@ -180,10 +194,6 @@ impl DynamoStore {
             .set_expression_attribute_values(Some(values))
             .set_projection_expression(projection.map(|p| p.expression.clone()))
             .set_expression_attribute_names(projection.map(|p| p.names.clone()))
-            .into_paginator()
-            .items()
-            .send();
-        pages.try_collect().await.map_err(|e| port_error(format!("Query on {} failed", self.table), e))
     }
 
     /// Conditional puts, all or none; `false` when a condition did not hold.

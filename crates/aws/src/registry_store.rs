@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use gate_app::PortError;
 use gate_app::ports::{ObservationReads, PageAsk, Registry, ViewPage};
-use gate_core::{AccountId, EndpointId, RegistryEntry, RequestRecord, ServiceId};
+use gate_core::{AccountId, EndpointId, RegistryEntry, RequestRecord, ServiceId, ViewPosition};
 
 use crate::dynamo::DynamoStore;
 use crate::error::port_error;
@@ -31,19 +31,7 @@ fn entries(items: Vec<Item>) -> Result<Vec<RegistryEntry>, PortError> {
 impl DynamoStore {
     /// The keys of a service's active entries (`gsi1`, keys only).
     fn active_keys(&self, service: &ServiceId) -> QueryFluentBuilder {
-        let values = HashMap::from([
-            (":pk".to_owned(), AttributeValue::S(service_partition(service))),
-            (":prefix".to_owned(), AttributeValue::S(ACTIVE_PREFIX.to_owned())),
-        ]);
-        self.client()
-            .query()
-            .table_name(self.table())
-            .index_name(GSI1.name)
-            .key_condition_expression(format!(
-                "{} = :pk AND begins_with({}, :prefix)",
-                GSI1.keys.hash, GSI1.keys.range
-            ))
-            .set_expression_attribute_values(Some(values))
+        self.query_on(Some(GSI1), service_partition(service), Some(ACTIVE_PREFIX.to_owned()), None)
             .projection_expression("pk")
     }
 
@@ -64,48 +52,37 @@ impl DynamoStore {
         if !history && page.after.as_ref().is_some_and(|after| after.history) {
             return Ok(ViewPage::default());
         }
-        let mut condition = format!("{} = :pk", index.keys.hash);
-        let mut values = HashMap::from([(":pk".to_owned(), AttributeValue::S(pk.clone()))]);
-        if !history {
-            condition.push_str(&format!(" AND begins_with({}, :prefix)", index.keys.range));
-            values.insert(":prefix".to_owned(), AttributeValue::S(ACTIVE_PREFIX.to_owned()));
-        }
-        let start = page.after.as_ref().map(|after| {
-            let mut key = entry_key(&after.endpoint);
-            key.insert(index.keys.hash.to_owned(), AttributeValue::S(pk.clone()));
-            key.insert(index.keys.range.to_owned(), AttributeValue::S(view_sort_key(after)));
-            key
-        });
-        let projection = entry_projection();
+        let start = page.after.as_ref().map(|after| view_start(index, &pk, after));
+        let prefix = (!history).then(|| ACTIVE_PREFIX.to_owned());
         let out = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .index_name(index.name)
-            .key_condition_expression(condition)
-            .set_expression_attribute_values(Some(values))
-            .set_projection_expression(projection.map(|p| p.expression.clone()))
-            .set_expression_attribute_names(projection.map(|p| p.names.clone()))
+            .query_on(Some(index), pk, prefix, entry_projection())
             .set_exclusive_start_key(start)
             .limit(i32::try_from(page.limit.max(1)).unwrap_or(i32::MAX))
             .send()
             .await
             .map_err(|e| port_error(format!("Query on {} failed", self.table()), e))?;
-        let next = match out.last_evaluated_key() {
-            None => None,
-            Some(last) => {
+        let next = out
+            .last_evaluated_key()
+            .map(|last| {
                 let sort = last.get(index.keys.range).and_then(|v| v.as_s().ok());
-                let position = sort.and_then(|sort| view_position(sort));
-                Some(position.ok_or_else(|| {
-                    PortError::plain(
-                        format!("Query on {} stopped at a key that is not an entry's", self.table()),
-                        false,
-                    )
-                })?)
-            }
-        };
+                sort.and_then(|sort| view_position(sort)).ok_or_else(|| {
+                    let what = format!("Query on {} stopped at a key that is not an entry's", self.table());
+                    PortError::plain(what, false)
+                })
+            })
+            .transpose()?;
         Ok(ViewPage { entries: entries(out.items.unwrap_or_default())?, next })
     }
+}
+
+/// DynamoDB's `ExclusiveStartKey` for a view of partition `pk` of `index`
+/// that goes on after `after`: the entry's table and index keys, rebuilt
+/// from the position (the entry need not exist any more).
+fn view_start(index: Index, pk: &str, after: &ViewPosition) -> Item {
+    let mut key = entry_key(&after.endpoint);
+    key.insert(index.keys.hash.to_owned(), AttributeValue::S(pk.to_owned()));
+    key.insert(index.keys.range.to_owned(), AttributeValue::S(view_sort_key(after)));
+    key
 }
 
 /// The endpoint of a registry item read with keys only.
@@ -213,10 +190,8 @@ impl Registry for DynamoStore {
         limit: usize,
     ) -> Result<(Vec<EndpointId>, bool), PortError> {
         let start = after.map(|id| {
-            let mut key = entry_key(id);
-            key.insert(GSI1.keys.hash.to_owned(), AttributeValue::S(service_partition(service)));
-            key.insert(GSI1.keys.range.to_owned(), AttributeValue::S(format!("{ACTIVE_PREFIX}{id}")));
-            key
+            let position = ViewPosition { history: false, endpoint: id.clone() };
+            view_start(GSI1, &service_partition(service), &position)
         });
         let out = self
             .active_keys(service)

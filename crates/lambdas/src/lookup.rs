@@ -26,6 +26,7 @@ use std::time::SystemTime;
 
 use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
 use aws_lambda_events::http::HeaderValue;
+use gate_app::PortError;
 use gate_app::lookup::{Filter, Lookup, LookupError};
 use gate_app::ports::PageAsk;
 use gate_aws::wiring::Wiring;
@@ -159,7 +160,7 @@ impl LookupFn {
                 let listed = self.lookup.endpoints(caller, &filter).await?;
                 let mut response = json(200, &listed.entries);
                 if let Some(next) = &listed.next {
-                    response.headers.insert("link", next_link(&filter, next));
+                    response.headers.insert("link", next_link(&filter, next)?);
                 }
                 Ok(response)
             }
@@ -193,8 +194,9 @@ const OVERVIEW_PAGE: usize = 100;
 
 /// The `Link` header to the page after `next`, with the filter's own
 /// parameters. Every value is a parsed id, flag, number or position, which
-/// need no escaping in a query string or a header.
-fn next_link(filter: &Filter, next: &ViewPosition) -> HeaderValue {
+/// need no escaping in a query string or a header; one that did would fail
+/// the call rather than end the client's list early.
+fn next_link(filter: &Filter, next: &ViewPosition) -> Result<HeaderValue, LookupError> {
     let mut params = Vec::new();
     if let Some(account) = filter.account {
         params.push(format!("account={account}"));
@@ -208,9 +210,12 @@ fn next_link(filter: &Filter, next: &ViewPosition) -> HeaderValue {
     params.push(format!("limit={}", filter.page.limit));
     params.push(format!("after={next}"));
     let link = format!("</api/endpoints?{}>; rel=\"next\"", params.join("&"));
-    // Only ids, digits, `=`, `&`, `:` and `-`: always a valid header value.
-    HeaderValue::from_str(&link)
-        .unwrap_or_else(|_| HeaderValue::from_static("</api/endpoints>; rel=\"first\""))
+    HeaderValue::from_str(&link).map_err(|e| {
+        LookupError::Port(PortError::permanent(
+            format!("the link to the page after {next} is not a header"),
+            e,
+        ))
+    })
 }
 
 fn endpoint_id(id: &str) -> Result<EndpointId, LookupError> {
