@@ -4,6 +4,7 @@
 //! `--lookup-url` the lookup function answers, signed as the caller;
 //! without it the table is read directly, as an operator.
 
+use std::io::Write;
 use std::time::Duration;
 
 use gate_app::lookup::{EndpointView, Filter, Lookup, ServiceOffer};
@@ -14,6 +15,15 @@ use crate::answer::operator;
 use crate::failure::{Failure, api_failure, lookup_failure};
 use crate::remote::LookupApi;
 use crate::{print, registry};
+
+/// Prints a page now, not when the buffer fills or the command ends; a
+/// reader that went away (`| head`) stops the listing.
+fn show(text: &str) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure { code: 1, message: format!("writing the list failed: {e}") })
+}
 
 /// Where the answers come from: the lookup URL, or the table.
 #[derive(Debug)]
@@ -32,29 +42,28 @@ pub struct Asker<'a> {
 }
 
 impl Asker<'_> {
-    /// Every page of the endpoints, one after the other.
+    /// Every page of the endpoints, each printed as it comes: listing a
+    /// service with 100,000 consumers holds one page in memory. An error
+    /// on a later page leaves what was printed (a JSON array then stays
+    /// open) and fails with the error.
     pub async fn endpoints(&self, filter: &Filter) -> Result<u8, Failure> {
-        let mut entries: Vec<RegistryEntry> = Vec::new();
+        let mut listing = registry::Listing::new(self.json);
         let mut filter = filter.clone();
         loop {
-            let next = match &self.source {
-                Source::Url(url) => {
-                    let (page, next): (Vec<RegistryEntry>, _) = api(self.sdk, url)?
-                        .get_page("/api/endpoints", &filter_query(&filter))
-                        .await
-                        .map_err(api_failure)?;
-                    entries.extend(page);
-                    next
-                }
+            let (page, next): (Vec<RegistryEntry>, _) = match &self.source {
+                Source::Url(url) => api(self.sdk, url)?
+                    .get_page("/api/endpoints", &filter_query(&filter))
+                    .await
+                    .map_err(api_failure)?,
                 Source::Table(lookup) => {
                     let page = lookup
                         .endpoints(&operator(self.sdk).await?, &filter)
                         .await
                         .map_err(lookup_failure)?;
-                    entries.extend(page.entries);
-                    page.next
+                    (page.entries, page.next)
                 }
             };
+            show(&listing.page(&page))?;
             let Some(next) = next else { break };
             if !moves_on(filter.page.after.as_ref(), &next) {
                 return Err(Failure {
@@ -65,11 +74,11 @@ impl Asker<'_> {
                 });
             }
             if !self.json {
-                eprintln!("endpoints: {} so far, reading the next page", entries.len());
+                eprintln!("endpoints: {} so far, reading the next page", listing.printed());
             }
             filter.page.after = Some(next);
         }
-        print(self.json, &entries, || registry::endpoints_table(&entries));
+        show(&listing.end())?;
         Ok(0)
     }
 

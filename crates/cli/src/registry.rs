@@ -8,28 +8,78 @@ use gate_core::{Region, RegistryEntry};
 
 /// Endpoints as a table: one line each, DNS names indented below.
 pub fn endpoints_table(entries: &[RegistryEntry]) -> String {
-    if entries.is_empty() {
-        return "No endpoints.".into();
+    let mut listing = Listing::new(false);
+    let mut s = listing.page(entries);
+    s.push_str(&listing.end());
+    s.trim_end_matches('\n').to_owned()
+}
+
+/// A list of endpoints printed a page at a time as the pages are read, so
+/// listing a service with 100,000 consumers holds one page, not all of
+/// them: the table's header once, or a JSON array whose elements come as
+/// they are read. What the pages print, with [`Listing::end`], is the
+/// table or the pretty JSON array of all of them at once.
+#[derive(Debug)]
+pub struct Listing {
+    json: bool,
+    printed: usize,
+}
+
+impl Listing {
+    pub fn new(json: bool) -> Self {
+        Self { json, printed: 0 }
     }
-    let mut s = format!(
-        "{:<24} {:<26} {:<13} {:<14} {:<18} accepted by",
-        "endpoint", "service", "owner", "region", "state"
-    );
-    for e in entries {
-        s.push_str(&format!(
-            "\n{:<24} {:<26} {:<13} {:<14} {:<18} {}",
-            e.endpoint.as_str(),
-            e.service.as_str(),
-            e.owner.as_str(),
-            region(e.region.as_ref()),
-            e.state.as_str(),
-            e.accepted_by.as_deref().unwrap_or("-")
-        ));
-        for d in &e.dns_entries {
-            s.push_str(&format!("\n    {}", d.dns_name));
+
+    /// How many endpoints were printed.
+    pub fn printed(&self) -> usize {
+        self.printed
+    }
+
+    /// The text of the next page's endpoints.
+    pub fn page(&mut self, entries: &[RegistryEntry]) -> String {
+        let mut s = String::new();
+        for e in entries {
+            if self.json {
+                s.push_str(if self.printed == 0 { "[\n" } else { ",\n" });
+                // serde_json's own pretty array: two spaces deeper.
+                let element = serde_json::to_string_pretty(e)
+                    .unwrap_or_else(|e| format!("{{\"error\": \"encoding failed: {e}\"}}"));
+                let lines: Vec<String> = element.lines().map(|l| format!("  {l}")).collect();
+                s.push_str(&lines.join("\n"));
+            } else {
+                if self.printed == 0 {
+                    s.push_str(&format!(
+                        "{:<24} {:<26} {:<13} {:<14} {:<18} accepted by\n",
+                        "endpoint", "service", "owner", "region", "state"
+                    ));
+                }
+                s.push_str(&format!(
+                    "{:<24} {:<26} {:<13} {:<14} {:<18} {}\n",
+                    e.endpoint.as_str(),
+                    e.service.as_str(),
+                    e.owner.as_str(),
+                    region(e.region.as_ref()),
+                    e.state.as_str(),
+                    e.accepted_by.as_deref().unwrap_or("-")
+                ));
+                for d in &e.dns_entries {
+                    s.push_str(&format!("    {}\n", d.dns_name));
+                }
+            }
+            self.printed += 1;
+        }
+        s
+    }
+
+    /// What closes the list once the last page is printed.
+    pub fn end(&self) -> String {
+        match (self.json, self.printed) {
+            (true, 0) => "[]\n".into(),
+            (true, _) => "\n]\n".into(),
+            (false, 0) => "No endpoints.\n".into(),
+            (false, _) => String::new(),
         }
     }
-    s
 }
 
 /// One endpoint: what the registry holds, where its request stands, and
@@ -126,6 +176,50 @@ mod tests {
             version: 1,
             region: region.map(|r| r.parse().expect("region")),
         }
+    }
+
+    /// Printed a page at a time, a list reads as it would all at once:
+    /// the same table, the same pretty JSON array, empty or not.
+    #[test]
+    fn a_list_printed_page_by_page_is_the_list_printed_at_once() {
+        let mut all: Vec<RegistryEntry> = Vec::new();
+        for n in 0..7u64 {
+            let mut e = entry(if n % 2 == 0 { Some("eu-west-1") } else { None });
+            e.version = n + 1;
+            e.dns_entries = (0..n % 3)
+                .map(|i| gate_core::DnsEntry {
+                    dns_name: format!("n{i}.example"),
+                    hosted_zone_id: "Z1".into(),
+                })
+                .collect();
+            e.why = "a \"quoted\"\nreason".into();
+            all.push(e);
+        }
+        for pages in [vec![], vec![0], vec![7], vec![3, 7], vec![1, 1, 4, 7], vec![0, 0, 7, 7]] {
+            for json in [true, false] {
+                let mut listing = Listing::new(json);
+                let mut from = 0;
+                let mut printed = String::new();
+                for to in pages.iter().copied() {
+                    printed.push_str(&listing.page(&all[from..to]));
+                    from = to;
+                }
+                printed.push_str(&listing.end());
+                let shown = &all[..from];
+                let at_once = if json {
+                    serde_json::to_string_pretty(shown).expect("json")
+                } else {
+                    endpoints_table(shown)
+                };
+                assert_eq!(printed, format!("{at_once}\n"), "pages {pages:?}, json {json}");
+                assert_eq!(listing.printed(), shown.len());
+                if json {
+                    let back: Vec<RegistryEntry> = serde_json::from_str(&printed).expect("one JSON array");
+                    assert_eq!(back, shown);
+                }
+            }
+        }
+        assert_eq!(endpoints_table(&[]), "No endpoints.");
     }
 
     #[test]

@@ -131,7 +131,17 @@ pub(crate) fn encode<T: Stored>(value: &T::Domain, mut keys: Item) -> Result<Ite
 /// Decodes a stored item. A malformed item, or one of a schema this code
 /// does not know, is a permanent error that names the item, so a bad
 /// manual edit stops decisions loudly instead of being read as "no entry".
-pub(crate) fn decode<T: Stored>(mut item: Item) -> Result<T::Domain, PortError> {
+pub(crate) fn decode<T: Stored>(item: Item) -> Result<T::Domain, PortError> {
+    decode_with(item, |attributes| read_attributes::<T>(attributes)?.into_domain())
+}
+
+/// [`decode`] with the attributes read by `read` instead of serde: for the
+/// kinds read by the page (registry entries), where serde's general path
+/// was most of the decoding. `read` must read what `T`'s derive reads.
+pub(crate) fn decode_with<D>(
+    mut item: Item,
+    read: impl FnOnce(Item) -> Result<D, BadAttribute>,
+) -> Result<D, PortError> {
     // No stored kind reads the table's or its indexes' keys, nor the
     // version: they are taken out before serde sees the item, and the keys
     // are kept to name it in an error (lookup decodes every entry of a
@@ -143,11 +153,7 @@ pub(crate) fn decode<T: Stored>(mut item: Item) -> Result<T::Domain, PortError> 
     }
     let name = || key_name(pk.as_ref(), sk.as_ref());
     check_schema(item.remove(SCHEMA_ATTRIBUTE), name)?;
-    let invalid = |e: Box<dyn std::error::Error + Send + Sync>| {
-        PortError::permanent(format!("stored item {} is invalid", name()), e)
-    };
-    let stored: T = read_attributes(item).map_err(|e| invalid(Box::new(e)))?;
-    stored.into_domain().map_err(|e| invalid(Box::new(e)))
+    read(item).map_err(|e| PortError::permanent(format!("stored item {} is invalid", name()), e))
 }
 
 /// The item's attributes as `T`; an error names the attribute at fault
@@ -163,6 +169,56 @@ fn read_attributes<T: DeserializeOwned>(item: Item) -> Result<T, BadAttribute> {
         let path = e.path().to_string();
         BadAttribute { attribute: if path == "." { String::new() } else { path }, why: e.inner().to_string() }
     })
+}
+
+/// Takes the attribute `name` out of an item for a hand-written reader,
+/// with serde's wording when it is missing.
+pub(crate) fn take(item: &mut Item, name: &'static str) -> Result<AttributeValue, BadAttribute> {
+    item.remove(name)
+        .ok_or_else(|| BadAttribute { attribute: String::new(), why: format!("missing field `{name}`") })
+}
+
+/// The text of a string attribute (`S`).
+pub(crate) fn text(attribute: &str, value: AttributeValue) -> Result<String, BadAttribute> {
+    match value {
+        AttributeValue::S(text) => Ok(text),
+        other => Err(wrong_type(attribute, "a string", &other)),
+    }
+}
+
+/// An optional string attribute: absent or `NULL` is `None`.
+pub(crate) fn opt_text(item: &mut Item, name: &'static str) -> Result<Option<String>, BadAttribute> {
+    match item.remove(name) {
+        None | Some(AttributeValue::Null(_)) => Ok(None),
+        Some(value) => text(name, value).map(Some),
+    }
+}
+
+/// A whole number attribute (`N`) that is not negative.
+pub(crate) fn count(attribute: &str, value: AttributeValue) -> Result<u64, BadAttribute> {
+    match value {
+        AttributeValue::N(n) => n.parse().map_err(|_| BadAttribute {
+            attribute: attribute.to_owned(),
+            why: format!("{:?} is not a whole number", n.chars().take(40).collect::<String>()),
+        }),
+        other => Err(wrong_type(attribute, "a number", &other)),
+    }
+}
+
+pub(crate) fn wrong_type(attribute: &str, expected: &str, found: &AttributeValue) -> BadAttribute {
+    let found = match found {
+        AttributeValue::S(_) => "a string",
+        AttributeValue::N(_) => "a number",
+        AttributeValue::Bool(_) => "a boolean",
+        AttributeValue::Null(_) => "NULL",
+        AttributeValue::L(_) => "a list",
+        AttributeValue::M(_) => "a map",
+        _ => "another type",
+    };
+    BadAttribute {
+        attribute: attribute.to_owned(),
+        why: format!("invalid type: {found}, expected {expected}"),
+    }
 }
 
 /// How errors name an item: its key.

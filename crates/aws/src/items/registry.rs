@@ -8,7 +8,12 @@ use gate_core::{AccountId, ConnectionState, DnsEntry, EndpointId, RegistryEntry,
 use serde::{Deserialize, Serialize};
 
 use super::projection::Projection;
-use super::{BadAttribute, Item, Stored, decode, encode, key, parse, parse_opt, s};
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::{
+    BadAttribute, Item, Stored, count, decode_with, encode, key, opt_text, parse, parse_opt, s, take, text,
+    wrong_type,
+};
 
 pub(crate) const ENDPOINT_PREFIX: &str = "ENDPOINT#";
 pub(crate) const CHANGE_PREFIX: &str = "CHANGE#";
@@ -73,6 +78,20 @@ impl StateItem {
         };
         Self::Known(name.to_owned())
     }
+
+    /// What the untagged derive reads: a name, or a map whose `other` is one.
+    fn read(value: AttributeValue) -> Result<Self, BadAttribute> {
+        match value {
+            AttributeValue::S(name) => Ok(Self::Known(name)),
+            AttributeValue::M(mut map) => match map.remove("other") {
+                Some(AttributeValue::S(other)) => Ok(Self::Other { other }),
+                _ => Err(BadAttribute { attribute: "state".to_owned(), why: Self::EXPECTING.to_owned() }),
+            },
+            other => Err(wrong_type("state", Self::EXPECTING, &other)),
+        }
+    }
+
+    const EXPECTING: &str = "a state name, or {\"other\": <state>}";
 
     fn into_domain(self) -> Result<ConnectionState, BadAttribute> {
         use ConnectionState as C;
@@ -185,8 +204,64 @@ pub(crate) fn change_item(entry: &RegistryEntry) -> Result<Item, PortError> {
     encode::<RegistryItem>(entry, key(endpoint_partition(&entry.endpoint), sk))
 }
 
+/// An entry or change item. Read by hand rather than through serde: a
+/// view decodes up to a thousand entries, and serde's general path
+/// (serde_dynamo's values, then the tracked path for errors) was a quarter
+/// of lookup's CPU at sixty. [`RegistryItem`]'s derive stays the
+/// definition of what is written and projected;
+/// `the_entry_reader_reads_what_the_derive_reads` holds the two together.
 pub(crate) fn entry_from(item: Item) -> Result<RegistryEntry, PortError> {
-    decode::<RegistryItem>(item)
+    decode_with(item, read_entry)
+}
+
+fn read_entry(mut item: Item) -> Result<RegistryEntry, BadAttribute> {
+    let mut string = |name: &'static str| take(&mut item, name).and_then(|v| text(name, v));
+    let endpoint = parse("endpoint", &string("endpoint")?)?;
+    let service = parse("service", &string("service")?)?;
+    let owner = parse("owner", &string("owner")?)?;
+    let why = string("why")?;
+    let first_seen = parse("first_seen", &string("first_seen")?)?;
+    let observed_at = parse("observed_at", &string("observed_at")?)?;
+    Ok(RegistryEntry {
+        endpoint,
+        service,
+        owner,
+        state: StateItem::read(take(&mut item, "state")?)?.into_domain()?,
+        dns_entries: read_dns_entries(take(&mut item, "dns_entries")?)?,
+        accepted_at: parse_opt("accepted_at", opt_text(&mut item, "accepted_at")?.as_deref())?,
+        accepted_by: opt_text(&mut item, "accepted_by")?,
+        why,
+        first_seen,
+        observed_at,
+        version: count("version", take(&mut item, "version")?)?,
+        region: parse_opt("region", opt_text(&mut item, "region")?.as_deref())?,
+    })
+}
+
+fn read_dns_entries(value: AttributeValue) -> Result<Vec<DnsEntry>, BadAttribute> {
+    let AttributeValue::L(list) = value else {
+        return Err(wrong_type("dns_entries", "a list", &value));
+    };
+    list.into_iter()
+        .enumerate()
+        .map(|(n, value)| {
+            let at = || format!("dns_entries[{n}]");
+            let AttributeValue::M(mut map) = value else {
+                return Err(wrong_type(&at(), "a map of dns_name and hosted_zone_id", &value));
+            };
+            let mut string = |name: &'static str| {
+                take(&mut map, name).and_then(|v| text(name, v)).map_err(|e| BadAttribute {
+                    attribute: if e.attribute.is_empty() {
+                        at()
+                    } else {
+                        format!("{}.{}", at(), e.attribute)
+                    },
+                    why: e.why,
+                })
+            };
+            Ok(DnsEntry { dns_name: string("dns_name")?, hosted_zone_id: string("hosted_zone_id")? })
+        })
+        .collect()
 }
 
 /// What a read of entries and changes asks for: all [`entry_from`] reads,

@@ -72,6 +72,117 @@ fn registry_items_read_the_same_through_their_projection() {
     assert_eq!(dropped, ["gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"]);
 }
 
+/// Registry entries are read by hand (`registry::entry_from`); the derive
+/// is the definition. Over every golden registry item, a spread of entries
+/// and hand edits, the two read the same value or both refuse.
+#[test]
+fn the_entry_reader_reads_what_the_derive_reads() {
+    use gate_core::{ConnectionState as C, DnsEntry, RegistryEntry};
+    let by_derive = |item: Item| super::decode::<registry::RegistryItem>(item).map_err(|e| e.chain());
+    let by_hand = |item: Item| registry::entry_from(item).map_err(|e| e.chain());
+
+    let Golden::Registry(base) = &golden::all()["registry_entry_active"] else { panic!("an entry") };
+    let mut entries: Vec<RegistryEntry> = golden::all()
+        .into_values()
+        .filter_map(|g| match g {
+            Golden::Registry(e) | Golden::Change(e) => Some(e),
+            _ => None,
+        })
+        .collect();
+    let states = [C::PendingAcceptance, C::Pending, C::Available, C::Deleting, C::Deleted, C::Rejected];
+    for (n, state) in states.into_iter().chain([C::Failed, C::Expired, C::Other("née".into())]).enumerate() {
+        entries.push(RegistryEntry {
+            state,
+            dns_entries: (0..n % 4)
+                .map(|i| DnsEntry { dns_name: format!("n{i}.example"), hosted_zone_id: format!("Z{i}") })
+                .collect(),
+            accepted_at: (n % 2 == 0).then(|| base.first_seen.plus_secs(n as i64)),
+            accepted_by: (n % 3 == 0).then(|| format!("slack:U{n} \"quoted\"")),
+            why: "✓ allowlisted".repeat(n),
+            region: (n % 2 == 1).then(|| "ap-southeast-2".parse().expect("region")),
+            version: u64::MAX - n as u64,
+            ..base.clone()
+        });
+    }
+    for entry in &entries {
+        for item in [registry::entry_item(entry), registry::change_item(entry)] {
+            let item = item.expect("encodes");
+            assert_eq!(by_hand(item.clone()), Ok(entry.clone()));
+            assert_eq!(by_derive(item), Ok(entry.clone()));
+        }
+    }
+
+    let s = |v: &str| AttributeValue::S(v.into());
+    let n = |v: &str| AttributeValue::N(v.into());
+    let map = |pairs: &[(&str, AttributeValue)]| {
+        AttributeValue::M(pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect())
+    };
+    let zone = map(&[("dns_name", s("a.example")), ("hosted_zone_id", s("Z1"))]);
+    let accepted: Vec<(&str, Option<AttributeValue>)> = vec![
+        ("accepted_at", Some(AttributeValue::Null(true))),
+        ("accepted_by", None),
+        ("region", Some(AttributeValue::Null(true))),
+        ("dns_entries", Some(AttributeValue::L(vec![]))),
+        (
+            "dns_entries",
+            Some(AttributeValue::L(vec![map(&[
+                ("extra", n("1")),
+                ("dns_name", s("a")),
+                ("hosted_zone_id", s("")),
+            ])])),
+        ),
+        ("state", Some(map(&[("other", s("partiallyAvailable"))]))),
+        ("unknown_later_attribute", Some(s("ignored"))),
+    ];
+    let refused: Vec<(&str, Option<AttributeValue>)> = vec![
+        ("endpoint", Some(n("1"))),
+        ("endpoint", Some(s("vpce-svc-0abc1234def567890"))),
+        ("owner", Some(s("12345"))),
+        ("owner", None),
+        ("why", None),
+        ("why", Some(AttributeValue::Null(true))),
+        ("version", Some(n("-1"))),
+        ("version", Some(n("1.5"))),
+        ("version", Some(s("3"))),
+        ("version", None),
+        ("state", Some(s("Available"))),
+        ("state", Some(map(&[]))),
+        ("state", Some(map(&[("other", n("3"))]))),
+        ("state", Some(AttributeValue::L(vec![]))),
+        ("dns_entries", None),
+        ("dns_entries", Some(s("a.example"))),
+        ("dns_entries", Some(AttributeValue::L(vec![s("a.example")]))),
+        ("dns_entries", Some(AttributeValue::L(vec![zone.clone(), map(&[("dns_name", s("b.example"))])]))),
+        (
+            "dns_entries",
+            Some(AttributeValue::L(vec![map(&[("dns_name", n("1")), ("hosted_zone_id", s("Z"))])])),
+        ),
+        ("accepted_at", Some(s("yesterday"))),
+        ("accepted_at", Some(n("1767323046"))),
+        ("first_seen", Some(s("2026-02-30T00:00:00Z"))),
+        ("region", Some(s("eu-west-1.evil.example"))),
+    ];
+    for (edits, ok) in [(accepted, true), (refused, false)] {
+        for (attribute, value) in edits {
+            let mut item = golden::load("registry_entry_active");
+            match &value {
+                Some(v) => item.insert(attribute.to_owned(), v.clone()),
+                None => item.remove(attribute),
+            };
+            let (hand, derive) = (by_hand(item.clone()), by_derive(item));
+            assert_eq!(hand.is_ok(), ok, "{attribute} = {value:?}: {hand:?}");
+            match (hand, derive) {
+                (Ok(h), Ok(d)) => assert_eq!(h, d, "{attribute} = {value:?}"),
+                (Err(h), Err(_)) => {
+                    assert!(h.contains("ENDPOINT#vpce-0123456789abcdef0 / ENTRY"), "{h}");
+                    assert!(h.contains(attribute), "{attribute} = {value:?}: {h}");
+                }
+                (h, d) => panic!("{attribute} = {value:?}: by hand {h:?}, by the derive {d:?}"),
+            }
+        }
+    }
+}
+
 #[test]
 fn every_golden_file_has_an_expected_value() {
     let mut files: Vec<String> = std::fs::read_dir(golden::DIR)
