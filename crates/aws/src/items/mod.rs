@@ -143,16 +143,27 @@ pub(crate) fn decode_with<D>(
     read: impl FnOnce(Item) -> Result<D, BadAttribute>,
 ) -> Result<D, PortError> {
     // No stored kind reads the table's or its indexes' keys, nor the
-    // version: they are taken out before serde sees the item, and the keys
-    // are kept to name it in an error (lookup decodes every entry of a
-    // consumer's view).
-    let (pk, sk) = (item.remove(TABLE.keys.hash), item.remove(TABLE.keys.range));
-    for index in TABLE.indexes {
-        item.remove(index.keys.hash);
-        item.remove(index.keys.range);
+    // version: they are taken out before the kind reads the item, and the
+    // keys are kept to name it in an error. One pass, comparing names:
+    // a lookup by name would hash each again (a view decodes a thousand).
+    let (mut pk, mut sk, mut version) = (None, None, None);
+    let bookkeeping = |name: &String| {
+        name == SCHEMA_ATTRIBUTE
+            || [TABLE.keys]
+                .iter()
+                .chain(TABLE.indexes.iter().map(|i| &i.keys))
+                .any(|k| name == k.hash || name == k.range)
+    };
+    for (name, value) in item.extract_if(|name, _| bookkeeping(name)) {
+        match name.as_str() {
+            n if n == TABLE.keys.hash => pk = Some(value),
+            n if n == TABLE.keys.range => sk = Some(value),
+            n if n == SCHEMA_ATTRIBUTE => version = Some(value),
+            _ => {}
+        }
     }
     let name = || key_name(pk.as_ref(), sk.as_ref());
-    check_schema(item.remove(SCHEMA_ATTRIBUTE), name)?;
+    check_schema(version, name)?;
     read(item).map_err(|e| PortError::permanent(format!("stored item {} is invalid", name()), e))
 }
 
@@ -171,11 +182,10 @@ fn read_attributes<T: DeserializeOwned>(item: Item) -> Result<T, BadAttribute> {
     })
 }
 
-/// Takes the attribute `name` out of an item for a hand-written reader,
-/// with serde's wording when it is missing.
-pub(crate) fn take(item: &mut Item, name: &'static str) -> Result<AttributeValue, BadAttribute> {
-    item.remove(name)
-        .ok_or_else(|| BadAttribute { attribute: String::new(), why: format!("missing field `{name}`") })
+/// A required attribute for a hand-written reader, with serde's wording
+/// when it is missing.
+pub(crate) fn required(value: Option<AttributeValue>, name: &str) -> Result<AttributeValue, BadAttribute> {
+    value.ok_or_else(|| BadAttribute { attribute: String::new(), why: format!("missing field `{name}`") })
 }
 
 /// The text of a string attribute (`S`).
@@ -187,8 +197,8 @@ pub(crate) fn text(attribute: &str, value: AttributeValue) -> Result<String, Bad
 }
 
 /// An optional string attribute: absent or `NULL` is `None`.
-pub(crate) fn opt_text(item: &mut Item, name: &'static str) -> Result<Option<String>, BadAttribute> {
-    match item.remove(name) {
+pub(crate) fn opt_text(name: &str, value: Option<AttributeValue>) -> Result<Option<String>, BadAttribute> {
+    match value {
         None | Some(AttributeValue::Null(_)) => Ok(None),
         Some(value) => text(name, value).map(Some),
     }

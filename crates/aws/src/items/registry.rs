@@ -3,16 +3,15 @@
 
 use std::sync::LazyLock;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use gate_app::PortError;
 use gate_core::{AccountId, ConnectionState, DnsEntry, EndpointId, RegistryEntry, ServiceId, ViewPosition};
 use serde::{Deserialize, Serialize};
 
 use super::projection::Projection;
-use aws_sdk_dynamodb::types::AttributeValue;
-
 use super::{
-    BadAttribute, Item, Stored, count, decode_with, encode, key, opt_text, parse, parse_opt, s, take, text,
-    wrong_type,
+    BadAttribute, Item, Stored, count, decode_with, encode, key, opt_text, parse, parse_opt, required, s,
+    text, wrong_type,
 };
 
 pub(crate) const ENDPOINT_PREFIX: &str = "ENDPOINT#";
@@ -214,27 +213,58 @@ pub(crate) fn entry_from(item: Item) -> Result<RegistryEntry, PortError> {
     decode_with(item, read_entry)
 }
 
-fn read_entry(mut item: Item) -> Result<RegistryEntry, BadAttribute> {
-    let mut string = |name: &'static str| take(&mut item, name).and_then(|v| text(name, v));
-    let endpoint = parse("endpoint", &string("endpoint")?)?;
-    let service = parse("service", &string("service")?)?;
-    let owner = parse("owner", &string("owner")?)?;
-    let why = string("why")?;
-    let first_seen = parse("first_seen", &string("first_seen")?)?;
-    let observed_at = parse("observed_at", &string("observed_at")?)?;
+/// The attributes an entry reads, found in one pass over the item.
+#[derive(Default)]
+struct EntryAttributes {
+    endpoint: Option<AttributeValue>,
+    service: Option<AttributeValue>,
+    owner: Option<AttributeValue>,
+    state: Option<AttributeValue>,
+    dns_entries: Option<AttributeValue>,
+    accepted_at: Option<AttributeValue>,
+    accepted_by: Option<AttributeValue>,
+    why: Option<AttributeValue>,
+    first_seen: Option<AttributeValue>,
+    observed_at: Option<AttributeValue>,
+    version: Option<AttributeValue>,
+    region: Option<AttributeValue>,
+}
+
+fn read_entry(item: Item) -> Result<RegistryEntry, BadAttribute> {
+    let mut a = EntryAttributes::default();
+    for (name, value) in item {
+        let slot = match name.as_str() {
+            "endpoint" => &mut a.endpoint,
+            "service" => &mut a.service,
+            "owner" => &mut a.owner,
+            "state" => &mut a.state,
+            "dns_entries" => &mut a.dns_entries,
+            "accepted_at" => &mut a.accepted_at,
+            "accepted_by" => &mut a.accepted_by,
+            "why" => &mut a.why,
+            "first_seen" => &mut a.first_seen,
+            "observed_at" => &mut a.observed_at,
+            "version" => &mut a.version,
+            "region" => &mut a.region,
+            // As the derive does: an attribute it does not know is left.
+            _ => continue,
+        };
+        *slot = Some(value);
+    }
+    let string = |name: &'static str, value| required(value, name).and_then(|v| text(name, v));
     Ok(RegistryEntry {
-        endpoint,
-        service,
-        owner,
-        state: StateItem::read(take(&mut item, "state")?)?.into_domain()?,
-        dns_entries: read_dns_entries(take(&mut item, "dns_entries")?)?,
-        accepted_at: parse_opt("accepted_at", opt_text(&mut item, "accepted_at")?.as_deref())?,
-        accepted_by: opt_text(&mut item, "accepted_by")?,
-        why,
-        first_seen,
-        observed_at,
-        version: count("version", take(&mut item, "version")?)?,
-        region: parse_opt("region", opt_text(&mut item, "region")?.as_deref())?,
+        endpoint: parse("endpoint", &string("endpoint", a.endpoint)?)?,
+        service: parse("service", &string("service", a.service)?)?,
+        owner: parse("owner", &string("owner", a.owner)?)?,
+        state: StateItem::read(required(a.state, "state")?)?.into_domain()?,
+        dns_entries: read_dns_entries(required(a.dns_entries, "dns_entries")?)?,
+        accepted_at: parse_opt("accepted_at", opt_text("accepted_at", a.accepted_at)?.as_deref())?,
+        accepted_by: opt_text("accepted_by", a.accepted_by)?,
+        why: string("why", a.why)?,
+        first_seen: parse("first_seen", &string("first_seen", a.first_seen)?)?,
+        observed_at: parse("observed_at", &string("observed_at", a.observed_at)?)?,
+        version: count("version", required(a.version, "version")?)?,
+        region: parse_opt("region", opt_text("region", a.region)?.as_deref())?,
     })
 }
 
@@ -250,7 +280,7 @@ fn read_dns_entries(value: AttributeValue) -> Result<Vec<DnsEntry>, BadAttribute
                 return Err(wrong_type(&at(), "a map of dns_name and hosted_zone_id", &value));
             };
             let mut string = |name: &'static str| {
-                take(&mut map, name).and_then(|v| text(name, v)).map_err(|e| BadAttribute {
+                required(map.remove(name), name).and_then(|v| text(name, v)).map_err(|e| BadAttribute {
                     attribute: if e.attribute.is_empty() {
                         at()
                     } else {
