@@ -44,6 +44,15 @@ pub(crate) const TABLE: TableSchema = TableSchema {
     ttl_attribute: "expires_at_epoch",
 };
 
+impl TableSchema {
+    /// Whether `name` is a key attribute of the table or of an index.
+    pub(crate) fn is_key_attribute(&self, name: &str) -> bool {
+        std::iter::once(&self.keys)
+            .chain(self.indexes.iter().map(|i| &i.keys))
+            .any(|k| name == k.hash || name == k.range)
+    }
+}
+
 #[cfg(any(test, feature = "test-util"))]
 impl TableSchema {
     /// Every key attribute of the table and its indexes, each defined once

@@ -63,7 +63,10 @@ impl Asker<'_> {
                     (page.entries, page.next)
                 }
             };
-            show(&listing.page(&page))?;
+            let text = listing
+                .page(&page)
+                .map_err(|e| Failure { code: 1, message: format!("encoding the list failed: {e}") })?;
+            show(&text)?;
             let Some(next) = next else { break };
             if !moves_on(filter.page.after.as_ref(), &next) {
                 return Err(Failure {

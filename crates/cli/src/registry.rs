@@ -6,14 +6,6 @@
 use gate_app::lookup::{EndpointView, ServiceOffer};
 use gate_core::{Region, RegistryEntry};
 
-/// Endpoints as a table: one line each, DNS names indented below.
-pub fn endpoints_table(entries: &[RegistryEntry]) -> String {
-    let mut listing = Listing::new(false);
-    let mut s = listing.page(entries);
-    s.push_str(&listing.end());
-    s.trim_end_matches('\n').to_owned()
-}
-
 /// A list of endpoints printed a page at a time as the pages are read, so
 /// listing a service with 100,000 consumers holds one page, not all of
 /// them: the table's header once, or a JSON array whose elements come as
@@ -35,15 +27,15 @@ impl Listing {
         self.printed
     }
 
-    /// The text of the next page's endpoints.
-    pub fn page(&mut self, entries: &[RegistryEntry]) -> String {
+    /// The text of the next page's endpoints: a table with one line each,
+    /// DNS names indented below, or the array's next elements.
+    pub fn page(&mut self, entries: &[RegistryEntry]) -> Result<String, serde_json::Error> {
         let mut s = String::new();
         for e in entries {
             if self.json {
                 s.push_str(if self.printed == 0 { "[\n" } else { ",\n" });
                 // serde_json's own pretty array: two spaces deeper.
-                let element = serde_json::to_string_pretty(e)
-                    .unwrap_or_else(|e| format!("{{\"error\": \"encoding failed: {e}\"}}"));
+                let element = serde_json::to_string_pretty(e)?;
                 let lines: Vec<String> = element.lines().map(|l| format!("  {l}")).collect();
                 s.push_str(&lines.join("\n"));
             } else {
@@ -68,7 +60,7 @@ impl Listing {
             }
             self.printed += 1;
         }
-        s
+        Ok(s)
     }
 
     /// What closes the list once the last page is printed.
@@ -201,30 +193,44 @@ mod tests {
                 let mut from = 0;
                 let mut printed = String::new();
                 for to in pages.iter().copied() {
-                    printed.push_str(&listing.page(&all[from..to]));
+                    printed.push_str(&listing.page(&all[from..to]).expect("renders"));
                     from = to;
                 }
                 printed.push_str(&listing.end());
                 let shown = &all[..from];
-                let at_once = if json {
-                    serde_json::to_string_pretty(shown).expect("json")
-                } else {
-                    endpoints_table(shown)
-                };
-                assert_eq!(printed, format!("{at_once}\n"), "pages {pages:?}, json {json}");
                 assert_eq!(listing.printed(), shown.len());
                 if json {
+                    let at_once = serde_json::to_string_pretty(shown).expect("json");
+                    assert_eq!(printed, format!("{at_once}\n"), "pages {pages:?}");
                     let back: Vec<RegistryEntry> = serde_json::from_str(&printed).expect("one JSON array");
                     assert_eq!(back, shown);
+                } else {
+                    assert_eq!(printed, table(shown), "pages {pages:?}");
+                    let headers = printed.lines().filter(|l| l.starts_with("endpoint ")).count();
+                    let rows = printed.lines().filter(|l| l.starts_with("vpce-")).count();
+                    let dns = printed.lines().filter(|l| l.starts_with("    n")).count();
+                    let expected_dns: usize = shown.iter().map(|e| e.dns_entries.len()).sum();
+                    assert_eq!(
+                        (headers, rows, dns),
+                        (usize::from(!shown.is_empty()), shown.len(), expected_dns)
+                    );
                 }
             }
         }
-        assert_eq!(endpoints_table(&[]), "No endpoints.");
+        assert_eq!(table(&[]), "No endpoints.\n");
+    }
+
+    /// The table of `entries` printed as one page.
+    fn table(entries: &[RegistryEntry]) -> String {
+        let mut listing = Listing::new(false);
+        let mut s = listing.page(entries).expect("a table always renders");
+        s.push_str(&listing.end());
+        s
     }
 
     #[test]
     fn the_table_has_a_region_column_and_says_when_it_is_unknown() {
-        let table = endpoints_table(&[entry(Some("ap-south-1")), entry(None)]);
+        let table = table(&[entry(Some("ap-south-1")), entry(None)]);
         let lines: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
         assert_eq!(lines[0][3], "region", "{table}");
         assert_eq!(lines[1][3], "ap-south-1", "{table}");

@@ -337,7 +337,7 @@ mod tests {
             }
         }
 
-        /// Every string of the stored form reads the same through the fast
+        /// Every twenty-character string reads the same through the fast
         /// reader as through the general one, impossible dates included.
         #[test]
         fn the_fast_reader_agrees_with_the_general_one(
@@ -345,7 +345,9 @@ mod tests {
         ) {
             let fast = Timestamp::parse_exact(&text);
             let general = Timestamp::parse_general(&text).ok();
-            prop_assert!(fast.is_none() || fast == general, "{text}: {fast:?} against {general:?}");
+            // Twenty characters hold no other form the general reader
+            // takes, so the fast one must take exactly what it takes.
+            prop_assert_eq!(fast, general, "{}", text);
             prop_assert_eq!(text.parse::<Timestamp>().ok(), general);
         }
     }

@@ -150,13 +150,7 @@ pub(crate) fn decode_with<D>(
     // keys are kept to name it in an error. One pass, comparing names:
     // a lookup by name would hash each again (a view decodes a thousand).
     let (mut pk, mut sk, mut version) = (None, None, None);
-    let bookkeeping = |name: &String| {
-        name == SCHEMA_ATTRIBUTE
-            || [TABLE.keys]
-                .iter()
-                .chain(TABLE.indexes.iter().map(|i| &i.keys))
-                .any(|k| name == k.hash || name == k.range)
-    };
+    let bookkeeping = |name: &String| name == SCHEMA_ATTRIBUTE || TABLE.is_key_attribute(name);
     for (name, value) in item.extract_if(|name, _| bookkeeping(name)) {
         match name.as_str() {
             n if n == TABLE.keys.hash => pk = Some(value),
