@@ -22,7 +22,7 @@ use gate_core::{AccountId, Contact, Notice};
 use serde_json::Value;
 
 use crate::error::port_error;
-use crate::topic_subscriptions;
+use crate::{OnFirstUse, topic_subscriptions};
 
 /// The message attribute every contact's subscription filters on.
 pub const ACCOUNT_ATTRIBUTE: &str = "account";
@@ -35,13 +35,13 @@ pub fn consumer_filter_policy(accounts: &[AccountId]) -> String {
 
 #[derive(Debug, Clone)]
 pub struct SnsConsumerNotices {
-    client: Client,
+    client: OnFirstUse<Client>,
     topic_arn: String,
 }
 
 impl SnsConsumerNotices {
-    pub fn new(client: Client, topic_arn: String) -> Self {
-        Self { client, topic_arn }
+    pub fn new(client: impl Into<OnFirstUse<Client>>, topic_arn: String) -> Self {
+        Self { client: client.into(), topic_arn }
     }
 }
 
@@ -70,6 +70,7 @@ impl NoticeSender for SnsConsumerNotices {
             ));
         }
         self.client
+            .get()
             .publish()
             .topic_arn(&self.topic_arn)
             .subject(notice.subject())
@@ -104,20 +105,20 @@ pub fn account_filter(policy: Option<&str>, scope: Option<&str>) -> Option<Vec<S
 /// The consumer topic's subscriptions, for `endpoint-gate apply`.
 #[derive(Debug, Clone)]
 pub struct SnsConsumerTopic {
-    client: Client,
+    client: OnFirstUse<Client>,
     topic_arn: String,
 }
 
 impl SnsConsumerTopic {
-    pub fn new(client: Client, topic_arn: String) -> Self {
-        Self { client, topic_arn }
+    pub fn new(client: impl Into<OnFirstUse<Client>>, topic_arn: String) -> Self {
+        Self { client: client.into(), topic_arn }
     }
 }
 
 #[async_trait]
 impl ConsumerTopic for SnsConsumerTopic {
     async fn subscriptions(&self) -> Result<Vec<ConsumerSubscription>, PortError> {
-        Ok(topic_subscriptions::list(&self.client, &self.topic_arn)
+        Ok(topic_subscriptions::list(self.client.get(), &self.topic_arn)
             .await?
             .into_iter()
             .map(|l| ConsumerSubscription {
@@ -131,7 +132,7 @@ impl ConsumerTopic for SnsConsumerTopic {
 
     async fn subscribe(&self, email: &str, accounts: &[AccountId]) -> Result<(), PortError> {
         topic_subscriptions::subscribe_email(
-            &self.client,
+            self.client.get(),
             &self.topic_arn,
             email,
             consumer_filter_policy(accounts),
@@ -145,6 +146,7 @@ impl ConsumerTopic for SnsConsumerTopic {
             ("FilterPolicy", consumer_filter_policy(accounts)),
         ] {
             self.client
+                .get()
                 .set_subscription_attributes()
                 .subscription_arn(arn)
                 .attribute_name(name)
@@ -157,7 +159,7 @@ impl ConsumerTopic for SnsConsumerTopic {
     }
 
     async fn unsubscribe(&self, arn: &str) -> Result<(), PortError> {
-        topic_subscriptions::unsubscribe(&self.client, arn).await
+        topic_subscriptions::unsubscribe(self.client.get(), arn).await
     }
 }
 

@@ -11,18 +11,19 @@ use gate_app::PortError;
 use gate_app::subscriptions::{ReviewTopic, Subscription};
 use serde_json::Value;
 
+use crate::OnFirstUse;
 use crate::sns::APPROVER_ATTRIBUTE;
 use crate::topic_subscriptions;
 
 #[derive(Debug, Clone)]
 pub struct SnsReviewTopic {
-    client: Client,
+    client: OnFirstUse<Client>,
     topic_arn: String,
 }
 
 impl SnsReviewTopic {
-    pub fn new(client: Client, topic_arn: String) -> Self {
-        Self { client, topic_arn }
+    pub fn new(client: impl Into<OnFirstUse<Client>>, topic_arn: String) -> Self {
+        Self { client: client.into(), topic_arn }
     }
 
     pub fn topic_arn(&self) -> &str {
@@ -55,7 +56,7 @@ pub fn approver_filter(policy: Option<&str>, scope: Option<&str>) -> Option<Vec<
 #[async_trait]
 impl ReviewTopic for SnsReviewTopic {
     async fn subscriptions(&self) -> Result<Vec<Subscription>, PortError> {
-        Ok(topic_subscriptions::list(&self.client, &self.topic_arn)
+        Ok(topic_subscriptions::list(self.client.get(), &self.topic_arn)
             .await?
             .into_iter()
             .map(|l| Subscription {
@@ -68,11 +69,12 @@ impl ReviewTopic for SnsReviewTopic {
     }
 
     async fn subscribe(&self, email: &str) -> Result<(), PortError> {
-        topic_subscriptions::subscribe_email(&self.client, &self.topic_arn, email, filter_policy(email)).await
+        topic_subscriptions::subscribe_email(self.client.get(), &self.topic_arn, email, filter_policy(email))
+            .await
     }
 
     async fn unsubscribe(&self, arn: &str) -> Result<(), PortError> {
-        topic_subscriptions::unsubscribe(&self.client, arn).await
+        topic_subscriptions::unsubscribe(self.client.get(), arn).await
     }
 }
 

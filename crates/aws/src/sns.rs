@@ -18,12 +18,13 @@ use gate_app::ports::{Audience, Notifier, Nudge, Posted};
 use gate_core::link::{Link, LinkAction};
 use gate_core::{EndpointId, RequestRecord, Timestamp};
 
+use crate::OnFirstUse;
 use crate::error::port_error;
 use crate::secrets::LinkKeys;
 
 #[derive(Debug, Clone)]
 pub struct SnsNotifier {
-    client: Client,
+    client: OnFirstUse<Client>,
     topic_arn: String,
     links: Option<EmailLinks>,
 }
@@ -66,6 +67,7 @@ impl SnsNotifier {
         event: &str,
     ) -> Result<(), PortError> {
         self.client
+            .get()
             .publish()
             .topic_arn(&self.topic_arn)
             .subject(subject)
@@ -81,8 +83,8 @@ impl SnsNotifier {
         Ok(())
     }
 
-    pub fn new(client: Client, topic_arn: String) -> Self {
-        Self { client, topic_arn, links: None }
+    pub fn new(client: impl Into<OnFirstUse<Client>>, topic_arn: String) -> Self {
+        Self { client: client.into(), topic_arn, links: None }
     }
 
     /// Adds each approver's own Approve/Reject links to their email.

@@ -17,7 +17,8 @@ use gate_core::ServiceId;
 
 use crate::{
     AssumeRoleNetworks, AwsOrganizations, DynamoStore, Ec2Catalogue, Ec2Connections, EmailLinks, LinkKeys,
-    SlackNotifier, SlackSecrets, SnsConsumerNotices, SnsConsumerTopic, SnsNotifier, SnsReviewTopic,
+    OnFirstUse, SlackNotifier, SlackSecrets, SnsConsumerNotices, SnsConsumerTopic, SnsNotifier,
+    SnsReviewTopic,
 };
 
 /// Where approval links point and where their signing keys live.
@@ -65,8 +66,9 @@ pub struct Wiring {
     store: Arc<DynamoStore>,
     ec2_client: aws_sdk_ec2::Client,
     ec2: Arc<Ec2Connections>,
-    /// Built on first use: record and lookup never publish.
-    sns: std::sync::OnceLock<aws_sdk_sns::Client>,
+    /// Built on first use: record and lookup never publish, and decide
+    /// accepts without publishing.
+    sns: OnFirstUse<aws_sdk_sns::Client>,
 }
 
 impl Wiring {
@@ -77,7 +79,10 @@ impl Wiring {
             store: Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), table.to_owned())),
             ec2: Arc::new(Ec2Connections::new(ec2_client.clone())),
             ec2_client,
-            sns: std::sync::OnceLock::new(),
+            sns: {
+                let sdk = sdk.clone();
+                OnFirstUse::new(move || aws_sdk_sns::Client::new(&sdk))
+            },
         }
     }
 
@@ -248,12 +253,42 @@ impl Wiring {
         }
     }
 
-    fn sns(&self) -> aws_sdk_sns::Client {
-        self.sns.get_or_init(|| aws_sdk_sns::Client::new(&self.sdk)).clone()
+    fn sns(&self) -> OnFirstUse<aws_sdk_sns::Client> {
+        self.sns.clone()
     }
 
     /// Secrets Manager, where the link keys and the Slack app's secret live.
     pub fn secrets(&self) -> aws_sdk_secretsmanager::Client {
         aws_sdk_secretsmanager::Client::new(&self.sdk)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_config::{BehaviorVersion, Region};
+
+    use super::*;
+
+    /// decide builds its review notifier, its notices and its topic
+    /// watches on every cold start, and an allowlisted accept publishes
+    /// nothing: the SNS client waits for the first call that needs it.
+    #[tokio::test]
+    async fn no_sns_client_is_built_until_a_call_needs_one() {
+        let sdk = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .build();
+        let wiring = Wiring::new(&sdk, "gate");
+        let topic = "arn:aws:sns:us-east-1:111111111111:review";
+        let _review = wiring.review_notifier_with(topic, None, None).await.expect("no links, no Slack");
+        let _notices = wiring.notices(topic, None);
+        let watch = wiring.topic_watch(topic);
+        let _consumers = wiring.consumer_topic_watch(topic);
+        assert!(!wiring.sns.is_built(), "built at start-up");
+
+        // Without credentials the call fails before it is sent, after it
+        // asked for its client.
+        assert!(watch.topic.subscriptions().await.is_err());
+        assert!(wiring.sns.is_built(), "a call that needs the client builds it");
     }
 }

@@ -407,8 +407,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bin-dir", required=True, help="the host's release build of the functions")
     parser.add_argument("--setup", required=True, help="the coldstart-setup binary")
-    parser.add_argument("--cold", type=int, default=5)
-    parser.add_argument("--warm", type=int, default=40)
+    parser.add_argument("--cold", type=int, default=9)
+    parser.add_argument("--warm", type=int, default=100)
     parser.add_argument("--only", choices=FUNCTIONS + ("floor", "lookup-page"), action="append",
                         help="measure only these functions (lookup-page: lookup answering a whole page, "
                              "1,000 endpoints)")
