@@ -20,7 +20,7 @@ use crate::{print, registry};
 /// reader that went away (`| head`) stops the listing.
 fn show(text: &str) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
+    out.write_all(crate::terminal::shown(text).as_bytes())
         .and_then(|()| out.flush())
         .map_err(|e| Failure { code: 1, message: format!("writing the list failed: {e}") })
 }

@@ -15,15 +15,16 @@ pub mod policy_as_code;
 pub mod registry;
 pub mod remote;
 pub mod report;
+pub mod terminal;
 
 /// A command's result, as JSON for scripts or as text for people.
 pub fn print<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) {
     if json {
         match serde_json::to_string_pretty(value) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => println!("{}", terminal::shown(&s)),
             Err(e) => eprintln!("error: encoding output: {e}"),
         }
     } else {
-        println!("{}", text());
+        println!("{}", terminal::shown(&text()));
     }
 }

@@ -34,7 +34,7 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
-            eprintln!("error: {}", f.message);
+            eprintln!("error: {}", gate_cli::terminal::shown(&f.message));
             ExitCode::from(f.code)
         }
     }
@@ -123,7 +123,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                 }
             };
             if !json {
-                println!("{plan}");
+                println!("{}", gate_cli::terminal::shown(&plan.to_string()));
             }
             match planner.apply(&plan).await {
                 Ok(done) => {

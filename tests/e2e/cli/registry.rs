@@ -180,6 +180,70 @@ async fn a_consumer_with_more_endpoints_than_a_page_gets_every_one_a_page_at_a_t
     assert_eq!(code, 2, "a position names its part: {err}");
 }
 
+/// A registry entry whose names carry escape sequences (the table is
+/// shared, and a lookup URL may be anyone's): the terminal gets them shown,
+/// not obeyed, as text and as JSON that still reads back the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_with_escape_sequences_reach_the_terminal_shown_not_obeyed() {
+    const D: &str = "280000000005";
+    let local = Local::from_env().await;
+    let service = local.service().await.expect("service");
+    let store = local.table().await.expect("table");
+    let table = store.table().to_owned();
+    // Clear the screen and print a line of one's own; set the clipboard
+    // (OSC 52); show a name reversed.
+    let hostile_dns = "\u{1b}[2J\u{1b}[Hvpce-1.example\u{1b}]52;c;ZXZpbA==\u{7}";
+    let hostile_by = "evil\u{202e}moc.elpmaxe\r";
+    store
+        .seed_registry(&[RegistryEntry {
+            endpoint: "vpce-0000000000000ee01".parse().expect("id"),
+            service: service.id.parse().expect("service"),
+            owner: D.parse().expect("owner"),
+            state: ConnectionState::Available,
+            dns_entries: vec![gate_core::DnsEntry {
+                dns_name: hostile_dns.into(),
+                hosted_zone_id: "Z1".into(),
+            }],
+            accepted_at: Some(gate_e2e::now()),
+            accepted_by: Some(hostile_by.into()),
+            why: "seeded".into(),
+            first_seen: gate_e2e::now(),
+            observed_at: gate_e2e::now(),
+            version: 1,
+            region: None,
+        }])
+        .await
+        .expect("seeded");
+    let url = lookup_url(&local, &table, &service, &[D]).await;
+    let as_d: Vec<(&str, String)> = keys_of(D, &format!("secret-{D}")).into_iter().collect();
+    let env_d: Vec<(&str, &str)> = as_d.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let ask = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--lookup-url", url.url.as_str()]);
+        cli_as("no-such-table", &all, &env_d)
+    };
+    let obeyed = |s: &str| s.chars().any(|c| matches!(c, '\u{1b}' | '\u{7}' | '\r' | '\u{202e}'));
+
+    for args in [&["endpoints"][..], &["endpoint", "vpce-0000000000000ee01"]] {
+        let (code, out, err) = ask(args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert!(!obeyed(&out), "{args:?} printed a control character: {out:?}");
+        assert!(
+            out.contains("\\u001b[2J\\u001b[Hvpce-1.example\\u001b]52;c;ZXZpbA==\\u0007"),
+            "{args:?}: {out}"
+        );
+    }
+    let (_, story, _) = ask(&["endpoint", "vpce-0000000000000ee01"]);
+    assert!(story.contains("by evil\\u202emoc.elpmaxe\\u000d"), "{story}");
+
+    let (code, out, err) = ask(&["--output", "json", "endpoints"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!obeyed(&out), "{out:?}");
+    let listed: Vec<RegistryEntry> = serde_json::from_str(&out).expect("still a JSON array");
+    assert_eq!(listed[0].dns_entries[0].dns_name, hostile_dns, "and it means the same");
+    assert_eq!(listed[0].accepted_by.as_deref(), Some(hostile_by));
+}
+
 fn keys_of(account: &str, secret: &str) -> [(&'static str, String); 2] {
     [("AWS_ACCESS_KEY_ID", format!("AKIA{account}")), ("AWS_SECRET_ACCESS_KEY", secret.to_owned())]
 }
