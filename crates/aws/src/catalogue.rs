@@ -7,16 +7,17 @@ use gate_app::PortError;
 use gate_app::ports::{Catalogue, ServiceInfo};
 use gate_core::ServiceId;
 
+use crate::OnFirstUse;
 use crate::error::port_error;
 
 #[derive(Debug, Clone)]
 pub struct Ec2Catalogue {
-    client: Client,
+    client: OnFirstUse<Client>,
 }
 
 impl Ec2Catalogue {
-    pub fn new(client: Client) -> Self {
-        Self { client }
+    pub fn new(client: impl Into<OnFirstUse<Client>>) -> Self {
+        Self { client: client.into() }
     }
 }
 
@@ -25,6 +26,7 @@ impl Catalogue for Ec2Catalogue {
     async fn services(&self, ids: &[ServiceId]) -> Result<Vec<ServiceInfo>, PortError> {
         let mut pages = self
             .client
+            .get()
             .describe_vpc_endpoint_service_configurations()
             .set_service_ids((!ids.is_empty()).then(|| ids.iter().map(ToString::to_string).collect()))
             .into_paginator()

@@ -5,7 +5,8 @@
 //! the client's configuration is assembled. A warm function pays it once,
 //! but a cold start pays it for every client it builds, used or not: decide
 //! accepts an allowlisted request without publishing anything, so its SNS
-//! client waits until a review or a notice is sent.
+//! client waits until a review or a notice is sent, and lookup lists
+//! endpoints from the table, so its EC2 client waits for the catalogue.
 
 use std::sync::{Arc, OnceLock};
 

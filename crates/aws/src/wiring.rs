@@ -64,8 +64,9 @@ impl std::fmt::Debug for SlackApp {
 pub struct Wiring {
     sdk: SdkConfig,
     store: Arc<DynamoStore>,
-    ec2_client: aws_sdk_ec2::Client,
-    ec2: Arc<Ec2Connections>,
+    /// Built on first use, as SNS's: lookup needs EC2 only for the catalogue.
+    ec2_client: OnFirstUse<aws_sdk_ec2::Client>,
+    ec2: OnFirstUse<Arc<Ec2Connections>>,
     /// Built on first use: record and lookup never publish, and decide
     /// accepts without publishing.
     sns: OnFirstUse<aws_sdk_sns::Client>,
@@ -73,11 +74,18 @@ pub struct Wiring {
 
 impl Wiring {
     pub fn new(sdk: &SdkConfig, table: &str) -> Self {
-        let ec2_client = aws_sdk_ec2::Client::new(sdk);
+        let ec2_client = {
+            let sdk = sdk.clone();
+            OnFirstUse::new(move || aws_sdk_ec2::Client::new(&sdk))
+        };
+        let ec2 = {
+            let client = ec2_client.clone();
+            OnFirstUse::new(move || Arc::new(Ec2Connections::new(client.get().clone())))
+        };
         Self {
             sdk: sdk.clone(),
             store: Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), table.to_owned())),
-            ec2: Arc::new(Ec2Connections::new(ec2_client.clone())),
+            ec2,
             ec2_client,
             sns: {
                 let sdk = sdk.clone();
@@ -167,7 +175,7 @@ impl Wiring {
         let networks =
             AssumeRoleNetworks::new(self.sdk.clone(), role.template.clone(), role.external_id.clone());
         let decide = Decide::new(
-            self.ec2.clone(),
+            self.ec2.get().clone(),
             Arc::new(networks),
             self.store.clone(),
             self.store.clone(),
@@ -195,12 +203,18 @@ impl Wiring {
     /// Answers; `posted` is where reviews were posted (Slack), updated
     /// with each answer.
     pub fn answer(&self, posted: Option<Arc<dyn Notifier>>) -> Answer {
-        Answer::new(self.ec2.clone(), self.store.clone(), self.store.clone(), self.store.clone(), posted)
+        Answer::new(
+            self.ec2.get().clone(),
+            self.store.clone(),
+            self.store.clone(),
+            self.store.clone(),
+            posted,
+        )
     }
 
     pub fn recorder(&self, services: Vec<ServiceId>) -> Recorder {
         Recorder {
-            connections: self.ec2.clone(),
+            connections: self.ec2.get().clone(),
             requests: self.store.clone(),
             registry: self.store.clone(),
             audit: self.store.clone(),
@@ -231,7 +245,7 @@ impl Wiring {
     pub fn principals_watch(&self) -> gate_app::principals::PrincipalsWatch {
         gate_app::principals::PrincipalsWatch {
             record: self.store.clone(),
-            permissions: Arc::new(crate::Ec2ServicePermissions::new(self.ec2_client.clone())),
+            permissions: Arc::new(crate::Ec2ServicePermissions::new(self.ec2_client.get().clone())),
         }
     }
 
@@ -269,15 +283,21 @@ mod tests {
 
     use super::*;
 
+    /// A configuration whose calls fail before they are sent: no
+    /// credentials to sign with.
+    fn without_credentials() -> SdkConfig {
+        SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .build()
+    }
+
     /// decide builds its review notifier, its notices and its topic
     /// watches on every cold start, and an allowlisted accept publishes
     /// nothing: the SNS client waits for the first call that needs it.
     #[tokio::test]
     async fn no_sns_client_is_built_until_a_call_needs_one() {
-        let sdk = SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .build();
+        let sdk = without_credentials();
         let wiring = Wiring::new(&sdk, "gate");
         let topic = "arn:aws:sns:us-east-1:111111111111:review";
         let _review = wiring.review_notifier_with(topic, None, None).await.expect("no links, no Slack");
@@ -290,5 +310,19 @@ mod tests {
         // asked for its client.
         assert!(watch.topic.subscriptions().await.is_err());
         assert!(wiring.sns.is_built(), "a call that needs the client builds it");
+    }
+
+    /// lookup lists endpoints from the table: EC2 is for the catalogue.
+    #[tokio::test]
+    async fn lookup_builds_no_ec2_client_until_the_catalogue_is_read() {
+        let sdk = without_credentials();
+        let wiring = Wiring::new(&sdk, "gate");
+        let lookup = wiring.lookup(vec![], None);
+        assert!(!wiring.ec2_client.is_built() && !wiring.ec2.is_built(), "built at start-up");
+
+        assert!(lookup.catalogue.services(&[]).await.is_err(), "no credentials");
+        assert!(wiring.ec2_client.is_built(), "the catalogue's call builds it");
+        let _ = wiring.recorder(vec![]);
+        assert!(wiring.ec2.is_built(), "record's connections are EC2's");
     }
 }
