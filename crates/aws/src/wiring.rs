@@ -59,7 +59,9 @@ impl std::fmt::Debug for SlackApp {
 }
 
 /// The clients every use case shares. Each service's SDK client is built
-/// once per cold start (a client is a handle; clones share it).
+/// at most once per execution environment (a client is a handle; clones
+/// share it): DynamoDB's at the cold start, EC2's and SNS's on the first
+/// call that needs them.
 #[derive(Debug, Clone)]
 pub struct Wiring {
     sdk: SdkConfig,
