@@ -6,6 +6,8 @@
 use gate_app::lookup::{EndpointView, ServiceOffer};
 use gate_core::{Region, RegistryEntry};
 
+use crate::terminal::field;
+
 /// A list of endpoints printed a page at a time as the pages are read, so
 /// listing a service with 100,000 consumers holds one page, not all of
 /// them: the table's header once, or a JSON array whose elements come as
@@ -52,10 +54,10 @@ impl Listing {
                     e.owner.as_str(),
                     region(e.region.as_ref()),
                     e.state.as_str(),
-                    e.accepted_by.as_deref().unwrap_or("-")
+                    field(e.accepted_by.as_deref().unwrap_or("-"))
                 ));
                 for d in &e.dns_entries {
-                    s.push_str(&format!("    {}\n", d.dns_name));
+                    s.push_str(&format!("    {}\n", field(&d.dns_name)));
                 }
             }
             self.printed += 1;
@@ -88,27 +90,27 @@ pub fn endpoint_story(view: &EndpointView) -> String {
                 e.state.as_str()
             ));
             if let (Some(by), Some(at)) = (&e.accepted_by, e.accepted_at) {
-                s.push_str(&format!("\n  accepted {at} by {by}"));
+                s.push_str(&format!("\n  accepted {at} by {}", field(by)));
                 if !e.why.is_empty() {
-                    s.push_str(&format!("\n    {}", e.why));
+                    s.push_str(&format!("\n    {}", field(&e.why)));
                 }
             }
             for d in &e.dns_entries {
-                s.push_str(&format!("\n  dns {}", d.dns_name));
+                s.push_str(&format!("\n  dns {}", field(&d.dns_name)));
             }
         }
         None => s.push_str("\n  not in the registry yet"),
     }
     if let Some(r) = &view.request {
-        s.push_str(&format!("\n  request {} by {} at {}", r.state, r.decided_by, r.decided_at));
+        s.push_str(&format!("\n  request {} by {} at {}", r.state, field(&r.decided_by), r.decided_at));
         if view.entry.is_none() {
             s.push_str(&format!("\n  region {}", region(r.region.as_ref())));
         }
         for reason in &r.reasons {
-            s.push_str(&format!("\n    - {reason}"));
+            s.push_str(&format!("\n    - {}", field(reason)));
         }
         for n in &r.notified {
-            s.push_str(&format!("\n  notified: {n}"));
+            s.push_str(&format!("\n  notified: {}", field(n)));
         }
         if let Some(ends) = &r.review_ends {
             s.push_str(&format!("\n  review runs until {ends}"));
@@ -136,10 +138,15 @@ pub fn services_table(offers: &[ServiceOffer]) -> String {
     }
     let mut s = format!("{:<26} {:<20} service name (for CreateVpcEndpoint)", "service", "type");
     for o in offers {
-        s.push_str(&format!("\n{:<26} {:<20} {}", o.service.id.as_str(), o.service.kind, o.service.name));
+        s.push_str(&format!(
+            "\n{:<26} {:<20} {}",
+            o.service.id.as_str(),
+            field(&o.service.kind),
+            field(&o.service.name)
+        ));
         s.push_str(&format!("\n    for your account: {}", o.verdict()));
         for reason in &o.reasons {
-            s.push_str(&format!("\n      - {reason}"));
+            s.push_str(&format!("\n      - {}", field(reason)));
         }
     }
     s

@@ -14,12 +14,23 @@ use std::fmt::Write;
 /// `text` with every control character but newline and tab, and every
 /// bidirectional formatting character, written as `\uXXXX`.
 pub fn shown(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(obeyed) {
+    escaped(text, obeyed)
+}
+
+/// One value inside a line of text output: [`shown`], and its newlines and
+/// tabs escaped too, so that a value cannot end its line and print one of
+/// its own below (a DNS name ending in `\nvpce-… available`).
+pub fn field(text: &str) -> Cow<'_, str> {
+    escaped(text, |c| c == '\n' || c == '\t' || obeyed(c))
+}
+
+fn escaped(text: &str, escape: impl Fn(char) -> bool) -> Cow<'_, str> {
+    if !text.chars().any(&escape) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 16);
     for c in text.chars() {
-        if obeyed(c) {
+        if escape(c) {
             // Every such character is in the Basic Multilingual Plane.
             let _ = write!(out, "\\u{:04x}", u32::from(c));
         } else {
@@ -63,6 +74,17 @@ mod tests {
     fn ordinary_text_lines_and_tabs_pass_untouched() {
         let text = "vpce-0a1b\tdns vpce-0a1b.vpce-svc.us-east-1.vpce.amazonaws.com\n  Zürich 東京 ✓";
         assert!(matches!(shown(text), Cow::Borrowed(t) if t == text));
+    }
+
+    #[test]
+    fn a_field_stays_on_its_line() {
+        let forged = "a.example\nvpce-0000000000000ee02 svc 111111111111 eu-west-1 available\tx";
+        assert_eq!(
+            field(forged),
+            "a.example\\u000avpce-0000000000000ee02 svc 111111111111 eu-west-1 available\\u0009x"
+        );
+        assert_eq!(field("\u{1b}[2J"), "\\u001b[2J", "and shown as `shown` shows it");
+        assert!(matches!(field("vpce-1.example"), Cow::Borrowed(_)));
     }
 
     proptest! {

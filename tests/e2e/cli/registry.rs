@@ -180,9 +180,10 @@ async fn a_consumer_with_more_endpoints_than_a_page_gets_every_one_a_page_at_a_t
     assert_eq!(code, 2, "a position names its part: {err}");
 }
 
-/// A registry entry whose names carry escape sequences (the table is
-/// shared, and a lookup URL may be anyone's): the terminal gets them shown,
-/// not obeyed, as text and as JSON that still reads back the same.
+/// A registry entry whose names carry escape sequences and a line of their
+/// own (the table is shared, and a lookup URL may be anyone's): the
+/// terminal gets them shown, not obeyed, each value on its line, as text
+/// and as JSON that still reads back the same.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn names_with_escape_sequences_reach_the_terminal_shown_not_obeyed() {
     const D: &str = "280000000005";
@@ -194,16 +195,18 @@ async fn names_with_escape_sequences_reach_the_terminal_shown_not_obeyed() {
     // (OSC 52); show a name reversed.
     let hostile_dns = "\u{1b}[2J\u{1b}[Hvpce-1.example\u{1b}]52;c;ZXZpbA==\u{7}";
     let hostile_by = "evil\u{202e}moc.elpmaxe\r";
+    // A row of one's own below the real one.
+    let forged = "a.example\nvpce-0000000000000ee02 svc-forged 280000000005 eu-west-1 available";
     store
         .seed_registry(&[RegistryEntry {
             endpoint: "vpce-0000000000000ee01".parse().expect("id"),
             service: service.id.parse().expect("service"),
             owner: D.parse().expect("owner"),
             state: ConnectionState::Available,
-            dns_entries: vec![gate_core::DnsEntry {
-                dns_name: hostile_dns.into(),
-                hosted_zone_id: "Z1".into(),
-            }],
+            dns_entries: vec![
+                gate_core::DnsEntry { dns_name: hostile_dns.into(), hosted_zone_id: "Z1".into() },
+                gate_core::DnsEntry { dns_name: forged.into(), hosted_zone_id: "Z1".into() },
+            ],
             accepted_at: Some(gate_e2e::now()),
             accepted_by: Some(hostile_by.into()),
             why: "seeded".into(),
@@ -233,7 +236,11 @@ async fn names_with_escape_sequences_reach_the_terminal_shown_not_obeyed() {
             "{args:?}: {out}"
         );
     }
+    let (_, table, _) = ask(&["endpoints"]);
+    assert_eq!(table.lines().filter(|l| l.starts_with("vpce-")).count(), 1, "one endpoint, one row: {table}");
+    assert!(table.contains("    a.example\\u000avpce-0000000000000ee02 svc-forged"), "{table}");
     let (_, story, _) = ask(&["endpoint", "vpce-0000000000000ee01"]);
+    assert!(!story.lines().any(|l| l.starts_with("vpce-0000000000000ee02")), "{story}");
     assert!(story.contains("by evil\\u202emoc.elpmaxe\\u000d"), "{story}");
 
     let (code, out, err) = ask(&["--output", "json", "endpoints"]);
@@ -241,6 +248,7 @@ async fn names_with_escape_sequences_reach_the_terminal_shown_not_obeyed() {
     assert!(!obeyed(&out), "{out:?}");
     let listed: Vec<RegistryEntry> = serde_json::from_str(&out).expect("still a JSON array");
     assert_eq!(listed[0].dns_entries[0].dns_name, hostile_dns, "and it means the same");
+    assert_eq!(listed[0].dns_entries[1].dns_name, forged);
     assert_eq!(listed[0].accepted_by.as_deref(), Some(hostile_by));
 }
 
