@@ -68,6 +68,8 @@ pub struct Wiring {
     store: Arc<DynamoStore>,
     /// Built on first use, as SNS's: lookup needs EC2 only for the catalogue.
     ec2_client: OnFirstUse<aws_sdk_ec2::Client>,
+    /// Built with the use cases that call EC2 on every invocation (decide,
+    /// record, respond), so that their client is ready at init.
     ec2: OnFirstUse<Arc<Ec2Connections>>,
     /// Built on first use: record and lookup never publish, and decide
     /// accepts without publishing.
