@@ -132,6 +132,12 @@ fn claimed(report: &mut Report, conn: &Connection, decision: &Decision, record: 
     }
 }
 
+/// Every owner's place is looked up before deciding; one missing is
+/// decided as unreadable.
+fn not_looked_up() -> Membership {
+    Membership::Unreadable("the account's place was not looked up".into())
+}
+
 fn log_decided(conn: &Connection, decision: &Decision) {
     tracing::info!(
         endpoint_id = %conn.endpoint,
@@ -623,8 +629,7 @@ impl Decide {
         report: &mut Report,
     ) -> Vec<Task> {
         let others = OthersCache::default();
-        // Every owner was looked up; a missing one is decided as unreadable.
-        let not_looked_up = Membership::Unreadable("the account's place was not looked up".into());
+        let not_looked_up = not_looked_up();
         let results: Vec<(Connection, Claim)> = stream::iter(fresh)
             .map(|conn| {
                 let others = &others;
@@ -698,27 +703,35 @@ impl Decide {
         if unique || crate::shadow::is_shadow(book, &conn.service) {
             return false;
         }
-        let not_looked_up = Membership::Unreadable("the account's place was not looked up".into());
+        let not_looked_up = not_looked_up();
         let membership = memberships.get(&conn.owner).unwrap_or(&not_looked_up);
         let judged = async {
             let discovery = self.networks.vpc_cidrs(conn.owner, conn.region.as_ref(), &conn.endpoint).await?;
             let others = OthersCache::default();
             self.judged(conn, &discovery, book, membership, &others, now).await
         };
-        let claim = match judged.await {
-            Ok((decision, record, decided)) => {
-                reads.create_on(&record, &decided, &kept.stamps).await.map(|c| (c, decision, record))
+        let (decision, record, decided) = match judged.await {
+            Ok(judged) => judged,
+            Err(e) => {
+                report.fail(&conn.endpoint, &e);
+                return true;
             }
-            Err(e) => Err(e),
         };
-        match claim {
-            Ok((KeptClaim::Claimed, decision, record)) => {
+        match reads.create_on(&record, &decided, &kept.stamps).await {
+            Ok(KeptClaim::Claimed) => {
                 log_decided(conn, &decision);
                 let task = claimed(report, conn, &decision, record);
                 self.perform(vec![task], book, facts, now, report).await;
                 true
             }
-            Ok((KeptClaim::AlreadyDecided | KeptClaim::BookChanged, ..)) => false,
+            Ok(KeptClaim::AlreadyDecided | KeptClaim::BookChanged) => false,
+            // Nothing was written; a refusal that would come back (a role
+            // without dynamodb:ConditionCheckItem) costs the read it saves,
+            // not the decision.
+            Err(e) if !e.transient => {
+                tracing::warn!(endpoint_id = %conn.endpoint, error = %e.chain(), "a claim on a kept policy book failed; reading the book instead");
+                false
+            }
             Err(e) => {
                 report.fail(&conn.endpoint, &e);
                 true

@@ -7,6 +7,7 @@ mod catalogue;
 mod decide;
 mod explain;
 mod fixtures;
+mod kept_book;
 mod notices;
 mod organizations;
 mod principals;
