@@ -1038,9 +1038,7 @@ def partition_prefix(function: str) -> str:
     for path in sorted(ITEMS_RS.glob("*.rs")):
         body = re.search(rf"\nfn {function}\(.*?\n\}}|\npub\(crate\) fn {function}\(.*?\n\}}", path.read_text(), re.S)
         if body:
-            # The key's own format first: a sort key may be formatted before it.
-            found = (re.search(r'key\(format!\("([A-Z]+#)', body.group(0))
-                     or re.search(r'format!\("([A-Z]+#)', body.group(0)))
+            found = re.search(r'format!\("([A-Z]+#)', body.group(0))
             assert found, f"{function}: no partition key format in {path}"
             return found.group(1)
     raise AssertionError(f"no fn {function} in {ITEMS_RS}")
@@ -1065,26 +1063,6 @@ def test_respond_writes_only_request_audit_notice_and_guard_items() -> None:
                    "CIDRS#vpce-svc-0abc1234def567890"):
             assert any(fnmatch.fnmatchcase(pk, k) for k in keys), pk
         for pk in ("POLICY#*", "ALLOW#*", "CONTACT#210000000001", "ENDPOINT#vpce-0f1e2d3c4b5a69788", "CONFIG"):
-            assert not any(fnmatch.fnmatchcase(pk, k) for k in keys), pk
-
-
-def test_only_decide_checks_items_in_transactions_and_only_policies_and_allow_entries() -> None:
-    # A claim on a kept policy book checks its items (ConditionCheck, which
-    # IAM authorizes as dynamodb:ConditionCheckItem): decide's role may do
-    # that to policies and allow entries, and no role to anything else.
-    prefixes = {partition_prefix(f) for f in ("policy_key", "entry_key")}
-    assert prefixes == {"POLICY#", "ALLOW#"}
-    roles = role_statements(provider(SERVICES_ONE).resolved_resources())
-    checking = {role: [st for st in sts if st.get("Effect") == "Allow" and grants("dynamodb:ConditionCheckItem", st)]
-                for role, sts in roles.items()}
-    assert {role for role, sts in checking.items() if sts} == {"DecideRole"}, checking
-    for st in checking["DecideRole"]:
-        assert as_list(st["Action"]) == ["dynamodb:ConditionCheckItem"], st
-        assert as_list(st["Resource"]) == ["<Table.Arn>"], st
-        keys = st["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
-        for pk in ("POLICY#*", "POLICY#vpce-svc-0abc1234def567890", "ALLOW#*", "ALLOW#vpce-svc-0abc1234def567890"):
-            assert any(fnmatch.fnmatchcase(pk, k) for k in keys), pk
-        for pk in ("REQUEST#vpce-0f1e2d3c4b5a69788", "CIDRS#vpce-svc-0abc1234def567890", "CONTACT#210000000001"):
             assert not any(fnmatch.fnmatchcase(pk, k) for k in keys), pk
 
 

@@ -34,8 +34,8 @@ use crate::error::PortError;
 use crate::notices::{NoticeFacts, Notices};
 use crate::organizations::Placements;
 use crate::ports::{
-    Audit, AuditEvent, AuditKind, Checkpoints, Connections, ConsumerNetworks, DecisionReads, KeptBook,
-    KeptClaim, Notifier, PolicySource, Requests, Shadows,
+    Audit, AuditEvent, AuditKind, Checkpoints, Connections, ConsumerNetworks, DecisionReads, Notifier,
+    PolicySource, Requests, Shadows,
 };
 use crate::report::{Decided, Report};
 use crate::review::Review;
@@ -116,38 +116,6 @@ enum Task {
 
 /// A claimed decision, `None` when another run claimed it first.
 type Claim = Result<Option<(Decision, RequestRecord)>, PortError>;
-
-/// A claimed decision, reported, and the work it leaves: act or ask.
-fn claimed(report: &mut Report, conn: &Connection, decision: &Decision, record: RequestRecord) -> Task {
-    report.decided(Decided {
-        endpoint: conn.endpoint.clone(),
-        service: conn.service.clone(),
-        owner: conn.owner,
-        outcome: decision.outcome,
-        reasons: decision.summary(),
-    });
-    match record.state.action() {
-        Some(action) => Task::Act(action, record),
-        None => Task::Ask(record),
-    }
-}
-
-/// Every owner's place is looked up before deciding; one missing is
-/// decided as unreadable.
-fn not_looked_up() -> Membership {
-    Membership::Unreadable("the account's place was not looked up".into())
-}
-
-fn log_decided(conn: &Connection, decision: &Decision) {
-    tracing::info!(
-        endpoint_id = %conn.endpoint,
-        owner = %conn.owner,
-        service_id = %conn.service,
-        outcome = %decision.outcome,
-        reasons = %decision.summary(),
-        "decided"
-    );
-}
 
 /// The (service, principal) pairs whose entries decide these connections:
 /// the owner's own, and with a known placement each OU on its path and its
@@ -486,14 +454,6 @@ impl Decide {
         // entries that may apply are read together, in one round trip.
         let memberships = self.memberships(pending.iter().map(|c| c.owner), now).await;
         let pairs = book_pairs(pending.iter().map(|c| (&c.service, c.owner)), &memberships);
-        // An event's one connection, on the book kept from an earlier
-        // decision: no read, the claim checks the book's items instead.
-        if let [conn] = pending.as_slice()
-            && let Some(kept) = self.together.as_ref().and_then(|reads| reads.kept(&pairs))
-            && self.decided_on_kept(conn, &kept, &memberships, &facts, now, &mut report).await
-        {
-            return Ok(report);
-        }
         // Fail closed: without the policy nothing is decided at all.
         let (existing, book) = match self.first_reads(&ids, &pairs).await {
             Ok(read) => read,
@@ -629,7 +589,8 @@ impl Decide {
         report: &mut Report,
     ) -> Vec<Task> {
         let others = OthersCache::default();
-        let not_looked_up = not_looked_up();
+        // Every owner was looked up; a missing one is decided as unreadable.
+        let not_looked_up = Membership::Unreadable("the account's place was not looked up".into());
         let results: Vec<(Connection, Claim)> = stream::iter(fresh)
             .map(|conn| {
                 let others = &others;
@@ -648,7 +609,19 @@ impl Decide {
             match result {
                 Err(e) => report.fail(&conn.endpoint, &e),
                 Ok(None) => report.skip(&conn.endpoint, "decided concurrently by another run"),
-                Ok(Some((decision, record))) => tasks.push(claimed(report, &conn, &decision, record)),
+                Ok(Some((decision, record))) => {
+                    report.decided(Decided {
+                        endpoint: conn.endpoint.clone(),
+                        service: conn.service.clone(),
+                        owner: conn.owner,
+                        outcome: decision.outcome,
+                        reasons: decision.summary(),
+                    });
+                    tasks.push(match record.state.action() {
+                        Some(action) => Task::Act(action, record),
+                        None => Task::Ask(record),
+                    });
+                }
             }
         }
         tasks
@@ -669,89 +642,8 @@ impl Decide {
         // others' CIDRs, deciding and claiming take turns.
         let discovery = self.networks.vpc_cidrs(conn.owner, conn.region.as_ref(), &conn.endpoint).await?;
         let _turn = if unique { Some(others.turn.lock().await) } else { None };
-        let (decision, record, decided) =
-            self.judged(conn, &discovery, book, membership, others, now).await?;
-        let created = if unique && record.state == RequestState::Accepted {
-            self.claim_guarded(conn, &record, &decided, others).await?
-        } else {
-            self.requests.create(&record, &decided).await?
-        };
-        if !created {
-            return Ok(None);
-        }
-        log_decided(conn, &decision);
-        Ok(Some((decision, record)))
-    }
-
-    /// Decides one connection on a kept book and claims the decision on the
-    /// condition that the book's items are unchanged. `false` when the full
-    /// path must take it: the service's policy is in shadow mode or wants
-    /// unique consumer CIDRs (both read more), the endpoint was decided
-    /// before, or the book changed since it was kept.
-    async fn decided_on_kept(
-        &self,
-        conn: &Connection,
-        kept: &KeptBook,
-        memberships: &HashMap<AccountId, Membership>,
-        facts: &NoticeFacts,
-        now: Timestamp,
-        report: &mut Report,
-    ) -> bool {
-        let Some(reads) = &self.together else { return false };
-        let book = &kept.book;
-        let unique = book.policy_for(&conn.service).is_some_and(|p| p.policy.unique_consumer_cidrs);
-        if unique || crate::shadow::is_shadow(book, &conn.service) {
-            return false;
-        }
-        let not_looked_up = not_looked_up();
-        let membership = memberships.get(&conn.owner).unwrap_or(&not_looked_up);
-        let judged = async {
-            let discovery = self.networks.vpc_cidrs(conn.owner, conn.region.as_ref(), &conn.endpoint).await?;
-            let others = OthersCache::default();
-            self.judged(conn, &discovery, book, membership, &others, now).await
-        };
-        let (decision, record, decided) = match judged.await {
-            Ok(judged) => judged,
-            Err(e) => {
-                report.fail(&conn.endpoint, &e);
-                return true;
-            }
-        };
-        match reads.create_on(&record, &decided, &kept.stamps).await {
-            Ok(KeptClaim::Claimed) => {
-                log_decided(conn, &decision);
-                let task = claimed(report, conn, &decision, record);
-                self.perform(vec![task], book, facts, now, report).await;
-                true
-            }
-            Ok(KeptClaim::AlreadyDecided | KeptClaim::BookChanged) => false,
-            // Nothing was written; a refusal that would come back (a role
-            // without dynamodb:ConditionCheckItem) costs the read it saves,
-            // not the decision.
-            Err(e) if !e.transient => {
-                tracing::warn!(endpoint_id = %conn.endpoint, error = %e.chain(), "a claim on a kept policy book failed; reading the book instead");
-                false
-            }
-            Err(e) => {
-                report.fail(&conn.endpoint, &e);
-                true
-            }
-        }
-    }
-
-    /// Decides one connection whose consumer CIDRs were read: the decision,
-    /// and the request record and audit entry that claim it.
-    async fn judged(
-        &self,
-        conn: &Connection,
-        discovery: &gate_core::Discovery,
-        book: &PolicyBook,
-        membership: &Membership,
-        others: &OthersCache,
-        now: Timestamp,
-    ) -> Result<(Decision, RequestRecord, AuditEvent), PortError> {
-        let decision = self.judge_read(conn, discovery, book, membership, others, now).await?;
-        let consumer_cidrs = match discovery {
+        let decision = self.judge_read(conn, &discovery, book, membership, others, now).await?;
+        let consumer_cidrs = match &discovery {
             gate_core::Discovery::Read(c) => c.clone(),
             gate_core::Discovery::Unavailable(_) => Vec::new(),
         };
@@ -778,7 +670,23 @@ impl Decide {
             outcome: Some(decision.outcome),
             detail: decision.summary(),
         };
-        Ok((decision, record, decided))
+        let created = if unique && record.state == RequestState::Accepted {
+            self.claim_guarded(conn, &record, &decided, others).await?
+        } else {
+            self.requests.create(&record, &decided).await?
+        };
+        if !created {
+            return Ok(None);
+        }
+        tracing::info!(
+            endpoint_id = %conn.endpoint,
+            owner = %conn.owner,
+            service_id = %conn.service,
+            outcome = %decision.outcome,
+            reasons = %decision.summary(),
+            "decided"
+        );
+        Ok(Some((decision, record)))
     }
 
     /// Claims an accept of a service whose consumer CIDRs must be unique,

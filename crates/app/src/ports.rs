@@ -173,55 +173,6 @@ pub trait DecisionReads: Send + Sync {
         endpoints: &[EndpointId],
         pairs: &[(ServiceId, Principal)],
     ) -> Result<(HashMap<EndpointId, RequestRecord>, PolicyBook), PortError>;
-
-    /// The book for these pairs as an earlier `read` in this execution
-    /// environment found it, while it is recent: no call. A decision on it
-    /// is claimed with [`DecisionReads::create_on`], which checks that every
-    /// item it was built from is still as read, so one read fewer costs no
-    /// freshness. `None` when none was kept.
-    fn kept(&self, _pairs: &[(ServiceId, Principal)]) -> Option<KeptBook> {
-        None
-    }
-
-    /// [`Requests::create`] on the condition that every item the kept book
-    /// was built from is as it was read (and every absent one still absent),
-    /// all in one transaction.
-    async fn create_on(
-        &self,
-        record: &RequestRecord,
-        decided: &AuditEvent,
-        stamps: &BookStamps,
-    ) -> Result<KeptClaim, PortError>;
-}
-
-/// One policy or allow entry a book is built from.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum BookItem {
-    Policy(Scope),
-    Entry(Scope, Principal),
-}
-
-/// How each item of a kept book was read: its write's stamp, or `None`
-/// when it was absent.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BookStamps(pub Vec<(BookItem, Option<String>)>);
-
-/// A policy book read earlier, with how its items were read.
-#[derive(Debug, Clone)]
-pub struct KeptBook {
-    pub book: PolicyBook,
-    pub stamps: BookStamps,
-}
-
-/// The outcome of a claim on a kept book.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeptClaim {
-    Claimed,
-    /// A decision on the endpoint was already stored.
-    AlreadyDecided,
-    /// An item of the book was written since it was read: it is no longer
-    /// kept, and the decision is read and taken again.
-    BookChanged,
 }
 
 /// What recording one observed connection reads first: Endpoint Gate's

@@ -7,14 +7,14 @@
 //! claimed with conditional writes on their version.
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
-use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -22,8 +22,8 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use gate_app::PortError;
 use gate_app::cidr_claims::{CidrClaims, GuardedClaim};
 use gate_app::ports::{
-    Audit, AuditEvent, BookItem, BookStamps, ConfigStore, ContactBook, DecisionReads, KeptBook, KeptClaim,
-    LiveConfig, NoticeLedger, PolicySource, Requests, Shadows, Versioned,
+    Audit, AuditEvent, ConfigStore, ContactBook, DecisionReads, LiveConfig, NoticeLedger, PolicySource,
+    Requests, Shadows, Versioned,
 };
 use gate_core::{
     AccountId, AllowEntry, Cidr, Contact, EndpointId, NoticeKind, PolicyBook, Principal, RequestRecord,
@@ -34,8 +34,8 @@ use crate::error::{code, port_error};
 use crate::items::audit::{audit_from, audit_item, audit_partition};
 use crate::items::cidr_claims::{CidrClaimsItem, cidr_claims_key};
 use crate::items::config::{
-    CONFIG, POLICY_SORT_PREFIX, STAMP, entry_from, entry_item, entry_key, is_policy, policy_from,
-    policy_item, policy_key,
+    CONFIG, POLICY_SORT_PREFIX, entry_from, entry_item, entry_key, is_policy, policy_from, policy_item,
+    policy_key,
 };
 use crate::items::contact::{CONTACTS, contact_from, contact_item, contact_key, notice_item};
 use crate::items::projection::Projection;
@@ -44,7 +44,6 @@ use crate::items::request::{
 };
 use crate::items::shadow::{SHADOW_PARTITION, shadow_from, shadow_item, shadow_service_prefix};
 use crate::items::{Item, decode, encode, s};
-use crate::kept_books::KeptBooks;
 use crate::table::{GSI1, Index, TABLE};
 
 const BATCH_GET_MAX: usize = 100;
@@ -54,8 +53,6 @@ const BATCH_CONCURRENCY: usize = 8;
 pub struct DynamoStore {
     client: Client,
     table: String,
-    /// Books read for one connection, for the next event's decision.
-    kept: KeptBooks,
 }
 
 /// `Ok(false)` when DynamoDB refused a write because its condition did not hold.
@@ -72,7 +69,7 @@ where
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into(), kept: KeptBooks::default() }
+        Self { client, table: table.into() }
     }
 
     pub fn table(&self) -> &str {
@@ -205,20 +202,17 @@ impl DynamoStore {
         puts: Vec<(Item, &str, Option<Item>)>,
         what: String,
     ) -> Result<bool, PortError> {
-        Ok(self.transact_puts_naming(puts, Vec::new(), what).await?.is_none())
+        Ok(self.transact_puts_naming(puts, what).await?.is_none())
     }
 
-    /// Conditional puts, all or none, and conditions on other items
-    /// (`checks`: key, condition, values; "ConditionCheck", Amazon DynamoDB
-    /// API Reference); when a condition did not hold, the index of the
-    /// first put or check (counted after the puts) whose did not. DynamoDB
-    /// lists a cancelled transaction's reasons "ordered according to the
-    /// ordering of the TransactWriteItems request parameter", `None` where
-    /// an item was not at fault ("CancellationReason").
+    /// Conditional puts, all or none; when a condition did not hold, the
+    /// index of the first put whose did not. DynamoDB lists a cancelled
+    /// transaction's reasons "ordered according to the ordering of the
+    /// TransactWriteItems request parameter", `None` where an item was not
+    /// at fault (Amazon DynamoDB API Reference, "CancellationReason").
     pub(crate) async fn transact_puts_naming(
         &self,
         puts: Vec<(Item, &str, Option<Item>)>,
-        checks: Vec<(Item, &str, Option<Item>)>,
         what: String,
     ) -> Result<Option<usize>, PortError> {
         let mut request = self.client.transact_write_items();
@@ -231,16 +225,6 @@ impl DynamoStore {
                 .build()
                 .map_err(|e| PortError::permanent(what.clone(), e))?;
             request = request.transact_items(TransactWriteItem::builder().put(put).build());
-        }
-        for (key, condition, values) in checks {
-            let check = ConditionCheck::builder()
-                .table_name(&self.table)
-                .set_key(Some(key))
-                .condition_expression(condition)
-                .set_expression_attribute_values(values)
-                .build()
-                .map_err(|e| PortError::permanent(what.clone(), e))?;
-            request = request.transact_items(TransactWriteItem::builder().condition_check(check).build());
         }
         let result = request.send().await;
         let reason = match &result {
@@ -287,49 +271,19 @@ impl DynamoStore {
     }
 }
 
-/// Everything needed to decide these (service, principal) pairs: their
-/// policies, the `*` policy, and entries at both scopes, in order. A set:
+/// The keys of everything needed to decide these (service, principal)
+/// pairs: their policies, the `*` policy, and entries at both scopes. Sets:
 /// a sweep names the same few pairs thousands of times.
-fn book_items(pairs: &[(ServiceId, Principal)]) -> Vec<BookItem> {
-    let mut items: BTreeSet<BookItem> = BTreeSet::from([BookItem::Policy(Scope::Any)]);
+fn book_keys(pairs: &[(ServiceId, Principal)]) -> Vec<Item> {
+    let mut scopes: BTreeSet<Scope> = BTreeSet::from([Scope::Any]);
+    let mut entries: BTreeSet<(Scope, &Principal)> = BTreeSet::new();
     for (service, principal) in pairs {
         let scope = Scope::Service(service.clone());
-        items.insert(BookItem::Entry(scope.clone(), principal.clone()));
-        items.insert(BookItem::Entry(Scope::Any, principal.clone()));
-        items.insert(BookItem::Policy(scope));
+        entries.insert((scope.clone(), principal));
+        entries.insert((Scope::Any, principal));
+        scopes.insert(scope);
     }
-    items.into_iter().collect()
-}
-
-fn book_key(item: &BookItem) -> Item {
-    match item {
-        BookItem::Policy(scope) => policy_key(scope),
-        BookItem::Entry(scope, principal) => entry_key(scope, principal),
-    }
-}
-
-/// The text of a string attribute, if the item has one by that name.
-fn text_of<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
-}
-
-/// How each of the book's items was read: its stamp, or absent. `None`
-/// when an item present has no stamp (written by hand or before stamps):
-/// a claim could not check it, so its book is not kept.
-fn stamps_of(items: &[BookItem], read: &[Item]) -> Option<BookStamps> {
-    let by_key: HashMap<(&str, &str), &Item> =
-        read.iter().filter_map(|item| Some(((text_of(item, "pk")?, text_of(item, "sk")?), item))).collect();
-    let mut stamps = Vec::with_capacity(items.len());
-    for book_item in items {
-        let key = book_key(book_item);
-        let (Some(pk), Some(sk)) = (text_of(&key, "pk"), text_of(&key, "sk")) else { return None };
-        let stamp = match by_key.get(&(pk, sk)) {
-            None => None,
-            Some(item) => Some(text_of(item, STAMP)?.to_owned()),
-        };
-        stamps.push((book_item.clone(), stamp));
-    }
-    Some(BookStamps(stamps))
+    scopes.iter().map(policy_key).chain(entries.iter().map(|(s, p)| entry_key(s, p))).collect()
 }
 
 /// The book from configuration items (policies and allow entries).
@@ -348,7 +302,7 @@ fn book_from(items: Vec<Item>) -> Result<PolicyBook, PortError> {
 #[async_trait]
 impl PolicySource for DynamoStore {
     async fn load_book(&self, pairs: &[(ServiceId, Principal)]) -> Result<PolicyBook, PortError> {
-        book_from(self.batch_get(book_items(pairs).iter().map(book_key).collect()).await?)
+        book_from(self.batch_get(book_keys(pairs)).await?)
     }
 
     /// One query of the policies' index entries (never the allow entries).
@@ -367,60 +321,12 @@ impl DecisionReads for DynamoStore {
         endpoints: &[EndpointId],
         pairs: &[(ServiceId, Principal)],
     ) -> Result<(HashMap<EndpointId, RequestRecord>, PolicyBook), PortError> {
-        let items = book_items(pairs);
-        let keys = endpoints.iter().map(request_key).chain(items.iter().map(book_key)).collect();
-        let read_at = Instant::now();
+        let keys = endpoints.iter().map(request_key).chain(book_keys(pairs)).collect();
         let (requests, config): (Vec<Item>, Vec<Item>) =
             self.batch_get(keys).await?.into_iter().partition(is_request);
         let requests: Result<HashMap<_, _>, _> =
             requests.into_iter().map(|item| request_from(item).map(|r| (r.endpoint.clone(), r))).collect();
-        // An event's book is kept for the next event's; a sweep's is not.
-        let stamps = if endpoints.len() == 1 { stamps_of(&items, &config) } else { None };
-        let book = book_from(config)?;
-        if let Some(stamps) = stamps {
-            self.kept.keep(items, KeptBook { book: book.clone(), stamps }, read_at);
-        }
-        Ok((requests?, book))
-    }
-
-    fn kept(&self, pairs: &[(ServiceId, Principal)]) -> Option<KeptBook> {
-        self.kept.get(&book_items(pairs), Instant::now())
-    }
-
-    /// One transaction: the request and its audit entry put as `create`
-    /// puts them, and a condition on each of the book's items, its stamp
-    /// as read or its absence. Decide's role needs `dynamodb:ConditionCheckItem`
-    /// for the checks ("Using IAM with DynamoDB transactions", Amazon
-    /// DynamoDB Developer Guide).
-    async fn create_on(
-        &self,
-        record: &RequestRecord,
-        decided: &AuditEvent,
-        stamps: &BookStamps,
-    ) -> Result<KeptClaim, PortError> {
-        let absent = "attribute_not_exists(pk)";
-        let puts = vec![(request_item(record)?, absent, None), (audit_item(decided)?, absent, None)];
-        let checks = stamps
-            .0
-            .iter()
-            .map(|(item, stamp)| match stamp {
-                None => (book_key(item), absent, None),
-                Some(stamp) => (
-                    book_key(item),
-                    "write_id = :write_id",
-                    Some(HashMap::from([(":write_id".to_owned(), s(stamp))])),
-                ),
-            })
-            .collect();
-        let what = format!("recording the decision on {} failed", record.endpoint);
-        Ok(match self.transact_puts_naming(puts, checks, what).await? {
-            None => KeptClaim::Claimed,
-            Some(0 | 1) => KeptClaim::AlreadyDecided,
-            Some(_) => {
-                self.kept.forget_all();
-                KeptClaim::BookChanged
-            }
-        })
+        Ok((requests?, book_from(config)?))
     }
 }
 
@@ -475,7 +381,7 @@ impl Requests for DynamoStore {
             guard_put(&record.service, next)?,
         ];
         let what = format!("recording the decision on {} failed", record.endpoint);
-        Ok(match self.transact_puts_naming(puts, Vec::new(), what).await? {
+        Ok(match self.transact_puts_naming(puts, what).await? {
             None => GuardedClaim::Claimed,
             Some(2) => GuardedClaim::GuardMoved,
             Some(_) => GuardedClaim::AlreadyDecided,

@@ -8,7 +8,6 @@ pub mod dynamo;
 pub mod ec2;
 pub mod error;
 mod items;
-mod kept_books;
 mod managed_services;
 pub mod networks;
 pub mod on_first_use;

@@ -7,7 +7,6 @@ mod catalogue;
 mod decide;
 mod explain;
 mod fixtures;
-mod kept_book;
 mod notices;
 mod organizations;
 mod principals;

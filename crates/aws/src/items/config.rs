@@ -227,38 +227,22 @@ impl Stored for EntryItem {
     }
 }
 
-/// The attribute naming each write of a configuration item, new on every
-/// write: a decision on a book kept from an earlier read checks that its
-/// items still carry the ids they were read with. Unlike `revision`, it
-/// tells apart an item deleted and written again.
-pub(crate) const STAMP: &str = "write_id";
-
-/// A new write id: 128 random bits, in hex.
-fn write_id() -> Result<String, PortError> {
-    let mut bytes = [0u8; 16];
-    getrandom::getrandom(&mut bytes).map_err(|e| {
-        PortError::plain(format!("drawing a write id for a configuration item failed: {e}"), false)
-    })?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-fn in_config(mut item: Item, sort: String) -> Result<Item, PortError> {
+fn in_config(mut item: Item, sort: String) -> Item {
     item.insert("gsi1pk".into(), s(CONFIG));
     item.insert("gsi1sk".into(), s(sort));
-    item.insert(STAMP.into(), s(write_id()?));
-    Ok(item)
+    item
 }
 
 pub(crate) fn policy_item(policy: &ServicePolicy, revision: u64) -> Result<Item, PortError> {
     let versioned = Versioned { value: policy.clone(), revision };
     let item = encode::<PolicyItem>(&versioned, policy_key(&policy.scope))?;
-    in_config(item, format!("{POLICY_SORT_PREFIX}{}", policy.scope))
+    Ok(in_config(item, format!("{POLICY_SORT_PREFIX}{}", policy.scope)))
 }
 
 pub(crate) fn entry_item(entry: &AllowEntry, revision: u64) -> Result<Item, PortError> {
     let versioned = Versioned { value: entry.clone(), revision };
     let item = encode::<EntryItem>(&versioned, entry_key(&entry.scope, &entry.principal))?;
-    in_config(item, format!("ALLOW#{}#{}", entry.scope, entry.principal))
+    Ok(in_config(item, format!("ALLOW#{}#{}", entry.scope, entry.principal)))
 }
 
 pub(crate) fn policy_from(item: Item) -> Result<Versioned<ServicePolicy>, PortError> {
