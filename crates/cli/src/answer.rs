@@ -98,6 +98,6 @@ pub async fn answer(
             (2, format!("{endpoint}: {overlap}; the rule wins over an approval, nothing changed"))
         }
     };
-    print(json, &serde_json::json!({"endpoint": endpoint, "result": text, "code": code}), || text.clone());
+    print(json, &serde_json::json!({"endpoint": endpoint, "result": text, "code": code}), || text.clone())?;
     Ok(code)
 }

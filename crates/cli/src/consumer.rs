@@ -4,7 +4,6 @@
 //! `--lookup-url` the lookup function answers, signed as the caller;
 //! without it the table is read directly, as an operator.
 
-use std::io::Write;
 use std::time::Duration;
 
 use gate_app::lookup::{EndpointView, Filter, Lookup, ServiceOffer};
@@ -19,10 +18,7 @@ use crate::{print, registry};
 /// Prints a page now, not when the buffer fills or the command ends; a
 /// reader that went away (`| head`) stops the listing.
 fn show(text: &str) -> Result<(), Failure> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(crate::terminal::shown(text).as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(|e| Failure { code: 1, message: format!("writing the list failed: {e}") })
+    crate::output::bytes(crate::terminal::shown(text).as_bytes())
 }
 
 /// Where the answers come from: the lookup URL, or the table.
@@ -96,7 +92,7 @@ impl Asker<'_> {
                 .await
                 .map_err(lookup_failure)?,
         };
-        print(self.json, &view, || registry::endpoint_story(&view));
+        print(self.json, &view, || registry::endpoint_story(&view))?;
         Ok(0)
     }
 
@@ -119,7 +115,7 @@ impl Asker<'_> {
                 .await
                 .map_err(lookup_failure)?,
         };
-        print(self.json, &offers, || registry::services_table(&offers));
+        print(self.json, &offers, || registry::services_table(&offers))?;
         Ok(0)
     }
 
@@ -144,14 +140,14 @@ impl Asker<'_> {
         let link = api(self.sdk, url)?.presign(&path, &query, lifetime).await.map_err(api_failure)?;
         let until = Timestamp::from(link.until);
         if self.json {
-            print(true, &serde_json::json!({ "url": link.url, "expires_at": until }), String::new);
+            print(true, &serde_json::json!({ "url": link.url, "expires_at": until }), String::new)?;
             return Ok(0);
         }
         eprintln!("The link works until {until}; anyone holding it sees what you see until then.");
         if !print_only && launch(&link.url) {
             eprintln!("Opened in your browser.");
         } else {
-            println!("{}", link.url);
+            crate::output::line(&link.url)?;
         }
         Ok(0)
     }

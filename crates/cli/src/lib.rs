@@ -10,6 +10,7 @@ pub mod explain;
 pub mod failure;
 /// The policy file; the parser lives with the other parsers of untrusted input.
 pub use gate_inputs::policy_file as file;
+pub mod output;
 pub mod plan;
 pub mod policy_as_code;
 pub mod registry;
@@ -18,13 +19,18 @@ pub mod report;
 pub mod terminal;
 
 /// A command's result, as JSON for scripts or as text for people.
-pub fn print<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) {
+pub fn print<T: serde::Serialize>(
+    json: bool,
+    value: &T,
+    text: impl FnOnce() -> String,
+) -> Result<(), failure::Failure> {
     if json {
-        match serde_json::to_string_pretty(value) {
-            Ok(s) => println!("{}", terminal::shown(&s)),
-            Err(e) => eprintln!("error: encoding output: {e}"),
-        }
+        let encoded = serde_json::to_string_pretty(value).map_err(|e| failure::Failure {
+            code: 1,
+            message: format!("encoding the output as JSON failed: {e}"),
+        })?;
+        output::line(&encoded)
     } else {
-        println!("{}", terminal::shown(&text()));
+        output::line(&text())
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Exit codes: 0 success, 1 AWS or runtime failure, 2 invalid input (file or
 //! flags; nothing written), 3 conflict (apply met a concurrent change) or,
-//! with `plan --detailed-exitcode`, changes pending, 4 not found.
+//! with `plan --detailed-exitcode`, changes pending, 4 not found, 141 the
+//! reader of the output went away (`| head`), as when SIGPIPE ends a process.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,6 +24,7 @@ use gate_cli::args::{Cli, Command, LookupArgs, Output};
 use gate_cli::consumer::{Asker, Source};
 use gate_cli::failure::{Failure, invalid};
 use gate_cli::file;
+use gate_cli::output::READER_GONE;
 use gate_cli::plan::Plan;
 use gate_cli::policy_as_code::{self, Planner};
 use gate_cli::print;
@@ -33,6 +35,8 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli).await {
         Ok(code) => ExitCode::from(code),
+        // Nobody reads what went wrong either.
+        Err(f) if f.code == READER_GONE => ExitCode::from(f.code),
         Err(f) => {
             eprintln!("error: {}", gate_cli::terminal::shown(&f.message));
             ExitCode::from(f.code)
@@ -54,16 +58,19 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
     match &cli.command {
         Command::Validate { file } => {
             let d = read_file(file, now)?;
-            println!(
+            gate_cli::output::line(&format!(
                 "{}: valid ({} policies, {} allow entries)",
                 file.display(),
                 d.policies.len(),
                 d.entries.len()
-            );
+            ))?;
             return Ok(0);
         }
         Command::Completions { shell } => {
-            clap_complete::generate(*shell, &mut Cli::command(), "endpoint-gate", &mut std::io::stdout());
+            // Into memory first: clap_complete panics when its writer fails.
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "endpoint-gate", &mut script);
+            gate_cli::output::bytes(&script)?;
             return Ok(0);
         }
         _ => {}
@@ -102,7 +109,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                 let text = serde_json::to_string_pretty(&plan).context("encoding the plan")?;
                 std::fs::write(&out, text).with_context(|| format!("writing {}", out.display()))?;
             }
-            print(json, &plan, || plan.to_string());
+            print(json, &plan, || plan.to_string())?;
             Ok(if detailed_exitcode && !plan.is_empty() { 3 } else { 0 })
         }
         Command::Apply { file, prune, plan: saved, topic } => {
@@ -123,11 +130,11 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                 }
             };
             if !json {
-                println!("{}", gate_cli::terminal::shown(&plan.to_string()));
+                gate_cli::output::line(&plan.to_string())?;
             }
             match planner.apply(&plan).await {
                 Ok(done) => {
-                    print(json, &done, || policy_as_code::applied_text(&done));
+                    print(json, &done, || policy_as_code::applied_text(&done))?;
                     Ok(if done.conflicts.is_empty() { 0 } else { 3 })
                 }
                 Err((done, e)) => Err(policy_as_code::apply_failure(&done, &e)),
@@ -147,7 +154,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             )
             .await
             .context("reading the live policy")?;
-            print(json, &d, || gate_cli::explain::render(account, region.as_ref(), &d));
+            print(json, &d, || gate_cli::explain::render(account, region.as_ref(), &d))?;
             Ok(0)
         }
         Command::Pending { service } => {
@@ -185,7 +192,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                     ));
                 }
                 s
-            });
+            })?;
             Ok(0)
         }
         Command::Approve { endpoint, reason, slack } => {
@@ -209,14 +216,14 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                     })
                     .collect();
                 lines.join("\n")
-            });
+            })?;
             Ok(0)
         }
         Command::Report { since, service } => {
             let r = gate_cli::report::shadow_report(&store, &store, &service, since, now)
                 .await
                 .context("reading shadow verdicts")?;
-            print(json, &r, || gate_cli::report::render(&r));
+            print(json, &r, || gate_cli::report::render(&r))?;
             Ok(0)
         }
         Command::Endpoints { account, service, history, remote } => {
@@ -241,7 +248,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                     "Backfill: {} recorded, {} already up to date, {} failed.",
                     report.counts.written, report.unchanged, report.counts.failed
                 )
-            });
+            })?;
             Ok(if report.counts.failed == 0 { 0 } else { 1 })
         }
         Command::Validate { .. } | Command::Completions { .. } => Ok(0),

@@ -1,6 +1,6 @@
 //! What the binary's tests share: running `endpoint-gate` on a table.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 /// Runs the binary on `table`: (exit code, stdout, stderr).
 pub fn cli(table: &str, args: &[&str]) -> (i32, String, String) {
@@ -20,4 +20,19 @@ pub fn cli_as(table: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, String,
         String::from_utf8_lossy(&out.stdout).into(),
         String::from_utf8_lossy(&out.stderr).into(),
     )
+}
+
+/// Runs the binary on `table` with its standard output a pipe whose reader
+/// is gone, as `| head` leaves it once it has its lines: (exit code, stderr).
+pub fn cli_reader_gone(table: &str, args: &[&str]) -> (i32, String) {
+    let (reader, writer) = std::io::pipe().unwrap_or_else(|e| panic!("no pipe: {e}"));
+    drop(reader);
+    let out = Command::new(gate_e2e::workspace_binary("endpoint-gate"))
+        .args(["--table", table])
+        .args(args)
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap_or_else(|e| panic!("endpoint-gate does not run: {e}"));
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into())
 }

@@ -101,6 +101,29 @@ async fn plan_apply_then_nothing_left_to_change() {
     assert!(out.contains("Applied 0 change(s)."), "{out}");
 }
 
+/// `| head` closes the pipe once it has its lines. The command then stops
+/// quietly with 141, as a shell reports a process SIGPIPE ended (it used to
+/// panic), and an apply whose plan could not be shown writes nothing.
+#[tokio::test]
+async fn a_reader_gone_ends_a_command_quietly_and_an_apply_before_it_writes() {
+    let e = env("reader-gone").await;
+    let f = e.file("policy.yaml", V1);
+    let f = f.to_str().unwrap();
+    for args in [
+        vec!["validate", f],
+        vec!["completions", "bash"],
+        vec!["plan", f],
+        vec!["endpoints", "--account", "210000000001"],
+        vec!["apply", f],
+    ] {
+        let (code, err) = super::common::cli_reader_gone(&e.table, &args);
+        assert_eq!(code, 141, "{args:?}: {err}");
+        assert!(!err.contains("panicked") && !err.contains("error"), "{args:?}: {err}");
+    }
+    let live = e.store.load_all().await.expect("reads");
+    assert!(live.policies.is_empty() && live.entries.is_empty(), "nothing applied: {live:?}");
+}
+
 #[tokio::test]
 async fn an_edit_plans_exactly_its_diff_and_prune_removes_what_is_gone() {
     let e = env("edit").await;
