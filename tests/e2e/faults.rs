@@ -1,6 +1,7 @@
 //! A bad day: 1,000 connection requests decided through a proxy that fails
 //! 20% of the calls to EC2, STS, SNS and DynamoDB (throttling, 5xx, slow
-//! answers, dropped connections, replies lost after the call took effect).
+//! answers, dropped connections, replies lost after the call took effect,
+//! and DynamoDB writes meeting another transaction).
 //! One notification in ten is never delivered; the others are delivered as
 //! Lambda would (up to three attempts); then the scheduled sweep runs until
 //! nothing is left. Checked with fault-free
@@ -168,5 +169,55 @@ async fn a_thousand_requests_at_a_20_percent_fault_rate_end_as_the_policy_says()
         let calls = proxy.counts()?.get("requests").copied().unwrap_or(0);
         assert!(calls > 1_000, "{name} saw only {calls} calls: the faults were not in the path");
     }
+    Ok(())
+}
+
+/// DynamoDB refuses a write to an item another transaction holds, which
+/// DynamoDB Local never does. Injected, both forms are "try again": a
+/// claim's transaction cancelled with a TransactionConflict reason, and a
+/// request's update (one PutItem) meeting TransactionConflictException.
+#[tokio::test]
+async fn a_write_meeting_another_transaction_is_tried_again_not_refused() -> Result<()> {
+    use gate_app::ports::{AuditEvent, AuditKind};
+    let local = Local::from_env().await;
+    let ddb_url = std::env::var("GATE_LOCAL_DYNAMODB_URL")?;
+    let clean = DynamoStore::new(aws_sdk_dynamodb::Client::new(&local.sdk), gate_e2e::unique("conflicts"));
+    clean.ensure_table().await?;
+    let proxy = FaultProxy::start_with(&ddb_url, "1", 5, Some("conflict"))?;
+    let ddb = aws_sdk_dynamodb::config::Builder::from(&local.sdk).endpoint_url(&proxy.url).build();
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(ddb), clean.table());
+
+    let endpoint: EndpointId = "vpce-0c0f1c7000000000a".parse()?;
+    let now = gate_e2e::now();
+    let record = gate_core::RequestRecord::new(
+        "vpce-svc-0c0f1c7000000000a".parse()?,
+        endpoint.clone(),
+        ALLOWED.parse()?,
+        RequestState::Review,
+        "endpoint-gate",
+        now,
+    );
+    let decided = AuditEvent {
+        at: now,
+        kind: AuditKind::Decided,
+        actor: "endpoint-gate".into(),
+        endpoint: Some(endpoint.clone()),
+        service: None,
+        owner: None,
+        outcome: None,
+        detail: String::new(),
+    };
+    let claim = store.create(&record, &decided).await.err().ok_or("the claim went through the conflict")?;
+    assert!(claim.transient, "{}", claim.chain());
+    assert!(
+        clean.get_many(std::slice::from_ref(&endpoint)).await?.is_empty(),
+        "a cancelled claim wrote nothing"
+    );
+
+    assert!(clean.create(&record, &decided).await?);
+    let next = gate_core::RequestRecord { version: record.version + 1, ..record.clone() };
+    let update = store.update(&next).await.err().ok_or("the update went through the conflict")?;
+    assert!(update.transient, "{}", update.chain());
+    assert_eq!(proxy.counts()?.get("conflict"), Some(&2));
     Ok(())
 }

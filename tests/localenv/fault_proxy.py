@@ -10,6 +10,12 @@ the failures AWS clients must survive:
 - drop:       the connection is closed before the request is forwarded
 - lost_reply: the request IS forwarded (it takes effect) and the connection
               is closed before the answer: the client cannot know it worked
+- conflict:   DynamoDB writes only, as when another transaction holds the
+              item, which DynamoDB Local never reports: a PutItem, UpdateItem
+              or DeleteItem gets TransactionConflictException, a
+              TransactWriteItems is cancelled with one item's reason
+              TransactionConflict ("Transaction conflict handling in
+              DynamoDB", Amazon DynamoDB Developer Guide), HTTP 400
 
     python tests/localenv/fault_proxy.py --upstream http://127.0.0.1:5000 --rate 0.2 --seed 7
     # prints `READY http://127.0.0.1:<port>`
@@ -32,7 +38,9 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-KINDS = ["throttle", "error5xx", "slow", "drop", "lost_reply"]
+KINDS = ["throttle", "error5xx", "slow", "drop", "lost_reply", "conflict"]
+DYNAMODB = "com.amazonaws.dynamodb.v20120810#"
+DYNAMODB_WRITES = ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems")
 SLOW_SECONDS = 0.4
 
 
@@ -58,6 +66,30 @@ def throttle_body(headers, body: bytes) -> tuple[str, bytes]:
     )
 
 
+def dynamodb_write(headers) -> str | None:
+    """The operation of a DynamoDB write, else None."""
+    target = headers.get("X-Amz-Target") or ""
+    operation = target.rsplit(".", 1)[-1]
+    return operation if target.startswith("DynamoDB") and operation in DYNAMODB_WRITES else None
+
+
+def conflict_body(operation: str, body: bytes, pick_index) -> bytes:
+    """DynamoDB's answer when another transaction holds an item the write
+    names. A cancelled transaction gives a reason per item, in order, `None`
+    where the item was not at fault."""
+    if operation != "TransactWriteItems":
+        return json.dumps({"__type": DYNAMODB + "TransactionConflictException",
+                           "message": "Transaction is ongoing for the item"}).encode()
+    items = json.loads(body or b"{}").get("TransactItems") or [{}]
+    reasons = [{"Code": "None"} for _ in items]
+    reasons[pick_index(len(items))] = {"Code": "TransactionConflict",
+                                       "Message": "Transaction is ongoing for the item"}
+    codes = ", ".join(r["Code"] for r in reasons)
+    return json.dumps({"__type": DYNAMODB + "TransactionCanceledException",
+                       "Message": f"Transaction cancelled, please refer cancellation reasons for specific reasons [{codes}]",
+                       "CancellationReasons": reasons}).encode()
+
+
 class Proxy:
     def __init__(self, upstream: str, rate: float, seed: int, kinds: list[str]):
         parsed = urllib.parse.urlparse(upstream)
@@ -68,14 +100,20 @@ class Proxy:
         self.lock = threading.Lock()
         self.counts = {k: 0 for k in KINDS} | {"requests": 0}
 
-    def pick(self) -> str | None:
+    def pick(self, writes_dynamodb: bool) -> str | None:
+        """The fault for this request, if any, among the kinds that apply to it."""
         with self.lock:
             self.counts["requests"] += 1
-            if self.random.random() >= self.rate:
+            kinds = [k for k in self.kinds if k != "conflict" or writes_dynamodb]
+            if not kinds or self.random.random() >= self.rate:
                 return None
-            kind = self.random.choice(self.kinds)
+            kind = self.random.choice(kinds)
             self.counts[kind] += 1
             return kind
+
+    def index(self, n: int) -> int:
+        with self.lock:
+            return self.random.randrange(n)
 
 
 def handler_for(proxy: Proxy) -> type[BaseHTTPRequestHandler]:
@@ -111,7 +149,8 @@ def handler_for(proxy: Proxy) -> type[BaseHTTPRequestHandler]:
                         # {"rate": 0.0}: the bad day ends (or starts) mid-test.
                         proxy.rate = float(json.loads(body or b"{}").get("rate", proxy.rate))
                     return self.send(200, json.dumps(proxy.counts).encode(), "application/json")
-            kind = None if self.path.startswith("/_gate") else proxy.pick()
+            write = dynamodb_write(self.headers)
+            kind = None if self.path.startswith("/_gate") else proxy.pick(write is not None)
             if kind == "drop":
                 self.close_connection = True
                 self.connection.close()
@@ -119,6 +158,8 @@ def handler_for(proxy: Proxy) -> type[BaseHTTPRequestHandler]:
             if kind == "throttle":
                 content_type, payload = throttle_body(self.headers, body)
                 return self.send(400, payload, content_type)
+            if kind == "conflict" and write is not None:
+                return self.send(400, conflict_body(write, body, proxy.index), "application/x-amz-json-1.0")
             if kind == "error5xx":
                 status = proxy.random.choice([500, 503])
                 return self.send(status, b"<Error><Code>InternalError</Code></Error>", "text/xml")

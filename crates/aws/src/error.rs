@@ -16,6 +16,10 @@ pub(crate) const TRANSIENT_CODES: &[&str] = &[
     "TooManyRequestsException",
     "ProvisionedThroughputExceededException",
     "TransactionInProgressException",
+    // A single write to an item another transaction holds: the SDK does not
+    // retry it, yet it is over once that transaction is ("Transaction
+    // conflict handling in DynamoDB", Amazon DynamoDB Developer Guide).
+    "TransactionConflictException",
     "RequestTimeout",
     "RequestTimeoutException",
     "InternalError",

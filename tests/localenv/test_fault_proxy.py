@@ -1,0 +1,103 @@
+"""Tests of fault_proxy.py's `conflict` faults: they must read as DynamoDB's
+own, or the Rust client's handling of a transaction conflict is tested
+against a fiction. Only DynamoDB writes can meet one."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+
+
+class Upstream(BaseHTTPRequestHandler):
+    """Answers every request 200, counting them."""
+
+    calls = 0
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        Upstream.calls += 1
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+
+@pytest.fixture(scope="module")
+def proxy_url():
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "fault_proxy.py"), "--upstream", f"http://127.0.0.1:{upstream.server_address[1]}",
+         "--rate", "1", "--kinds", "conflict", "--seed", "5"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline().strip()
+        assert line.startswith("READY http://127.0.0.1:"), line
+        yield line.split(" ", 1)[1]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        upstream.shutdown()
+
+
+def call(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict]:
+    request = urllib.request.Request(url + "/", data=body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+def dynamodb(url: str, operation: str, body: dict) -> tuple[int, dict]:
+    headers = {"X-Amz-Target": f"DynamoDB_20120810.{operation}", "Content-Type": "application/x-amz-json-1.0"}
+    return call(url, json.dumps(body).encode(), headers)
+
+
+def test_a_transaction_is_cancelled_with_one_reason_per_item_one_of_them_a_conflict(proxy_url):
+    before = Upstream.calls
+    items = [{"Put": {"TableName": "t", "Item": {}}}, {"Put": {"TableName": "t", "Item": {}}},
+             {"ConditionCheck": {"TableName": "t", "Key": {}}}]
+    status, body = dynamodb(proxy_url, "TransactWriteItems", {"TransactItems": items})
+    assert status == 400
+    assert body["__type"] == "com.amazonaws.dynamodb.v20120810#TransactionCanceledException"
+    codes = [r["Code"] for r in body["CancellationReasons"]]
+    assert len(codes) == 3 and codes.count("TransactionConflict") == 1 and codes.count("None") == 2, codes
+    assert Upstream.calls == before, "a cancelled transaction never reaches the table"
+
+
+@pytest.mark.parametrize("operation", ["PutItem", "UpdateItem", "DeleteItem"])
+def test_a_single_write_meets_a_transaction_conflict_exception(proxy_url, operation):
+    status, body = dynamodb(proxy_url, operation, {"TableName": "t"})
+    assert status == 400
+    assert body["__type"] == "com.amazonaws.dynamodb.v20120810#TransactionConflictException"
+
+
+@pytest.mark.parametrize("operation", ["GetItem", "BatchGetItem", "Query"])
+def test_reads_pass_even_at_a_rate_of_one(proxy_url, operation):
+    assert dynamodb(proxy_url, operation, {"TableName": "t"})[0] == 200
+
+
+def test_other_services_pass_even_at_a_rate_of_one(proxy_url):
+    form = b"Action=AcceptVpcEndpointConnections&Version=2016-11-15"
+    assert call(proxy_url, form, {"Content-Type": "application/x-www-form-urlencoded"})[0] == 200
+
+
+def test_the_counts_name_only_the_conflicts_injected(proxy_url):
+    counts = json.loads(urllib.request.urlopen(proxy_url + "/_faults", timeout=10).read())
+    assert counts["conflict"] >= 4 and counts["requests"] > counts["conflict"], counts
