@@ -5,17 +5,14 @@ against a fiction. Only DynamoDB writes can meet one."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
+from serving import serving
 
-HERE = Path(__file__).resolve().parent
 
 
 class Upstream(BaseHTTPRequestHandler):
@@ -39,19 +36,12 @@ class Upstream(BaseHTTPRequestHandler):
 def proxy_url():
     upstream = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
-    proc = subprocess.Popen(
-        [sys.executable, str(HERE / "fault_proxy.py"), "--upstream", f"http://127.0.0.1:{upstream.server_address[1]}",
-         "--rate", "1", "--kinds", "conflict", "--seed", "5"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    upstream_url = f"http://127.0.0.1:{upstream.server_address[1]}"
     try:
-        line = proc.stdout.readline().strip()
-        assert line.startswith("READY http://127.0.0.1:"), line
-        yield line.split(" ", 1)[1]
+        with serving("fault_proxy.py", "--upstream", upstream_url, "--rate", "1", "--kinds", "conflict",
+                     "--seed", "5") as (url, _):
+            yield url
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
         upstream.shutdown()
 
 

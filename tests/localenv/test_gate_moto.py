@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import boto3
 import botocore.exceptions
 import pytest
+from serving import serving
 from botocore.exceptions import ClientError
 
-HERE = Path(__file__).resolve().parent
 REGION = "us-east-1"
 PROVIDER = "123456789012"
 CONSUMER_A = "222222222222"
@@ -41,22 +38,11 @@ STRANGER = "444444444444"
 def moto_url():
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(
-            [sys.executable, str(HERE / "gate_moto.py"), "--port", "0"],
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-            env=env,
-        )
-        try:
-            line = proc.stdout.readline().strip()  # blocks until READY (or exit)
-            assert line.startswith("READY http://127.0.0.1:"), f"no READY line, got {line!r}"
-            yield line.split(" ", 1)[1]
-        finally:
-            proc.terminate()
-            returncode = proc.wait(timeout=15)
-            log.seek(0)
-            stderr = log.read().decode(errors="replace")
+        with serving("gate_moto.py", "--port", "0", stderr=log, env=env) as (url, proc):
+            yield url
+        log.seek(0)
+        stderr = log.read().decode(errors="replace")
+        returncode = proc.returncode
         # A clean SIGTERM exit is part of the contract.
         assert returncode == 0, f"gate_moto exited {returncode}\n{stderr}"
 

@@ -5,31 +5,18 @@ client's error handling is tested against a fiction."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import urllib.request
-from pathlib import Path
 
 import pytest
+from serving import serving
 
-HERE = Path(__file__).resolve().parent
 TOKEN = "xoxb-local-test"
 
 
 @pytest.fixture(scope="module")
 def slack_url():
-    proc = subprocess.Popen(
-        [sys.executable, str(HERE / "slack_recorder.py"), "--port", "0", "--token", TOKEN],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = proc.stdout.readline().strip()
-        assert line.startswith("READY http://127.0.0.1:"), line
-        yield line.split(" ", 1)[1]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with serving("slack_recorder.py", "--port", "0", "--token", TOKEN) as (url, _):
+        yield url
 
 
 def call(url: str, path: str, body=None, token: str | None = TOKEN, content_type="application/json"):
