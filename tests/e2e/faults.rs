@@ -148,8 +148,13 @@ async fn a_thousand_requests_at_a_20_percent_fault_rate_end_as_the_policy_says()
     let faults: Vec<String> = [("EC2/STS/SNS", moto_proxy.counts()?), ("DynamoDB", ddb_proxy.counts()?)]
         .into_iter()
         .map(|(name, c)| {
-            let injected: u64 = c.iter().filter(|(k, _)| *k != "requests").map(|(_, v)| v).sum();
-            format!("{name}: {injected} of {} calls failed ({c:?})", c.get("requests").copied().unwrap_or(0))
+            let kinds: std::collections::BTreeMap<&String, &u64> =
+                c.iter().filter(|(k, _)| *k != "requests").collect();
+            let injected: u64 = kinds.values().copied().sum();
+            format!(
+                "{name}: {injected} of {} calls failed ({kinds:?})",
+                c.get("requests").copied().unwrap_or(0)
+            )
         })
         .collect();
     println!(

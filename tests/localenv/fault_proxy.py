@@ -158,8 +158,8 @@ def handler_for(proxy: Proxy) -> type[BaseHTTPRequestHandler]:
             if kind == "throttle":
                 content_type, payload = throttle_body(self.headers, body)
                 return self.send(400, payload, content_type)
-            if kind == "conflict" and write is not None:
-                return self.send(400, conflict_body(write, body, proxy.index), "application/x-amz-json-1.0")
+            if kind == "conflict":  # picked only for a DynamoDB write
+                return self.send(400, conflict_body(write or "", body, proxy.index), "application/x-amz-json-1.0")
             if kind == "error5xx":
                 status = proxy.random.choice([500, 503])
                 return self.send(status, b"<Error><Code>InternalError</Code></Error>", "text/xml")

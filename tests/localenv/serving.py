@@ -23,4 +23,8 @@ def serving(script: str, *args: str, **popen) -> Iterator[tuple[str, subprocess.
         yield line.split(" ", 1)[1], proc
     finally:
         proc.terminate()
-        proc.wait(timeout=15)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -11,8 +11,8 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from serving import serving
 
+from serving import serving
 
 
 class Upstream(BaseHTTPRequestHandler):
@@ -88,6 +88,14 @@ def test_other_services_pass_even_at_a_rate_of_one(proxy_url):
     assert call(proxy_url, form, {"Content-Type": "application/x-www-form-urlencoded"})[0] == 200
 
 
+def counts(url: str) -> dict:
+    return json.loads(urllib.request.urlopen(url + "/_faults", timeout=10).read())
+
+
 def test_the_counts_name_only_the_conflicts_injected(proxy_url):
-    counts = json.loads(urllib.request.urlopen(proxy_url + "/_faults", timeout=10).read())
-    assert counts["conflict"] >= 4 and counts["requests"] > counts["conflict"], counts
+    before = counts(proxy_url)
+    dynamodb(proxy_url, "PutItem", {"TableName": "t"})
+    dynamodb(proxy_url, "GetItem", {"TableName": "t"})
+    after = counts(proxy_url)
+    assert after["conflict"] - before["conflict"] == 1, (before, after)
+    assert after["requests"] - before["requests"] == 2, (before, after)

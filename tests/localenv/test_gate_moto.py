@@ -19,8 +19,9 @@ import urllib.request
 import boto3
 import botocore.exceptions
 import pytest
-from serving import serving
 from botocore.exceptions import ClientError
+
+from serving import serving
 
 REGION = "us-east-1"
 PROVIDER = "123456789012"

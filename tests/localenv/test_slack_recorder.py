@@ -8,6 +8,7 @@ import json
 import urllib.request
 
 import pytest
+
 from serving import serving
 
 TOKEN = "xoxb-local-test"

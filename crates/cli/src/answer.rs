@@ -98,6 +98,11 @@ pub async fn answer(
             (2, format!("{endpoint}: {overlap}; the rule wins over an approval, nothing changed"))
         }
     };
-    print(json, &serde_json::json!({"endpoint": endpoint, "result": text, "code": code}), || text.clone())?;
+    // The answer was taken (or refused) before it is shown: its code stands.
+    crate::output::unread(print(
+        json,
+        &serde_json::json!({"endpoint": endpoint, "result": text, "code": code}),
+        || text.clone(),
+    ))?;
     Ok(code)
 }

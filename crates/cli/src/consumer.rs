@@ -73,7 +73,10 @@ impl Asker<'_> {
                 });
             }
             if !self.json {
-                eprintln!("endpoints: {} so far, reading the next page", listing.printed());
+                crate::output::note(&format!(
+                    "endpoints: {} so far, reading the next page",
+                    listing.printed()
+                ));
             }
             filter.page.after = Some(next);
         }
@@ -143,9 +146,11 @@ impl Asker<'_> {
             print(true, &serde_json::json!({ "url": link.url, "expires_at": until }), String::new)?;
             return Ok(0);
         }
-        eprintln!("The link works until {until}; anyone holding it sees what you see until then.");
+        crate::output::note(&format!(
+            "The link works until {until}; anyone holding it sees what you see until then."
+        ));
         if !print_only && launch(&link.url) {
-            eprintln!("Opened in your browser.");
+            crate::output::note("Opened in your browser.");
         } else {
             crate::output::line(&link.url)?;
         }

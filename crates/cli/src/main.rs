@@ -4,7 +4,8 @@
 //! Exit codes: 0 success, 1 AWS or runtime failure, 2 invalid input (file or
 //! flags; nothing written), 3 conflict (apply met a concurrent change) or,
 //! with `plan --detailed-exitcode`, changes pending, 4 not found, 141 the
-//! reader of the output went away (`| head`), as when SIGPIPE ends a process.
+//! reader of the output went away (`| head`) before anything was changed,
+//! as when SIGPIPE ends a process.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,7 +25,7 @@ use gate_cli::args::{Cli, Command, LookupArgs, Output};
 use gate_cli::consumer::{Asker, Source};
 use gate_cli::failure::{Failure, invalid};
 use gate_cli::file;
-use gate_cli::output::READER_GONE;
+use gate_cli::output::{READER_GONE, unread};
 use gate_cli::plan::Plan;
 use gate_cli::policy_as_code::{self, Planner};
 use gate_cli::print;
@@ -35,10 +36,10 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli).await {
         Ok(code) => ExitCode::from(code),
-        // Nobody reads what went wrong either.
+        // Silent, as a process that SIGPIPE ended.
         Err(f) if f.code == READER_GONE => ExitCode::from(f.code),
         Err(f) => {
-            eprintln!("error: {}", gate_cli::terminal::shown(&f.message));
+            gate_cli::output::note(&format!("error: {}", f.message));
             ExitCode::from(f.code)
         }
     }
@@ -134,7 +135,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             }
             match planner.apply(&plan).await {
                 Ok(done) => {
-                    print(json, &done, || policy_as_code::applied_text(&done))?;
+                    unread(print(json, &done, || policy_as_code::applied_text(&done)))?;
                     Ok(if done.conflicts.is_empty() { 0 } else { 3 })
                 }
                 Err((done, e)) => Err(policy_as_code::apply_failure(&done, &e)),
@@ -241,14 +242,16 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             // services: the record function's saved cursor is not its own.
             let mut recorder = wiring.recorder(service);
             recorder.checkpoints = None;
-            let progress = |done: usize, total: usize| eprintln!("backfill: {done}/{total} connections");
+            let progress = |done: usize, total: usize| {
+                gate_cli::output::note(&format!("backfill: {done}/{total} connections"))
+            };
             let report = recorder.sweep(&progress, now).await.context("backfill")?;
-            print(json, &report, || {
+            unread(print(json, &report, || {
                 format!(
                     "Backfill: {} recorded, {} already up to date, {} failed.",
                     report.counts.written, report.unchanged, report.counts.failed
                 )
-            })?;
+            }))?;
             Ok(if report.counts.failed == 0 { 0 } else { 1 })
         }
         Command::Validate { .. } | Command::Completions { .. } => Ok(0),

@@ -103,7 +103,9 @@ async fn plan_apply_then_nothing_left_to_change() {
 
 /// `| head` closes the pipe once it has its lines. The command then stops
 /// quietly with 141, as a shell reports a process SIGPIPE ended (it used to
-/// panic), and an apply whose plan could not be shown writes nothing.
+/// panic), and an apply whose plan could not be shown writes nothing. An
+/// apply that wrote (JSON shows no plan first) keeps its own code, and a
+/// closed standard error loses the messages, not the exit code.
 #[tokio::test]
 async fn a_reader_gone_ends_a_command_quietly_and_an_apply_before_it_writes() {
     let e = env("reader-gone").await;
@@ -122,6 +124,13 @@ async fn a_reader_gone_ends_a_command_quietly_and_an_apply_before_it_writes() {
     }
     let live = e.store.load_all().await.expect("reads");
     assert!(live.policies.is_empty() && live.entries.is_empty(), "nothing applied: {live:?}");
+
+    let (code, err) = super::common::cli_reader_gone(&e.table, &["--output", "json", "apply", f]);
+    assert_eq!(code, 0, "applied, and says so by its code: {err}");
+    let live = e.store.load_all().await.expect("reads");
+    assert_eq!((live.policies.len(), live.entries.len()), (1, 2));
+
+    assert_eq!(super::common::cli_stderr_gone(&e.table, &["validate", "/nonexistent/policy.yaml"]), 2);
 }
 
 #[tokio::test]
