@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use gate_app::cidr_claims::{CidrClaims, ClaimedCidrs, GuardedClaim};
-use gate_app::ports::{Audit, AuditEvent, AuditKind, Requests};
+use gate_app::ports::{Audit, AuditEvent, Requests};
 use gate_app::{Decide, Settings};
 use gate_aws::{AssumeRoleNetworks, DynamoStore, Ec2Connections, SnsNotifier};
 use gate_core::{
@@ -222,16 +222,7 @@ async fn of_two_claims_judged_against_one_guard_only_the_first_is_stored() -> Re
             "endpoint-gate",
             now,
         );
-        let audit = AuditEvent {
-            at: now,
-            kind: AuditKind::Decided,
-            actor: "endpoint-gate".into(),
-            endpoint: Some(endpoint.clone()),
-            service: Some(service.clone()),
-            owner: Some(owner),
-            outcome: Some(Outcome::Accept),
-            detail: "allowlisted".into(),
-        };
+        let audit = gate_e2e::decided_entry(&record, Outcome::Accept, "allowlisted");
         let claimed = ClaimedCidrs { endpoint, owner, cidrs: vec!["172.23.0.0/16".parse()?], at: now };
         Ok((record, audit, claimed))
     };

@@ -183,7 +183,6 @@ async fn a_thousand_requests_at_a_20_percent_fault_rate_end_as_the_policy_says()
 /// request's update (one PutItem) meeting TransactionConflictException.
 #[tokio::test]
 async fn a_write_meeting_another_transaction_is_tried_again_not_refused() -> Result<()> {
-    use gate_app::ports::{AuditEvent, AuditKind};
     let local = Local::from_env().await;
     let ddb_url = std::env::var("GATE_LOCAL_DYNAMODB_URL")?;
     let clean = DynamoStore::new(aws_sdk_dynamodb::Client::new(&local.sdk), gate_e2e::unique("conflicts"));
@@ -202,16 +201,7 @@ async fn a_write_meeting_another_transaction_is_tried_again_not_refused() -> Res
         "endpoint-gate",
         now,
     );
-    let decided = AuditEvent {
-        at: now,
-        kind: AuditKind::Decided,
-        actor: "endpoint-gate".into(),
-        endpoint: Some(endpoint.clone()),
-        service: None,
-        owner: None,
-        outcome: None,
-        detail: String::new(),
-    };
+    let decided = gate_e2e::decided_entry(&record, gate_core::Outcome::Review, "unlisted");
     let claim = store.create(&record, &decided).await.err().ok_or("the claim went through the conflict")?;
     assert!(claim.transient, "{}", claim.chain());
     assert!(

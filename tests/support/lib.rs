@@ -584,6 +584,24 @@ pub fn allow_entry(
     })
 }
 
+/// The audit entry decide writes beside its claim of `record`.
+pub fn decided_entry(
+    record: &gate_core::RequestRecord,
+    outcome: gate_core::Outcome,
+    detail: &str,
+) -> gate_app::ports::AuditEvent {
+    gate_app::ports::AuditEvent {
+        at: record.decided_at,
+        kind: gate_app::ports::AuditKind::Decided,
+        actor: record.actor.clone(),
+        endpoint: Some(record.endpoint.clone()),
+        service: Some(record.service.clone()),
+        owner: Some(record.owner),
+        outcome: Some(outcome),
+        detail: detail.into(),
+    }
+}
+
 /// A fault proxy (`localenv/fault_proxy.py`) in front of one local endpoint,
 /// failing `rate` of the calls; stopped when dropped.
 #[derive(Debug)]
