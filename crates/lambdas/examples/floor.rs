@@ -5,6 +5,7 @@
 use gate_app::ports::Requests;
 use gate_aws::wiring::Wiring;
 use gate_core::EndpointId;
+use gate_lambdas::sdk::CallLimits;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::{Value, json};
 
@@ -12,7 +13,7 @@ use serde_json::{Value, json};
 async fn main() -> Result<(), Error> {
     gate_lambdas::logging::init();
     let table = std::env::var("TABLE_NAME")?;
-    let sdk = gate_lambdas::sdk::load().await;
+    let sdk = gate_lambdas::sdk::load(CallLimits::INTERACTIVE).await;
     let wiring = Wiring::new(&sdk, &table);
     let probe: EndpointId = "vpce-00000000000000000".parse()?;
     run(service_fn(|_event: LambdaEvent<Value>| {

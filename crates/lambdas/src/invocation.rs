@@ -38,7 +38,9 @@ impl From<InvocationError> for Diagnostic {
 }
 
 /// How long before the invocation's deadline a sweep stops taking pages: a
-/// page of 1,000 connections with its reads and writes fits in it.
+/// page of 1,000 connections with its reads and writes fits in it. One call
+/// AWS never answers takes up to `CallLimits::BACKGROUND.call` of it; a page
+/// the deadline cuts short is taken again from the saved cursor.
 pub const SWEEP_MARGIN: Duration = Duration::from_secs(30);
 
 /// When a sweep must stop, from the invocation's deadline (epoch ms, from

@@ -7,6 +7,7 @@ use gate_core::Timestamp;
 use gate_lambdas::config::RecordConfig;
 use gate_lambdas::invocation::sweep_deadline;
 use gate_lambdas::record::{handle_within, own_account};
+use gate_lambdas::sdk::CallLimits;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
 
@@ -16,7 +17,7 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     gate_lambdas::logging::init();
     let config = RecordConfig::from_env()?;
-    let sdk = gate_lambdas::sdk::load().await;
+    let sdk = gate_lambdas::sdk::load(CallLimits::BACKGROUND).await;
     let recorder = Wiring::new(&sdk, &config.table_name).recorder(config.service_ids.clone());
     run(service_fn(|event: LambdaEvent<Value>| {
         let recorder = &recorder;
