@@ -14,7 +14,6 @@
 
 use async_trait::async_trait;
 use aws_sdk_sns::Client;
-use aws_sdk_sns::types::MessageAttributeValue;
 use gate_app::PortError;
 use gate_app::consumer_topic::{ConsumerSubscription, ConsumerTopic};
 use gate_app::ports::NoticeSender;
@@ -22,6 +21,7 @@ use gate_core::{AccountId, Contact, Notice};
 use serde_json::Value;
 
 use crate::error::port_error;
+use crate::sns::attr;
 use crate::{OnFirstUse, topic_subscriptions};
 
 /// The message attribute every contact's subscription filters on.
@@ -43,14 +43,6 @@ impl SnsConsumerNotices {
     pub fn new(client: impl Into<OnFirstUse<Client>>, topic_arn: String) -> Self {
         Self { client: client.into(), topic_arn }
     }
-}
-
-fn attr(value: &str) -> Result<MessageAttributeValue, PortError> {
-    MessageAttributeValue::builder()
-        .data_type("String")
-        .string_value(value)
-        .build()
-        .map_err(|e| PortError::permanent("building an SNS message attribute failed", e))
 }
 
 /// Publishes when the contact names an email address: its subscription,

@@ -213,7 +213,8 @@ pub fn nudge_message(
     }
 }
 
-fn attr(value: &str) -> Result<MessageAttributeValue, PortError> {
+/// A string message attribute, as subscription filter policies match them.
+pub(crate) fn attr(value: &str) -> Result<MessageAttributeValue, PortError> {
     MessageAttributeValue::builder()
         .data_type("String")
         .string_value(value)

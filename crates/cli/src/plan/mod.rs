@@ -143,6 +143,24 @@ pub async fn coverage(desired: &Desired, orgs: &dyn Organizations) -> Vec<Covera
 }
 
 impl Plan {
+    /// A live item the file no longer has: removed with `--prune`, listed
+    /// as unmanaged without it.
+    fn gone(&mut self, prune: bool, target: Target, fields: Vec<FieldChange>, revision: u64) {
+        if prune {
+            self.changes.push(Change {
+                kind: Kind::Remove,
+                target,
+                fields,
+                revision: Some(revision),
+                policy: None,
+                entry: None,
+                contact: None,
+            });
+        } else {
+            self.unmanaged.push(target);
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
             && self.subscriptions.as_ref().is_none_or(SubscriptionPlan::is_empty)
@@ -343,57 +361,22 @@ pub fn plan(desired: &Desired, live: &LiveConfig, prune: bool, actor: &str, now:
     let gone_policies =
         live.policies.iter().filter(|l| !desired.policies.iter().any(|p| p.scope == l.value.scope));
     for l in gone_policies {
-        let target = Target::Policy { scope: l.value.scope.clone() };
-        if prune {
-            plan.changes.push(Change {
-                kind: Kind::Remove,
-                target,
-                fields: field_changes(Some(policy_fields(&l.value)), None),
-                revision: Some(l.revision),
-                policy: None,
-                entry: None,
-                contact: None,
-            });
-        } else {
-            plan.unmanaged.push(target);
-        }
+        let fields = field_changes(Some(policy_fields(&l.value)), None);
+        plan.gone(prune, Target::Policy { scope: l.value.scope.clone() }, fields, l.revision);
     }
     let gone_entries = live.entries.iter().filter(|l| {
         !desired.entries.iter().any(|e| e.scope == l.value.scope && e.principal == l.value.principal)
     });
     for l in gone_entries {
+        let fields = field_changes(Some(entry_fields(&l.value)), None);
         let target = Target::Entry { scope: l.value.scope.clone(), principal: l.value.principal.clone() };
-        if prune {
-            plan.changes.push(Change {
-                kind: Kind::Remove,
-                target,
-                fields: field_changes(Some(entry_fields(&l.value)), None),
-                revision: Some(l.revision),
-                policy: None,
-                entry: None,
-                contact: None,
-            });
-        } else {
-            plan.unmanaged.push(target);
-        }
+        plan.gone(prune, target, fields, l.revision);
     }
     let gone_contacts =
         live.contacts.iter().filter(|l| !desired.contacts.iter().any(|c| c.account == l.value.account));
     for l in gone_contacts {
-        let target = Target::Contact { account: l.value.account };
-        if prune {
-            plan.changes.push(Change {
-                kind: Kind::Remove,
-                target,
-                fields: field_changes(Some(contact_fields(&l.value)), None),
-                revision: Some(l.revision),
-                policy: None,
-                entry: None,
-                contact: None,
-            });
-        } else {
-            plan.unmanaged.push(target);
-        }
+        let fields = field_changes(Some(contact_fields(&l.value)), None);
+        plan.gone(prune, Target::Contact { account: l.value.account }, fields, l.revision);
     }
     plan
 }
