@@ -216,3 +216,72 @@ async fn a_write_meeting_another_transaction_is_tried_again_not_refused() -> Res
     assert_eq!(proxy.counts()?.get("conflict"), Some(&2));
     Ok(())
 }
+
+/// EC2 gone silent: every call read and never answered. decide gives up
+/// within its call limit with an error Lambda retries, and accepts
+/// nothing; once EC2 answers again, the retry of the same event accepts.
+#[tokio::test]
+async fn a_silent_ec2_holds_decide_no_longer_than_its_limit_and_accepts_nothing() -> Result<()> {
+    use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
+    use gate_lambdas::sdk::CallLimits;
+
+    let local = Local::from_env().await;
+    let store = local.table().await?;
+    let trusting =
+        ServicePolicy { declared_cidrs: DeclaredCidrs::Trust, ..ServicePolicy::cautious(Scope::Any) };
+    store.put_policy(&trusting).await?;
+    store.put_entry(&allow_entry("*", ALLOWED, Effect::Allow, &["172.20.0.0/16"])?).await?;
+    let (topic, _) = local.topic_with_queue("silent-review").await?;
+    let service = local.service().await?;
+    let body = json!({"service_id": service.id, "owner": ALLOWED, "count": 1}).to_string();
+    let seeded: Value = serde_json::from_str(&http_post(&local.moto_url, "/_gate/seed", &body)?)?;
+    let endpoint: EndpointId = seeded["endpoint_ids"][0].as_str().ok_or("no endpoint seeded")?.parse()?;
+
+    // decide's limits, as its binary loads them; EC2, STS and SNS through the silence.
+    let limits = CallLimits::BACKGROUND;
+    let proxy = FaultProxy::start_with(&local.moto_url, "1", 3, Some("hang"))?;
+    let silent = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&proxy.url)
+        .timeout_config(limits.timeouts())
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
+        .load()
+        .await;
+    let decider = Decide::new(
+        Arc::new(Ec2Connections::new(aws_sdk_ec2::Client::new(&silent))),
+        Arc::new(AssumeRoleNetworks::new(
+            silent.clone(),
+            "arn:aws:iam::{account}:role/EndpointGateCidrReader".into(),
+            None,
+        )),
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+        Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(&silent), topic)),
+        Settings { services: vec![service.id.parse()?], ..Settings::default() },
+    );
+    let event = connect_event(&service.id, endpoint.as_str(), ALLOWED);
+
+    let started = std::time::Instant::now();
+    let patience = limits.call + std::time::Duration::from_secs(30);
+    let silenced = tokio::time::timeout(patience, handle_at(&decider, &event, gate_e2e::now()))
+        .await
+        .map_err(|_| "decide waited on a silent EC2 past its limit")?;
+    let waited = started.elapsed();
+    let err = silenced.err().ok_or("decide answered without EC2")?;
+    assert!(err.retryable(), "Lambda must try again: {err}");
+    assert!(
+        waited >= limits.call && waited < limits.call + std::time::Duration::from_secs(5),
+        "waited {waited:?} for a silent EC2"
+    );
+    let hung = proxy.counts()?.get("hang").copied().unwrap_or(0);
+    assert!(hung >= 2, "the call was tried again before giving up: {hung} hung");
+    let truth = Ec2Connections::new(local.ec2()).all(&[service.id.parse()?]).await?;
+    assert_eq!(truth.iter().map(|c| &c.state).collect::<Vec<_>>(), [&ConnectionState::PendingAcceptance]);
+    assert!(store.get_many(std::slice::from_ref(&endpoint)).await?.is_empty(), "nothing claimed");
+
+    proxy.set_rate(0.0)?;
+    handle_at(&decider, &event, gate_e2e::now()).await.map_err(|e| e.to_string())?;
+    let truth = Ec2Connections::new(local.ec2()).all(&[service.id.parse()?]).await?;
+    assert_eq!(truth.iter().map(|c| &c.state).collect::<Vec<_>>(), [&ConnectionState::Available]);
+    Ok(())
+}

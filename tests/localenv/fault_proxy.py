@@ -16,6 +16,10 @@ the failures AWS clients must survive:
               TransactWriteItems is cancelled with one item's reason
               TransactionConflict ("Transaction conflict handling in
               DynamoDB", Amazon DynamoDB Developer Guide), HTTP 400
+- hang:       only when asked for (--kinds): the request is read, not
+              forwarded, and never answered; the connection is held until
+              the client hangs up (at most HANG_SECONDS), as on a network
+              path gone silent
 
     python tests/localenv/fault_proxy.py --upstream http://127.0.0.1:5000 --rate 0.2 --seed 7
     # prints `READY http://127.0.0.1:<port>`
@@ -32,6 +36,8 @@ import argparse
 import http.client
 import json
 import random
+import select
+import socket
 import sys
 import threading
 import time
@@ -39,6 +45,9 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 KINDS = ["throttle", "error5xx", "slow", "drop", "lost_reply", "conflict"]
+# Kinds a test must name: a client without timeouts would wait out each one.
+OPT_IN = ["hang"]
+HANG_SECONDS = 120
 DYNAMODB = "com.amazonaws.dynamodb.v20120810#"
 DYNAMODB_WRITES = ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems")
 SLOW_SECONDS = 0.4
@@ -98,7 +107,7 @@ class Proxy:
         self.kinds = kinds
         self.random = random.Random(seed)
         self.lock = threading.Lock()
-        self.counts = {k: 0 for k in KINDS} | {"requests": 0}
+        self.counts = {k: 0 for k in KINDS + OPT_IN} | {"requests": 0}
 
     def pick(self, writes_dynamodb: bool) -> str | None:
         """The fault for this request, if any, among the kinds that apply to it."""
@@ -141,6 +150,17 @@ def handler_for(proxy: Proxy) -> type[BaseHTTPRequestHandler]:
             conn.close()
             return response.status, response.getheaders(), data
 
+        def hold(self) -> None:
+            """Answers nothing; returns when the client hangs up."""
+            self.close_connection = True
+            deadline = time.monotonic() + HANG_SECONDS
+            while time.monotonic() < deadline:
+                readable, _, _ = select.select([self.connection], [], [], 0.2)
+                if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                    return
+                if readable:  # bytes the client sent after its request: not an answer
+                    time.sleep(0.2)
+
         def handle_any(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if self.path.startswith("/_faults"):
@@ -155,6 +175,8 @@ def handler_for(proxy: Proxy) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 self.connection.close()
                 return
+            if kind == "hang":
+                return self.hold()
             if kind == "throttle":
                 content_type, payload = throttle_body(self.headers, body)
                 return self.send(400, payload, content_type)
@@ -191,8 +213,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--kinds", default=",".join(KINDS))
     args = parser.parse_args(argv)
     kinds = [k for k in args.kinds.split(",") if k]
-    if not 0 <= args.rate <= 1 or any(k not in KINDS for k in kinds):
-        parser.error(f"--rate in [0, 1], --kinds from {KINDS}")
+    if not 0 <= args.rate <= 1 or any(k not in KINDS + OPT_IN for k in kinds):
+        parser.error(f"--rate in [0, 1], --kinds from {KINDS + OPT_IN}")
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(Proxy(args.upstream, args.rate, args.seed, kinds)))
     server.daemon_threads = True
     print(f"READY http://127.0.0.1:{server.server_address[1]}", flush=True)

@@ -1,10 +1,12 @@
 """Tests of fault_proxy.py's `conflict` faults: they must read as DynamoDB's
 own, or the Rust client's handling of a transaction conflict is tested
-against a fiction. Only DynamoDB writes can meet one."""
+against a fiction. Only DynamoDB writes can meet one. And of its `hang`
+faults, which only a test that names them gets."""
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import urllib.error
 import urllib.request
@@ -99,3 +101,42 @@ def test_the_counts_name_only_the_conflicts_injected(proxy_url):
     after = counts(proxy_url)
     assert after["conflict"] - before["conflict"] == 1, (before, after)
     assert after["requests"] - before["requests"] == 2, (before, after)
+
+
+@pytest.fixture(scope="module")
+def upstream_url():
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{upstream.server_address[1]}"
+    finally:
+        upstream.shutdown()
+
+
+def test_a_hang_answers_nothing_forwards_nothing_and_lets_go_when_the_client_does(upstream_url):
+    with serving("fault_proxy.py", "--upstream", upstream_url, "--rate", "1", "--kinds", "hang") as (url, _):
+        before = Upstream.calls
+        port = int(url.rsplit(":", 1)[1])
+        body = b'{"TableName": "t"}'
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+            client.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: DynamoDB_20120810.GetItem\r\n"
+                           b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            client.settimeout(1.5)
+            with pytest.raises(socket.timeout):
+                client.recv(1)
+        assert Upstream.calls == before, "a hung request never reaches the service"
+        assert counts(url)["hang"] == 1
+        # Another client meanwhile is served, and held the same way.
+        with pytest.raises(socket.timeout):
+            urllib.request.urlopen(url + "/", data=body, timeout=1)
+
+
+def test_no_hang_unless_a_test_asks_for_one(upstream_url):
+    with serving("fault_proxy.py", "--upstream", upstream_url, "--rate", "1", "--seed", "3") as (url, _):
+        for _ in range(40):
+            try:
+                dynamodb(url, "PutItem", {"TableName": "t"})
+            except (urllib.error.URLError, ConnectionError, json.JSONDecodeError, socket.timeout):
+                pass  # the default kinds drop connections and lose replies
+        injected = counts(url)
+        assert injected["hang"] == 0 and sum(injected[k] for k in injected if k != "requests") == 40, injected

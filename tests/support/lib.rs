@@ -615,7 +615,8 @@ impl FaultProxy {
         Self::start_with(upstream, rate, seed, None)
     }
 
-    /// Only these kinds of fault (`throttle`, `error5xx`, `slow`, `drop`, `lost_reply`, `conflict`).
+    /// Only these kinds of fault (`throttle`, `error5xx`, `slow`, `drop`, `lost_reply`, `conflict`,
+    /// and `hang`, which only a test that names it gets).
     pub fn start_with(upstream: &str, rate: &str, seed: u32, kinds: Option<&str>) -> Result<Self> {
         use std::io::BufRead;
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/localenv/fault_proxy.py");

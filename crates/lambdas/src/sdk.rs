@@ -83,7 +83,9 @@ impl CallLimits {
     /// says so, not with Lambda's timeout.
     pub const INTERACTIVE: Self = Self { attempt: Duration::from_secs(3), call: Duration::from_secs(7) };
 
-    fn timeouts(self) -> TimeoutConfig {
+    /// The SDK's timeouts for these limits; [`load`] sets them, with
+    /// stalled-stream protection off.
+    pub fn timeouts(self) -> TimeoutConfig {
         TimeoutConfig::builder().operation_attempt_timeout(self.attempt).operation_timeout(self.call).build()
     }
 }
