@@ -122,12 +122,33 @@ impl Actions {
             tracing::info!(endpoint_id = %rec.endpoint, ?action, actor = %rec.actor, "connection acted on");
             return Booked::Done;
         };
+        // The SDK tries a call again when its reply is lost or times out,
+        // and the first attempt may have taken effect: EC2 then refuses the
+        // second because the connection is no longer pending. What EC2
+        // shows now tells that apart from a real refusal.
+        if self.shows_done(action, &rec.endpoint).await {
+            tracing::info!(endpoint_id = %rec.endpoint, ?action, actor = %rec.actor, code = %r.code,
+                "connection acted on (EC2 refused a repeat of the call, and shows it done)");
+            return Booked::Done;
+        }
         // EC2 said no for this endpoint (no longer pending, gone): nothing
         // is retried for a connection that is not pending.
         tracing::warn!(endpoint_id = %rec.endpoint, code = %r.code, message = %r.message, ?action, "EC2 refused the action");
         let detail = format!("{action:?} refused by EC2: {} {}", r.code, r.message);
         self.audit_quietly(self.event(rec, now, AuditKind::ActionRefused, detail.clone())).await;
         Booked::Refused(detail)
+    }
+
+    /// Whether EC2 shows `action` done to this endpoint's connection. A
+    /// failed read says no: the refusal then stands, as it did.
+    async fn shows_done(&self, action: Action, endpoint: &EndpointId) -> bool {
+        match self.connections.get(endpoint).await {
+            Ok(connection) => connection.is_some_and(|c| action.is_done_in(&c.state)),
+            Err(e) => {
+                tracing::warn!(error = %e.chain(), endpoint_id = %endpoint, "reading a refused connection failed");
+                false
+            }
+        }
     }
 
     /// Shows where the review was posted how it ended. The decision stands

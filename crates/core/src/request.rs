@@ -180,6 +180,18 @@ pub enum Action {
     Reject,
 }
 
+impl Action {
+    /// Whether a connection in `state` already shows this action taken:
+    /// an accept once it is `pending` (provisioning) or `available`, a
+    /// reject once it is `rejected`.
+    pub fn is_done_in(self, state: &ConnectionState) -> bool {
+        match self {
+            Self::Accept => matches!(state, ConnectionState::Pending | ConnectionState::Available),
+            Self::Reject => *state == ConnectionState::Rejected,
+        }
+    }
+}
+
 /// The stored record of one connection request and its decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestRecord {
