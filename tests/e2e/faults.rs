@@ -16,7 +16,8 @@ use gate_app::ports::{Connections, Requests};
 use gate_app::{Decide, Settings};
 use gate_aws::{AssumeRoleNetworks, DynamoStore, Ec2Connections, SnsNotifier};
 use gate_core::{
-    ConnectionState, DeclaredCidrs, Effect, EndpointId, RequestState, Scope, ServicePolicy, Timestamp,
+    ConnectionState, DeclaredCidrs, Effect, EndpointId, RequestState, Scope, ServiceId, ServicePolicy,
+    Timestamp,
 };
 use gate_e2e::{FaultProxy, Local, Result, allow_entry, connect_event, http_post};
 use gate_lambdas::decide::handle_at;
@@ -70,19 +71,7 @@ async fn a_thousand_requests_at_a_20_percent_fault_rate_end_as_the_policy_says()
     let ddb = aws_sdk_dynamodb::config::Builder::from(&local.sdk).endpoint_url(&ddb_proxy.url).build();
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(ddb), clean.table());
     let service_ids = services.iter().map(|s| s.id.parse()).collect::<std::result::Result<Vec<_>, _>>()?;
-    let decider = Arc::new(Decide::new(
-        Arc::new(Ec2Connections::new(aws_sdk_ec2::Client::new(&faulty))),
-        Arc::new(AssumeRoleNetworks::new(
-            faulty.clone(),
-            "arn:aws:iam::{account}:role/EndpointGateCidrReader".into(),
-            None,
-        )),
-        Arc::new(store.clone()),
-        Arc::new(store.clone()),
-        Arc::new(store.clone()),
-        Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(&faulty), topic)),
-        Settings { services: service_ids.clone(), ..Settings::default() },
-    ));
+    let decider = Arc::new(decider_over(&faulty, &store, topic, service_ids.clone()));
 
     // Each event up to three times, as Lambda retries an asynchronous invocation.
     // One notification in ten never arrives at all: only the sweep can find those.
@@ -177,6 +166,29 @@ async fn a_thousand_requests_at_a_20_percent_fault_rate_end_as_the_policy_says()
     Ok(())
 }
 
+/// decide on `services`, its EC2, STS and SNS calls made with `aws`, its
+/// table `store`, its reviews sent to `topic`.
+fn decider_over(
+    aws: &aws_config::SdkConfig,
+    store: &DynamoStore,
+    topic: String,
+    services: Vec<ServiceId>,
+) -> Decide {
+    Decide::new(
+        Arc::new(Ec2Connections::new(aws_sdk_ec2::Client::new(aws))),
+        Arc::new(AssumeRoleNetworks::new(
+            aws.clone(),
+            "arn:aws:iam::{account}:role/EndpointGateCidrReader".into(),
+            None,
+        )),
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+        Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(aws), topic)),
+        Settings { services, ..Settings::default() },
+    )
+}
+
 /// DynamoDB refuses a write to an item another transaction holds, which
 /// DynamoDB Local never does. Injected, both forms are "try again": a
 /// claim's transaction cancelled with a TransactionConflict reason, and a
@@ -246,19 +258,7 @@ async fn a_silent_ec2_holds_decide_no_longer_than_its_limit_and_accepts_nothing(
         .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
         .load()
         .await;
-    let decider = Decide::new(
-        Arc::new(Ec2Connections::new(aws_sdk_ec2::Client::new(&silent))),
-        Arc::new(AssumeRoleNetworks::new(
-            silent.clone(),
-            "arn:aws:iam::{account}:role/EndpointGateCidrReader".into(),
-            None,
-        )),
-        Arc::new(store.clone()),
-        Arc::new(store.clone()),
-        Arc::new(store.clone()),
-        Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(&silent), topic)),
-        Settings { services: vec![service.id.parse()?], ..Settings::default() },
-    );
+    let decider = decider_over(&silent, &store, topic, vec![service.id.parse()?]);
     let event = connect_event(&service.id, endpoint.as_str(), ALLOWED);
 
     let started = std::time::Instant::now();

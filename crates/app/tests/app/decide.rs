@@ -957,13 +957,20 @@ async fn a_sweep_out_of_time_stops_between_pages_and_the_next_one_goes_on() {
     assert_eq!(count(&w, AuditKind::Decided), 250, "each connection decided once");
 }
 
-/// EC2 as the SDK meets it when an Accept's reply is lost (or times out)
-/// after the call took effect: the SDK sends the same call again, and its
-/// answer is the second one.
-struct RepliesLostOnce(Arc<InMemoryConnections>);
+/// What happens to the connections around an Accept call, as EC2 and the
+/// SDK would have it.
+enum AroundTheCall {
+    /// The call took effect and its reply was lost (or timed out): the SDK
+    /// sends the same call again, and its answer is the second one.
+    ReplyLostOnce,
+    /// The consumer deleted its endpoint between the describe and the call.
+    DeletedBefore,
+}
+
+struct Ec2With(Arc<InMemoryConnections>, AroundTheCall);
 
 #[async_trait::async_trait]
-impl Connections for RepliesLostOnce {
+impl Connections for Ec2With {
     async fn get(&self, endpoint: &EndpointId) -> Result<Option<Connection>, gate_app::PortError> {
         self.0.get(endpoint).await
     }
@@ -979,9 +986,40 @@ impl Connections for RepliesLostOnce {
         service: &ServiceId,
         endpoints: &[EndpointId],
     ) -> Result<Vec<gate_app::ports::Refused>, gate_app::PortError> {
-        self.0.act(action, service, endpoints).await?;
+        match self.1 {
+            AroundTheCall::ReplyLostOnce => {
+                self.0.act(action, service, endpoints).await?;
+            }
+            AroundTheCall::DeletedBefore => {
+                let mut connections = self.0.connections.lock().expect("lock");
+                for endpoint in endpoints {
+                    if let Some(c) = connections.get_mut(endpoint) {
+                        c.state = ConnectionState::Deleted;
+                    }
+                }
+            }
+        }
         self.0.act(action, service, endpoints).await
     }
+}
+
+/// A decider of FRIEND's connection `n` over EC2 `around` the Accept: its
+/// report, the connection's state after, and the audit.
+async fn decided_with(
+    n: u32,
+    around: AroundTheCall,
+) -> (gate_app::Report, Option<ConnectionState>, Vec<gate_app::ports::AuditEvent>) {
+    let ec2 = Arc::new(InMemoryConnections::with([conn(n, FRIEND)]));
+    let audit = Arc::new(InMemoryAudit::default());
+    let requests = Arc::new(InMemoryRequests::with_audit(audit.clone()));
+    let decider = friendly_decider_over(
+        Arc::new(Ec2With(ec2.clone(), around)),
+        requests,
+        audit.clone(),
+        Settings::default(),
+    );
+    let report = decider.decide_endpoint(&endpoint(n), now()).await.expect("runs");
+    (report, ec2.state(&endpoint(n)), audit.all())
 }
 
 /// The repeat of an Accept that took effect is refused (the connection is
@@ -989,76 +1027,20 @@ impl Connections for RepliesLostOnce {
 /// not audited as refused.
 #[tokio::test]
 async fn an_accept_whose_repeat_ec2_refuses_is_done_when_ec2_shows_it_accepted() {
-    let ec2 = Arc::new(InMemoryConnections::with([conn(7, FRIEND)]));
-    let audit = Arc::new(InMemoryAudit::default());
-    let requests = Arc::new(InMemoryRequests::with_audit(audit.clone()));
-    let decider = friendly_decider_over(
-        Arc::new(RepliesLostOnce(ec2.clone())),
-        requests,
-        audit.clone(),
-        Settings::default(),
-    );
-
-    let report = decider.decide_endpoint(&endpoint(7), now()).await.expect("runs");
-
-    assert_eq!(ec2.state(&endpoint(7)), Some(ConnectionState::Available));
-    assert_eq!(lock_calls(&ec2), 2, "the call was sent twice");
+    let (report, state, audit) = decided_with(7, AroundTheCall::ReplyLostOnce).await;
+    assert_eq!(state, Some(ConnectionState::Available));
     assert_eq!(report.acted.len(), 1, "{report:?}");
     assert!(report.skipped.is_empty(), "{:?}", report.skipped);
-    assert!(!audit.all().iter().any(|e| e.kind == AuditKind::ActionRefused), "{:?}", audit.all());
+    assert!(!audit.iter().any(|e| e.kind == AuditKind::ActionRefused), "{audit:?}");
 }
 
 /// A refusal EC2's state does not explain stands: a connection deleted
 /// before the Accept is skipped and audited as refused.
 #[tokio::test]
 async fn an_accept_refused_for_a_connection_ec2_shows_otherwise_stays_refused() {
-    let ec2 = Arc::new(InMemoryConnections::with([conn(8, FRIEND)]));
-    let audit = Arc::new(InMemoryAudit::default());
-    let requests = Arc::new(InMemoryRequests::with_audit(audit.clone()));
-    let decider = friendly_decider_over(
-        Arc::new(DeletedBeforeAccept(ec2.clone())),
-        requests,
-        audit.clone(),
-        Settings::default(),
-    );
-
-    let report = decider.decide_endpoint(&endpoint(8), now()).await.expect("runs");
-
+    let (report, state, audit) = decided_with(8, AroundTheCall::DeletedBefore).await;
+    assert_eq!(state, Some(ConnectionState::Deleted));
     assert!(report.acted.is_empty(), "{report:?}");
     assert_eq!(report.skipped.len(), 1, "{report:?}");
-    assert!(audit.all().iter().any(|e| e.kind == AuditKind::ActionRefused), "{:?}", audit.all());
-}
-
-/// EC2 where the consumer deletes its endpoint between the describe and
-/// the Accept.
-struct DeletedBeforeAccept(Arc<InMemoryConnections>);
-
-#[async_trait::async_trait]
-impl Connections for DeletedBeforeAccept {
-    async fn get(&self, endpoint: &EndpointId) -> Result<Option<Connection>, gate_app::PortError> {
-        self.0.get(endpoint).await
-    }
-    async fn pending(&self, services: &[ServiceId]) -> Result<Vec<Connection>, gate_app::PortError> {
-        self.0.pending(services).await
-    }
-    async fn all(&self, services: &[ServiceId]) -> Result<Vec<Connection>, gate_app::PortError> {
-        self.0.all(services).await
-    }
-    async fn act(
-        &self,
-        action: Action,
-        service: &ServiceId,
-        endpoints: &[EndpointId],
-    ) -> Result<Vec<gate_app::ports::Refused>, gate_app::PortError> {
-        for endpoint in endpoints {
-            if let Some(c) = self.0.connections.lock().expect("lock").get_mut(endpoint) {
-                c.state = ConnectionState::Deleted;
-            }
-        }
-        self.0.act(action, service, endpoints).await
-    }
-}
-
-fn lock_calls(ec2: &InMemoryConnections) -> usize {
-    ec2.act_calls.lock().expect("lock").len()
+    assert!(audit.iter().any(|e| e.kind == AuditKind::ActionRefused), "{audit:?}");
 }
