@@ -1,10 +1,13 @@
 //! Accepting and rejecting connections, and booking what EC2 did: the one
 //! place where deciding, expiring and answering touch a connection.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures_util::stream::{self, StreamExt};
-use gate_core::{Action, EndpointId, Notice, NoticeKind, RequestRecord, ServiceId, Timestamp};
+use gate_core::{
+    Action, ConnectionState, EndpointId, Notice, NoticeKind, RequestRecord, ServiceId, Timestamp,
+};
 
 use crate::notices::{NoticeFacts, Notices, Told};
 use crate::ports::{Audit, AuditEvent, AuditKind, Connections, Notifier, Refused, Requests};
@@ -74,13 +77,15 @@ impl Actions {
                 return;
             }
         };
+        let shown = self.states_of(&refused).await;
         let jobs: Vec<(RequestRecord, Option<Refused>)> = records
             .iter()
             .map(|rec| (rec.clone(), refused.iter().find(|r| r.endpoint == rec.endpoint).cloned()))
             .collect();
+        let shown = &shown;
         let results: Vec<(EndpointId, Booked, Option<Told>)> = stream::iter(jobs)
             .map(|(rec, refusal)| async move {
-                let booked = self.book(action, &rec, refusal.as_ref(), now).await;
+                let booked = self.book(action, &rec, refusal.as_ref(), shown.get(&rec.endpoint), now).await;
                 let told = match booked {
                     Booked::Refused(_) => None,
                     Booked::Done => {
@@ -109,44 +114,59 @@ impl Actions {
     /// Books the outcome of the Accept/Reject call for one request. A
     /// success writes nothing: the connection is no longer pending, which
     /// is all a later run looks at (it only examines pending connections),
-    /// and record keeps EC2's word on it in the registry. Only a refusal is
-    /// audited, since EC2's state then says nothing new.
+    /// and record keeps EC2's word on it in the registry. A refusal is
+    /// audited, with the state EC2 shows (`shown`, when it could be read).
     async fn book(
         &self,
         action: Action,
         rec: &RequestRecord,
         refusal: Option<&Refused>,
+        shown: Option<&ConnectionState>,
         now: Timestamp,
     ) -> Booked {
         let Some(r) = refusal else {
             tracing::info!(endpoint_id = %rec.endpoint, ?action, actor = %rec.actor, "connection acted on");
             return Booked::Done;
         };
-        // The SDK tries a call again when its reply is lost or times out,
+        let seen = shown.map_or_else(|| "unread".to_owned(), ToString::to_string);
+        // The SDK sends a call again when its reply is lost or times out,
         // and the first attempt may have taken effect: EC2 then refuses the
-        // second because the connection is no longer pending. What EC2
-        // shows now tells that apart from a real refusal.
-        if self.shows_done(action, &rec.endpoint).await {
-            tracing::info!(endpoint_id = %rec.endpoint, ?action, actor = %rec.actor, code = %r.code,
-                "connection acted on (EC2 refused a repeat of the call, and shows it done)");
+        // repeat because the connection is no longer pending. What EC2
+        // shows tells that apart from a real refusal.
+        if shown.is_some_and(|state| action.is_done_in(state)) {
+            tracing::info!(endpoint_id = %rec.endpoint, ?action, actor = %rec.actor, code = %r.code, state = %seen,
+                "connection acted on: EC2 refused a repeat of the call and shows it done");
+            let detail =
+                format!("{action:?} shown done by EC2 ({seen}) after it refused a repeat: {}", r.code);
+            let kind = match action {
+                Action::Accept => AuditKind::Accepted,
+                Action::Reject => AuditKind::Rejected,
+            };
+            self.audit_quietly(self.event(rec, now, kind, detail)).await;
             return Booked::Done;
         }
         // EC2 said no for this endpoint (no longer pending, gone): nothing
         // is retried for a connection that is not pending.
-        tracing::warn!(endpoint_id = %rec.endpoint, code = %r.code, message = %r.message, ?action, "EC2 refused the action");
-        let detail = format!("{action:?} refused by EC2: {} {}", r.code, r.message);
+        tracing::warn!(endpoint_id = %rec.endpoint, code = %r.code, message = %r.message, ?action, state = %seen,
+            "EC2 refused the action");
+        let detail = format!("{action:?} refused by EC2: {} {} (connection {seen})", r.code, r.message);
         self.audit_quietly(self.event(rec, now, AuditKind::ActionRefused, detail.clone())).await;
         Booked::Refused(detail)
     }
 
-    /// Whether EC2 shows `action` done to this endpoint's connection. A
-    /// failed read says no: the refusal then stands, as it did.
-    async fn shows_done(&self, action: Action, endpoint: &EndpointId) -> bool {
-        match self.connections.get(endpoint).await {
-            Ok(connection) => connection.is_some_and(|c| action.is_done_in(&c.state)),
+    /// What EC2 shows of the refused connections, read together (one
+    /// describe of up to 200). A failed read shows nothing: each refusal
+    /// then stands, as it did.
+    async fn states_of(&self, refused: &[Refused]) -> HashMap<EndpointId, ConnectionState> {
+        if refused.is_empty() {
+            return HashMap::new();
+        }
+        let ids: Vec<EndpointId> = refused.iter().map(|r| r.endpoint.clone()).collect();
+        match self.connections.find(&ids).await {
+            Ok(found) => found.into_iter().map(|c| (c.endpoint, c.state)).collect(),
             Err(e) => {
-                tracing::warn!(error = %e.chain(), endpoint_id = %endpoint, "reading a refused connection failed");
-                false
+                tracing::warn!(error = %e.chain(), refused = ids.len(), "reading refused connections failed");
+                HashMap::new()
             }
         }
     }

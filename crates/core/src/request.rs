@@ -295,6 +295,18 @@ pub fn review_step(rec: &RequestRecord, policy: &ServicePolicy, now: Timestamp) 
 mod tests {
     use super::*;
 
+    /// Only the states an action leaves a connection in count as the
+    /// action done: never one that is gone, failed or still waiting.
+    #[test]
+    fn an_action_is_done_only_in_the_states_it_leaves() {
+        use ConnectionState::*;
+        let all = [PendingAcceptance, Pending, Available, Deleting, Deleted, Rejected, Failed, Expired];
+        let done = |action: Action| all.iter().filter(|s| action.is_done_in(s)).cloned().collect::<Vec<_>>();
+        assert_eq!(done(Action::Accept), [Pending, Available]);
+        assert_eq!(done(Action::Reject), [Rejected]);
+        assert!(!Action::Accept.is_done_in(&Other("weird".into())));
+    }
+
     #[test]
     fn states_parse_whatever_the_case() {
         assert_eq!(ConnectionState::parse("pendingAcceptance"), ConnectionState::PendingAcceptance);

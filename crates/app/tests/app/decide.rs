@@ -963,6 +963,8 @@ enum AroundTheCall {
     /// The call took effect and its reply was lost (or timed out): the SDK
     /// sends the same call again, and its answer is the second one.
     ReplyLostOnce,
+    /// The same, and then EC2 cannot be read.
+    ReplyLostOnceThenUnreadable,
     /// The consumer deleted its endpoint between the describe and the call.
     DeletedBefore,
 }
@@ -990,6 +992,12 @@ impl Connections for Ec2With {
             AroundTheCall::ReplyLostOnce => {
                 self.0.act(action, service, endpoints).await?;
             }
+            AroundTheCall::ReplyLostOnceThenUnreadable => {
+                self.0.act(action, service, endpoints).await?;
+                let repeat = self.0.act(action, service, endpoints).await;
+                *self.0.fail_with.lock().expect("lock") = Some("EC2 unreachable".into());
+                return repeat;
+            }
             AroundTheCall::DeletedBefore => {
                 let mut connections = self.0.connections.lock().expect("lock");
                 for endpoint in endpoints {
@@ -1004,11 +1012,12 @@ impl Connections for Ec2With {
 }
 
 /// A decider of FRIEND's connection `n` over EC2 `around` the Accept: its
-/// report, the connection's state after, and the audit.
+/// report, the connection's state after, the audit, and how many Accept
+/// calls reached EC2.
 async fn decided_with(
     n: u32,
     around: AroundTheCall,
-) -> (gate_app::Report, Option<ConnectionState>, Vec<gate_app::ports::AuditEvent>) {
+) -> (gate_app::Report, Option<ConnectionState>, Vec<gate_app::ports::AuditEvent>, usize) {
     let ec2 = Arc::new(InMemoryConnections::with([conn(n, FRIEND)]));
     let audit = Arc::new(InMemoryAudit::default());
     let requests = Arc::new(InMemoryRequests::with_audit(audit.clone()));
@@ -1019,7 +1028,8 @@ async fn decided_with(
         Settings::default(),
     );
     let report = decider.decide_endpoint(&endpoint(n), now()).await.expect("runs");
-    (report, ec2.state(&endpoint(n)), audit.all())
+    let calls = ec2.act_calls.lock().expect("lock").len();
+    (report, ec2.state(&endpoint(n)), audit.all(), calls)
 }
 
 /// The repeat of an Accept that took effect is refused (the connection is
@@ -1027,19 +1037,34 @@ async fn decided_with(
 /// not audited as refused.
 #[tokio::test]
 async fn an_accept_whose_repeat_ec2_refuses_is_done_when_ec2_shows_it_accepted() {
-    let (report, state, audit) = decided_with(7, AroundTheCall::ReplyLostOnce).await;
-    assert_eq!(state, Some(ConnectionState::Available));
+    let (report, state, audit, calls) = decided_with(7, AroundTheCall::ReplyLostOnce).await;
+    assert_eq!((state, calls), (Some(ConnectionState::Available), 2), "accepted, by the first of two calls");
     assert_eq!(report.acted.len(), 1, "{report:?}");
     assert!(report.skipped.is_empty(), "{:?}", report.skipped);
     assert!(!audit.iter().any(|e| e.kind == AuditKind::ActionRefused), "{audit:?}");
+    let shown =
+        audit.iter().find(|e| e.kind == AuditKind::Accepted).expect("the audit says how it was booked");
+    assert!(shown.detail.contains("available") && shown.detail.contains("InvalidState"), "{}", shown.detail);
+}
+
+/// When EC2 cannot be read after the refusal, the refusal stands, as it
+/// did: nothing is booked done that EC2 was not seen to show.
+#[tokio::test]
+async fn a_refused_repeat_stays_refused_when_ec2_cannot_be_read() {
+    let (report, _, audit, calls) = decided_with(9, AroundTheCall::ReplyLostOnceThenUnreadable).await;
+    assert_eq!(calls, 2);
+    assert!(report.acted.is_empty(), "{report:?}");
+    assert_eq!(report.skipped.len(), 1, "{report:?}");
+    let refused = audit.iter().find(|e| e.kind == AuditKind::ActionRefused).expect("audited as refused");
+    assert!(refused.detail.contains("unread"), "{}", refused.detail);
 }
 
 /// A refusal EC2's state does not explain stands: a connection deleted
 /// before the Accept is skipped and audited as refused.
 #[tokio::test]
 async fn an_accept_refused_for_a_connection_ec2_shows_otherwise_stays_refused() {
-    let (report, state, audit) = decided_with(8, AroundTheCall::DeletedBefore).await;
-    assert_eq!(state, Some(ConnectionState::Deleted));
+    let (report, state, audit, calls) = decided_with(8, AroundTheCall::DeletedBefore).await;
+    assert_eq!((state, calls), (Some(ConnectionState::Deleted), 1));
     assert!(report.acted.is_empty(), "{report:?}");
     assert_eq!(report.skipped.len(), 1, "{report:?}");
     assert!(audit.iter().any(|e| e.kind == AuditKind::ActionRefused), "{audit:?}");
