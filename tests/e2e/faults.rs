@@ -234,7 +234,6 @@ async fn a_write_meeting_another_transaction_is_tried_again_not_refused() -> Res
 /// nothing; once EC2 answers again, the retry of the same event accepts.
 #[tokio::test]
 async fn a_silent_ec2_holds_decide_no_longer_than_its_limit_and_accepts_nothing() -> Result<()> {
-    use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
     use gate_lambdas::sdk::CallLimits;
 
     let local = Local::from_env().await;
@@ -252,10 +251,8 @@ async fn a_silent_ec2_holds_decide_no_longer_than_its_limit_and_accepts_nothing(
     // decide's limits, as its binary loads them; EC2, STS and SNS through the silence.
     let limits = CallLimits::BACKGROUND;
     let proxy = FaultProxy::start_with(&local.moto_url, "1", 3, Some("hang"))?;
-    let silent = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&proxy.url)
-        .timeout_config(limits.timeouts())
-        .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
+    let silent = limits
+        .on(aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(&proxy.url))
         .load()
         .await;
     let decider = decider_over(&silent, &store, topic, vec![service.id.parse()?]);

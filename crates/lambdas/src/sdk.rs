@@ -37,7 +37,7 @@ use std::time::Duration;
 use aws_config::environment::{EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider};
 use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::Provider;
 use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
@@ -54,14 +54,11 @@ use crate::trust::Roots;
 /// The configuration for a function's clients, from Lambda's environment.
 pub async fn load(limits: CallLimits) -> SdkConfig {
     let roots = Roots::for_env(|name| std::env::var(name).ok());
-    aws_config::defaults(BehaviorVersion::latest())
+    let loader = aws_config::defaults(BehaviorVersion::latest())
         .credentials_provider(EnvironmentVariableCredentialsProvider::new())
         .region(EnvironmentVariableRegionProvider::new())
-        .http_client(shared_https_client(roots))
-        .timeout_config(limits.timeouts())
-        .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
-        .load()
-        .await
+        .http_client(shared_https_client(roots));
+    limits.on(loader).load().await
 }
 
 /// The longest a function waits on one attempt of an AWS call (its answer
@@ -83,10 +80,14 @@ impl CallLimits {
     /// says so, not with Lambda's timeout.
     pub const INTERACTIVE: Self = Self { attempt: Duration::from_secs(3), call: Duration::from_secs(7) };
 
-    /// The SDK's timeouts for these limits; [`load`] sets them, with
-    /// stalled-stream protection off.
-    pub fn timeouts(self) -> TimeoutConfig {
-        TimeoutConfig::builder().operation_attempt_timeout(self.attempt).operation_timeout(self.call).build()
+    /// `loader` with these limits and stalled-stream protection off, as
+    /// [`load`] configures every function (and tests configure theirs).
+    pub fn on(self, loader: ConfigLoader) -> ConfigLoader {
+        let timeouts = TimeoutConfig::builder()
+            .operation_attempt_timeout(self.attempt)
+            .operation_timeout(self.call)
+            .build();
+        loader.timeout_config(timeouts).stalled_stream_protection(StalledStreamProtectionConfig::disabled())
     }
 }
 
