@@ -156,7 +156,10 @@ def handler_for(proxy: Proxy) -> type[BaseHTTPRequestHandler]:
             deadline = time.monotonic() + HANG_SECONDS
             while time.monotonic() < deadline:
                 readable, _, _ = select.select([self.connection], [], [], 0.2)
-                if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                try:
+                    if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                        return
+                except OSError:  # a reset is a hang-up too (a client dropping a pooled connection)
                     return
                 if readable:  # bytes the client sent after its request: not an answer
                     time.sleep(0.2)

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import json
 import socket
+import struct
+import subprocess
 import threading
+import time
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -129,6 +132,26 @@ def test_a_hang_answers_nothing_forwards_nothing_and_lets_go_when_the_client_doe
         # Another client meanwhile is served, and held the same way.
         with pytest.raises(socket.timeout):
             urllib.request.urlopen(url + "/", data=body, timeout=1)
+
+
+def test_a_client_resetting_a_hung_connection_is_let_go_quietly(upstream_url):
+    """The SDK drops a timed-out connection, sometimes with a reset: the
+    proxy lets go of it, as of a hang-up, and prints no error."""
+    with serving("fault_proxy.py", "--upstream", upstream_url, "--rate", "1", "--kinds", "hang",
+                 stderr=subprocess.PIPE) as (url, proxy):
+        port = int(url.rsplit(":", 1)[1])
+        body = b'{"TableName": "t"}'
+        client = socket.create_connection(("127.0.0.1", port), timeout=5)
+        client.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: DynamoDB_20120810.GetItem\r\n"
+                       b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        time.sleep(0.5)  # held by now
+        # Linger 0: close sends a reset, not a FIN.
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()
+        time.sleep(0.6)
+        assert counts(url)["hang"] == 1
+    errors = proxy.stderr.read()
+    assert "Traceback" not in errors and "Error" not in errors, errors
 
 
 def test_no_hang_unless_a_test_asks_for_one(upstream_url):
