@@ -11,6 +11,7 @@ pub mod failure;
 /// The policy file; the parser lives with the other parsers of untrusted input.
 pub use gate_inputs::policy_file as file;
 pub mod output;
+pub mod pending;
 pub mod plan;
 pub mod policy_as_code;
 pub mod registry;

@@ -163,37 +163,8 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             let conns = ec2.pending(&service).await.context("reading pending connections")?;
             let ids: Vec<EndpointId> = conns.iter().map(|c| c.endpoint.clone()).collect();
             let records = store.get_many(&ids).await.context("reading requests")?;
-            let rows: Vec<serde_json::Value> = conns
-                .iter()
-                .map(|c| {
-                    let r = records.get(&c.endpoint);
-                    serde_json::json!({
-                        "endpoint": c.endpoint, "service": c.service, "owner": c.owner,
-                        "state": r.map_or("undecided".to_owned(), |r| r.state.to_string()),
-                        "since": r.map(|r| r.decided_at.to_string()),
-                        "reasons": r.map(|r| r.reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")),
-                    })
-                })
-                .collect();
-            print(json, &rows, || {
-                if rows.is_empty() {
-                    return "No connection awaits acceptance.".into();
-                }
-                let mut s =
-                    format!("{:<24} {:<26} {:<13} {:<10} reasons", "endpoint", "service", "owner", "state");
-                for r in &rows {
-                    let f = |k: &str| r[k].as_str().unwrap_or("").to_owned();
-                    s.push_str(&format!(
-                        "\n{:<24} {:<26} {:<13} {:<10} {}",
-                        f("endpoint"),
-                        f("service"),
-                        f("owner"),
-                        f("state"),
-                        f("reasons")
-                    ));
-                }
-                s
-            })?;
+            let rows = gate_cli::pending::rows(&conns, &records);
+            print(json, &rows, || gate_cli::pending::text(&rows))?;
             Ok(0)
         }
         Command::Approve { endpoint, reason, slack } => {
