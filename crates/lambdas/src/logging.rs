@@ -45,11 +45,21 @@ pub fn level(setting: Option<&str>) -> LevelFilter {
     setting.and_then(|s| LevelFilter::from_str(s).ok()).unwrap_or(LevelFilter::INFO)
 }
 
-/// The filter for `level`: other crates never below INFO.
+/// The SDK's warning for every AssumeRole that STS refuses: a consumer
+/// without the reader role is refused on each first decision for its
+/// account, and the functions log that refusal themselves in one line
+/// (`consumer CIDRs unavailable`, with the error's code); the SDK's repeats
+/// it with the whole error, about 1 KB that CloudWatch Logs bills.
+const REPEATED: [&str; 1] = ["aws_config::sts::assume_role"];
+
+/// The filter for `level`: other crates never below INFO, and the
+/// [`REPEATED`] lines only at ERROR.
 pub fn filter(level: LevelFilter) -> EnvFilter {
     let others = level.min(LevelFilter::INFO);
     let ours = OURS.iter().map(|krate| format!(",{krate}={level}")).collect::<String>();
-    EnvFilter::new(format!("{others}{ours}"))
+    let quiet = level.min(LevelFilter::ERROR);
+    let repeated = REPEATED.iter().map(|target| format!(",{target}={quiet}")).collect::<String>();
+    EnvFilter::new(format!("{others}{ours}{repeated}"))
 }
 
 /// `lambda_runtime`'s default subscriber (no target), with [`filter`] and
@@ -108,6 +118,8 @@ mod tests {
             tracing::info!(target: "aws_smithy_runtime::client::orchestrator", "an SDK line at INFO");
             tracing::trace!(target: "gate_lambdas::respond", "our line at TRACE");
             tracing::debug!(target: "gate_aws::dynamo", "our line at DEBUG");
+            tracing::warn!(target: "aws_config::sts::assume_role", "STS refused to grant assume role");
+            tracing::warn!(target: "gate_aws::networks", "consumer CIDRs unavailable");
         });
         let bytes = kept.0.lock().map(|b| b.clone()).unwrap_or_default();
         String::from_utf8_lossy(&bytes).into_owned()
@@ -125,6 +137,17 @@ mod tests {
         // Down is down for everyone.
         let warn = written_at("WARN");
         assert!(!warn.contains("an SDK line"), "{warn}");
+    }
+
+    #[test]
+    fn a_refused_assume_role_is_logged_once_by_the_functions_not_again_by_the_sdk() {
+        for setting in ["TRACE", "INFO", "WARN"] {
+            let written = written_at(setting);
+            assert!(written.contains("consumer CIDRs unavailable"), "{setting}: {written}");
+            assert!(!written.contains("STS refused"), "{setting}: {written}");
+        }
+        let off = written_at("OFF");
+        assert!(off.is_empty(), "{off}");
     }
 
     #[test]
