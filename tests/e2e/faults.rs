@@ -21,6 +21,7 @@ use gate_core::{
 };
 use gate_e2e::{FaultProxy, Local, Result, allow_entry, connect_event, http_post};
 use gate_lambdas::decide::handle_at;
+use gate_lambdas::sdk::CallLimits;
 use serde_json::{Value, json};
 
 const REQUESTS: usize = 1_000;
@@ -63,12 +64,13 @@ async fn a_thousand_requests_at_a_20_percent_fault_rate_end_as_the_policy_says()
     // decide, with every AWS call through the fault proxies.
     let moto_proxy = FaultProxy::start(&local.moto_url, FAULT_RATE, 7)?;
     let ddb_proxy = FaultProxy::start(&ddb_url, FAULT_RATE, 11)?;
-    // The environment's AWS_ENDPOINT_URL names moto; this loader's explicit URL wins over it.
-    let faulty = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&moto_proxy.url)
+    // decide's limits, as its binary loads them. The environment's
+    // AWS_ENDPOINT_URL names moto; this loader's explicit URL wins over it.
+    let faulty = CallLimits::BACKGROUND
+        .on(aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(&moto_proxy.url))
         .load()
         .await;
-    let ddb = aws_sdk_dynamodb::config::Builder::from(&local.sdk).endpoint_url(&ddb_proxy.url).build();
+    let ddb = aws_sdk_dynamodb::config::Builder::from(&faulty).endpoint_url(&ddb_proxy.url).build();
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(ddb), clean.table());
     let service_ids = services.iter().map(|s| s.id.parse()).collect::<std::result::Result<Vec<_>, _>>()?;
     let decider = Arc::new(decider_over(&faulty, &store, topic, service_ids.clone()));
@@ -234,8 +236,6 @@ async fn a_write_meeting_another_transaction_is_tried_again_not_refused() -> Res
 /// nothing; once EC2 answers again, the retry of the same event accepts.
 #[tokio::test]
 async fn a_silent_ec2_holds_decide_no_longer_than_its_limit_and_accepts_nothing() -> Result<()> {
-    use gate_lambdas::sdk::CallLimits;
-
     let local = Local::from_env().await;
     let store = local.table().await?;
     let trusting =

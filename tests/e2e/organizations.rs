@@ -13,6 +13,7 @@ use gate_aws::{AwsOrganizations, DynamoStore};
 use gate_core::{AllowEntry, Effect, Principal, Scope, ServicePolicy};
 use gate_e2e::{FaultProxy, Local, Result, Service, connect_event};
 use gate_lambdas::decide::handle_at;
+use gate_lambdas::sdk::CallLimits;
 
 /// The provider is also the organization's management account here (static
 /// keys act in 123456789012); decide reads through this role in it.
@@ -170,8 +171,10 @@ async fn with_organizations_throttled_nothing_is_accepted_through_an_ou_entry() 
 
     // Every call the Organizations client makes (STS included) is throttled.
     let proxy = FaultProxy::start_with(&local.moto_url, "1", 3, Some("throttle"))?;
-    let faulty =
-        aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(&proxy.url).load().await;
+    let faulty = CallLimits::BACKGROUND
+        .on(aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(&proxy.url))
+        .load()
+        .await;
     let placements = Placements::new(Arc::new(AwsOrganizations::assuming(&faulty, ORG_ROLE).await), 900);
     let decider = local.decider(&config).await.with_placements(Arc::new(placements));
 
