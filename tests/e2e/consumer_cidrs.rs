@@ -31,10 +31,22 @@ async fn world(
     policy.overlap = OverlapMode::Review;
     policy.unknown_cidr = unknown_cidr;
     store.put_policy(&policy).await?;
+    let decider = decider_over(local, &service, &store, consumer_side).await?;
+    Ok((service, store, decider))
+}
+
+/// A decider for `service` keeping its requests in `store`, its
+/// consumer-side calls going to `consumer_side`.
+async fn decider_over(
+    local: &Local,
+    service: &Service,
+    store: &DynamoStore,
+    consumer_side: &str,
+) -> Result<Decide> {
     let (topic, _) = local.topic_with_queue("cidrs-review").await?;
     let consumer_sdk =
         aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(consumer_side).load().await;
-    let decider = Decide::new(
+    Ok(Decide::new(
         Arc::new(Ec2Connections::new(local.ec2())),
         Arc::new(AssumeRoleNetworks::new(
             consumer_sdk,
@@ -46,8 +58,7 @@ async fn world(
         Arc::new(store.clone()),
         Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(&local.sdk), topic)),
         Settings { services: vec![service.id.parse()?], ..Settings::default() },
-    );
-    Ok((service, store, decider))
+    ))
 }
 
 async fn decided(store: &DynamoStore, endpoint: &str) -> Result<Option<gate_core::RequestRecord>> {
@@ -168,17 +179,7 @@ async fn a_real_access_denied_is_cached_and_decided_as_refused() -> Result<()> {
 async fn overlapping_consumers_asking_at_once_get_one_accept() -> Result<()> {
     let local = Local::from_env().await;
     let (service, store, decider) = world(&local, UnknownCidr::Review, &local.moto_url).await?;
-    let mut policy = ServicePolicy::cautious(Scope::Any);
-    policy.unique_consumer_cidrs = true;
-    store.put_policy(&policy).await?;
-    let (first, second) = ("341000000001", "341000000002");
-    let mut events = Vec::new();
-    for account in [first, second] {
-        store.put_entry(&allow_entry("*", account, Effect::Allow, &["172.23.0.0/16"])?).await?;
-        let consumer = local.consumer(account, "172.23.0.0/16", &[], true).await?;
-        let endpoint = local.request(&consumer, &service).await?;
-        events.push((endpoint.clone(), connect_event(&service.id, &endpoint, account)));
-    }
+    let events = race(&local, &service, &store, ("341000000001", "341000000002")).await?;
     let now = gate_e2e::now();
     let (a, b) = tokio::join!(handle_at(&decider, &events[0].1, now), handle_at(&decider, &events[1].1, now));
     // A failed invocation is retried by Lambda.
@@ -188,9 +189,77 @@ async fn overlapping_consumers_asking_at_once_get_one_accept() -> Result<()> {
             handle_at(&decider, event, now.plus_secs(2)).await?;
         }
     }
+    one_accepted_the_other_rejected_for_the_overlap(&local, &store, &events).await
+}
+
+/// The same race with DynamoDB's writes meeting other transactions and
+/// its replies lost after a write took effect (what DynamoDB Local never
+/// does, injected): whatever the two invocations and their retries meet,
+/// the guard lets one accept through, never two.
+#[tokio::test]
+async fn overlapping_consumers_asking_at_once_through_write_conflicts_get_one_accept() -> Result<()> {
+    let local = Local::from_env().await;
+    let (service, store, clean) = world(&local, UnknownCidr::Review, &local.moto_url).await?;
+    let events = race(&local, &service, &store, ("342000000001", "342000000002")).await?;
+    let ddb_url = std::env::var("GATE_LOCAL_DYNAMODB_URL")?;
+    let proxy = FaultProxy::start_with(&ddb_url, "0.3", 5, Some("conflict,lost_reply"))?;
+    let faulty = aws_sdk_dynamodb::config::Builder::from(&local.sdk).endpoint_url(&proxy.url).build();
+    let faulty = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(faulty), store.table());
+    let decider = decider_over(&local, &service, &faulty, &local.moto_url).await?;
+
+    let now = gate_e2e::now();
+    let (a, b) = tokio::join!(handle_at(&decider, &events[0].1, now), handle_at(&decider, &events[1].1, now));
+    // Lambda retries a failed invocation once more, through the same faults.
+    for ((_, event), result) in events.iter().zip([a, b]) {
+        if result.is_err() {
+            let _ = handle_at(&decider, event, now.plus_secs(2)).await;
+        }
+    }
+    let injected = proxy.counts()?;
+    assert!(
+        injected.get("conflict").unwrap_or(&0) + injected.get("lost_reply").unwrap_or(&0) > 0,
+        "{injected:?}"
+    );
+    // Then the scheduled sweep, without faults, past any lease a failed run left.
+    let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+    for round in 1..=3 {
+        match handle_at(&clean, &sweep, now.plus_secs(400 * round)).await {
+            Ok(out) if out.report.failed.is_empty() => break,
+            _ => continue,
+        }
+    }
+    one_accepted_the_other_rejected_for_the_overlap(&local, &store, &events).await
+}
+
+/// Both accounts allowed for 172.23.0.0/16 on a unique-CIDR service, each
+/// with a VPC of that range asking for it: the endpoints and their events.
+async fn race(
+    local: &Local,
+    service: &Service,
+    store: &DynamoStore,
+    accounts: (&str, &str),
+) -> Result<Vec<(String, serde_json::Value)>> {
+    let mut policy = ServicePolicy::cautious(Scope::Any);
+    policy.unique_consumer_cidrs = true;
+    store.put_policy(&policy).await?;
+    let mut events = Vec::new();
+    for account in [accounts.0, accounts.1] {
+        store.put_entry(&allow_entry("*", account, Effect::Allow, &["172.23.0.0/16"])?).await?;
+        let consumer = local.consumer(account, "172.23.0.0/16", &[], true).await?;
+        let endpoint = local.request(&consumer, service).await?;
+        events.push((endpoint.clone(), connect_event(&service.id, &endpoint, account)));
+    }
+    Ok(events)
+}
+
+async fn one_accepted_the_other_rejected_for_the_overlap(
+    local: &Local,
+    store: &DynamoStore,
+    events: &[(String, serde_json::Value)],
+) -> Result<()> {
     let mut states = Vec::new();
-    for (endpoint, _) in &events {
-        states.push((local.state(endpoint).await?, decided(&store, endpoint).await?.ok_or("not decided")?));
+    for (endpoint, _) in events {
+        states.push((local.state(endpoint).await?, decided(store, endpoint).await?.ok_or("not decided")?));
     }
     let accepted = states.iter().filter(|(ec2, _)| ec2 == "available").count();
     assert_eq!(accepted, 1, "{states:?}");
