@@ -24,6 +24,8 @@ the failures AWS clients must survive:
     python tests/localenv/fault_proxy.py --upstream http://127.0.0.1:5000 --rate 0.2 --seed 7
     # prints `READY http://127.0.0.1:<port>`
 
+With --writes-only, only DynamoDB writes meet faults: a test can aim
+them at the writes (a claim's transaction) and let the reads before pass.
 The emulator's own control routes (/_gate/...) pass untouched. GET /_faults
 returns the counts of what was injected; POST /_faults {"rate": r} changes
 the rate. Standard library only; binds
@@ -100,8 +102,9 @@ def conflict_body(operation: str, body: bytes, pick_index) -> bytes:
 
 
 class Proxy:
-    def __init__(self, upstream: str, rate: float, seed: int, kinds: list[str]):
+    def __init__(self, upstream: str, rate: float, seed: int, kinds: list[str], writes_only: bool = False):
         parsed = urllib.parse.urlparse(upstream)
+        self.writes_only = writes_only
         self.host, self.port = parsed.hostname, parsed.port
         self.rate = rate
         self.kinds = kinds
@@ -114,6 +117,8 @@ class Proxy:
         with self.lock:
             self.counts["requests"] += 1
             kinds = [k for k in self.kinds if k != "conflict" or writes_dynamodb]
+            if self.writes_only and not writes_dynamodb:
+                kinds = []
             if not kinds or self.random.random() >= self.rate:
                 return None
             kind = self.random.choice(kinds)
@@ -214,11 +219,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rate", type=float, default=0.2, help="share of requests that fail somehow")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("--writes-only", action="store_true", help="faults on DynamoDB writes only")
     args = parser.parse_args(argv)
     kinds = [k for k in args.kinds.split(",") if k]
     if not 0 <= args.rate <= 1 or any(k not in KINDS + OPT_IN for k in kinds):
         parser.error(f"--rate in [0, 1], --kinds from {KINDS + OPT_IN}")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(Proxy(args.upstream, args.rate, args.seed, kinds)))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(Proxy(args.upstream, args.rate, args.seed, kinds, args.writes_only)))
     server.daemon_threads = True
     print(f"READY http://127.0.0.1:{server.server_address[1]}", flush=True)
     server.serve_forever()

@@ -5,6 +5,7 @@ faults, which only a test that names them gets."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import struct
@@ -144,11 +145,13 @@ def test_a_client_resetting_a_hung_connection_is_let_go_quietly(upstream_url):
         client = socket.create_connection(("127.0.0.1", port), timeout=5)
         client.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: DynamoDB_20120810.GetItem\r\n"
                        b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-        time.sleep(0.5)  # held by now
+        deadline = time.monotonic() + 5
+        while counts(url)["hang"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
         # Linger 0: close sends a reset, not a FIN.
         client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         client.close()
-        time.sleep(0.6)
+        time.sleep(1.0)  # five of the hold's polls
         assert counts(url)["hang"] == 1
     errors = proxy.stderr.read()
     assert "Traceback" not in errors and "Error" not in errors, errors
@@ -163,3 +166,18 @@ def test_no_hang_unless_a_test_asks_for_one(upstream_url):
                 pass  # the default kinds drop connections and lose replies
         injected = counts(url)
         assert injected["hang"] == 0 and sum(injected[k] for k in injected if k != "requests") == 40, injected
+
+
+def test_writes_only_spares_every_read_and_fails_every_write(upstream_url):
+    with serving("fault_proxy.py", "--upstream", upstream_url, "--rate", "1", "--kinds", "throttle,lost_reply",
+                 "--writes-only") as (url, _):
+        for operation in ["GetItem", "BatchGetItem", "Query"]:
+            assert dynamodb(url, operation, {"TableName": "t"})[0] == 200, operation
+        for operation in ["PutItem", "TransactWriteItems"]:
+            try:
+                status = dynamodb(url, operation, {"TableName": "t"})[0]
+            except (ConnectionError, http.client.HTTPException, urllib.error.URLError):
+                status = None  # a lost reply
+            assert status in (400, None), (operation, status)
+        injected = counts(url)
+        assert injected["throttle"] + injected["lost_reply"] == 2 and injected["requests"] == 5, injected

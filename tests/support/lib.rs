@@ -618,6 +618,15 @@ impl FaultProxy {
     /// Only these kinds of fault (`throttle`, `error5xx`, `slow`, `drop`, `lost_reply`, `conflict`,
     /// and `hang`, which only a test that names it gets).
     pub fn start_with(upstream: &str, rate: &str, seed: u32, kinds: Option<&str>) -> Result<Self> {
+        Self::spawn(upstream, rate, seed, kinds, false)
+    }
+
+    /// Faults of these kinds on DynamoDB writes only; every read passes.
+    pub fn on_writes(upstream: &str, rate: &str, seed: u32, kinds: &str) -> Result<Self> {
+        Self::spawn(upstream, rate, seed, Some(kinds), true)
+    }
+
+    fn spawn(upstream: &str, rate: &str, seed: u32, kinds: Option<&str>, writes_only: bool) -> Result<Self> {
         use std::io::BufRead;
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/localenv/fault_proxy.py");
         let mut args = vec![script, "--upstream", upstream, "--rate", rate];
@@ -625,6 +634,9 @@ impl FaultProxy {
         args.extend(["--seed", &seed]);
         if let Some(kinds) = kinds {
             args.extend(["--kinds", kinds]);
+        }
+        if writes_only {
+            args.push("--writes-only");
         }
         let mut child =
             std::process::Command::new("python3").args(args).stdout(std::process::Stdio::piped()).spawn()?;

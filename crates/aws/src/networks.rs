@@ -351,7 +351,14 @@ impl ConsumerNetworks for AssumeRoleNetworks {
                 Discovery::Read(cidrs)
             }
             Err(Unreadable { why, role_refused }) => {
-                tracing::warn!(owner = %owner, endpoint_id = %endpoint, reason = %why, "consumer CIDRs unavailable");
+                // The role is named: a wrong template refuses every consumer alike.
+                tracing::warn!(
+                    owner = %owner,
+                    endpoint_id = %endpoint,
+                    role = %self.role_arn(owner),
+                    reason = %why,
+                    "consumer CIDRs unavailable"
+                );
                 if role_refused {
                     let mut refused = self.refused.lock().await;
                     make_room(&mut refused);

@@ -45,11 +45,14 @@ pub fn level(setting: Option<&str>) -> LevelFilter {
     setting.and_then(|s| LevelFilter::from_str(s).ok()).unwrap_or(LevelFilter::INFO)
 }
 
-/// The SDK's warning for every AssumeRole that STS refuses: a consumer
-/// without the reader role is refused on each first decision for its
-/// account, and the functions log that refusal themselves in one line
-/// (`consumer CIDRs unavailable`, with the error's code); the SDK's repeats
-/// it with the whole error, about 1 KB that CloudWatch Logs bills.
+/// The SDK's warning for every AssumeRole that STS answers with an error
+/// (a refusal, a throttle, an expired token). A consumer without the reader
+/// role is refused on the first decision for its account in each execution
+/// environment. The functions log every such failure themselves, in one
+/// line: `consumer CIDRs unavailable` with the role and the error's code,
+/// the sweep's failure report, or the Organizations warning. The SDK's
+/// line repeats it with the whole error, about 1 KB that CloudWatch Logs
+/// bills.
 const REPEATED: [&str; 1] = ["aws_config::sts::assume_role"];
 
 /// The filter for `level`: other crates never below INFO, and the
@@ -140,7 +143,7 @@ mod tests {
     }
 
     #[test]
-    fn a_refused_assume_role_is_logged_once_by_the_functions_not_again_by_the_sdk() {
+    fn the_sdks_assume_role_warning_is_left_out_and_ours_is_kept() {
         for setting in ["TRACE", "INFO", "WARN"] {
             let written = written_at(setting);
             assert!(written.contains("consumer CIDRs unavailable"), "{setting}: {written}");
