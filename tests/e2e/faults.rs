@@ -64,7 +64,7 @@ async fn a_thousand_requests_at_a_20_percent_fault_rate_end_as_the_policy_says()
     // decide, with every AWS call through the fault proxies.
     let moto_proxy = FaultProxy::start(&local.moto_url, FAULT_RATE, 7)?;
     let ddb_proxy = FaultProxy::start(&ddb_url, FAULT_RATE, 11)?;
-    // decide's limits, as its binary loads them. The environment's
+    // decide's call limits (what its binary sets on its clients). The environment's
     // AWS_ENDPOINT_URL names moto; this loader's explicit URL wins over it.
     let faulty = CallLimits::BACKGROUND
         .on(aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(&moto_proxy.url))
@@ -248,7 +248,7 @@ async fn a_silent_ec2_holds_decide_no_longer_than_its_limit_and_accepts_nothing(
     let seeded: Value = serde_json::from_str(&http_post(&local.moto_url, "/_gate/seed", &body)?)?;
     let endpoint: EndpointId = seeded["endpoint_ids"][0].as_str().ok_or("no endpoint seeded")?.parse()?;
 
-    // decide's limits, as its binary loads them; EC2, STS and SNS through the silence.
+    // decide's call limits, as its binary sets them; EC2, STS and SNS through the silence.
     let limits = CallLimits::BACKGROUND;
     let proxy = FaultProxy::start_with(&local.moto_url, "1", 3, Some("hang"))?;
     let silent = limits
