@@ -213,7 +213,7 @@ async fn overlapping_consumers_asking_at_once_through_write_conflicts_get_one_ac
     let injected = proxy.counts()?;
     let faults = injected.get("conflict").unwrap_or(&0) + injected.get("lost_reply").unwrap_or(&0);
     assert!(a.is_err() && b.is_err() && faults >= 2, "both claims meet a fault: {injected:?}");
-    // The conflicts pass; Lambda retries each event, then the sweep runs
+    // The faults end; Lambda retries each event, then the sweep runs
     // past the lease of any claim a lost reply left behind.
     proxy.set_rate(0.0)?;
     for (_, event) in &events {

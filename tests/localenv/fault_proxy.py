@@ -104,10 +104,10 @@ def conflict_body(operation: str, body: bytes, pick_index) -> bytes:
 class Proxy:
     def __init__(self, upstream: str, rate: float, seed: int, kinds: list[str], writes_only: bool = False):
         parsed = urllib.parse.urlparse(upstream)
-        self.writes_only = writes_only
         self.host, self.port = parsed.hostname, parsed.port
         self.rate = rate
         self.kinds = kinds
+        self.writes_only = writes_only
         self.random = random.Random(seed)
         self.lock = threading.Lock()
         self.counts = {k: 0 for k in KINDS + OPT_IN} | {"requests": 0}
@@ -116,9 +116,10 @@ class Proxy:
         """The fault for this request, if any, among the kinds that apply to it."""
         with self.lock:
             self.counts["requests"] += 1
-            kinds = [k for k in self.kinds if k != "conflict" or writes_dynamodb]
             if self.writes_only and not writes_dynamodb:
                 kinds = []
+            else:
+                kinds = [k for k in self.kinds if k != "conflict" or writes_dynamodb]
             if not kinds or self.random.random() >= self.rate:
                 return None
             kind = self.random.choice(kinds)
@@ -224,7 +225,8 @@ def main(argv: list[str]) -> int:
     kinds = [k for k in args.kinds.split(",") if k]
     if not 0 <= args.rate <= 1 or any(k not in KINDS + OPT_IN for k in kinds):
         parser.error(f"--rate in [0, 1], --kinds from {KINDS + OPT_IN}")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(Proxy(args.upstream, args.rate, args.seed, kinds, args.writes_only)))
+    proxy = Proxy(args.upstream, args.rate, args.seed, kinds, args.writes_only)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(proxy))
     server.daemon_threads = True
     print(f"READY http://127.0.0.1:{server.server_address[1]}", flush=True)
     server.serve_forever()
